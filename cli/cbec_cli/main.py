@@ -1,0 +1,17 @@
+"""The `cbec` command: the composition root that wires adapters and services."""
+
+from __future__ import annotations
+
+import typer
+
+from cbec_cli import ceb_commands, demo, run, stack
+
+app = typer.Typer(help="cbec: cross-border e-commerce declarations to China Customs.", no_args_is_help=True)
+
+demo.register(app)
+run.register(app)
+stack.register(app)
+ceb_commands.register(app)
+
+if __name__ == "__main__":
+    app()
