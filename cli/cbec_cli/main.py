@@ -8,6 +8,13 @@ from cbec_cli import ceb_commands, demo, run, stack
 
 app = typer.Typer(help="cbec: cross-border e-commerce declarations to China Customs.", no_args_is_help=True)
 
+
+
+@app.callback()
+def main() -> None:
+    """cbec: cross-border e-commerce declarations to China Customs."""
+
+
 demo.register(app)
 run.register(app)
 stack.register(app)

@@ -1,0 +1,1 @@
+"""The link to customs: DXP transport adapters and a customs simulator."""

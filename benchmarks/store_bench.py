@@ -1,0 +1,101 @@
+"""Rough throughput of the event store append path and the outbox relay.
+
+    python benchmarks/store_bench.py --url sqlite:////tmp/bench.db
+    python benchmarks/store_bench.py --url postgresql://postgres@127.0.0.1:5432/postgres \
+        --kafka 127.0.0.1:9092
+
+Prints appends/s (one transaction per command, 1 and 2 threads; batches of 50 commands) and,
+with --kafka, the relay's publish rate from the notification log to Kafka.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+import uuid
+from decimal import Decimal
+
+from cbec.bus.kafka import KafkaPublisher, ensure_topics
+from cbec.store import Append, EventStore, NewEvent, RecordedEvent
+from cbec.store.outbox import OutboxRelay
+
+
+def order_event(n: int) -> NewEvent:
+    return NewEvent(
+        "OrderReceived",
+        {
+            "ebpCode": "3301960ABC",
+            "orderNo": f"SO{n:012d}",
+            "goodsValue": Decimal("199.00"),
+            "freight": Decimal("10.00"),
+            "lines": [{"gnum": 1, "itemNo": "SKU-1", "qty": Decimal("2"), "price": Decimal("99.50")}],
+        },
+        {"trace": uuid.uuid4().hex},
+    )
+
+
+def appends_per_second(store: EventStore, count: int, threads: int) -> float:
+    per_thread = count // threads
+
+    def work(offset: int) -> None:
+        for n in range(per_thread):
+            store.append(uuid.uuid4(), 0, [order_event(offset + n)])
+
+    workers = [threading.Thread(target=work, args=(i * per_thread,)) for i in range(threads)]
+    started = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return per_thread * threads / (time.perf_counter() - started)
+
+
+def batched_appends_per_second(store: EventStore, count: int, batch: int) -> float:
+    started = time.perf_counter()
+    for start in range(0, count, batch):
+        store.append_batch([Append(uuid.uuid4(), 0, [order_event(n)]) for n in range(start, start + batch)])
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--schema", default=f"bench_{uuid.uuid4().hex[:8]}")
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--kafka")
+    args = parser.parse_args()
+
+    store = EventStore.open(args.url, schema=args.schema, name="bench")
+    print(f"append, 1 thread:      {appends_per_second(store, args.count, 1):8.0f} commands/s")
+    print(f"append, 2 threads:     {appends_per_second(store, args.count, 2):8.0f} commands/s")
+    print(f"append_batch of 50:    {batched_appends_per_second(store, args.count * 3, 50):8.0f} commands/s")
+
+    if args.kafka:
+        topic = f"bench.{uuid.uuid4().hex[:8]}.events"
+        ensure_topics(args.kafka, [topic], partitions=6)
+        publisher = KafkaPublisher(args.kafka)
+
+        def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
+            return [(topic, event.data["orderNo"], store_json(event))]
+
+        relay = OutboxRelay(store, publisher, name="bench", route=route)
+        total = store.max_notification_id() or 0
+        started = time.perf_counter()
+        relayed = 0
+        while relayed < total:
+            relayed += relay.run_once(limit=1000)
+        elapsed = time.perf_counter() - started
+        print(f"relay to Kafka:        {relayed / elapsed:8.0f} events/s ({relayed} events)")
+        publisher.close()
+    store.close()
+
+
+def store_json(event: RecordedEvent) -> bytes:
+    from cbec.store import canonical_json
+
+    return canonical_json({"type": event.type, "data": event.data})
+
+
+if __name__ == "__main__":
+    main()

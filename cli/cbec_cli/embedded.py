@@ -1,0 +1,139 @@
+"""The embedded default: every service in one process on SQLite, an in-process bus and the simulator."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import order_service.application
+from cbec.bus.in_process import InProcessBus
+from cbec.bus.ports import Subscription
+from cbec.contracts.commands import INTAKE_TOPICS, DeclareDocument
+from cbec.customs.filedrop import FileDropLink
+from cbec.customs.simulator import CustomsSimulator, SimulatorConfig
+from cbec.declaration import routing
+from cbec.declaration.application import DeclarationApp
+from cbec.declaration.bus_glue import bus_handler
+from cbec.declaration.dispatch import handlers
+from cbec.declaration.doctypes import BY_CODE
+from cbec.declaration.eventstore_adapter import EventStoreDeclarations
+from cbec.declaration.lifecycle import Declaration
+from cbec.signing.certs import generate_sm2_identity
+from cbec.signing.keys import SigningKey
+from cbec.signing.sm2 import SoftwareSM2Key
+from cbec.signing.xmldsig import sign_document
+from cbec.store.event_store import EventStore
+from cbec.store.events import RecordedEvent
+from cbec.store.outbox import OutboxRelay
+from cbec.tenants import TenantRegistry, demo_registry
+from receipts_service.application import CustomsLinkApp
+from receipts_service.application import route as link_route
+
+log = logging.getLogger(__name__)
+
+
+def software_keys(tenants: TenantRegistry) -> dict[str, SigningKey]:
+    """A fresh SM2 key and certificate per tenant (the embedded stand-in for the platform HSM)."""
+    keys: dict[str, SigningKey] = {}
+    for tenant in tenants.all():
+        key_pem, cert_pem = generate_sm2_identity(tenant.customs_code, tenant.name)
+        keys[tenant.customs_code] = SoftwareSM2Key.from_pem(key_pem, cert_pem)
+    return keys
+
+
+class InProcessSigner:
+    """Answers sign requests with the tenant's software key (idempotent: same request, same answer)."""
+
+    def __init__(self, bus: InProcessBus, keys: dict[str, SigningKey]) -> None:
+        self.bus = bus
+        self.keys = keys
+        self.done: set[str] = set()
+
+    def handle(self, raw: bytes) -> None:
+        request: dict[str, Any] = json.loads(raw)
+        request_id = str(request["request_id"])
+        if request_id in self.done:
+            return
+        result: dict[str, Any] = {k: request[k] for k in ("request_id", "tenant", "doc_type", "clearance_key")}
+        key = self.keys.get(str(request["tenant"]))
+        if key is None:
+            result.update(ok=False, error={"code": "CBEC-3001", "message": "no signing key for this tenant"})
+        else:
+            signed = sign_document(base64.b64decode(request["xml_b64"]), key)
+            result.update(ok=True, signed_xml_b64=base64.b64encode(signed).decode())
+        self.bus.publish(routing.SIGN_RESULTS_TOPIC, str(request["clearance_key"]), json.dumps(result).encode())
+        self.done.add(request_id)
+
+
+@dataclass
+class EmbeddedStack:
+    """All of cbec wired in one process; ``step()`` moves every component forward once."""
+
+    workdir: Path
+    dxp_dir: Path
+    tenants: TenantRegistry = field(default_factory=demo_registry)
+    simulator_config: SimulatorConfig = field(default_factory=SimulatorConfig)
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.bus = InProcessBus()
+        self.stores: list[EventStore] = []
+        self.relays: list[OutboxRelay] = []
+        self.apps: dict[str, DeclarationApp] = {}
+        self._add_declaration_service("order", order_service.application.build)
+
+        self.signer = InProcessSigner(self.bus, software_keys(self.tenants))
+        self.bus.consumer(Subscription((routing.SIGN_REQUESTS_TOPIC,), "cbec-signer"),
+                          lambda m: self.signer.handle(m.value))
+
+        self.link = FileDropLink(self.dxp_dir / "outbox", self.dxp_dir / "inbox")
+        link_store = self._store("receipts")
+        self.customs_link = CustomsLinkApp(EventStoreDeclarations(link_store), self.link, self.tenants)
+        self.bus.consumer(Subscription((routing.SIGN_RESULTS_TOPIC,), "cbec-receipts"), bus_handler(
+            "receipts", {routing.SIGN_RESULTS_TOPIC: lambda raw, pos: self.customs_link.transmit(json.loads(raw), pos)}))
+        self.relays.append(OutboxRelay(link_store, self.bus, name="receipts",
+                                       route=lambda e: link_route(e.stream_id, e.version, e.type, e.data)))
+        self.simulator = CustomsSimulator(self.link.outbox, self.link.inbox, config=self.simulator_config)
+
+    def _store(self, name: str) -> EventStore:
+        store = EventStore.open(f"sqlite:///{self.workdir / (name + '.db')}", schema=name, name=name)
+        self.stores.append(store)
+        return store
+
+    def _add_declaration_service(self, name: str, build: Any) -> None:
+        store = self._store(name)
+        app: DeclarationApp = build(EventStoreDeclarations(store), self.tenants)
+        self.apps[name] = app
+        table = handlers(app)
+        self.bus.consumer(Subscription(tuple(table), f"cbec-{name}"), bus_handler(name, table))
+
+        def route(event: RecordedEvent, service: str = name) -> list[tuple[str, str, bytes]]:
+            return routing.route(service, event.stream_id, event.version, event.type, event.data)
+
+        self.relays.append(OutboxRelay(store, self.bus, name=name, route=route))
+
+    # -- driving --------------------------------------------------------------------------------
+    def submit(self, command: DeclareDocument) -> None:
+        topic = {code: name for name, code in INTAKE_TOPICS.items()}[command.doc_type]
+        doc_type = BY_CODE[command.doc_type]
+        self.bus.publish(topic, ":".join(doc_type.business_key(command.document)), command.to_json())
+
+    def step(self) -> int:
+        work = self.bus.drain()
+        work += sum(relay.run_once() for relay in self.relays)
+        work += self.bus.drain()
+        work += self.customs_link.poll_inbox()
+        work += self.simulator.poll()
+        return work
+
+    def declaration(self, doc_type_code: str, key: tuple[str, ...]) -> Declaration | None:
+        doc_type = BY_CODE[doc_type_code]
+        return self.apps[doc_type.service].find(doc_type_code, key)
+
+    def close(self) -> None:
+        for store in self.stores:
+            store.close()

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Single-node Apache Kafka (KRaft, combined broker+controller) from Maven Central jars.
+#   scripts/kafka.sh start   -> prints KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:PORT when the broker answers
+#   scripts/kafka.sh stop    -> SIGTERM (controlled shutdown) and wait
+#   scripts/kafka.sh status  -> exit 0 and the bootstrap line when running, exit 3 when not
+# Env: CBEC_KAFKA_PORT (default 19092; the next free port is used when taken), CBEC_STACK_DIR,
+#      CBEC_KAFKA_HEAP (default "-Xms128m -Xmx512m"), CBEC_KAFKA_START_TIMEOUT (seconds, default 120).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
+
+KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$CBEC_ROOT/scripts/kafka/pom.xml")"
+LIBS_DIR="$CBEC_ROOT/.kafka/libs"
+RUN_DIR="$CBEC_STACK_DIR/kafka"
+DATA_DIR="$CBEC_STACK_DIR/kafka-data"
+PID_FILE="$RUN_DIR/kafka.pid"
+ENV_FILE="$RUN_DIR/kafka.env"
+LOG_FILE="$RUN_DIR/kafka.out"
+
+running_pid() {
+    local pid
+    [ -f "$PID_FILE" ] || return 1
+    pid="$(cat "$PID_FILE")"
+    pid_alive "$pid" && grep -q "kafka.Kafka" "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
+}
+
+ensure_java() {
+    if ! command -v java >/dev/null 2>&1; then apt_ensure openjdk-17-jre-headless || die "java not found"; fi
+    if ! command -v mvn >/dev/null 2>&1 && [ ! -f "$LIBS_DIR/kafka_2.13-$KAFKA_VERSION.jar" ]; then
+        apt_ensure maven || die "mvn not found"
+    fi
+}
+
+fetch_jars() {
+    [ -f "$LIBS_DIR/kafka_2.13-$KAFKA_VERSION.jar" ] && return 0
+    log "fetching Kafka $KAFKA_VERSION jars with Maven (cached in ~/.m2)"
+    rm -rf "$LIBS_DIR.tmp"
+    mkdir -p "$CBEC_ROOT/.kafka"
+    mvn -B -q -f "$CBEC_ROOT/scripts/kafka/pom.xml" \
+        org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
+        -DincludeScope=runtime -DoutputDirectory="$LIBS_DIR.tmp" > "$CBEC_ROOT/.kafka/mvn.log" 2>&1 \
+        || { tail -n 40 "$CBEC_ROOT/.kafka/mvn.log" >&2; die "Maven could not fetch the Kafka jars"; }
+    rm -rf "$LIBS_DIR"
+    mv "$LIBS_DIR.tmp" "$LIBS_DIR"
+}
+
+write_config() {  # write_config PORT CONTROLLER_PORT
+    cat > "$RUN_DIR/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$2
+listeners=PLAINTEXT://127.0.0.1:$1,CONTROLLER://127.0.0.1:$2
+advertised.listeners=PLAINTEXT://127.0.0.1:$1
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DATA_DIR
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+PROPS
+    cat > "$RUN_DIR/log4j.properties" <<'L4J'
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.state.change.logger=WARN
+L4J
+}
+
+# Ready when an admin client lists topics; without kafka-python, when the log says so.
+wait_ready() {  # wait_ready PID PORT
+    local pid="$1" port="$2" deadline=$((SECONDS + ${CBEC_KAFKA_START_TIMEOUT:-120})) py
+    py="$(helper_python)"
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        pid_alive "$pid" || { tail -n 40 "$LOG_FILE" >&2; die "Kafka exited during start (log: $LOG_FILE)"; }
+        if grep -q "Kafka Server started" "$LOG_FILE" 2>/dev/null; then
+            if ! "$py" -c 'import kafka' 2>/dev/null; then return 0; fi
+            if "$py" - "127.0.0.1:$port" <<'PY' 2>/dev/null
+import sys
+from kafka.admin import KafkaAdminClient
+admin = KafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=5000)
+admin.list_topics()
+admin.close()
+PY
+            then return 0; fi
+        fi
+        sleep 0.5
+    done
+    tail -n 40 "$LOG_FILE" >&2
+    die "Kafka did not become ready in time (log: $LOG_FILE)"
+}
+
+start() {
+    local pid port cport cid
+    if pid="$(running_pid)"; then
+        log "already running (pid $pid)"
+        cat "$ENV_FILE"
+        return 0
+    fi
+    ensure_java
+    fetch_jars
+    mkdir -p "$RUN_DIR"
+    rm -rf "$DATA_DIR"
+    port="$(free_port "${CBEC_KAFKA_PORT:-19092}")"
+    cport="$(free_port $((port + 1)) "$port")"
+    write_config "$port" "$cport"
+    cid="$("$(helper_python)" -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())')"
+    java -cp "$LIBS_DIR/*" -Dlog4j.configuration="file:$RUN_DIR/log4j.properties" \
+        kafka.tools.StorageTool format -t "$cid" -c "$RUN_DIR/server.properties" --ignore-formatted \
+        > "$RUN_DIR/format.out" 2>&1 || { cat "$RUN_DIR/format.out" >&2; die "storage format failed"; }
+    # shellcheck disable=SC2086  # the heap options are meant to split
+    nohup setsid java ${CBEC_KAFKA_HEAP:--Xms128m -Xmx512m} -XX:+UseG1GC -Djava.awt.headless=true \
+        -cp "$LIBS_DIR/*" -Dlog4j.configuration="file:$RUN_DIR/log4j.properties" \
+        kafka.Kafka "$RUN_DIR/server.properties" > "$LOG_FILE" 2>&1 < /dev/null &
+    pid=$!
+    echo "$pid" > "$PID_FILE"
+    log "Kafka $KAFKA_VERSION starting on 127.0.0.1:$port (pid $pid, log $LOG_FILE)"
+    wait_ready "$pid" "$port"
+    echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$port" > "$ENV_FILE"
+    log "Kafka ready"
+    cat "$ENV_FILE"
+}
+
+stop() {
+    local pid
+    if pid="$(running_pid)"; then stop_pid "$pid" Kafka 60; else log "not running"; fi
+    rm -f "$PID_FILE" "$ENV_FILE"
+}
+
+status() {
+    local pid
+    if pid="$(running_pid)"; then log "running (pid $pid)"; cat "$ENV_FILE" 2>/dev/null; return 0; fi
+    log "not running"
+    return 3
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    *) echo "usage: $0 {start|stop|status}" >&2; exit 2 ;;
+esac

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# An isolated PostgreSQL cluster for local runs and tests (initdb + pg_ctl, TCP on loopback only).
+#   scripts/postgres.sh start   -> prints DATABASE_URL=postgresql://postgres@127.0.0.1:PORT/cbec
+#   scripts/postgres.sh stop    -> fast shutdown and wait
+#   scripts/postgres.sh status  -> exit 0 and the URL when running, exit 3 when not
+# Env: CBEC_PG_PORT (default 15432; the next free port is used when taken), CBEC_STACK_DIR,
+#      CBEC_PG_KEEP_DATA=1 keeps an existing cluster (default: a fresh cluster per start),
+#      CBEC_PG_DURABLE=1 keeps fsync on (default off: a throwaway test cluster).
+# Postgres refuses to run as root, so under root the cluster runs as the `postgres` system user.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
+
+RUN_DIR="$CBEC_STACK_DIR/postgres"
+ENV_FILE="$RUN_DIR/postgres.env"
+LOC_FILE="$RUN_DIR/pgdata.location"
+
+pg_bin() {
+    local dir
+    dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+    if [ -z "$dir" ] || [ ! -x "$dir/initdb" ]; then
+        apt_ensure postgresql >/dev/null || die "PostgreSQL server binaries not found and cannot be installed"
+        dir="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+    fi
+    echo "$dir"
+}
+
+as_owner() {  # runs a command as the cluster owner
+    if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+ensure_owner() {
+    is_root || return 0
+    id postgres >/dev/null 2>&1 && return 0
+    log "creating the postgres system user"
+    useradd --system --user-group --home-dir /var/lib/postgresql --shell /bin/bash postgres
+}
+
+# The data directory: .stack/pgdata, unless the cluster owner cannot reach it (e.g. a clone under
+# /root when running as root): then a directory under /tmp named after the stack dir.
+data_dir() {
+    local want="$CBEC_STACK_DIR/pgdata"
+    if is_root && ! runuser -u postgres -- test -x "$CBEC_STACK_DIR"; then
+        want="${TMPDIR:-/tmp}/cbec-pgdata-$(printf '%s' "$CBEC_STACK_DIR" | cksum | cut -d' ' -f1)"
+    fi
+    echo "$want"
+}
+
+running_pid() {
+    local dir pid
+    [ -f "$LOC_FILE" ] || return 1
+    dir="$(cat "$LOC_FILE")"
+    [ -f "$dir/postmaster.pid" ] || return 1
+    pid="$(head -n 1 "$dir/postmaster.pid")"
+    pid_alive "$pid" && echo "$pid"
+}
+
+start() {
+    local bin dir port pid url
+    if pid="$(running_pid)"; then
+        log "already running (pid $pid)"
+        cat "$ENV_FILE"
+        return 0
+    fi
+    bin="$(pg_bin)"
+    ensure_owner
+    mkdir -p "$RUN_DIR"
+    dir="$(data_dir)"
+    echo "$dir" > "$LOC_FILE"
+    if [ "${CBEC_PG_KEEP_DATA:-0}" != 1 ] || [ ! -f "$dir/PG_VERSION" ]; then
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        is_root && chown postgres: "$dir"
+        chmod 700 "$dir"
+        as_owner "$bin/initdb" -D "$dir" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
+            > "$RUN_DIR/initdb.log" 2>&1 || { cat "$RUN_DIR/initdb.log" >&2; die "initdb failed"; }
+    fi
+    port="$(free_port "${CBEC_PG_PORT:-15432}")"
+    local fsync=off
+    [ "${CBEC_PG_DURABLE:-0}" = 1 ] && fsync=on
+    # TCP on loopback only; no unix socket (its path could exceed the 107-byte limit).
+    as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start -o \
+        "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200 \
+         -c fsync=$fsync -c synchronous_commit=$fsync -c full_page_writes=$fsync" >&2 \
+        || { tail -n 30 "$dir/server.log" >&2 || true; die "Postgres did not start"; }
+    if ! "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
+        "select 1 from pg_database where datname = 'cbec'" | grep -q 1; then
+        "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "create database cbec" >&2 \
+            || die "could not create database cbec"
+    fi
+    url="postgresql://postgres@127.0.0.1:$port/cbec"
+    echo "DATABASE_URL=$url" > "$ENV_FILE"
+    log "Postgres ready on 127.0.0.1:$port (data $dir)"
+    cat "$ENV_FILE"
+}
+
+stop() {
+    local dir
+    if running_pid >/dev/null; then
+        dir="$(cat "$LOC_FILE")"
+        as_owner "$(pg_bin)/pg_ctl" -D "$dir" -m fast -w -t 60 stop >&2
+    else
+        log "not running"
+    fi
+    rm -f "$ENV_FILE"
+}
+
+status() {
+    local pid
+    if pid="$(running_pid)"; then log "running (pid $pid)"; cat "$ENV_FILE" 2>/dev/null; return 0; fi
+    log "not running"
+    return 3
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    *) echo "usage: $0 {start|stop|status}" >&2; exit 2 ;;
+esac

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# THE test command: sets up .venv, starts real Kafka + Postgres + a SoftHSM2 token (unless external
+# servers are given), runs pytest, stops what it started, and exits with pytest's code.
+#   bash scripts/test.sh                 # the whole tests/ suite
+#   bash scripts/test.sh tests/unit -q   # any pytest arguments
+# External servers: set KAFKA_BOOTSTRAP_SERVERS and/or DATABASE_URL and nothing is started for them.
+# CI=true (or CBEC_REQUIRE_INTEGRATION=1): a server that cannot start is a hard failure, and so is
+# pytest collecting no test. CBEC_LINT=1 also runs ruff and mypy on shared/ cli/ services/.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
+cd "$CBEC_ROOT"
+
+REQUIRE=0
+if [ "${CI:-}" = true ] || [ "${CI:-}" = 1 ] || [ "${CBEC_REQUIRE_INTEGRATION:-0}" = 1 ]; then REQUIRE=1; fi
+export CBEC_REQUIRE_INTEGRATION="$REQUIRE"
+
+STARTED=()
+cleanup() {
+    local i
+    for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
+        bash "scripts/${STARTED[$i]}.sh" stop || log "could not stop ${STARTED[$i]}"
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step_start=$SECONDS
+bash scripts/bootstrap.sh
+log "bootstrap took $((SECONDS - step_start))s"
+
+export_lines() {  # exports every KEY=VALUE line of a file
+    local line
+    while IFS= read -r line; do
+        [[ "$line" =~ ^[A-Z_][A-Z0-9_]*= ]] && export "${line?}"
+    done < "$1"
+}
+
+server_failed() {  # server_failed NAME LOGFILE
+    tail -n 20 "$2" >&2 || true
+    if [ "$REQUIRE" = 1 ]; then die "$1 could not be started: integration tests cannot run (CI requires them)"; fi
+    log "WARNING: $1 could not be started; tests that need it will be skipped"
+}
+
+OUT="$CBEC_STACK_DIR/test-run"
+mkdir -p "$OUT"
+step_start=$SECONDS
+pids=()
+names=()
+if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
+    STARTED+=(kafka)
+    bash scripts/kafka.sh start > "$OUT/kafka.env" 2> "$OUT/kafka.log" &
+    pids+=($!); names+=(kafka)
+else
+    log "using external Kafka at $KAFKA_BOOTSTRAP_SERVERS"
+fi
+if [ -z "${DATABASE_URL:-}" ]; then
+    STARTED+=(postgres)
+    bash scripts/postgres.sh start > "$OUT/postgres.env" 2> "$OUT/postgres.log" &
+    pids+=($!); names+=(postgres)
+else
+    log "using external Postgres at ${DATABASE_URL%%@*}@…"
+fi
+if [ -z "${SOFTHSM2_CONF:-}" ]; then
+    STARTED+=(softhsm)
+    bash scripts/softhsm.sh init > "$OUT/softhsm.env" 2> "$OUT/softhsm.log" &
+    pids+=($!); names+=(softhsm)
+fi
+for i in "${!pids[@]}"; do
+    if wait "${pids[$i]}"; then
+        export_lines "$OUT/${names[$i]}.env"
+    else
+        server_failed "${names[$i]}" "$OUT/${names[$i]}.log"
+    fi
+done
+[ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && export CBEC_KAFKA_BOOTSTRAP_SERVERS="${CBEC_KAFKA_BOOTSTRAP_SERVERS:-$KAFKA_BOOTSTRAP_SERVERS}"
+[ -n "${DATABASE_URL:-}" ] && export CBEC_DATABASE_URL="${CBEC_DATABASE_URL:-$DATABASE_URL}"
+log "servers ready in $((SECONDS - step_start))s: KAFKA_BOOTSTRAP_SERVERS=${KAFKA_BOOTSTRAP_SERVERS:-none}"
+
+lint_rc=0
+if [ "${CBEC_LINT:-0}" = 1 ]; then
+    log "lint: ruff check + mypy"
+    .venv/bin/ruff check shared cli services || lint_rc=1
+    .venv/bin/mypy shared cli services || lint_rc=1
+fi
+
+[ "$#" -gt 0 ] || set -- tests/
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+    log "pytest collected no test (exit 5): treated as a failure"
+fi
+if [ "$rc" -eq 0 ] && [ "$lint_rc" -ne 0 ]; then
+    log "tests passed but lint failed"
+    rc=1
+fi
+exit "$rc"

@@ -1,0 +1,14 @@
+"""Wire the shared declaration application for orders."""
+
+from __future__ import annotations
+
+from cbec.declaration import ceb_bridge
+from cbec.declaration.application import DeclarationApp
+from cbec.declaration.ports import DeclarationStore
+from cbec.tenants import TenantRegistry
+from order_service import domain
+
+
+def build(store: DeclarationStore, tenants: TenantRegistry) -> DeclarationApp:
+    return DeclarationApp(domain.DOC_TYPES, store, tenants, ceb_bridge.validate, ceb_bridge.render,
+                          waiting_for=domain.waiting_for)

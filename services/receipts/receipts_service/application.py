@@ -1,0 +1,144 @@
+"""The customs link: signed documents out in DxpMsg envelopes, customs receipts in as events."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cbec.ceb import codec, dxp
+from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC, DocumentTransmitted, ReceiptReceived
+from cbec.customs.filedrop import FileDropLink
+from cbec.declaration.doctypes import BY_RECEIPT, STREAM_NAMESPACE
+from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, VersionConflict
+from cbec.tenants import TenantRegistry
+
+log = logging.getLogger(__name__)
+
+CUSTOMS_IMPORT_DXP_ID = "DXPEDCCEB0000002"
+
+TRANSMITTED = "DocumentTransmitted"
+RECEIPT_FILE_INGESTED = "ReceiptFileIngested"
+RECEIPT_FILE_REJECTED = "ReceiptFileRejected"
+RECEIPT_RECEIVED = "ReceiptReceived"
+
+
+def receipt_id(receipt_type: str, node: dict[str, Any]) -> str:
+    canonical = json.dumps([receipt_type, node], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+class CustomsLinkApp:
+    """Transmits each signed document once and turns every receipt file into receipt events."""
+
+    def __init__(
+        self,
+        store: DeclarationStore,
+        link: FileDropLink,
+        tenants: TenantRegistry,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        self.store = store
+        self.link = link
+        self.tenants = tenants
+        self.now = now
+
+    def transmit(self, result: dict[str, Any], position: Position | None = None) -> str | None:
+        """Wrap a signed document in a DxpMsg and drop it for customs; once per request id.
+
+        The transmission is recorded before the file is written: a crash in between leaves a
+        document unsent (the saga's deadline resends it), never sent twice.
+        """
+        if not result.get("ok"):
+            self._mark(position)
+            return None
+        request_id = str(result["request_id"])
+        stream_id = uuid.uuid5(STREAM_NAMESPACE, f"transmission:{request_id}")
+        if self.store.read(stream_id):
+            self._mark(position)
+            return None
+        tenant = self.tenants.get(str(result["tenant"]))
+        doc_type = str(result["doc_type"])
+        signed = base64.b64decode(result["signed_xml_b64"])
+        when = self.now()
+        cop_msg_id = str(uuid.uuid4()).upper()
+        name = self.link.free_name(doc_type, tenant.customs_code, when)
+        envelope = dxp.wrap(signed, msg_type=f"{doc_type}Message", sender_id=tenant.dxp_id,
+                            receiver_ids=[CUSTOMS_IMPORT_DXP_ID], cop_msg_id=cop_msg_id, created=when,
+                            file_name=name)
+        event = DocumentTransmitted(request_id, doc_type, str(result["clearance_key"]), name, cop_msg_id,
+                                    when.isoformat())
+        try:
+            self.store.append(stream_id, 0, [(TRANSMITTED, json.loads(event.to_json()))], position)
+        except (VersionConflict, AlreadyProcessed):
+            return None
+        self.link.transmit(name, envelope)
+        return name
+
+    def ingest(self, path: Path) -> int:
+        """Record one receipt file (any receipt type); a repeat of the same file is ignored."""
+        raw = path.read_bytes()
+        digest = hashlib.sha256(raw).hexdigest()
+        stream_id = uuid.uuid5(STREAM_NAMESPACE, f"receipt-file:{path.name}:{digest}")
+        if self.store.read(stream_id):
+            return 0
+        events: list[tuple[str, dict[str, Any]]]
+        try:
+            receipts = self._receipts_in(raw)
+            events = [(RECEIPT_FILE_INGESTED, {"fileName": path.name, "count": len(receipts)})]
+            # One event per receipt: each gets its own notification id, which consumers dedupe by.
+            events += [(RECEIPT_RECEIVED, json.loads(r.to_json())) for r in receipts]
+        except Exception as exc:  # noqa: BLE001 - a bad file is recorded, never dropped
+            log.warning("receipt file %s unreadable: %s", path.name, type(exc).__name__)
+            receipts = []
+            events = [(RECEIPT_FILE_REJECTED, {"fileName": path.name, "error": str(exc)[:500]})]
+        try:
+            self.store.append(stream_id, 0, events)
+        except VersionConflict:
+            return 0
+        return len(receipts)
+
+    def poll_inbox(self) -> int:
+        return sum(self.ingest(p) for p in self.link.receipts())
+
+    def _receipts_in(self, raw: bytes) -> list[ReceiptReceived]:
+        business = dxp.unwrap(raw).data if dxp.is_dxp(raw) else raw
+        msg = codec.parse(business, strict=False)
+        out: list[ReceiptReceived] = []
+        doc_type = BY_RECEIPT.get(msg.type)
+        for node in msg.docs:
+            flat = {k: v for k, v in node.items() if isinstance(v, str)}
+            if doc_type is None:  # CEB900 and customs-issued messages: kept, correlated later
+                key: list[str] = [flat.get("oriCopMsgId", "")]
+                doc_code = flat.get("oriMessageType", "").removesuffix("Message")
+            else:
+                key = list(doc_type.receipt_key(flat))
+                doc_code = doc_type.code
+            out.append(ReceiptReceived(
+                receipt_id=receipt_id(msg.type, flat), receipt_type=msg.type, doc_type=doc_code, business_key=key,
+                return_status=int(flat.get("returnStatus", "0")), return_time=flat.get("returnTime", ""),
+                return_info=flat.get("returnInfo", ""), node=flat))
+        return out
+
+    def _mark(self, position: Position | None) -> None:
+        if position is not None:
+            try:
+                self.store.record_position(position)
+            except AlreadyProcessed:
+                pass
+
+
+def route(stream_id: uuid.UUID, version: int, event_type: str, data: dict[str, Any]) -> list[tuple[str, str, bytes]]:
+    """Transmissions and receipts go to their topics, keyed by the clearance (or business) key."""
+    if event_type == TRANSMITTED:
+        return [(TRANSMISSIONS_TOPIC, data["clearance_key"], json.dumps(data).encode())]
+    if event_type == RECEIPT_RECEIVED:
+        return [(RECEIPTS_TOPIC, ":".join(data["business_key"]), json.dumps(data, ensure_ascii=False).encode())]
+    return []

@@ -1,0 +1,46 @@
+"""A faust-streaming app with the project's settings, for service workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+
+def make_app(
+    name: str,
+    bootstrap: str,
+    *,
+    partitions: int = 8,
+    replication_factor: int = 1,
+    web_port: int | None = None,
+    **overrides: Any,
+) -> faust.App:
+    """A faust app for service ``name`` on the Kafka brokers ``bootstrap`` (``host:port[,…]``).
+
+    Settings: every acknowledgement (``producer_acks=-1``), at-least-once processing (offsets
+    are committed after the agent has taken the message; handlers dedupe via tracking in their
+    own database), new groups start at the earliest offset, in-memory tables, and no web server
+    unless ``web_port`` is given. Declare agents with ``concurrency=1`` (faust's default; more
+    can commit past an in-flight message, faust #606) and scale with partitions and replicas.
+    """
+    brokers = [f"kafka://{server.strip()}" for server in bootstrap.split(",") if server.strip()]
+    settings: dict[str, Any] = {
+        "broker": brokers,
+        "topic_partitions": partitions,
+        "topic_replication_factor": replication_factor,
+        "producer_acks": -1,
+        "producer_linger": 0.005,
+        "processing_guarantee": "at_least_once",
+        "consumer_auto_offset_reset": "earliest",
+        "store": "memory://",
+        "table_standby_replicas": 0,
+        "web_enabled": web_port is not None,
+        "web_port": web_port or 6066,
+        "web_bind": "127.0.0.1",
+        "autodiscover": False,
+        "broker_commit_every": 100,
+        "broker_commit_interval": 1.0,
+    }
+    settings.update(overrides)
+    return faust.App(name, **settings)

@@ -1,0 +1,201 @@
+"""A deterministic in-process bus: per-topic logs, consumer groups, redelivery on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import zlib
+from collections import defaultdict
+
+from cbec.bus.ports import DeadLetter, Handler, HandlerFailed, Message, Subscription
+
+log = logging.getLogger(__name__)
+
+
+class InProcessBus:
+    """Publisher and broker in one object, for tests and the single-process demo.
+
+    Messages are appended to per-topic, per-partition logs that stay inspectable
+    (:meth:`messages`). Consumers track a committed offset per group and partition, as with
+    Kafka, so a failed handler's message is delivered again and a rewound group re-reads.
+    Nothing happens in the background: :meth:`drain` (or a consumer's ``run_once``) delivers.
+    """
+
+    def __init__(self, *, partitions: int = 1) -> None:
+        if partitions < 1:
+            raise ValueError("a topic needs at least one partition")
+        self._default_partitions = partitions
+        self._partitions: dict[str, list[list[Message]]] = {}
+        self._published: dict[str, list[Message]] = defaultdict(list)
+        self._committed: dict[tuple[str, str, int], int] = {}
+        self._duplicating: set[str] = set()
+        self._consumers: list[InProcessConsumer] = []
+        self._group_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._lock = threading.RLock()
+
+    # -- publishing ----------------------------------------------------------------------------
+
+    def create_topic(self, topic: str, partitions: int) -> None:
+        """Give ``topic`` its own partition count (before anything is published to it)."""
+        with self._lock:
+            if topic in self._partitions:
+                raise ValueError(f"topic {topic} already exists")
+            self._partitions[topic] = [[] for _ in range(partitions)]
+
+    def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
+        with self._lock:
+            logs = self._partitions.get(topic)
+            if logs is None:
+                logs = self._partitions[topic] = [[] for _ in range(self._default_partitions)]
+            partition = zlib.crc32(key.encode("utf-8")) % len(logs)
+            message = Message(topic, partition, len(logs[partition]), key, bytes(value), dict(headers or {}))
+            logs[partition].append(message)
+            self._published[topic].append(message)
+
+    def flush(self) -> None:
+        """Nothing to wait for: publishing is synchronous."""
+
+    # -- inspection ----------------------------------------------------------------------------
+
+    def messages(self, topic: str) -> list[Message]:
+        """Every message ever published to ``topic``, in publish order."""
+        with self._lock:
+            return list(self._published.get(topic, ()))
+
+    def topics(self) -> list[str]:
+        with self._lock:
+            return sorted(self._partitions)
+
+    def committed(self, group: str, topic: str, partition: int = 0) -> int:
+        """The group's next offset to read in ``topic``/``partition``."""
+        with self._lock:
+            return self._committed.get((group, topic, partition), 0)
+
+    def lag(self, group: str, topic: str) -> int:
+        """How many messages of ``topic`` the group has not yet handled."""
+        with self._lock:
+            logs = self._partitions.get(topic, [])
+            return sum(len(p) - self._committed.get((group, topic, i), 0) for i, p in enumerate(logs))
+
+    # -- consuming -----------------------------------------------------------------------------
+
+    def consumer(
+        self, subscription: Subscription, handler: Handler, *, dead_letter: DeadLetter | None = None
+    ) -> InProcessConsumer:
+        """A consumer for ``subscription``; :meth:`drain` drives it along with all others."""
+        consumer = InProcessConsumer(self, subscription, handler, dead_letter)
+        with self._lock:
+            self._consumers.append(consumer)
+        return consumer
+
+    def drain(self, *, max_messages: int = 1_000_000) -> int:
+        """Deliver until no consumer has anything left (handlers may publish more).
+
+        Returns how many messages were handled. A handler failure propagates as
+        ``HandlerFailed``; its message stays uncommitted for the next drain.
+        """
+        handled = 0
+        while handled < max_messages:
+            with self._lock:
+                consumers = list(self._consumers)
+            progress = sum(c.run_once() for c in consumers)
+            if progress == 0:
+                break
+            handled += progress
+        return handled
+
+    async def run(self, *, poll_interval: float = 0.01, stop: asyncio.Event | None = None) -> None:
+        """Drain forever (until ``stop`` is set); a failing handler is retried after a pause."""
+        while stop is None or not stop.is_set():
+            try:
+                delivered = self.drain()
+            except HandlerFailed as failure:
+                log.warning("handler failed, will retry: %s", type(failure.error).__name__)
+                delivered = 0
+            if delivered == 0:
+                await asyncio.sleep(poll_interval)
+
+    # -- fault injection for tests --------------------------------------------------------------
+
+    def rewind(self, group: str, topic: str, *, offset: int = 0, partition: int = 0) -> None:
+        """Move the group's committed offset back, so it receives those messages again."""
+        with self._lock:
+            self._committed[(group, topic, partition)] = offset
+
+    def duplicate_deliveries(self, group: str, enabled: bool = True) -> None:
+        """Deliver every message to ``group`` twice in a row (at-least-once, worst case)."""
+        with self._lock:
+            if enabled:
+                self._duplicating.add(group)
+            else:
+                self._duplicating.discard(group)
+
+    # -- used by InProcessConsumer ---------------------------------------------------------------
+
+    def _deliver(self, consumer: InProcessConsumer) -> int:
+        group = consumer.subscription.group
+        handled = 0
+        with self._group_locks[group]:
+            for topic in consumer.subscription.topics:
+                with self._lock:
+                    partitions = len(self._partitions.get(topic, []))
+                for partition in range(partitions):
+                    handled += self._deliver_partition(consumer, topic, partition)
+        return handled
+
+    def _deliver_partition(self, consumer: InProcessConsumer, topic: str, partition: int) -> int:
+        group = consumer.subscription.group
+        handled = 0
+        while not consumer.closed:
+            with self._lock:
+                offset = self._committed.get((group, topic, partition), 0)
+                log_ = self._partitions[topic][partition]
+                if offset >= len(log_):
+                    return handled
+                message = log_[offset]
+                times = 2 if group in self._duplicating else 1
+            consumer._handle(message, times)
+            with self._lock:
+                self._committed[(group, topic, partition)] = offset + 1
+            handled += 1
+        return handled
+
+
+class InProcessConsumer:
+    """One subscription on an :class:`InProcessBus`."""
+
+    def __init__(
+        self,
+        bus: InProcessBus,
+        subscription: Subscription,
+        handler: Handler,
+        dead_letter: DeadLetter | None,
+    ) -> None:
+        self.bus = bus
+        self.subscription = subscription
+        self._handler = handler
+        self._dead_letter = dead_letter
+        self.closed = False
+
+    def run_once(self, timeout: float = 0.0) -> int:
+        """Deliver everything pending for this subscription (``timeout`` is not needed here)."""
+        if self.closed:
+            return 0
+        return self.bus._deliver(self)
+
+    def close(self) -> None:
+        self.closed = True
+        with self.bus._lock:
+            if self in self.bus._consumers:
+                self.bus._consumers.remove(self)
+
+    def _handle(self, message: Message, times: int) -> None:
+        for _ in range(times):
+            try:
+                self._handler(message)
+            except Exception as error:
+                if self._dead_letter is None:
+                    raise HandlerFailed(message, error) from error
+                self._dead_letter(message, error)
+                return

@@ -1,0 +1,193 @@
+"""Kafka adapters (kafka-python): an idempotent publisher, a commit-after-success consumer
+loop, and topic creation."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from cbec.bus.ports import DeadLetter, Handler, HandlerFailed, Message, PublishFailed, Subscription
+
+log = logging.getLogger(__name__)
+
+
+class KafkaPublisher:
+    """Publishes with ``acks=all`` and the idempotent producer, so a retried send neither
+    duplicates nor reorders messages of one partition; ``linger_ms`` batches sends."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        linger_ms: int = 5,
+        batch_size: int = 256 * 1024,
+        client_id: str = "cbec-publisher",
+        **overrides: Any,
+    ) -> None:
+        config: dict[str, Any] = {
+            "bootstrap_servers": bootstrap,
+            "client_id": client_id,
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": linger_ms,
+            "batch_size": batch_size,
+            "max_in_flight_requests_per_connection": 5,
+            "retries": 2_147_483_647,
+            "delivery_timeout_ms": 120_000,
+        }
+        config.update(overrides)
+        self._producer = KafkaProducer(**config)
+        self._failures: list[BaseException] = []
+        self._failures_lock = threading.Lock()
+
+    def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
+        future = self._producer.send(
+            topic,
+            key=key.encode("utf-8"),
+            value=value,
+            headers=[(k, v.encode("utf-8")) for k, v in (headers or {}).items()],
+        )
+        future.add_errback(self._record_failure)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait for every send so far; raise ``PublishFailed`` if the broker refused any."""
+        self._producer.flush(timeout=timeout)
+        with self._failures_lock:
+            failures, self._failures = self._failures, []
+        if failures:
+            raise PublishFailed(f"{len(failures)} message(s) not accepted: {failures[0]!r}")
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        self._producer.close(timeout=timeout)
+
+    def _record_failure(self, error: BaseException) -> None:
+        with self._failures_lock:
+            self._failures.append(error)
+
+
+class KafkaConsumerLoop:
+    """Consumes a subscription with one thread, so one message at a time per partition.
+
+    Offsets are committed only after the handler returned (auto-commit is off). When a
+    handler raises, the loop commits what succeeded, seeks every partition of the poll back to
+    its first unhandled message and raises ``HandlerFailed``: the next ``run_once`` (or another
+    member of the group after a rebalance) delivers that message again.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        subscription: Subscription,
+        handler: Handler,
+        *,
+        dead_letter: DeadLetter | None = None,
+        client_id: str | None = None,
+        max_poll_records: int = 500,
+        **overrides: Any,
+    ) -> None:
+        config: dict[str, Any] = {
+            "bootstrap_servers": bootstrap,
+            "group_id": subscription.group,
+            "client_id": client_id or subscription.group,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "max_poll_records": max_poll_records,
+        }
+        config.update(overrides)
+        self.subscription = subscription
+        self._handler = handler
+        self._dead_letter = dead_letter
+        self._consumer = KafkaConsumer(*subscription.topics, **config)
+
+    def run_once(self, timeout: float = 1.0) -> int:
+        batches = self._consumer.poll(timeout_ms=int(timeout * 1000))
+        handled = 0
+        done: dict[TopicPartition, OffsetAndMetadata] = {}
+        pending = list(batches.items())
+        try:
+            for index, (tp, records) in enumerate(pending):
+                for record in records:
+                    message = _message(record)
+                    try:
+                        self._handler(message)
+                    except Exception as error:
+                        if self._dead_letter is None:
+                            self._rewind(tp, record.offset, pending[index + 1 :])
+                            raise HandlerFailed(message, error) from error
+                        self._dead_letter(message, error)
+                    done[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+                    handled += 1
+        finally:
+            if done:
+                self._consumer.commit(done)
+        return handled
+
+    def run_forever(self, stop: threading.Event, *, retry_pause: float = 1.0) -> None:
+        """Consume until ``stop`` is set; a failed message is retried after ``retry_pause``."""
+        while not stop.is_set():
+            try:
+                self.run_once(timeout=0.5)
+            except HandlerFailed as failure:
+                log.warning(
+                    "handler failed on %s[%d]@%d (%s); retrying",
+                    failure.message.topic,
+                    failure.message.partition,
+                    failure.message.offset,
+                    type(failure.error).__name__,
+                )
+                stop.wait(retry_pause)
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)
+
+    def _rewind(
+        self, failed: TopicPartition, offset: int, untouched: Iterable[tuple[TopicPartition, Any]]
+    ) -> None:
+        self._consumer.seek(failed, offset)
+        for tp, records in untouched:
+            if records:
+                self._consumer.seek(tp, records[0].offset)
+
+
+def _message(record: Any) -> Message:
+    headers: Mapping[str, str] = {k: v.decode("utf-8") for k, v in (record.headers or [])}
+    key = record.key.decode("utf-8") if record.key is not None else None
+    return Message(record.topic, record.partition, record.offset, key, record.value, dict(headers))
+
+
+def ensure_topics(
+    bootstrap: str,
+    names: Iterable[str],
+    partitions: int,
+    *,
+    replication_factor: int = 1,
+    configs: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Create the missing topics among ``names``; return the ones created."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cbec-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [name for name in dict.fromkeys(names) if name not in existing]
+        if not missing:
+            return []
+        spec = {
+            name: {
+                "num_partitions": partitions,
+                "replication_factor": replication_factor,
+                "configs": dict(configs or {}),
+            }
+            for name in missing
+        }
+        try:
+            admin.create_topics(spec, wait_for_metadata=True)
+        except TopicAlreadyExistsError:
+            pass  # created concurrently by another process
+        return missing
+    finally:
+        admin.close()

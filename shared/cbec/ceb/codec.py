@@ -1,0 +1,283 @@
+"""Build and parse CEB messages with one generic, table-driven codec (lxml)."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from typing import Any
+
+from lxml import etree
+
+from cbec.ceb.compiled import (
+    ANY,
+    CHILD,
+    CHILDREN,
+    FIELD,
+    FIELDS,
+    NS,
+    SIGNATURE,
+    CNode,
+    CRoot,
+    root_by_tag,
+    root_for,
+)
+from cbec.ceb.model import CebMessage
+from cbec.ceb.safe_xml import MAX_BYTES, parse_xml
+from cbec.errors import CebError, CebValidationError
+
+__all__ = ["CebMessage", "build", "build_element", "message_type_of", "parse", "parse_element"]
+
+_NSMAP = {"ceb": NS}
+_SubElement = etree.SubElement
+_tostring = etree.tostring
+
+
+def _type_error(path: str, message: str) -> CebValidationError:
+    return CebValidationError([CebError("CBEC-MODEL", path, "model", message)])
+
+
+def _build_node(parent: etree._Element, node: CNode, data: dict[str, Any], path: str) -> None:
+    el = _SubElement(parent, node.tag)
+    seen = 0
+    for it in node.items:
+        value = data.get(it.name)
+        if value is None:
+            continue
+        seen += 1
+        kind = it.kind
+        if kind == FIELD:
+            if type(value) is not str:
+                raise _type_error(f"{path}.{it.name}", f"value must be str, got {type(value).__name__}")
+            _SubElement(el, it.tag).text = value
+        elif kind == CHILD:
+            _build_node(el, it.node, value, f"{path}.{it.name}")  # type: ignore[arg-type]
+        elif kind == CHILDREN:
+            for i, sub in enumerate(value, 1):
+                _build_node(el, it.node, sub, f"{path}.{it.name}[{i}]")  # type: ignore[arg-type]
+        elif kind == FIELDS:
+            for sub in value:
+                _SubElement(el, it.tag).text = sub
+        elif kind == ANY:
+            holder = _SubElement(el, it.tag)
+            if value:
+                for frag in parse_xml(f"<x>{value}</x>".encode()):
+                    holder.append(frag)
+    if seen != len(data):
+        unknown = sorted(set(data) - set(node.by_name))
+        raise _type_error(path, f"unknown field(s) for {node.name}: {', '.join(unknown)}")
+
+
+def build_element(msg: CebMessage) -> etree._Element:
+    """The message as an lxml element tree (``ceb:`` prefix, XSD child order)."""
+    try:
+        croot = root_for(msg.type)
+    except KeyError:
+        raise _type_error("/", f"unknown message type {msg.type!r}") from None
+    root = etree.Element(f"{{{NS}}}{croot.name}", nsmap=_NSMAP)
+    root.set("guid", msg.guid)
+    root.set("version", msg.version)
+    doc_item = croot.doc
+    for it in croot.node.items:
+        name = it.name
+        if it is doc_item:
+            for i, doc in enumerate(msg.docs, 1):
+                _build_node(root, it.node, doc, f"{name}[{i}]")  # type: ignore[arg-type]
+        elif name == "BaseTransfer":
+            if msg.base_transfer is not None:
+                _build_node(root, it.node, msg.base_transfer, name)  # type: ignore[arg-type]
+        elif name == "BaseSubscribe":
+            for i, sub in enumerate(msg.base_subscribe, 1):
+                _build_node(root, it.node, sub, f"{name}[{i}]")  # type: ignore[arg-type]
+        elif name == "ExtendMessage":
+            if msg.extend_message is not None:
+                _build_node(root, it.node, msg.extend_message, name)  # type: ignore[arg-type]
+        elif it.kind == SIGNATURE and msg.signature is not None:
+            root.append(parse_xml(msg.signature))
+    if not croot.is_declaration and (msg.base_transfer or msg.base_subscribe or msg.extend_message):
+        raise _type_error("/", f"{croot.name} carries no BaseTransfer/BaseSubscribe/ExtendMessage")
+    if msg.signature is not None and "Signature" not in croot.node.by_name:
+        raise _type_error("/", f"{croot.name} carries no signature")
+    return root
+
+
+def build(msg: CebMessage) -> bytes:
+    """Serialize ``msg`` to UTF-8 XML with an XML declaration."""
+    return _tostring(build_element(msg), xml_declaration=True, encoding="UTF-8")
+
+
+class _Parse:
+    """One parse: collects findings; strict raises them, lenient keeps them as warnings."""
+
+    __slots__ = ("findings",)
+
+    def __init__(self) -> None:
+        self.findings: list[CebError] = []
+
+    def note(self, code: str, path: str, message: str) -> None:
+        self.findings.append(CebError(code, path, "XSD content model", message))
+
+    def node(self, el: etree._Element, node: CNode, path: str) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        by_tag = node.by_tag
+        last = -1
+        for ch in el:
+            it = by_tag.get(ch.tag)
+            if it is None:
+                local = etree.QName(ch).localname
+                self.note(
+                    "CBEC-UNEXPECTED", f"{path}.{local}", f"element {local} is not declared in {node.name}"
+                )
+                continue
+            kind = it.kind
+            if it.index < last:
+                self.note("CBEC-ORDER", f"{path}.{it.name}", f"{it.name} is out of XSD order in {node.name}")
+            if kind == FIELD:
+                if it.name in data:
+                    self.note(
+                        "CBEC-DUPLICATE",
+                        f"{path}.{it.name}",
+                        f"{it.name} occurs more than once in {node.name} (the XSD allows one)",
+                    )
+                    continue
+                data[it.name] = ch.text or ""
+            elif kind == CHILDREN:
+                lst = data.get(it.name)
+                if lst is None:
+                    lst = data[it.name] = []
+                lst.append(self.node(ch, it.node, f"{path}.{it.name}[{len(lst) + 1}]"))  # type: ignore[arg-type]
+            elif kind == CHILD:
+                if it.name in data:
+                    self.note(
+                        "CBEC-DUPLICATE",
+                        f"{path}.{it.name}",
+                        f"{it.name} occurs more than once in {node.name} (the XSD allows one)",
+                    )
+                    continue
+                data[it.name] = self.node(ch, it.node, f"{path}.{it.name}")  # type: ignore[arg-type]
+            elif kind == FIELDS:
+                data.setdefault(it.name, []).append(ch.text or "")
+            elif kind == ANY:
+                data[it.name] = "".join(serialize_detached(c).decode() for c in ch)
+            last = it.index
+        for name in node.required:
+            if name not in data:
+                self.note(
+                    "CBEC-REQUIRED", f"{path}.{name}", f"required element {name} is missing in {node.name}"
+                )
+        return data
+
+
+def serialize_detached(el: etree._Element) -> bytes:
+    """``el`` as standalone UTF-8 XML, without namespace declarations it does not use."""
+    copy = deepcopy(el)
+    copy.tail = None
+    etree.cleanup_namespaces(copy)
+    return _tostring(copy, encoding="UTF-8", xml_declaration=False)
+
+
+def parse_element(root: etree._Element, *, strict: bool = True) -> CebMessage:
+    """Parse an already-parsed (trusted-parser) root element into a CebMessage."""
+    p = _Parse()
+    croot = root_by_tag(root.tag)
+    if croot is None:
+        croot = _lenient_root(root, p)
+    node = croot.node
+    doc_name = croot.doc.name
+    guid = root.get("guid")
+    version = root.get("version")
+    if guid is None:
+        p.note("CBEC-REQUIRED", "@guid", f"{croot.name} has no guid attribute")
+    if version is None:
+        p.note("CBEC-REQUIRED", "@version", f"{croot.name} has no version attribute")
+    msg = CebMessage(type=croot.type, docs=[], guid=guid or "", version=version or "")
+    last = -1
+    base_transfer_seen = False
+    for ch in root:
+        it = node.by_tag.get(ch.tag)
+        if it is None:
+            local = etree.QName(ch).localname
+            p.note("CBEC-UNEXPECTED", local, f"element {local} is not declared in {croot.name}")
+            continue
+        name = it.name
+        if it.index < last:
+            p.note("CBEC-ORDER", name, f"{name} is out of XSD order in {croot.name}")
+        last = it.index
+        if name == doc_name:
+            path = f"{doc_name}[{len(msg.docs) + 1}]"
+            msg.docs.append(p.node(ch, it.node, path))  # type: ignore[arg-type]
+        elif name == "BaseTransfer":
+            if base_transfer_seen:
+                p.note(
+                    "CBEC-DUPLICATE",
+                    "BaseTransfer",
+                    f"BaseTransfer occurs more than once in {croot.name} (the XSD allows one)",
+                )
+                continue
+            base_transfer_seen = True
+            msg.base_transfer = p.node(ch, it.node, name)  # type: ignore[arg-type]
+        elif name == "BaseSubscribe":
+            path = f"BaseSubscribe[{len(msg.base_subscribe) + 1}]"
+            msg.base_subscribe.append(p.node(ch, it.node, path))  # type: ignore[arg-type]
+        elif name == "ExtendMessage":
+            msg.extend_message = p.node(ch, it.node, name)  # type: ignore[arg-type]
+        elif it.kind == SIGNATURE:
+            msg.signature = serialize_detached(ch)
+    if not msg.docs:
+        p.note("CBEC-REQUIRED", f"{doc_name}[1]", f"{croot.name} has no {doc_name}")
+    if croot.is_declaration and not base_transfer_seen:
+        p.note("CBEC-REQUIRED", "BaseTransfer", f"{croot.name} has no BaseTransfer")
+    if p.findings:
+        if strict:
+            raise CebValidationError(p.findings)
+        msg.warnings.extend(p.findings)
+    return msg
+
+
+def _lenient_root(root: etree._Element, p: _Parse) -> CRoot:
+    """Accept a root named ``CEBnnn`` (the official CEB214 sample) as ``CEBnnnMessage``."""
+    qn = etree.QName(root)
+    croot = None
+    if qn.namespace == NS:
+        try:
+            croot = root_for(qn.localname + "Message")
+        except KeyError:
+            croot = None
+    if croot is None:
+        raise CebValidationError(
+            [
+                CebError(
+                    "CBEC-ROOT",
+                    "/",
+                    "XSD root",
+                    f"root element {root.tag} is not a CEB 2022-05 message (expected {{{NS}}}CEBnnnMessage)",
+                )
+            ]
+        )
+    p.note("CBEC-ROOT", "/", f"root element is {qn.localname}; the XSD declares {croot.name}")
+    return croot
+
+
+def parse(xml: bytes, *, strict: bool = True, max_bytes: int = MAX_BYTES) -> CebMessage:
+    """Parse CEB XML (any prefix, or a default namespace) into a CebMessage.
+
+    Strict mode raises CebValidationError for anything the XSD content model rejects
+    (unknown, out-of-order, duplicated or missing elements, a wrong root name); lenient
+    mode repairs what it can and lists each repair in ``msg.warnings``. Field values are
+    not checked here: see ``validate_structure``.
+    """
+    return parse_element(parse_xml(xml, max_bytes=max_bytes), strict=strict)
+
+
+def message_type_of(xml: bytes) -> str:
+    """``CEB311`` etc. from the root element (or, for a DxpMsg, from its MsgType)."""
+    root = parse_xml(xml)
+    croot = root_by_tag(root.tag)
+    if croot is not None:
+        return croot.type
+    qn = etree.QName(root)
+    if qn.localname == "DxpMsg":
+        from cbec.ceb.dxp import unwrap_element
+
+        return message_type_of(unwrap_element(root).data)
+    if qn.namespace == NS and qn.localname.startswith("CEB"):
+        return _lenient_root(root, _Parse()).type
+    raise CebValidationError([CebError("CBEC-ROOT", "/", "XSD root", f"{root.tag} is not a CEB message")])

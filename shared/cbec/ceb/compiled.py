@@ -1,0 +1,128 @@
+"""Field tables compiled once into fast lookup structures for the codec and the validators."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Literal
+
+from cbec.ceb.spec import Child, F, Schema, Sig
+from cbec.ceb.tables import EXPORT, IMPORT
+
+NS = "http://www.chinaport.gov.cn/ceb"
+DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+SIGNATURE_TAG = f"{{{DS_NS}}}Signature"
+
+# Item kinds (ints: compared in the hot loops).
+FIELD, FIELDS, CHILD, CHILDREN, ANY, SIGNATURE = range(6)
+
+# Root items that are not documents: they map onto CebMessage attributes.
+ENVELOPE_ITEMS = frozenset({"BaseTransfer", "BaseSubscribe", "ExtendMessage", "Signature"})
+
+
+@dataclass(slots=True, eq=False)
+class CItem:
+    index: int
+    name: str
+    tag: str
+    kind: int
+    min_occurs: int
+    max_occurs: int  # -1: unbounded
+    spec: F | None = None
+    node: CNode | None = None
+
+
+@dataclass(slots=True, eq=False)
+class CNode:
+    key: str
+    name: str
+    tag: str
+    desc: str
+    items: list[CItem] = field(default_factory=list)
+    by_tag: dict[str, CItem] = field(default_factory=dict)
+    by_name: dict[str, CItem] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+
+
+@dataclass(slots=True, eq=False)
+class CRoot:
+    type: str  # "CEB311"
+    name: str  # "CEB311Message"
+    kind: Literal["import", "export"]
+    node: CNode
+    doc: CItem  # the business-document item (Order, InvtCancel, OrderReturn, Tax, ...)
+    is_declaration: bool  # has BaseTransfer
+
+
+def _compile_node(schema: Schema, key: str, memo: dict[str, CNode]) -> CNode:
+    if key in memo:
+        return memo[key]
+    spec = schema.nodes[key]
+    node = CNode(key, spec.name, f"{{{NS}}}{spec.name}", spec.desc)
+    memo[key] = node
+    required: list[str] = []
+    for i, it in enumerate(spec.items):
+        if isinstance(it, Sig):
+            ci = CItem(i, "Signature", SIGNATURE_TAG, SIGNATURE, it.min_occurs, 1)
+        elif isinstance(it, Child):
+            kind = CHILD if it.max_occurs == 1 else CHILDREN
+            ci = CItem(
+                i,
+                it.name,
+                f"{{{NS}}}{it.name}",
+                kind,
+                it.min_occurs,
+                it.max_occurs,
+                node=_compile_node(schema, it.node, memo),
+            )
+        else:
+            kind = ANY if it.kind == "any" else (FIELD if it.max_occurs == 1 else FIELDS)
+            ci = CItem(i, it.name, f"{{{NS}}}{it.name}", kind, it.min_occurs, it.max_occurs, spec=it)
+        node.items.append(ci)
+        node.by_tag[ci.tag] = ci
+        node.by_name[ci.name] = ci
+        if ci.min_occurs > 0:
+            required.append(ci.name)
+    node.required = tuple(required)
+    return node
+
+
+@cache
+def _roots() -> dict[str, CRoot]:
+    out: dict[str, CRoot] = {}
+    for schema in (IMPORT, EXPORT):
+        memo: dict[str, CNode] = {}
+        for name in schema.roots:
+            node = _compile_node(schema, name, memo)
+            docs = [it for it in node.items if it.name not in ENVELOPE_ITEMS]
+            assert len(docs) == 1, name
+            mtype = name.removesuffix("Message")
+            out[mtype] = CRoot(mtype, name, schema.kind, node, docs[0], "BaseTransfer" in node.by_name)
+    return out
+
+
+def all_types() -> list[str]:
+    """Every message type of the 2022-05 import and export XSDs (``CEB311`` … ``CEB900``)."""
+    return sorted(_roots())
+
+
+_TYPE_RE = re.compile(r"(CEB\d{3})(Message)?")
+
+
+def root_for(msg_type: str) -> CRoot:
+    """The compiled root for ``CEB311`` or ``CEB311Message``; KeyError if unknown."""
+    m = _TYPE_RE.fullmatch(msg_type)
+    roots = _roots()
+    if m is None or m.group(1) not in roots:
+        raise KeyError(msg_type)
+    return roots[m.group(1)]
+
+
+def root_by_tag(tag: str) -> CRoot | None:
+    if not tag.startswith(f"{{{NS}}}") or not tag.endswith("Message"):
+        return None
+    try:
+        return root_for(tag[len(NS) + 2 :])
+    except KeyError:
+        return None

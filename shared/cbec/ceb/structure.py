@@ -1,0 +1,262 @@
+"""Structural validation implemented in the product: what the XSD enforces, from the field tables.
+
+``validate_structure(msg)`` checks presence, occurrence counts, string lengths (after whitespace
+collapse where the XSD says so), ``xs:decimal`` totalDigits/fractionDigits (N19,5), ``xs:int``,
+fixed values and the signature cardinality. With ``formats=True`` (the default) it also checks
+what the spec states but the XSD leaves to free text: date/time formats (ceb-formats §1) and the
+small code lists (appType, appStatus, ieFlag, ID types …). ``formats=False`` accepts exactly what
+the official XSD accepts (the differential test holds it to that).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable
+from typing import Any
+
+from cbec.ceb.compiled import ANY, CHILD, CHILDREN, FIELD, FIELDS, SIGNATURE, CItem, CNode, root_for
+from cbec.ceb.model import CebMessage
+from cbec.ceb.spec import F
+from cbec.errors import CebError
+
+_DECIMAL = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?")
+_INT = re.compile(r"[+-]?\d+")
+# Characters XML 1.0 cannot carry (lxml refuses to serialize them).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+# Business keys that name a document in error messages (first present wins).
+_KEYS = ("orderNo", "logisticsNo", "copNo", "invtNo", "payTransactionId", "preNo", "sumNo", "payNo",
+         "coElNo", "billNo", "taxNo", "rkdNo")
+
+
+def _collapse(v: str) -> str:
+    return " ".join(v.split())
+
+
+def _check_decimal(v: str, f: F) -> str | None:
+    m = _DECIMAL.fullmatch(v.strip(" \t\r\n"))
+    if m is None or not (m.group(2) or m.group(3)):
+        return f"{v!r} is not a decimal number"
+    int_digits = m.group(2).lstrip("0")
+    frac = (m.group(3) or "").rstrip("0")
+    if f.fraction_digits is not None and len(frac) > f.fraction_digits:
+        return f"{v!r} has more than {f.fraction_digits} decimal places"
+    if f.total_digits is not None and len(int_digits) + len(frac) > f.total_digits:
+        return f"{v!r} has more than {f.total_digits} digits"
+    return None
+
+
+def _check_int(v: str, f: F) -> str | None:
+    s = v.strip(" \t\r\n")
+    if _INT.fullmatch(s) is None:
+        return f"{v!r} is not an integer"
+    n = int(s)
+    if not _INT_MIN <= n <= _INT_MAX:
+        return f"{v!r} is out of the xs:int range"
+    if f.total_digits is not None and len(s.lstrip("+-").lstrip("0")) > f.total_digits:
+        return f"{v!r} has more than {f.total_digits} digits"
+    return None
+
+
+def _check_length(v: str, f: F) -> str | None:
+    n = len(_collapse(v) if f.collapse else v)
+    if f.min_len is not None and n < f.min_len:
+        if f.min_len == f.max_len:
+            return f"must be exactly {f.min_len} characters, got {n}"
+        return f"must be at least {f.min_len} characters, got {n}"
+    if f.max_len is not None and n > f.max_len:
+        if f.min_len == f.max_len:
+            return f"must be exactly {f.max_len} characters, got {n}"
+        return f"must be at most {f.max_len} characters, got {n}"
+    return None
+
+
+def _field_error(v: str, f: F) -> tuple[str, str] | None:
+    """(code, message) for the first XSD facet ``v`` breaks, else None."""
+    if v == "" and (f.fixed is not None or f.default is not None):
+        # XSD: an empty element with a fixed/default value takes that value.
+        v = f.fixed if f.fixed is not None else f.default  # type: ignore[assignment]
+    if _NOT_XML.search(v):
+        return "CBEC-CHARS", "contains characters XML 1.0 cannot carry"
+    if f.kind == "decimal":
+        msg = _check_decimal(v, f)
+        return None if msg is None else ("CBEC-DECIMAL", msg)
+    if f.kind == "int":
+        msg = _check_int(v, f)
+        return None if msg is None else ("CBEC-INT", msg)
+    msg = _check_length(v, f)
+    if msg is not None:
+        return "CBEC-LENGTH", msg
+    if f.fixed is not None and (_collapse(v) if f.collapse else v) != f.fixed:
+        return "CBEC-FIXED", f"must be {f.fixed!r}, got {v!r}"
+    return None
+
+
+# --- spec formats beyond the XSD (formats=True) -------------------------------------------------
+
+def _timestamp(width: int) -> Callable[[str], str | None]:
+    pattern = {8: "yyyyMMdd", 14: "yyyyMMddHHmmss", 17: "yyyyMMddHHmmssSSS"}[width]
+
+    def check(v: str) -> str | None:
+        if len(v) != width or not v.isdigit() or not v.isascii():
+            return f"{v!r} is not a {pattern} timestamp"
+        y, mo, d = int(v[:4]), int(v[4:6]), int(v[6:8])
+        if not (1 <= mo <= 12 and 1 <= d <= calendar.monthrange(y or 1, mo)[1]):
+            return f"{v!r} is not a valid date ({pattern})"
+        if width > 8 and not (int(v[8:10]) < 24 and int(v[10:12]) < 60 and int(v[12:14]) < 60):
+            return f"{v!r} is not a valid time ({pattern})"
+        return None
+
+    return check
+
+
+def _one_of(*values: str) -> Callable[[str], str | None]:
+    allowed = frozenset(values)
+    text = "/".join(values)
+
+    def check(v: str) -> str | None:
+        return None if v in allowed else f"{v!r} is not one of {text}"
+
+    return check
+
+
+def _return_status(v: str) -> str | None:
+    return None if re.fullmatch(r"-?\d{1,9}", v) else f"{v!r} is not a receipt status code"
+
+
+_TS14, _TS8, _TS17 = _timestamp(14), _timestamp(8), _timestamp(17)
+_FORMATS: dict[str, tuple[str, Callable[[str], str | None]]] = {
+    **{n: ("CBEC-FORMAT", _TS14) for n in (
+        "appTime", "payTime", "logisticsTime", "accountingDate", "leaveTime", "startTime", "endTime")},
+    **{n: ("CBEC-FORMAT", _TS8) for n in ("declTime", "ieDate")},
+    **{n: ("CBEC-FORMAT", _TS17) for n in ("returnTime", "opDate")},
+    "appType": ("CBEC-CODE", _one_of("1", "2", "3")),
+    "appStatus": ("CBEC-CODE", _one_of("1", "2")),
+    "ieFlag": ("CBEC-CODE", _one_of("I", "E")),
+    "buyerIdType": ("CBEC-CODE", _one_of("1", "2")),
+    "payerIdType": ("CBEC-CODE", _one_of("1", "2")),
+    "orderType": ("CBEC-CODE", _one_of("I", "E", "B", "W")),
+    "dxpMode": ("CBEC-CODE", _one_of("DXP")),
+    "status@BaseSubscribe": ("CBEC-CODE", _one_of("ALL", "DATA", "RET")),
+    "returnStatus": ("CBEC-CODE", _return_status),
+}
+
+
+def business_key(doc: dict[str, Any]) -> str:
+    """``orderNo=…`` (or the first other key present) of a document, for error messages."""
+    heads = [doc] + [v for v in doc.values() if isinstance(v, dict)]
+    for key in _KEYS:
+        for head in heads:
+            value = head.get(key)
+            if isinstance(value, str) and value:
+                return f"{key}={value}"
+    return ""
+
+
+class _Walk:
+    __slots__ = ("errors", "formats", "suffix")
+
+    def __init__(self, formats: bool) -> None:
+        self.errors: list[CebError] = []
+        self.formats = formats
+        self.suffix = ""
+
+    def add(self, code: str, path: str, rule: str, message: str) -> None:
+        self.errors.append(CebError(code, path, rule, message + self.suffix))
+
+    def count(self, it: CItem, n: int, path: str) -> None:
+        if n < it.min_occurs:
+            self.add("CBEC-REQUIRED", path, "XSD minOccurs",
+                     f"{it.name} is required" if it.min_occurs == 1
+                     else f"{it.name} needs at least {it.min_occurs} occurrences, got {n}")
+        elif it.max_occurs != -1 and n > it.max_occurs:
+            self.add("CBEC-COUNT", path, "XSD maxOccurs", f"{it.name} allows at most {it.max_occurs}, got {n}")
+
+    def value(self, v: Any, f: F, path: str, node_name: str) -> None:
+        if type(v) is not str:
+            self.add("CBEC-TYPE", path, "model", f"value must be a string, got {type(v).__name__}")
+            return
+        err = _field_error(v, f)
+        if err is not None:
+            self.add(err[0], path, "XSD facet", err[1])
+        elif self.formats:
+            fmt = _FORMATS.get(f.name) or _FORMATS.get(f"{f.name}@{node_name}")
+            if fmt is not None and (v != "" or f.min_occurs):
+                msg = fmt[1](v)
+                if msg is not None:
+                    self.add(fmt[0], path, "spec format", msg)
+
+    def node(self, data: Any, node: CNode, path: str) -> None:
+        if not isinstance(data, dict):
+            self.add("CBEC-TYPE", path, "model", f"{node.name} must be a dict, got {type(data).__name__}")
+            return
+        by_name = node.by_name
+        for key in data:
+            if key not in by_name:
+                self.add("CBEC-UNEXPECTED", f"{path}.{key}", "XSD content", f"{key} is not declared in {node.name}")
+        for it in node.items:
+            v = data.get(it.name)
+            kind = it.kind
+            p = f"{path}.{it.name}"
+            if v is None:
+                if it.min_occurs:
+                    self.add("CBEC-REQUIRED", p, "XSD minOccurs", f"{it.name} is required")
+                continue
+            if kind == FIELD:
+                self.value(v, it.spec, p, node.name)  # type: ignore[arg-type]
+            elif kind == CHILD:
+                self.node(v, it.node, p)  # type: ignore[arg-type]
+            elif kind == CHILDREN or kind == FIELDS:
+                if not isinstance(v, list):
+                    self.add("CBEC-TYPE", p, "model", f"{it.name} must be a list")
+                    continue
+                self.count(it, len(v), p)
+                for i, sub in enumerate(v, 1):
+                    if kind == CHILDREN:
+                        self.node(sub, it.node, f"{p}[{i}]")  # type: ignore[arg-type]
+                    else:
+                        self.value(sub, it.spec, f"{p}[{i}]", node.name)  # type: ignore[arg-type]
+            elif kind == ANY and type(v) is not str:
+                self.add("CBEC-TYPE", p, "model", "ExtendMessage.Message must be serialized XML text")
+
+
+def validate_structure(msg: CebMessage, *, formats: bool = True) -> list[CebError]:
+    """Every structural finding in ``msg`` (empty when it would pass the official XSD)."""
+    try:
+        croot = root_for(msg.type)
+    except KeyError:
+        return [CebError("CBEC-ROOT", "/", "XSD root", f"unknown message type {msg.type!r}")]
+    w = _Walk(formats)
+    if len(msg.guid) != 36:
+        w.add("CBEC-LENGTH", "@guid", "XSD facet", f"must be exactly 36 characters, got {len(msg.guid)}")
+    if not 1 <= len(msg.version) <= 10:
+        w.add("CBEC-LENGTH", "@version", "XSD facet", "must be 1..10 characters")
+    doc_item = croot.doc
+    w.count(doc_item, len(msg.docs), doc_item.name)
+    for i, doc in enumerate(msg.docs, 1):
+        key = business_key(doc) if isinstance(doc, dict) else ""
+        w.suffix = f" ({doc_item.name}[{i}] {key})" if key else ""
+        w.node(doc, doc_item.node, f"{doc_item.name}[{i}]")  # type: ignore[arg-type]
+    w.suffix = ""
+    by_name = croot.node.by_name
+    if croot.is_declaration:
+        if msg.base_transfer is None:
+            w.add("CBEC-REQUIRED", "BaseTransfer", "XSD minOccurs", "BaseTransfer is required")
+        else:
+            w.node(msg.base_transfer, by_name["BaseTransfer"].node, "BaseTransfer")  # type: ignore[arg-type]
+        w.count(by_name["BaseSubscribe"], len(msg.base_subscribe), "BaseSubscribe")
+        for i, sub in enumerate(msg.base_subscribe, 1):
+            w.node(sub, by_name["BaseSubscribe"].node, f"BaseSubscribe[{i}]")  # type: ignore[arg-type]
+        if msg.extend_message is not None:
+            w.node(msg.extend_message, by_name["ExtendMessage"].node, "ExtendMessage")  # type: ignore[arg-type]
+    elif msg.base_transfer or msg.base_subscribe or msg.extend_message:
+        w.add("CBEC-UNEXPECTED", "BaseTransfer", "XSD content", f"{croot.name} carries no BaseTransfer")
+    sig = by_name.get("Signature")
+    if sig is not None and sig.kind == SIGNATURE:
+        if sig.min_occurs and msg.signature is None:
+            w.add("CBEC-SIGNATURE", "Signature", "XSD minOccurs", f"{croot.name} requires ds:Signature")
+    elif msg.signature is not None:
+        w.add("CBEC-UNEXPECTED", "Signature", "XSD content", f"{croot.name} carries no signature")
+    return w.errors

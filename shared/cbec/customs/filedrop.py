@@ -1,0 +1,54 @@
+"""DXP file-drop transport: signed DxpMsg files into an outbox folder, receipts out of an inbox folder."""
+
+from __future__ import annotations
+
+import os
+import random
+from datetime import datetime
+from pathlib import Path
+
+from cbec.ceb.dxp import dxp_file_name
+
+
+def write_atomically(folder: Path, name: str, data: bytes) -> Path:
+    """Write ``folder/name`` so that a reader never sees a partial file (temp file + rename)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{name}.part"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    final = folder / name
+    os.replace(tmp, final)
+    return final
+
+
+def seed_file_name(msg_type: str, customs_code: str, when: datetime, seq: int) -> str:
+    """``CEB311Message_<10-digit code>_<yyyyMMddHHmmss>_<5 digits>.xml`` (seed 000 naming rule)."""
+    return dxp_file_name(msg_type, customs_code, when, seq % 100000)
+
+
+class FileDropLink:
+    """One DXP exchange directory pair: ``outbox`` (to customs) and ``inbox`` (from customs)."""
+
+    def __init__(self, outbox: Path, inbox: Path, *, rng: random.Random | None = None) -> None:
+        self.outbox = outbox
+        self.inbox = inbox
+        self._rng = rng or random.Random()
+        outbox.mkdir(parents=True, exist_ok=True)
+        inbox.mkdir(parents=True, exist_ok=True)
+
+    def free_name(self, msg_type: str, customs_code: str, when: datetime) -> str:
+        """A seed-rule file name not yet used in the outbox (the 5-digit part is random)."""
+        for _ in range(1000):
+            name = seed_file_name(msg_type, customs_code, when, self._rng.randrange(100000))
+            if not (self.outbox / name).exists():
+                return name
+        raise RuntimeError("no free DXP file name in this second")
+
+    def transmit(self, name: str, data: bytes) -> Path:
+        return write_atomically(self.outbox, name, data)
+
+    def receipts(self) -> list[Path]:
+        """Receipt files waiting in the inbox, oldest name first (partial files are never listed)."""
+        return sorted(p for p in self.inbox.glob("*.xml") if not p.name.startswith("."))

@@ -1,0 +1,44 @@
+"""DeclarationStore over the project's event store (Postgres or SQLite)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from cbec.declaration.ports import Position
+from cbec.store.event_store import EventStore
+from cbec.store.events import NewEvent
+
+
+def tracking_of(position: Position) -> Tracking:
+    return Tracking(application_name=position.source, notification_id=position.offset)
+
+
+class EventStoreDeclarations:
+    """Streams as (type, data) pairs; a consumer's position commits with the events it caused."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    def read(self, stream_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
+        return [(e.type, e.data) for e in self.store.read(stream_id)]
+
+    def append(
+        self,
+        stream_id: uuid.UUID,
+        expected_version: int,
+        events: Sequence[tuple[str, dict[str, Any]]],
+        position: Position | None = None,
+    ) -> None:
+        self.store.append(
+            stream_id,
+            expected_version,
+            [NewEvent(t, d) for t, d in events],
+            tracking=tracking_of(position) if position else None,
+        )
+
+    def record_position(self, position: Position) -> None:
+        self.store.record_tracking(tracking_of(position))

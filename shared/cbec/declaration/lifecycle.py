@@ -1,0 +1,120 @@
+"""The declaration aggregate: its events and the state they fold into. Pure Python."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cbec.declaration import statuses
+
+# Event type names (past tense); the payload of each is a JSON object.
+RECEIVED = "DocumentReceived"
+REFUSED = "DocumentRefused"
+HELD = "DocumentHeld"
+RELEASED = "DocumentReleased"
+SIGNED = "DocumentSigned"
+SIGNING_FAILED = "DocumentSigningFailed"
+SENT = "DocumentSent"
+RECEIPT_RECORDED = "ReceiptRecorded"
+
+EVENT_TYPES = (RECEIVED, REFUSED, HELD, RELEASED, SIGNED, SIGNING_FAILED, SENT, RECEIPT_RECORDED)
+
+
+@dataclass(slots=True)
+class Receipt:
+    receipt_type: str
+    status: int
+    time: str  # yyyyMMddHHmmssSSS, China Standard Time
+    info: str
+
+    def identity(self) -> tuple[str, int, str]:
+        return (self.receipt_type, self.status, self.time)
+
+
+@dataclass(slots=True)
+class Declaration:
+    """The folded state of one document's stream."""
+
+    doc_type: str
+    version: int = 0
+    phase: str = "new"  # new | refused | held | released | signed | signing-failed | sent
+    clearance_key: str = ""
+    sender: str = ""
+    content_hash: str = ""
+    document: dict[str, Any] | None = None
+    waiting_for: list[str] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    release_request_id: str = ""
+    file_name: str = ""
+    receipts: list[Receipt] = field(default_factory=list)
+
+    def apply(self, event_type: str, data: dict[str, Any]) -> None:
+        self.version += 1
+        if event_type == RECEIVED:
+            self.phase = "received"
+            self.clearance_key = data["clearanceKey"]
+            self.sender = data["sender"]
+            self.content_hash = data["contentHash"]
+            self.document = data["document"]
+            self.errors = []
+        elif event_type == REFUSED:
+            self.phase = "refused" if self.phase in ("new", "refused") else self.phase
+            self.errors = list(data["errors"])
+        elif event_type == HELD:
+            self.phase = "held"
+            self.waiting_for = list(data["waitingFor"])
+        elif event_type == RELEASED:
+            self.phase = "released"
+            self.waiting_for = []
+            self.release_request_id = data["requestId"]
+        elif event_type == SIGNED:
+            self.phase = "signed"
+        elif event_type == SIGNING_FAILED:
+            self.phase = "signing-failed"
+            self.errors = [data["error"]]
+        elif event_type == SENT:
+            self.phase = "sent"
+            self.file_name = data["fileName"]
+        elif event_type == RECEIPT_RECORDED:
+            self.receipts.append(
+                Receipt(
+                    data["receiptType"], int(data["returnStatus"]), data["returnTime"], data["returnInfo"]
+                )
+            )
+
+    @property
+    def current_receipt(self) -> Receipt | None:
+        """The receipt with the latest returnTime is current, whatever order they arrived in."""
+        if not self.receipts:
+            return None
+        return max(self.receipts, key=lambda r: (r.time, self.receipts.index(r)))
+
+    def has_receipt(self, receipt: Receipt) -> bool:
+        return any(r.identity() == receipt.identity() for r in self.receipts)
+
+    @property
+    def status(self) -> str:
+        current = self.current_receipt
+        if current is not None:
+            return statuses.label(current.status)
+        if self.phase == "held":
+            return "held: waiting for " + " and ".join(self.waiting_for)
+        if self.phase == "refused":
+            return "refused at intake"
+        if self.phase == "signing-failed":
+            return "signing failed"
+        return {"released": "released", "signed": "signed", "sent": "sent to customs"}.get(
+            self.phase, self.phase
+        )
+
+    @property
+    def status_code(self) -> int | None:
+        current = self.current_receipt
+        return current.status if current else None
+
+
+def fold(doc_type: str, events: list[tuple[str, dict[str, Any]]]) -> Declaration:
+    state = Declaration(doc_type=doc_type)
+    for event_type, data in events:
+        state.apply(event_type, data)
+    return state

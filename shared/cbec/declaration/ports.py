@@ -1,0 +1,46 @@
+"""What the declaration application needs from the outside world."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cbec.declaration.doctypes import DocType
+from cbec.errors import CebError
+from cbec.store.errors import AlreadyProcessed
+from cbec.store.errors import ConcurrencyError as VersionConflict
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a consumed message came from (topic:partition and offset): recorded with the effect."""
+
+    source: str
+    offset: int
+
+
+__all__ = ["AlreadyProcessed", "VersionConflict", "Position", "DeclarationStore", "Validator", "Renderer"]
+
+
+class DeclarationStore(Protocol):
+    def read(self, stream_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]: ...
+
+    def append(
+        self,
+        stream_id: uuid.UUID,
+        expected_version: int,
+        events: Sequence[tuple[str, dict[str, Any]]],
+        position: Position | None = None,
+    ) -> None:
+        """Append atomically with the position; raise VersionConflict or AlreadyProcessed."""
+        ...
+
+    def record_position(self, position: Position) -> None:
+        """Mark a message handled when it caused no event; raise AlreadyProcessed on a repeat."""
+        ...
+
+
+Validator = Callable[[DocType, dict[str, Any]], list[CebError]]
+Renderer = Callable[[DocType, dict[str, Any], dict[str, str]], bytes]

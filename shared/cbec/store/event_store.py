@@ -1,0 +1,178 @@
+"""The event store facade services use: append with optimistic concurrency, read, tail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
+
+from cbec.clock import Clock, SystemClock
+from cbec.store.codec import Cipher, canonical_json, load_json
+from cbec.store.errors import AlreadyProcessed, ConcurrencyError, DecodeError
+from cbec.store.events import Append, NewEvent, RecordedEvent
+from cbec.store.recorders import close_recorder, open_recorder
+
+
+class EventStore:
+    """Streams of events keyed by UUID, plus the service's notification log and tracking.
+
+    Every ``append`` is one database transaction: the events of all streams in it and, when
+    given, the consumer's tracking position commit together or not at all.
+    """
+
+    def __init__(
+        self,
+        recorder: ProcessRecorder,
+        *,
+        cipher: Cipher | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.recorder = recorder
+        self._cipher = cipher
+        self._clock: Clock = clock or SystemClock()
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        schema: str,
+        name: str,
+        cipher: Cipher | None = None,
+        clock: Clock | None = None,
+        pool_size: int = 5,
+    ) -> EventStore:
+        """Open (and create if needed) the store of service ``name``; see :func:`open_recorder`."""
+        recorder = open_recorder(url, schema=schema, name=name, pool_size=pool_size)
+        return cls(recorder, cipher=cipher, clock=clock)
+
+    def close(self) -> None:
+        close_recorder(self.recorder)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def append(
+        self,
+        stream_id: UUID,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        tracking: Tracking | None = None,
+    ) -> list[int]:
+        """Append ``events`` after version ``expected_version`` (0 for a new stream).
+
+        Returns the events' notification ids. Raises ``ConcurrencyError`` if the stream is not
+        at ``expected_version``, and ``AlreadyProcessed`` if ``tracking`` (a consumer's position)
+        was already recorded; in both cases nothing is written.
+        """
+        return self.append_batch([Append(stream_id, expected_version, events)], tracking=tracking)
+
+    def append_batch(self, appends: Sequence[Append], *, tracking: Tracking | None = None) -> list[int]:
+        """Append to several streams in one transaction (e.g. a consumer's batch of messages)."""
+        recorded_at = self._clock.now()
+        stored: list[StoredEvent] = []
+        for append in appends:
+            if append.expected_version < 0:
+                raise ValueError("expected_version counts events and cannot be negative")
+            for version, event in enumerate(append.events, start=append.expected_version + 1):
+                stored.append(
+                    StoredEvent(
+                        originator_id=append.stream_id,
+                        originator_version=version,
+                        topic=event.type,
+                        state=self._encode(event, recorded_at),
+                    )
+                )
+        if not stored and tracking is None:
+            return []
+        try:
+            for append in appends:
+                if append.events and append.expected_version > 0:
+                    self._require_version(append.stream_id, append.expected_version)
+            notification_ids = self.recorder.insert_events(stored, tracking=tracking)
+        except (IntegrityError, ConcurrencyError) as error:
+            if tracking is not None and self.has_tracking(
+                tracking.application_name, tracking.notification_id
+            ):
+                raise AlreadyProcessed(
+                    f"{tracking.application_name} already processed {tracking.notification_id}"
+                ) from error
+            if isinstance(error, ConcurrencyError):
+                raise
+            streams = ", ".join(str(a.stream_id) for a in appends)
+            raise ConcurrencyError(f"stream moved on before append: {streams}") from error
+        return list(notification_ids or [])
+
+    def record_tracking(self, tracking: Tracking) -> None:
+        """Record a position with no events (e.g. a message that changed nothing)."""
+        self.append_batch([], tracking=tracking)
+
+    def _require_version(self, stream_id: UUID, version: int) -> None:
+        # Versions are never deleted, so if `version` exists now the insert either follows it
+        # contiguously or collides with a concurrent writer (IntegrityError): no race here.
+        if not self.recorder.select_events(stream_id, gt=version - 1, lte=version, limit=1):
+            raise ConcurrencyError(f"stream {stream_id} has no version {version} to append after")
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read(self, stream_id: UUID, *, after_version: int = 0) -> list[RecordedEvent]:
+        """The stream's events in version order (empty for an unknown stream)."""
+        gt = after_version or None
+        return [self._decode(s, None) for s in self.recorder.select_events(stream_id, gt=gt)]
+
+    def stream_version(self, stream_id: UUID) -> int:
+        """The stream's latest version, 0 if it has no events."""
+        last = self.recorder.select_events(stream_id, desc=True, limit=1)
+        return last[0].originator_version if last else 0
+
+    def notifications(self, start: int, limit: int, topics: Sequence[str] = ()) -> list[RecordedEvent]:
+        """Events with notification id >= ``start``, in notification order, at most ``limit``;
+        ``topics`` filters by event type.
+
+        Gap-free for tailing readers: ids are handed out in commit order, so once id N is
+        visible every id below N is committed (visible) or rolled back (never will be). On
+        Postgres the library guarantees this by inserting under an EXCLUSIVE table lock (plain
+        bigserial ids may commit out of order); on SQLite the single writer lock does it.
+        """
+        rows = self.recorder.select_notifications(start, limit, topics=list(topics))
+        return [self._decode(n, n.id) for n in rows]
+
+    def max_notification_id(self) -> int | None:
+        return self.recorder.max_notification_id()
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return self.recorder.max_tracking_id(application_name)
+
+    def has_tracking(self, application_name: str, notification_id: int) -> bool:
+        """True if ``application_name`` has recorded ``notification_id`` or a later position."""
+        return self.recorder.has_tracking_id(application_name, notification_id)
+
+    # -- encoding ------------------------------------------------------------------------------
+
+    def _encode(self, event: NewEvent, recorded_at: datetime) -> bytes:
+        state = canonical_json(
+            {"data": event.data, "metadata": dict(event.metadata), "recorded_at": recorded_at}
+        )
+        return self._cipher.encrypt(state) if self._cipher else state
+
+    def _decode(self, stored: StoredEvent, notification_id: int | None) -> RecordedEvent:
+        try:
+            state = self._cipher.decrypt(stored.state) if self._cipher else stored.state
+            body: dict[str, Any] = load_json(state)
+            recorded_at = datetime.fromisoformat(body["recorded_at"])
+        except Exception as error:
+            raise DecodeError(
+                f"cannot decode event {stored.originator_id} v{stored.originator_version}"
+            ) from error
+        return RecordedEvent(
+            stream_id=cast(UUID, stored.originator_id),
+            version=stored.originator_version,
+            type=stored.topic,
+            data=body["data"],
+            metadata=body["metadata"],
+            recorded_at=recorded_at,
+            notification_id=notification_id,
+        )

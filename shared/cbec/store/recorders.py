@@ -1,0 +1,92 @@
+"""Open an eventsourcing process recorder (events + notification log + tracking) from a URL."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import ProcessRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteProcessRecorder
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
+
+
+def open_recorder(
+    url: str,
+    *,
+    schema: str,
+    name: str,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+) -> ProcessRecorder:
+    """Return a ready recorder for service ``name``, creating its schema and tables if needed.
+
+    ``postgresql://user:password@host:port/db`` gives a ``PostgresProcessRecorder`` whose tables
+    ``<name>_events`` and ``<name>_tracking`` live in Postgres schema ``schema``.
+    ``sqlite:///relative/file.db``, ``sqlite:////absolute/file.db`` or ``sqlite:///:memory:``
+    give an ``SQLiteProcessRecorder`` (``schema`` is ignored: use one file per service, since the
+    library's SQLite tracking table is not prefixed). Each ``:memory:`` call is a fresh database.
+    """
+    _check_identifier("name", name)
+    if url.startswith(("postgresql://", "postgres://")):
+        _check_identifier("schema", schema)
+        return _open_postgres(url, schema, name, pool_size, max_overflow)
+    if url.startswith("sqlite:///"):
+        return _open_sqlite(url[len("sqlite:///") :], name, pool_size, max_overflow)
+    raise ValueError(f"unsupported event store URL scheme: {url.split(':', 1)[0]!r}")
+
+
+def close_recorder(recorder: ProcessRecorder) -> None:
+    """Close the recorder's connection pool."""
+    datastore: Any = getattr(recorder, "datastore", None)
+    if datastore is not None:
+        datastore.close()
+
+
+def _check_identifier(what: str, value: str) -> None:
+    if not _IDENTIFIER.match(value):
+        raise ValueError(f"{what} must match {_IDENTIFIER.pattern}: {value!r}")
+
+
+def _open_postgres(url: str, schema: str, name: str, pool_size: int, max_overflow: int) -> ProcessRecorder:
+    params = conninfo_to_dict(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        except psycopg.errors.UniqueViolation:
+            pass  # another process created it at the same moment
+    datastore = PostgresDatastore(
+        dbname=str(params.get("dbname") or params.get("user") or "postgres"),
+        host=str(params.get("host") or "localhost"),
+        port=str(params.get("port") or "5432"),
+        user=str(params.get("user") or "postgres"),
+        password=str(params.get("password") or ""),
+        schema=schema,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        idle_in_transaction_session_timeout=5,
+    )
+    recorder = PostgresProcessRecorder(
+        datastore,
+        events_table_name=f"{name}_events",
+        tracking_table_name=f"{name}_tracking",
+    )
+    recorder.create_table()
+    return recorder
+
+
+def _open_sqlite(path: str, name: str, pool_size: int, max_overflow: int) -> ProcessRecorder:
+    if path in ("", ":memory:"):
+        # A private shared-cache memory database, so every pooled connection sees the same data.
+        db_name = f"file:cbec-{name}-{uuid.uuid4().hex}?mode=memory&cache=shared"
+    else:
+        db_name = path
+    datastore = SQLiteDatastore(db_name, pool_size=pool_size, max_overflow=max_overflow)
+    recorder = SQLiteProcessRecorder(datastore, events_table_name=f"{name}_events")
+    recorder.create_table()
+    return recorder

@@ -1,0 +1,122 @@
+"""The enterprise registry: who may send what, and how each one is addressed at customs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class Role(StrEnum):
+    PLATFORM = "platform"
+    ECOMMERCE = "ecommerce"
+    PAYMENT = "payment"
+    LOGISTICS = "logistics"
+    DECLARANT = "declarant"  # warehouse / declaring agent (申报企业)
+    SITE_OPERATOR = "site_operator"
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """One registered enterprise (a customs 10-digit code is its identity)."""
+
+    customs_code: str
+    name: str
+    roles: frozenset[Role]
+    dxp_id: str
+    uscc: str = ""
+    callback_url: str = ""
+    delegated_codes: frozenset[str] = field(default_factory=frozenset)
+
+    def may_act_for(self, code: str) -> bool:
+        return code == self.customs_code or code in self.delegated_codes
+
+
+class UnknownTenant(KeyError):
+    """The sender is not registered."""
+
+
+class TenantRegistry:
+    """Tenants by customs code; loaded from JSON configuration."""
+
+    def __init__(self, tenants: list[Tenant]) -> None:
+        self._by_code = {t.customs_code: t for t in tenants}
+
+    def get(self, code: str) -> Tenant:
+        try:
+            return self._by_code[code]
+        except KeyError:
+            raise UnknownTenant(code) from None
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._by_code
+
+    def all(self) -> list[Tenant]:
+        return list(self._by_code.values())
+
+    @classmethod
+    def from_json(cls, data: list[dict[str, Any]]) -> TenantRegistry:
+        return cls(
+            [
+                Tenant(
+                    customs_code=d["customsCode"],
+                    name=d["name"],
+                    roles=frozenset(Role(r) for r in d["roles"]),
+                    dxp_id=d["dxpId"],
+                    uscc=d.get("uscc", ""),
+                    callback_url=d.get("callbackUrl", ""),
+                    delegated_codes=frozenset(d.get("delegatedCodes", [])),
+                )
+                for d in data
+            ]
+        )
+
+    @classmethod
+    def from_file(cls, path: Path) -> TenantRegistry:
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+DEMO_TENANTS: list[dict[str, Any]] = [
+    {
+        "customsCode": "3105960001",
+        "name": "示例跨境电商平台有限公司",
+        "roles": ["platform", "ecommerce"],
+        "dxpId": "DXPENT0000000001",
+        "uscc": "91310000MA1K000001",
+    },
+    {
+        "customsCode": "3105960002",
+        "name": "示例支付有限公司",
+        "roles": ["payment"],
+        "dxpId": "DXPENT0000000002",
+        "uscc": "91310000MA1K000002",
+    },
+    {
+        "customsCode": "3105960003",
+        "name": "示例国际物流有限公司",
+        "roles": ["logistics"],
+        "dxpId": "DXPENT0000000003",
+        "uscc": "91310000MA1K000003",
+    },
+    {
+        "customsCode": "3105960004",
+        "name": "示例保税仓储有限公司",
+        "roles": ["declarant"],
+        "dxpId": "DXPENT0000000004",
+        "uscc": "91310000MA1K000004",
+    },
+    {
+        "customsCode": "3105960005",
+        "name": "示例监管场所经营有限公司",
+        "roles": ["site_operator"],
+        "dxpId": "DXPENT0000000005",
+        "uscc": "91310000MA1K000005",
+    },
+]
+
+
+def demo_registry() -> TenantRegistry:
+    """The built-in tenants the embedded demo and the tests declare with."""
+    return TenantRegistry.from_json(DEMO_TENANTS)

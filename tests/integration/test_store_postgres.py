@@ -1,0 +1,63 @@
+"""The event store contract on Postgres: each service's tables in its own schema."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "store"))
+from store_contract import StoreContract, order_stream, received  # noqa: E402
+
+from cbec.store import EventStore, NewEvent  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+
+class TestPostgresStore(StoreContract):
+    @pytest.fixture
+    def store(self, database_url: str, pg_schema: str) -> Iterator[EventStore]:
+        store = EventStore.open(database_url, schema=pg_schema, name="order", clock=self.clock)
+        yield store
+        store.close()
+
+    @pytest.fixture
+    def reopen(self, database_url: str, pg_schema: str) -> Callable[..., EventStore]:
+        def reopen(**kwargs: Any) -> EventStore:
+            return EventStore.open(
+                database_url, schema=pg_schema, name="order", **{"clock": self.clock, **kwargs}
+            )
+
+        return reopen
+
+
+def test_services_sharing_a_database_keep_apart_by_schema(database_url: str, pg_schema: str) -> None:
+    other_schema = f"{pg_schema}_b"
+    order = EventStore.open(database_url, schema=pg_schema, name="order")
+    payment = EventStore.open(database_url, schema=other_schema, name="payment")
+    try:
+        order.append(order_stream("SO-1"), 0, [received("SO-1")])
+        assert payment.max_notification_id() is None
+        assert order.max_notification_id() == 1
+    finally:
+        order.close()
+        payment.close()
+        import psycopg
+
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{other_schema}" CASCADE')
+
+
+def test_opening_a_store_twice_on_the_same_schema_is_harmless(database_url: str, pg_schema: str) -> None:
+    first = EventStore.open(database_url, schema=pg_schema, name="order")
+    second = EventStore.open(database_url, schema=pg_schema, name="order")
+    try:
+        first.append(uuid4(), 0, [NewEvent("OrderReceived", {})])
+        assert second.max_notification_id() == 1
+    finally:
+        first.close()
+        second.close()

@@ -1,0 +1,62 @@
+"""Stored event JSON is deterministic and keeps money exact."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+from cbec.store import canonical_json, load_json
+from hypothesis import given
+from hypothesis import strategies as st
+
+
+def test_decimals_are_written_as_plain_strings_without_losing_digits() -> None:
+    data = {"price": Decimal("12.50"), "tax": Decimal("1E+2"), "qty": Decimal("0.00001")}
+    assert canonical_json(data) == b'{"price":"12.50","qty":"0.00001","tax":"100"}'
+
+
+def test_times_dates_and_ids_are_written_as_iso_text() -> None:
+    data = {
+        "at": datetime(2026, 11, 11, 8, 30, tzinfo=UTC),
+        "day": date(2026, 11, 11),
+        "id": UUID(int=1),
+    }
+    assert load_json(canonical_json(data)) == {
+        "at": "2026-11-11T08:30:00+00:00",
+        "day": "2026-11-11",
+        "id": "00000000-0000-0000-0000-000000000001",
+    }
+
+
+def test_chinese_text_is_stored_as_utf8_not_escaped() -> None:
+    assert canonical_json({"name": "跨境"}) == '{"name":"跨境"}'.encode()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [datetime(2026, 1, 1), Decimal("NaN"), float("inf"), object(), b"raw"],
+    ids=["naive-datetime", "nan-decimal", "inf-float", "object", "bytes"],
+)
+def test_values_that_cannot_round_trip_safely_are_refused(value: object) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        canonical_json({"v": value})
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.decimals(allow_nan=False, allow_infinity=False),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(), json_values, max_size=6))
+def test_equal_data_gives_equal_bytes_whatever_the_key_order(data: dict[str, object]) -> None:
+    reordered = dict(reversed(list(data.items())))
+    assert canonical_json(reordered) == canonical_json(data)
+    assert canonical_json(load_json(canonical_json(data))) == canonical_json(data)
