@@ -17,7 +17,7 @@ import uuid
 from decimal import Decimal
 
 from cbec.bus.kafka import KafkaPublisher, ensure_topics
-from cbec.store import Append, EventStore, NewEvent, RecordedEvent
+from cbec.store import Append, EventStore, NewEvent, RecordedEvent, Tracking, canonical_json
 from cbec.store.outbox import OutboxRelay
 
 
@@ -51,6 +51,14 @@ def appends_per_second(store: EventStore, count: int, threads: int) -> float:
     return per_thread * threads / (time.perf_counter() - started)
 
 
+def tracked_appends_per_second(store: EventStore, count: int) -> float:
+    """A consumer's path: each message's events and its position in one transaction."""
+    started = time.perf_counter()
+    for n in range(count):
+        store.append(uuid.uuid4(), 0, [order_event(n)], tracking=Tracking("bench|cbec.in.order/0", n))
+    return count / (time.perf_counter() - started)
+
+
 def batched_appends_per_second(store: EventStore, count: int, batch: int) -> float:
     started = time.perf_counter()
     for start in range(0, count, batch):
@@ -67,8 +75,10 @@ def main() -> None:
     args = parser.parse_args()
 
     store = EventStore.open(args.url, schema=args.schema, name="bench")
+    appends_per_second(store, 300, 1)  # warm up: connections, prepared statements, WAL
     print(f"append, 1 thread:      {appends_per_second(store, args.count, 1):8.0f} commands/s")
     print(f"append, 2 threads:     {appends_per_second(store, args.count, 2):8.0f} commands/s")
+    print(f"append with tracking:  {tracked_appends_per_second(store, args.count):8.0f} commands/s")
     print(f"append_batch of 50:    {batched_appends_per_second(store, args.count * 3, 50):8.0f} commands/s")
 
     if args.kafka:
@@ -77,7 +87,7 @@ def main() -> None:
         publisher = KafkaPublisher(args.kafka)
 
         def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
-            return [(topic, event.data["orderNo"], store_json(event))]
+            return [(topic, event.data["orderNo"], canonical_json({"type": event.type, "data": event.data}))]
 
         relay = OutboxRelay(store, publisher, name="bench", route=route)
         total = store.max_notification_id() or 0
@@ -89,12 +99,6 @@ def main() -> None:
         print(f"relay to Kafka:        {relayed / elapsed:8.0f} events/s ({relayed} events)")
         publisher.close()
     store.close()
-
-
-def store_json(event: RecordedEvent) -> bytes:
-    from cbec.store import canonical_json
-
-    return canonical_json({"type": event.type, "data": event.data})
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ STAMP="$VENV/.cbec-installed"
 
 find_python311() {
     local candidate
-    for candidate in python3.11 python3; do
+    for candidate in python3.11 "$HOME"/.pyenv/versions/3.11*/bin/python3.11 /usr/local/bin/python3.11 python3; do
         if command -v "$candidate" >/dev/null 2>&1 &&
             "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
             command -v "$candidate"; return 0

@@ -7,6 +7,7 @@ The output is committed; a unit test checks that it is up to date.
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -94,8 +95,12 @@ class Walker:
                 if local == "length":
                     args += [f"min_len={value}", f"max_len={value}"]
                 elif local in ("minLength", "maxLength", "totalDigits", "fractionDigits"):
-                    py = {"minLength": "min_len", "maxLength": "max_len",
-                          "totalDigits": "total_digits", "fractionDigits": "fraction_digits"}[local]
+                    py = {
+                        "minLength": "min_len",
+                        "maxLength": "max_len",
+                        "totalDigits": "total_digits",
+                        "fractionDigits": "fraction_digits",
+                    }[local]
                     args.append(f"{py}={value}")
                 elif local == "whiteSpace":
                     assert value == "collapse"
@@ -123,9 +128,7 @@ def generate_schema(path: Path, var: str, kind: str) -> str:
             w.node(name, name, el, seq)
             roots.append(name)
     body = "".join(w.nodes[k] for k in w.order)
-    return (
-        f"{var} = Schema(\n    {kind!r},\n    {{\n{body}    }},\n    {tuple(roots)!r},\n)\n"
-    )
+    return f"{var} = Schema(\n    {kind!r},\n    {{\n{body}    }},\n    {tuple(roots)!r},\n)\n"
 
 
 def generate(xsd_dir: Path) -> str:
@@ -146,11 +149,24 @@ def generate(xsd_dir: Path) -> str:
     )
 
 
+def _ruff_format(text: str) -> str:
+    """The project formats with ruff; emit exactly what ``ruff format`` would keep."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(OUT), "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=OUT.parents[3],
+    )
+    return result.stdout
+
+
 def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
     from cbec.reference import xsd_dir
 
-    text = generate(xsd_dir())
+    text = _ruff_format(generate(xsd_dir()))
     if "--check" in sys.argv:
         return 0 if OUT.read_text(encoding="utf-8") == text else 1
     OUT.write_text(text, encoding="utf-8")

@@ -1,9 +1,85 @@
-"""Placeholder: filled in by its owner."""
+"""`cbec run <service>`: start one service as a foreground process (configured by CBEC_* variables)."""
 
 from __future__ import annotations
 
+import importlib
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+SERVICES: dict[str, str] = {
+    "order": "order_service.worker",
+    "payment": "payment_service.worker",
+    "logistics": "logistics_service.worker",
+    "inventory": "inventory_service.worker",
+    "signer": "signer_service.main",
+    "receipts": "receipts_service.worker",
+}
+
+
+def run_simulator() -> None:
+    """The customs simulator as its own process, on the DXP outbox/inbox folders."""
+    from cbec.customs.simulator import CustomsSimulator, SimulatorConfig
+    from cbec.settings import Settings
+
+    settings = Settings()
+    journal = settings.simulator_journal or settings.dxp_outbox.parent / "simulator-journal.txt"
+    simulator = CustomsSimulator(settings.dxp_outbox, settings.dxp_inbox, journal=journal,
+                                 config=SimulatorConfig(accept_delay=settings.simulator_delay))
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print("cbec simulator: ready", flush=True)
+    simulator.run_forever(interval=settings.poll_interval, stop=stop.is_set)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the CLI."""
+    @app.command()
+    def run(
+        service: Annotated[str, typer.Argument(help=f"One of: {', '.join([*SERVICES, 'simulator'])}.")],
+    ) -> None:
+        """Run one service process in the foreground until SIGTERM."""
+        logging.basicConfig(level=os.environ.get("CBEC_LOG_LEVEL", "INFO"),
+                            format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s",'
+                                   '"message":"%(message)s"}')
+        if service == "simulator":
+            run_simulator()
+            return
+        if service not in SERVICES:
+            raise typer.BadParameter(f"unknown service {service!r}; choose from {', '.join(SERVICES)}")
+        module = importlib.import_module(SERVICES[service])
+        module.run()
+
+    @app.command()
+    def status(
+        doc_type: Annotated[str, typer.Argument(help="CEB311, CEB411, …")],
+        key: Annotated[list[str], typer.Argument(help="The business key, e.g. EBPCODE ORDERNO.")],
+        database_url: Annotated[str | None, typer.Option(envvar=["CBEC_DATABASE_URL", "DATABASE_URL"])] = None,
+    ) -> None:
+        """Print one document's status and receipt history as JSON (reads the owning service's store)."""
+        import json
+
+        from cbec.declaration import lifecycle
+        from cbec.declaration.doctypes import BY_CODE
+        from cbec.declaration.views import status_view
+        from cbec.store.event_store import EventStore
+
+        doc_type_spec = BY_CODE.get(doc_type)
+        if doc_type_spec is None:
+            raise typer.BadParameter(f"unknown document type {doc_type!r}")
+        url = database_url or f"sqlite:///{Path('cbec.db')}"
+        store = EventStore.open(url, schema=doc_type_spec.service, name=doc_type_spec.service)
+        try:
+            events = [(e.type, e.data) for e in store.read(doc_type_spec.stream_id(tuple(key)))]
+        finally:
+            store.close()
+        if not events:
+            typer.echo(json.dumps({"error": "no such document"}))
+            raise typer.Exit(1)
+        typer.echo(json.dumps(status_view(lifecycle.fold(doc_type, events)), ensure_ascii=False, indent=2))

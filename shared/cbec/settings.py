@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     )
     dxp_outbox: Path = Path(".stack/dxp/outbox")
     dxp_inbox: Path = Path(".stack/dxp/inbox")
+    schema_prefix: str = ""  # isolates test runs sharing one Postgres database
     tenants_file: Path | None = None
     http_port: int | None = None
     topic_partitions: int = 4

@@ -13,12 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lxml import etree
-
 from cbec.ceb.codec import build, parse
 from cbec.ceb.xsd import xsd_errors
 from cbec.errors import CebValidationError
 from cbec.reference import samples_dir
+from lxml import etree
 
 NS = "http://www.chinaport.gov.cn/ceb"
 DUP_BASE_TRANSFER = ["CEB303", "CEB403", "CEB505", "CEB507", "CEB603", "CEB605"]

@@ -6,7 +6,6 @@ import asyncio
 import uuid
 
 import pytest
-
 from cbec.bus.faust_app import make_app
 from cbec.bus.kafka import KafkaPublisher, ensure_topics
 
@@ -46,5 +45,7 @@ def test_a_faust_agent_receives_published_messages_keyed_by_clearance(
 
     assert sorted(value for _, value, _ in seen) == [b"0", b"1", b"2", b"3", b"4", b"5"]
     for key in (b"EBP001:SO-0", b"EBP001:SO-1"):
-        assert [value for k, value, _ in seen if k == key] == sorted(value for k, value, _ in seen if k == key)
+        assert [value for k, value, _ in seen if k == key] == sorted(
+            value for k, value, _ in seen if k == key
+        )
         assert len({partition for k, _, partition in seen if k == key}) == 1

@@ -11,7 +11,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "bus"))
 from bus_contract import BusContract, MakeConsumer  # noqa: E402
-
 from cbec.bus import Consumer, DeadLetter, Handler, Publisher, Subscription  # noqa: E402
 from cbec.bus.kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics  # noqa: E402
 

@@ -9,12 +9,11 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresProcessRecorder
-
 from cbec.bus import InProcessBus
 from cbec.store import ConcurrencyError, EventStore, NewEvent, RecordedEvent
 from cbec.store.outbox import NOTIFICATION_HEADER, OutboxRelay
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresProcessRecorder
 
 pytestmark = pytest.mark.integration
 
@@ -91,6 +90,8 @@ def test_every_event_is_published_once_in_notification_order_while_writers_race(
         assert committed[-1].notification_id is not None
         assert committed[-1].notification_id > len(committed), "expected gaps in the id sequence"
         assert published == [e.notification_id for e in committed]
-        assert [m.value for m in bus.messages(TOPIC)] == [f"{e.stream_id}/{e.version}".encode() for e in committed]
+        assert [m.value for m in bus.messages(TOPIC)] == [
+            f"{e.stream_id}/{e.version}".encode() for e in committed
+        ]
     finally:
         setup.close()

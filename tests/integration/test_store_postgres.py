@@ -11,9 +11,8 @@ from uuid import uuid4
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "store"))
-from store_contract import StoreContract, order_stream, received  # noqa: E402
-
 from cbec.store import EventStore, NewEvent  # noqa: E402
+from store_contract import StoreContract, order_stream, received  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

@@ -27,8 +27,20 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 # Business keys that name a document in error messages (first present wins).
-_KEYS = ("orderNo", "logisticsNo", "copNo", "invtNo", "payTransactionId", "preNo", "sumNo", "payNo",
-         "coElNo", "billNo", "taxNo", "rkdNo")
+_KEYS = (
+    "orderNo",
+    "logisticsNo",
+    "copNo",
+    "invtNo",
+    "payTransactionId",
+    "preNo",
+    "sumNo",
+    "payNo",
+    "coElNo",
+    "billNo",
+    "taxNo",
+    "rkdNo",
+)
 
 
 def _collapse(v: str) -> str:
@@ -96,6 +108,7 @@ def _field_error(v: str, f: F) -> tuple[str, str] | None:
 
 # --- spec formats beyond the XSD (formats=True) -------------------------------------------------
 
+
 def _timestamp(width: int) -> Callable[[str], str | None]:
     pattern = {8: "yyyyMMdd", 14: "yyyyMMddHHmmss", 17: "yyyyMMddHHmmssSSS"}[width]
 
@@ -128,8 +141,18 @@ def _return_status(v: str) -> str | None:
 
 _TS14, _TS8, _TS17 = _timestamp(14), _timestamp(8), _timestamp(17)
 _FORMATS: dict[str, tuple[str, Callable[[str], str | None]]] = {
-    **{n: ("CBEC-FORMAT", _TS14) for n in (
-        "appTime", "payTime", "logisticsTime", "accountingDate", "leaveTime", "startTime", "endTime")},
+    **{
+        n: ("CBEC-FORMAT", _TS14)
+        for n in (
+            "appTime",
+            "payTime",
+            "logisticsTime",
+            "accountingDate",
+            "leaveTime",
+            "startTime",
+            "endTime",
+        )
+    },
     **{n: ("CBEC-FORMAT", _TS8) for n in ("declTime", "ieDate")},
     **{n: ("CBEC-FORMAT", _TS17) for n in ("returnTime", "opDate")},
     "appType": ("CBEC-CODE", _one_of("1", "2", "3")),
@@ -168,11 +191,18 @@ class _Walk:
 
     def count(self, it: CItem, n: int, path: str) -> None:
         if n < it.min_occurs:
-            self.add("CBEC-REQUIRED", path, "XSD minOccurs",
-                     f"{it.name} is required" if it.min_occurs == 1
-                     else f"{it.name} needs at least {it.min_occurs} occurrences, got {n}")
+            self.add(
+                "CBEC-REQUIRED",
+                path,
+                "XSD minOccurs",
+                f"{it.name} is required"
+                if it.min_occurs == 1
+                else f"{it.name} needs at least {it.min_occurs} occurrences, got {n}",
+            )
         elif it.max_occurs != -1 and n > it.max_occurs:
-            self.add("CBEC-COUNT", path, "XSD maxOccurs", f"{it.name} allows at most {it.max_occurs}, got {n}")
+            self.add(
+                "CBEC-COUNT", path, "XSD maxOccurs", f"{it.name} allows at most {it.max_occurs}, got {n}"
+            )
 
     def value(self, v: Any, f: F, path: str, node_name: str) -> None:
         if type(v) is not str:
@@ -195,7 +225,9 @@ class _Walk:
         by_name = node.by_name
         for key in data:
             if key not in by_name:
-                self.add("CBEC-UNEXPECTED", f"{path}.{key}", "XSD content", f"{key} is not declared in {node.name}")
+                self.add(
+                    "CBEC-UNEXPECTED", f"{path}.{key}", "XSD content", f"{key} is not declared in {node.name}"
+                )
         for it in node.items:
             v = data.get(it.name)
             kind = it.kind
@@ -222,8 +254,14 @@ class _Walk:
                 self.add("CBEC-TYPE", p, "model", "ExtendMessage.Message must be serialized XML text")
 
 
-def validate_structure(msg: CebMessage, *, formats: bool = True) -> list[CebError]:
-    """Every structural finding in ``msg`` (empty when it would pass the official XSD)."""
+def validate_structure(
+    msg: CebMessage, *, formats: bool = True, before_signing: bool = False
+) -> list[CebError]:
+    """Every structural finding in ``msg`` (empty when it would pass the official XSD).
+
+    ``before_signing=True`` skips the signature-presence check (621/623/625/711) for a message
+    that is validated before the signer adds ds:Signature.
+    """
     try:
         croot = root_for(msg.type)
     except KeyError:
@@ -255,7 +293,7 @@ def validate_structure(msg: CebMessage, *, formats: bool = True) -> list[CebErro
         w.add("CBEC-UNEXPECTED", "BaseTransfer", "XSD content", f"{croot.name} carries no BaseTransfer")
     sig = by_name.get("Signature")
     if sig is not None and sig.kind == SIGNATURE:
-        if sig.min_occurs and msg.signature is None:
+        if sig.min_occurs and msg.signature is None and not before_signing:
             w.add("CBEC-SIGNATURE", "Signature", "XSD minOccurs", f"{croot.name} requires ds:Signature")
     elif msg.signature is not None:
         w.add("CBEC-UNEXPECTED", "Signature", "XSD content", f"{croot.name} carries no signature")

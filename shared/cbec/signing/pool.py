@@ -104,19 +104,26 @@ class KeyPool:
         with self._lock:
             if self._closed:
                 raise BackendUnavailable("pool is closed")
+        try:
+            slot = self._idle.get_nowait()
+        except queue.Empty:
+            slot = self._wait_for_slot()
+        with self._lock:
+            self._in_use += 1
+        return slot
+
+    def _wait_for_slot(self) -> _Slot:
+        with self._lock:
             if self._waiting >= self._max_waiting:
                 raise PoolExhausted(f"{self._waiting} callers already waiting for a connection")
             self._waiting += 1
         try:
-            slot = self._idle.get(timeout=self._acquire_timeout)
+            return self._idle.get(timeout=self._acquire_timeout)
         except queue.Empty:
             raise PoolExhausted(f"no connection free within {self._acquire_timeout}s") from None
         finally:
             with self._lock:
                 self._waiting -= 1
-        with self._lock:
-            self._in_use += 1
-        return slot
 
     def _release(self, slot: _Slot) -> None:
         with self._lock:

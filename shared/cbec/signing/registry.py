@@ -18,7 +18,7 @@ from lxml import etree
 from cbec.signing.certs import CertificateInfo, certificate_info
 from cbec.signing.keys import Algorithm, SigningKey
 from cbec.signing.profiles import DEFAULT_PROFILE, get_profile
-from cbec.signing.xmldsig import SigningError, cop_code, parse, sign_tree
+from cbec.signing.xmldsig import SigningError, cop_code, parse, root_kind, sign_tree
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +121,7 @@ class CertificateRegistry:
         self, customs_code: str, xml: bytes, *, profile: str | None = None, at: datetime | None = None
     ) -> bytes:
         """Sign ``xml`` for tenant ``customs_code`` with its registered key and profile."""
-        tree = parse(xml)
-        entry = self.check(customs_code, cop_code(tree), at)
-        return sign_tree(tree, entry.key, profile or entry.profile)
+        return self.sign_tree(customs_code, parse(xml), profile=profile, at=at)
 
     def sign_tree(
         self,
@@ -133,6 +131,7 @@ class CertificateRegistry:
         profile: str | None = None,
         at: datetime | None = None,
     ) -> bytes:
+        root_kind(etree.QName(tree.getroot()).localname)  # a non-declaration is refused as such first
         entry = self.check(customs_code, cop_code(tree), at)
         return sign_tree(tree, entry.key, profile or entry.profile)
 

@@ -56,10 +56,13 @@ def _check_identifier(what: str, value: str) -> None:
 def _open_postgres(url: str, schema: str, name: str, pool_size: int, max_overflow: int) -> ProcessRecorder:
     params = conninfo_to_dict(url)
     with psycopg.connect(url, autocommit=True) as conn:
-        try:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        except psycopg.errors.UniqueViolation:
-            pass  # another process created it at the same moment
+        # Look first, so a role without CREATE on the database can use a schema made for it.
+        exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+        if exists is None:
+            try:
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            except psycopg.errors.UniqueViolation:
+                pass  # another process created it at the same moment
     datastore = PostgresDatastore(
         dbname=str(params.get("dbname") or params.get("user") or "postgres"),
         host=str(params.get("host") or "localhost"),

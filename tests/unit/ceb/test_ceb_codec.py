@@ -43,7 +43,7 @@ def test_full_batch_of_100_orders_with_99_lines_is_xsd_valid() -> None:
 
 def test_signature_goes_last_on_import_and_before_extend_message_on_export() -> None:
     imp = ex.inventory_message(signature=ex.PLACEHOLDER_SIGNATURE)
-    imp.extend_message = {"name": "x", "version": "1", "Message": "<a xmlns=\"urn:x\">1</a>"}
+    imp.extend_message = {"name": "x", "version": "1", "Message": '<a xmlns="urn:x">1</a>'}
     root = etree.fromstring(build(imp))
     assert [etree.QName(c).localname for c in root][-3:] == ["BaseTransfer", "ExtendMessage", "Signature"]
     assert xsd_errors(build(imp), "import") == []
@@ -101,11 +101,15 @@ def test_message_type_of_reads_the_root_and_dxp_envelopes() -> None:
     assert message_type_of(wrapped) == "CEB312"
 
 
-@pytest.mark.parametrize("hostile", [
-    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
-    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]><r>&b;</r>',
-    '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY x "y">]><r>&x;</r>'.encode("utf-16"),
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;">]><r>&b;</r>',
+        '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY x "y">]><r>&x;</r>'.encode("utf-16"),
+    ],
+)
 def test_xxe_and_entity_expansion_inputs_get_a_clear_error(hostile: bytes) -> None:
     with pytest.raises(CebValidationError, match="DOCTYPE|ENTITY"):
         parse(hostile)

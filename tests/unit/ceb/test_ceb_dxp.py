@@ -15,8 +15,15 @@ from cbec.errors import CebValidationError
 def test_wrapped_order_is_dxp_valid_and_unwraps_to_the_same_bytes() -> None:
     business = build(ex.order_message())
     when = datetime(2024, 3, 1, 4, 0, 0, tzinfo=UTC)
-    xml = wrap(business, msg_type="CEB311", sender_id="DXPENT0000000001", receiver_ids=["DXPEDCCEB0000002"],
-               cop_msg_id="COP-1", created=when, file_name="CEB311Message_x.xml")
+    xml = wrap(
+        business,
+        msg_type="CEB311",
+        sender_id="DXPENT0000000001",
+        receiver_ids=["DXPEDCCEB0000002"],
+        cop_msg_id="COP-1",
+        created=when,
+        file_name="CEB311Message_x.xml",
+    )
     assert xsd_errors(xml, "dxp") == []
     assert b"<dxp:CreatTime>2024-03-01T12:00:00</dxp:CreatTime>" in xml  # CST
     env = unwrap(xml)
@@ -29,8 +36,14 @@ def test_wrapped_order_is_dxp_valid_and_unwraps_to_the_same_bytes() -> None:
 
 
 def test_wrap_generates_an_uppercase_uuid_and_accepts_biz_keys() -> None:
-    xml = wrap(b"<x/>", msg_type="CEB312Message", sender_id="S", receiver_ids=["R1", "R2"],
-               ic_card="IC1", biz_keys={"DealFlag": "1"})
+    xml = wrap(
+        b"<x/>",
+        msg_type="CEB312Message",
+        sender_id="S",
+        receiver_ids=["R1", "R2"],
+        ic_card="IC1",
+        biz_keys={"DealFlag": "1"},
+    )
     assert xsd_errors(xml, "dxp") == []
     env = unwrap(xml)
     assert len(env.cop_msg_id) == 36 and env.cop_msg_id == env.cop_msg_id.upper()
@@ -55,8 +68,10 @@ def test_unwrap_refuses_bad_base64_and_foreign_roots() -> None:
 def test_file_name_follows_the_project_pattern() -> None:
     name = dxp_file_name("CEB311", "1105910159", datetime(2024, 3, 1, 12, 0, 5), 7)
     assert name == "CEB311Message_1105910159_20240301120005_00007.xml"
-    assert dxp_file_name("CEB621Message", "1105910159", datetime(2024, 3, 1, 4, 0, 5, tzinfo=UTC), 99999) \
+    assert (
+        dxp_file_name("CEB621Message", "1105910159", datetime(2024, 3, 1, 4, 0, 5, tzinfo=UTC), 99999)
         == "CEB621Message_1105910159_20240301120005_99999.xml"
+    )
     with pytest.raises(ValueError):
         dxp_file_name("CEB311", "123", datetime(2024, 1, 1), 1)
     with pytest.raises(ValueError):

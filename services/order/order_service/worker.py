@@ -1,0 +1,10 @@
+"""`cbec run order`: the order service process."""
+
+from __future__ import annotations
+
+from cbec.declaration.worker import build_process
+from order_service import domain
+
+
+def run() -> None:
+    build_process(domain.SERVICE, domain.DOC_TYPES, domain.waiting_for).run()

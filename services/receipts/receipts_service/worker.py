@@ -1,0 +1,45 @@
+"""`cbec run receipts`: the customs link process (sign results → DXP outbox; DXP inbox → receipt events)."""
+
+from __future__ import annotations
+
+import json
+
+from cbec.bus.kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics
+from cbec.bus.ports import Subscription
+from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC
+from cbec.customs.filedrop import FileDropLink
+from cbec.declaration.bus_glue import bus_handler
+from cbec.declaration.eventstore_adapter import EventStoreDeclarations
+from cbec.declaration.routing import SIGN_RESULTS_TOPIC
+from cbec.runtime import ServiceProcess
+from cbec.settings import Settings
+from cbec.store.event_store import EventStore
+from cbec.store.events import RecordedEvent
+from cbec.store.outbox import OutboxRelay
+from cbec.tenants_config import load_tenants
+from receipts_service.application import CustomsLinkApp, route
+
+SERVICE = "receipts"
+
+
+def build_process(settings: Settings | None = None) -> ServiceProcess:
+    settings = settings or Settings()
+    store = EventStore.open(settings.database_url, schema=settings.schema_prefix + SERVICE, name=SERVICE)
+    link = FileDropLink(settings.dxp_outbox, settings.dxp_inbox)
+    app = CustomsLinkApp(EventStoreDeclarations(store), link, load_tenants(settings))
+    bootstrap = settings.kafka_bootstrap_servers
+    ensure_topics(bootstrap, [SIGN_RESULTS_TOPIC, TRANSMISSIONS_TOPIC, RECEIPTS_TOPIC], settings.topic_partitions)
+    table = {SIGN_RESULTS_TOPIC: lambda raw, pos: app.transmit(json.loads(raw), pos) and None}
+    consumer = KafkaConsumerLoop(bootstrap, Subscription((SIGN_RESULTS_TOPIC,), f"cbec-{SERVICE}"),
+                                 bus_handler(SERVICE, table))
+
+    def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
+        return route(event.stream_id, event.version, event.type, event.data)
+
+    relay = OutboxRelay(store, KafkaPublisher(bootstrap, client_id="cbec-receipts"), name=SERVICE, route=relay_route)
+    return ServiceProcess(SERVICE, consumers=[consumer], relays=[relay], pollers=[app.poll_inbox],
+                          poll_interval=settings.poll_interval)
+
+
+def run() -> None:
+    build_process().run()

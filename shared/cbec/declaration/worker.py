@@ -1,0 +1,47 @@
+"""Run a declaration service (order, payment, logistics, inventory) as a process on Kafka and Postgres."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cbec.bus.kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics
+from cbec.bus.ports import Subscription
+from cbec.declaration import ceb_bridge, routing
+from cbec.declaration.application import DeclarationApp
+from cbec.declaration.bus_glue import bus_handler
+from cbec.declaration.dispatch import handlers
+from cbec.declaration.doctypes import DocType
+from cbec.declaration.eventstore_adapter import EventStoreDeclarations
+from cbec.declaration.http import make_http_app
+from cbec.declaration.lifecycle import Declaration
+from cbec.runtime import ServiceProcess
+from cbec.settings import Settings
+from cbec.store.event_store import EventStore
+from cbec.store.events import RecordedEvent
+from cbec.store.outbox import OutboxRelay
+from cbec.tenants_config import load_tenants
+
+
+def build_process(
+    service: str,
+    doc_types: list[DocType],
+    waiting_for: Callable[[Declaration], list[str]],
+    settings: Settings | None = None,
+) -> ServiceProcess:
+    settings = settings or Settings()
+    store = EventStore.open(settings.database_url, schema=settings.schema_prefix + service, name=service)
+    app = DeclarationApp(doc_types, EventStoreDeclarations(store), load_tenants(settings), ceb_bridge.validate,
+                         ceb_bridge.render, waiting_for=waiting_for)
+    table = handlers(app)
+    bootstrap = settings.kafka_bootstrap_servers
+    ensure_topics(bootstrap, [*table, routing.events_topic(service), routing.SIGN_REQUESTS_TOPIC,
+                              f"cbec.dlq.{service}"], settings.topic_partitions)
+    consumer = KafkaConsumerLoop(bootstrap, Subscription(tuple(table), f"cbec-{service}"),
+                                 bus_handler(service, table))
+
+    def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
+        return routing.route(service, event.stream_id, event.version, event.type, event.data)
+
+    relay = OutboxRelay(store, KafkaPublisher(bootstrap, client_id=f"cbec-{service}"), name=service, route=route)
+    return ServiceProcess(service, consumers=[consumer], relays=[relay], http_app=make_http_app(app, service),
+                          http_port=settings.http_port, poll_interval=settings.poll_interval)

@@ -1,0 +1,115 @@
+"""The deployment files parse and agree with the code: compose, Dockerfiles and Kubernetes manifests."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cbec_cli.stack_runtime import DEFAULT_SERVICES
+
+yaml = pytest.importorskip("yaml", reason="PyYAML is needed to check the YAML files (add pyyaml to the lock)")
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = sorted(p.parent.parent.name for p in ROOT.glob("services/*/*_service/__init__.py"))
+
+
+def load_all(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return data
+
+
+def test_every_service_package_has_a_service_in_the_local_stack_list() -> None:
+    assert SERVICES, "no services/<name>/<name>_service packages found"
+    assert set(SERVICES) <= set(DEFAULT_SERVICES)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_image_installs_the_hashed_lock_and_runs_cbec_run(name: str) -> None:
+    dockerfile = (ROOT / "services" / name / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.M)
+    assert re.search(r"pip install --no-deps --require-hashes -r requirements\.lock", dockerfile)
+    [cmd] = re.findall(r"^CMD (\[.*\])$", dockerfile, re.M)
+    assert json.loads(cmd) == ["cbec", "run", name]
+    assert re.search(r"^USER 10001", dockerfile, re.M), (
+        "images run as the non-root uid the k8s manifests expect"
+    )
+
+
+def test_compose_runs_kraft_kafka_3_9_and_postgres_15_with_health_checks() -> None:
+    services = compose()["services"]
+    assert services["kafka"]["image"] == "apache/kafka:3.9.1"
+    assert services["postgres"]["image"] == "postgres:15"
+    for server in ("kafka", "postgres"):
+        assert services[server]["healthcheck"]["test"]
+    kafka_env = services["kafka"]["environment"]
+    assert kafka_env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    for single_broker_setting in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+    ):
+        assert kafka_env[single_broker_setting] == 1
+
+
+def test_compose_starts_each_service_from_its_dockerfile_once_kafka_and_postgres_are_healthy() -> None:
+    services = compose()["services"]
+    for name in [*SERVICES, "simulator"]:
+        service = services[name]
+        assert (ROOT / service["build"]["dockerfile"]).exists()
+        for server in ("kafka", "postgres"):
+            assert service["depends_on"][server] == {"condition": "service_healthy"}, name
+        env = service["environment"]
+        assert env["CBEC_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        assert env["CBEC_DATABASE_URL"].startswith("postgresql://")
+    assert services["simulator"]["command"] == ["cbec", "run", "simulator"]
+
+
+def kustomized_documents() -> list[dict[str, Any]]:
+    kustomization = yaml.safe_load((ROOT / "k8s" / "kustomization.yaml").read_text())
+    docs: list[dict[str, Any]] = []
+    for resource in kustomization["resources"]:
+        docs.extend(load_all(ROOT / "k8s" / resource))
+    return docs
+
+
+def test_every_kubernetes_manifest_parses_and_names_its_kind() -> None:
+    for path in sorted((ROOT / "k8s").rglob("*.yaml")):
+        for doc in load_all(path):
+            assert doc["apiVersion"] and doc["kind"], path
+            assert doc.get("metadata", {}).get("name") or doc["kind"] == "Kustomization", path
+
+
+def test_kubernetes_runs_one_probed_deployment_per_service_with_shared_settings() -> None:
+    docs = kustomized_documents()
+    config_maps = {d["metadata"]["name"] for d in docs if d["kind"] == "ConfigMap"}
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert set(deployments) == set(SERVICES)
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        [container] = pod["containers"]
+        assert container["args"] == ["cbec", "run", name]
+        assert "readinessProbe" in container, name
+        refs = {ref["configMapRef"]["name"] for ref in container["envFrom"] if "configMapRef" in ref}
+        assert refs and refs <= config_maps, name
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_the_signer_scales_with_an_autoscaler_and_keeps_one_replica_through_disruptions() -> None:
+    docs = kustomized_documents()
+    [hpa] = [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "signer"}
+    assert 1 < hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+    [pdb] = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    assert pdb["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "signer"}
+    assert not any(d["kind"] == "Secret" for d in docs), (
+        "secrets are created from a secret store, not the repo"
+    )
