@@ -60,7 +60,14 @@ free_port() {
     done
 }
 
-pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# Alive and not a zombie (an exited child of this shell stays a zombie until reaped).
+pid_alive() {
+    [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+    [ -r "/proc/$1/stat" ] || return 0
+    local rest
+    rest="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null)" || return 1
+    [ "${rest%% *}" != Z ]
+}
 
 # stop_pid PID NAME [SECONDS]: SIGTERM, wait, then SIGKILL as a last resort.
 stop_pid() {

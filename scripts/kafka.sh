@@ -74,11 +74,12 @@ L4J
 }
 
 # Ready when an admin client lists topics; without kafka-python, when the log says so.
+# Returns 1 when the broker exits or the timeout passes.
 wait_ready() {  # wait_ready PID PORT
     local pid="$1" port="$2" deadline=$((SECONDS + ${CBEC_KAFKA_START_TIMEOUT:-120})) py
     py="$(helper_python)"
     while [ "$SECONDS" -lt "$deadline" ]; do
-        pid_alive "$pid" || { tail -n 40 "$LOG_FILE" >&2; die "Kafka exited during start (log: $LOG_FILE)"; }
+        pid_alive "$pid" || { log "Kafka exited during start"; return 1; }
         if grep -q "Kafka Server started" "$LOG_FILE" 2>/dev/null; then
             if ! "$py" -c 'import kafka' 2>/dev/null; then return 0; fi
             if "$py" - "127.0.0.1:$port" <<'PY' 2>/dev/null
@@ -92,12 +93,12 @@ PY
         fi
         sleep 0.5
     done
-    tail -n 40 "$LOG_FILE" >&2
-    die "Kafka did not become ready in time (log: $LOG_FILE)"
+    log "Kafka did not become ready within ${CBEC_KAFKA_START_TIMEOUT:-120}s"
+    return 1
 }
 
 start() {
-    local pid port cport cid
+    local pid port cport cid attempt
     if pid="$(running_pid)"; then
         log "already running (pid $pid)"
         cat "$ENV_FILE"
@@ -106,25 +107,37 @@ start() {
     ensure_java
     fetch_jars
     mkdir -p "$RUN_DIR"
-    rm -rf "$DATA_DIR"
-    port="$(free_port "${CBEC_KAFKA_PORT:-19092}")"
-    cport="$(free_port $((port + 1)) "$port")"
-    write_config "$port" "$cport"
-    cid="$("$(helper_python)" -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())')"
-    java -cp "$LIBS_DIR/*" -Dlog4j.configuration="file:$RUN_DIR/log4j.properties" \
-        kafka.tools.StorageTool format -t "$cid" -c "$RUN_DIR/server.properties" --ignore-formatted \
-        > "$RUN_DIR/format.out" 2>&1 || { cat "$RUN_DIR/format.out" >&2; die "storage format failed"; }
-    # shellcheck disable=SC2086  # the heap options are meant to split
-    nohup setsid java ${CBEC_KAFKA_HEAP:--Xms128m -Xmx512m} -XX:+UseG1GC -Djava.awt.headless=true \
-        -cp "$LIBS_DIR/*" -Dlog4j.configuration="file:$RUN_DIR/log4j.properties" \
-        kafka.Kafka "$RUN_DIR/server.properties" > "$LOG_FILE" 2>&1 < /dev/null &
-    pid=$!
-    echo "$pid" > "$PID_FILE"
-    log "Kafka $KAFKA_VERSION starting on 127.0.0.1:$port (pid $pid, log $LOG_FILE)"
-    wait_ready "$pid" "$port"
-    echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$port" > "$ENV_FILE"
-    log "Kafka ready"
-    cat "$ENV_FILE"
+    port="${CBEC_KAFKA_PORT:-19092}"
+    # A port found free can be taken by a parallel run before the broker binds it: then try further up.
+    for attempt in 1 2 3; do
+        rm -rf "$DATA_DIR"
+        port="$(free_port "$port")"
+        cport="$(free_port $((port + 1)) "$port")"
+        write_config "$port" "$cport"
+        cid="$("$(helper_python)" -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())')"
+        java -cp "$LIBS_DIR/*" -Dlog4j.configuration="file:$RUN_DIR/log4j.properties" \
+            kafka.tools.StorageTool format -t "$cid" -c "$RUN_DIR/server.properties" --ignore-formatted \
+            > "$RUN_DIR/format.out" 2>&1 || { cat "$RUN_DIR/format.out" >&2; die "storage format failed"; }
+        # shellcheck disable=SC2086  # the heap options are meant to split
+        nohup setsid java ${CBEC_KAFKA_HEAP:--Xms128m -Xmx512m} -XX:+UseG1GC -Djava.awt.headless=true \
+            -cp "$LIBS_DIR/*" -Dlog4j.configuration="file:$RUN_DIR/log4j.properties" \
+            kafka.Kafka "$RUN_DIR/server.properties" > "$LOG_FILE" 2>&1 < /dev/null &
+        pid=$!
+        echo "$pid" > "$PID_FILE"
+        log "Kafka $KAFKA_VERSION starting on 127.0.0.1:$port (pid $pid, log $LOG_FILE)"
+        if wait_ready "$pid" "$port"; then
+            echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$port" > "$ENV_FILE"
+            log "Kafka ready"
+            cat "$ENV_FILE"
+            return 0
+        fi
+        stop_pid "$pid" Kafka 20
+        grep -q "Address already in use" "$LOG_FILE" || break
+        log "port taken meanwhile (attempt $attempt): retrying on another port"
+        port=$((cport + 1))
+    done
+    tail -n 40 "$LOG_FILE" >&2
+    die "Kafka did not start (log: $LOG_FILE)"
 }
 
 stop() {

@@ -74,14 +74,24 @@ start() {
         as_owner "$bin/initdb" -D "$dir" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
             > "$RUN_DIR/initdb.log" 2>&1 || { cat "$RUN_DIR/initdb.log" >&2; die "initdb failed"; }
     fi
-    port="$(free_port "${CBEC_PG_PORT:-15432}")"
-    local fsync=off
+    local fsync=off attempt
     [ "${CBEC_PG_DURABLE:-0}" = 1 ] && fsync=on
-    # TCP on loopback only; no unix socket (its path could exceed the 107-byte limit).
-    as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start -o \
-        "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200 \
-         -c fsync=$fsync -c synchronous_commit=$fsync -c full_page_writes=$fsync" >&2 \
-        || { tail -n 30 "$dir/server.log" >&2 || true; die "Postgres did not start"; }
+    port="${CBEC_PG_PORT:-15432}"
+    # A port found free can be taken by a parallel run before the server binds it: then try further up.
+    for attempt in 1 2 3 4; do
+        port="$(free_port "$port")"
+        : > "$RUN_DIR/server.log" && is_root && chown postgres: "$RUN_DIR/server.log"
+        # TCP on loopback only; no unix socket (its path could exceed the 107-byte limit).
+        if as_owner "$bin/pg_ctl" -D "$dir" -l "$RUN_DIR/server.log" -w -t 60 start -o \
+            "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200 \
+             -c fsync=$fsync -c synchronous_commit=$fsync -c full_page_writes=$fsync" >&2; then
+            break
+        fi
+        grep -q "could not bind\|Address already in use" "$RUN_DIR/server.log" && [ "$attempt" -lt 4 ] \
+            || { tail -n 30 "$RUN_DIR/server.log" >&2 || true; die "Postgres did not start"; }
+        log "port $port taken meanwhile (attempt $attempt): retrying on another port"
+        port=$((port + 1))
+    done
     if ! "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
         "select 1 from pg_database where datname = 'cbec'" | grep -q 1; then
         "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "create database cbec" >&2 \

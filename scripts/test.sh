@@ -14,12 +14,19 @@ REQUIRE=0
 if [ "${CI:-}" = true ] || [ "${CI:-}" = 1 ] || [ "${CBEC_REQUIRE_INTEGRATION:-0}" = 1 ]; then REQUIRE=1; fi
 export CBEC_REQUIRE_INTEGRATION="$REQUIRE"
 
+# Each run gets its own stack dir (and so its own ports and data): runs in parallel never share servers,
+# and a developer's `cbec up` stack in .stack/ is left alone.
+export CBEC_STACK_DIR="$CBEC_ROOT/.stack/test-run-$$"
 STARTED=()
 cleanup() {
     local i
     for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
         bash "scripts/${STARTED[$i]}.sh" stop || log "could not stop ${STARTED[$i]}"
     done
+    if [ "${CBEC_KEEP_TEST_STACK:-0}" != 1 ]; then
+        [ -f "$CBEC_STACK_DIR/postgres/pgdata.location" ] && rm -rf "$(cat "$CBEC_STACK_DIR/postgres/pgdata.location")"
+        rm -rf "$CBEC_STACK_DIR"
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -42,7 +49,7 @@ server_failed() {  # server_failed NAME LOGFILE
     log "WARNING: $1 could not be started; tests that need it will be skipped"
 }
 
-OUT="$CBEC_STACK_DIR/test-run"
+OUT="$CBEC_STACK_DIR/env"
 mkdir -p "$OUT"
 step_start=$SECONDS
 pids=()

@@ -22,7 +22,9 @@ import pytest
 
 def integration_required() -> bool:
     """True when tests needing real servers must fail rather than skip."""
-    return os.environ.get("CI", "").lower() in {"true", "1"} or os.environ.get("CBEC_REQUIRE_INTEGRATION") == "1"
+    return (
+        os.environ.get("CI", "").lower() in {"true", "1"} or os.environ.get("CBEC_REQUIRE_INTEGRATION") == "1"
+    )
 
 
 def _unavailable(what: str) -> NoReturn:

@@ -6,7 +6,8 @@ A stack lives in one directory (default `.stack/`):
     servers.json           which servers this stack started itself (so `down` leaves external ones alone)
     services/<name>.json   pid and command line of a running service
     services/<name>.log    its stdout and stderr
-    services/<name>.ready  created by the service when it is ready (path given in CBEC_READY_FILE)
+    services/<name>.ready  created by the service when it is ready (path given in CBEC_READY_FILE);
+                           printing a line `cbec <name>: ready` counts too
     dxp/outbox, dxp/inbox  the DXP file-drop directories shared with the customs simulator
 """
 
@@ -171,11 +172,21 @@ def log_tail(log: Path, lines: int = 15) -> str:
         return ""
 
 
+def _logged_ready(service: ServiceProcess) -> bool:
+    """The other readiness signal: a line `cbec <name>: ready` in the service's output."""
+    try:
+        text = service.log.read_text(errors="replace")
+    except OSError:
+        return False
+    return f"cbec {service.name}: ready" in text
+
+
 def wait_until_up(services: Sequence[ServiceProcess], wait: float) -> list[ServiceOutcome]:
     """Watches all services together for up to `wait` seconds.
 
-    A service is `ready` once it creates its ready file, `failed` if it exits, and `running` if it is
-    still alive without a signal when the wait ends. Returns one outcome per service, in order.
+    A service is `ready` once it creates its ready file (or prints `cbec <name>: ready`), `failed` if it
+    exits, and `running` if it is still alive without a signal when the wait ends. Returns one outcome
+    per service, in order.
     """
     outcomes: dict[str, ServiceOutcome] = {}
     deadline = time.monotonic() + wait
@@ -187,7 +198,7 @@ def wait_until_up(services: Sequence[ServiceProcess], wait: float) -> list[Servi
             if code is not None:
                 detail = f"exited with code {code} at start; log {service.log}:\n{log_tail(service.log)}"
                 outcomes[service.name] = ServiceOutcome(service.name, "failed", detail)
-            elif service.ready_file.exists():
+            elif service.ready_file.exists() or _logged_ready(service):
                 outcomes[service.name] = ServiceOutcome(service.name, "ready", f"pid {service.pid}")
         if len(outcomes) == len(services) or time.monotonic() >= deadline:
             break

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "bus"))
 from bus_contract import BusContract, MakeConsumer  # noqa: E402
-from cbec.bus import Consumer, DeadLetter, Handler, Publisher, Subscription  # noqa: E402
+from cbec.bus import BatchHandler, Consumer, DeadLetter, Handler, Publisher, Subscription  # noqa: E402
 from cbec.bus.kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -40,9 +40,15 @@ class TestKafkaBus(BusContract):
         made: list[Consumer] = []
 
         def make(
-            subscription: Subscription, handler: Handler, dead_letter: DeadLetter | None = None
+            subscription: Subscription,
+            handler: Handler | None = None,
+            *,
+            batch_handler: BatchHandler | None = None,
+            dead_letter: DeadLetter | None = None,
         ) -> Consumer:
-            consumer = KafkaConsumerLoop(kafka_bootstrap, subscription, handler, dead_letter=dead_letter)
+            consumer = KafkaConsumerLoop(
+                kafka_bootstrap, subscription, handler, batch_handler=batch_handler, dead_letter=dead_letter
+            )
             made.append(consumer)
             return consumer
 

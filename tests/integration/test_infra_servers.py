@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 
-def test_kafka_admin_creates_a_topic_that_is_then_listed(kafka_bootstrap: str, kafka_topic_prefix: str) -> None:
+def test_kafka_admin_creates_a_topic_that_is_then_listed(
+    kafka_bootstrap: str, kafka_topic_prefix: str
+) -> None:
     topic = kafka_topic_prefix + "created"
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=15000)
     try:
@@ -73,7 +75,7 @@ def test_each_test_gets_its_own_postgres_schema(database_url: str, pg_schema: st
     assert found == (1,)
 
 
-def test_the_softhsm_token_opens_with_its_pin(pkcs11_token: "Pkcs11Token") -> None:
+def test_the_softhsm_token_opens_with_its_pin(pkcs11_token: Pkcs11Token) -> None:
     import pkcs11
 
     token = pkcs11.lib(pkcs11_token.module).get_token(token_label=pkcs11_token.label)

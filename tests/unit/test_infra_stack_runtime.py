@@ -126,3 +126,14 @@ def test_cbec_up_reports_a_service_that_cannot_start_and_exits_non_zero(tmp_path
     assert up.returncode == 1
     assert "failed to start: no-such-service" in up.stderr
     assert (stack / "services" / "no-such-service.log").exists()
+
+
+def test_a_service_that_prints_its_ready_line_is_ready(tmp_path: Path) -> None:
+    service = start(
+        "simulator", "import time; print('cbec simulator: ready', flush=True); time.sleep(60)", tmp_path
+    )
+    try:
+        [outcome] = wait_until_up([service], wait=20)
+        assert outcome.state == "ready"
+    finally:
+        stop_service(service, timeout=10)

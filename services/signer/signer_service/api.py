@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from cbec.contracts.signing import SignRequest
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Response
@@ -42,7 +42,7 @@ def create_router(app: SignerApp, token: str | None) -> APIRouter:
             raise HTTPException(status_code=401, detail="missing or wrong bearer token")
 
     @router.post("/sign", dependencies=[Depends(authorize)])
-    def sign(body: SignBody, response: Response) -> dict[str, object]:
+    def sign(body: SignBody, response: Response) -> dict[str, Any]:
         request = SignRequest(
             request_id=body.request_id or str(uuid.uuid4()),
             tenant=body.tenant,

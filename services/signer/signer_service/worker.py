@@ -43,6 +43,13 @@ class SignerWorker:
         self.app = app
         self.config = config
         self.processed = 0
+        self.seconds: dict[str, float] = {
+            "poll": 0.0,
+            "decode": 0.0,
+            "sign": 0.0,
+            "produce": 0.0,
+            "commit": 0.0,
+        }
         self._consumer: Any = KafkaConsumer(
             config.requests_topic,
             bootstrap_servers=config.bootstrap_servers,
@@ -66,10 +73,13 @@ class SignerWorker:
 
     def process_once(self) -> int:
         """Poll one batch, sign it, produce and flush the results, then commit; returns its size."""
+        t0 = time.perf_counter()
         polled = self._consumer.poll(
             timeout_ms=self.config.poll_timeout_ms, max_records=self.config.max_poll_records
         )
         records = [record for batch in polled.values() for record in batch]
+        t1 = time.perf_counter()
+        self.seconds["poll"] += t1 - t0
         if not records:
             return 0
         requests: list[SignRequest] = []
@@ -86,12 +96,24 @@ class SignerWorker:
                 )
                 self.app.metrics.record_error("CBEC-SIG-REQUEST")
                 self._producer.send(self.config.dlq_topic, key=record.key, value=record.value)
-        for result in self.app.handle_batch(requests):
+        t2 = time.perf_counter()
+        results = self.app.handle_batch(requests)
+        t3 = time.perf_counter()
+        for result in results:
             self._producer.send(
                 self.config.results_topic, key=result.clearance_key.encode(), value=result.to_json()
             )
         self._producer.flush()
+        t4 = time.perf_counter()
         self._consumer.commit()
+        t5 = time.perf_counter()
+        for name, seconds in (
+            ("decode", t2 - t1),
+            ("sign", t3 - t2),
+            ("produce", t4 - t3),
+            ("commit", t5 - t4),
+        ):
+            self.seconds[name] += seconds
         self.processed += len(records)
         return len(records)
 

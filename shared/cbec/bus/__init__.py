@@ -6,6 +6,7 @@ there, so that importing the port does not load a Kafka client.
 
 from cbec.bus.in_process import InProcessBus, InProcessConsumer
 from cbec.bus.ports import (
+    BatchHandler,
     Consumer,
     DeadLetter,
     Handler,
@@ -18,6 +19,7 @@ from cbec.bus.ports import (
 )
 
 __all__ = [
+    "BatchHandler",
     "Consumer",
     "DeadLetter",
     "Handler",

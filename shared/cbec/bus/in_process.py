@@ -7,10 +7,14 @@ import logging
 import threading
 import zlib
 from collections import defaultdict
+from collections.abc import Callable
+from typing import TypeVar
 
-from cbec.bus.ports import DeadLetter, Handler, HandlerFailed, Message, Subscription
+from cbec.bus.delivery import check_handlers, deliver
+from cbec.bus.ports import BatchHandler, DeadLetter, Handler, HandlerFailed, Message, Subscription
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class InProcessBus:
@@ -81,10 +85,17 @@ class InProcessBus:
     # -- consuming -----------------------------------------------------------------------------
 
     def consumer(
-        self, subscription: Subscription, handler: Handler, *, dead_letter: DeadLetter | None = None
+        self,
+        subscription: Subscription,
+        handler: Handler | None = None,
+        *,
+        batch_handler: BatchHandler | None = None,
+        dead_letter: DeadLetter | None = None,
+        max_batch: int = 500,
     ) -> InProcessConsumer:
         """A consumer for ``subscription``; :meth:`drain` drives it along with all others."""
-        consumer = InProcessConsumer(self, subscription, handler, dead_letter)
+        check_handlers(handler, batch_handler)
+        consumer = InProcessConsumer(self, subscription, handler, batch_handler, dead_letter, max_batch)
         with self._lock:
             self._consumers.append(consumer)
         return consumer
@@ -147,18 +158,19 @@ class InProcessBus:
     def _deliver_partition(self, consumer: InProcessConsumer, topic: str, partition: int) -> int:
         group = consumer.subscription.group
         handled = 0
+
+        def commit(message: Message) -> None:
+            with self._lock:
+                self._committed[(group, topic, partition)] = message.offset + 1
+
         while not consumer.closed:
             with self._lock:
                 offset = self._committed.get((group, topic, partition), 0)
-                log_ = self._partitions[topic][partition]
-                if offset >= len(log_):
-                    return handled
-                message = log_[offset]
-                times = 2 if group in self._duplicating else 1
-            consumer._handle(message, times)
-            with self._lock:
-                self._committed[(group, topic, partition)] = offset + 1
-            handled += 1
+                pending = self._partitions[topic][partition][offset : offset + consumer.max_batch]
+                twice = group in self._duplicating
+            if not pending:
+                return handled
+            handled += consumer._deliver(pending, commit, twice)
         return handled
 
 
@@ -169,12 +181,16 @@ class InProcessConsumer:
         self,
         bus: InProcessBus,
         subscription: Subscription,
-        handler: Handler,
+        handler: Handler | None,
+        batch_handler: BatchHandler | None,
         dead_letter: DeadLetter | None,
+        max_batch: int,
     ) -> None:
         self.bus = bus
         self.subscription = subscription
+        self.max_batch = max_batch
         self._handler = handler
+        self._batch_handler = batch_handler
         self._dead_letter = dead_letter
         self.closed = False
 
@@ -190,12 +206,26 @@ class InProcessConsumer:
             if self in self.bus._consumers:
                 self.bus._consumers.remove(self)
 
-    def _handle(self, message: Message, times: int) -> None:
-        for _ in range(times):
-            try:
-                self._handler(message)
-            except Exception as error:
-                if self._dead_letter is None:
-                    raise HandlerFailed(message, error) from error
-                self._dead_letter(message, error)
-                return
+    def _deliver(self, messages: list[Message], commit: Callable[[Message], None], twice: bool) -> int:
+        handler, batch_handler = self._handler, self._batch_handler
+        if twice:
+            handler = _twice(handler)
+            batch_handler = _twice(batch_handler)
+        return deliver(
+            messages,
+            handler=handler,
+            batch_handler=batch_handler,
+            dead_letter=self._dead_letter,
+            commit=commit,
+        )
+
+
+def _twice(function: Callable[[T], None] | None) -> Callable[[T], None] | None:
+    if function is None:
+        return None
+
+    def twice(argument: T) -> None:
+        function(argument)
+        function(argument)
+
+    return twice

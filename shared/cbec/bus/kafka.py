@@ -12,7 +12,16 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from cbec.bus.ports import DeadLetter, Handler, HandlerFailed, Message, PublishFailed, Subscription
+from cbec.bus.delivery import check_handlers, deliver
+from cbec.bus.ports import (
+    BatchHandler,
+    DeadLetter,
+    Handler,
+    HandlerFailed,
+    Message,
+    PublishFailed,
+    Subscription,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +93,15 @@ class KafkaConsumerLoop:
         self,
         bootstrap: str,
         subscription: Subscription,
-        handler: Handler,
+        handler: Handler | None = None,
         *,
+        batch_handler: BatchHandler | None = None,
         dead_letter: DeadLetter | None = None,
         client_id: str | None = None,
         max_poll_records: int = 500,
         **overrides: Any,
     ) -> None:
+        check_handlers(handler, batch_handler)
         config: dict[str, Any] = {
             "bootstrap_servers": bootstrap,
             "group_id": subscription.group,
@@ -102,6 +113,7 @@ class KafkaConsumerLoop:
         config.update(overrides)
         self.subscription = subscription
         self._handler = handler
+        self._batch_handler = batch_handler
         self._dead_letter = dead_letter
         self._consumer = KafkaConsumer(*subscription.topics, **config)
 
@@ -112,17 +124,21 @@ class KafkaConsumerLoop:
         pending = list(batches.items())
         try:
             for index, (tp, records) in enumerate(pending):
-                for record in records:
-                    message = _message(record)
-                    try:
-                        self._handler(message)
-                    except Exception as error:
-                        if self._dead_letter is None:
-                            self._rewind(tp, record.offset, pending[index + 1 :])
-                            raise HandlerFailed(message, error) from error
-                        self._dead_letter(message, error)
-                    done[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
-                    handled += 1
+
+                def commit(message: Message, tp: TopicPartition = tp) -> None:
+                    done[tp] = OffsetAndMetadata(message.offset + 1, "", -1)
+
+                try:
+                    handled += deliver(
+                        [_message(record) for record in records],
+                        handler=self._handler,
+                        batch_handler=self._batch_handler,
+                        dead_letter=self._dead_letter,
+                        commit=commit,
+                    )
+                except HandlerFailed as failure:
+                    self._rewind(tp, failure.message.offset, pending[index + 1 :])
+                    raise
         finally:
             if done:
                 self._consumer.commit(done)

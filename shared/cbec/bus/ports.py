@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -38,6 +38,10 @@ Handler = Callable[[Message], None]
 """Handles one message; returning means done (the offset may be committed), raising means
 not done (the message is delivered again)."""
 
+BatchHandler = Callable[[Sequence[Message]], None]
+"""Handles consecutive messages of one partition at once (e.g. in one database transaction with
+the tracking of the last one); if it raises, the messages are handed over again one at a time."""
+
 DeadLetter = Callable[[Message, BaseException], None]
 """Called instead of failing when a handler raises; afterwards the message counts as handled."""
 
@@ -54,13 +58,14 @@ class Publisher(Protocol):
 
 @runtime_checkable
 class Consumer(Protocol):
-    """Delivers a subscription's messages to its handler, one at a time per partition, and
-    commits each message's offset only after its handler returned."""
+    """Delivers a subscription's messages to its handler (or batch handler), one partition's
+    messages in offset order and one at a time, and commits an offset only after the handler
+    returned. Built by the adapter: ``InProcessBus.consumer(...)``, ``KafkaConsumerLoop(...)``."""
 
     def run_once(self, timeout: float = 1.0) -> int:
         """Deliver what is available within ``timeout`` seconds; return how many were handled.
-        A handler's exception propagates (as ``HandlerFailed``) after the failed message
-        and everything after it were left uncommitted."""
+        A handler's exception propagates (as ``HandlerFailed``, unless a dead letter takes it)
+        with the failed message and everything after it left uncommitted."""
         ...
 
     def close(self) -> None: ...

@@ -246,3 +246,42 @@ PLACEHOLDER_SIGNATURE = (
     b"<ds:KeyInfo><ds:KeyName>0001</ds:KeyName></ds:KeyInfo></ds:Signature>"
 )
 """A structurally valid but unverifiable ds:Signature (for schema tests only)."""
+
+
+INVT_NO = "516520241000000001"
+
+
+def _cancel_head(kind: str) -> dict[str, str]:
+    inv = inventory_doc()["InventoryHead"]
+    return {
+        "guid": _guid(5), "appType": "1", "appTime": "20240305120000", "appStatus": "2",
+        "customsCode": inv["customsCode"], "orderNo": inv["orderNo"], "ebpCode": EBP,
+        "ebpName": inv["ebpName"],
+        "ebcCode": EBC, "ebcName": inv["ebcName"], "logisticsNo": LOGISTICS_NO, "logisticsCode": LOGISTICS,
+        "logisticsName": inv["logisticsName"], "copNo": "COP2024030500001", "invtNo": INVT_NO,
+        "buyerIdType": "1", "buyerIdNumber": inv["buyerIdNumber"], "buyerName": inv["buyerName"],
+        "buyerTelephone": inv["buyerTelephone"], "agentCode": AGENT, "agentName": inv["agentName"],
+        "reason": "买家取消" if kind == "cancel" else "商品退货",
+    }  # fmt: skip
+
+
+def cancel_message(*, signature: bytes | None = PLACEHOLDER_SIGNATURE) -> CebMessage:
+    """A CEB623 cancelling the released list :data:`INVT_NO`."""
+    return CebMessage(type="CEB623", docs=[_cancel_head("cancel")], guid=_guid(15),
+                      base_transfer=dict(BASE_TRANSFER), signature=signature)  # fmt: skip
+
+
+def refund_message(*, signature: bytes | None = PLACEHOLDER_SIGNATURE) -> CebMessage:
+    """A CEB625 returning one unit of line 1 of the list :data:`INVT_NO`."""
+    line = inventory_doc()["InventoryList"][0]
+    items = [{"gnum": "1", "gcode": line["gcode"], "gname": line["gname"], "qty": "1", "unit": line["unit"]}]
+    doc = {"InvtRefundHead": _cancel_head("refund"), "InvtRefundList": items}
+    return CebMessage(type="CEB625", docs=[doc], guid=_guid(16), base_transfer=dict(BASE_TRANSFER),
+                      signature=signature)  # fmt: skip
+
+
+def released_inventory() -> dict[str, Any]:
+    """The list of :func:`inventory_doc` as customs released it (with its invtNo)."""
+    doc = inventory_doc()
+    doc["InventoryHead"]["invtNo"] = INVT_NO
+    return doc

@@ -92,6 +92,17 @@ def _dec(v: Any) -> Decimal | None:
     return d if d.is_finite() else None
 
 
+def _decs(values: Iterable[Any]) -> list[Decimal] | None:
+    """All values as Decimals, or None when one is not a number."""
+    out = []
+    for v in values:
+        d = _dec(v)
+        if d is None:
+            return None
+        out.append(d)
+    return out
+
+
 def _same_amount(a: Decimal, b: Decimal) -> bool:
     """Equal to the field's 5 decimals, or to the fen when one side was rounded to 2."""
     return a.quantize(_N5, ROUND_HALF_UP) == b.quantize(_N5, ROUND_HALF_UP) or (
@@ -144,6 +155,7 @@ class _Check:
         self.key = business_key(doc)
 
     def add(self, code: str, field_path: str, rule: str, message: str) -> None:
+        field_path = field_path.lstrip(".")
         path = f"{self.doc_path}.{field_path}" if field_path else self.doc_path
         where = f" ({self.doc_path} {self.key})" if self.key else ""
         self.errors.append(CebError(code, path, rule, message + where))
@@ -170,11 +182,11 @@ def _rule_amounts(c: _Check, doc: dict[str, Any], hp: str, is_import: bool) -> N
                 f"totalPrice {total} is not price {price} × qty {qty} = {price * qty}",
             )
     if "acturalPaid" in head:
-        parts = [_dec(head.get(k)) for k in ("goodsValue", "freight", "taxTotal", "discount", "acturalPaid")]
-        if all(p is not None for p in parts):
-            goods, freight, tax, discount, paid = parts  # type: ignore[misc]
-            expected = goods + freight + tax - discount  # type: ignore[operator]
-            if not _same_amount(expected, paid):  # type: ignore[arg-type]
+        parts = _decs(head.get(k) for k in ("goodsValue", "freight", "taxTotal", "discount", "acturalPaid"))
+        if parts is not None:
+            goods, freight, tax, discount, paid = parts
+            expected = goods + freight + tax - discount
+            if not _same_amount(expected, paid):
                 c.add(
                     "CBEC-ACTURAL-PAID",
                     f"{hp}.acturalPaid",
@@ -182,9 +194,9 @@ def _rule_amounts(c: _Check, doc: dict[str, Any], hp: str, is_import: bool) -> N
                     f"acturalPaid {paid} ≠ {goods} + {freight} + {tax} − {discount} = {expected}",
                 )
     goods_value = _dec(head.get("goodsValue"))
-    totals = [_dec(x.get("totalPrice")) for x in lines]
-    if is_import and goods_value is not None and lines and all(t is not None for t in totals):
-        s = sum(totals, Decimal(0))  # type: ignore[arg-type]
+    totals = _decs(x.get("totalPrice") for x in lines)
+    if is_import and goods_value is not None and lines and totals is not None:
+        s = sum(totals, Decimal(0))
         if not _same_amount(s, goods_value):
             c.add(
                 "CBEC-GOODS-VALUE",
@@ -226,8 +238,9 @@ def _rule_id_type(c: _Check, head: dict[str, Any], hp: str) -> None:
             )
 
 
-def _rule_gnum(c: _Check, doc: dict[str, Any], dup_code: str) -> None:
-    """§8.A.14: no duplicate gnum; import lists number lines 1, 2, 3 …"""
+def _rule_gnum(c: _Check, doc: dict[str, Any], dup_code: str, *, sequential: bool = True) -> None:
+    """§8.A.14: no duplicate gnum; orders and lists number their lines 1, 2, 3 … (returns reuse
+    the original list's numbers, so only uniqueness applies to them)."""
     ln = _lines_name(doc)
     seen: set[str] = set()
     for i, line in enumerate(_lines(doc), 1):
@@ -236,7 +249,7 @@ def _rule_gnum(c: _Check, doc: dict[str, Any], dup_code: str) -> None:
             c.add(dup_code, f"{ln}[{i}].gnum", "§8.A.14 gnum unique", f"gnum {g} is repeated")
         elif isinstance(g, str):
             seen.add(g)
-            if g.strip() != str(i):
+            if sequential and g.strip() != str(i):
                 c.add(
                     "CBEC-GNUM-SEQ",
                     f"{ln}[{i}].gnum",
@@ -267,7 +280,8 @@ def _rule_qty2(c: _Check, doc: dict[str, Any], code: str) -> None:
                 code,
                 f"{ln}[{i}].qty2",
                 "§8.A.17 qty2/unit2",
-                f"second quantity/unit: both empty, or unit2 set and qty2 > 0 (unit2={unit2!r}, qty2={qty2_text!r})",
+                "second quantity/unit: both empty, or unit2 set and qty2 > 0"
+                f" (unit2={unit2!r}, qty2={qty2_text!r})",
             )
 
 
@@ -346,11 +360,10 @@ def _order_amount(head: dict[str, Any]) -> Decimal | None:
 
 def _list_amount(doc: dict[str, Any]) -> Decimal | None:
     head = _head(doc)
-    totals = [_dec(x.get("totalPrice")) for x in _lines(doc)]
-    extra = [_dec(head.get(k) or "0") for k in ("freight", "insuredFee")]
-    if any(t is None for t in totals + extra):
-        return None
-    return sum(totals + extra, Decimal(0))  # type: ignore[arg-type]
+    amounts = _decs(
+        [x.get("totalPrice") for x in _lines(doc)] + [head.get(k) or "0" for k in ("freight", "insuredFee")]
+    )
+    return None if amounts is None else sum(amounts, Decimal(0))
 
 
 def _rule_limits(
@@ -424,7 +437,8 @@ def _rule_cross(c: _Check, doc: dict[str, Any], hp: str, msg: CebMessage, relate
                     "-621002",
                     f"{hp}.logisticsNo",
                     "§8.C list ↔ waybill",
-                    f"no waybill {head.get('logisticsNo')} of {head.get('logisticsCode')} for order {order_no}",
+                    f"no waybill {head.get('logisticsNo')} of {head.get('logisticsCode')}"
+                    f" for order {order_no}",
                 )
     if t == "CEB625":
         _rule_refund_vs_list(c, doc, hp, related)
@@ -515,7 +529,8 @@ def _rule_refund_vs_list(c: _Check, doc: dict[str, Any], hp: str, related: Relat
                 "-625209",
                 f"{ln}[{i}].gnum",
                 "§8.A.16 item of the original list",
-                f"original list {head.get('invtNo')} has no item gnum {line.get('gnum')} gcode {line.get('gcode')}",
+                f"original list {head.get('invtNo')} has no item gnum {line.get('gnum')}"
+                f" gcode {line.get('gcode')}",
             )
             continue
         if line.get("gname") != orig.get("gname"):
@@ -549,7 +564,17 @@ def _rule_batch(c: _Check, msg: CebMessage) -> None:
         )
     keys: dict[tuple[Any, ...], int] = {}
     for i, doc in enumerate(msg.docs, 1):
+        if not isinstance(doc, dict):
+            continue
         head = _head(doc)
+        if len(_lines(doc)) > 99:
+            c.at(croot.doc.name, i, doc)
+            c.add(
+                "-621030" if msg.type == "CEB621" else "CBEC-LINES",
+                _lines_name(doc),
+                "§8.A.13 ≤99 lines",
+                f"{len(_lines(doc))} lines; a document holds at most 99",
+            )
         if msg.type in ("CEB311", "CEB303"):
             k: tuple[Any, ...] = ("orderNo", head.get("ebpCode"), head.get("orderNo"))
             code = "-301010"
@@ -567,14 +592,6 @@ def _rule_batch(c: _Check, msg: CebMessage) -> None:
             )
         else:
             keys[k] = i
-        if len(_lines(doc)) > 99:
-            c.at(croot.doc.name, i, doc)
-            c.add(
-                "-621030" if msg.type == "CEB621" else "CBEC-LINES",
-                _lines_name(doc),
-                "§8.A.13 ≤99 lines",
-                f"{len(_lines(doc))} lines; a document holds at most 99",
-            )
 
 
 def validate_business(
@@ -605,8 +622,8 @@ def validate_business(
         t = msg.type
         if t in ("CEB311", "CEB621"):
             _rule_gnum(c, doc, "-301002" if t == "CEB311" else "-621027")
-        elif _lines(doc):
-            _rule_gnum(c, doc, "CBEC-GNUM-DUP") if t == "CEB625" else None
+        elif t == "CEB625":
+            _rule_gnum(c, doc, "CBEC-GNUM-DUP", sequential=False)
         if t in ("CEB511", "CEB621"):
             _rule_pack_no(c, head, fp)
         if t in ("CEB621", "CEB625", "CEB603", "CEB213"):
@@ -637,7 +654,8 @@ def validate_business(
                 "CBEC-COP-CODE",
                 "copCode",
                 "§8.A.8 copCode = client identity",
-                f"copCode {msg.base_transfer.get('copCode')} is not the connecting enterprise {related.certificate_code}",
+                f"copCode {msg.base_transfer.get('copCode')} is not the connecting enterprise"
+                f" {related.certificate_code}",
             )
     _rule_batch(c, msg)
     return c.errors

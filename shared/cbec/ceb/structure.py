@@ -170,6 +170,8 @@ _FORMATS: dict[str, tuple[str, Callable[[str], str | None]]] = {
 def business_key(doc: dict[str, Any]) -> str:
     """``orderNo=…`` (or the first other key present) of a document, for error messages."""
     heads = [doc] + [v for v in doc.values() if isinstance(v, dict)]
+    if "LogisticsHead" in doc:  # a waybill is known by its number, not its order's
+        return business_key(doc["LogisticsHead"] | {"orderNo": None})
     for key in _KEYS:
         for head in heads:
             value = head.get(key)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from uuid import uuid4
 
 import pytest
@@ -59,7 +59,7 @@ class BusContract:
 
     @pytest.fixture
     def make_consumer(self) -> MakeConsumer:
-        """``make_consumer(subscription, handler, dead_letter=None) -> Consumer``."""
+        """``make_consumer(subscription, handler=None, *, batch_handler=None, dead_letter=None)``."""
         raise NotImplementedError
 
     @staticmethod
@@ -185,3 +185,76 @@ class BusContract:
 
         assert seen.values == [b"ok-1", b"ok-2"]
         assert dead == [(b"poison", "handler refused poison")]
+
+    def test_a_batch_handler_gets_runs_of_one_partition_in_offset_order(
+        self, publisher: Publisher, new_topic: Callable[[], str], make_consumer: MakeConsumer
+    ) -> None:
+        topic = new_topic()
+        for n in range(30):
+            publisher.publish(topic, f"EBP001:SO-{n % 4}", f"{n}".encode())
+        publisher.flush()
+        batches: list[list[Message]] = []
+        consumer = make_consumer(
+            Subscription((topic,), self.group()), batch_handler=lambda b: batches.append(list(b))
+        )
+
+        deliver(consumer, lambda: sum(len(b) for b in batches) == 30)
+
+        assert all(len({m.partition for m in batch}) == 1 for batch in batches)
+        assert all([m.offset for m in batch] == sorted(m.offset for m in batch) for batch in batches)
+        values = [int(m.value) for batch in batches for m in batch]
+        assert sorted(values) == list(range(30))
+
+    def test_a_failing_batch_is_redone_one_by_one_and_only_the_bad_message_is_refused(
+        self, publisher: Publisher, new_topic: Callable[[], str], make_consumer: MakeConsumer
+    ) -> None:
+        topic = new_topic()
+        for value in (b"1", b"2", b"bad", b"4"):
+            publisher.publish(topic, "EBP001:SO-1", value)
+        publisher.flush()
+        committed: list[bytes] = []
+
+        def handle(batch: Sequence[Message]) -> None:
+            if any(m.value == b"bad" for m in batch):
+                raise ValueError("cannot apply " + ",".join(m.value.decode() for m in batch))
+            committed.extend(m.value for m in batch)
+
+        dead: list[bytes] = []
+        consumer = make_consumer(
+            Subscription((topic,), self.group()),
+            batch_handler=handle,
+            dead_letter=lambda message, error: dead.append(message.value),
+        )
+
+        deliver(consumer, lambda: len(committed) == 3)
+
+        assert sorted(committed) == [b"1", b"2", b"4"]
+        assert dead == [b"bad"]
+
+    def test_without_a_dead_letter_a_failing_batch_commits_up_to_the_bad_message(
+        self, publisher: Publisher, new_topic: Callable[[], str], make_consumer: MakeConsumer
+    ) -> None:
+        topic, group = new_topic(), self.group()
+        for value in (b"1", b"bad", b"3"):
+            publisher.publish(topic, "EBP001:SO-1", value)
+        publisher.flush()
+        committed: list[bytes] = []
+
+        def handle(batch: Sequence[Message]) -> None:
+            if any(m.value == b"bad" for m in batch):
+                raise ValueError("not yet")
+            committed.extend(m.value for m in batch)
+
+        consumer = make_consumer(Subscription((topic,), group), batch_handler=handle)
+        with pytest.raises(HandlerFailed) as failure:
+            deliver(consumer, lambda: False)
+        assert failure.value.message.value == b"bad"
+        assert committed == [b"1"]
+        consumer.close()
+
+        retried: list[bytes] = []
+        restarted = make_consumer(
+            Subscription((topic,), group), batch_handler=lambda b: retried.extend(m.value for m in b)
+        )
+        deliver(restarted, lambda: len(retried) == 2)
+        assert retried == [b"bad", b"3"]

@@ -9,6 +9,7 @@ from itertools import count
 import pytest
 from bus_contract import BusContract, MakeConsumer, Recorder
 from cbec.bus import (
+    BatchHandler,
     Consumer,
     DeadLetter,
     Handler,
@@ -39,9 +40,15 @@ class TestInProcessBus(BusContract):
         made: list[Consumer] = []
 
         def make(
-            subscription: Subscription, handler: Handler, dead_letter: DeadLetter | None = None
+            subscription: Subscription,
+            handler: Handler | None = None,
+            *,
+            batch_handler: BatchHandler | None = None,
+            dead_letter: DeadLetter | None = None,
         ) -> Consumer:
-            consumer = bus.consumer(subscription, handler, dead_letter=dead_letter)
+            consumer = bus.consumer(
+                subscription, handler, batch_handler=batch_handler, dead_letter=dead_letter
+            )
             made.append(consumer)
             return consumer
 
