@@ -80,15 +80,14 @@ start() {
     # A port found free can be taken by a parallel run before the server binds it: then try further up.
     for attempt in 1 2 3 4; do
         port="$(free_port "$port")"
-        : > "$RUN_DIR/server.log" && is_root && chown postgres: "$RUN_DIR/server.log"
         # TCP on loopback only; no unix socket (its path could exceed the 107-byte limit).
-        if as_owner "$bin/pg_ctl" -D "$dir" -l "$RUN_DIR/server.log" -w -t 60 start -o \
+        if as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start -o \
             "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200 \
              -c fsync=$fsync -c synchronous_commit=$fsync -c full_page_writes=$fsync" >&2; then
             break
         fi
-        grep -q "could not bind\|Address already in use" "$RUN_DIR/server.log" && [ "$attempt" -lt 4 ] \
-            || { tail -n 30 "$RUN_DIR/server.log" >&2 || true; die "Postgres did not start"; }
+        grep -q "could not bind\|Address already in use" "$dir/server.log" && [ "$attempt" -lt 4 ] \
+            || { tail -n 30 "$dir/server.log" >&2 || true; die "Postgres did not start"; }
         log "port $port taken meanwhile (attempt $attempt): retrying on another port"
         port=$((port + 1))
     done

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from cbec.declaration.doctypes import ORDER
+from cbec.declaration.views import status_view
+from cbec.sample_orders import declare_orders
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cbec.declaration.doctypes import ORDER
-from cbec.declaration.views import status_view
-from cbec.sample_orders import declare_orders
 from cbec_cli.embedded import EmbeddedStack
 
 DONE_STATUSES = frozenset({120})
@@ -57,7 +57,7 @@ def run_demo(orders: int, out: Path | None, timeout: float, console: Console) ->
 
 
 def _summary(stack: EmbeddedStack, keys: list[tuple[str, ...]]) -> dict[str, Any]:
-    clearances = []
+    clearances: list[dict[str, Any]] = []
     for key in keys:
         state = stack.declaration("CEB311", key)
         clearances.append({

@@ -22,6 +22,7 @@ from cbec.declaration.dispatch import handlers
 from cbec.declaration.doctypes import BY_CODE
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
 from cbec.declaration.lifecycle import Declaration
+from cbec.declaration.ports import Position
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.keys import SigningKey
 from cbec.signing.sm2 import SoftwareSM2Key
@@ -93,8 +94,11 @@ class EmbeddedStack:
         self.link = FileDropLink(self.dxp_dir / "outbox", self.dxp_dir / "inbox")
         link_store = self._store("receipts")
         self.customs_link = CustomsLinkApp(EventStoreDeclarations(link_store), self.link, self.tenants)
-        self.bus.consumer(Subscription((routing.SIGN_RESULTS_TOPIC,), "cbec-receipts"), bus_handler(
-            "receipts", {routing.SIGN_RESULTS_TOPIC: lambda raw, pos: self.customs_link.transmit(json.loads(raw), pos)}))
+        def on_signed(raw: bytes, position: Position) -> None:
+            self.customs_link.transmit(json.loads(raw), position)
+
+        self.bus.consumer(Subscription((routing.SIGN_RESULTS_TOPIC,), "cbec-receipts"),
+                          bus_handler("receipts", {routing.SIGN_RESULTS_TOPIC: on_signed}))
         self.relays.append(OutboxRelay(link_store, self.bus, name="receipts",
                                        route=lambda e: link_route(e.stream_id, e.version, e.type, e.data)))
         self.simulator = CustomsSimulator(self.link.outbox, self.link.inbox, config=self.simulator_config)

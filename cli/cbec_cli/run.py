@@ -17,6 +17,7 @@ SERVICES: dict[str, str] = {
     "inventory": "inventory_service.worker",
     "signer": "signer_service.main",
     "receipts": "receipts_service.worker",
+    "saga": "saga_service.worker",
 }
 
 

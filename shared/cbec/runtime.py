@@ -71,5 +71,5 @@ class ServiceProcess:
 
         config = uvicorn.Config(self.http_app, host="127.0.0.1", port=self.http_port, log_level="warning")
         server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
         return server

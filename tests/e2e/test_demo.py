@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from cbec.ceb import codec, dxp
 from cbec.ceb.xsd import xsd_errors
 from cbec.signing.xmldsig import verify_document

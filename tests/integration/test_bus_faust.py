@@ -6,8 +6,10 @@ import asyncio
 import uuid
 
 import pytest
-from cbec.bus.faust_app import make_app
+from cbec.bus import Message
+from cbec.bus.faust_app import make_app, to_message
 from cbec.bus.kafka import KafkaPublisher, ensure_topics
+from cbec.store.outbox import tracking_for
 
 pytestmark = pytest.mark.integration
 
@@ -20,18 +22,20 @@ def test_a_faust_agent_receives_published_messages_keyed_by_clearance(
     app = make_app(f"cbec-test-{uuid.uuid4().hex[:8]}", kafka_bootstrap, partitions=2)
     topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
     seen: list[tuple[bytes, bytes, int]] = []
+    messages: list[Message] = []
 
     @app.agent(topic, concurrency=1)
     async def record(stream):  # type: ignore[no-untyped-def]
         async for event in stream.events():
             seen.append((event.key, event.value, event.message.partition))
+            messages.append(to_message(event))
 
     async def scenario() -> None:
         await app.start()
         try:
             publisher = KafkaPublisher(kafka_bootstrap)
             for n in range(6):
-                publisher.publish(topic_name, f"EBP001:SO-{n % 2}", f"{n}".encode())
+                publisher.publish(topic_name, f"EBP001:SO-{n % 2}", f"{n}".encode(), {"n": str(n)})
             publisher.flush()
             publisher.close()
             for _ in range(300):
@@ -49,3 +53,6 @@ def test_a_faust_agent_receives_published_messages_keyed_by_clearance(
             value for k, value, _ in seen if k == key
         )
         assert len({partition for k, _, partition in seen if k == key}) == 1
+    first = next(m for m in messages if m.value == b"0")
+    assert (first.topic, first.key, first.headers) == (topic_name, "EBP001:SO-0", {"n": "0"})
+    assert tracking_for("saga", first).application_name == f"saga|{topic_name}/{first.partition}"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
 import pytest
-
 from cbec.contracts.signing import SignRequest, SignResult
 from cbec.reference import samples_dir
 from cbec.signing.certs import generate_sm2_identity
@@ -36,7 +36,10 @@ def _consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
         group_id=f"reader-{uuid.uuid4().hex[:8]}",
     )
     values: list[bytes] = []
@@ -50,9 +53,7 @@ def _consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.
     return values
 
 
-def test_requests_become_signed_results_and_are_committed_once(
-    kafka_bootstrap: str, kafka_topic_prefix: str
-) -> None:
+def test_requests_become_signed_results_and_are_committed_once(kafka_bootstrap: str, kafka_topic_prefix: str) -> None:
     from kafka import KafkaProducer
 
     config = WorkerConfig(
@@ -77,12 +78,14 @@ def test_requests_become_signed_results_and_are_committed_once(
     producer.flush()
     producer.close()
 
-    worker = SignerWorker(SignerApp(registry, threads=2), config)
-    deadline = time.monotonic() + 60
-    while worker.processed < 42 and time.monotonic() < deadline:
-        worker.process_once()
-    worker.close()
-    assert worker.processed == 42
+    async def sign_all() -> int:
+        async with SignerWorker(SignerApp(registry, threads=2), config) as worker:
+            deadline = time.monotonic() + 60
+            while worker.processed < 42 and time.monotonic() < deadline:
+                await worker.process_once()
+            return worker.processed
+
+    assert asyncio.run(sign_all()) == 42
 
     results = [SignResult.from_json(v) for v in _consume_all(kafka_bootstrap, config.results_topic, 41)]
     assert len(results) == 41
@@ -93,10 +96,10 @@ def test_requests_become_signed_results_and_are_committed_once(
     assert _consume_all(kafka_bootstrap, config.dlq_topic, 1) == [b"{not json"]
 
     # A new member of the same group starts after the committed offsets: nothing is signed twice.
-    again = SignerWorker(SignerApp(registry), config)
-    try:
-        for _ in range(5):
-            again.process_once()
-        assert again.processed == 0
-    finally:
-        again.close()
+    async def sign_again() -> int:
+        async with SignerWorker(SignerApp(registry), config) as again:
+            for _ in range(5):
+                await again.process_once()
+            return again.processed
+
+    assert asyncio.run(sign_again()) == 0

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from cbec.signing.certs import issue_sm2_certificate, rsa_certificate_for_public_key, generate_sm2_test_ca
+from cbec.signing.certs import generate_sm2_test_ca, issue_sm2_certificate, rsa_certificate_for_public_key
 from cbec.signing.conformance import SigningKeyContract, signature_is_valid
 from cbec.signing.keys import BackendUnavailable, SigningKey
 from cbec.signing.pool import KeyPool
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 pytestmark = pytest.mark.integration
 
@@ -110,7 +109,11 @@ def _settings(token: Token, cert: bytes, **extra: object):  # type: ignore[no-un
     from cbec.signing.pkcs11 import Pkcs11Settings
 
     return Pkcs11Settings(
-        module=token.module, token_label=token.label, pin=token.pin, key_label="signer", certificate=cert,
+        module=token.module,
+        token_label=token.label,
+        pin=token.pin,
+        key_label="signer",
+        certificate=cert,
         **extra,  # type: ignore[arg-type]
     )
 
@@ -138,10 +141,9 @@ class TestPkcs11RsaPool(SigningKeyContract):
 
 def test_certificate_can_come_from_the_token(token: Token) -> None:
     from asn1crypto import x509 as ax509
-    from pkcs11 import Attribute, ObjectClass
-
     from cbec.signing.certs import certificate_der_from_pem_or_der
     from cbec.signing.pkcs11 import Pkcs11Session
+    from pkcs11 import Attribute, ObjectClass
 
     cert = _rsa_key_in_token(token)
     der = certificate_der_from_pem_or_der(cert)
@@ -205,9 +207,8 @@ def test_an_sm2_curve_ec_key_making_ecdsa_is_refused_as_not_sm2(token: Token) ->
     """SoftHSM2 happily signs with CKM_ECDSA on an SM2-curve key: the result must not pass as SM2."""
     from asn1crypto import core as acore
     from asn1crypto import keys as akeys
-    from pkcs11 import Attribute, KeyType
-
     from cbec.signing.pkcs11 import Pkcs11Session
+    from pkcs11 import Attribute, KeyType
 
     with _admin_session(token) as session:
         public, _ = session.generate_keypair(

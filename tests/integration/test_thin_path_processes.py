@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
-
 from cbec.ceb import dxp
 from cbec.ceb.xsd import xsd_errors
 from cbec.declaration import lifecycle
@@ -23,6 +21,7 @@ from cbec.sample_orders import declare_orders
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.xmldsig import verify_document
 from cbec.store.event_store import EventStore
+from kafka import KafkaProducer
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +53,7 @@ class Stack:
 
     def stop(self) -> dict[str, int | None]:
         codes: dict[str, int | None] = {}
-        for name, proc in self.procs.items():
+        for proc in self.procs.values():
             proc.send_signal(signal.SIGTERM)
         for name, proc in self.procs.items():
             try:

@@ -6,6 +6,7 @@ from cbec.declaration import ceb_bridge
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.ports import DeclarationStore
 from cbec.tenants import TenantRegistry
+
 from order_service import domain
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cbec.declaration.worker import build_process
+
 from order_service import domain
 
 

@@ -10,6 +10,7 @@ from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC
 from cbec.customs.filedrop import FileDropLink
 from cbec.declaration.bus_glue import bus_handler
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
+from cbec.declaration.ports import Position
 from cbec.declaration.routing import SIGN_RESULTS_TOPIC
 from cbec.runtime import ServiceProcess
 from cbec.settings import Settings
@@ -17,6 +18,7 @@ from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
 from cbec.store.outbox import OutboxRelay
 from cbec.tenants_config import load_tenants
+
 from receipts_service.application import CustomsLinkApp, route
 
 SERVICE = "receipts"
@@ -29,7 +31,11 @@ def build_process(settings: Settings | None = None) -> ServiceProcess:
     app = CustomsLinkApp(EventStoreDeclarations(store), link, load_tenants(settings))
     bootstrap = settings.kafka_bootstrap_servers
     ensure_topics(bootstrap, [SIGN_RESULTS_TOPIC, TRANSMISSIONS_TOPIC, RECEIPTS_TOPIC], settings.topic_partitions)
-    table = {SIGN_RESULTS_TOPIC: lambda raw, pos: app.transmit(json.loads(raw), pos) and None}
+
+    def on_signed(raw: bytes, position: Position) -> None:
+        app.transmit(json.loads(raw), position)
+
+    table = {SIGN_RESULTS_TOPIC: on_signed}
     consumer = KafkaConsumerLoop(bootstrap, Subscription((SIGN_RESULTS_TOPIC,), f"cbec-{SERVICE}"),
                                  bus_handler(SERVICE, table))
 

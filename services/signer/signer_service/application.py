@@ -116,9 +116,7 @@ class SignerApp:
         self._cache.put(result)
         return result
 
-    def verify(
-        self, xml: bytes, profile: str | None = None, *, registered_only: bool = False
-    ) -> VerifyResult:
+    def verify(self, xml: bytes, profile: str | None = None, *, registered_only: bool = False) -> VerifyResult:
         """Verify with the embedded certificate; ``registered_only`` also requires a registered one."""
         trusted = {e.key.certificate_der for e in self.registry.entries()} if registered_only else None
         return verify_document(xml, profile=profile, trusted=trusted)

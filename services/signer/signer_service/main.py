@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import threading
@@ -61,10 +62,14 @@ def run() -> None:
         ),
     )
     log.info("signer started: group %s, backend %s", settings.signer_group_id, settings.signer_backend)
+
+    async def serve() -> None:
+        async with worker:
+            await worker.run(stop)
+
     try:
-        worker.run(stop)
+        asyncio.run(serve())
     finally:
-        worker.close()
         app.close()
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import faust
+
+from cbec.bus.ports import Message
 
 
 def make_app(
@@ -44,3 +47,22 @@ def make_app(
     }
     settings.update(overrides)
     return faust.App(name, **settings)
+
+
+def to_message(event: Any) -> Message:
+    """The bus ``Message`` for a faust stream event (e.g. to pass to ``tracking_for``).
+
+    Uses the raw record (``event.message``), so it works whatever the topic's serializers.
+    """
+    raw = event.message
+    key = raw.key.decode("utf-8") if isinstance(raw.key, bytes) else raw.key
+    value = raw.value if isinstance(raw.value, bytes) else bytes(raw.value or b"")
+    headers = raw.headers.items() if isinstance(raw.headers, Mapping) else (raw.headers or [])
+    return Message(
+        topic=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        key=key,
+        value=value,
+        headers={k: v.decode("utf-8") if isinstance(v, bytes) else str(v) for k, v in headers},
+    )

@@ -42,6 +42,8 @@ class InProcessBus:
 
     def create_topic(self, topic: str, partitions: int) -> None:
         """Give ``topic`` its own partition count (before anything is published to it)."""
+        if partitions < 1:
+            raise ValueError("a topic needs at least one partition")
         with self._lock:
             if topic in self._partitions:
                 raise ValueError(f"topic {topic} already exists")

@@ -81,12 +81,14 @@ class KafkaPublisher:
 
 
 class KafkaConsumerLoop:
-    """Consumes a subscription with one thread, so one message at a time per partition.
+    """Consumes a subscription with one thread, so one message (or batch) at a time.
 
-    Offsets are committed only after the handler returned (auto-commit is off). When a
-    handler raises, the loop commits what succeeded, seeks every partition of the poll back to
-    its first unhandled message and raises ``HandlerFailed``: the next ``run_once`` (or another
-    member of the group after a rebalance) delivers that message again.
+    Give a ``handler`` (one message per call) or a ``batch_handler`` (each partition's share of
+    a poll per call). Offsets are committed after each poll, for the messages whose handler
+    returned (auto-commit is off). When a handler raises, the loop commits what succeeded,
+    seeks every partition of the poll back to its first unhandled message and raises
+    ``HandlerFailed``: the next ``run_once`` (or another member of the group after a
+    rebalance) delivers that message again.
     """
 
     def __init__(

@@ -47,7 +47,10 @@ def _build_node(parent: etree._Element, node: CNode, data: dict[str, Any], path:
         if kind == FIELD:
             if type(value) is not str:
                 raise _type_error(f"{path}.{it.name}", f"value must be str, got {type(value).__name__}")
-            _SubElement(el, it.tag).text = value
+            try:
+                _SubElement(el, it.tag).text = value
+            except ValueError:  # control characters and the like: not representable in XML 1.0
+                raise _type_error(f"{path}.{it.name}", "contains characters XML 1.0 cannot carry") from None
         elif kind == CHILD:
             _build_node(el, it.node, value, f"{path}.{it.name}")  # type: ignore[arg-type]
         elif kind == CHILDREN:
@@ -123,9 +126,7 @@ class _Parse:
             it = by_tag.get(ch.tag)
             if it is None:
                 local = etree.QName(ch).localname
-                self.note(
-                    "CBEC-UNEXPECTED", f"{path}.{local}", f"element {local} is not declared in {node.name}"
-                )
+                self.note("CBEC-UNEXPECTED", f"{path}.{local}", f"element {local} is not declared in {node.name}")
                 continue
             kind = it.kind
             if it.index < last:
@@ -160,9 +161,7 @@ class _Parse:
             last = it.index
         for name in node.required:
             if name not in data:
-                self.note(
-                    "CBEC-REQUIRED", f"{path}.{name}", f"required element {name} is missing in {node.name}"
-                )
+                self.note("CBEC-REQUIRED", f"{path}.{name}", f"required element {name} is missing in {node.name}")
         return data
 
 

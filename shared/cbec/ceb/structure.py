@@ -180,6 +180,64 @@ def business_key(doc: dict[str, Any]) -> str:
     return ""
 
 
+Check = Callable[[str], "tuple[str, str] | None"]
+Fmt = Callable[[str], "str | None"]
+
+
+def _compile_check(f: F) -> Check:
+    """A fast checker for one field: common valid values leave through a cheap first test."""
+    if f.fixed is None and f.default is None and not f.collapse:
+        if f.kind == "str":
+            lo = f.min_len or 0
+            hi = f.max_len if f.max_len is not None else 1 << 62
+
+            def check_str(v: str) -> tuple[str, str] | None:
+                if lo <= len(v) <= hi and (v.isprintable() or not _NOT_XML.search(v)):
+                    return None
+                return _field_error(v, f)
+
+            return check_str
+        if f.kind == "decimal":
+            frac = f.fraction_digits if f.fraction_digits is not None else 18
+            whole = max(1, (f.total_digits if f.total_digits is not None else 18) - frac)
+            quick = re.compile(rf"\d{{1,{whole}}}(?:\.\d{{0,{frac}}})?").fullmatch
+
+            def check_decimal(v: str) -> tuple[str, str] | None:
+                return None if quick(v) else _field_error(v, f)
+
+            return check_decimal
+        if f.kind == "int":
+            width = min(f.total_digits or 9, 9)
+
+            def check_int(v: str) -> tuple[str, str] | None:
+                return None if (len(v) <= width and v.isdigit() and v.isascii()) else _field_error(v, f)
+
+            return check_int
+    return lambda v: _field_error(v, f)
+
+
+def _format_for(f: F, node_name: str) -> tuple[str, Fmt] | None:
+    return _FORMATS.get(f.name) or _FORMATS.get(f"{f.name}@{node_name}")
+
+
+# One plan per node: (item, xsd check, spec-format check) — built once, on first use.
+_PLANS: dict[int, list[tuple[CItem, Check | None, tuple[str, Fmt] | None]]] = {}
+
+
+def _plan(node: CNode) -> list[tuple[CItem, Check | None, tuple[str, Fmt] | None]]:
+    plan = _PLANS.get(id(node))
+    if plan is None:
+        plan = []
+        for it in node.items:
+            spec = it.spec
+            if spec is not None and it.kind in (FIELD, FIELDS):
+                plan.append((it, _compile_check(spec), _format_for(spec, node.name)))
+            else:
+                plan.append((it, None, None))
+        _PLANS[id(node)] = plan
+    return plan
+
+
 class _Walk:
     __slots__ = ("errors", "formats", "suffix")
 
@@ -202,47 +260,41 @@ class _Walk:
                 else f"{it.name} needs at least {it.min_occurs} occurrences, got {n}",
             )
         elif it.max_occurs != -1 and n > it.max_occurs:
-            self.add(
-                "CBEC-COUNT", path, "XSD maxOccurs", f"{it.name} allows at most {it.max_occurs}, got {n}"
-            )
+            self.add("CBEC-COUNT", path, "XSD maxOccurs", f"{it.name} allows at most {it.max_occurs}, got {n}")
 
-    def value(self, v: Any, f: F, path: str, node_name: str) -> None:
+    def value(self, v: Any, check: Check, fmt: tuple[str, Fmt] | None, it: CItem, path: str) -> None:
         if type(v) is not str:
             self.add("CBEC-TYPE", path, "model", f"value must be a string, got {type(v).__name__}")
             return
-        err = _field_error(v, f)
+        err = check(v)
         if err is not None:
             self.add(err[0], path, "XSD facet", err[1])
-        elif self.formats:
-            fmt = _FORMATS.get(f.name) or _FORMATS.get(f"{f.name}@{node_name}")
-            if fmt is not None and (v != "" or f.min_occurs):
-                msg = fmt[1](v)
-                if msg is not None:
-                    self.add(fmt[0], path, "spec format", msg)
+        elif fmt is not None and self.formats and (v != "" or it.min_occurs):
+            msg = fmt[1](v)
+            if msg is not None:
+                self.add(fmt[0], path, "spec format", msg)
 
     def node(self, data: Any, node: CNode, path: str) -> None:
         if not isinstance(data, dict):
             self.add("CBEC-TYPE", path, "model", f"{node.name} must be a dict, got {type(data).__name__}")
             return
-        by_name = node.by_name
-        for key in data:
-            if key not in by_name:
-                self.add(
-                    "CBEC-UNEXPECTED", f"{path}.{key}", "XSD content", f"{key} is not declared in {node.name}"
-                )
-        for it in node.items:
+        seen = 0
+        for it, check, fmt in _plan(node):
             v = data.get(it.name)
-            kind = it.kind
-            p = f"{path}.{it.name}"
             if v is None:
                 if it.min_occurs:
-                    self.add("CBEC-REQUIRED", p, "XSD minOccurs", f"{it.name} is required")
+                    self.add("CBEC-REQUIRED", f"{path}.{it.name}", "XSD minOccurs", f"{it.name} is required")
                 continue
+            seen += 1
+            kind = it.kind
             if kind == FIELD:
-                self.value(v, it.spec, p, node.name)  # type: ignore[arg-type]
+                if type(v) is str and check(v) is None and (fmt is None or not self.formats):  # type: ignore[misc]
+                    continue
+                self.value(v, check, fmt, it, f"{path}.{it.name}")  # type: ignore[arg-type]
             elif kind == CHILD:
-                self.node(v, it.node, p)  # type: ignore[arg-type]
+                self.node(v, it.node, f"{path}.{it.name}")  # type: ignore[arg-type]
             elif kind == CHILDREN or kind == FIELDS:
+                p = f"{path}.{it.name}"
                 if not isinstance(v, list):
                     self.add("CBEC-TYPE", p, "model", f"{it.name} must be a list")
                     continue
@@ -251,14 +303,17 @@ class _Walk:
                     if kind == CHILDREN:
                         self.node(sub, it.node, f"{p}[{i}]")  # type: ignore[arg-type]
                     else:
-                        self.value(sub, it.spec, f"{p}[{i}]", node.name)  # type: ignore[arg-type]
+                        self.value(sub, check, fmt, it, f"{p}[{i}]")  # type: ignore[arg-type]
             elif kind == ANY and type(v) is not str:
-                self.add("CBEC-TYPE", p, "model", "ExtendMessage.Message must be serialized XML text")
+                self.add("CBEC-TYPE", f"{path}.{it.name}", "model", "ExtendMessage.Message must be serialized XML text")
+        if seen != len(data):
+            by_name = node.by_name
+            for key in data:
+                if key not in by_name:
+                    self.add("CBEC-UNEXPECTED", f"{path}.{key}", "XSD content", f"{key} is not declared in {node.name}")
 
 
-def validate_structure(
-    msg: CebMessage, *, formats: bool = True, before_signing: bool = False
-) -> list[CebError]:
+def validate_structure(msg: CebMessage, *, formats: bool = True, before_signing: bool = False) -> list[CebError]:
     """Every structural finding in ``msg`` (empty when it would pass the official XSD).
 
     ``before_signing=True`` skips the signature-presence check (621/623/625/711) for a message

@@ -27,12 +27,15 @@ class DeclareDocument:
 
     JSON: ``{"commandId": "...", "sender": "<10-digit customs code>", "docType": "CEB311",
     "document": {"OrderHead": {...}, "OrderList": [{...}]}}``; field names are the CEB XSD names.
+    Optional ``"ebpCode"``: the platform of the clearance, required for CEB511/CEB513 whose documents
+    do not name it (the clearance key is ``ebpCode:orderNo``).
     """
 
     command_id: str
     sender: str
     doc_type: str
     document: dict[str, Any]
+    ebp_code: str = ""
 
     def content_hash(self) -> str:
         """Hash of the business content, so a repeat with the same content is recognised."""
@@ -40,15 +43,15 @@ class DeclareDocument:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def to_json(self) -> bytes:
-        return json.dumps(
-            {
-                "commandId": self.command_id,
-                "sender": self.sender,
-                "docType": self.doc_type,
-                "document": self.document,
-            },
-            ensure_ascii=False,
-        ).encode()
+        body: dict[str, Any] = {
+            "commandId": self.command_id,
+            "sender": self.sender,
+            "docType": self.doc_type,
+            "document": self.document,
+        }
+        if self.ebp_code:
+            body["ebpCode"] = self.ebp_code
+        return json.dumps(body, ensure_ascii=False).encode()
 
 
 class CommandRejected(ValueError):
@@ -75,9 +78,12 @@ def parse_declare(raw: bytes, *, default_doc_type: str | None = None) -> Declare
     if not isinstance(doc_type, str):
         errors.append(CebError("CBEC-0002", "docType", "contract", "docType is required"))
     document = data.get("document")
+    ebp_code = data.get("ebpCode", "")
+    if not isinstance(ebp_code, str):
+        errors.append(CebError("CBEC-0002", "ebpCode", "contract", "ebpCode must be a string"))
     if not isinstance(document, dict):
         errors.append(CebError("CBEC-0002", "document", "contract", "document is required (a JSON object)"))
     if errors:
         raise CommandRejected(errors)
     assert isinstance(doc_type, str) and isinstance(document, dict)
-    return DeclareDocument(str(data["commandId"]), str(data["sender"]), doc_type, document)
+    return DeclareDocument(str(data["commandId"]), str(data["sender"]), doc_type, document, str(ebp_code))

@@ -58,9 +58,7 @@ class SignRequest:
         xml: bytes,
         profile: str | None = None,
     ) -> SignRequest:
-        return cls(
-            request_id, tenant, doc_type, clearance_key, base64.b64encode(xml).decode("ascii"), profile
-        )
+        return cls(request_id, tenant, doc_type, clearance_key, base64.b64encode(xml).decode("ascii"), profile)
 
     def xml(self) -> bytes:
         try:

@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from cbec.contracts.commands import DeclareDocument
@@ -70,7 +70,7 @@ class DeclarationApp:
         render: Renderer,
         *,
         waiting_for: Callable[[Declaration], list[str]] = no_prerequisites,
-        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
         retries: int = 5,
     ) -> None:
         self.doc_types = {d.code: d for d in doc_types}

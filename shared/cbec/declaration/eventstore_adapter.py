@@ -8,9 +8,9 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from cbec.declaration.ports import Position
+from cbec.declaration.ports import Position, StreamAppend
 from cbec.store.event_store import EventStore
-from cbec.store.events import NewEvent
+from cbec.store.events import Append, NewEvent
 
 
 def tracking_of(position: Position) -> Tracking:
@@ -37,6 +37,12 @@ class EventStoreDeclarations:
             stream_id,
             expected_version,
             [NewEvent(t, d) for t, d in events],
+            tracking=tracking_of(position) if position else None,
+        )
+
+    def append_batch(self, appends: Sequence[StreamAppend], position: Position | None = None) -> None:
+        self.store.append_batch(
+            [Append(a.stream_id, a.expected_version, [NewEvent(t, d) for t, d in a.events]) for a in appends],
             tracking=tracking_of(position) if position else None,
         )
 

@@ -16,8 +16,9 @@ SIGNED = "DocumentSigned"
 SIGNING_FAILED = "DocumentSigningFailed"
 SENT = "DocumentSent"
 RECEIPT_RECORDED = "ReceiptRecorded"
+WITHDRAWN = "DocumentWithdrawn"  # deleted (appType 3) before customs ever saw it: nothing is sent
 
-EVENT_TYPES = (RECEIVED, REFUSED, HELD, RELEASED, SIGNED, SIGNING_FAILED, SENT, RECEIPT_RECORDED)
+EVENT_TYPES = (RECEIVED, REFUSED, HELD, RELEASED, SIGNED, SIGNING_FAILED, SENT, RECEIPT_RECORDED, WITHDRAWN)
 
 
 @dataclass(slots=True)
@@ -37,8 +38,14 @@ class Declaration:
 
     doc_type: str
     version: int = 0
-    phase: str = "new"  # new | refused | held | released | signed | signing-failed | sent
+    # new | received | refused | held | released | signed | signing-failed | sent | withdrawn
+    phase: str = "new"
     clearance_key: str = ""
+    app_type: str = ""  # of the current document: 1 new, 2 change, 3 delete
+    links: dict[str, Any] = field(default_factory=dict)  # carried on every event (businessKey, …)
+    commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # commandId → its errors
+    ever_released: bool = False  # customs has seen (or is about to see) a version of this document
+    superseded: int = 0  # receipts before this index answer an earlier version
     sender: str = ""
     content_hash: str = ""
     document: dict[str, Any] | None = None
@@ -50,16 +57,27 @@ class Declaration:
 
     def apply(self, event_type: str, data: dict[str, Any]) -> None:
         self.version += 1
+        if "commandId" in data and event_type in (RECEIVED, REFUSED, WITHDRAWN):
+            self.commands[data["commandId"]] = list(data.get("errors", []))
         if event_type == RECEIVED:
             self.phase = "received"
             self.clearance_key = data["clearanceKey"]
             self.sender = data["sender"]
             self.content_hash = data["contentHash"]
             self.document = data["document"]
+            self.app_type = data.get("appType", "1")
+            self.links = dict(data.get("links", {}))
             self.errors = []
+            self.superseded = len(self.receipts)
         elif event_type == REFUSED:
-            self.phase = "refused" if self.phase in ("new", "refused") else self.phase
+            # A refused command leaves a stored document alone, unless the saga refuses the document itself.
+            if self.phase in ("new", "refused", "withdrawn") or data.get("refusesDocument"):
+                self.phase = "refused"
+                self.waiting_for = []
             self.errors = list(data["errors"])
+        elif event_type == WITHDRAWN:
+            self.phase = "withdrawn"
+            self.waiting_for = []
         elif event_type == HELD:
             self.phase = "held"
             self.waiting_for = list(data["waitingFor"])
@@ -67,6 +85,7 @@ class Declaration:
             self.phase = "released"
             self.waiting_for = []
             self.release_request_id = data["requestId"]
+            self.ever_released = True
         elif event_type == SIGNED:
             self.phase = "signed"
         elif event_type == SIGNING_FAILED:
@@ -84,10 +103,15 @@ class Declaration:
 
     @property
     def current_receipt(self) -> Receipt | None:
-        """The receipt with the latest returnTime is current, whatever order they arrived in."""
-        if not self.receipts:
+        """The receipt with the latest returnTime is current, whatever order they arrived in.
+
+        Only receipts recorded since the current version was received count (a late receipt of an
+        earlier version cannot be told apart by its key, so it counts for the current one).
+        """
+        recent = self.receipts[self.superseded :]
+        if not recent:
             return None
-        return max(self.receipts, key=lambda r: (r.time, self.receipts.index(r)))
+        return max(recent, key=lambda r: (r.time, recent.index(r)))
 
     def has_receipt(self, receipt: Receipt) -> bool:
         return any(r.identity() == receipt.identity() for r in self.receipts)
@@ -101,11 +125,26 @@ class Declaration:
             return "held: waiting for " + " and ".join(self.waiting_for)
         if self.phase == "refused":
             return "refused at intake"
+        if self.phase == "withdrawn":
+            return "withdrawn"
         if self.phase == "signing-failed":
             return "signing failed"
         return {"released": "released", "signed": "signed", "sent": "sent to customs"}.get(
             self.phase, self.phase
         )
+
+    @property
+    def awaiting_customs(self) -> bool:
+        """Released to customs and no final answer yet (no receipt, or only e-port progress 1–3)."""
+        if not self.ever_released or self.phase in ("withdrawn", "held", "received", "signing-failed"):
+            return False
+        current = self.current_receipt
+        return current is None or current.status in (1, 2, 3)
+
+    @property
+    def rejected(self) -> bool:
+        current = self.current_receipt
+        return current is not None and statuses.is_rejection(current.status)
 
     @property
     def status_code(self) -> int | None:

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from cbec.declaration.ports import AlreadyProcessed, Position, VersionConflict
+from cbec.declaration.ports import AlreadyProcessed, Position, StreamAppend, VersionConflict
 
 
 class InMemoryDeclarationStore:
@@ -31,15 +31,21 @@ class InMemoryDeclarationStore:
         events: Sequence[tuple[str, dict[str, Any]]],
         position: Position | None = None,
     ) -> None:
+        self.append_batch([StreamAppend(stream_id, expected_version, events)], position)
+
+    def append_batch(self, appends: Sequence[StreamAppend], position: Position | None = None) -> None:
         with self._lock:
             if position is not None and position in self._positions:
                 raise AlreadyProcessed(position)
-            stream = self._streams.setdefault(stream_id, [])
-            if len(stream) != expected_version:
-                raise VersionConflict(f"{stream_id}: expected {expected_version}, at {len(stream)}")
-            for event_type, data in events:
-                stream.append((event_type, copy.deepcopy(data)))
-                self.log.append((stream_id, len(stream), event_type, copy.deepcopy(data)))
+            for a in appends:
+                at = len(self._streams.get(a.stream_id, []))
+                if a.events and at != a.expected_version:
+                    raise VersionConflict(f"{a.stream_id}: expected {a.expected_version}, at {at}")
+            for a in appends:
+                stream = self._streams.setdefault(a.stream_id, [])
+                for event_type, data in a.events:
+                    stream.append((event_type, copy.deepcopy(data)))
+                    self.log.append((a.stream_id, len(stream), event_type, copy.deepcopy(data)))
             if position is not None:
                 self._positions.add(position)
 

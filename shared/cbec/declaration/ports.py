@@ -21,7 +21,24 @@ class Position:
     offset: int
 
 
-__all__ = ["AlreadyProcessed", "VersionConflict", "Position", "DeclarationStore", "Validator", "Renderer"]
+@dataclass(frozen=True, slots=True)
+class StreamAppend:
+    """Events for one stream, expected at ``expected_version``; several commit together."""
+
+    stream_id: uuid.UUID
+    expected_version: int
+    events: Sequence[tuple[str, dict[str, Any]]]
+
+
+__all__ = [
+    "AlreadyProcessed",
+    "VersionConflict",
+    "Position",
+    "StreamAppend",
+    "DeclarationStore",
+    "Validator",
+    "Renderer",
+]
 
 
 class DeclarationStore(Protocol):
@@ -35,6 +52,10 @@ class DeclarationStore(Protocol):
         position: Position | None = None,
     ) -> None:
         """Append atomically with the position; raise VersionConflict or AlreadyProcessed."""
+        ...
+
+    def append_batch(self, appends: Sequence[StreamAppend], position: Position | None = None) -> None:
+        """Append to several streams in one transaction (all or nothing), with the position."""
         ...
 
     def record_position(self, position: Position) -> None:

@@ -127,9 +127,7 @@ class Pkcs11Session:
                     self._session = token.open(user_pin=settings.pin, rw=False)
                 except pkcs11.exceptions.UserAlreadyLoggedIn:
                     self._session = token.open(rw=False)
-                self._key = self._session.get_key(
-                    object_class=ObjectClass.PRIVATE_KEY, label=settings.key_label
-                )
+                self._key = self._session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=settings.key_label)
                 cert = settings.certificate or self._token_certificate()
             except pkcs11.exceptions.PKCS11Error as exc:
                 raise BackendUnavailable(f"PKCS#11 session could not be opened: {exc!r}") from exc
@@ -138,9 +136,7 @@ class Pkcs11Session:
         if info.algorithm != settings.algorithm:
             raise ValueError(f"certificate holds an {info.algorithm} key, settings say {settings.algorithm}")
         self.serial_hex = info.serial_hex
-        self._point = (
-            public_point(certificate_spki(self.certificate_der)) if settings.algorithm == "SM2" else b""
-        )
+        self._point = public_point(certificate_spki(self.certificate_der)) if settings.algorithm == "SM2" else b""
         self._closed = False
         problem = self._probe_problem()
         if problem is not None:
@@ -152,9 +148,7 @@ class Pkcs11Session:
             {Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.LABEL: self._settings.key_label}
         ):
             return bytes(obj[Attribute.VALUE])
-        raise ValueError(
-            f"no certificate given and none on the token with label {self._settings.key_label!r}"
-        )
+        raise ValueError(f"no certificate given and none on the token with label {self._settings.key_label!r}")
 
     def sign(self, data: bytes) -> bytes:
         s = self._settings

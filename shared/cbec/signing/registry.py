@@ -97,9 +97,7 @@ class CertificateRegistry:
         with self._lock:
             return list(self._entries.values())
 
-    def check(
-        self, customs_code: str, document_cop_code: str | None, at: datetime | None = None
-    ) -> CertificateEntry:
+    def check(self, customs_code: str, document_cop_code: str | None, at: datetime | None = None) -> CertificateEntry:
         """The entry to sign with, or a :class:`SigningError` saying why signing is refused."""
         entry = self.get(customs_code)
         when = at or datetime.now(UTC)
@@ -112,14 +110,11 @@ class CertificateRegistry:
         if document_cop_code != customs_code:
             raise SigningError(
                 HOLDER_MISMATCH,
-                f"BaseTransfer/copCode {document_cop_code or '(missing)'} is not the certificate holder "
-                f"{customs_code}",
+                f"BaseTransfer/copCode {document_cop_code or '(missing)'} is not the certificate holder {customs_code}",
             )
         return entry
 
-    def sign(
-        self, customs_code: str, xml: bytes, *, profile: str | None = None, at: datetime | None = None
-    ) -> bytes:
+    def sign(self, customs_code: str, xml: bytes, *, profile: str | None = None, at: datetime | None = None) -> bytes:
         """Sign ``xml`` for tenant ``customs_code`` with its registered key and profile."""
         return self.sign_tree(customs_code, parse(xml), profile=profile, at=at)
 
@@ -135,9 +130,7 @@ class CertificateRegistry:
         entry = self.check(customs_code, cop_code(tree), at)
         return sign_tree(tree, entry.key, profile or entry.profile)
 
-    def expiry_warnings(
-        self, *, at: datetime | None = None, codes: Iterable[str] | None = None
-    ) -> list[ExpiryWarning]:
+    def expiry_warnings(self, *, at: datetime | None = None, codes: Iterable[str] | None = None) -> list[ExpiryWarning]:
         """Certificates that expire within the warning window (30 days by default) or already have."""
         when = at or datetime.now(UTC)
         wanted = set(codes) if codes is not None else None

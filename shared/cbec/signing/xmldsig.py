@@ -36,9 +36,7 @@ IMPORT_ROOTS: frozenset[str] = frozenset(f"CEB{n}Message" for n in (311, 411, 51
 EXPORT_ROOTS: frozenset[str] = frozenset(
     f"CEB{n}Message" for n in (213, 215, 303, 403, 505, 507, 509, 603, 605, 607, 701, 792)
 )
-_BEFORE_SIGNATURE_IMPORT = frozenset(
-    f"{{{CEB_NS}}}{t}" for t in ("BaseTransfer", "BaseSubscribe", "ExtendMessage")
-)
+_BEFORE_SIGNATURE_IMPORT = frozenset(f"{{{CEB_NS}}}{t}" for t in ("BaseTransfer", "BaseSubscribe", "ExtendMessage"))
 _BEFORE_SIGNATURE_EXPORT = frozenset(f"{{{CEB_NS}}}{t}" for t in ("BaseTransfer", "BaseSubscribe"))
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=False)
@@ -180,9 +178,7 @@ def strip_signature(xml: bytes) -> bytes:
     return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
 
 
-def _fail(
-    code: str, reason: str, serial_hex: str | None = None, algorithm: Algorithm | None = None
-) -> VerifyResult:
+def _fail(code: str, reason: str, serial_hex: str | None = None, algorithm: Algorithm | None = None) -> VerifyResult:
     return VerifyResult(False, reason, code, serial_hex, algorithm)
 
 
@@ -194,9 +190,7 @@ def _b64(text: str | None) -> bytes:
     return base64.b64decode("".join((text or "").split()), validate=True)
 
 
-def _candidate_profiles(
-    profile: str | None, c14n_uri: str, sig_uri: str, digest_uri: str
-) -> list[SigningProfile]:
+def _candidate_profiles(profile: str | None, c14n_uri: str, sig_uri: str, digest_uri: str) -> list[SigningProfile]:
     if profile is not None:
         return [get_profile(profile)]
     return [
@@ -299,23 +293,17 @@ def verify_document(
             last = _fail("CBEC-SIG-ALGORITHM", f"DigestMethod does not match profile {prof.name}", *who)
             continue
         if algorithm != info.algorithm:
-            last = _fail(
-                "CBEC-SIG-ALGORITHM", f"{algorithm} signature but an {info.algorithm} certificate", *who
-            )
+            last = _fail("CBEC-SIG-ALGORITHM", f"{algorithm} signature but an {info.algorithm} certificate", *who)
             continue
         with_comments = prof.document_with_comments
         if with_comments not in docs:
             docs[with_comments] = _document_c14n(tree, with_comments)
         if prof.digest(algorithm)(docs[with_comments]) != stated_digest:
-            last = _fail(
-                "CBEC-SIG-DIGEST", "document digest does not match DigestValue (content changed)", *who
-            )
+            last = _fail("CBEC-SIG-DIGEST", "document digest does not match DigestValue (content changed)", *who)
             continue
         data = digest_value_text.encode("ascii") if prof.signed_input == "digest_value" else signed_info_c14n
         if not verify_signature(algorithm, cert_der, data, signature):
-            last = _fail(
-                "CBEC-SIG-INVALID", "SignatureValue does not verify with the embedded certificate", *who
-            )
+            last = _fail("CBEC-SIG-INVALID", "SignatureValue does not verify with the embedded certificate", *who)
             continue
         return VerifyResult(True, "signature valid", "OK", info.serial_hex, info.algorithm, prof.name)
     return last

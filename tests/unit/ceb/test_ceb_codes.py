@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from cbec.ceb.codes import error_codes, is_final, outcome, receipt_statuses, status_meaning
 
 

@@ -99,9 +99,7 @@ def test_import_currency_is_142() -> None:
 def test_buyer_and_payer_id_type_is_1(msg_factory: object, head: str, name: str) -> None:
     msg = msg_factory()  # type: ignore[operator]
     msg.docs[0][head][name] = "2"
-    assert found(validate_business(msg)) == {
-        ("CBEC-ID-TYPE", f"{msg.docs and ''}{_doc(msg)}[1].{head}.{name}")
-    }
+    assert found(validate_business(msg)) == {("CBEC-ID-TYPE", f"{msg.docs and ''}{_doc(msg)}[1].{head}.{name}")}
 
 
 def _doc(msg: CebMessage) -> str:
@@ -136,10 +134,7 @@ def test_cop_code_and_return_declarer_must_match_the_certificate() -> None:
         ("-625013", "InvtRefund[1].InvtRefundHead.agentCode"),
         ("CBEC-COP-CODE", "BaseTransfer.copCode"),
     }
-    assert (
-        validate_business(refund, RelatedDocs(inventories=[ex.released_inventory()], certificate_code=ex.EBC))
-        == []
-    )
+    assert validate_business(refund, RelatedDocs(inventories=[ex.released_inventory()], certificate_code=ex.EBC)) == []
 
 
 def test_order_numbers_are_unique_per_platform_within_a_batch() -> None:
@@ -190,9 +185,7 @@ def test_list_lines_match_the_order_one_to_one_with_the_same_names() -> None:
         ("CBEC-LIST-GNAME", "Inventory[1].InventoryList[2].gname")
     }
     inv.docs[0]["InventoryList"].pop()
-    assert ("CBEC-LIST-GNUM", "Inventory[1].InventoryList") in found(
-        validate_business(inv, RelatedDocs.of(order))
-    )
+    assert ("CBEC-LIST-GNUM", "Inventory[1].InventoryList") in found(validate_business(inv, RelatedDocs.of(order)))
 
 
 def test_list_must_name_the_waybill_of_its_order() -> None:
@@ -208,9 +201,7 @@ def test_a_return_names_original_items_and_returns_at_most_their_qty() -> None:
     refund = ex.refund_message()
     assert validate_business(refund, related) == []
     refund.docs[0]["InvtRefundList"][0]["qty"] = "3"  # the list had 2
-    assert found(validate_business(refund, related)) == {
-        ("CBEC-REFUND-QTY", "InvtRefund[1].InvtRefundList[1].qty")
-    }
+    assert found(validate_business(refund, related)) == {("CBEC-REFUND-QTY", "InvtRefund[1].InvtRefundList[1].qty")}
     refund.docs[0]["InvtRefundList"][0].update(qty="1", gnum="7")
     assert found(validate_business(refund, related)) == {("-625209", "InvtRefund[1].InvtRefundList[1].gnum")}
 
@@ -239,9 +230,7 @@ def test_bonded_1210_lists_need_account_book_area_item_record_and_country_142() 
         ("CBEC-1210", "Inventory[1].InventoryHead.country"),
         ("CBEC-1210", "Inventory[1].InventoryList[1].itemRecordNo"),
     }
-    inv.docs[0]["InventoryHead"].update(
-        emsNo="T5165W000001", areaCode="5165000001", areaName="区内仓", country="142"
-    )
+    inv.docs[0]["InventoryHead"].update(emsNo="T5165W000001", areaCode="5165000001", areaName="区内仓", country="142")
     inv.docs[0]["InventoryList"][0]["itemRecordNo"] = "ITEM-1"
     assert validate_business(inv) == []
 

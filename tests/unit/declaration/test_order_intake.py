@@ -8,7 +8,6 @@ import json
 import random
 
 import pytest
-
 from cbec.ceb import codec
 from cbec.ceb.xsd import xsd_errors
 from cbec.contracts.commands import DeclareDocument

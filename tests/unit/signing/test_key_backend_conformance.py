@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from cbec.signing.conformance import SigningKeyContract
 from cbec.signing.keys import SigningKey, SoftwareRSAKey
 from cbec.signing.pool import KeyPool
@@ -67,7 +66,6 @@ def test_the_conformance_check_rejects_ecdsa_on_the_sm2_curve(
 ) -> None:
     from asn1crypto import keys as akeys
     from asn1crypto import pem as apem
-
     from cbec.signing.conformance import verifies_as_sm2_independently
 
     _, _, der = apem.unarmor(sm2_identity[0])

@@ -7,7 +7,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.keys import BackendUnavailable, verify_signature
 from cbec.signing.pool import KeyPool, PoolExhausted
@@ -51,7 +50,9 @@ def test_sessions_lost_mid_load_lose_no_request(sm2_key: SoftwareSM2Key) -> None
     messages = [f"request {i}".encode() for i in range(200)]
     with ThreadPoolExecutor(6) as executor:
         signatures = list(executor.map(pool.sign, messages))
-    assert all(verify_signature("SM2", sm2_key.certificate_der, m, s) for m, s in zip(messages, signatures, strict=True))
+    assert all(
+        verify_signature("SM2", sm2_key.certificate_der, m, s) for m, s in zip(messages, signatures, strict=True)
+    )
     stats = pool.stats()
     assert stats.signs == 200
     assert stats.reconnects >= 200 // 17 - 3
@@ -89,8 +90,7 @@ def test_health_check_replaces_a_dead_connection(sm2_key: SoftwareSM2Key) -> Non
 
 
 def test_back_pressure_when_every_connection_is_busy(sm2_key: SoftwareSM2Key) -> None:
-    pool = KeyPool(lambda: FlakySession(sm2_key, lifetime=100, delay=0.3), size=1, acquire_timeout=0.05,
-                   max_waiting=1)
+    pool = KeyPool(lambda: FlakySession(sm2_key, lifetime=100, delay=0.3), size=1, acquire_timeout=0.05, max_waiting=1)
     busy = threading.Thread(target=pool.sign, args=(b"slow",))
     busy.start()
     time.sleep(0.05)
@@ -101,8 +101,7 @@ def test_back_pressure_when_every_connection_is_busy(sm2_key: SoftwareSM2Key) ->
 
 
 def test_too_many_waiters_are_refused_at_once(sm2_key: SoftwareSM2Key) -> None:
-    pool = KeyPool(lambda: FlakySession(sm2_key, lifetime=100, delay=0.3), size=1, acquire_timeout=5,
-                   max_waiting=0)
+    pool = KeyPool(lambda: FlakySession(sm2_key, lifetime=100, delay=0.3), size=1, acquire_timeout=5, max_waiting=0)
     busy = threading.Thread(target=pool.sign, args=(b"slow",))
     busy.start()
     time.sleep(0.05)

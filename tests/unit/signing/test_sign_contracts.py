@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from cbec.contracts.signing import ContractError, SignError, SignRequest, SignResult
 
 
@@ -26,8 +25,12 @@ def test_failure_result_carries_code_and_message() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"not json", b"[]", b'{"request_id": "r"}', b'{"request_id": 1, "tenant": "t", "doc_type": "d", '
-     b'"clearance_key": "k", "xml_b64": "eA=="}'],
+    [
+        b"not json",
+        b"[]",
+        b'{"request_id": "r"}',
+        b'{"request_id": 1, "tenant": "t", "doc_type": "d", "clearance_key": "k", "xml_b64": "eA=="}',
+    ],
 )
 def test_malformed_requests_are_rejected(raw: bytes) -> None:
     with pytest.raises(ContractError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 
 import pytest
-
 from cbec.contracts.signing import SignRequest, SignResult
 from cbec.reference import samples_dir
 from cbec.signing.keys import BackendUnavailable

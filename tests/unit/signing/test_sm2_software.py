@@ -136,6 +136,4 @@ def test_host_side_prehash_is_what_sm3_with_sm2_signs(sm2_key: SoftwareSM2Key) -
     e = sm2.sm2_prehash(sm2_key.public_point, MESSAGE)
     sig = sm2_key.sign(MESSAGE)
     assert _gmssl_verifier(sm2_key).verify(sig.hex(), e)
-    assert not _gmssl_verifier(sm2_key).verify(
-        sig.hex(), sm2.sm2_prehash(sm2_key.public_point, MESSAGE, b"x")
-    )
+    assert not _gmssl_verifier(sm2_key).verify(sig.hex(), sm2.sm2_prehash(sm2_key.public_point, MESSAGE, b"x"))

@@ -69,9 +69,7 @@ def test_resigned_import_sample_is_schema_valid_and_verifies(path: Path, sm2_key
 
 
 @pytest.mark.parametrize("path", _declarations("export", EXPORT_ROOTS), ids=lambda p: p.name)
-def test_resigned_export_sample_puts_signature_before_extend_message(
-    path: Path, sm2_key: SoftwareSM2Key
-) -> None:
+def test_resigned_export_sample_puts_signature_before_extend_message(path: Path, sm2_key: SoftwareSM2Key) -> None:
     doc = _with_extend_message(_fix_export_sample(path.read_bytes()))
     signed = sign_document(doc, sm2_key)
     children = _children(signed)
@@ -130,9 +128,7 @@ def test_a_receipt_root_is_not_signable(sm2_key: SoftwareSM2Key) -> None:
     assert info.value.code == "CBEC-SIG-ROOT"
 
 
-def test_rsa_sha1_output_verifies_under_libxmlsec1(
-    rsa_key: SoftwareRSAKey, rsa_identity: tuple[bytes, bytes]
-) -> None:
+def test_rsa_sha1_output_verifies_under_libxmlsec1(rsa_key: SoftwareRSAKey, rsa_identity: tuple[bytes, bytes]) -> None:
     import xmlsec
 
     signed = sign_document((samples_dir() / "import" / "CEB311Message.xml").read_bytes(), rsa_key)
@@ -149,9 +145,7 @@ def test_rsa_sha1_output_verifies_under_libxmlsec1(
         xmlsec_verify(signed.replace(b"<ceb:orderNo>", b"<ceb:orderNo>9", 1))
 
 
-def test_rsa_sha1_output_verifies_under_signxml(
-    rsa_key: SoftwareRSAKey, rsa_identity: tuple[bytes, bytes]
-) -> None:
+def test_rsa_sha1_output_verifies_under_signxml(rsa_key: SoftwareRSAKey, rsa_identity: tuple[bytes, bytes]) -> None:
     from signxml import SignatureMethod, XMLVerifier
     from signxml.algorithms import DigestAlgorithm
     from signxml.verifier import SignatureConfiguration
@@ -180,9 +174,7 @@ def test_every_profile_round_trips_and_is_recognised(
 
 
 def test_eport_client_profile_digests_sha1_with_w3c_sm2_uri(sm2_key: SoftwareSM2Key) -> None:
-    signed = sign_document(
-        (samples_dir() / "import" / "CEB511Message.xml").read_bytes(), sm2_key, "eport-client"
-    )
+    signed = sign_document((samples_dir() / "import" / "CEB511Message.xml").read_bytes(), sm2_key, "eport-client")
     info = etree.fromstring(signed).find(f"{DS}Signature/{DS}SignedInfo")
     assert info is not None
     assert info.find(f"{DS}SignatureMethod").get("Algorithm") == W3C_SM2_SM3  # type: ignore[union-attr]
@@ -203,9 +195,7 @@ def test_comments_are_outside_the_spec_digest_but_inside_the_eport_client_digest
 
 
 def test_hsm_digest_value_profile_signs_the_digest_text(sm2_key: SoftwareSM2Key) -> None:
-    signed = sign_document(
-        (samples_dir() / "import" / "CEB511Message.xml").read_bytes(), sm2_key, "hsm-digest-value"
-    )
+    signed = sign_document((samples_dir() / "import" / "CEB511Message.xml").read_bytes(), sm2_key, "hsm-digest-value")
     sig = etree.fromstring(signed).find(f"{DS}Signature")
     assert sig is not None
     digest_text = (sig.findtext(f"{DS}SignedInfo/{DS}Reference/{DS}DigestValue") or "").encode()
@@ -214,9 +204,7 @@ def test_hsm_digest_value_profile_signs_the_digest_text(sm2_key: SoftwareSM2Key)
 
 
 def test_verifying_with_the_wrong_profile_fails(sm2_key: SoftwareSM2Key) -> None:
-    signed = sign_document(
-        (samples_dir() / "import" / "CEB511Message.xml").read_bytes(), sm2_key, "eport-client"
-    )
+    signed = sign_document((samples_dir() / "import" / "CEB511Message.xml").read_bytes(), sm2_key, "eport-client")
     result = verify_document(signed, profile="spec-2022")
     assert (result.ok, result.code) == (False, "CBEC-SIG-ALGORITHM")
 
@@ -249,9 +237,7 @@ def test_tampered_signed_info_fails_on_the_signature(signed_311: bytes) -> None:
     assert (result.ok, result.code) == (False, "CBEC-SIG-INVALID")
 
 
-def test_signature_by_another_key_under_the_same_certificate_fails(
-    sm2_key: SoftwareSM2Key, signed_311: bytes
-) -> None:
+def test_signature_by_another_key_under_the_same_certificate_fails(sm2_key: SoftwareSM2Key, signed_311: bytes) -> None:
     other_key_pem, _ = generate_sm2_identity("3301961234", "x")
     root = etree.fromstring(signed_311)
     signed_info = root.find(f"{DS}Signature/{DS}SignedInfo")
@@ -300,9 +286,7 @@ def test_expired_certificate_fails(tmp_path: Path) -> None:
     assert verify_document(signed, at=datetime.now(UTC) - timedelta(days=2, hours=12)).ok
 
 
-def test_untrusted_certificate_fails_when_a_trust_list_is_given(
-    signed_311: bytes, sm2_key: SoftwareSM2Key
-) -> None:
+def test_untrusted_certificate_fails_when_a_trust_list_is_given(signed_311: bytes, sm2_key: SoftwareSM2Key) -> None:
     assert verify_document(signed_311, trusted={sm2_key.certificate_der}).ok
     result = verify_document(signed_311, trusted=set())
     assert (result.ok, result.code) == (False, "CBEC-SIG-CERT-UNTRUSTED")

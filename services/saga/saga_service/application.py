@@ -1,0 +1,285 @@
+"""The saga's use cases over its own event store: observe events, record facts, fire deadlines, answer queries.
+
+Each handled message is one transaction: the saga events of every instance it touches (a
+clearance and, for entry lists, the instances it joins) commit together with the message's
+tracking position, so a redelivered message changes nothing. Commands and status messages leave
+through the outbox (:func:`route`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from cbec.bus.ports import Message
+from cbec.clock import Clock, SystemClock
+from cbec.contracts.status import (
+    CLEARANCE_ALERT,
+    GOODS_LEFT_TOPIC,
+    SAGA_COMMANDS_TOPIC,
+    STATUS_CHANGED,
+    STATUS_TOPIC,
+    GoodsLeft,
+    SagaCommand,
+    StatusMessage,
+)
+from cbec.store.errors import AlreadyProcessed, ConcurrencyError
+from cbec.store.event_store import EventStore
+from cbec.store.events import Append, NewEvent, RecordedEvent
+from cbec.store.outbox import tracking_for
+from saga_service import domain
+from saga_service.domain import Clearance, Decision, Policy
+
+log = logging.getLogger(__name__)
+
+NAME = "saga"
+SAGA_NAMESPACE = uuid.UUID("0b7d2c3e-93a4-4f0e-8d53-5a7c1e2f4b60")
+EVENT_TOPICS = tuple(f"cbec.{s}.events" for s in ("order", "payment", "logistics", "inventory"))
+INPUT_TOPICS = (*EVENT_TOPICS, GOODS_LEFT_TOPIC)
+
+
+def stream_of(key: str) -> uuid.UUID:
+    return uuid.uuid5(SAGA_NAMESPACE, f"saga:{key}")
+
+
+@dataclass
+class _Touched:
+    state: Clearance
+    base_version: int
+    events: list[Decision]
+
+
+class SagaApp:
+    """The process manager behind ``cbec run saga``; the embedded demo runs it in process."""
+
+    def __init__(self, store: EventStore, *, policy: Policy | None = None, clock: Clock | None = None,
+                 name: str = NAME, retries: int = 10) -> None:
+        self.store = store
+        self.policy = policy or Policy()
+        self.clock: Clock = clock or SystemClock()
+        self.name = name
+        self.retries = retries
+        self.deadlines: dict[str, datetime] = {}
+        self._rebuild_deadlines()
+
+    # -- queries -------------------------------------------------------------------------------
+    def load(self, key: str) -> Clearance:
+        return domain.fold(key, [(e.type, e.data) for e in self.store.read(stream_of(key))])
+
+    def view(self, key: str) -> dict[str, Any]:
+        """Which document waits for what, each document's status and receipts."""
+        return self.load(key).view(self.policy.gate)
+
+    # -- handling messages -----------------------------------------------------------------------
+    def handle(self, message: Message) -> None:
+        """Bus entry point: an events-topic envelope or a RecordGoodsLeft command."""
+        tracking = tracking_for(self.name, message)
+        if message.topic == GOODS_LEFT_TOPIC:
+            try:
+                goods = GoodsLeft.from_json(message.value)
+            except (ValueError, KeyError) as error:
+                log.warning("saga: unreadable goods-left message (%s)", type(error).__name__)
+                self._mark(tracking)
+                return
+            self.goods_left(goods.clearance_key, tracking)
+            return
+        envelope: dict[str, Any] = json.loads(message.value)
+        if envelope.get("schema") != "cbec.event/1":
+            self._mark(tracking)
+            return
+        self.observe(envelope, tracking)
+
+    def observe(self, envelope: dict[str, Any], tracking: Tracking | None = None) -> list[Decision]:
+        """Fold one declaration event into its clearance and act on it."""
+        key = str(envelope.get("clearanceKey", ""))
+        if not key or envelope.get("docType") not in domain.KINDS:
+            self._mark(tracking)
+            return []
+
+        def work(uow: _UnitOfWork, now: datetime) -> None:
+            touched = uow.get(key)
+            touched.events += domain.observe(touched.state, envelope, now, self.policy)
+            self._join(uow, key, now)
+
+        return self._run(work, tracking).get(key, [])
+
+    def goods_left(self, key: str, tracking: Tracking | None = None) -> list[Decision]:
+        """The goods of ``key`` left the zone or site: cancels are refused, returns allowed from now on."""
+        def work(uow: _UnitOfWork, now: datetime) -> None:
+            touched = uow.get(key)
+            touched.events += domain.record_goods_left(touched.state, now, self.policy)
+
+        return self._run(work, tracking).get(key, [])
+
+    def tick(self) -> int:
+        """Fire every deadline that is due; returns how many instances acted."""
+        now = self.clock.now()
+        acted = 0
+        for key, due in sorted(self.deadlines.items(), key=lambda kv: kv[1]):
+            if due > now:
+                continue
+
+            def work(uow: _UnitOfWork, at: datetime, key: str = key) -> None:
+                touched = uow.get(key)
+                touched.events += domain.tick(touched.state, at, self.policy)
+
+            if self._run(work, None).get(key):
+                acted += 1
+        return acted
+
+    # -- the entry-list join ---------------------------------------------------------------------
+    def _join(self, uow: _UnitOfWork, key: str, now: datetime) -> None:
+        state = uow.get(key).state
+        entry = state.docs.get("entry")
+        if entry is not None:
+            for member in entry.members:
+                if member == key:
+                    continue
+                other = uow.get(member)
+                other.events += domain.register_entry(other.state, key, now, self.policy)
+                inventory = other.state.docs.get("inventory")
+                if inventory is not None and inventory.at_gate(self.policy.gate):
+                    this = uow.get(key)
+                    this.events += domain.member_at_gate(this.state, member, now, self.policy)
+        inventory = state.docs.get("inventory")
+        if inventory is not None and inventory.at_gate(self.policy.gate):
+            for entry_key in state.entries:
+                target = uow.get(entry_key)
+                target.events += domain.member_at_gate(target.state, key, now, self.policy)
+
+    # -- persistence -------------------------------------------------------------------------------
+    def _run(self, work: Any, tracking: Tracking | None) -> dict[str, list[Decision]]:
+        for _ in range(self.retries):
+            uow = _UnitOfWork(self)
+            now = self.clock.now()
+            work(uow, now)
+            try:
+                uow.commit(tracking)
+            except AlreadyProcessed:
+                return {}
+            except ConcurrencyError:
+                continue
+            for k, touched in uow.touched.items():
+                self._schedule(k, touched.state)
+            return {k: t.events for k, t in uow.touched.items()}
+        raise ConcurrencyError("saga: too many concurrent writers")
+
+    def _schedule(self, key: str, state: Clearance) -> None:
+        due = domain.next_deadline(state, self.policy)
+        if due is None:
+            self.deadlines.pop(key, None)
+        else:
+            self.deadlines[key] = due
+
+    def _mark(self, tracking: Tracking | None) -> None:
+        if tracking is not None:
+            try:
+                self.store.record_tracking(tracking)
+            except AlreadyProcessed:
+                pass
+
+    def _rebuild_deadlines(self) -> None:
+        keys: set[str] = set()
+        start = 1
+        while True:
+            batch = self.store.notifications(start, 1000, topics=[domain.OBSERVED])
+            if not batch:
+                break
+            keys.update(str(e.data["event"].get("clearanceKey", "")) for e in batch)
+            start = (batch[-1].notification_id or start) + 1
+        for key in keys - {""}:
+            self._schedule(key, self.load(key))
+
+
+class _UnitOfWork:
+    """The instances one message touches, loaded once and committed together."""
+
+    def __init__(self, app: SagaApp) -> None:
+        self.app = app
+        self.touched: dict[str, _Touched] = {}
+
+    def get(self, key: str) -> _Touched:
+        if key not in self.touched:
+            state = self.app.load(key)
+            self.touched[key] = _Touched(state, state.version, [])
+        return self.touched[key]
+
+    def commit(self, tracking: Tracking | None) -> None:
+        appends = [
+            Append(stream_of(k), t.base_version, [NewEvent(type_, data) for type_, data in t.events])
+            for k, t in self.touched.items() if t.events
+        ]
+        if appends or tracking is not None:
+            self.app.store.append_batch(appends, tracking=tracking)
+
+
+# -- the outbox route ------------------------------------------------------------------------------
+_COMMANDS = {
+    domain.RELEASE_ISSUED: "ReleaseDocument",
+    domain.RESEND_ISSUED: "ResendDocument",
+    domain.REFUSAL_ISSUED: "RefuseDocument",
+    domain.LOCK_ISSUED: "LockClearance",
+}
+
+
+def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
+    """Saga commands to ``cbec.saga.commands``; status changes and alerts to ``cbec.out.status``."""
+    data = event.data
+    key = str(data.get("clearanceKey", ""))
+    command = _COMMANDS.get(event.type)
+    if command is not None:
+        message = SagaCommand(command, str(data["commandId"]), key, str(data.get("docType", "")),
+                              list(data.get("businessKey", [])), str(data.get("streamId", "")),
+                              list(data.get("errors", [])))
+        return [(SAGA_COMMANDS_TOPIC, key, message.to_json())]
+    if event.type in (domain.STATUS_PUBLISHED, domain.ALERT_RAISED):
+        return [(STATUS_TOPIC, key, status_message(event).to_json())]
+    return []
+
+
+def status_message(event: RecordedEvent) -> StatusMessage:
+    data = event.data
+    alert = event.type == domain.ALERT_RAISED
+    return StatusMessage(
+        type=CLEARANCE_ALERT if alert else STATUS_CHANGED,
+        message_id=f"{event.stream_id}:{event.version}",
+        tenant=str(data.get("tenant", "")),
+        clearance_key=str(data.get("clearanceKey", "")),
+        doc_type=str(data.get("docType", "")),
+        business_key=[str(k) for k in data.get("businessKey", [])],
+        status="alert" if alert else str(data["status"]),
+        status_code=data.get("statusCode"),
+        phase=str(data.get("phase", "")),
+        reason=str(data.get("reason", "")),
+        at=str(data.get("at", "")),
+        errors=list(data.get("errors", [])),
+    )
+
+
+def policy_from(gate: int, receipt_timeout_s: float, max_resends: int) -> Policy:
+    if gate not in (2, 120):
+        raise ValueError(f"the saga gate is 120 (customs accepted) or 2 (declaring at e-port), not {gate}")
+    return Policy(gate=gate, receipt_timeout=timedelta(seconds=receipt_timeout_s), max_resends=max_resends)
+
+
+def status_messages(store: EventStore, *, tenant: str | None = None,
+                    since: int = 1) -> Sequence[tuple[int, StatusMessage]]:
+    """Every status message the saga ever published (optionally for one tenant), for replays."""
+    out: list[tuple[int, StatusMessage]] = []
+    start = since
+    while True:
+        batch = store.notifications(start, 1000, topics=[domain.STATUS_PUBLISHED, domain.ALERT_RAISED])
+        if not batch:
+            return out
+        for event in batch:
+            message = status_message(event)
+            if tenant is None or message.tenant == tenant:
+                out.append((event.notification_id or 0, message))
+        start = (batch[-1].notification_id or start) + 1

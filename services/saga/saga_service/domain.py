@@ -1,0 +1,438 @@
+"""The clearance saga: a pure process manager, one instance per clearance ``(ebpCode, orderNo)``.
+
+It folds what the owning services announce (their public events) and decides what they must do
+next: release a held document once its prerequisites reached the gate status, resend a document
+customs never answered, refuse a cancel or return the list state does not allow, lock the
+clearance once its list is declared, and tell the sender about every status change.
+
+An entry list (CEB711) is an instance of its own (keyed by its own clearance key) that joins
+many clearances: each member clearance records ``EntryRegistered`` and tells the entry instance
+``MemberAtGate`` when its list reaches the gate.
+
+Everything here is deterministic: time comes in as data (``at`` on every observation and tick).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from cbec.declaration import statuses
+
+# Saga event types (what the saga's own streams hold).
+OBSERVED = "UpstreamObserved"
+RELEASE_ISSUED = "ReleaseIssued"
+RESEND_ISSUED = "ResendIssued"
+REFUSAL_ISSUED = "RefusalIssued"
+LOCK_ISSUED = "LockIssued"
+STATUS_PUBLISHED = "StatusPublished"
+ALERT_RAISED = "AlertRaised"
+GOODS_LEFT = "GoodsLeftRecorded"
+ENTRY_REGISTERED = "EntryRegistered"
+MEMBER_AT_GATE = "MemberAtGate"
+
+KINDS: dict[str, str] = {
+    "CEB311": "order",
+    "CEB411": "payment",
+    "CEB511": "waybill",
+    "CEB513": "waybill-status",
+    "CEB621": "inventory",
+    "CEB623": "cancel",
+    "CEB625": "return",
+    "CEB711": "entry",
+}
+PREREQUISITES: dict[str, tuple[str, ...]] = {
+    "waybill": ("order", "payment"),
+    "inventory": ("order", "payment", "waybill"),
+}
+# Receipt codes after which customs has nothing more to say about a document (for deadlines).
+FINAL: dict[str, frozenset[int]] = {
+    "inventory": frozenset({800, 899, 700}),
+    "cancel": frozenset({399, 800, 899}),
+    "return": frozenset({399, 800, 899}),
+}
+NOT_PROGRESS = frozenset({1, 4, 100})
+RETURN_STATES = frozenset({800, 899})
+CANCEL_STATES = frozenset({800})
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How the saga behaves: the gate status, the receipt deadline and how often to resend."""
+
+    gate: int = 120
+    receipt_timeout: timedelta = timedelta(minutes=10)
+    max_resends: int = 3
+
+
+@dataclass(slots=True)
+class Receipt:
+    status: int
+    time: str
+    info: str
+
+
+@dataclass(slots=True)
+class Doc:
+    """What the saga knows about one document of the clearance."""
+
+    kind: str
+    doc_type: str
+    stream_id: str = ""
+    business_key: list[str] = field(default_factory=list)
+    sender: str = ""
+    phase: str = "new"
+    upstream_version: int = 0
+    generation: int = 0  # counts declarations (a correction is a new generation)
+    receipts: list[Receipt] = field(default_factory=list)
+    history: list[Receipt] = field(default_factory=list)  # receipts of earlier versions
+    released_generation: int = -1  # generation for which the saga issued ReleaseDocument
+    refused_generation: int = -1
+    progress_at: str = ""  # ISO time of the last send or receipt: the deadline counts from here
+    resends: int = 0
+    alerted: bool = False
+    published: str = ""  # the last status told to the sender
+    intake_errors: list[dict[str, str]] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)  # entry lists: clearance keys inside
+
+    @property
+    def current(self) -> Receipt | None:
+        if not self.receipts:
+            return None
+        return max(self.receipts, key=lambda r: (r.time, self.receipts.index(r)))
+
+    @property
+    def status_code(self) -> int | None:
+        current = self.current
+        return current.status if current else None
+
+    @property
+    def rejected(self) -> bool:
+        code = self.status_code
+        return code is not None and statuses.is_rejection(code)
+
+    def at_gate(self, gate: int) -> bool:
+        """Declared: the current receipt is a positive, progressing status at or after the gate."""
+        code = self.status_code
+        return code is not None and code > 0 and code not in NOT_PROGRESS and code >= gate
+
+    def settled(self, gate: int) -> bool:
+        if self.rejected:
+            return True
+        code = self.status_code
+        final = FINAL.get(self.kind)
+        if final is None:
+            return self.at_gate(gate) or (code is not None and code >= 120 and code not in NOT_PROGRESS)
+        return code in final
+
+
+@dataclass(slots=True)
+class Clearance:
+    """The folded state of one saga instance."""
+
+    key: str
+    version: int = 0
+    docs: dict[str, Doc] = field(default_factory=dict)
+    goods_left: bool = False
+    locked: bool = False
+    entries: list[str] = field(default_factory=list)  # entry instances waiting for this list
+    members_at_gate: list[str] = field(default_factory=list)  # entry instance: members declared
+    alerts: list[str] = field(default_factory=list)
+
+    # -- folding -----------------------------------------------------------------------------
+    def apply(self, event_type: str, data: dict[str, Any]) -> None:
+        self.version += 1
+        if event_type == OBSERVED:
+            self._observe(data)
+        elif event_type == RELEASE_ISSUED:
+            self.docs[data["kind"]].released_generation = int(data["generation"])
+        elif event_type == REFUSAL_ISSUED:
+            self.docs[data["kind"]].refused_generation = int(data["generation"])
+        elif event_type == RESEND_ISSUED:
+            doc = self.docs[data["kind"]]
+            doc.resends = int(data["attempt"])
+            doc.progress_at = data["at"]
+        elif event_type == ALERT_RAISED:
+            if data.get("kind") in self.docs:
+                self.docs[data["kind"]].alerted = True
+            self.alerts.append(str(data["reason"]))
+        elif event_type == STATUS_PUBLISHED:
+            self.docs[data["kind"]].published = data["status"]
+        elif event_type == LOCK_ISSUED:
+            self.locked = True
+        elif event_type == GOODS_LEFT:
+            self.goods_left = True
+        elif event_type == ENTRY_REGISTERED:
+            if data["entryKey"] not in self.entries:
+                self.entries.append(data["entryKey"])
+        elif event_type == MEMBER_AT_GATE:
+            if data["clearanceKey"] not in self.members_at_gate:
+                self.members_at_gate.append(data["clearanceKey"])
+
+    def _observe(self, data: dict[str, Any]) -> None:
+        event = data["event"]
+        doc_type = str(event.get("docType", ""))
+        kind = KINDS[doc_type]
+        body: dict[str, Any] = event.get("data", {})
+        doc = self.docs.get(kind)
+        stream_id = str(event.get("streamId", ""))
+        if doc is None or (stream_id and doc.stream_id and stream_id != doc.stream_id):
+            previous = doc
+            doc = Doc(kind, doc_type, stream_id=stream_id)
+            if previous is not None:
+                doc.generation = previous.generation + 1
+                doc.published = previous.published
+            self.docs[kind] = doc
+        doc.upstream_version = int(event.get("version", doc.upstream_version + 1))
+        kind_of_event = event["type"]
+        if body.get("businessKey"):
+            doc.business_key = [str(k) for k in body["businessKey"]]
+        elif not doc.business_key and kind == "order":
+            doc.business_key = self.key.split(":", 1)
+        if kind == "entry" and body.get("clearanceKeys"):
+            doc.members = [str(k) for k in body["clearanceKeys"]]
+        if kind_of_event == "DocumentReceived":
+            if doc.phase not in ("new", "refused"):
+                # A change (e.g. a correction after a rejection): a new version to carry through;
+                # the previous version's receipts become history.
+                doc.generation += 1
+                doc.history.extend(doc.receipts)
+                doc.receipts = []
+            doc.phase = "received"
+            doc.sender = str(body.get("sender", doc.sender))
+            doc.resends, doc.alerted, doc.progress_at, doc.intake_errors = 0, False, "", []
+        elif kind_of_event == "DocumentRefused":
+            if doc.phase in ("new", "refused"):
+                doc.phase = "refused"
+            doc.sender = doc.sender or str(body.get("sender", ""))
+            doc.intake_errors = list(body.get("errors", []))
+        elif kind_of_event == "DocumentHeld":
+            doc.phase = "held"
+        elif kind_of_event == "DocumentReleased":
+            doc.phase = "released"
+            doc.sender = doc.sender or str(body.get("sender", ""))
+        elif kind_of_event == "DocumentSigned":
+            doc.phase = "signed"
+        elif kind_of_event == "DocumentSigningFailed":
+            doc.phase = "signing-failed"
+        elif kind_of_event == "DocumentSent":
+            doc.phase = "sent"
+            doc.progress_at = data["at"]
+        elif kind_of_event == "ReceiptRecorded":
+            receipt = Receipt(int(body["returnStatus"]), str(body.get("returnTime", "")),
+                              str(body.get("returnInfo", "")))
+            if not any((r.status, r.time) == (receipt.status, receipt.time) for r in doc.receipts + doc.history):
+                doc.receipts.append(receipt)
+            doc.progress_at = data["at"]
+        elif kind_of_event in ("DocumentRefusedBySaga", "DocumentRefusedByRule"):
+            doc.phase = "refused"
+
+    # -- views ---------------------------------------------------------------------------------
+    def waiting_for(self, kind: str, gate: int) -> list[str]:
+        """The prerequisites of ``kind`` not yet at the gate."""
+        doc = self.docs.get(kind)
+        if kind == "entry" and doc is not None:
+            missing = [k for k in doc.members if k not in self.members_at_gate]
+            return [f"the list of {k}" for k in missing]
+        return [p for p in PREREQUISITES.get(kind, ()) if not self._at_gate(p, gate)]
+
+    def _at_gate(self, kind: str, gate: int) -> bool:
+        doc = self.docs.get(kind)
+        return doc is not None and doc.at_gate(gate)
+
+    def status_of(self, kind: str, gate: int = 120) -> str:
+        """What the sender sees: ``held: waiting for payment``, ``customs accepted (120)`` …"""
+        doc = self.docs.get(kind)
+        if doc is None:
+            return "not declared"
+        current = doc.current
+        if current is not None:
+            return statuses.label(current.status)
+        if doc.phase == "held":
+            waiting = self.waiting_for(kind, gate)
+            if doc.released_generation == doc.generation:
+                return "released"
+            return "held: waiting for " + " and ".join(waiting) if waiting else "held"
+        if doc.phase == "refused":
+            return "refused"
+        if doc.phase == "signing-failed":
+            return "signing failed"
+        return {"released": "released", "signed": "signed", "sent": "sent to customs",
+                "received": "received"}.get(doc.phase, doc.phase)
+
+    def view(self, gate: int = 120) -> dict[str, Any]:
+        """The clearance view: each document's status, what it waits for, and its receipts."""
+        return {
+            "clearanceKey": self.key,
+            "locked": self.locked,
+            "goodsLeft": self.goods_left,
+            "alerts": list(self.alerts),
+            "documents": {
+                kind: {
+                    "docType": doc.doc_type,
+                    "status": self.status_of(kind, gate),
+                    "statusCode": doc.status_code,
+                    "phase": doc.phase,
+                    "waitingFor": self.waiting_for(kind, gate) if doc.phase == "held" else [],
+                    "resends": doc.resends,
+                    "reason": doc.current.info if doc.rejected and doc.current else "",
+                    "receipts": [{"returnStatus": r.status, "returnTime": r.time, "returnInfo": r.info}
+                                 for r in sorted(doc.history + doc.receipts, key=lambda r: r.time)],
+                }
+                for kind, doc in self.docs.items()
+            },
+        }
+
+
+def fold(key: str, events: list[tuple[str, dict[str, Any]]]) -> Clearance:
+    state = Clearance(key)
+    for event_type, data in events:
+        state.apply(event_type, data)
+    return state
+
+
+# -- deciding ------------------------------------------------------------------------------------
+Decision = tuple[str, dict[str, Any]]
+
+
+def observe(state: Clearance, event: dict[str, Any], at: datetime, policy: Policy) -> list[Decision]:
+    """Record one upstream event (a ``cbec.event/1`` envelope) and decide what follows from it.
+
+    Returns ``[]`` for an event already seen (same or older stream version) or of a document
+    type the saga does not follow.
+    """
+    kind = KINDS.get(str(event.get("docType", "")))
+    if kind is None:
+        return []
+    doc = state.docs.get(kind)
+    stream_id = str(event.get("streamId", ""))
+    version = int(event.get("version", 0))
+    if doc is not None and (not stream_id or stream_id == doc.stream_id) and version <= doc.upstream_version:
+        return []
+    return _then_decide(state, [(OBSERVED, {"event": _slim(event), "at": at.isoformat()})], at, policy)
+
+
+def record_goods_left(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
+    if state.goods_left:
+        return []
+    return _then_decide(state, [(GOODS_LEFT, {"at": at.isoformat()})], at, policy)
+
+
+def register_entry(state: Clearance, entry_key: str, at: datetime, policy: Policy) -> list[Decision]:
+    if entry_key in state.entries:
+        return []
+    return _then_decide(state, [(ENTRY_REGISTERED, {"entryKey": entry_key})], at, policy)
+
+
+def member_at_gate(state: Clearance, member: str, at: datetime, policy: Policy) -> list[Decision]:
+    if member in state.members_at_gate:
+        return []
+    return _then_decide(state, [(MEMBER_AT_GATE, {"clearanceKey": member})], at, policy)
+
+
+def tick(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
+    """Time passed: resend what customs left unanswered, or raise an alert after ``max_resends``."""
+    return _then_decide(state, [], at, policy)
+
+
+def next_deadline(state: Clearance, policy: Policy) -> datetime | None:
+    """When :func:`tick` may next have something to do (None: nothing is awaited)."""
+    due = [datetime.fromisoformat(d.progress_at) + policy.receipt_timeout
+           for d in state.docs.values() if _awaiting_receipt(d, policy) and not d.alerted]
+    return min(due) if due else None
+
+
+def _awaiting_receipt(doc: Doc, policy: Policy) -> bool:
+    return bool(doc.progress_at) and doc.phase == "sent" and not doc.settled(policy.gate)
+
+
+def _then_decide(state: Clearance, events: list[Decision], at: datetime, policy: Policy) -> list[Decision]:
+    for event_type, data in events:
+        state.apply(event_type, data)
+    decisions = decide(state, at, policy)
+    return events + decisions
+
+
+def decide(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
+    """Everything the saga should do now; applies each decision to ``state`` as it goes."""
+    out: list[Decision] = []
+
+    def emit(event_type: str, data: dict[str, Any]) -> None:
+        state.apply(event_type, data)
+        out.append((event_type, data))
+
+    for kind, doc in list(state.docs.items()):
+        if doc.phase == "held" and doc.released_generation != doc.generation \
+                and doc.refused_generation != doc.generation:
+            verdict = _gate(state, kind, policy)
+            if verdict is True:
+                emit(RELEASE_ISSUED, _command(state, doc, "release"))
+            elif isinstance(verdict, dict):
+                emit(REFUSAL_ISSUED, {**_command(state, doc, "refuse"), "errors": [verdict]})
+        if _awaiting_receipt(doc, policy) and not doc.alerted:
+            due = datetime.fromisoformat(doc.progress_at) + policy.receipt_timeout
+            if at >= due:
+                if doc.resends < policy.max_resends:
+                    emit(RESEND_ISSUED, {**_command(state, doc, f"resend{doc.resends + 1}"),
+                                         "attempt": doc.resends + 1, "at": at.isoformat()})
+                else:
+                    emit(ALERT_RAISED, {"clearanceKey": state.key, "kind": kind, "docType": doc.doc_type, "tenant": doc.sender,
+                                        "businessKey": doc.business_key, "at": at.isoformat(),
+                                        "reason": f"no receipt for {doc.doc_type} after {doc.resends} resends"})
+    inventory = state.docs.get("inventory")
+    if inventory is not None and not state.locked and inventory.at_gate(policy.gate):
+        emit(LOCK_ISSUED, {"clearanceKey": state.key, "commandId": f"lock:{state.key}", "at": at.isoformat()})
+    for kind, doc in state.docs.items():
+        status = state.status_of(kind, policy.gate)
+        if status != doc.published and doc.sender:
+            current = doc.current
+            emit(STATUS_PUBLISHED, {
+                "clearanceKey": state.key, "kind": kind, "docType": doc.doc_type, "tenant": doc.sender, "businessKey": doc.business_key,
+                "status": status, "statusCode": doc.status_code, "phase": doc.phase,
+                "reason": current.info if doc.rejected and current else "",
+                "errors": doc.intake_errors if doc.phase == "refused" else [],
+                "at": at.isoformat(), "messageId": f"{state.key}:{kind}:{state.version + 1}",
+            })
+    return out
+
+
+def _gate(state: Clearance, kind: str, policy: Policy) -> bool | dict[str, str] | None:
+    """True to release, an error to refuse with, None to keep waiting."""
+    if kind in ("cancel", "return"):
+        inventory = state.docs.get("inventory")
+        list_status = inventory.status_code if inventory else None
+        if kind == "cancel":
+            if list_status in CANCEL_STATES and not state.goods_left:
+                return True
+            why = "the goods have left the zone or site" if state.goods_left else \
+                f"the list is not released (status {list_status})"
+            return {"code": "-623005", "path": "InvtCancel.invtNo", "rule": "§8.A.22 cancel state",
+                    "message": f"清单的状态不符合撤单申报要求: {why}"}
+        if list_status in RETURN_STATES and state.goods_left:
+            return True
+        why = "the goods have not left the zone or site" if list_status in RETURN_STATES else \
+            f"the list is not released (status {list_status})"
+        return {"code": "-625004", "path": "InvtRefundHead.invtNo", "rule": "§8.A.23 return state",
+                "message": f"退货申请单申报失败: {why}"}
+    if kind == "waybill-status":
+        return True if state._at_gate("waybill", policy.gate) else None
+    return None if state.waiting_for(kind, policy.gate) else True
+
+
+def _command(state: Clearance, doc: Doc, what: str) -> dict[str, Any]:
+    return {"clearanceKey": state.key, "kind": doc.kind, "docType": doc.doc_type,
+            "businessKey": doc.business_key,
+            "streamId": doc.stream_id, "generation": doc.generation,
+            "commandId": f"saga:{state.key}:{doc.kind}:{doc.generation}:{what}"}
+
+
+def _slim(event: dict[str, Any]) -> dict[str, Any]:
+    """Keep only what folding needs (the envelope never carries personal data)."""
+    keep = ("sender", "waitingFor", "returnStatus", "returnTime", "returnInfo", "businessKey", "clearanceKeys",
+            "logisticsNos", "errors", "requestId")
+    return {
+        "type": event.get("type"), "streamId": event.get("streamId"), "version": event.get("version"),
+        "docType": event.get("docType"), "clearanceKey": event.get("clearanceKey"),
+        "data": {k: v for k, v in dict(event.get("data", {})).items() if k in keep},
+    }

@@ -1,0 +1,139 @@
+"""A clearance told as a story: the owning services and customs played by a script, the saga for real.
+
+The fake owning service follows the contract of ``cbec.declaration``: orders and payments are
+released at intake; waybills, lists, entry lists, cancels and returns are held until the saga
+sends ReleaseDocument; a released document is signed and sent at once. Customs answers only when
+the story says so.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from cbec.bus.in_process import InProcessBus
+from cbec.clock import FakeClock
+from cbec.contracts.status import SAGA_COMMANDS_TOPIC, STATUS_TOPIC, SagaCommand, StatusMessage
+from cbec.declaration.routing import public_event
+from cbec.store.event_store import EventStore
+from cbec.store.outbox import OutboxRelay
+from saga_service.application import SagaApp, route
+from saga_service.domain import Policy
+
+EBP = "3105960001"
+SENDERS = {"CEB311": "3105960001", "CEB411": "3105960002", "CEB511": "3105960003", "CEB621": "3105960004",
+           "CEB623": "3105960004", "CEB625": "3105960004", "CEB711": "3105960005"}
+DOC_TYPES = {"order": "CEB311", "payment": "CEB411", "waybill": "CEB511", "list": "CEB621",
+             "inventory": "CEB621", "cancel": "CEB623", "return": "CEB625", "entry": "CEB711"}
+HELD_AT_INTAKE = {"CEB511", "CEB621", "CEB623", "CEB625", "CEB711"}
+SERVICE = {"CEB311": "order", "CEB411": "payment", "CEB511": "logistics", "CEB621": "inventory",
+           "CEB623": "inventory", "CEB625": "inventory", "CEB711": "logistics"}
+
+
+class Story:
+    def __init__(self, *, gate: int = 120, timeout: float = 60.0, max_resends: int = 2,
+                 order_no: str = "DEMO00000001", auto_send: bool = True) -> None:
+        self.store = EventStore.open("sqlite:///:memory:", schema="saga", name="saga")
+        self.clock = FakeClock()
+        self.policy = Policy(gate=gate, receipt_timeout=timedelta(seconds=timeout), max_resends=max_resends)
+        self.saga = SagaApp(self.store, policy=self.policy, clock=self.clock)
+        self.bus = InProcessBus()
+        self.relay = OutboxRelay(self.store, self.bus, name="saga", route=route)
+        self.key = f"{EBP}:{order_no}"
+        self.auto_send = auto_send
+        self.versions: dict[tuple[str, str], int] = {}
+        self.receipt_ms = 0
+        self.handled_commands = 0
+        self.sent: list[tuple[str, str]] = []  # (clearance key, doc type) each time a document is sent
+
+    # -- the owning services ----------------------------------------------------------------------
+    def emit(self, doc_type: str, event_type: str, data: dict[str, Any] | None = None,
+             key: str | None = None, stream_tag: str = "") -> dict[str, Any]:
+        key = key or self.key
+        stream = (doc_type, key + stream_tag)
+        version = self.versions.get(stream, 0) + 1
+        self.versions[stream] = version
+        stream_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{doc_type}:{key}{stream_tag}")
+        payload = {"docType": doc_type, "clearanceKey": key, **(data or {})}
+        envelope = public_event(stream_id, version, event_type, payload)
+        self.saga.observe(envelope)
+        self.pump()
+        return envelope
+
+    def declare(self, what: str, key: str | None = None, **extra: Any) -> None:
+        doc_type = DOC_TYPES[what]
+        key = key or self.key
+        self.emit(doc_type, "DocumentReceived", {"sender": SENDERS[doc_type], "contentHash": "h",
+                                                 "businessKey": [key, what], **extra}, key)
+        if doc_type in HELD_AT_INTAKE:
+            self.emit(doc_type, "DocumentHeld", {"waitingFor": ["prerequisites"], **extra}, key)
+        else:
+            self._send(doc_type, key)
+
+    def _send(self, doc_type: str, key: str) -> None:
+        self.emit(doc_type, "DocumentReleased", {"sender": SENDERS[doc_type]}, key)
+        if self.auto_send:
+            self.emit(doc_type, "DocumentSigned", {}, key)
+            self.emit(doc_type, "DocumentSent", {"fileName": "f.xml"}, key)
+            self.sent.append((key, doc_type))
+
+    def pump(self) -> None:
+        """Relay the saga's outbox and let the fake services act on new commands."""
+        self.relay.run_once()
+        commands = self.bus.messages(SAGA_COMMANDS_TOPIC)
+        while self.handled_commands < len(commands):
+            command = SagaCommand.from_json(commands[self.handled_commands].value)
+            self.handled_commands += 1
+            if command.command in ("ReleaseDocument", "ResendDocument"):
+                self._send(command.doc_type, command.clearance_key)
+            elif command.command == "RefuseDocument":
+                self.emit(command.doc_type, "DocumentRefusedBySaga", {"errors": command.errors},
+                          command.clearance_key)
+            commands = self.bus.messages(SAGA_COMMANDS_TOPIC)
+
+    # -- customs ------------------------------------------------------------------------------------
+    def customs(self, what: str, *codes: int, key: str | None = None, info: str = "",
+                time: str | None = None) -> None:
+        doc_type = DOC_TYPES[what]
+        for code in codes:
+            self.receipt_ms += 1
+            self.emit(doc_type, "ReceiptRecorded", {
+                "receiptType": doc_type[:-1] + str(int(doc_type[-1]) + 1), "returnStatus": code,
+                "returnTime": time or f"20260101120000{self.receipt_ms:03d}", "returnInfo": info or str(code),
+            }, key)
+
+    def customs_accepts(self, *whats: str, key: str | None = None) -> None:
+        for what in whats:
+            self.customs(what, 2, 120, key=key)
+
+    def goods_left(self, key: str | None = None) -> None:
+        self.saga.goods_left(key or self.key)
+        self.pump()
+
+    def later(self, seconds: float) -> None:
+        self.clock.advance(seconds=seconds)
+        self.saga.tick()
+        self.pump()
+
+    # -- what we look at -------------------------------------------------------------------------
+    def status_of(self, what: str, key: str | None = None) -> str:
+        kind = "inventory" if what == "list" else what
+        view = self.saga.view(key or self.key)
+        return str(view["documents"].get(kind, {}).get("status", "not declared"))
+
+    def commands(self, command: str | None = None, what: str | None = None) -> list[SagaCommand]:
+        out = [SagaCommand.from_json(m.value) for m in self.bus.messages(SAGA_COMMANDS_TOPIC)]
+        return [c for c in out if (command is None or c.command == command)
+                and (what is None or c.doc_type == DOC_TYPES[what])]
+
+    def status_messages(self) -> list[StatusMessage]:
+        return [StatusMessage.from_json(m.value) for m in self.bus.messages(STATUS_TOPIC)]
+
+    def released(self, what: str, key: str | None = None) -> bool:
+        return any(c.clearance_key == (key or self.key) for c in self.commands("ReleaseDocument", what))
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=1)
