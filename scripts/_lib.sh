@@ -1,4 +1,5 @@
 # Helpers shared by the stack scripts (sourced, not run).
+# shellcheck shell=bash
 # Convention: human messages go to stderr; KEY=VALUE lines for the caller go to stdout.
 
 CBEC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

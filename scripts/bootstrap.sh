@@ -2,10 +2,15 @@
 # Idempotent developer/CI setup: .venv (Python 3.11) with the hashed lock and the repo installed editable.
 # Fast when nothing changed: a stamp holds the hash of requirements.lock + pyproject.toml.
 set -euo pipefail
+# shellcheck source=scripts/_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 cd "$CBEC_ROOT"
 
 UV_VERSION="0.13.9"
+# Machines behind a TLS-inspecting proxy trust it through the system bundle: let uv use it too.
+if [ -z "${SSL_CERT_FILE:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+fi
 VENV="$CBEC_ROOT/.venv"
 STAMP="$VENV/.cbec-installed"
 

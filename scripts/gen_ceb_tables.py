@@ -175,16 +175,23 @@ def generate_codes(reference: Path) -> str:
 
 
 def _ruff_format(text: str) -> str:
-    """The project formats with ruff; emit exactly what ``ruff format`` would keep."""
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(OUT), "-"],
-        input=text,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=OUT.parents[3],
-    )
-    return result.stdout
+    """The project formats with ruff; emit exactly what ``ruff format`` would keep.
+
+    One pass can add magic trailing commas that change the next pass, so format to a fixed point.
+    """
+    for _ in range(5):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(OUT), "-"],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=OUT.parents[3],
+        )
+        if result.stdout == text:
+            break
+        text = result.stdout
+    return text
 
 
 def main() -> int:

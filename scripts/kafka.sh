@@ -6,6 +6,7 @@
 # Env: CBEC_KAFKA_PORT (default 19092; the next free port is used when taken), CBEC_STACK_DIR,
 #      CBEC_KAFKA_HEAP (default "-Xms128m -Xmx512m"), CBEC_KAFKA_START_TIMEOUT (seconds, default 120).
 set -euo pipefail
+# shellcheck source=scripts/_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$CBEC_ROOT/scripts/kafka/pom.xml")"

@@ -8,6 +8,7 @@
 #      CBEC_PG_DURABLE=1 keeps fsync on (default off: a throwaway test cluster).
 # Postgres refuses to run as root, so under root the cluster runs as the `postgres` system user.
 set -euo pipefail
+# shellcheck source=scripts/_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 
 RUN_DIR="$CBEC_STACK_DIR/postgres"
@@ -86,8 +87,10 @@ start() {
              -c fsync=$fsync -c synchronous_commit=$fsync -c full_page_writes=$fsync" >&2; then
             break
         fi
-        grep -q "could not bind\|Address already in use" "$dir/server.log" && [ "$attempt" -lt 4 ] \
-            || { tail -n 30 "$dir/server.log" >&2 || true; die "Postgres did not start"; }
+        if [ "$attempt" -eq 4 ] || ! grep -q "could not bind\|Address already in use" "$dir/server.log"; then
+            tail -n 30 "$dir/server.log" >&2 || true
+            die "Postgres did not start"
+        fi
         log "port $port taken meanwhile (attempt $attempt): retrying on another port"
         port=$((port + 1))
     done

@@ -6,6 +6,7 @@
 #      TEST-ONLY values; a real deployment sets its own from a secret store), CBEC_STACK_DIR.
 # Every run replaces the token directory, so no key survives between runs.
 set -euo pipefail
+# shellcheck source=scripts/_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 
 LABEL="${CBEC_PKCS11_TOKEN_LABEL:-cbec-signer}"

@@ -7,6 +7,7 @@
 # CI=true (or CBEC_REQUIRE_INTEGRATION=1): a server that cannot start is a hard failure, and so is
 # pytest collecting no test. CBEC_LINT=1 also runs ruff and mypy on shared/ cli/ services/.
 set -euo pipefail
+# shellcheck source=scripts/_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 cd "$CBEC_ROOT"
 
@@ -24,11 +25,26 @@ cleanup() {
         bash "scripts/${STARTED[$i]}.sh" stop || log "could not stop ${STARTED[$i]}"
     done
     if [ "${CBEC_KEEP_TEST_STACK:-0}" != 1 ]; then
-        [ -f "$CBEC_STACK_DIR/postgres/pgdata.location" ] && rm -rf "$(cat "$CBEC_STACK_DIR/postgres/pgdata.location")"
+        if [ -f "$CBEC_STACK_DIR/postgres/pgdata.location" ]; then
+            rm -rf "$(cat "$CBEC_STACK_DIR/postgres/pgdata.location")"
+        fi
         rm -rf "$CBEC_STACK_DIR"
     fi
 }
 trap cleanup EXIT
+
+# Test stacks left by runs that were killed (their test.sh pid is gone): stop their servers, and remove
+# them unless they were kept for a look at the logs.
+for stale in "$CBEC_ROOT"/.stack/test-run-*; do
+    [ -d "$stale" ] && [ "$stale" != "$CBEC_STACK_DIR" ] || continue
+    pid_alive "${stale##*-}" && continue
+    CBEC_STACK_DIR="$stale" bash scripts/kafka.sh stop 2>/dev/null || true
+    CBEC_STACK_DIR="$stale" bash scripts/postgres.sh stop 2>/dev/null || true
+    if [ ! -f "$stale/kept" ]; then
+        if [ -f "$stale/postgres/pgdata.location" ]; then rm -rf "$(cat "$stale/postgres/pgdata.location")"; fi
+        rm -rf "$stale"
+    fi
+done
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -45,6 +61,9 @@ export_lines() {  # exports every KEY=VALUE line of a file
 
 server_failed() {  # server_failed NAME LOGFILE
     tail -n 20 "$2" >&2 || true
+    CBEC_KEEP_TEST_STACK=1  # keep the logs for a look
+    touch "$CBEC_STACK_DIR/kept"
+    log "logs kept in $CBEC_STACK_DIR"
     if [ "$REQUIRE" = 1 ]; then die "$1 could not be started: integration tests cannot run (CI requires them)"; fi
     log "WARNING: $1 could not be started; tests that need it will be skipped"
 }
@@ -66,22 +85,31 @@ if [ -z "${DATABASE_URL:-}" ]; then
     bash scripts/postgres.sh start > "$OUT/postgres.env" 2> "$OUT/postgres.log" &
     pids+=($!); names+=(postgres)
 else
-    log "using external Postgres at ${DATABASE_URL%%@*}@…"
+    log "using external Postgres at ${DATABASE_URL##*@}"  # the part after any user:password@
 fi
 if [ -z "${SOFTHSM2_CONF:-}" ]; then
     STARTED+=(softhsm)
     bash scripts/softhsm.sh init > "$OUT/softhsm.env" 2> "$OUT/softhsm.log" &
     pids+=($!); names+=(softhsm)
 fi
+# Wait for every start before judging any, so no start is still running when the cleanup begins.
+codes=()
 for i in "${!pids[@]}"; do
-    if wait "${pids[$i]}"; then
+    code=0
+    wait "${pids[$i]}" || code=$?
+    codes+=("$code")
+done
+for i in "${!pids[@]}"; do
+    if [ "${codes[$i]}" -eq 0 ]; then
         export_lines "$OUT/${names[$i]}.env"
     else
         server_failed "${names[$i]}" "$OUT/${names[$i]}.log"
     fi
 done
-[ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && export CBEC_KAFKA_BOOTSTRAP_SERVERS="${CBEC_KAFKA_BOOTSTRAP_SERVERS:-$KAFKA_BOOTSTRAP_SERVERS}"
-[ -n "${DATABASE_URL:-}" ] && export CBEC_DATABASE_URL="${CBEC_DATABASE_URL:-$DATABASE_URL}"
+if [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
+    export CBEC_KAFKA_BOOTSTRAP_SERVERS="${CBEC_KAFKA_BOOTSTRAP_SERVERS:-$KAFKA_BOOTSTRAP_SERVERS}"
+fi
+if [ -n "${DATABASE_URL:-}" ]; then export CBEC_DATABASE_URL="${CBEC_DATABASE_URL:-$DATABASE_URL}"; fi
 log "servers ready in $((SECONDS - step_start))s: KAFKA_BOOTSTRAP_SERVERS=${KAFKA_BOOTSTRAP_SERVERS:-none}"
 
 lint_rc=0

@@ -9,10 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import inventory_service.application
+import logistics_service.application
 import order_service.application
+import payment_service.application
 from cbec.bus.in_process import InProcessBus
 from cbec.bus.ports import Subscription
+from cbec.clock import Clock, SystemClock
 from cbec.contracts.commands import INTAKE_TOPICS, DeclareDocument
+from cbec.contracts.status import GOODS_LEFT_TOPIC, GoodsLeft
 from cbec.customs.filedrop import FileDropLink
 from cbec.customs.simulator import CustomsSimulator, SimulatorConfig
 from cbec.declaration import routing
@@ -33,6 +38,8 @@ from cbec.store.outbox import OutboxRelay
 from cbec.tenants import TenantRegistry, demo_registry
 from receipts_service.application import CustomsLinkApp
 from receipts_service.application import route as link_route
+from saga_service import application as saga_app
+from saga_service.domain import Policy
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +85,8 @@ class EmbeddedStack:
     dxp_dir: Path
     tenants: TenantRegistry = field(default_factory=demo_registry)
     simulator_config: SimulatorConfig = field(default_factory=SimulatorConfig)
+    saga_policy: Policy = field(default_factory=Policy)
+    clock: Clock = field(default_factory=SystemClock)
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -86,6 +95,14 @@ class EmbeddedStack:
         self.relays: list[OutboxRelay] = []
         self.apps: dict[str, DeclarationApp] = {}
         self._add_declaration_service("order", order_service.application.build)
+        self._add_declaration_service("payment", payment_service.application.build)
+        self._add_declaration_service("logistics", logistics_service.application.build)
+        self._add_declaration_service("inventory", inventory_service.application.build)
+
+        saga_store = self._store("saga")
+        self.saga = saga_app.SagaApp(saga_store, policy=self.saga_policy, clock=self.clock)
+        self.bus.consumer(Subscription(saga_app.INPUT_TOPICS, "cbec-saga"), self.saga.handle)
+        self.relays.append(OutboxRelay(saga_store, self.bus, name="saga", route=saga_app.route))
 
         self.signer = InProcessSigner(self.bus, software_keys(self.tenants))
         self.bus.consumer(Subscription((routing.SIGN_REQUESTS_TOPIC,), "cbec-signer"),
@@ -126,12 +143,18 @@ class EmbeddedStack:
         doc_type = BY_CODE[command.doc_type]
         self.bus.publish(topic, ":".join(doc_type.business_key(command.document)), command.to_json())
 
+    def goods_left(self, clearance_key: str) -> None:
+        """The goods of a clearance left the zone or site (what the site's gate system reports)."""
+        self.bus.publish(GOODS_LEFT_TOPIC, clearance_key,
+                         GoodsLeft(clearance_key, f"goods-left:{clearance_key}").to_json())
+
     def step(self) -> int:
         work = self.bus.drain()
         work += sum(relay.run_once() for relay in self.relays)
         work += self.bus.drain()
         work += self.customs_link.poll_inbox()
         work += self.simulator.poll()
+        work += self.saga.tick()
         return work
 
     def declaration(self, doc_type_code: str, key: tuple[str, ...]) -> Declaration | None:

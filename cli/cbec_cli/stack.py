@@ -84,6 +84,26 @@ def _stop_servers(stack_dir: Path, servers: list[str]) -> None:
             console.print(f"[red]{server}[/]: {error}")
 
 
+def dev_signing_identity(stack_dir: Path, tenant_code: str) -> dict[str, str]:
+    """A throwaway SM2 key and self-signed certificate for the signer's software backend (local only)."""
+    from cbec.signing.certs import generate_sm2_identity
+    from cbec.tenants import demo_registry
+
+    names = {tenant.customs_code: tenant.name for tenant in demo_registry().all()}
+    key_pem, cert_pem = generate_sm2_identity(tenant_code, names.get(tenant_code, tenant_code))
+    folder = stack_dir / "signer"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sign.key").write_bytes(key_pem)
+    (folder / "sign.key").chmod(0o600)
+    (folder / "sign.cer").write_bytes(cert_pem)
+    return {
+        "CBEC_SIGNER_BACKEND": "software",
+        "CBEC_SIGNER_KEY_PEM": str(folder / "sign.key"),
+        "CBEC_SIGNER_CERT_PEM": str(folder / "sign.cer"),
+        "CBEC_SIGNER_TENANT": tenant_code,
+    }
+
+
 def _print_outcomes(outcomes: list[ServiceOutcome]) -> None:
     table = Table(title="services")
     table.add_column("service")
@@ -108,13 +128,14 @@ def up(
     stack_dir: DirOption = Path(".stack"),
     servers: Annotated[bool, typer.Option(help="Start Kafka and Postgres (unless given in the env).")] = True,
     hsm: Annotated[bool, typer.Option(help="Initialise a SoftHSM2 token for the signer.")] = True,
-    wait: Annotated[float, typer.Option(help="Seconds to watch services for readiness or exit.")] = 10.0,
+    wait: Annotated[float, typer.Option(help="Seconds to watch services for readiness or exit.")] = 30.0,
+    signer_tenant: Annotated[
+        str, typer.Option(help="Customs code of the throwaway software key made when none is configured.")
+    ] = "3105960001",
 ) -> None:
     """Start the local stack: Kafka, Postgres, a SoftHSM2 token, then every service."""
     stack_dir = stack_dir.resolve()
-    if any(is_running(service) for service in recorded_services(stack_dir)) or read_started_servers(
-        stack_dir
-    ):
+    if any(is_running(service) for service in recorded_services(stack_dir)) or read_started_servers(stack_dir):
         console.print(f"[red]a stack is already up in {stack_dir}[/]: `cbec down --dir {stack_dir}` first")
         raise typer.Exit(1)
     for sub in ("dxp/outbox", "dxp/inbox", "services"):
@@ -126,6 +147,9 @@ def up(
         raise typer.Exit(1) from error
 
     names = _service_names(services)
+    software_signer = os.environ.get("CBEC_SIGNER_BACKEND", "software") == "software"
+    if "signer" in names and software_signer and not os.environ.get("CBEC_SIGNER_KEY_PEM"):
+        values.update(dev_signing_identity(stack_dir, signer_tenant))
     started = []
     for name in names:
         env = service_environment(os.environ, values, stack_dir, name)
@@ -144,9 +168,7 @@ def up(
     console.print(f"stack env written to {env_file}")
     failed = [outcome.name for outcome in outcomes if outcome.state == "failed"]
     if failed:
-        console.print(
-            f"[red]failed to start: {', '.join(failed)}[/] (the rest runs on; `cbec down` stops it)"
-        )
+        console.print(f"[red]failed to start: {', '.join(failed)}[/] (the rest runs on; `cbec down` stops it)")
         raise typer.Exit(1)
 
 

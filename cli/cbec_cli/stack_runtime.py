@@ -30,6 +30,7 @@ DEFAULT_SERVICES: tuple[str, ...] = (
     "inventory",
     "signer",
     "receipts",
+    "saga",
     "simulator",
 )
 SERVERS: tuple[str, ...] = ("kafka", "postgres", "softhsm")  # start order; stopped in reverse

@@ -11,6 +11,14 @@ from cbec.contracts.commands import DeclareDocument
 PLATFORM = "3105960001"
 PLATFORM_NAME = "示例跨境电商平台有限公司"
 PAYMENT_COMPANY = "3105960002"
+PAYMENT_NAME = "示例支付有限公司"
+LOGISTICS_COMPANY = "3105960003"
+LOGISTICS_NAME = "示例国际物流有限公司"
+DECLARANT = "3105960004"
+DECLARANT_NAME = "示例保税仓储有限公司"
+SITE_OPERATOR = "3105960005"
+SITE_OPERATOR_NAME = "示例监管场所经营有限公司"
+CUSTOMS_CODE = "5165"
 
 _GOODS = [
     ("婴儿配方奶粉", "900g/罐 1段", "122", "601"),
@@ -74,7 +82,7 @@ def order_document(n: int, rng: random.Random, *, lines: int | None = None) -> d
         "buyerIdType": "1",
         "buyerIdNumber": f"310101{rng.randint(1960, 2004)}0101{rng.randint(1000, 9999)}",
         "payCode": PAYMENT_COMPANY,
-        "payName": "示例支付有限公司",
+        "payName": PAYMENT_NAME,
         "payTransactionId": f"PAY{n:010d}",
         "consignee": surname + "某某",
         "consigneeTelephone": f"139{rng.randint(10000000, 99999999)}",
@@ -90,4 +98,194 @@ def declare_orders(count: int, *, seed: int = 2026, start: int = 1) -> list[Decl
             command_id=f"cmd-order-{n}", sender=PLATFORM, doc_type="CEB311", document=order_document(n, rng)
         )
         for n in range(start, start + count)
+    ]
+
+
+def payment_document(order: dict[str, Any], *, pay_time: str = "20261124100000") -> dict[str, Any]:
+    """The CEB411 paying exactly the order's acturalPaid (same payer as the buyer)."""
+    o = order["OrderHead"]
+    head = {
+        "payCode": o["payCode"],
+        "payName": o["payName"],
+        "payTransactionId": o["payTransactionId"],
+        "orderNo": o["orderNo"],
+        "ebpCode": o["ebpCode"],
+        "ebpName": o["ebpName"],
+        "payerIdType": "1",
+        "payerIdNumber": o["buyerIdNumber"],
+        "payerName": o["buyerName"],
+        "amountPaid": o["acturalPaid"],
+        "currency": "142",
+        "payTime": pay_time,
+    }
+    return {"PaymentHead": head}
+
+
+def logistics_no(order: dict[str, Any]) -> str:
+    return "LN" + str(order["OrderHead"]["orderNo"])
+
+
+def waybill_document(order: dict[str, Any]) -> dict[str, Any]:
+    """The CEB511 carrying the order to its consignee (declare it with ``ebpCode`` of the order)."""
+    o = order["OrderHead"]
+    head = {
+        "logisticsCode": LOGISTICS_COMPANY,
+        "logisticsName": LOGISTICS_NAME,
+        "logisticsNo": logistics_no(order),
+        "billNo": "BILL20261124",
+        "orderNo": o["orderNo"],
+        "freight": o["freight"],
+        "insuredFee": "0",
+        "currency": "142",
+        "weight": "1.5",
+        "packNo": "1",
+        "consignee": o["consignee"],
+        "consigneeAddress": o["consigneeAddress"],
+        "consigneeTelephone": o["consigneeTelephone"],
+    }
+    return {"LogisticsHead": head}
+
+
+def waybill_status_document(waybill: dict[str, Any], *, at: str = "20261126100000") -> dict[str, Any]:
+    """The CEB513 signed-for status of a waybill."""
+    w = waybill["LogisticsHead"]
+    return {
+        "logisticsCode": w["logisticsCode"],
+        "logisticsName": w["logisticsName"],
+        "logisticsNo": w["logisticsNo"],
+        "logisticsStatus": "S",
+        "logisticsTime": at,
+    }
+
+
+def inventory_document(
+    order: dict[str, Any], *, agent: str = DECLARANT, agent_name: str = DECLARANT_NAME, trade_mode: str = "9610"
+) -> dict[str, Any]:
+    """The CEB621 list of the order, line for line, declared by ``agent`` (the warehouse by default)."""
+    o = order["OrderHead"]
+    head = {
+        "orderNo": o["orderNo"],
+        "ebpCode": o["ebpCode"],
+        "ebpName": o["ebpName"],
+        "ebcCode": o["ebcCode"],
+        "ebcName": o["ebcName"],
+        "logisticsNo": logistics_no(order),
+        "logisticsCode": LOGISTICS_COMPANY,
+        "logisticsName": LOGISTICS_NAME,
+        "copNo": "C" + o["orderNo"],
+        "assureCode": o["ebcCode"],
+        "ieFlag": "I",
+        "declTime": "20261124",
+        "customsCode": CUSTOMS_CODE,
+        "portCode": CUSTOMS_CODE,
+        "buyerIdType": "1",
+        "buyerIdNumber": o["buyerIdNumber"],
+        "buyerName": o["buyerName"],
+        "buyerTelephone": o["buyerTelephone"],
+        "consigneeAddress": o["consigneeAddress"],
+        "agentCode": agent,
+        "agentName": agent_name,
+        "tradeMode": trade_mode,
+        "trafMode": "5",
+        "country": "142" if trade_mode == "1210" else "116",
+        "freight": o["freight"],
+        "insuredFee": "0",
+        "currency": "142",
+        "packNo": "1",
+        "grossWeight": "1.5",
+        "netWeight": "1.2",
+    }
+    if trade_mode == "1210":
+        head.update(emsNo="T5165W000001", areaCode=DECLARANT, areaName=DECLARANT_NAME)
+    else:
+        head.update(trafNo="CA1234", voyageNo="20261124", billNo="BILL20261124")
+    lines = []
+    for line in order["OrderList"]:
+        item = {
+            "gnum": line["gnum"],
+            "itemNo": line["itemNo"],
+            "itemName": line["itemName"],
+            "gcode": "3304990099",
+            "gname": line["itemName"],
+            "gmodel": line["gmodel"],
+            "country": line["country"],
+            "currency": "142",
+            "qty": line["qty"],
+            "unit": line["unit"],
+            "qty1": line["qty"],
+            "unit1": "035",
+            "price": line["price"],
+            "totalPrice": line["totalPrice"],
+        }
+        if trade_mode == "1210":
+            item["itemRecordNo"] = "REC" + line["itemNo"]
+        lines.append(item)
+    return {"InventoryHead": head, "InventoryList": lines}
+
+
+def entry_document(waybills: list[dict[str, Any]], cop_no: str) -> dict[str, Any]:
+    """The CEB711 entry list of the waybills that arrived at the site operator's premises."""
+    head = {
+        "customsCode": CUSTOMS_CODE,
+        "copNo": cop_no,
+        "operatorCode": SITE_OPERATOR,
+        "operatorName": SITE_OPERATOR_NAME,
+        "ieFlag": "I",
+        "trafMode": "5",
+        "trafNo": "CA1234",
+        "voyageNo": "20261124",
+        "billNo": "BILL20261124",
+        "logisticsCode": LOGISTICS_COMPANY,
+        "logisticsName": LOGISTICS_NAME,
+    }
+    lines = [{"gnum": str(i), "logisticsNo": w["LogisticsHead"]["logisticsNo"]} for i, w in enumerate(waybills, 1)]
+    return {"DeliveryHead": head, "DeliveryList": lines}
+
+
+def _after_list_head(inventory: dict[str, Any], invt_no: str, cop_no: str, reason: str) -> dict[str, Any]:
+    h = inventory["InventoryHead"]
+    return {
+        "customsCode": h["customsCode"],
+        "orderNo": h["orderNo"],
+        "ebpCode": h["ebpCode"],
+        "ebpName": h["ebpName"],
+        "ebcCode": h["ebcCode"],
+        "ebcName": h["ebcName"],
+        "logisticsNo": h["logisticsNo"],
+        "logisticsCode": h["logisticsCode"],
+        "logisticsName": h["logisticsName"],
+        "copNo": cop_no,
+        "invtNo": invt_no,
+        "buyerIdType": "1",
+        "buyerIdNumber": h["buyerIdNumber"],
+        "buyerName": h["buyerName"],
+        "buyerTelephone": h["buyerTelephone"],
+        "agentCode": h["agentCode"],
+        "agentName": h["agentName"],
+        "reason": reason,
+    }
+
+
+def cancel_document(inventory: dict[str, Any], invt_no: str) -> dict[str, Any]:
+    """The CEB623 cancelling the released list ``invt_no``."""
+    return _after_list_head(inventory, invt_no, "X" + inventory["InventoryHead"]["copNo"], "买家取消")
+
+
+def return_document(inventory: dict[str, Any], invt_no: str, *, qty: str = "1") -> dict[str, Any]:
+    """The CEB625 returning ``qty`` of the list's first line."""
+    line = inventory["InventoryList"][0]
+    head = _after_list_head(inventory, invt_no, "R" + inventory["InventoryHead"]["copNo"], "商品退货")
+    item = {"gnum": line["gnum"], "gcode": line["gcode"], "gname": line["gname"], "qty": qty, "unit": line["unit"]}
+    return {"InvtRefundHead": head, "InvtRefundList": [item]}
+
+
+def declare_clearance(n: int, *, seed: int = 2026, trade_mode: str = "9610") -> list[DeclareDocument]:
+    """Order, payment, waybill and list of one clearance, each from its own enterprise."""
+    order = order_document(n, random.Random(seed + n))
+    ebp = order["OrderHead"]["ebpCode"]
+    return [
+        DeclareDocument(f"cmd-order-{n}", PLATFORM, "CEB311", order),
+        DeclareDocument(f"cmd-payment-{n}", PAYMENT_COMPANY, "CEB411", payment_document(order)),
+        DeclareDocument(f"cmd-waybill-{n}", LOGISTICS_COMPANY, "CEB511", waybill_document(order), ebp),
+        DeclareDocument(f"cmd-list-{n}", DECLARANT, "CEB621", inventory_document(order, trade_mode=trade_mode)),
     ]

@@ -13,7 +13,7 @@ import re
 import string
 from typing import Any
 
-from cbec.ceb import examples as ex
+import cbec.ceb.examples as ex
 from cbec.ceb.codec import build, parse
 from cbec.ceb.compiled import CHILD, CHILDREN, FIELD, FIELDS, CNode, all_types, root_for
 from cbec.ceb.model import CebMessage
@@ -64,14 +64,14 @@ def valid_node(draw: st.DrawFn, node: CNode) -> dict[str, Any]:
         if it.min_occurs == 0 and not draw(st.booleans()):
             continue
         if it.kind == FIELD:
-            data[it.name] = valid_value(draw, it.spec)  # type: ignore[arg-type]
+            data[it.name] = valid_value(draw, it.facets)
         elif it.kind == FIELDS:
-            data[it.name] = [valid_value(draw, it.spec) for _ in range(max(1, it.min_occurs))]  # type: ignore[arg-type]
+            data[it.name] = [valid_value(draw, it.facets) for _ in range(max(1, it.min_occurs))]
         elif it.kind == CHILD:
-            data[it.name] = valid_node(draw, it.node)  # type: ignore[arg-type]
+            data[it.name] = valid_node(draw, it.sub)
         elif it.kind == CHILDREN:
             n = draw(st.integers(max(1, it.min_occurs), 2 if it.max_occurs == -1 else min(2, it.max_occurs)))
-            data[it.name] = [valid_node(draw, it.node) for _ in range(n)]  # type: ignore[arg-type]
+            data[it.name] = [valid_node(draw, it.sub) for _ in range(n)]
     return data
 
 
@@ -79,12 +79,12 @@ def valid_node(draw: st.DrawFn, node: CNode) -> dict[str, Any]:
 def valid_messages(draw: st.DrawFn, mtype: str | None = None) -> CebMessage:
     croot = root_for(mtype or draw(st.sampled_from(TYPES)))
     most = 2 if croot.doc.max_occurs == -1 else min(2, croot.doc.max_occurs)
-    docs = [valid_node(draw, croot.doc.node) for _ in range(draw(st.integers(1, most)))]  # type: ignore[arg-type]
+    docs = [valid_node(draw, croot.doc.sub) for _ in range(draw(st.integers(1, most)))]
     msg = CebMessage(type=croot.type, docs=docs, guid=ex.GUID)
     if croot.is_declaration:
-        msg.base_transfer = valid_node(draw, croot.node.by_name["BaseTransfer"].node)  # type: ignore[arg-type]
+        msg.base_transfer = valid_node(draw, croot.node.by_name["BaseTransfer"].sub)
         if draw(st.booleans()):
-            msg.base_subscribe = [valid_node(draw, croot.node.by_name["BaseSubscribe"].node)]  # type: ignore[arg-type]
+            msg.base_subscribe = [valid_node(draw, croot.node.by_name["BaseSubscribe"].sub)]
     sig = croot.node.by_name.get("Signature")
     if sig is not None and (sig.min_occurs or draw(st.booleans())):
         msg.signature = ex.PLACEHOLDER_SIGNATURE
@@ -96,12 +96,12 @@ def _fields(data: dict[str, Any], node: CNode, path: str) -> list[tuple[dict[str
     out: list[tuple[dict[str, Any], F, str]] = []
     for it in node.items:
         if it.kind == FIELD:
-            out.append((data, it.spec, f"{path}.{it.name}"))  # type: ignore[arg-type]
+            out.append((data, it.facets, f"{path}.{it.name}"))
         elif it.kind == CHILD and it.name in data:
-            out += _fields(data[it.name], it.node, f"{path}.{it.name}")  # type: ignore[arg-type]
+            out += _fields(data[it.name], it.sub, f"{path}.{it.name}")
         elif it.kind == CHILDREN and it.name in data:
             for i, sub in enumerate(data[it.name], 1):
-                out += _fields(sub, it.node, f"{path}.{it.name}[{i}]")  # type: ignore[arg-type]
+                out += _fields(sub, it.sub, f"{path}.{it.name}[{i}]")
     return out
 
 
@@ -160,7 +160,7 @@ def test_valid_models_always_build_xsd_valid_xml_and_round_trip(msg: CebMessage)
 def test_product_and_xsd_agree_on_every_single_field_change(data: st.DataObject) -> None:
     msg = data.draw(valid_messages())
     groups: dict[str, list[tuple[dict[str, Any], F, str]]] = {}
-    for entry in _fields(msg.docs[0], root_for(msg.type).doc.node, "D"):
+    for entry in _fields(msg.docs[0], root_for(msg.type).doc.sub, "D"):
         spec = entry[1]
         group = "fixed" if spec.fixed else ("numeric" if spec.kind in ("decimal", "int") else "text")
         groups.setdefault(group, []).append(entry)

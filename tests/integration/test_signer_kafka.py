@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from cbec.contracts.signing import SignRequest, SignResult
@@ -103,3 +104,92 @@ def test_requests_become_signed_results_and_are_committed_once(kafka_bootstrap: 
             return again.processed
 
     assert asyncio.run(sign_again()) == 0
+
+    # A redelivery reaching a restarted replica (empty cache) gets the result already published.
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer.send(config.requests_topic, key=b"ebp:3", value=requests[3].to_json())
+    producer.flush()
+    producer.close()
+    restarted = SignerApp(registry)
+    assert asyncio.run(sign_again_with(restarted, config)) == 1
+    assert restarted.metrics.signs == 0
+    replayed = [SignResult.from_json(v) for v in _consume_all(kafka_bootstrap, config.results_topic, 42)]
+    assert len(replayed) == 42
+    req3 = [r for r in replayed if r.request_id == "req-3"]
+    assert len(req3) == 3 and all(r == by_id["req-3"] for r in req3)  # SM2 is randomised: equal = not re-signed
+
+
+async def sign_again_with(app: SignerApp, config: WorkerConfig) -> int:
+    async with SignerWorker(app, config) as worker:
+        deadline = time.monotonic() + 30
+        while worker.processed < 1 and time.monotonic() < deadline:
+            await worker.process_once()
+        return worker.processed
+
+
+def test_the_service_process_signs_from_kafka_and_over_http(
+    kafka_bootstrap: str, kafka_topic_prefix: str, tmp_path: Path
+) -> None:
+    """``signer_service.main.run`` (what ``cbec run signer`` starts), configured only by CBEC_* variables."""
+    import json
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+    from kafka import KafkaProducer
+
+    key_pem, cert_pem = generate_sm2_identity(TENANT, "物流企业")
+    (tmp_path / "key.pem").write_bytes(key_pem)
+    (tmp_path / "cert.pem").write_bytes(cert_pem)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    requests_topic, results_topic = f"{kafka_topic_prefix}requests", f"{kafka_topic_prefix}results"
+    _create_topics(kafka_bootstrap, [requests_topic, results_topic], 1)
+    env = {
+        **os.environ,
+        "CBEC_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "CBEC_SIGNER_GROUP_ID": f"{kafka_topic_prefix}signer",
+        "CBEC_SIGNER_REQUESTS_TOPIC": requests_topic,
+        "CBEC_SIGNER_RESULTS_TOPIC": results_topic,
+        "CBEC_SIGNER_BACKEND": "software",
+        "CBEC_SIGNER_KEY_PEM": str(tmp_path / "key.pem"),
+        "CBEC_SIGNER_CERT_PEM": str(tmp_path / "cert.pem"),
+        "CBEC_SIGNER_TENANT": TENANT,
+        "CBEC_SIGNER_TOKEN": "process-test-token",
+        "CBEC_SIGNER_HTTP_PORT": str(port),
+        "CBEC_SIGNER_HTTP_HOST": "127.0.0.1",
+    }
+    proc = subprocess.Popen([sys.executable, "-c", "from signer_service.main import run; run()"], env=env)
+    try:
+        xml = (samples_dir() / "import" / "CEB623Message.xml").read_bytes()
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+        producer.send(requests_topic, value=SignRequest.for_xml("p1", TENANT, "CEB623", "k", xml).to_json())
+        producer.flush()
+        producer.close()
+        results = [SignResult.from_json(v) for v in _consume_all(kafka_bootstrap, results_topic, 1, timeout=60)]
+        assert len(results) == 1 and results[0].ok
+        assert verify_document(results[0].signed_xml()).ok
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the HTTP server starts beside the worker
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").json()["ok"]:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        body = {"tenant": TENANT, "xml_b64": SignRequest.for_xml("h", TENANT, "CEB623", "k", xml).xml_b64}
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/sign",
+            content=json.dumps(body),
+            headers={"Authorization": "Bearer process-test-token", "Content-Type": "application/json"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        assert "cbec_signer_signs_total 2" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0

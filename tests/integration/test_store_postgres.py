@@ -53,7 +53,8 @@ def test_services_sharing_a_database_keep_apart_by_schema(database_url: str, pg_
 
 def test_opening_a_store_twice_on_the_same_schema_is_harmless(database_url: str, pg_schema: str) -> None:
     first = EventStore.open(database_url, schema=pg_schema, name="order")
-    second = EventStore.open(database_url, schema=pg_schema, name="order")
+    sqlalchemy_style = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    second = EventStore.open(sqlalchemy_style, schema=pg_schema, name="order")
     try:
         first.append(uuid4(), 0, [NewEvent("OrderReceived", {})])
         assert second.max_notification_id() == 1

@@ -19,9 +19,7 @@ from cbec_cli.stack_runtime import (
     write_stack_env,
 )
 
-SIGNALS_READY = (
-    "import os, pathlib, time; pathlib.Path(os.environ['CBEC_READY_FILE']).touch(); time.sleep(60)"
-)
+SIGNALS_READY = "import os, pathlib, time; pathlib.Path(os.environ['CBEC_READY_FILE']).touch(); time.sleep(60)"
 NEVER_SIGNALS = "import time; time.sleep(60)"
 FAILS_AT_START = "import sys; print('unknown service: bogus'); sys.exit(3)"
 
@@ -129,11 +127,21 @@ def test_cbec_up_reports_a_service_that_cannot_start_and_exits_non_zero(tmp_path
 
 
 def test_a_service_that_prints_its_ready_line_is_ready(tmp_path: Path) -> None:
-    service = start(
-        "simulator", "import time; print('cbec simulator: ready', flush=True); time.sleep(60)", tmp_path
-    )
+    service = start("simulator", "import time; print('cbec simulator: ready', flush=True); time.sleep(60)", tmp_path)
     try:
         [outcome] = wait_until_up([service], wait=20)
         assert outcome.state == "ready"
     finally:
         stop_service(service, timeout=10)
+
+
+def test_without_a_configured_key_the_local_signer_gets_a_private_throwaway_identity(tmp_path: Path) -> None:
+    from cbec.signing.certs import certificate_info
+    from cbec_cli.stack import dev_signing_identity
+
+    settings = dev_signing_identity(tmp_path, "3105960002")
+    key, cert = Path(settings["CBEC_SIGNER_KEY_PEM"]), Path(settings["CBEC_SIGNER_CERT_PEM"])
+    assert settings["CBEC_SIGNER_BACKEND"] == "software"
+    assert settings["CBEC_SIGNER_TENANT"] == "3105960002"
+    assert certificate_info(cert.read_bytes()).holder_code == "3105960002"
+    assert key.stat().st_mode & 0o077 == 0, "the private key is readable by its owner only"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cbec.declaration import ceb_bridge
+from cbec.declaration import ceb_bridge, intake_validation
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.ports import DeclarationStore
 from cbec.tenants import TenantRegistry
@@ -11,5 +11,5 @@ from order_service import domain
 
 
 def build(store: DeclarationStore, tenants: TenantRegistry) -> DeclarationApp:
-    return DeclarationApp(domain.DOC_TYPES, store, tenants, ceb_bridge.validate, ceb_bridge.render,
+    return DeclarationApp(domain.DOC_TYPES, store, tenants, intake_validation.validator(), ceb_bridge.render,
                           waiting_for=domain.waiting_for)

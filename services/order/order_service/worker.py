@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from cbec.declaration.worker import build_process
 
-from order_service import domain
+from order_service import application, domain
 
 
 def run() -> None:
-    build_process(domain.SERVICE, domain.DOC_TYPES, domain.waiting_for).run()
+    build_process(domain.SERVICE, domain.DOC_TYPES, domain.waiting_for, build_app=application.build).run()

@@ -14,7 +14,7 @@ from typing import Any
 
 from cbec.ceb import codec, dxp
 from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC, DocumentTransmitted, ReceiptReceived
-from cbec.customs.filedrop import FileDropLink
+from cbec.customs.transport import Transport
 from cbec.declaration.doctypes import BY_RECEIPT, STREAM_NAMESPACE
 from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, VersionConflict
 from cbec.tenants import TenantRegistry
@@ -27,6 +27,11 @@ TRANSMITTED = "DocumentTransmitted"
 RECEIPT_FILE_INGESTED = "ReceiptFileIngested"
 RECEIPT_FILE_REJECTED = "ReceiptFileRejected"
 RECEIPT_RECEIVED = "ReceiptReceived"
+COP_MSG_INDEXED = "TransmissionIndexed"
+
+
+def _cop_stream(cop_msg_id: str) -> uuid.UUID:
+    return uuid.uuid5(STREAM_NAMESPACE, f"cop-msg:{cop_msg_id}")
 
 
 def receipt_id(receipt_type: str, node: dict[str, Any]) -> str:
@@ -40,7 +45,7 @@ class CustomsLinkApp:
     def __init__(
         self,
         store: DeclarationStore,
-        link: FileDropLink,
+        link: Transport,
         tenants: TenantRegistry,
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -79,26 +84,35 @@ class CustomsLinkApp:
             self.store.append(stream_id, 0, [(TRANSMITTED, json.loads(event.to_json()))], position)
         except (VersionConflict, AlreadyProcessed):
             return None
+        try:  # the index CEB900 receipts are correlated by (their oriCopMsgId names the transmission)
+            self.store.append(_cop_stream(cop_msg_id), 0, [(COP_MSG_INDEXED, {"requestId": request_id,
+                              "docType": doc_type, "clearanceKey": str(result["clearance_key"]),
+                              "fileName": name})])
+        except VersionConflict:
+            pass
         self.link.transmit(name, envelope)
         return name
 
     def ingest(self, path: Path) -> int:
         """Record one receipt file (any receipt type); a repeat of the same file is ignored."""
-        raw = path.read_bytes()
+        return self.ingest_message(path.name, path.read_bytes())
+
+    def ingest_message(self, name: str, raw: bytes) -> int:
+        """Record one receipt message fetched from the transport; a repeat is ignored."""
         digest = hashlib.sha256(raw).hexdigest()
-        stream_id = uuid.uuid5(STREAM_NAMESPACE, f"receipt-file:{path.name}:{digest}")
+        stream_id = uuid.uuid5(STREAM_NAMESPACE, f"receipt-file:{name}:{digest}")
         if self.store.read(stream_id):
             return 0
         events: list[tuple[str, dict[str, Any]]]
         try:
             receipts = self._receipts_in(raw)
-            events = [(RECEIPT_FILE_INGESTED, {"fileName": path.name, "count": len(receipts)})]
+            events = [(RECEIPT_FILE_INGESTED, {"fileName": name, "count": len(receipts)})]
             # One event per receipt: each gets its own notification id, which consumers dedupe by.
             events += [(RECEIPT_RECEIVED, json.loads(r.to_json())) for r in receipts]
         except Exception as exc:  # noqa: BLE001 - a bad file is recorded, never dropped
-            log.warning("receipt file %s unreadable: %s", path.name, type(exc).__name__)
+            log.warning("receipt file %s unreadable: %s", name, type(exc).__name__)
             receipts = []
-            events = [(RECEIPT_FILE_REJECTED, {"fileName": path.name, "error": str(exc)[:500]})]
+            events = [(RECEIPT_FILE_REJECTED, {"fileName": name, "error": str(exc)[:500]})]
         try:
             self.store.append(stream_id, 0, events)
         except VersionConflict:
@@ -106,7 +120,12 @@ class CustomsLinkApp:
         return len(receipts)
 
     def poll_inbox(self) -> int:
-        return sum(self.ingest(p) for p in self.link.receipts())
+        return sum(self.ingest_message(name, raw) for name, raw in self.link.fetch())
+
+    def transmission_of(self, cop_msg_id: str) -> dict[str, Any] | None:
+        """The transmission a CopMsgId names (requestId, docType, clearanceKey, fileName)."""
+        events = self.store.read(_cop_stream(cop_msg_id))
+        return dict(events[0][1]) if events else None
 
     def _receipts_in(self, raw: bytes) -> list[ReceiptReceived]:
         business = dxp.unwrap(raw).data if dxp.is_dxp(raw) else raw
@@ -115,9 +134,13 @@ class CustomsLinkApp:
         doc_type = BY_RECEIPT.get(msg.type)
         for node in msg.docs:
             flat = {k: v for k, v in node.items() if isinstance(v, str)}
-            if doc_type is None:  # CEB900 and customs-issued messages: kept, correlated later
+            if doc_type is None:  # CEB900 and customs-issued messages: correlated by the transmission
                 key: list[str] = [flat.get("oriCopMsgId", "")]
                 doc_code = flat.get("oriMessageType", "").removesuffix("Message")
+                sent = self.transmission_of(key[0]) if key[0] else None
+                if sent is not None:
+                    flat = {**flat, "requestId": sent["requestId"], "clearanceKey": sent["clearanceKey"]}
+                    doc_code = str(sent["docType"])
             else:
                 key = list(doc_type.receipt_key(flat))
                 doc_code = doc_type.code
@@ -140,5 +163,6 @@ def route(stream_id: uuid.UUID, version: int, event_type: str, data: dict[str, A
     if event_type == TRANSMITTED:
         return [(TRANSMISSIONS_TOPIC, data["clearance_key"], json.dumps(data).encode())]
     if event_type == RECEIPT_RECEIVED:
-        return [(RECEIPTS_TOPIC, ":".join(data["business_key"]), json.dumps(data, ensure_ascii=False).encode())]
+        key = str(data["node"].get("clearanceKey", "")) or ":".join(data["business_key"])
+        return [(RECEIPTS_TOPIC, key, json.dumps(data, ensure_ascii=False).encode())]
     return []

@@ -8,6 +8,8 @@ from cbec.bus.kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics
 from cbec.bus.ports import Subscription
 from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC
 from cbec.customs.filedrop import FileDropLink
+from cbec.customs.http_link import HttpGatewayLink
+from cbec.customs.transport import Transport
 from cbec.declaration.bus_glue import bus_handler
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
 from cbec.declaration.ports import Position
@@ -18,17 +20,34 @@ from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
 from cbec.store.outbox import OutboxRelay
 from cbec.tenants_config import load_tenants
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from receipts_service.application import CustomsLinkApp, route
 
 SERVICE = "receipts"
 
 
+class LinkSettings(BaseSettings):
+    """``CBEC_CUSTOMS_GATEWAY_URL`` selects the HTTP gateway transport (else the DXP file drop);
+    ``CBEC_CUSTOMS_GATEWAY_DXP_ID`` is the platform's own DXP id there."""
+
+    model_config = SettingsConfigDict(env_prefix="CBEC_", extra="ignore")
+
+    customs_gateway_url: str = ""
+    customs_gateway_dxp_id: str = "DXPENT0000000000"
+
+
+def transport(settings: Settings, link: LinkSettings) -> Transport:
+    if link.customs_gateway_url:
+        return HttpGatewayLink(link.customs_gateway_url, link.customs_gateway_dxp_id)
+    return FileDropLink(settings.dxp_outbox, settings.dxp_inbox)
+
+
 def build_process(settings: Settings | None = None) -> ServiceProcess:
     settings = settings or Settings()
     store = EventStore.open(settings.database_url, schema=settings.schema_prefix + SERVICE, name=SERVICE)
-    link = FileDropLink(settings.dxp_outbox, settings.dxp_inbox)
-    app = CustomsLinkApp(EventStoreDeclarations(store), link, load_tenants(settings))
+    tenants = load_tenants(settings)
+    app = CustomsLinkApp(EventStoreDeclarations(store), transport(settings, LinkSettings()), tenants)
     bootstrap = settings.kafka_bootstrap_servers
     ensure_topics(bootstrap, [SIGN_RESULTS_TOPIC, TRANSMISSIONS_TOPIC, RECEIPTS_TOPIC], settings.topic_partitions)
 

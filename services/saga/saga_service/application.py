@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from eventsourcing.persistence import Tracking
-
 from cbec.bus.ports import Message
 from cbec.clock import Clock, SystemClock
 from cbec.contracts.status import (
@@ -34,6 +32,8 @@ from cbec.store.errors import AlreadyProcessed, ConcurrencyError
 from cbec.store.event_store import EventStore
 from cbec.store.events import Append, NewEvent, RecordedEvent
 from cbec.store.outbox import tracking_for
+from eventsourcing.persistence import Tracking
+
 from saga_service import domain
 from saga_service.domain import Clearance, Decision, Policy
 

@@ -203,7 +203,7 @@ class Clearance:
             doc.sender = str(body.get("sender", doc.sender))
             doc.resends, doc.alerted, doc.progress_at, doc.intake_errors = 0, False, "", []
         elif kind_of_event == "DocumentRefused":
-            if doc.phase in ("new", "refused"):
+            if doc.phase in ("new", "refused") or body.get("refusesDocument"):
                 doc.phase = "refused"
             doc.sender = doc.sender or str(body.get("sender", ""))
             doc.intake_errors = list(body.get("errors", []))
@@ -377,8 +377,8 @@ def decide(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
                     emit(RESEND_ISSUED, {**_command(state, doc, f"resend{doc.resends + 1}"),
                                          "attempt": doc.resends + 1, "at": at.isoformat()})
                 else:
-                    emit(ALERT_RAISED, {"clearanceKey": state.key, "kind": kind, "docType": doc.doc_type, "tenant": doc.sender,
-                                        "businessKey": doc.business_key, "at": at.isoformat(),
+                    emit(ALERT_RAISED, {"clearanceKey": state.key, "kind": kind, "docType": doc.doc_type,
+                                        "tenant": doc.sender, "businessKey": doc.business_key, "at": at.isoformat(),
                                         "reason": f"no receipt for {doc.doc_type} after {doc.resends} resends"})
     inventory = state.docs.get("inventory")
     if inventory is not None and not state.locked and inventory.at_gate(policy.gate):
@@ -388,7 +388,8 @@ def decide(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
         if status != doc.published and doc.sender:
             current = doc.current
             emit(STATUS_PUBLISHED, {
-                "clearanceKey": state.key, "kind": kind, "docType": doc.doc_type, "tenant": doc.sender, "businessKey": doc.business_key,
+                "clearanceKey": state.key, "kind": kind, "docType": doc.doc_type, "tenant": doc.sender,
+                "businessKey": doc.business_key,
                 "status": status, "statusCode": doc.status_code, "phase": doc.phase,
                 "reason": current.info if doc.rejected and current else "",
                 "errors": doc.intake_errors if doc.phase == "refused" else [],
@@ -430,7 +431,7 @@ def _command(state: Clearance, doc: Doc, what: str) -> dict[str, Any]:
 def _slim(event: dict[str, Any]) -> dict[str, Any]:
     """Keep only what folding needs (the envelope never carries personal data)."""
     keep = ("sender", "waitingFor", "returnStatus", "returnTime", "returnInfo", "businessKey", "clearanceKeys",
-            "logisticsNos", "errors", "requestId")
+            "logisticsNos", "errors", "requestId", "refusesDocument")
     return {
         "type": event.get("type"), "streamId": event.get("streamId"), "version": event.get("version"),
         "docType": event.get("docType"), "clearanceKey": event.get("clearanceKey"),

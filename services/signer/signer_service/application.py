@@ -54,14 +54,17 @@ class ResultCache:
 
 
 class SignerApp:
-    """Signs CEB documents for registered tenants; ``threads > 1`` signs a batch concurrently."""
+    """Signs CEB documents for registered tenants; ``threads > 1`` signs a batch concurrently.
+
+    The cache holds whole signed documents (~10 KB each), so ``cache_size`` bounds memory too.
+    """
 
     def __init__(
         self,
         registry: CertificateRegistry,
         backends: Mapping[str, KeyPool] | None = None,
         *,
-        cache_size: int = 200_000,
+        cache_size: int = 10_000,
         threads: int = 1,
         metrics: SignerMetrics | None = None,
     ) -> None:
@@ -92,6 +95,11 @@ class SignerApp:
                 self.metrics.record_duplicate()
             out.append(result)
         return out
+
+    def remember(self, result: SignResult) -> None:
+        """Seed the idempotency cache with a result already published (e.g. read back from the topic)."""
+        if result.ok or (result.error is not None and result.error.code != BACKEND_UNAVAILABLE):
+            self._cache.put(result)
 
     def handle(self, request: SignRequest, *, at: datetime | None = None) -> SignResult:
         return self.handle_batch([request], at=at)[0]

@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 def build_app(settings: SignerSettings) -> SignerApp:
     pool = key_factory(settings)
     registry = build_registry(settings, pool)
-    return SignerApp(registry, {"default": pool}, threads=settings.signer_threads)
+    return SignerApp(
+        registry, {"default": pool}, threads=settings.signer_threads, cache_size=settings.signer_cache_size
+    )
 
 
 def _serve_http(app: SignerApp, settings: SignerSettings) -> threading.Thread:
@@ -59,6 +61,7 @@ def run() -> None:
             results_topic=settings.signer_results_topic,
             dlq_topic=settings.signer_dlq_topic,
             max_poll_records=settings.signer_batch_size,
+            warm_cache_per_partition=settings.signer_warm_cache_per_partition,
         ),
     )
     log.info("signer started: group %s, backend %s", settings.signer_group_id, settings.signer_backend)

@@ -20,6 +20,8 @@ class SignerSettings(BaseSettings):
     signer_dlq_topic: str = "cbec.dlq.signer"
     signer_batch_size: int = 500
     signer_threads: int = 1
+    signer_cache_size: int = 10_000
+    signer_warm_cache_per_partition: int = 2_000
 
     signer_backend: Literal["software", "pkcs11"] = "software"
     signer_key_pem: Path | None = None

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from cbec.contracts.signing import ContractError, SignRequest
+from cbec.contracts.signing import ContractError, SignRequest, SignResult
 
 from signer_service.application import BAD_REQUEST, SignerApp
 
@@ -41,6 +41,7 @@ class WorkerConfig:
     max_poll_records: int = 500
     poll_timeout_ms: int = 200
     client_id: str = "cbec-signer"
+    warm_cache_per_partition: int = 2_000  # recent results read back into the idempotency cache
 
 
 class SignerWorker:
@@ -79,7 +80,51 @@ class SignerWorker:
             fetch_max_bytes=64 * 1024 * 1024,
         )
         await self._producer.start()
+        if c.warm_cache_per_partition > 0:
+            await self._warm_cache()
         await self._consumer.start()
+
+    async def _warm_cache(self) -> int:
+        """Read the tail of the results topic into the app's cache: a restarted replica then answers
+        a redelivered request with the result already published instead of signing it again."""
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        c = self.config
+        reader = AIOKafkaConsumer(bootstrap_servers=c.bootstrap_servers, enable_auto_commit=False)
+        await reader.start()
+        seeded = 0
+        try:
+            try:
+                partitions = await self._producer.partitions_for(c.results_topic)
+            except Exception as exc:  # noqa: BLE001 - no results topic yet means nothing to read back
+                log.info("signer: results topic not readable yet (%r); cache starts empty", exc)
+                return 0
+            tps = [TopicPartition(c.results_topic, p) for p in partitions]
+            if not tps:
+                return 0
+            reader.assign(tps)
+            ends = await reader.end_offsets(tps)
+            starts = await reader.beginning_offsets(tps)
+            for tp in tps:
+                reader.seek(tp, max(starts[tp], ends[tp] - c.warm_cache_per_partition))
+            remaining = {tp for tp in tps if ends[tp] > starts[tp]}
+            while remaining:
+                batches = await reader.getmany(timeout_ms=1000, max_records=5000)
+                if not batches:
+                    break
+                for tp, records in batches.items():
+                    for record in records:
+                        try:
+                            self.app.remember(SignResult.from_json(record.value))
+                            seeded += 1
+                        except ContractError:
+                            continue
+                    if records and records[-1].offset + 1 >= ends[tp]:
+                        remaining.discard(tp)
+        finally:
+            await reader.stop()
+        log.info("signer: %d published results read back into the idempotency cache", seeded)
+        return seeded
 
     async def stop(self) -> None:
         try:
@@ -96,6 +141,10 @@ class SignerWorker:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    def assigned_partitions(self) -> int:
+        """How many partitions this member holds now (0 before the group is joined)."""
+        return len(self._consumer.assignment()) if self._consumer is not None else 0
 
     async def process_once(self) -> int:
         """Fetch one batch, sign it, produce and flush the results, then commit; returns its size."""

@@ -62,6 +62,9 @@ class InProcessBus:
     def flush(self) -> None:
         """Nothing to wait for: publishing is synchronous."""
 
+    def close(self) -> None:
+        """Nothing to release (for symmetry with ``KafkaPublisher``)."""
+
     # -- inspection ----------------------------------------------------------------------------
 
     def messages(self, topic: str) -> list[Message]:

@@ -120,48 +120,55 @@ class _Parse:
 
     def node(self, el: etree._Element, node: CNode, path: str) -> dict[str, Any]:
         data: dict[str, Any] = {}
-        by_tag = node.by_tag
+        dispatch = node.dispatch
         last = -1
+        required = 0
         for ch in el:
-            it = by_tag.get(ch.tag)
-            if it is None:
+            entry = dispatch.get(ch.tag)
+            if entry is None:
                 local = etree.QName(ch).localname
                 self.note("CBEC-UNEXPECTED", f"{path}.{local}", f"element {local} is not declared in {node.name}")
                 continue
-            kind = it.kind
-            if it.index < last:
-                self.note("CBEC-ORDER", f"{path}.{it.name}", f"{it.name} is out of XSD order in {node.name}")
+            index, name, kind, sub, req = entry
+            if index <= last:
+                if index < last:
+                    self.note("CBEC-ORDER", f"{path}.{name}", f"{name} is out of XSD order in {node.name}")
+                if name in data and (kind == FIELD or kind == CHILD or kind == ANY):
+                    self.note(
+                        "CBEC-DUPLICATE",
+                        f"{path}.{name}",
+                        f"{name} occurs more than once in {node.name} (the XSD allows one)",
+                    )
+                    continue
+            else:
+                last = index
             if kind == FIELD:
-                if it.name in data:
-                    self.note(
-                        "CBEC-DUPLICATE",
-                        f"{path}.{it.name}",
-                        f"{it.name} occurs more than once in {node.name} (the XSD allows one)",
-                    )
-                    continue
-                data[it.name] = ch.text or ""
+                data[name] = ch.text or ""
+                required += req
             elif kind == CHILDREN:
-                lst = data.get(it.name)
+                lst = data.get(name)
                 if lst is None:
-                    lst = data[it.name] = []
-                lst.append(self.node(ch, it.node, f"{path}.{it.name}[{len(lst) + 1}]"))  # type: ignore[arg-type]
+                    lst = data[name] = []
+                    required += req
+                lst.append(self.node(ch, sub, f"{path}.{name}[{len(lst) + 1}]"))  # type: ignore[arg-type]
             elif kind == CHILD:
-                if it.name in data:
-                    self.note(
-                        "CBEC-DUPLICATE",
-                        f"{path}.{it.name}",
-                        f"{it.name} occurs more than once in {node.name} (the XSD allows one)",
-                    )
-                    continue
-                data[it.name] = self.node(ch, it.node, f"{path}.{it.name}")  # type: ignore[arg-type]
+                data[name] = self.node(ch, sub, f"{path}.{name}")  # type: ignore[arg-type]
+                required += req
             elif kind == FIELDS:
-                data.setdefault(it.name, []).append(ch.text or "")
+                if name not in data:
+                    data[name] = []
+                    required += req
+                data[name].append(ch.text or "")
             elif kind == ANY:
-                data[it.name] = "".join(serialize_detached(c).decode() for c in ch)
-            last = it.index
-        for name in node.required:
-            if name not in data:
-                self.note("CBEC-REQUIRED", f"{path}.{name}", f"required element {name} is missing in {node.name}")
+                data[name] = "".join(serialize_detached(c).decode() for c in ch)
+                required += req
+        for name, most in node.bounded:
+            if len(data.get(name, ())) > most:
+                self.note("CBEC-COUNT", f"{path}.{name}", f"{name} occurs more than {most} times in {node.name}")
+        if required != len(node.required):
+            for name in node.required:
+                if name not in data:
+                    self.note("CBEC-REQUIRED", f"{path}.{name}", f"required element {name} is missing in {node.name}")
         return data
 
 
@@ -222,6 +229,10 @@ def parse_element(root: etree._Element, *, strict: bool = True) -> CebMessage:
             msg.signature = serialize_detached(ch)
     if not msg.docs:
         p.note("CBEC-REQUIRED", f"{doc_name}[1]", f"{croot.name} has no {doc_name}")
+    elif 0 < croot.doc.max_occurs < len(msg.docs):
+        p.note("CBEC-COUNT", doc_name, f"{croot.name} holds at most {croot.doc.max_occurs} {doc_name}")
+    if len(msg.base_subscribe) > 5:
+        p.note("CBEC-COUNT", "BaseSubscribe", f"{croot.name} holds at most 5 BaseSubscribe")
     if croot.is_declaration and not base_transfer_seen:
         p.note("CBEC-REQUIRED", "BaseTransfer", f"{croot.name} has no BaseTransfer")
     if p.findings:

@@ -12,9 +12,7 @@ from typing import Literal
 
 from cbec.ceb.codes_table import ERROR_CODES, RETURN_STATUS
 
-Outcome = Literal[
-    "pending", "resend", "rejected", "accepted", "concluded", "held", "released", "returned", "closed"
-]
+Outcome = Literal["pending", "resend", "rejected", "accepted", "concluded", "held", "released", "returned", "closed"]
 
 _OUTCOMES: dict[str, Outcome] = {
     "1": "pending", "2": "pending", "3": "pending", "300": "pending", "500": "pending",

@@ -32,6 +32,20 @@ class CItem:
     spec: F | None = None
     node: CNode | None = None
 
+    @property
+    def sub(self) -> CNode:
+        """The child node's table (complex items only)."""
+        if self.node is None:
+            raise TypeError(f"{self.name} is not a complex element")
+        return self.node
+
+    @property
+    def facets(self) -> F:
+        """The field's facets (simple items only)."""
+        if self.spec is None:
+            raise TypeError(f"{self.name} is not a simple element")
+        return self.spec
+
 
 @dataclass(slots=True, eq=False)
 class CNode:
@@ -43,6 +57,10 @@ class CNode:
     by_tag: dict[str, CItem] = field(default_factory=dict)
     by_name: dict[str, CItem] = field(default_factory=dict)
     required: tuple[str, ...] = ()
+    # tag -> (index, name, kind, child node, 1 if required): the parser's hot-loop view of ``items``.
+    dispatch: dict[str, tuple[int, str, int, CNode | None, int]] = field(default_factory=dict)
+    # (name, maxOccurs) of the bounded repeated children (OrderList: 99 …).
+    bounded: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(slots=True, eq=False)
@@ -85,6 +103,10 @@ def _compile_node(schema: Schema, key: str, memo: dict[str, CNode]) -> CNode:
         if ci.min_occurs > 0:
             required.append(ci.name)
     node.required = tuple(required)
+    node.bounded = tuple(
+        (ci.name, ci.max_occurs) for ci in node.items if ci.kind in (CHILDREN, FIELDS) and ci.max_occurs > 1
+    )
+    node.dispatch = {ci.tag: (ci.index, ci.name, ci.kind, ci.node, 1 if ci.min_occurs > 0 else 0) for ci in node.items}
     return node
 
 

@@ -48,9 +48,7 @@ def order_line(gnum: int, *, price: str = "20", qty: str = "2") -> dict[str, str
     }
 
 
-def order_doc(
-    lines: int = 1, *, order_no: str = ORDER_NO, freight: str = "10", tax: str = "0"
-) -> dict[str, Any]:
+def order_doc(lines: int = 1, *, order_no: str = ORDER_NO, freight: str = "10", tax: str = "0") -> dict[str, Any]:
     items = [order_line(i) for i in range(1, lines + 1)]
     goods = sum((Decimal(x["totalPrice"]) for x in items), Decimal(0))
     paid = goods + Decimal(freight) + Decimal(tax)
@@ -127,9 +125,7 @@ def payment_message(order: dict[str, Any] | None = None) -> CebMessage:
         "currency": "142",
         "payTime": "20240301115900",
     }
-    return CebMessage(
-        type="CEB411", docs=[{"PaymentHead": head}], guid=_guid(12), base_transfer=dict(BASE_TRANSFER)
-    )
+    return CebMessage(type="CEB411", docs=[{"PaymentHead": head}], guid=_guid(12), base_transfer=dict(BASE_TRANSFER))
 
 
 def logistics_message(order: dict[str, Any] | None = None) -> CebMessage:
@@ -154,9 +150,7 @@ def logistics_message(order: dict[str, Any] | None = None) -> CebMessage:
         "consigneeAddress": head_o["consigneeAddress"],
         "consigneeTelephone": head_o["consigneeTelephone"],
     }
-    return CebMessage(
-        type="CEB511", docs=[{"LogisticsHead": head}], guid=_guid(13), base_transfer=dict(BASE_TRANSFER)
-    )
+    return CebMessage(type="CEB511", docs=[{"LogisticsHead": head}], guid=_guid(13), base_transfer=dict(BASE_TRANSFER))
 
 
 def inventory_doc(order: dict[str, Any] | None = None, *, lines: int | None = None) -> dict[str, Any]:
@@ -229,9 +223,7 @@ def inventory_doc(order: dict[str, Any] | None = None, *, lines: int | None = No
 def inventory_message(lines: int = 1, docs: int = 1, *, signature: bytes | None = None) -> CebMessage:
     """A CEB621; pass ``signature`` (a ds:Signature element) for an XSD-valid message."""
     invs = [inventory_doc(lines=lines) for _ in range(docs)]
-    return CebMessage(
-        type="CEB621", docs=invs, guid=_guid(14), base_transfer=dict(BASE_TRANSFER), signature=signature
-    )
+    return CebMessage(type="CEB621", docs=invs, guid=_guid(14), base_transfer=dict(BASE_TRANSFER), signature=signature)
 
 
 PLACEHOLDER_SIGNATURE = (

@@ -169,12 +169,7 @@ def _rule_amounts(c: _Check, doc: dict[str, Any], hp: str, is_import: bool) -> N
     ln = _lines_name(doc)
     for i, line in enumerate(lines, 1):
         price, qty, total = _dec(line.get("price")), _dec(line.get("qty")), _dec(line.get("totalPrice"))
-        if (
-            price is not None
-            and qty is not None
-            and total is not None
-            and not _same_amount(price * qty, total)
-        ):
+        if price is not None and qty is not None and total is not None and not _same_amount(price * qty, total):
             c.add(
                 "CBEC-TOTAL-PRICE",
                 f"{ln}[{i}].totalPrice",
@@ -280,8 +275,7 @@ def _rule_qty2(c: _Check, doc: dict[str, Any], code: str) -> None:
                 code,
                 f"{ln}[{i}].qty2",
                 "§8.A.17 qty2/unit2",
-                "second quantity/unit: both empty, or unit2 set and qty2 > 0"
-                f" (unit2={unit2!r}, qty2={qty2_text!r})",
+                f"second quantity/unit: both empty, or unit2 set and qty2 > 0 (unit2={unit2!r}, qty2={qty2_text!r})",
             )
 
 
@@ -293,9 +287,7 @@ def _rule_trade_mode(c: _Check, doc: dict[str, Any], hp: str) -> None:
     if mode == "1210":
         for name in ("emsNo", "areaCode", "areaName"):
             if not head.get(name):
-                c.add(
-                    "CBEC-1210", f"{hp}.{name}", "§8.A.18 1210 bonded fields", f"1210 (保税) requires {name}"
-                )
+                c.add("CBEC-1210", f"{hp}.{name}", "§8.A.18 1210 bonded fields", f"1210 (保税) requires {name}")
         if head.get("country") != "142":
             c.add(
                 "CBEC-1210",
@@ -337,12 +329,7 @@ def _rule_assure(c: _Check, head: dict[str, Any], hp: str) -> None:
 
 def _rule_signature(c: _Check, head: dict[str, Any], hp: str, msg: CebMessage, before_signing: bool) -> None:
     """§8.A.20: appStatus 2 (申报) requires ds:Signature on 621/623/625/711."""
-    if (
-        msg.type in _SIGNATURE_CODES
-        and head.get("appStatus") == "2"
-        and msg.signature is None
-        and not before_signing
-    ):
+    if msg.type in _SIGNATURE_CODES and head.get("appStatus") == "2" and msg.signature is None and not before_signing:
         c.add(
             _SIGNATURE_CODES[msg.type],
             f"{hp}.appStatus",
@@ -366,9 +353,7 @@ def _list_amount(doc: dict[str, Any]) -> Decimal | None:
     return None if amounts is None else sum(amounts, Decimal(0))
 
 
-def _rule_limits(
-    c: _Check, doc: dict[str, Any], hp: str, msg: CebMessage, related: RelatedDocs | None
-) -> None:
+def _rule_limits(c: _Check, doc: dict[str, Any], hp: str, msg: CebMessage, related: RelatedDocs | None) -> None:
     """§8.B: single transaction ≤ ¥5,000 (-621005); buyer's annual total ≤ ¥26,000 (-621018)."""
     head = _head(doc)
     amount = _order_amount(head) if msg.type == "CEB311" else _list_amount(doc)
@@ -429,16 +414,13 @@ def _rule_cross(c: _Check, doc: dict[str, Any], hp: str, msg: CebMessage, relate
         if order is not None:
             _rule_list_vs_order(c, doc, order)
         if related.waybills:
-            bill = _find(
-                related.waybills, logisticsNo=head.get("logisticsNo"), logisticsCode=head.get("logisticsCode")
-            )
+            bill = _find(related.waybills, logisticsNo=head.get("logisticsNo"), logisticsCode=head.get("logisticsCode"))
             if bill is None or _head(bill).get("orderNo") != order_no:
                 c.add(
                     "-621002",
                     f"{hp}.logisticsNo",
                     "§8.C list ↔ waybill",
-                    f"no waybill {head.get('logisticsNo')} of {head.get('logisticsCode')}"
-                    f" for order {order_no}",
+                    f"no waybill {head.get('logisticsNo')} of {head.get('logisticsCode')} for order {order_no}",
                 )
     if t == "CEB625":
         _rule_refund_vs_list(c, doc, hp, related)
@@ -467,12 +449,7 @@ def _rule_cross(c: _Check, doc: dict[str, Any], hp: str, msg: CebMessage, relate
             f"the list for order {order_no} is declared; this document can no longer change",
         )
     stored = related.stored_app_time.get(business_key(doc))
-    if (
-        t in _STALE_CODES
-        and stored is not None
-        and isinstance(head.get("appTime"), str)
-        and head["appTime"] <= stored
-    ):
+    if t in _STALE_CODES and stored is not None and isinstance(head.get("appTime"), str) and head["appTime"] <= stored:
         c.add(
             _STALE_CODES[t],
             f"{hp}.appTime",
@@ -529,8 +506,7 @@ def _rule_refund_vs_list(c: _Check, doc: dict[str, Any], hp: str, related: Relat
                 "-625209",
                 f"{ln}[{i}].gnum",
                 "§8.A.16 item of the original list",
-                f"original list {head.get('invtNo')} has no item gnum {line.get('gnum')}"
-                f" gcode {line.get('gcode')}",
+                f"original list {head.get('invtNo')} has no item gnum {line.get('gnum')} gcode {line.get('gcode')}",
             )
             continue
         if line.get("gname") != orig.get("gname"):
@@ -636,11 +612,7 @@ def validate_business(
         _rule_signature(c, head, fp, msg, before_signing)
         if related is not None:
             _rule_cross(c, doc, fp, msg, related)
-            if (
-                t == "CEB625"
-                and related.certificate_code
-                and head.get("agentCode") != related.certificate_code
-            ):
+            if t == "CEB625" and related.certificate_code and head.get("agentCode") != related.certificate_code:
                 c.add(
                     "-625013",
                     f"{fp}.agentCode",

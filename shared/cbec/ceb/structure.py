@@ -220,20 +220,27 @@ def _format_for(f: F, node_name: str) -> tuple[str, Fmt] | None:
     return _FORMATS.get(f.name) or _FORMATS.get(f"{f.name}@{node_name}")
 
 
-# One plan per node: (item, xsd check, spec-format check) — built once, on first use.
-_PLANS: dict[int, list[tuple[CItem, Check | None, tuple[str, Fmt] | None]]] = {}
+# One plan per node, built once on first use: per item (name, kind, item, xsd check, spec-format
+# check, plain-string length bounds or -1). The bounds let the hot loop accept the common case
+# (a printable string of allowed length, no format rule) without a call.
+_Plan = list[tuple[str, int, CItem, "Check | None", "tuple[str, Fmt] | None", int, int]]
+_PLANS: dict[int, _Plan] = {}
 
 
-def _plan(node: CNode) -> list[tuple[CItem, Check | None, tuple[str, Fmt] | None]]:
+def _plan(node: CNode) -> _Plan:
     plan = _PLANS.get(id(node))
     if plan is None:
         plan = []
         for it in node.items:
             spec = it.spec
             if spec is not None and it.kind in (FIELD, FIELDS):
-                plan.append((it, _compile_check(spec), _format_for(spec, node.name)))
+                fmt = _format_for(spec, node.name)
+                plain = spec.kind == "str" and spec.fixed is None and spec.default is None and not spec.collapse
+                lo = (spec.min_len or 0) if plain else -1
+                hi = (spec.max_len if spec.max_len is not None else 1 << 62) if plain else -1
+                plan.append((it.name, it.kind, it, _compile_check(spec), fmt, lo, hi))
             else:
-                plan.append((it, None, None))
+                plan.append((it.name, it.kind, it, None, None, -1, -1))
         _PLANS[id(node)] = plan
     return plan
 
@@ -279,17 +286,20 @@ class _Walk:
             self.add("CBEC-TYPE", path, "model", f"{node.name} must be a dict, got {type(data).__name__}")
             return
         seen = 0
-        for it, check, fmt in _plan(node):
-            v = data.get(it.name)
+        formats = self.formats
+        for name, kind, it, check, fmt, lo, hi in _plan(node):
+            v = data.get(name)
             if v is None:
                 if it.min_occurs:
-                    self.add("CBEC-REQUIRED", f"{path}.{it.name}", "XSD minOccurs", f"{it.name} is required")
+                    self.add("CBEC-REQUIRED", f"{path}.{name}", "XSD minOccurs", f"{name} is required")
                 continue
             seen += 1
-            kind = it.kind
             if kind == FIELD:
-                if type(v) is str and check(v) is None and (fmt is None or not self.formats):  # type: ignore[misc]
-                    continue
+                if (fmt is None or not formats) and type(v) is str:
+                    if lo <= len(v) <= hi and v.isprintable():
+                        continue
+                    if check(v) is None:  # type: ignore[misc]
+                        continue
                 self.value(v, check, fmt, it, f"{path}.{it.name}")  # type: ignore[arg-type]
             elif kind == CHILD:
                 self.node(v, it.node, f"{path}.{it.name}")  # type: ignore[arg-type]

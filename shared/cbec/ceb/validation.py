@@ -10,9 +10,7 @@ from cbec.errors import CebError
 __all__ = ["RelatedDocs", "validate", "validate_business", "validate_structure"]
 
 
-def validate(
-    msg: CebMessage, related: RelatedDocs | None = None, *, before_signing: bool = False
-) -> list[CebError]:
+def validate(msg: CebMessage, related: RelatedDocs | None = None, *, before_signing: bool = False) -> list[CebError]:
     """Structural findings; when there are none, the business-rule findings."""
     errors = validate_structure(msg, before_signing=before_signing)
     return errors or validate_business(msg, related, before_signing=before_signing)

@@ -17,7 +17,7 @@ the allowed number of resends, or needs a person for another reason; ``reason`` 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 STATUS_TOPIC = "cbec.out.status"
@@ -152,8 +152,8 @@ class GoodsLeft:
     at: str = ""
 
     def to_json(self) -> bytes:
-        return asdict_json({"command": "RecordGoodsLeft", "clearanceKey": self.clearance_key,
-                            "commandId": self.command_id, "at": self.at})
+        return json.dumps({"command": "RecordGoodsLeft", "clearanceKey": self.clearance_key,
+                           "commandId": self.command_id, "at": self.at}, ensure_ascii=False).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> GoodsLeft:
@@ -161,10 +161,6 @@ class GoodsLeft:
         if data.get("command") != "RecordGoodsLeft":
             raise ValueError(f"not a RecordGoodsLeft command: {data.get('command')!r}")
         return cls(str(data["clearanceKey"]), str(data.get("commandId", "")), str(data.get("at", "")))
-
-
-def asdict_json(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, ensure_ascii=False).encode()
 
 
 __all__ = [
@@ -176,5 +172,4 @@ __all__ = [
     "GoodsLeft",
     "SagaCommand",
     "StatusMessage",
-    "asdict",
 ]

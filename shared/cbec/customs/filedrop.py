@@ -49,6 +49,10 @@ class FileDropLink:
     def transmit(self, name: str, data: bytes) -> Path:
         return write_atomically(self.outbox, name, data)
 
+    def fetch(self) -> list[tuple[str, bytes]]:
+        """Every receipt file in the inbox as (name, bytes)."""
+        return [(p.name, p.read_bytes()) for p in self.receipts()]
+
     def receipts(self) -> list[Path]:
         """Receipt files waiting in the inbox, oldest name first (partial files are never listed)."""
         return sorted(p for p in self.inbox.glob("*.xml") if not p.name.startswith("."))

@@ -6,42 +6,38 @@ import base64
 import copy
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from cbec.contracts.commands import DeclareDocument
 from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
+from cbec.declaration import changes, clearance, tenancy
 from cbec.declaration import lifecycle as lc
-from cbec.declaration.doctypes import DocType
+from cbec.declaration.config import DeclarationSettings
+from cbec.declaration.doctypes import ENTRY, WAYBILL, WAYBILL_STATUS, DocType
+from cbec.declaration.guards import Guard
 from cbec.declaration.lifecycle import Declaration, Receipt
 from cbec.declaration.ports import (
     AlreadyProcessed,
     DeclarationStore,
     Position,
     Renderer,
+    StreamAppend,
     Validator,
     VersionConflict,
 )
 from cbec.errors import CebError
-from cbec.tenants import Role, TenantRegistry
+from cbec.tenants import TenantRegistry
 
 log = logging.getLogger(__name__)
 
 CST = timezone(timedelta(hours=8))
 
-# Which roles may send each document type (ceb-formats §2, sender table).
-SENDER_ROLES: dict[str, frozenset[Role]] = {
-    "CEB311": frozenset({Role.PLATFORM, Role.ECOMMERCE}),
-    "CEB411": frozenset({Role.PAYMENT}),
-    "CEB511": frozenset({Role.LOGISTICS}),
-    "CEB513": frozenset({Role.LOGISTICS}),
-    "CEB621": frozenset({Role.ECOMMERCE, Role.DECLARANT}),
-    "CEB623": frozenset({Role.ECOMMERCE, Role.DECLARANT}),
-    "CEB625": frozenset({Role.ECOMMERCE, Role.DECLARANT}),
-    "CEB711": frozenset({Role.SITE_OPERATOR}),
-}
+SENDER_ROLES = tenancy.SENDER_ROLES
+
+Events = list[tuple[str, dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +48,15 @@ class Outcome:
     stream_id: uuid.UUID | None
     status: str = ""
     errors: list[CebError] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    """Where a document belongs: its clearance(s) and the links every event of its stream carries."""
+
+    clearance_key: str
+    links: dict[str, Any]
+    errors: list[CebError]
 
 
 def no_prerequisites(state: Declaration) -> list[str]:
@@ -72,6 +77,8 @@ class DeclarationApp:
         waiting_for: Callable[[Declaration], list[str]] = no_prerequisites,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         retries: int = 5,
+        guards: Sequence[Guard] = (),
+        redeclare_app_type: str | None = None,
     ) -> None:
         self.doc_types = {d.code: d for d in doc_types}
         self.by_receipt = {d.receipt_code: d for d in doc_types}
@@ -82,6 +89,8 @@ class DeclarationApp:
         self.waiting_for = waiting_for
         self.now = now
         self.retries = retries
+        self.guards = list(guards)
+        self.redeclare_app_type = redeclare_app_type or DeclarationSettings().redeclare_app_type
 
     # -- queries ---------------------------------------------------------------------------------
     def load(self, doc_type: DocType, stream_id: uuid.UUID) -> Declaration:
@@ -92,9 +101,17 @@ class DeclarationApp:
         state = self.load(doc_type, doc_type.stream_id(key))
         return state if state.version else None
 
+    def is_locked(self, clearance_key: str) -> bool:
+        stream = self.store.read(clearance.stream_id(clearance_key))
+        return any(t == clearance.CLEARANCE_LOCKED for t, _ in stream)
+
     # -- intake ----------------------------------------------------------------------------------
     def declare(self, command: DeclareDocument, position: Position | None = None) -> Outcome:
-        """Validate a document and store it; release it for signing when nothing holds it."""
+        """Validate a document and store it; release it for signing when nothing holds it.
+
+        A repeat (same commandId, or the same content under the key) returns the stored outcome and
+        appends nothing; different content under the key is a change (see :mod:`changes`).
+        """
         doc_type = self.doc_types.get(command.doc_type)
         if doc_type is None:
             return self._refuse_unkeyed(
@@ -106,7 +123,6 @@ class DeclarationApp:
                     f"{command.doc_type} is not handled here (handles {', '.join(self.doc_types)})",
                 ),
             )
-        errors = self._authorise(command, doc_type)
         key = (
             doc_type.business_key(command.document)
             if isinstance(command.document.get(doc_type.head or ""), dict) or doc_type.head is None
@@ -118,6 +134,7 @@ class DeclarationApp:
                 for f, v in zip(doc_type.key_fields, key or ("",) * len(doc_type.key_fields), strict=True)
                 if not v
             ]
+            errors = tenancy.check_sender(self.tenants, command.sender, doc_type)
             errors.append(
                 CebError(
                     "CBEC-0004",
@@ -131,7 +148,7 @@ class DeclarationApp:
         for _ in range(self.retries):
             state = self.load(doc_type, stream_id)
             try:
-                return self._declare(command, doc_type, stream_id, state, errors, position)
+                return self._declare(command, doc_type, key, stream_id, state, position)
             except VersionConflict:
                 continue
             except AlreadyProcessed:
@@ -142,74 +159,138 @@ class DeclarationApp:
         self,
         command: DeclareDocument,
         doc_type: DocType,
+        key: tuple[str, ...],
         stream_id: uuid.UUID,
         state: Declaration,
-        auth_errors: list[CebError],
         position: Position | None,
     ) -> Outcome:
+        if command.command_id in state.commands:
+            self._mark(position)
+            earlier = [CebError(**e) for e in state.commands[command.command_id]]
+            return Outcome("duplicate", stream_id, state.status, earlier)
         content_hash = command.content_hash()
-        if state.phase not in ("new", "refused") and state.content_hash == content_hash:
+        if state.phase not in ("new", "refused", "withdrawn") and state.content_hash == content_hash:
             self._mark(position)
             return Outcome("duplicate", stream_id, state.status)
-        if auth_errors:
-            return self._refuse(doc_type, stream_id, state, command, auth_errors, position)
-        if state.phase not in ("new", "refused"):
-            error = CebError(
-                "-301010" if doc_type.code == "CEB311" else "CBEC-2001",
-                f"{doc_type.head or doc_type.node}.{'/'.join(doc_type.key_fields)}",
-                "duplicate key",
-                "a different document with this business key was already declared",
-            )
-            return self._refuse(doc_type, stream_id, state, command, [error], position)
-        document = self._complete(doc_type, command.document)
-        errors = self.validate(doc_type, document)
+        identity = self._identity(doc_type, command, key)
+        errors = self._authorise(command, doc_type) + identity.errors
         if errors:
-            return self._refuse(doc_type, stream_id, state, command, errors, position)
-        clearance_key = self._clearance_key(doc_type, document)
-        events: list[tuple[str, dict[str, Any]]] = [
-            (
-                lc.RECEIVED,
-                {
-                    "docType": doc_type.code,
-                    "clearanceKey": clearance_key,
-                    "sender": command.sender,
-                    "commandId": command.command_id,
-                    "contentHash": content_hash,
-                    "document": document,
-                },
-            )
-        ]
+            return self._refuse(doc_type, stream_id, state, command, errors, position, identity)
+        locked = doc_type.code in changes.LOCKABLE and any(
+            self.is_locked(k) for k in {identity.clearance_key, state.clearance_key} if k
+        )
+        requested = str(doc_type.head_of(command.document).get("appType", "1"))
+        decision = changes.decide(doc_type, state, requested, locked, self.redeclare_app_type)
+        if decision.error is not None:
+            return self._refuse(doc_type, stream_id, state, command, [decision.error], position, identity)
+        if decision.withdraw:
+            withdrawn: Events = [
+                (lc.WITHDRAWN, self._data(doc_type, state, commandId=command.command_id, sender=command.sender))
+            ]
+            self._commit(doc_type, stream_id, state, withdrawn, position)
+            return Outcome("accepted", stream_id, "withdrawn")
+        document = self._complete(doc_type, command.document, decision.app_type)
+        errors = self.validate(doc_type, document)
+        extra: list[StreamAppend] = []
+        if not errors:
+            for guard in self.guards:
+                verdict = guard.on_intake(doc_type, stream_id, state, document)
+                errors += verdict.errors
+                extra += verdict.appends
+        if errors:
+            return self._refuse(doc_type, stream_id, state, command, errors, position, identity)
+        received = {
+            "docType": doc_type.code,
+            "clearanceKey": identity.clearance_key,
+            **identity.links,
+            "sender": command.sender,
+            "commandId": command.command_id,
+            "contentHash": content_hash,
+            "appType": decision.app_type,
+            "links": identity.links,
+            "document": document,
+        }
         probe = copy.deepcopy(state)
-        probe.apply(*events[0])
-        waiting = self.waiting_for(probe)
+        probe.apply(lc.RECEIVED, received)
+        events: Events = [(lc.RECEIVED, received)]
+        waiting = [] if decision.app_type == "3" else self.waiting_for(probe)
         if waiting:
-            events.append(
-                (lc.HELD, {"docType": doc_type.code, "clearanceKey": clearance_key, "waitingFor": waiting})
-            )
+            events.append((lc.HELD, self._data(doc_type, probe, waitingFor=waiting)))
         else:
-            events.append(
-                self._release_event(
-                    doc_type, stream_id, state.version + 2, clearance_key, command.sender, document
-                )
-            )
-        self.store.append(stream_id, state.version, events, position)
+            events.append(self._release_event(doc_type, stream_id, state.version + 2, probe))
+        self._commit(doc_type, stream_id, state, events, position, extra)
         result = lc.fold(doc_type.code, self.store.read(stream_id))
         return Outcome("accepted", stream_id, result.status)
 
-    def release(self, doc_type_code: str, key: tuple[str, ...]) -> bool:
-        """Release a held document (the saga calls this when its prerequisites are met)."""
+    # -- saga commands ---------------------------------------------------------------------------
+    def release(self, doc_type_code: str, key: tuple[str, ...], position: Position | None = None) -> bool:
+        """Release a held document (the saga's ReleaseDocument: its prerequisites are met)."""
+        return self._saga_step(doc_type_code, key, position, lambda s: s.phase == "held", self._release_step)
+
+    def resend(self, doc_type_code: str, key: tuple[str, ...], position: Position | None = None) -> bool:
+        """Release a sent document again under a new requestId: only while customs has not answered
+        it (no receipt) or its last receipt is 4 (sending failed), so customs never gets it twice."""
+
+        def may_resend(s: Declaration) -> bool:
+            current = s.current_receipt
+            return s.phase in ("released", "signed", "sent", "signing-failed") and (
+                current is None or current.status == 4
+            )
+
+        return self._saga_step(doc_type_code, key, position, may_resend, self._release_step)
+
+    def refuse_document(
+        self, doc_type_code: str, key: tuple[str, ...], errors: list[CebError], position: Position | None = None
+    ) -> bool:
+        """The saga refuses a held document (e.g. a cancel the list's state does not allow)."""
+
+        def step(doc_type: DocType, stream_id: uuid.UUID, state: Declaration) -> Events:
+            data = self._data(doc_type, state, errors=[e.to_dict() for e in errors], refusesDocument=True)
+            return [(lc.REFUSED, data)]
+
+        return self._saga_step(doc_type_code, key, position, lambda s: s.phase in ("held", "received"), step)
+
+    def lock_clearance(self, clearance_key: str, position: Position | None = None) -> bool:
+        """Record that the clearance's list is declared: its order, payment and waybill stay as they are."""
+        stream_id = clearance.stream_id(clearance_key)
+        for _ in range(self.retries):
+            stream = self.store.read(stream_id)
+            if any(t == clearance.CLEARANCE_LOCKED for t, _ in stream):
+                self._mark(position)
+                return False
+            event = (clearance.CLEARANCE_LOCKED, {"clearanceKey": clearance_key})
+            try:
+                self.store.append(stream_id, len(stream), [event], position)
+                return True
+            except AlreadyProcessed:
+                return False
+            except VersionConflict:
+                continue
+        raise VersionConflict(f"{stream_id}: too many concurrent writers")
+
+    def _release_step(self, doc_type: DocType, stream_id: uuid.UUID, state: Declaration) -> Events:
+        return [self._release_event(doc_type, stream_id, state.version + 1, state)]
+
+    def _saga_step(
+        self,
+        doc_type_code: str,
+        key: tuple[str, ...],
+        position: Position | None,
+        allowed: Callable[[Declaration], bool],
+        step: Callable[[DocType, uuid.UUID, Declaration], Events],
+    ) -> bool:
         doc_type = self.doc_types[doc_type_code]
         stream_id = doc_type.stream_id(key)
         for _ in range(self.retries):
             state = self.load(doc_type, stream_id)
-            if state.phase != "held" or state.document is None:
+            if state.document is None or not allowed(state):
+                self._mark(position)
                 return False
-            event = self._release_event(
-                doc_type, stream_id, state.version + 1, state.clearance_key, state.sender, state.document
-            )
             try:
-                self.store.append(stream_id, state.version, [event])
+                self._commit(doc_type, stream_id, state, step(doc_type, stream_id, state), position)
                 return True
+            except AlreadyProcessed:
+                return False
             except VersionConflict:
                 continue
         raise VersionConflict(f"{stream_id}: too many concurrent writers")
@@ -226,20 +307,9 @@ class DeclarationApp:
             self._mark(position)
             return False
         if ok:
-            event = (
-                lc.SIGNED,
-                {"docType": doc_type.code, "clearanceKey": state.clearance_key, "requestId": request_id},
-            )
+            event = (lc.SIGNED, self._data(doc_type, state, requestId=request_id))
         else:
-            event = (
-                lc.SIGNING_FAILED,
-                {
-                    "docType": doc_type.code,
-                    "clearanceKey": state.clearance_key,
-                    "requestId": request_id,
-                    "error": error or {},
-                },
-            )
+            event = (lc.SIGNING_FAILED, self._data(doc_type, state, requestId=request_id, error=error or {}))
         return self._append_once(stream_id, state, [event], position)
 
     def record_sent(self, sent: DocumentTransmitted, position: Position | None = None) -> bool:
@@ -252,14 +322,14 @@ class DeclarationApp:
             return False
         event = (
             lc.SENT,
-            {
-                "docType": doc_type.code,
-                "clearanceKey": state.clearance_key,
-                "requestId": sent.request_id,
-                "fileName": sent.file_name,
-                "copMsgId": sent.cop_msg_id,
-                "sentAt": sent.sent_at,
-            },
+            self._data(
+                doc_type,
+                state,
+                requestId=sent.request_id,
+                fileName=sent.file_name,
+                copMsgId=sent.cop_msg_id,
+                sentAt=sent.sent_at,
+            ),
         )
         return self._append_once(stream_id, state, [event], position)
 
@@ -269,33 +339,60 @@ class DeclarationApp:
         if doc_type is None:
             return False
         stream_id = doc_type.stream_id(tuple(receipt.business_key))
-        state = self.load(doc_type, stream_id)
         r = Receipt(receipt.receipt_type, receipt.return_status, receipt.return_time, receipt.return_info)
-        if not state.version or state.has_receipt(r):
-            if not state.version:
-                log.warning("receipt %s for an unknown %s document", receipt.receipt_id, doc_type.code)
-            self._mark(position)
-            return False
-        event = (
-            lc.RECEIPT_RECORDED,
-            {
-                "docType": doc_type.code,
-                "clearanceKey": state.clearance_key,
-                "receiptId": receipt.receipt_id,
-                "receiptType": receipt.receipt_type,
-                "returnStatus": receipt.return_status,
-                "returnTime": receipt.return_time,
-                "returnInfo": receipt.return_info,
-            },
-        )
-        return self._append_once(stream_id, state, [event], position)
+        for _ in range(self.retries):
+            state = self.load(doc_type, stream_id)
+            if not state.version or state.has_receipt(r):
+                if not state.version:
+                    log.warning("receipt %s for an unknown %s document", receipt.receipt_id, doc_type.code)
+                self._mark(position)
+                return False
+            event = (
+                lc.RECEIPT_RECORDED,
+                self._data(
+                    doc_type,
+                    state,
+                    receiptId=receipt.receipt_id,
+                    receiptType=receipt.receipt_type,
+                    returnStatus=receipt.return_status,
+                    returnTime=receipt.return_time,
+                    returnInfo=receipt.return_info,
+                ),
+            )
+            try:
+                self._commit(doc_type, stream_id, state, [event], position)
+                return True
+            except AlreadyProcessed:
+                return False
+            except VersionConflict:
+                continue
+        raise VersionConflict(f"{stream_id}: too many concurrent writers")
 
     # -- helpers ------------------------------------------------------------------------------------
+    def _data(self, doc_type: DocType, state: Declaration, **fields: Any) -> dict[str, Any]:
+        """Every event names its document type, its clearance and the stream's links."""
+        return {"docType": doc_type.code, "clearanceKey": state.clearance_key, **state.links, **fields}
+
+    def _commit(
+        self,
+        doc_type: DocType,
+        stream_id: uuid.UUID,
+        state: Declaration,
+        events: Events,
+        position: Position | None,
+        extra: Sequence[StreamAppend] = (),
+    ) -> None:
+        """Append the document's events with the guards' bookkeeping, in one transaction."""
+        appends = [StreamAppend(stream_id, state.version, events), *extra]
+        for guard in self.guards:
+            appends += guard.on_events(doc_type, stream_id, state, events)
+        self.store.append_batch(appends, position)
+
     def _append_once(
         self,
         stream_id: uuid.UUID,
         state: Declaration,
-        events: list[tuple[str, dict[str, Any]]],
+        events: Events,
         position: Position | None,
     ) -> bool:
         try:
@@ -323,84 +420,104 @@ class DeclarationApp:
         command: DeclareDocument,
         errors: list[CebError],
         position: Position | None,
+        identity: _Identity,
     ) -> Outcome:
-        event = (
-            lc.REFUSED,
-            {
-                "docType": doc_type.code,
-                "clearanceKey": state.clearance_key,
-                "commandId": command.command_id,
-                "sender": command.sender,
-                "errors": [e.to_dict() for e in errors],
-            },
-        )
+        data = self._data(doc_type, state, commandId=command.command_id, sender=command.sender,
+                          errors=[e.to_dict() for e in errors])
+        if not state.clearance_key:
+            data.update(identity.links, clearanceKey=identity.clearance_key)
         try:
-            self.store.append(stream_id, state.version, [event], position)
+            self.store.append(stream_id, state.version, [(lc.REFUSED, data)], position)
         except AlreadyProcessed:
             pass
         return Outcome("refused", stream_id, "refused at intake", errors)
 
     def _authorise(self, command: DeclareDocument, doc_type: DocType) -> list[CebError]:
-        if command.sender not in self.tenants:
-            return [
-                CebError(
-                    "-10102", "sender", "tenancy", f"sender {command.sender!r} is not a registered enterprise"
-                )
-            ]
+        errors = tenancy.check_sender(self.tenants, command.sender, doc_type)
+        if errors:
+            return errors
         tenant = self.tenants.get(command.sender)
-        allowed = SENDER_ROLES.get(doc_type.code, frozenset())
-        if not (tenant.roles & allowed):
-            return [
-                CebError(
-                    "-10101",
-                    "sender",
-                    "tenancy",
-                    f"{doc_type.code} must come from a {' or '.join(sorted(allowed))} enterprise",
-                )
-            ]
-        return []
+        return tenancy.check_codes(tenant, doc_type, command.document) + tenancy.check_distinct_parties(
+            doc_type, command.document, command.ebp_code
+        )
 
-    def _complete(self, doc_type: DocType, document: dict[str, Any]) -> dict[str, Any]:
-        """Fill the head fields the platform owns when the sender left them out."""
+    def _identity(self, doc_type: DocType, command: DeclareDocument, key: tuple[str, ...]) -> _Identity:
+        """The clearance key (``ebpCode:orderNo``) and links of a document.
+
+        Payments and lists name their platform; a waybill does not, so its command carries ``ebpCode``;
+        a waybill status takes its waybill's clearance; an entry list spans the clearances of the
+        waybills it lists (``clearanceKeys``, with their ``logisticsNos``).
+        """
+        head = doc_type.head_of(command.document)
+        links: dict[str, Any] = {"businessKey": list(key)}
+        errors: list[CebError] = []
+        if doc_type.code == WAYBILL.code:
+            if not command.ebp_code:
+                errors.append(CebError("CBEC-0002", "ebpCode", "contract",
+                                       "a waybill command names the platform of its clearance (ebpCode)"))
+            return _Identity(f"{command.ebp_code}:{head.get('orderNo', '')}", links, errors)
+        if doc_type.code == WAYBILL_STATUS.code:
+            bill = self._waybill(str(head.get("logisticsCode", "")), str(head.get("logisticsNo", "")))
+            if bill is not None and bill.clearance_key:
+                return _Identity(bill.clearance_key, links, errors)
+            if command.ebp_code and bill is not None and bill.document is not None:
+                order_no = WAYBILL.head_of(bill.document).get("orderNo", "")
+                return _Identity(f"{command.ebp_code}:{order_no}", links, errors)
+            errors.append(CebError("CBEC-2010", "LogisticsStatus.logisticsNo", "waybill status",
+                                   f"no waybill {head.get('logisticsNo', '')} was declared here"))
+            return _Identity(f"{command.ebp_code}:", links, errors)
+        if doc_type.code == ENTRY.code:
+            lines = command.document.get(ENTRY.lines or "", [])
+            numbers = [str(x.get("logisticsNo", "")) for x in lines if isinstance(x, dict)]
+            keys: list[str] = []
+            for number in numbers:
+                bill = self._waybill(str(head.get("logisticsCode", "")), number)
+                if bill is not None and bill.clearance_key and bill.clearance_key not in keys:
+                    keys.append(bill.clearance_key)
+            links.update(clearanceKeys=keys, logisticsNos=numbers)
+            return _Identity(":".join(key), links, errors)
+        ebp, order_no = head.get("ebpCode", ""), head.get("orderNo", "")
+        return _Identity(f"{ebp}:{order_no}" if ebp and order_no else ":".join(key), links, errors)
+
+    def _waybill(self, logistics_code: str, logistics_no: str) -> Declaration | None:
+        """The waybill read model: the logistics service owns waybills, so it reads their streams."""
+        if WAYBILL.code not in self.doc_types or not logistics_code or not logistics_no:
+            return None
+        state = self.load(WAYBILL, WAYBILL.stream_id((logistics_code, logistics_no)))
+        return state if state.version and state.document is not None else None
+
+    def _complete(self, doc_type: DocType, document: dict[str, Any], app_type: str) -> dict[str, Any]:
+        """Fill the head fields the platform owns: appType as decided, guid/appTime/appStatus if left out."""
         document = copy.deepcopy(document)
         head = document[doc_type.head] if doc_type.head else document
+        head["appType"] = app_type
         head.setdefault("guid", str(uuid.uuid4()).upper())
-        head.setdefault("appType", "1")
         head.setdefault("appTime", self.now().astimezone(CST).strftime("%Y%m%d%H%M%S"))
         head.setdefault("appStatus", "2")
         return document
 
-    def _clearance_key(self, doc_type: DocType, document: dict[str, Any]) -> str:
-        head = doc_type.head_of(document)
-        ebp, order_no = head.get("ebpCode", ""), head.get("orderNo", "")
-        return f"{ebp}:{order_no}" if ebp and order_no else ":".join(doc_type.business_key(document))
-
     def _release_event(
-        self,
-        doc_type: DocType,
-        stream_id: uuid.UUID,
-        version: int,
-        clearance_key: str,
-        sender: str,
-        document: dict[str, Any],
+        self, doc_type: DocType, stream_id: uuid.UUID, version: int, state: Declaration
     ) -> tuple[str, dict[str, Any]]:
-        tenant = self.tenants.get(sender)
+        assert state.document is not None
+        tenant = self.tenants.get(state.sender)
         base_transfer = {
             "copCode": tenant.customs_code,
             "copName": tenant.name,
             "dxpMode": "DXP",
             "dxpId": tenant.dxp_id,
         }
-        xml = self.render(doc_type, document, base_transfer)
+        xml = self.render(doc_type, state.document, base_transfer)
         return (
             lc.RELEASED,
-            {
-                "docType": doc_type.code,
-                "clearanceKey": clearance_key,
-                "sender": sender,
-                "requestId": f"{doc_type.code}:{stream_id}:{version}",
-                "xml": base64.b64encode(xml).decode(),
-            },
+            self._data(
+                doc_type,
+                state,
+                sender=state.sender,
+                requestId=f"{doc_type.code}:{stream_id}:{version}",
+                appType=state.app_type,
+                xml=base64.b64encode(xml).decode(),
+            ),
         )
 
     def _parse_request_id(self, request_id: str) -> tuple[DocType | None, uuid.UUID]:

@@ -10,7 +10,9 @@ from typing import Any
 
 from cbec.contracts.commands import INTAKE_TOPICS, CommandRejected, parse_declare
 from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC, DocumentTransmitted, ReceiptReceived
+from cbec.declaration import saga_commands
 from cbec.declaration.application import DeclarationApp
+from cbec.declaration.changes import LOCKABLE
 from cbec.declaration.doctypes import STREAM_NAMESPACE
 from cbec.declaration.ports import AlreadyProcessed, Position, VersionConflict
 from cbec.declaration.routing import SIGN_RESULTS_TOPIC
@@ -68,7 +70,37 @@ def handlers(app: DeclarationApp) -> dict[str, Handler]:
     table[SIGN_RESULTS_TOPIC] = on_sign_result
     table[TRANSMISSIONS_TOPIC] = on_transmitted
     table[RECEIPTS_TOPIC] = on_receipt
+    table[saga_commands.SAGA_COMMANDS_TOPIC] = _saga(app)
     return table
+
+
+def _saga(app: DeclarationApp) -> Handler:
+    """ReleaseDocument / ResendDocument / RefuseDocument for the app's types; LockClearance where it
+    owns an order, payment or waybill. Unreadable commands are dead-lettered."""
+    locks = bool(LOCKABLE & set(app.doc_types))
+
+    def handle(raw: bytes, position: Position) -> None:
+        try:
+            command = saga_commands.parse(raw)
+        except CommandRejected as rejected:
+            dead_letter(app, raw, position, rejected.errors)
+            return
+        if command.command == saga_commands.LOCK:
+            if locks:
+                app.lock_clearance(command.clearance_key, position)
+            return
+        if command.doc_type not in app.doc_types:
+            return
+        if command.command == saga_commands.RELEASE:
+            done = app.release(command.doc_type, command.business_key, position)
+        elif command.command == saga_commands.RESEND:
+            done = app.resend(command.doc_type, command.business_key, position)
+        else:
+            done = app.refuse_document(command.doc_type, command.business_key, command.errors, position)
+        log.info("saga %s %s %s: %s", command.command, command.doc_type, command.command_id,
+                 "done" if done else "nothing to do")
+
+    return handle
 
 
 def _intake(app: DeclarationApp, code: str) -> Handler:

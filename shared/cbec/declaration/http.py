@@ -1,52 +1,222 @@
-"""The HTTP face of a declaration service: declare a document, read its status and receipt history."""
+"""The HTTP face of a declaration service: declare documents, read one, list one's own (paged).
+
+Every route but ``/health`` needs an API key (``Authorization: Bearer <key>`` or ``X-Api-Key``).
+The caller's tenant must be the command's sender (else 403) and reads only documents it is a party
+to; any other document is reported missing (404), so its existence does not leak. Personal data in
+a returned document is masked for the parties that need not see it.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
+from cbec.auth.keys import ApiKeyRegistry
 from cbec.contracts.commands import CommandRejected, parse_declare
+from cbec.contracts.schema_check import check_declare
 from cbec.declaration.application import DeclarationApp
+from cbec.declaration.ports import VersionConflict
 from cbec.declaration.views import status_view
+from cbec.errors import CebError
+from cbec.privacy.masking import mask_document, viewer_roles
+from cbec.readmodel.cursor import BadCursor
+from cbec.readmodel.projection import Projection
+from cbec.readmodel.tables import MAX_LIMIT, ReadModel
+
+log = logging.getLogger(__name__)
+
+DECLARE_SCHEMA_URI = "https://schemas.cbec.example/commands/declare-document.json"
 
 
-def make_router(app: DeclarationApp) -> APIRouter:
+class ErrorItem(BaseModel):
+    code: str
+    path: str
+    rule: str
+    message: str
+
+
+class DeclareResult(BaseModel):
+    result: str  # accepted | duplicate | refused
+    status: str
+    streamId: str | None  # noqa: N815
+    errors: list[ErrorItem]
+
+
+class DocumentSummary(BaseModel):
+    streamId: str  # noqa: N815
+    docType: str  # noqa: N815
+    businessKey: list[str]  # noqa: N815
+    status: str
+    statusCode: int | None  # noqa: N815
+    phase: str
+    clearanceKey: str  # noqa: N815
+    updatedAt: str  # noqa: N815
+
+
+class DocumentPage(BaseModel):
+    items: list[DocumentSummary]
+    nextCursor: str | None  # noqa: N815
+
+
+class Problem(BaseModel):
+    errors: list[ErrorItem]
+
+
+def problem(status: int, code: str, message: str, path: str = "$", rule: str = "http") -> JSONResponse:
+    return JSONResponse({"errors": [CebError(code, path, rule, message).to_dict()]}, status)
+
+
+class Unauthenticated(Exception):  # noqa: N818 - reads as the state of the caller
+    """No key, or a key the registry does not know."""
+
+
+_bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
+_api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, description="API key")
+
+
+def caller(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> str:
+    """The calling tenant's customs code, from its API key (``app.state.api_keys``)."""
+    registry: ApiKeyRegistry = request.app.state.api_keys
+    key = bearer.credentials if bearer is not None else api_key
+    tenant = registry.authenticate(key) if key else None
+    if tenant is None:
+        raise Unauthenticated()
+    return tenant
+
+
+Caller = Annotated[str, Depends(caller)]
+
+
+def make_router(
+    app: DeclarationApp,
+    *,
+    readmodel: ReadModel | None = None,
+    projection: Projection | None = None,
+    validate_schema: bool = True,
+) -> APIRouter:
+    """The routes; the including app holds the key registry in ``app.state.api_keys``."""
     router = APIRouter()
 
     @router.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.post("/v1/documents")
-    async def declare(request: Request) -> JSONResponse:
+    @router.post(
+        "/v1/documents",
+        status_code=202,
+        responses={200: {"model": DeclareResult, "description": "a repeat of a stored command"},
+                   202: {"model": DeclareResult, "description": "accepted"},
+                   403: {"model": Problem}, 409: {"model": Problem},
+                   422: {"model": DeclareResult, "description": "refused, with every error"}},
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"$ref": DECLARE_SCHEMA_URI}}}}},
+    )
+    async def declare(request: Request, tenant: Caller) -> JSONResponse:
         raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return refused([CebError("CBEC-0001", "$", "JSON", "the body is not valid JSON")])
+        if isinstance(body, dict) and body.get("sender") != tenant:
+            return problem(403, "CBEC-0401", "sender must be the customs code of the calling tenant", "sender",
+                           "tenancy")
+        if validate_schema:
+            findings = check_declare(body)
+            if findings:
+                return refused(findings)
         try:
             command = parse_declare(raw)
         except CommandRejected as rejected:
-            return JSONResponse({"result": "refused", "errors": [e.to_dict() for e in rejected.errors]}, 422)
-        outcome = app.declare(command)
-        body: dict[str, Any] = {"result": outcome.result, "status": outcome.status,
-                                "streamId": str(outcome.stream_id) if outcome.stream_id else None,
-                                "errors": [e.to_dict() for e in outcome.errors]}
+            return refused(rejected.errors)
+        try:
+            outcome = app.declare(command)
+        except VersionConflict:
+            return problem(409, "CBEC-0409", "the document changed concurrently; retry", "document", "concurrency")
+        content = {"result": outcome.result, "status": outcome.status,
+                   "streamId": str(outcome.stream_id) if outcome.stream_id else None,
+                   "errors": [e.to_dict() for e in outcome.errors]}
         code = {"accepted": 202, "duplicate": 200}.get(outcome.result, 422)
-        return JSONResponse(json.loads(json.dumps(body)), code)
+        headers = {}
+        doc_type = app.doc_types.get(command.doc_type)
+        if code != 422 and doc_type is not None:
+            headers["Location"] = f"/v1/documents/{doc_type.code}/" + "/".join(doc_type.business_key(command.document))
+        return JSONResponse(content, code, headers=headers)
 
-    @router.get("/v1/documents/{doc_type}/{key:path}")
-    def status(doc_type: str, key: str) -> dict[str, Any]:
-        if doc_type not in app.doc_types:
-            raise HTTPException(404, f"{doc_type} is not handled here")
-        state = app.find(doc_type, tuple(key.split("/")))
-        if state is None:
-            raise HTTPException(404, "no such document")
-        return status_view(state)
+    @router.get("/v1/documents/{doc_type}/{key:path}", responses={404: {"model": Problem}})
+    def document(doc_type: str, key: str, tenant: Caller) -> JSONResponse:
+        state = app.find(doc_type, tuple(key.split("/"))) if doc_type in app.doc_types else None
+        roles = viewer_roles(tenant, state.document, state.sender) if state is not None else frozenset()
+        if state is None or not roles:
+            return problem(404, "CBEC-0404", "no such document", "key", "lookup")
+        view = status_view(state)
+        view["businessKey"] = key.split("/")
+        if state.document is not None:
+            view["document"] = mask_document(state.document, roles)
+        return JSONResponse(view)
+
+    @router.get("/v1/documents", response_model=DocumentPage, responses={400: {"model": Problem}})
+    def documents(
+        tenant: Caller,
+        status: str | None = None,
+        docType: str | None = None,  # noqa: N803 - the public query parameter name
+        cursor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    ) -> JSONResponse:
+        if readmodel is None:
+            return problem(503, "CBEC-0503", "listing is not configured on this service")
+        if projection is not None:
+            projection.catch_up()  # read your own writes
+        try:
+            page = readmodel.list(tenant, status=status, doc_type=docType, cursor=cursor, limit=limit)
+        except BadCursor as bad:
+            return problem(400, "CBEC-0400", str(bad), "cursor", "paging")
+        return JSONResponse({"items": [row.to_json() for row in page.items], "nextCursor": page.next_cursor})
 
     return router
 
 
-def make_http_app(app: DeclarationApp, service: str) -> FastAPI:
-    api = FastAPI(title=f"cbec {service} service", version="1")
-    api.include_router(make_router(app))
+def refused(errors: list[CebError]) -> JSONResponse:
+    return JSONResponse({"result": "refused", "status": "refused at intake", "streamId": None,
+                         "errors": [e.to_dict() for e in errors]}, 422)
+
+
+def make_http_app(
+    app: DeclarationApp,
+    service: str,
+    *,
+    auth: ApiKeyRegistry | None = None,
+    readmodel: ReadModel | None = None,
+    projection: Projection | None = None,
+    validate_schema: bool = True,
+) -> FastAPI:
+    """The service's API; ``auth`` defaults to the keys in ``CBEC_API_KEYS_FILE`` / ``CBEC_API_KEYS``.
+
+    Without ``readmodel`` the listing answers 503; with ``projection`` a listing first catches the
+    read model up, so a caller sees its own declarations at once.
+    """
+    api = FastAPI(title=f"cbec {service} service", version="1",
+                  description="Declare CEB documents and follow their customs status.")
+    registry = auth if auth is not None else ApiKeyRegistry.from_env()
+    if not len(registry):
+        log.warning("%s: no API keys configured; every authenticated call will be refused", service)
+
+    @api.exception_handler(Unauthenticated)
+    async def unauthenticated(_: Request, __: Unauthenticated) -> JSONResponse:
+        response = problem(401, "CBEC-0401", "a valid API key is required (Authorization: Bearer <key>)")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    api.state.api_keys = registry
+    api.include_router(make_router(app, readmodel=readmodel, projection=projection,
+                                   validate_schema=validate_schema))
     return api

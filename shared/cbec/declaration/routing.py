@@ -12,7 +12,9 @@ SIGN_REQUESTS_TOPIC = "cbec.sign.requests"
 SIGN_RESULTS_TOPIC = "cbec.sign.results"
 
 # Payload fields that stay inside the service: the document (personal data) and the rendered XML.
-_PRIVATE = frozenset({"document", "xml"})
+_PRIVATE = frozenset({"document", "xml", "links"})
+# Bookkeeping events that never leave the service (clearance locks, buyer quota ledgers).
+INTERNAL_EVENTS = frozenset({"ClearanceLocked", "QuotaReserved", "QuotaConsumed", "QuotaReleased"})
 
 
 def events_topic(service: str) -> str:
@@ -55,6 +57,8 @@ def route(
                 json.dumps(data, ensure_ascii=False).encode(),
             )
         ]
+    if event_type in INTERNAL_EVENTS:
+        return []
     key = data.get("clearanceKey") or str(stream_id)
     out = [
         (

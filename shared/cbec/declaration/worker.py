@@ -14,12 +14,16 @@ from cbec.declaration.doctypes import DocType
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
 from cbec.declaration.http import make_http_app
 from cbec.declaration.lifecycle import Declaration
+from cbec.declaration.ports import DeclarationStore
 from cbec.runtime import ServiceProcess
 from cbec.settings import Settings
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
 from cbec.store.outbox import OutboxRelay
+from cbec.tenants import TenantRegistry
 from cbec.tenants_config import load_tenants
+
+AppFactory = Callable[[DeclarationStore, TenantRegistry], DeclarationApp]
 
 
 def build_process(
@@ -27,11 +31,16 @@ def build_process(
     doc_types: list[DocType],
     waiting_for: Callable[[Declaration], list[str]],
     settings: Settings | None = None,
+    build_app: AppFactory | None = None,
 ) -> ServiceProcess:
+    """``build_app`` (a service's ``application.build``) wires its own rules; else the shared defaults."""
     settings = settings or Settings()
     store = EventStore.open(settings.database_url, schema=settings.schema_prefix + service, name=service)
-    app = DeclarationApp(doc_types, EventStoreDeclarations(store), load_tenants(settings), ceb_bridge.validate,
-                         ceb_bridge.render, waiting_for=waiting_for)
+    if build_app is not None:
+        app = build_app(EventStoreDeclarations(store), load_tenants(settings))
+    else:
+        app = DeclarationApp(doc_types, EventStoreDeclarations(store), load_tenants(settings),
+                             ceb_bridge.validate, ceb_bridge.render, waiting_for=waiting_for)
     table = handlers(app)
     bootstrap = settings.kafka_bootstrap_servers
     ensure_topics(bootstrap, [*table, routing.events_topic(service), routing.SIGN_REQUESTS_TOPIC,

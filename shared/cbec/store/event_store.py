@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -13,7 +13,7 @@ from cbec.clock import Clock, SystemClock
 from cbec.store.codec import Cipher, canonical_json, load_json
 from cbec.store.errors import AlreadyProcessed, ConcurrencyError, DecodeError
 from cbec.store.events import Append, NewEvent, RecordedEvent
-from cbec.store.recorders import close_recorder, open_recorder
+from cbec.store.recorders import close_recorder, count_existing_versions, open_recorder
 
 
 class EventStore:
@@ -52,6 +52,12 @@ class EventStore:
     def close(self) -> None:
         close_recorder(self.recorder)
 
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     # -- writing -------------------------------------------------------------------------------
 
     def append(
@@ -89,9 +95,7 @@ class EventStore:
         if not stored and tracking is None:
             return []
         try:
-            for append in appends:
-                if append.events and append.expected_version > 0:
-                    self._require_version(append.stream_id, append.expected_version)
+            self._require_versions(appends)
             notification_ids = self.recorder.insert_events(stored, tracking=tracking)
         except (IntegrityError, ConcurrencyError) as error:
             if tracking is not None and self.has_tracking(
@@ -102,7 +106,7 @@ class EventStore:
                 ) from error
             if isinstance(error, ConcurrencyError):
                 raise
-            streams = ", ".join(str(a.stream_id) for a in appends)
+            streams = _some(str(a.stream_id) for a in appends)
             raise ConcurrencyError(f"stream moved on before append: {streams}") from error
         return list(notification_ids or [])
 
@@ -110,11 +114,24 @@ class EventStore:
         """Record a position with no events (e.g. a message that changed nothing)."""
         self.append_batch([], tracking=tracking)
 
-    def _require_version(self, stream_id: UUID, version: int) -> None:
-        # Versions are never deleted, so if `version` exists now the insert either follows it
-        # contiguously or collides with a concurrent writer (IntegrityError): no race here.
-        if not self.recorder.select_events(stream_id, gt=version - 1, lte=version, limit=1):
-            raise ConcurrencyError(f"stream {stream_id} has no version {version} to append after")
+    def _require_versions(self, appends: Sequence[Append]) -> None:
+        # Versions are never deleted, so if the expected versions exist now, the insert either
+        # follows them contiguously or collides with a concurrent writer on the primary key:
+        # checking before the insert transaction cannot race. Stale versions fail the insert.
+        produced: dict[UUID, int] = {}  # a batch may append to one stream more than once
+        wanted: list[tuple[UUID, int]] = []
+        for append in appends:
+            if not append.events:
+                continue
+            if append.stream_id in produced:
+                if append.expected_version != produced[append.stream_id]:
+                    raise ConcurrencyError(f"batch appends to {append.stream_id} out of sequence")
+            elif append.expected_version > 0:
+                wanted.append((append.stream_id, append.expected_version))
+            produced[append.stream_id] = append.expected_version + len(append.events)
+        if wanted and count_existing_versions(self.recorder, wanted) != len(wanted):
+            streams = _some(str(stream) for stream, _ in wanted)
+            raise ConcurrencyError(f"expected version not reached by stream(s): {streams}")
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -176,3 +193,9 @@ class EventStore:
             recorded_at=recorded_at,
             notification_id=notification_id,
         )
+
+
+def _some(names: Iterable[str], shown: int = 5) -> str:
+    listed = list(names)
+    more = f" and {len(listed) - shown} more" if len(listed) > shown else ""
+    return ", ".join(listed[:shown]) + more

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import ProcessRecorder
@@ -26,13 +28,15 @@ def open_recorder(
 ) -> ProcessRecorder:
     """Return a ready recorder for service ``name``, creating its schema and tables if needed.
 
-    ``postgresql://user:password@host:port/db`` gives a ``PostgresProcessRecorder`` whose tables
-    ``<name>_events`` and ``<name>_tracking`` live in Postgres schema ``schema``.
+    ``postgresql://user:password@host:port/db`` (or ``postgresql+psycopg://…``) gives a
+    ``PostgresProcessRecorder`` whose tables ``<name>_events`` and ``<name>_tracking`` live in
+    Postgres schema ``schema``.
     ``sqlite:///relative/file.db``, ``sqlite:////absolute/file.db`` or ``sqlite:///:memory:``
     give an ``SQLiteProcessRecorder`` (``schema`` is ignored: use one file per service, since the
     library's SQLite tracking table is not prefixed). Each ``:memory:`` call is a fresh database.
     """
     _check_identifier("name", name)
+    url = re.sub(r"^postgres(ql)?\+psycopg://", "postgresql://", url)  # SQLAlchemy spelling
     if url.startswith(("postgresql://", "postgres://")):
         _check_identifier("schema", schema)
         return _open_postgres(url, schema, name, pool_size, max_overflow)
@@ -93,3 +97,43 @@ def _open_sqlite(path: str, name: str, pool_size: int, max_overflow: int) -> Pro
     recorder = SQLiteProcessRecorder(datastore, events_table_name=f"{name}_events")
     recorder.create_table()
     return recorder
+
+
+def count_existing_versions(recorder: ProcessRecorder, versions: Sequence[tuple[UUID, int]]) -> int:
+    """How many of the given (stream, version) pairs are stored, in one query per 400 pairs."""
+    found = 0
+    for start in range(0, len(versions), 400):
+        chunk = versions[start : start + 400]
+        if isinstance(recorder, PostgresProcessRecorder):
+            found += _count_postgres(recorder, chunk)
+        elif isinstance(recorder, SQLiteProcessRecorder):
+            found += _count_sqlite(recorder, chunk)
+        else:
+            found += sum(1 for s, v in chunk if recorder.select_events(s, gt=v - 1, lte=v, limit=1))
+    return found
+
+
+def _count_postgres(recorder: PostgresProcessRecorder, pairs: Sequence[tuple[UUID, int]]) -> int:
+    statement = sql.SQL(
+        "SELECT count(*) AS n FROM {schema}.{table} t"
+        " JOIN unnest(%s::uuid[], %s::bigint[]) AS c(id, v)"
+        " ON t.originator_id = c.id AND t.originator_version = c.v"
+    ).format(
+        schema=sql.Identifier(recorder.datastore.schema),
+        table=sql.Identifier(recorder.events_table_name),
+    )
+    with recorder.datastore.get_connection() as conn:
+        row = conn.execute(statement, ([s for s, _ in pairs], [v for _, v in pairs])).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def _count_sqlite(recorder: SQLiteProcessRecorder, pairs: Sequence[tuple[UUID, int]]) -> int:
+    rows = ",".join("(?,?)" for _ in pairs)
+    statement = (
+        f"SELECT count(*) FROM {recorder.events_table_name}"  # name checked by open_recorder
+        f" WHERE (originator_id, originator_version) IN (VALUES {rows})"
+    )
+    params: list[Any] = [x for s, v in pairs for x in (s.hex, v)]
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(statement, params)
+        return int(cursor.fetchone()[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cbec.ceb import examples as ex
+import cbec.ceb.examples as ex
 from cbec.ceb.codec import build, parse
 from cbec.ceb.dxp import wrap
 from cbec.reference import samples_dir, xsd_dir

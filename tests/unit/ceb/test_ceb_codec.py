@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 
+import cbec.ceb.examples as ex
 import pytest
-from cbec.ceb import examples as ex
 from cbec.ceb.codec import build, message_type_of, parse
 from cbec.ceb.compiled import all_types, root_for
 from cbec.ceb.model import CebMessage
@@ -160,3 +160,25 @@ def test_build_refuses_non_string_values_and_unknown_fields() -> None:
         build(bad)
     with pytest.raises(CebValidationError, match="unknown message type"):
         build(CebMessage(type="CEB999", docs=[], guid="x"))
+
+
+def test_strict_parse_refuses_more_than_100_documents_or_99_lines() -> None:
+    from cbec.ceb.structure import validate_structure
+
+    many = ex.order_message(docs=101)
+    long = ex.order_message(lines=100)
+    for msg, path in ((many, "Order"), (long, "Order[1].OrderList")):
+        xml = build(msg)
+        assert xsd_errors(xml, "import") != []
+        with pytest.raises(CebValidationError) as err:
+            parse(xml)
+        assert [(e.code, e.path) for e in err.value.errors] == [("CBEC-COUNT", path)]
+        lenient = parse(xml, strict=False)
+        assert lenient == msg and [w.code for w in lenient.warnings] == ["CBEC-COUNT"]
+        assert [e.code for e in validate_structure(lenient)] == ["CBEC-COUNT"]
+
+
+def test_deeply_nested_input_is_refused_by_the_depth_limit() -> None:
+    deep = b"<a>" * 300 + b"</a>" * 300
+    with pytest.raises(CebValidationError, match="well-formed"):
+        parse(deep)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import cbec.ceb.examples as ex
 import pytest
-from cbec.ceb import examples as ex
 from cbec.ceb.codec import build
 from cbec.ceb.dxp import CST, dxp_file_name, unwrap, wrap
 from cbec.ceb.xsd import xsd_errors

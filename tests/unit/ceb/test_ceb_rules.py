@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import cbec.ceb.examples as ex
 import pytest
-from cbec.ceb import examples as ex
 from cbec.ceb.codec import parse
 from cbec.ceb.model import CebMessage
 from cbec.ceb.rules import RelatedDocs, validate_business
@@ -315,3 +315,14 @@ def test_annual_limit_of_26000_yuan_per_buyer_gives_621018() -> None:
     errors = validate_business(inv, RelatedDocs(annual_used={buyer: Decimal("25951")}))
     assert found(errors) == {("-621018", "Inventory[1].InventoryHead")}
     assert buyer not in errors[0].message
+
+
+def test_an_entry_detail_older_than_the_stored_one_gets_800005() -> None:
+    from cbec.ceb.structure import business_key
+
+    delivery = parse((samples_dir() / "import" / "CEB711Message.xml").read_bytes())
+    doc = delivery.docs[0]
+    stored = {business_key(doc): doc["DeliveryHead"]["appTime"]}
+    assert found(validate_business(delivery, RelatedDocs(stored_app_time=stored))) == {
+        ("-800005", "Delivery[1].DeliveryHead.appTime")
+    }

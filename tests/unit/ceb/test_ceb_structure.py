@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import cbec.ceb.examples as ex
 import pytest
-from cbec.ceb import examples as ex
 from cbec.ceb.codec import build
 from cbec.ceb.model import CebMessage
 from cbec.ceb.structure import validate_structure

@@ -89,7 +89,7 @@ class Story:
             if command.command in ("ReleaseDocument", "ResendDocument"):
                 self._send(command.doc_type, command.clearance_key)
             elif command.command == "RefuseDocument":
-                self.emit(command.doc_type, "DocumentRefusedBySaga", {"errors": command.errors},
+                self.emit(command.doc_type, "DocumentRefused", {"errors": command.errors, "refusesDocument": True},
                           command.clearance_key)
             commands = self.bus.messages(SAGA_COMMANDS_TOPIC)
 

@@ -138,7 +138,9 @@ def test_rsa_sha1_output_verifies_under_libxmlsec1(rsa_key: SoftwareRSAKey, rsa_
         root = etree.fromstring(xml)
         ctx = xmlsec.SignatureContext()
         ctx.key = xmlsec.Key.from_memory(rsa_identity[1], xmlsec.constants.KeyDataFormatCertPem)
-        ctx.verify(xmlsec.tree.find_node(root, xmlsec.constants.NodeSignature))
+        node = xmlsec.tree.find_node(root, xmlsec.constants.NodeSignature)
+        assert node is not None
+        ctx.verify(node)
 
     xmlsec_verify(signed)
     with pytest.raises(xmlsec.VerificationError):
@@ -146,9 +148,8 @@ def test_rsa_sha1_output_verifies_under_libxmlsec1(rsa_key: SoftwareRSAKey, rsa_
 
 
 def test_rsa_sha1_output_verifies_under_signxml(rsa_key: SoftwareRSAKey, rsa_identity: tuple[bytes, bytes]) -> None:
-    from signxml import SignatureMethod, XMLVerifier
-    from signxml.algorithms import DigestAlgorithm
-    from signxml.verifier import SignatureConfiguration
+    from signxml.algorithms import DigestAlgorithm, SignatureMethod
+    from signxml.verifier import SignatureConfiguration, XMLVerifier
 
     signed = sign_document((samples_dir() / "import" / "CEB411Message.xml").read_bytes(), rsa_key)
     config = SignatureConfiguration(
@@ -156,6 +157,8 @@ def test_rsa_sha1_output_verifies_under_signxml(rsa_key: SoftwareRSAKey, rsa_ide
         digest_algorithms=frozenset({DigestAlgorithm.SHA1}),
     )
     result = XMLVerifier().verify(signed, x509_cert=rsa_identity[1].decode(), expect_config=config)
+    assert not isinstance(result, list)
+    assert result.signed_xml is not None
     assert etree.QName(result.signed_xml).localname == "CEB411Message"
 
 

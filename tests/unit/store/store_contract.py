@@ -145,6 +145,29 @@ class StoreContract:
         assert len(ids) == 2 and ids[0] < ids[1]
         assert store.stream_version(a) == store.stream_version(b) == 1
 
+    def test_a_batch_may_append_to_one_stream_twice_in_sequence(self, store: EventStore) -> None:
+        stream = order_stream("SO-22")
+        store.append(stream, 0, [received("SO-22")])
+        store.append_batch([Append(stream, 1, [released("SO-22")]), Append(stream, 2, [released("SO-22")])])
+        assert store.stream_version(stream) == 3
+        with pytest.raises(ConcurrencyError):
+            store.append_batch(
+                [Append(stream, 3, [released("SO-22")]), Append(stream, 3, [released("SO-22")])]
+            )
+        assert store.stream_version(stream) == 3
+
+    def test_a_batch_is_refused_when_any_stream_is_behind_its_expected_version(
+        self, store: EventStore
+    ) -> None:
+        known = [order_stream(f"SO-3{n}") for n in range(5)]
+        store.append_batch([Append(s, 0, [received("SO")]) for s in known])
+        with pytest.raises(ConcurrencyError):
+            store.append_batch(
+                [Append(s, 1, [released("SO")]) for s in known] + [Append(uuid4(), 1, [released("SO")])]
+            )
+        store.append_batch([Append(s, 1, [released("SO")]) for s in known])
+        assert {store.stream_version(s) for s in known} == {2}
+
     # -- tracking (idempotent consumers) ---------------------------------------------------------
 
     def test_a_redelivered_message_is_reported_already_processed_and_writes_nothing(

@@ -52,11 +52,13 @@ class TestSQLiteMemoryStore(StoreContract):
 
 
 def test_each_memory_url_opens_a_separate_database() -> None:
-    first = EventStore(open_recorder("sqlite:///:memory:", schema="x", name="order"))
-    second = EventStore(open_recorder("sqlite:///:memory:", schema="x", name="order"))
-    first.append(uuid4(), 0, [NewEvent("OrderReceived", {})])
-    assert first.max_notification_id() == 1
-    assert second.max_notification_id() is None
+    with (
+        EventStore(open_recorder("sqlite:///:memory:", schema="x", name="order")) as first,
+        EventStore(open_recorder("sqlite:///:memory:", schema="x", name="order")) as second,
+    ):
+        first.append(uuid4(), 0, [NewEvent("OrderReceived", {})])
+        assert first.max_notification_id() == 1
+        assert second.max_notification_id() is None
 
 
 def test_unknown_url_schemes_and_unsafe_names_are_refused() -> None:

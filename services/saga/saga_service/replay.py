@@ -1,0 +1,40 @@
+"""Replay status messages to tenants' callback URLs from the saga's store.
+
+``python -m saga_service.replay [--tenant CODE] [--since NOTIFICATION_ID]`` (same CBEC_* settings
+as ``cbec run saga``); the running saga process then delivers them.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from cbec.settings import Settings
+from cbec.store.event_store import EventStore
+from cbec.tenants_config import load_tenants
+
+from saga_service.application import NAME, status_messages
+from saga_service.settings import SagaSettings, secret_for
+from saga_service.webhooks import WebhookNotifier
+
+
+def replay(store: EventStore, notifier: WebhookNotifier, *, tenant: str | None = None, since: int = 1) -> int:
+    """Queue every status message published since ``since`` (for ``tenant``) for delivery again."""
+    return notifier.replay([m for _, m in status_messages(store, tenant=tenant, since=since)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tenant")
+    parser.add_argument("--since", type=int, default=1)
+    args = parser.parse_args(argv)
+    settings = Settings()
+    store = EventStore.open(settings.database_url, schema=settings.schema_prefix + NAME, name=NAME)
+    notifier = WebhookNotifier(store, load_tenants(settings), secret_for(SagaSettings()))
+    count = replay(store, notifier, tenant=args.tenant, since=args.since)
+    print(f"queued {count} status messages for redelivery")
+    store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

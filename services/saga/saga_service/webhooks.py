@@ -1,0 +1,192 @@
+"""Status messages POSTed to each tenant's callback URL: HMAC-signed, retried with backoff,
+dead-lettered after ``max_attempts`` failures, and replayable from the store.
+
+The receiver checks ``X-Cbec-Signature: sha256=<hex HMAC-SHA256 of the raw body>`` with the
+tenant's shared secret and dedupes by ``X-Cbec-Message-Id`` (a replay repeats the id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cbec.bus.ports import Message
+from cbec.clock import Clock, SystemClock
+from cbec.contracts.status import StatusMessage
+from cbec.store.errors import AlreadyProcessed, ConcurrencyError
+from cbec.store.event_store import EventStore
+from cbec.store.events import NewEvent, RecordedEvent
+from cbec.store.outbox import tracking_for
+from cbec.tenants import TenantRegistry
+from eventsourcing.persistence import Tracking
+
+log = logging.getLogger(__name__)
+
+SCHEDULED = "WebhookScheduled"
+ATTEMPTED = "WebhookAttempted"
+DELIVERED = "WebhookDelivered"
+DEAD_LETTERED = "WebhookDeadLettered"
+DLQ_TOPIC = "cbec.dlq.webhooks"
+SIGNATURE_HEADER = "X-Cbec-Signature"
+WEBHOOK_NAMESPACE = uuid.UUID("5d0c8f8e-1f6b-4a55-9d2e-8b5e3c7a9f21")
+
+Post = Callable[[str, bytes, dict[str, str]], int]
+"""POST ``body`` to ``url`` with ``headers``; return the HTTP status (raise on a transport error)."""
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: bytes, body: bytes, signature: str) -> bool:
+    return hmac.compare_digest(sign(secret, body), signature)
+
+
+def httpx_post(timeout: float = 5.0) -> Post:
+    import httpx
+
+    def post(url: str, body: bytes, headers: dict[str, str]) -> int:
+        return httpx.post(url, content=body, headers=headers, timeout=timeout).status_code
+
+    return post
+
+
+@dataclass
+class _Pending:
+    delivery_id: str
+    version: int
+    attempts: int
+    due: datetime
+
+
+class WebhookNotifier:
+    """Delivers ``cbec.out.status`` messages to tenants' callback URLs, at least once."""
+
+    def __init__(self, store: EventStore, tenants: TenantRegistry, secret_for: Callable[[str], bytes], *,
+                 post: Post | None = None, clock: Clock | None = None, max_attempts: int = 6,
+                 backoff: timedelta = timedelta(seconds=2), max_backoff: timedelta = timedelta(minutes=10),
+                 name: str = "webhooks") -> None:
+        self.store = store
+        self.tenants = tenants
+        self.secret_for = secret_for
+        self.post = post or httpx_post()
+        self.clock: Clock = clock or SystemClock()
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.name = name
+        self.pending: dict[str, _Pending] = {}
+        self._rebuild()
+
+    # -- intake ----------------------------------------------------------------------------------
+    def handle(self, message: Message) -> None:
+        self.schedule(StatusMessage.from_json(message.value), tracking_for(self.name, message))
+
+    def schedule(self, status: StatusMessage, tracking: Tracking | None = None, *, replay: str = "") -> bool:
+        """Queue one delivery; False when the tenant has no callback URL (or it was queued already)."""
+        tenant = self.tenants.get(status.tenant) if status.tenant in self.tenants else None
+        if tenant is None or not tenant.callback_url:
+            self._mark(tracking)
+            return False
+        delivery_id = status.message_id + (f"#{replay}" if replay else "")
+        stream = uuid.uuid5(WEBHOOK_NAMESPACE, delivery_id)
+        now = self.clock.now()
+        data = {"deliveryId": delivery_id, "messageId": status.message_id, "tenant": status.tenant,
+                "url": tenant.callback_url, "body": status.to_json().decode(), "due": now.isoformat()}
+        try:
+            self.store.append(stream, 0, [NewEvent(SCHEDULED, data)], tracking=tracking)
+        except (AlreadyProcessed, ConcurrencyError):
+            return False
+        self.pending[delivery_id] = _Pending(delivery_id, 1, 0, now)
+        return True
+
+    def replay(self, statuses: list[StatusMessage], *, tag: str | None = None) -> int:
+        """Deliver these (already published) status messages again, e.g. from
+        :func:`saga_service.application.status_messages`."""
+        tag = tag or f"replay-{uuid.uuid4().hex[:8]}"
+        return sum(self.schedule(s, replay=tag) for s in statuses)
+
+    # -- delivering --------------------------------------------------------------------------------
+    def poll(self) -> int:
+        """Attempt every delivery that is due; returns how many attempts were made."""
+        now = self.clock.now()
+        due = [p for p in self.pending.values() if p.due <= now]
+        for pending in sorted(due, key=lambda p: p.due):
+            self._attempt(pending, now)
+        return len(due)
+
+    def _attempt(self, pending: _Pending, now: datetime) -> None:
+        stream = uuid.uuid5(WEBHOOK_NAMESPACE, pending.delivery_id)
+        scheduled = self.store.read(stream)[0].data
+        body = str(scheduled["body"]).encode()
+        secret = self.secret_for(str(scheduled["tenant"]))
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body),
+                   "X-Cbec-Message-Id": str(scheduled["messageId"]), "X-Cbec-Delivery-Id": pending.delivery_id}
+        attempt = pending.attempts + 1
+        try:
+            code = self.post(str(scheduled["url"]), body, headers)
+            error = "" if 200 <= code < 300 else f"HTTP {code}"
+        except Exception as exc:  # noqa: BLE001 - any transport failure is retried
+            code, error = 0, type(exc).__name__
+        events = [NewEvent(ATTEMPTED, {"attempt": attempt, "status": code, "error": error, "at": now.isoformat()})]
+        if not error:
+            events.append(NewEvent(DELIVERED, {"deliveryId": pending.delivery_id, "attempts": attempt}))
+        elif attempt >= self.max_attempts:
+            events.append(NewEvent(DEAD_LETTERED, {**scheduled, "attempts": attempt, "error": error}))
+            log.warning("webhook %s dead-lettered after %d attempts", pending.delivery_id, attempt)
+        try:
+            self.store.append(stream, pending.version, events)
+        except ConcurrencyError:
+            self.pending.pop(pending.delivery_id, None)  # another notifier took it; reload later
+            return
+        if len(events) > 1:
+            self.pending.pop(pending.delivery_id, None)
+            return
+        pending.version += 1
+        pending.attempts = attempt
+        pending.due = now + min(self.backoff * (2 ** (attempt - 1)), self.max_backoff)
+
+    def dead_letters(self) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        start = 1
+        while batch := self.store.notifications(start, 1000, topics=[DEAD_LETTERED]):
+            out += [e.data for e in batch]
+            start = (batch[-1].notification_id or start) + 1
+        return out
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _rebuild(self) -> None:
+        start = 1
+        while batch := self.store.notifications(start, 1000, topics=[SCHEDULED]):
+            for event in batch:
+                stream = self.store.read(event.stream_id)
+                if stream[-1].type == ATTEMPTED:
+                    attempts = sum(1 for e in stream if e.type == ATTEMPTED)
+                    due = self.clock.now()
+                elif stream[-1].type == SCHEDULED:
+                    attempts, due = 0, datetime.fromisoformat(str(event.data["due"]))
+                else:
+                    continue
+                delivery_id = str(event.data["deliveryId"])
+                self.pending[delivery_id] = _Pending(delivery_id, len(stream), attempts, due)
+            start = (batch[-1].notification_id or start) + 1
+
+    def _mark(self, tracking: Tracking | None) -> None:
+        if tracking is not None:
+            try:
+                self.store.record_tracking(tracking)
+            except AlreadyProcessed:
+                pass
+
+
+def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
+    """Dead-lettered deliveries go to ``cbec.dlq.webhooks`` for people to look at."""
+    if event.type == DEAD_LETTERED:
+        return [(DLQ_TOPIC, str(event.data.get("tenant", "")), json.dumps(event.data, ensure_ascii=False).encode())]
+    return []

@@ -1,0 +1,49 @@
+"""`cbec run saga`: the saga process (declaration events in → saga commands and status out; webhooks)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from cbec.bus.kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics
+from cbec.bus.ports import Subscription
+from cbec.contracts.status import SAGA_COMMANDS_TOPIC, STATUS_TOPIC
+from cbec.runtime import ServiceProcess
+from cbec.settings import Settings
+from cbec.store.event_store import EventStore
+from cbec.store.events import RecordedEvent
+from cbec.store.outbox import OutboxRelay
+from cbec.tenants_config import load_tenants
+
+from saga_service import webhooks
+from saga_service.api import make_http_app
+from saga_service.application import INPUT_TOPICS, NAME, SagaApp, policy_from, route
+from saga_service.settings import SagaSettings, secret_for
+
+
+def build_process(settings: Settings | None = None, saga_settings: SagaSettings | None = None) -> ServiceProcess:
+    settings = settings or Settings()
+    own = saga_settings or SagaSettings()
+    store = EventStore.open(settings.database_url, schema=settings.schema_prefix + NAME, name=NAME)
+    app = SagaApp(store, policy=policy_from(own.saga_gate, own.saga_receipt_timeout, own.saga_max_resends))
+    notifier = webhooks.WebhookNotifier(
+        store, load_tenants(settings), secret_for(own), post=webhooks.httpx_post(own.webhook_timeout),
+        max_attempts=own.webhook_max_attempts, backoff=timedelta(seconds=own.webhook_backoff))
+    bootstrap = settings.kafka_bootstrap_servers
+    ensure_topics(bootstrap, [*INPUT_TOPICS, SAGA_COMMANDS_TOPIC, STATUS_TOPIC, webhooks.DLQ_TOPIC],
+                  settings.topic_partitions)
+    consumers = [
+        KafkaConsumerLoop(bootstrap, Subscription(INPUT_TOPICS, "cbec-saga"), app.handle),
+        KafkaConsumerLoop(bootstrap, Subscription((STATUS_TOPIC,), "cbec-webhooks"), notifier.handle),
+    ]
+
+    def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
+        return route(event) + webhooks.route(event)
+
+    relay = OutboxRelay(store, KafkaPublisher(bootstrap, client_id="cbec-saga"), name=NAME, route=relay_route)
+    return ServiceProcess(NAME, consumers=consumers, relays=[relay], pollers=[app.tick, notifier.poll],
+                          http_app=make_http_app(app), http_port=settings.http_port,
+                          poll_interval=settings.poll_interval)
+
+
+def run() -> None:
+    build_process().run()

@@ -1,0 +1,260 @@
+"""The documents table of one service: one row per document stream, with the codes of its parties."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import StaticPool
+
+from cbec.readmodel import cursor as cursors
+
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRow:
+    """What a listing shows of one document (no personal data)."""
+
+    stream_id: str
+    doc_type: str
+    business_key: tuple[str, ...]
+    status: str
+    status_code: int | None
+    phase: str
+    clearance_key: str
+    sender: str
+    parties: frozenset[str]
+    created_seq: int
+    sequence: int
+    updated_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "streamId": self.stream_id,
+            "docType": self.doc_type,
+            "businessKey": list(self.business_key),
+            "status": self.status,
+            "statusCode": self.status_code,
+            "phase": self.phase,
+            "clearanceKey": self.clearance_key,
+            "updatedAt": self.updated_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[DocumentRow]
+    next_cursor: str | None
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The event store's URL in SQLAlchemy's spelling (psycopg 3 driver for Postgres)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def open_engine(url: str, *, pool_size: int = 5) -> Engine:
+    url = sqlalchemy_url(url)
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        # One shared connection, so every thread (the HTTP server's pool) sees the same database.
+        return create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    if url.startswith("sqlite"):
+        return create_engine(url, connect_args={"check_same_thread": False})
+    return create_engine(url, pool_size=pool_size, pool_pre_ping=True)
+
+
+class ReadModel:
+    """Tables ``<service>_documents``, ``<service>_document_parties`` and ``<service>_readmodel_tracking``."""
+
+    def __init__(self, engine: Engine, service: str, *, schema: str | None = None) -> None:
+        self.engine = engine
+        self.service = service
+        self.schema = schema if engine.dialect.name == "postgresql" else None
+        self.metadata = MetaData(schema=self.schema)
+        self.documents = Table(
+            f"{service}_documents",
+            self.metadata,
+            Column("stream_id", String(36), primary_key=True),
+            Column("doc_type", String(10), nullable=False),
+            Column("business_key", String(400), nullable=False),
+            Column("status", String(200), nullable=False),
+            Column("status_code", Integer, nullable=True),
+            Column("phase", String(30), nullable=False),
+            Column("clearance_key", String(200), nullable=False),
+            Column("sender", String(40), nullable=False),
+            Column("created_seq", BigInteger, nullable=False, unique=True),
+            Column("sequence", BigInteger, nullable=False),
+            Column("updated_at", DateTime(timezone=True), nullable=False),
+        )
+        self.parties = Table(
+            f"{service}_document_parties",
+            self.metadata,
+            Column("stream_id", String(36), primary_key=True),
+            Column("code", String(40), primary_key=True),
+            Index(f"ix_{service}_document_parties_code", "code", "stream_id"),
+        )
+        self.tracking = Table(
+            f"{service}_readmodel_tracking",
+            self.metadata,
+            Column("name", String(100), primary_key=True),
+            Column("position", BigInteger, nullable=False),
+        )
+
+    @classmethod
+    def open(cls, url: str, service: str, *, schema: str | None = None) -> ReadModel:
+        """Connect and create the tables if needed (Postgres: in ``schema``, made if missing)."""
+        model = cls(open_engine(url), service, schema=schema)
+        model.create()
+        return model
+
+    def create(self) -> None:
+        with self.engine.begin() as conn:
+            if self.schema:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+        self.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writing (the projection, inside its transaction) -------------------------------------------
+    def position(self, name: str, conn: Connection | None = None) -> int:
+        query = select(self.tracking.c.position).where(self.tracking.c.name == name)
+        if conn is not None:
+            return int(conn.execute(query).scalar() or 0)
+        with self.engine.connect() as own:
+            return int(own.execute(query).scalar() or 0)
+
+    def set_position(self, conn: Connection, name: str, position: int, previous: int) -> None:
+        """Move ``name`` from ``previous`` to ``position``; fails if another writer moved it first."""
+        if previous == 0 and conn.execute(
+            select(func.count()).select_from(self.tracking).where(self.tracking.c.name == name)
+        ).scalar() == 0:
+            conn.execute(insert(self.tracking).values(name=name, position=position))
+            return
+        moved = conn.execute(
+            update(self.tracking)
+            .where(self.tracking.c.name == name, self.tracking.c.position == previous)
+            .values(position=position)
+        )
+        if moved.rowcount != 1:
+            raise RuntimeError(f"read model position {name} moved under us")
+
+    def upsert(self, conn: Connection, row: DocumentRow) -> None:
+        c = self.documents.c
+        values = {
+            "doc_type": row.doc_type,
+            "business_key": json.dumps(list(row.business_key), ensure_ascii=False),
+            "status": row.status[:200],
+            "status_code": row.status_code,
+            "phase": row.phase,
+            "clearance_key": row.clearance_key,
+            "sender": row.sender,
+            "sequence": row.sequence,
+            "updated_at": row.updated_at,
+        }
+        changed = conn.execute(
+            update(self.documents).where(c.stream_id == row.stream_id, c.sequence < row.sequence).values(**values)
+        )
+        if changed.rowcount == 0:
+            exists = conn.execute(select(c.sequence).where(c.stream_id == row.stream_id)).first()
+            if exists is not None:
+                return  # already at (or past) this event: a replay
+            conn.execute(insert(self.documents).values(stream_id=row.stream_id, created_seq=row.created_seq, **values))
+        p = self.parties.c
+        conn.execute(delete(self.parties).where(p.stream_id == row.stream_id))
+        if row.parties:
+            conn.execute(insert(self.parties), [{"stream_id": row.stream_id, "code": code} for code in row.parties])
+
+    # -- reading ----------------------------------------------------------------------------------
+    def get(self, stream_id: str) -> DocumentRow | None:
+        with self.engine.connect() as conn:
+            found = conn.execute(select(self.documents).where(self.documents.c.stream_id == stream_id)).first()
+            if found is None:
+                return None
+            return self._row(found._mapping, self._parties(conn, [stream_id]).get(stream_id, frozenset()))
+
+    def list(
+        self,
+        party: str,
+        *,
+        status: str | None = None,
+        doc_type: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page:
+        """Documents ``party`` is a party to, newest first; ``cursor`` continues a previous page.
+
+        ``status`` matches the customs status code when numeric, else the phase or the status label.
+        Ordering is by first appearance, which never changes, so pages neither skip nor repeat rows.
+        """
+        limit = max(1, min(limit, MAX_LIMIT))
+        d, p = self.documents.c, self.parties.c
+        query = select(self.documents).join(self.parties, p.stream_id == d.stream_id).where(p.code == party)
+        if doc_type:
+            query = query.where(d.doc_type == doc_type)
+        if status:
+            query = query.where(d.status_code == int(status)) if status.lstrip("-").isdigit() else query.where(
+                or_(d.phase == status, d.status == status))
+        if cursor:
+            query = query.where(d.created_seq < cursors.decode(cursor))
+        query = query.order_by(d.created_seq.desc()).limit(limit + 1)
+        with self.engine.connect() as conn:
+            found = [r._mapping for r in conn.execute(query)]
+            parties = self._parties(conn, [str(r["stream_id"]) for r in found[:limit]])
+        rows = [self._row(r, parties.get(str(r["stream_id"]), frozenset())) for r in found[:limit]]
+        more = len(found) > limit
+        return Page(rows, cursors.encode(rows[-1].created_seq) if more and rows else None)
+
+    def _parties(self, conn: Connection, stream_ids: Sequence[str]) -> dict[str, frozenset[str]]:
+        if not stream_ids:
+            return {}
+        out: dict[str, set[str]] = {}
+        for stream_id, code in conn.execute(
+            select(self.parties.c.stream_id, self.parties.c.code).where(self.parties.c.stream_id.in_(stream_ids))
+        ):
+            out.setdefault(stream_id, set()).add(code)
+        return {k: frozenset(v) for k, v in out.items()}
+
+    @staticmethod
+    def _row(r: Any, parties: frozenset[str]) -> DocumentRow:
+        updated: datetime = r["updated_at"]
+        return DocumentRow(
+            stream_id=str(r["stream_id"]),
+            doc_type=str(r["doc_type"]),
+            business_key=tuple(json.loads(r["business_key"])),
+            status=str(r["status"]),
+            status_code=r["status_code"],
+            phase=str(r["phase"]),
+            clearance_key=str(r["clearance_key"]),
+            sender=str(r["sender"]),
+            parties=parties,
+            created_seq=int(r["created_seq"]),
+            sequence=int(r["sequence"]),
+            updated_at=updated if updated.tzinfo else updated.replace(tzinfo=UTC),
+        )

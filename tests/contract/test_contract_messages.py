@@ -1,0 +1,180 @@
+"""What the product actually puts on the public topics validates against the published schemas.
+
+The embedded path runs in process: a DeclarationApp on the in-memory store, its events routed by
+``cbec.declaration.routing.route`` exactly as the outbox relay routes them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cbec.contracts.commands import DeclareDocument
+from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
+from cbec.contracts.schema_check import check_declare, errors_of, is_valid
+from cbec.contracts.signing import SignRequest, SignResult
+from cbec.declaration import ceb_bridge, routing
+from cbec.declaration.application import DeclarationApp
+from cbec.declaration.dispatch import handlers
+from cbec.declaration.doctypes import ORDER, PAYMENT
+from cbec.declaration.lifecycle import Declaration
+from cbec.declaration.memory import InMemoryDeclarationStore
+from cbec.declaration.ports import Position
+from cbec.sample_orders import declare_orders
+from cbec.tenants import demo_registry
+
+Routed = tuple[str, str, bytes]
+
+
+def hold_payments(state: Declaration) -> list[str]:
+    return ["order"] if state.doc_type == "CEB411" else []
+
+
+@pytest.fixture(scope="module")
+def produced() -> list[Routed]:
+    """Every message one run of intake → release → sign → send → receipts produces."""
+    store = InMemoryDeclarationStore()
+    app = DeclarationApp([ORDER, PAYMENT], store, demo_registry(), ceb_bridge.validate, ceb_bridge.render,
+                         waiting_for=hold_payments)
+    orders = declare_orders(3)
+    for command in orders:
+        assert app.declare(command).result == "accepted"
+    head = orders[0].document["OrderHead"]
+    broken = json.loads(declare_orders(1, start=9)[0].to_json())
+    broken["document"]["OrderHead"]["acturalPaid"] = "0.01"
+    app.declare(DeclareDocument("cmd-bad", broken["sender"], "CEB311", broken["document"]))
+    app.declare(DeclareDocument("cmd-pay", "3105960002", "CEB411", {"PaymentHead": {
+        "payCode": "3105960002", "payName": "示例支付有限公司", "payTransactionId": head["payTransactionId"],
+        "orderNo": head["orderNo"], "ebpCode": head["ebpCode"], "ebpName": head["ebpName"],
+        "payerIdType": "1", "payerIdNumber": head["buyerIdNumber"], "payerName": head["buyerName"],
+        "amountPaid": head["acturalPaid"], "currency": "142", "payTime": "20260101120000"}}))
+    released = [d for _, _, t, d in store.log if t == "DocumentReleased"]
+    first, second = released[0], released[1]
+    app.record_signed(first["requestId"], True, None)
+    app.record_signed(second["requestId"], False, {"code": "SIGN-1", "message": "token locked"})
+    app.record_sent(DocumentTransmitted(first["requestId"], "CEB311", first["clearanceKey"], "CEB311_x.xml",
+                                        "msg-1", "2026-01-01T04:00:00+00:00"))
+    for status, time in ((2, "20260101120001000"), (120, "20260101120005000")):
+        app.record_receipt(ReceiptReceived(f"r{status}", "CEB312", "CEB311", [head["ebpCode"], head["orderNo"]],
+                                           status, time, "ok", {}))
+    table = handlers(app)
+    table["cbec.in.order"](b"{not json", Position("cbec.in.order:0", 7))
+    table["cbec.in.order"](b'{"commandId":"c","sender":"3105960001","document":{"OrderHead":{}}}',
+                           Position("cbec.in.order:0", 8))
+    out: list[Routed] = []
+    for stream_id, version, event_type, data in store.log:
+        out += routing.route("order", stream_id, version, event_type, data)
+    return out
+
+
+def on(topic: str, produced: list[Routed]) -> Iterator[dict[str, Any]]:
+    return (json.loads(value) for t, _, value in produced if t == topic)
+
+
+def test_every_event_type_is_produced_and_validates(produced: list[Routed]) -> None:
+    events = list(on("cbec.order.events", produced))
+    assert {e["type"] for e in events} == {"DocumentReceived", "DocumentRefused", "DocumentHeld",
+                                           "DocumentReleased", "DocumentSigned", "DocumentSigningFailed",
+                                           "DocumentSent", "ReceiptRecorded"}
+    for event in events:
+        assert errors_of(f"events/{event['type']}.json", event) == [], event["type"]
+        assert errors_of("events/declaration-event.json", event) == []
+
+
+def test_no_event_carries_the_document(produced: list[Routed]) -> None:
+    received = next(e for e in on("cbec.order.events", produced) if e["type"] == "DocumentReceived")
+    leaked = dict(received, data={**received["data"], "document": {"OrderHead": {}}})
+    assert not is_valid("events/DocumentReceived.json", leaked)
+    assert not is_valid("events/envelope.json", leaked)
+
+
+def test_an_event_of_one_type_does_not_pass_as_another(produced: list[Routed]) -> None:
+    held = next(e for e in on("cbec.order.events", produced) if e["type"] == "DocumentHeld")
+    assert not is_valid("events/DocumentReleased.json", held)
+
+
+def test_sign_requests_validate_and_round_trip_the_signer_contract(produced: list[Routed]) -> None:
+    requests = list(on("cbec.sign.requests", produced))
+    assert len(requests) == 3  # the payment is held
+    for request in requests:
+        assert errors_of("signing/sign-request.json", request) == []
+        parsed = SignRequest.from_dict(request)
+        ok = SignResult.success(parsed, b"<signed/>").to_dict()
+        failed = SignResult.failure(parsed, "SIGN-1", "no key").to_dict()
+        assert errors_of("signing/sign-result.json", ok) == []
+        assert errors_of("signing/sign-result.json", failed) == []
+    assert not is_valid("signing/sign-result.json", {**ok, "signed_xml_b64": None})
+
+
+def test_dead_letters_validate(produced: list[Routed]) -> None:
+    letters = list(on("cbec.dlq.order", produced))
+    assert len(letters) == 2
+    for letter in letters:
+        assert errors_of("events/dead-letter.json", letter) == []
+
+
+def test_saga_commands_the_services_accept_validate() -> None:
+    from cbec.declaration import saga_commands
+
+    commands = [
+        {"command": "ReleaseDocument", "docType": "CEB511", "businessKey": ["3105960003", "LN1"],
+         "clearanceKey": "3105960001:DEMO1", "commandId": "c1"},
+        {"command": "ResendDocument", "docType": "CEB311", "businessKey": ["3105960001", "DEMO1"],
+         "commandId": "c2"},
+        {"command": "RefuseDocument", "docType": "CEB623", "businessKey": ["3105960004", "C1"], "commandId": "c3",
+         "errors": [{"code": "CBEC-3001", "path": "InvtCancel", "rule": "state", "message": "goods are out"}]},
+        {"command": "LockClearance", "clearanceKey": "3105960001:DEMO1", "commandId": "c4"},
+    ]
+    for command in commands:
+        saga_commands.parse(json.dumps(command).encode())  # the consumer reads it
+        assert errors_of("saga/saga-command.json", command) == [], command["command"]
+    assert not is_valid("saga/saga-command.json", {"command": "LockClearance", "commandId": "c"})
+    assert not is_valid("saga/saga-command.json", {**commands[2], "errors": []})
+
+
+def test_customs_messages_validate() -> None:
+    sent = DocumentTransmitted("CEB311:x:2", "CEB311", "3105960001:DEMO1", "f.xml", "m1",
+                               "2026-01-01T04:00:00+00:00")
+    receipt = ReceiptReceived("r1", "CEB312", "CEB311", ["3105960001", "DEMO1"], 120, "20260101120005000",
+                              "accepted", {"returnStatus": "120"})
+    assert errors_of("customs/document-transmitted.json", json.loads(sent.to_json())) == []
+    assert errors_of("customs/receipt-received.json", json.loads(receipt.to_json())) == []
+
+
+def test_sample_commands_validate_on_their_intake_topic() -> None:
+    for command in declare_orders(20):
+        body = json.loads(command.to_json())
+        assert check_declare(body) == []
+        del body["docType"]
+        assert check_declare(body, doc_type="CEB311") == []
+
+
+def test_a_command_breaking_the_schema_is_rejected_with_every_finding() -> None:
+    body = json.loads(declare_orders(1)[0].to_json())
+    del body["document"]["OrderHead"]["orderNo"]
+    body["document"]["OrderHead"]["freight"] = 8
+    body["document"]["OrderList"][0]["price"] = "1.234567"
+    body["sender"] = "not-a-code"
+    findings = {(e.path, e.code) for e in check_declare(body)}
+    assert findings >= {("document.OrderHead", "CBEC-0005"), ("document.OrderHead.freight", "CBEC-0005"),
+                        ("document.OrderList[1].price", "CBEC-0005"), ("sender", "CBEC-0005")}
+
+
+def test_an_unknown_doc_type_is_rejected() -> None:
+    body = json.loads(declare_orders(1)[0].to_json())
+    body["docType"] = "CEB999"
+    assert [e.path for e in check_declare(body)] == ["docType"]
+
+
+def test_every_lifecycle_event_type_has_a_schema_and_an_asyncapi_message() -> None:
+    import yaml
+    from cbec.contracts.schema_check import ASYNCAPI_FILE, load_schema
+    from cbec.declaration import lifecycle
+
+    listed = {ref["$ref"] for ref in load_schema("events/declaration-event.json")["oneOf"]}
+    messages = yaml.safe_load(ASYNCAPI_FILE.read_text("utf-8"))["channels"]["serviceEvents"]["messages"]
+    for event_type in lifecycle.EVENT_TYPES:
+        assert load_schema(f"events/{event_type}.json")["title"] == event_type
+        assert f"{event_type}.json" in listed
+        assert {"$ref": f"#/components/messages/{event_type}"} in messages.values()

@@ -1,0 +1,184 @@
+"""The four owning services as separate processes on real Kafka and Postgres: intake, holds, refusals,
+dead letters and a saga release, each checked in the service's own store."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from kafka import KafkaProducer
+
+from cbec.contracts.commands import DeclareDocument
+from cbec.declaration import lifecycle
+from cbec.declaration.doctypes import BY_CODE, WAYBILL
+from cbec.sample_orders import (
+    DECLARANT,
+    LOGISTICS_COMPANY,
+    PAYMENT_COMPANY,
+    PLATFORM,
+    inventory_document,
+    order_document,
+    payment_document,
+    waybill_document,
+)
+from cbec.store.event_store import EventStore
+
+pytestmark = pytest.mark.integration
+
+SERVICES = ("order", "payment", "logistics", "inventory")
+
+
+class Services:
+    def __init__(self, env: dict[str, str], logs: Path, database_url: str, prefix: str) -> None:
+        self.env, self.logs, self.prefix = env, logs, prefix
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.stores = {name: EventStore.open(database_url, schema=prefix + name, name=name) for name in SERVICES}
+
+    def start(self, name: str) -> None:
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", "cbec_cli.main", "run", name], env=self.env,
+                                            stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, name: str, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        path = self.logs / f"{name}.log"
+        while time.monotonic() < deadline:
+            if "ready" in path.read_text(errors="replace"):
+                return
+            if self.procs[name].poll() is not None:
+                pytest.fail(f"{name} exited early:\n{path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+        pytest.fail(f"{name} did not start:\n{path.read_text(errors='replace')[-3000:]}")
+
+    def state(self, doc_type: str, key: tuple[str, ...]) -> lifecycle.Declaration:
+        dt = BY_CODE[doc_type]
+        events = [(e.type, e.data) for e in self.stores[dt.service].read(dt.stream_id(key))]
+        return lifecycle.fold(doc_type, events)
+
+    def dead_letters(self, service: str) -> list[dict[str, object]]:
+        return [e.data for e in self.stores[service].notifications(1, 10_000) if e.type == "CommandDeadLettered"]
+
+    def stop(self) -> dict[str, int | None]:
+        codes: dict[str, int | None] = {}
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for name, proc in self.procs.items():
+            try:
+                codes[name] = proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes[name] = None
+        for store in self.stores.values():
+            store.close()
+        return codes
+
+    def diagnostics(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in self.logs.iterdir())
+
+
+@pytest.fixture
+def services(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterator[Services]:
+    (tmp_path / "logs").mkdir()
+    prefix = f"s{uuid.uuid4().hex[:8]}_"
+    env = {**os.environ, "CBEC_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "CBEC_DATABASE_URL": database_url,
+           "CBEC_SCHEMA_PREFIX": prefix, "CBEC_PII_HMAC_KEY": "integration-test-key"}
+    running = Services(env, tmp_path / "logs", database_url, prefix)
+    try:
+        for name in SERVICES:
+            running.start(name)
+        for name in SERVICES:
+            running.wait_ready(name)
+        yield running
+    finally:
+        running.stop()
+
+
+def eventually(check: Callable[[], bool], services: Services, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    pytest.fail("condition not met in time\n" + services.diagnostics())
+
+
+def test_owning_services_accept_hold_refuse_and_dead_letter_as_separate_processes(
+    services: Services, kafka_bootstrap: str
+) -> None:
+    n = int(time.time() * 1000) % 100_000_000
+    order = order_document(n, random.Random(n), lines=1)
+    ebp = order["OrderHead"]["ebpCode"]
+    waybill = waybill_document(order)
+    inventory = inventory_document(order)
+    too_dear = inventory_document(order_document(n + 1, random.Random(n)))
+    line = too_dear["InventoryList"][0]
+    line.update(qty="1", price="5000.00", totalPrice="5000.00")  # plus freight: over the single limit
+    too_dear["InventoryHead"]["freight"] = "10.00"
+    wrong_sender = payment_document(order_document(n + 2, random.Random(n)))
+    commands = [
+        ("cbec.in.order", DeclareDocument(f"o-{n}", PLATFORM, "CEB311", order)),
+        ("cbec.in.payment", DeclareDocument(f"p-{n}", PAYMENT_COMPANY, "CEB411", payment_document(order))),
+        ("cbec.in.waybill", DeclareDocument(f"w-{n}", LOGISTICS_COMPANY, "CEB511", waybill, ebp)),
+        ("cbec.in.inventory", DeclareDocument(f"i-{n}", DECLARANT, "CEB621", inventory)),
+        ("cbec.in.inventory", DeclareDocument(f"i2-{n}", DECLARANT, "CEB621", too_dear)),
+        ("cbec.in.payment", DeclareDocument(f"p2-{n}", PLATFORM, "CEB411", wrong_sender)),
+    ]
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    for topic, command in commands:
+        key = ":".join(BY_CODE[command.doc_type].business_key(command.document))
+        producer.send(topic, key=key.encode(), value=command.to_json())
+    producer.send("cbec.in.payment", key=b"garbage", value=b"{not json")
+    producer.flush()
+
+    def key_of(command: DeclareDocument) -> tuple[str, ...]:
+        return BY_CODE[command.doc_type].business_key(command.document)
+
+    states: dict[str, lifecycle.Declaration] = {}
+
+    def all_settled() -> bool:
+        for _, command in commands:
+            states[command.command_id] = services.state(command.doc_type, key_of(command))
+        return all(s.phase != "new" for s in states.values()) and bool(services.dead_letters("payment"))
+
+    eventually(all_settled, services)
+    clearance = f"{ebp}:{order['OrderHead']['orderNo']}"
+    assert states[f"o-{n}"].status == "released"
+    assert states[f"p-{n}"].status == "released" and states[f"p-{n}"].clearance_key == clearance
+    assert states[f"w-{n}"].status == "held: waiting for order and payment"
+    assert states[f"w-{n}"].clearance_key == clearance
+    assert states[f"i-{n}"].status == "held: waiting for waybill"
+    assert [e["code"] for e in states[f"i2-{n}"].errors] == ["-621005"]
+    assert states[f"p2-{n}"].errors[0]["code"] == "-10101"
+    dead = services.dead_letters("payment")
+    assert any(d["errors"][0]["code"] == "CBEC-0001" for d in dead)  # type: ignore[index]
+
+    # The saga's ReleaseDocument releases the held waybill, once however often it is delivered.
+    release = {"command": "ReleaseDocument", "docType": "CEB511", "businessKey": list(WAYBILL.business_key(waybill)),
+               "clearanceKey": clearance, "commandId": f"saga-{n}"}
+    for _ in range(2):
+        producer.send("cbec.saga.commands", key=clearance.encode(), value=json.dumps(release).encode())
+    producer.flush()
+    producer.close()
+    eventually(lambda: services.state("CEB511", WAYBILL.business_key(waybill)).phase == "released", services)
+    time.sleep(1.0)
+    released = [e for e in services.stores["logistics"].read(WAYBILL.stream_id(WAYBILL.business_key(waybill)))
+                if e.type == "DocumentReleased"]
+    assert len(released) == 1
+
+    # The accepted list reserved its amount in the buyer's ledger; the refused one did not.
+    reserved = [e for e in services.stores["inventory"].notifications(1, 10_000) if e.type == "QuotaReserved"]
+    assert [Decimal(e.data["amount"]) for e in reserved] == [
+        sum((Decimal(x["totalPrice"]) for x in inventory["InventoryList"]), Decimal(inventory["InventoryHead"]["freight"]))
+    ]
+    codes = services.stop()
+    assert all(code == 0 for code in codes.values()), codes

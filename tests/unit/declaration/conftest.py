@@ -1,0 +1,135 @@
+"""A clearance's four owning services on in-memory stores, wired as the services wire them."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import random
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import inventory_service.application
+import logistics_service.application
+import order_service.application
+import payment_service.application
+import pytest
+from cbec.contracts.commands import DeclareDocument
+from cbec.contracts.customs import ReceiptReceived
+from cbec.declaration.application import DeclarationApp, Outcome
+from cbec.declaration.doctypes import BY_CODE
+from cbec.declaration.lifecycle import Declaration
+from cbec.declaration.memory import InMemoryDeclarationStore
+from cbec.quota.settings import QuotaSettings
+from cbec.sample_orders import (
+    DECLARANT,
+    LOGISTICS_COMPANY,
+    PAYMENT_COMPANY,
+    PLATFORM,
+    inventory_document,
+    order_document,
+    payment_document,
+    waybill_document,
+)
+from cbec.tenants import demo_registry
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Clearance:
+    order: dict[str, Any]
+    payment: dict[str, Any]
+    waybill: dict[str, Any]
+    inventory: dict[str, Any]
+
+    @property
+    def ebp(self) -> str:
+        return str(self.order["OrderHead"]["ebpCode"])
+
+    @property
+    def key(self) -> str:
+        return f"{self.ebp}:{self.order['OrderHead']['orderNo']}"
+
+
+@dataclass
+class World:
+    """One app per owning service, each on its own store, as in production."""
+
+    stores: dict[str, InMemoryDeclarationStore] = field(default_factory=dict)
+    apps: dict[str, DeclarationApp] = field(default_factory=dict)
+
+    def app_for(self, doc_type: str) -> DeclarationApp:
+        return self.apps[BY_CODE[doc_type].service]
+
+    def store_for(self, doc_type: str) -> InMemoryDeclarationStore:
+        return self.stores[BY_CODE[doc_type].service]
+
+    def declare(self, doc_type: str, sender: str, document: dict[str, Any], *, ebp: str = "",
+                command_id: str | None = None) -> Outcome:
+        command = DeclareDocument(command_id or f"cmd-{next(_ids)}", sender, doc_type,
+                                  copy.deepcopy(document), ebp)
+        return self.app_for(doc_type).declare(command)
+
+    def state(self, doc_type: str, document: dict[str, Any]) -> Declaration:
+        dt = BY_CODE[doc_type]
+        found = self.app_for(doc_type).find(doc_type, dt.business_key(document))
+        assert found is not None
+        return found
+
+    def events(self, doc_type: str, kind: str | None = None) -> list[dict[str, Any]]:
+        return [d for _, _, t, d in self.store_for(doc_type).log
+                if (kind is None or t == kind) and d.get("docType") == doc_type]
+
+    def receipt(self, doc_type: str, document: dict[str, Any], status: int, time: str) -> bool:
+        dt = BY_CODE[doc_type]
+        key = list(dt.business_key(document))
+        r = ReceiptReceived(f"r-{doc_type}-{status}-{time}-{next(_ids)}", dt.receipt_code, doc_type, key, status,
+                            time, "info", {})
+        return self.app_for(doc_type).record_receipt(r)
+
+    def clearance(self, n: int, *, trade_mode: str = "9610", amount: Decimal | None = None) -> Clearance:
+        order = order_document(n, random.Random(n), lines=1)
+        if amount is not None:
+            set_order_amount(order, amount)
+        return Clearance(order, payment_document(order), waybill_document(order),
+                         inventory_document(order, trade_mode=trade_mode))
+
+    def declare_all(self, c: Clearance) -> list[Outcome]:
+        return [
+            self.declare("CEB311", PLATFORM, c.order),
+            self.declare("CEB411", PAYMENT_COMPANY, c.payment),
+            self.declare("CEB511", LOGISTICS_COMPANY, c.waybill, ebp=c.ebp),
+            self.declare("CEB621", DECLARANT, c.inventory),
+        ]
+
+
+def set_order_amount(order: dict[str, Any], amount: Decimal) -> None:
+    """Make the order's single line (qty 1) worth ``amount``, freight and tax 0."""
+    head, line = order["OrderHead"], order["OrderList"][0]
+    text = f"{amount.quantize(Decimal('0.01'))}"
+    line.update(qty="1", price=text, totalPrice=text)
+    head.update(goodsValue=text, freight="0.00", taxTotal="0.00", discount="0", acturalPaid=text)
+
+
+def build_world(quota: QuotaSettings | None = None) -> World:
+    world = World()
+    builders = {
+        "order": order_service.application.build,
+        "payment": payment_service.application.build,
+        "logistics": logistics_service.application.build,
+    }
+    tenants = demo_registry()
+    for name, build in builders.items():
+        world.stores[name] = InMemoryDeclarationStore()
+        world.apps[name] = build(world.stores[name], tenants)
+    world.stores["inventory"] = InMemoryDeclarationStore()
+    world.apps["inventory"] = inventory_service.application.build(
+        world.stores["inventory"], tenants, quota or QuotaSettings(pii_hmac_key="test-key")  # type: ignore[arg-type]
+    )
+    return world
+
+
+@pytest.fixture
+def world() -> World:
+    return build_world()

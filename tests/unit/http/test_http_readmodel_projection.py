@@ -1,0 +1,78 @@
+"""The read model follows the declaration log: idempotent, complete, and never showing personal data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cbec.contracts.customs import ReceiptReceived
+from cbec.contracts.schema_check import errors_of
+from cbec.declaration import ceb_bridge
+from cbec.declaration.application import DeclarationApp
+from cbec.declaration.doctypes import ORDER
+from cbec.declaration.memory import InMemoryDeclarationStore
+from cbec.readmodel import MemorySource, Projection, ReadModel
+from cbec.readmodel.status import status_messages
+from cbec.sample_orders import PAYMENT_COMPANY, PLATFORM, declare_orders
+from cbec.tenants import demo_registry
+
+
+@pytest.fixture
+def store() -> InMemoryDeclarationStore:
+    return InMemoryDeclarationStore()
+
+
+@pytest.fixture
+def orders(store: InMemoryDeclarationStore) -> DeclarationApp:
+    return DeclarationApp([ORDER], store, demo_registry(), ceb_bridge.validate, ceb_bridge.render)
+
+
+def test_a_replayed_round_changes_nothing(orders: DeclarationApp, store: InMemoryDeclarationStore) -> None:
+    for command in declare_orders(5):
+        orders.declare(command)
+    model = ReadModel.open("sqlite:///:memory:", "order")
+    projection = Projection(MemorySource(store), model)
+    assert projection.catch_up(limit=3) == len(store.log)
+    before = model.list(PLATFORM, limit=200)
+    assert projection.run_once() == 0
+    replay = Projection(MemorySource(store), model, name="replay")  # same rows, from the start again
+    replay.catch_up()
+    assert model.list(PLATFORM, limit=200) == before
+    assert len(before.items) == 5
+
+
+def test_receipts_move_the_row_to_the_current_customs_status(orders: DeclarationApp,
+                                                             store: InMemoryDeclarationStore) -> None:
+    [command] = declare_orders(1)
+    orders.declare(command)
+    head = command.document["OrderHead"]
+    model = ReadModel.open("sqlite:///:memory:", "order")
+    changes: list[bytes] = []
+    projection = Projection(MemorySource(store), model,
+                            on_change=lambda rows: changes.extend(v for _, _, v in status_messages(rows)))
+    projection.catch_up()
+    for status, time in ((120, "20260101120005000"), (2, "20260101120001000")):  # out of order
+        orders.record_receipt(ReceiptReceived(f"r{status}", "CEB312", "CEB311", [PLATFORM, head["orderNo"]],
+                                              status, time, "", {}))
+    projection.catch_up()
+    [row] = model.list(PLATFORM).items
+    assert row.status_code == 120 and row.status == "customs accepted (120)"
+    assert row.business_key == (PLATFORM, head["orderNo"]) and row.parties == {PLATFORM, PAYMENT_COMPANY}
+    assert model.list(PLATFORM, status="120").items == [row]
+    assert model.list(PLATFORM, status="2").items == []
+    messages = [json.loads(m) for m in changes]
+    assert {m["tenant"] for m in messages} == {PLATFORM, PAYMENT_COMPANY}
+    for message in messages:
+        assert errors_of("status/status-change.json", message) == []
+    assert head["buyerIdNumber"] not in b"".join(changes).decode()
+
+
+def test_a_document_refused_before_it_had_a_key_is_listed_for_its_sender(orders: DeclarationApp,
+                                                                         store: InMemoryDeclarationStore) -> None:
+    [command] = declare_orders(1)
+    bad = type(command)("c-bad", "9999999999", "CEB311", command.document)  # unregistered sender
+    orders.declare(bad)
+    model = ReadModel.open("sqlite:///:memory:", "order")
+    Projection(MemorySource(store), model).catch_up()
+    [row] = model.list("9999999999").items
+    assert row.phase == "refused"

@@ -1,0 +1,255 @@
+"""The clearance saga told as stories: who waits for whom, receipts in any order, rejections, deadlines."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from saga_story import Story
+
+
+@pytest.fixture
+def clearance() -> Story:
+    return Story()
+
+
+def test_waybill_waits_for_payment(clearance: Story) -> None:
+    clearance.declare("order")
+    clearance.declare("waybill")
+    clearance.customs_accepts("order")
+    assert clearance.status_of("waybill") == "held: waiting for payment"
+    assert not clearance.released("waybill")
+    clearance.declare("payment")
+    assert clearance.status_of("waybill") == "held: waiting for payment"
+    clearance.customs_accepts("payment")
+    assert clearance.released("waybill")
+    assert clearance.status_of("waybill") == "sent to customs"
+
+
+def test_list_waits_for_waybill(clearance: Story) -> None:
+    clearance.declare("order")
+    clearance.declare("payment")
+    clearance.declare("list")
+    clearance.customs_accepts("order", "payment")
+    assert clearance.status_of("list") == "held: waiting for waybill"
+    clearance.declare("waybill")
+    clearance.customs_accepts("waybill")
+    assert clearance.released("list")
+
+
+@pytest.mark.parametrize("first,second", [("order", "payment"), ("payment", "order")])
+def test_order_and_payment_in_either_order_release_the_waybill_once(clearance: Story, first: str,
+                                                                      second: str) -> None:
+    clearance.declare("waybill")
+    clearance.declare(first)
+    clearance.customs_accepts(first)
+    assert clearance.status_of("waybill") == f"held: waiting for {second}"
+    clearance.declare(second)
+    clearance.customs_accepts(second)
+    assert len(clearance.commands("ReleaseDocument", "waybill")) == 1
+
+
+def test_a_declared_prerequisite_means_receipt_120_by_default(clearance: Story) -> None:
+    clearance.declare("order")
+    clearance.declare("payment")
+    clearance.declare("waybill")
+    clearance.customs("order", 2)
+    clearance.customs("payment", 2)
+    assert clearance.status_of("waybill") == "held: waiting for order and payment"
+    clearance.customs("order", 120)
+    clearance.customs("payment", 120)
+    assert clearance.released("waybill")
+
+
+def test_the_gate_can_be_lowered_to_status_2() -> None:
+    clearance = Story(gate=2)
+    clearance.declare("order")
+    clearance.declare("payment")
+    clearance.declare("waybill")
+    clearance.customs("order", 2)
+    clearance.customs("payment", 2)
+    assert clearance.released("waybill")
+
+
+def test_a_full_clearance_releases_each_document_once_in_prerequisite_order(clearance: Story) -> None:
+    for what in ("list", "waybill", "payment", "order"):
+        clearance.declare(what)
+    clearance.customs_accepts("order", "payment")
+    clearance.customs_accepts("waybill")
+    clearance.customs("list", 2, 120, 399, 800)
+    assert [d for _, d in clearance.sent] == ["CEB411", "CEB311", "CEB511", "CEB621"]
+    assert Counter(d for _, d in clearance.sent) == {"CEB311": 1, "CEB411": 1, "CEB511": 1, "CEB621": 1}
+    assert clearance.status_of("list") == "released (800)"
+    assert [c.command for c in clearance.commands("LockClearance")] == ["LockClearance"]
+
+
+def test_duplicate_receipts_and_redelivered_events_change_nothing(clearance: Story) -> None:
+    clearance.declare("order")
+    clearance.declare("payment")
+    clearance.declare("waybill")
+    clearance.customs("order", 2, 120)
+    clearance.customs("order", 120, time="20260101120000002")  # the same 120 again
+    envelope = clearance.emit("CEB411", "ReceiptRecorded", {"receiptType": "CEB412", "returnStatus": 120,
+                                                             "returnTime": "20260101120000009",
+                                                             "returnInfo": ""})
+    assert clearance.saga.observe(envelope) == []  # the same event delivered twice
+    assert len(clearance.commands("ReleaseDocument", "waybill")) == 1
+    history = clearance.saga.view(clearance.key)["documents"]["order"]["receipts"]
+    assert [r["returnStatus"] for r in history] == [2, 120]
+
+
+def test_a_late_status_2_does_not_undo_a_120(clearance: Story) -> None:
+    clearance.declare("order")
+    clearance.customs("order", 120, time="20260101120000500")
+    clearance.customs("order", 2, time="20260101120000100")  # arrives after, stamped before
+    assert clearance.status_of("order") == "customs accepted (120)"
+
+
+def test_out_of_order_list_receipts_settle_on_the_latest_return_time(clearance: Story) -> None:
+    clearance.declare("order")
+    clearance.declare("payment")
+    clearance.declare("waybill")
+    clearance.declare("list")
+    clearance.customs_accepts("order", "payment", "waybill")
+    clearance.customs("list", 800, time="20260101130000000")
+    clearance.customs("list", 120, time="20260101120000000")
+    clearance.customs("list", 2, time="20260101110000000")
+    assert clearance.status_of("list") == "released (800)"
+    history = clearance.saga.view(clearance.key)["documents"]["inventory"]["receipts"]
+    assert [r["returnStatus"] for r in history] == [2, 120, 800]
+
+
+def test_every_status_change_is_told_to_the_sender_once(clearance: Story) -> None:
+    clearance.declare("order")
+    clearance.customs("order", 2, 120)
+    clearance.customs("order", 120, time="20260101120000002")
+    told = [(m.tenant, m.status) for m in clearance.status_messages() if m.doc_type == "CEB311"]
+    assert told == [("3105960001", s) for s in ("received", "released", "signed", "sent to customs",
+                                                  "declaring at e-port (2)", "customs accepted (120)")]
+
+
+def test_a_rejected_document_is_reported_with_customs_reason_and_blocks_its_dependants(clearance: Story) -> None:
+    clearance.declare("order")
+    clearance.declare("payment")
+    clearance.declare("waybill")
+    clearance.customs("payment", 2, 120)
+    clearance.customs("order", 2, 100, info="订单实付金额与支付单不符")
+    assert clearance.status_of("order") == "rejected by customs (100)"
+    rejected = [m for m in clearance.status_messages() if m.status_code == 100]
+    assert rejected and rejected[0].reason == "订单实付金额与支付单不符"
+    assert rejected[0].tenant == "3105960001"
+    assert clearance.status_of("waybill") == "held: waiting for order"
+
+
+def test_a_corrected_redeclaration_resumes_the_clearance(clearance: Story) -> None:
+    clearance.declare("order")
+    clearance.declare("payment")
+    clearance.declare("waybill")
+    clearance.customs_accepts("payment")
+    clearance.customs("order", 2, 100, info="rejected")
+    clearance.declare("order")  # the corrected order, a change handled by the order service
+    assert clearance.status_of("order") == "sent to customs"
+    clearance.customs("order", 2, 120)
+    assert clearance.released("waybill")
+    history = clearance.saga.view(clearance.key)["documents"]["order"]["receipts"]
+    assert [r["returnStatus"] for r in history] == [2, 100, 2, 120]
+
+
+def test_a_negative_receipt_is_a_rejection(clearance: Story) -> None:
+    clearance.declare("order")
+    clearance.customs("order", -301010, info="已存在相同编号的订单")
+    assert clearance.status_of("order") == "customs error (-301010)"
+    assert clearance.saga.view(clearance.key)["documents"]["order"]["reason"] == "已存在相同编号的订单"
+
+
+def _released_list(clearance: Story) -> None:
+    for what in ("order", "payment", "waybill", "list"):
+        clearance.declare(what)
+    clearance.customs_accepts("order", "payment", "waybill")
+    clearance.customs("list", 2, 120, 399, 800)
+
+
+def test_cancel_is_released_when_the_list_is_released_and_the_goods_are_still_in(clearance: Story) -> None:
+    _released_list(clearance)
+    clearance.declare("cancel")
+    assert clearance.released("cancel")
+    assert clearance.commands("RefuseDocument") == []
+
+
+def test_cancel_is_refused_before_the_list_is_released(clearance: Story) -> None:
+    for what in ("order", "payment", "waybill", "list"):
+        clearance.declare(what)
+    clearance.customs_accepts("order", "payment", "waybill", "list")
+    clearance.declare("cancel")
+    [refusal] = clearance.commands("RefuseDocument", "cancel")
+    assert refusal.errors[0]["code"] == "-623005"
+    assert not clearance.released("cancel")
+    assert clearance.status_of("cancel") == "refused"
+
+
+def test_cancel_is_refused_once_the_goods_have_left(clearance: Story) -> None:
+    _released_list(clearance)
+    clearance.goods_left()
+    clearance.declare("cancel")
+    [refusal] = clearance.commands("RefuseDocument", "cancel")
+    assert refusal.errors[0]["code"] == "-623005" and "left" in refusal.errors[0]["message"]
+
+
+def test_return_is_released_once_the_goods_have_left(clearance: Story) -> None:
+    _released_list(clearance)
+    clearance.goods_left()
+    clearance.declare("return")
+    assert clearance.released("return")
+
+
+def test_return_is_refused_while_the_goods_are_still_in(clearance: Story) -> None:
+    _released_list(clearance)
+    clearance.declare("return")
+    [refusal] = clearance.commands("RefuseDocument", "return")
+    assert refusal.errors[0]["code"] == "-625004" and "not left" in refusal.errors[0]["message"]
+    assert clearance.status_of("return") == "refused"
+
+
+def test_the_deadline_fires_and_resends_exactly_once() -> None:
+    clearance = Story(timeout=60, max_resends=2, auto_send=True)
+    clearance.declare("order")
+    clearance.later(59)
+    assert clearance.commands("ResendDocument") == []
+    clearance.later(1)
+    assert len(clearance.commands("ResendDocument", "order")) == 1
+    clearance.saga.tick()
+    clearance.pump()
+    assert len(clearance.commands("ResendDocument", "order")) == 1  # same moment, no second resend
+    clearance.customs("order", 2, 120)
+    clearance.later(600)
+    assert len(clearance.commands("ResendDocument", "order")) == 1
+
+
+def test_a_lost_final_receipt_is_recovered_by_a_resend() -> None:
+    clearance = Story(timeout=30)
+    clearance.declare("order")
+    clearance.customs("order", 2)  # the 120 is lost
+    clearance.later(30)
+    assert len(clearance.commands("ResendDocument", "order")) == 1
+    clearance.customs("order", 120)
+    assert clearance.status_of("order") == "customs accepted (120)"
+
+
+def test_after_k_resends_the_saga_raises_one_alert() -> None:
+    clearance = Story(timeout=10, max_resends=2)
+    clearance.declare("order")
+    for _ in range(5):
+        clearance.later(10)
+    assert len(clearance.commands("ResendDocument", "order")) == 2
+    alerts = [m for m in clearance.status_messages() if m.type == "ClearanceAlert"]
+    assert len(alerts) == 1 and alerts[0].tenant == "3105960001" and "2 resends" in alerts[0].reason
+    assert clearance.saga.deadlines == {}
+
+
+def test_deadlines_survive_a_restart_of_the_saga() -> None:
+    from saga_service.application import SagaApp
+
+    clearance = Story(timeout=10)
+    clearance.declare("order")
+    restarted = SagaApp(clearance.store, policy=clearance.policy, clock=clearance.clock)
+    assert clearance.key in restarted.deadlines

@@ -1,0 +1,82 @@
+"""Settings from CBEC_* variables build a working signer; key files load in the E-Port's formats."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from cbec.contracts.signing import SignRequest
+from cbec.reference import samples_dir
+from cbec.signing.certs import certificate_der_from_pem_or_der, generate_rsa_identity
+from cbec.signing.keys import load_key_files
+from cbec.signing.xmldsig import verify_document
+from signer_service.main import build_app
+from signer_service.settings import SignerSettings
+
+
+def _write_identity(tmp_path: Path, identity: tuple[bytes, bytes]) -> tuple[Path, Path]:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    key.write_bytes(identity[0])
+    cert.write_bytes(identity[1])
+    return key, cert
+
+
+def test_software_backend_from_environment_signs_for_the_configured_tenant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sm2_identity: tuple[bytes, bytes]
+) -> None:
+    key, cert = _write_identity(tmp_path, sm2_identity)
+    monkeypatch.setenv("CBEC_SIGNER_BACKEND", "software")
+    monkeypatch.setenv("CBEC_SIGNER_KEY_PEM", str(key))
+    monkeypatch.setenv("CBEC_SIGNER_CERT_PEM", str(cert))
+    monkeypatch.setenv("CBEC_SIGNER_TENANT", "1101180326")
+    monkeypatch.setenv("CBEC_SIGNER_PROFILE", "eport-client")
+    app = build_app(SignerSettings())
+    xml = (samples_dir() / "import" / "CEB411Message.xml").read_bytes()
+    result = app.handle(SignRequest.for_xml("r1", "1101180326", "CEB411", "k", xml))
+    assert result.ok, result.error
+    verified = verify_document(result.signed_xml())
+    assert (verified.ok, verified.profile) == (True, "eport-client")
+    app.close()
+
+
+def test_tenant_defaults_to_the_certificate_holder_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sm2_identity: tuple[bytes, bytes]
+) -> None:
+    key, cert = _write_identity(tmp_path, sm2_identity)
+    monkeypatch.setenv("CBEC_SIGNER_KEY_PEM", str(key))
+    monkeypatch.setenv("CBEC_SIGNER_CERT_PEM", str(cert))
+    monkeypatch.delenv("CBEC_SIGNER_TENANT", raising=False)
+    monkeypatch.setenv("CBEC_SIGNER_BACKEND", "software")
+    app = build_app(SignerSettings())
+    assert [e.customs_code for e in app.registry.entries()] == ["3301961234"]
+    app.close()
+
+
+def test_software_backend_without_key_files_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CBEC_SIGNER_KEY_PEM", raising=False)
+    monkeypatch.delenv("CBEC_SIGNER_CERT_PEM", raising=False)
+    with pytest.raises(ValueError, match="CBEC_SIGNER_KEY_PEM"):
+        build_app(SignerSettings(signer_backend="software"))
+
+
+@pytest.mark.parametrize("cert_format", ["der", "base64-text", "pem"])
+def test_eport_sign_cer_loads_in_each_format(
+    tmp_path: Path, cert_format: str, sm2_identity: tuple[bytes, bytes]
+) -> None:
+    key_pem, cert_pem = sm2_identity
+    der = certificate_der_from_pem_or_der(cert_pem)
+    content = {"der": der, "base64-text": base64.encodebytes(der), "pem": cert_pem}[cert_format]
+    (tmp_path / "sign.cer").write_bytes(content)
+    (tmp_path / "sign.key").write_bytes(key_pem)
+    key = load_key_files(tmp_path / "sign.key", tmp_path / "sign.cer")
+    assert key.algorithm == "SM2"
+    assert key.certificate_der == der
+
+
+def test_rsa_key_files_load_as_an_rsa_key(tmp_path: Path) -> None:
+    key_pem, cert_pem = generate_rsa_identity("1101180326", "x", key_size=1024)
+    key, cert = _write_identity(tmp_path, (key_pem, cert_pem))
+    loaded = load_key_files(key, cert)
+    assert loaded.algorithm == "RSA"
+    assert len(loaded.sign(b"x")) == 128
