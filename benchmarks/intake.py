@@ -39,12 +39,22 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def start_service(bootstrap: str, database_url: str, prefix: str, log_path: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, CBEC_KAFKA_BOOTSTRAP_SERVERS=bootstrap, CBEC_DATABASE_URL=database_url,
-               CBEC_SCHEMA_PREFIX=prefix, CBEC_LOG_LEVEL=os.environ.get("CBEC_LOG_LEVEL", "WARNING"))
+    env = dict(
+        os.environ,
+        CBEC_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        CBEC_DATABASE_URL=database_url,
+        CBEC_SCHEMA_PREFIX=prefix,
+        CBEC_LOG_LEVEL=os.environ.get("CBEC_LOG_LEVEL", "WARNING"),
+    )
     env.pop("CBEC_HTTP_PORT", None)
     log = log_path.open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "cbec_cli.main", "run", "order"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=log)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cbec_cli.main", "run", "order"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log,
+    )
     assert process.stdout is not None
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -63,8 +73,9 @@ def group_lag(bootstrap: str) -> int | None:
     from kafka import KafkaConsumer
     from kafka.structs import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=GROUP, client_id="cbec-bench-lag",
-                             enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=GROUP, client_id="cbec-bench-lag", enable_auto_commit=False
+    )
     try:
         partitions = [TopicPartition(IN_TOPIC, p) for p in consumer.partitions_for_topic(IN_TOPIC) or ()]
         ends = consumer.end_offsets(partitions)
@@ -95,11 +106,17 @@ class Follower(threading.Thread):
         super().__init__(daemon=True)
         from kafka import KafkaConsumer
 
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="cbec-bench-follower",
-                                      enable_auto_commit=False, fetch_max_wait_ms=50)
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            client_id="cbec-bench-follower",
+            enable_auto_commit=False,
+            fetch_max_wait_ms=50,
+        )
         from kafka.structs import TopicPartition
 
-        parts = [TopicPartition(EVENTS_TOPIC, p) for p in self.consumer.partitions_for_topic(EVENTS_TOPIC) or ()]
+        parts = [
+            TopicPartition(EVENTS_TOPIC, p) for p in self.consumer.partitions_for_topic(EVENTS_TOPIC) or ()
+        ]
         self.consumer.assign(parts)
         self.consumer.seek_to_end(*parts)
         for tp in parts:
@@ -136,8 +153,10 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     prefix = f"bench{uuid.uuid4().hex[:8]}_"
     start = random.randint(1, 90_000_000)
     commands = declare_orders(args.count, seed=start, start=start)
-    payloads = [(f"{c.document['OrderHead']['ebpCode']}:{c.document['OrderHead']['orderNo']}", c.to_json())
-                for c in commands]
+    payloads = [
+        (f"{c.document['OrderHead']['ebpCode']}:{c.document['OrderHead']['orderNo']}", c.to_json())
+        for c in commands
+    ]
     log_path = Path(args.log or f"/tmp/{prefix}order.log")
     service = start_service(bootstrap, database_url, prefix, log_path)
     try:
@@ -213,10 +232,13 @@ def profile_handler(args: argparse.Namespace) -> None:
     url = args.profile_url or f"sqlite:///{tempfile.mkdtemp()}/profile.db"
     schema = f"prof{uuid.uuid4().hex[:8]}_order"
     store = EventStore.open(url, schema=schema, name="order")
-    app = DeclarationApp([ORDER], EventStoreDeclarations(store), demo_registry(), ceb_bridge.validate,
-                         ceb_bridge.render)
+    app = DeclarationApp(
+        [ORDER], EventStoreDeclarations(store), demo_registry(), ceb_bridge.validate, ceb_bridge.render
+    )
     handle = bus_handler("order", handlers(app))
-    messages = [Message(IN_TOPIC, 0, n, None, c.to_json(), {}) for n, c in enumerate(declare_orders(args.count))]
+    messages = [
+        Message(IN_TOPIC, 0, n, None, c.to_json(), {}) for n, c in enumerate(declare_orders(args.count))
+    ]
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
@@ -230,19 +252,89 @@ def profile_handler(args: argparse.Namespace) -> None:
     drop_schema(url, schema)
 
 
+def batched_floor(args: argparse.Namespace) -> None:
+    """What one poll-sized transaction per batch could reach: the handler's CPU work per command
+    (parse, validate, render) plus ONE ``append_batch`` (events of every stream + the tracking
+    position) per ``--batch`` commands, on ``--profile-url``. No duplicate or prerequisite reads:
+    a lower bound on cost, i.e. an upper bound on what batching the real handler can give."""
+    import tempfile
+
+    from cbec.contracts.commands import parse_declare
+    from cbec.declaration import ceb_bridge
+    from cbec.declaration.doctypes import ORDER
+    from cbec.store import Append, EventStore, NewEvent
+    from eventsourcing.persistence import Tracking
+
+    url = args.profile_url or f"sqlite:///{tempfile.mkdtemp()}/floor.db"
+    schema = f"floor{uuid.uuid4().hex[:8]}_order"
+    store = EventStore.open(url, schema=schema, name="order")
+    raws = [c.to_json() for c in declare_orders(args.count)]
+    transfer = {"copCode": "3105960001", "copName": "-", "dxpMode": "DXP", "dxpId": "DXPENT0000000001"}
+    cpu = 0.0
+    started = time.perf_counter()
+    for first in range(0, len(raws), args.batch):
+        t0 = time.perf_counter()
+        appends = []
+        for raw in raws[first : first + args.batch]:
+            command = parse_declare(raw)
+            head = command.document["OrderHead"]
+            head.update(guid=str(uuid.uuid4()).upper(), appType="1", appTime="20260101120000", appStatus="2")
+            errors = ceb_bridge.validate(ORDER, command.document)
+            if errors:
+                raise SystemExit(f"generated order refused: {errors[0]}")
+            xml = ceb_bridge.render(ORDER, command.document, transfer)
+            key = ORDER.business_key(command.document)
+            data = {"docType": "CEB311", "clearanceKey": ":".join(key), "sender": command.sender}
+            appends.append(
+                Append(
+                    ORDER.stream_id(key),
+                    0,
+                    [
+                        NewEvent(
+                            "DocumentReceived",
+                            {**data, "document": command.document, "contentHash": command.content_hash()},
+                        ),
+                        NewEvent("DocumentReleased", {**data, "requestId": "r", "xml": xml.decode()}),
+                    ],
+                )
+            )
+        cpu += time.perf_counter() - t0
+        store.append_batch(appends, tracking=Tracking("cbec.in.order:0", first + len(appends)))
+    elapsed = time.perf_counter() - started
+    print(
+        f"batched floor on {url.split(':')[0]}, batches of {args.batch}: "
+        f"{args.count / elapsed:.0f} commands/s "
+        f"(CPU in handler {1000 * cpu / args.count:.2f} ms/command, "
+        f"store {1000 * (elapsed - cpu) / args.count:.2f} ms/command)"
+    )
+    store.close()
+    drop_schema(url, schema)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=5000)
-    parser.add_argument("--rate", type=float, default=0.0, help="commands/s to send at (0: as fast as possible)")
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="commands/s to send at (0: as fast as possible)"
+    )
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--kafka")
     parser.add_argument("--database-url")
     parser.add_argument("--log", help="service stderr log file")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark's Postgres schema")
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--profile-url", help="event store URL for --profile (default: a temporary SQLite file)")
+    parser.add_argument(
+        "--profile-url", help="event store URL for --profile (default: a temporary SQLite file)"
+    )
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--floor", action="store_true", help="measure the batched-append floor instead")
+    parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
+    if args.floor:
+        batched_floor(args)
+        return
     if args.profile:
         profile_handler(args)
         return

@@ -132,10 +132,11 @@ def _default(stack: EmbeddedStack, count: int) -> Demo:
 
 
 def _faults(stack: EmbeddedStack, clearances: list[Clearance]) -> Demo:
-    """Six clearances, each with its own trouble (see the module docstring)."""
+    """Seven clearances, each with its own trouble (see the module docstring)."""
     demo = Demo(stack, clearances)
-    rejected, inspected, lost, cancelled, returned, refused = clearances[:6]
+    rejected, inspected, lost, cancelled, returned, refused, too_late = clearances[:7]
     cancelled.expect, returned.expect, refused.expect = "cancelled", "returned", "return refused"
+    too_late.expect = "cancel refused"
     for clearance in clearances:
         for command in clearance.documents.values():
             stack.submit(command)
@@ -167,6 +168,7 @@ def _faults(stack: EmbeddedStack, clearances: list[Clearance]) -> Demo:
         (lambda: demo.status(cancelled, "CEB621") == RELEASED, after_list(cancelled, "CEB623", False)),
         (lambda: demo.status(returned, "CEB621") == RELEASED, after_list(returned, "CEB625", True)),
         (lambda: demo.status(refused, "CEB621") == RELEASED, after_list(refused, "CEB625", False)),
+        (lambda: demo.status(too_late, "CEB621") == RELEASED, after_list(too_late, "CEB623", True)),
     ]
     del inspected, lost
     return demo
@@ -180,13 +182,13 @@ def faults_config(clearances: list[Clearance]) -> SimulatorConfig:
 
 def run_demo(orders: int, out: Path | None, timeout: float, console: Console,
              scenario: str = "default") -> dict[str, Any]:
-    """Run ``orders`` clearances (at least six for ``faults``) to release and report each one."""
+    """Run ``orders`` clearances (at least seven for ``faults``) to release and report each one."""
     state_dir = Path(tempfile.mkdtemp(prefix="cbec-demo-"))
     dxp_dir = out if out is not None else state_dir / "dxp"
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     if scenario == "faults":
-        clearances = _clearances(max(orders, 6))
+        clearances = _clearances(max(orders, 7))
         stack = EmbeddedStack(workdir=state_dir / "state", dxp_dir=dxp_dir,
                               simulator_config=faults_config(clearances),
                               saga_policy=Policy(receipt_timeout=timedelta(seconds=1.0), max_resends=3))
@@ -256,7 +258,8 @@ def _table(summary: dict[str, Any]) -> Table:
         docs = c["documents"]
         inventory = docs.get("inventory", {})
         history = " → ".join(str(r["returnStatus"]) for r in inventory.get("receipts", []))
-        notes = [f"{k}: {docs[k]['status']}" for k in ("cancel", "return") if k in docs]
+        notes = [f"{k}: refused ({docs[k]['errors'][0]['code']})" if docs[k].get("phase") == "refused"
+                 and docs[k].get("errors") else f"{k}: {docs[k]['status']}" for k in ("cancel", "return") if k in docs]
         notes += [f"{k} resent ×{n}" for k, n in c["resends"].items()]
         if len(docs.get("order", {}).get("receipts", [])) > 2:
             notes.append("order corrected")

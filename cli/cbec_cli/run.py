@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -74,8 +73,11 @@ def register(app: typer.Typer) -> None:
         doc_type_spec = BY_CODE.get(doc_type)
         if doc_type_spec is None:
             raise typer.BadParameter(f"unknown document type {doc_type!r}")
-        url = database_url or f"sqlite:///{Path('cbec.db')}"
-        store = EventStore.open(url, schema=doc_type_spec.service, name=doc_type_spec.service)
+        from cbec.settings import Settings, schema_for
+
+        settings = Settings()
+        url = database_url or settings.database_url
+        store = EventStore.open(url, schema=schema_for(settings, doc_type_spec.service), name=doc_type_spec.service)
         try:
             events = [(e.type, e.data) for e in store.read(doc_type_spec.stream_id(tuple(key)))]
         finally:

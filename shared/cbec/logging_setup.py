@@ -38,7 +38,9 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+                entry[key] = (
+                    value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+                )
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:

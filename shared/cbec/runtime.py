@@ -7,6 +7,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cbec.bus.kafka import KafkaConsumerLoop
@@ -27,6 +28,8 @@ class ServiceProcess:
     pollers: list[Poller] = field(default_factory=list)
     http_app: Any = None
     http_port: int | None = None
+    http_host: str = "127.0.0.1"
+    ready_file: Path | None = None
     poll_interval: float = 0.05
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -46,8 +49,12 @@ class ServiceProcess:
             t.start()
         log.info("%s: running (%d loops)", self.name, len(threads))
         print(f"cbec {self.name}: ready", flush=True)
+        if self.ready_file is not None:  # container readiness probes look for it
+            self.ready_file.write_text(self.name, encoding="utf-8")
         self.stop.wait()
         log.info("%s: stopping", self.name)
+        if self.ready_file is not None:
+            self.ready_file.unlink(missing_ok=True)
         if server is not None:
             server.should_exit = True
         for t in threads:
@@ -69,7 +76,7 @@ class ServiceProcess:
             return None
         import uvicorn
 
-        config = uvicorn.Config(self.http_app, host="127.0.0.1", port=self.http_port, log_level="warning")
+        config = uvicorn.Config(self.http_app, host=self.http_host, port=self.http_port, log_level="warning")
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
         return server

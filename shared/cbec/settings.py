@@ -22,10 +22,19 @@ class Settings(BaseSettings):
     )
     dxp_outbox: Path = Path(".stack/dxp/outbox")
     dxp_inbox: Path = Path(".stack/dxp/inbox")
-    schema_prefix: str = ""  # isolates test runs sharing one Postgres database
+    # Each service's tables live in schema <prefix><service>; the prefix also keeps "order" (a reserved
+    # word) out of bare identifiers and isolates test runs that share one database.
+    schema_prefix: str = "cbec_"
     tenants_file: Path | None = None
     http_port: int | None = None
+    http_host: str = "127.0.0.1"
+    ready_file: Path | None = None
     topic_partitions: int = 4
     poll_interval: float = 0.05
     simulator_delay: float = 0.2
     simulator_journal: Path | None = None
+
+
+def schema_for(settings: Settings, service: str) -> str:
+    """The Postgres schema (or SQLite file stem) that holds ``service``'s tables."""
+    return settings.schema_prefix + service

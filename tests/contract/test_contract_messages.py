@@ -35,8 +35,14 @@ def hold_payments(state: Declaration) -> list[str]:
 def produced() -> list[Routed]:
     """Every message one run of intake → release → sign → send → receipts produces."""
     store = InMemoryDeclarationStore()
-    app = DeclarationApp([ORDER, PAYMENT], store, demo_registry(), ceb_bridge.validate, ceb_bridge.render,
-                         waiting_for=hold_payments)
+    app = DeclarationApp(
+        [ORDER, PAYMENT],
+        store,
+        demo_registry(),
+        ceb_bridge.validate,
+        ceb_bridge.render,
+        waiting_for=hold_payments,
+    )
     orders = declare_orders(3)
     for command in orders:
         assert app.declare(command).result == "accepted"
@@ -44,24 +50,54 @@ def produced() -> list[Routed]:
     broken = json.loads(declare_orders(1, start=9)[0].to_json())
     broken["document"]["OrderHead"]["acturalPaid"] = "0.01"
     app.declare(DeclareDocument("cmd-bad", broken["sender"], "CEB311", broken["document"]))
-    app.declare(DeclareDocument("cmd-pay", "3105960002", "CEB411", {"PaymentHead": {
-        "payCode": "3105960002", "payName": "示例支付有限公司", "payTransactionId": head["payTransactionId"],
-        "orderNo": head["orderNo"], "ebpCode": head["ebpCode"], "ebpName": head["ebpName"],
-        "payerIdType": "1", "payerIdNumber": head["buyerIdNumber"], "payerName": head["buyerName"],
-        "amountPaid": head["acturalPaid"], "currency": "142", "payTime": "20260101120000"}}))
+    app.declare(
+        DeclareDocument(
+            "cmd-pay",
+            "3105960002",
+            "CEB411",
+            {
+                "PaymentHead": {
+                    "payCode": "3105960002",
+                    "payName": "示例支付有限公司",
+                    "payTransactionId": head["payTransactionId"],
+                    "orderNo": head["orderNo"],
+                    "ebpCode": head["ebpCode"],
+                    "ebpName": head["ebpName"],
+                    "payerIdType": "1",
+                    "payerIdNumber": head["buyerIdNumber"],
+                    "payerName": head["buyerName"],
+                    "amountPaid": head["acturalPaid"],
+                    "currency": "142",
+                    "payTime": "20260101120000",
+                }
+            },
+        )
+    )
     released = [d for _, _, t, d in store.log if t == "DocumentReleased"]
     first, second = released[0], released[1]
     app.record_signed(first["requestId"], True, None)
     app.record_signed(second["requestId"], False, {"code": "SIGN-1", "message": "token locked"})
-    app.record_sent(DocumentTransmitted(first["requestId"], "CEB311", first["clearanceKey"], "CEB311_x.xml",
-                                        "msg-1", "2026-01-01T04:00:00+00:00"))
+    app.record_sent(
+        DocumentTransmitted(
+            first["requestId"],
+            "CEB311",
+            first["clearanceKey"],
+            "CEB311_x.xml",
+            "msg-1",
+            "2026-01-01T04:00:00+00:00",
+        )
+    )
     for status, time in ((2, "20260101120001000"), (120, "20260101120005000")):
-        app.record_receipt(ReceiptReceived(f"r{status}", "CEB312", "CEB311", [head["ebpCode"], head["orderNo"]],
-                                           status, time, "ok", {}))
+        app.record_receipt(
+            ReceiptReceived(
+                f"r{status}", "CEB312", "CEB311", [head["ebpCode"], head["orderNo"]], status, time, "ok", {}
+            )
+        )
     table = handlers(app)
     table["cbec.in.order"](b"{not json", Position("cbec.in.order:0", 7))
-    table["cbec.in.order"](b'{"commandId":"c","sender":"3105960001","document":{"OrderHead":{}}}',
-                           Position("cbec.in.order:0", 8))
+    table["cbec.in.order"](
+        b'{"commandId":"c","sender":"3105960001","document":{"OrderHead":{}}}', Position("cbec.in.order:0", 8)
+    )
     out: list[Routed] = []
     for stream_id, version, event_type, data in store.log:
         out += routing.route("order", stream_id, version, event_type, data)
@@ -74,9 +110,16 @@ def on(topic: str, produced: list[Routed]) -> Iterator[dict[str, Any]]:
 
 def test_every_event_type_is_produced_and_validates(produced: list[Routed]) -> None:
     events = list(on("cbec.order.events", produced))
-    assert {e["type"] for e in events} == {"DocumentReceived", "DocumentRefused", "DocumentHeld",
-                                           "DocumentReleased", "DocumentSigned", "DocumentSigningFailed",
-                                           "DocumentSent", "ReceiptRecorded"}
+    assert {e["type"] for e in events} == {
+        "DocumentReceived",
+        "DocumentRefused",
+        "DocumentHeld",
+        "DocumentReleased",
+        "DocumentSigned",
+        "DocumentSigningFailed",
+        "DocumentSent",
+        "ReceiptRecorded",
+    }
     for event in events:
         assert errors_of(f"events/{event['type']}.json", event) == [], event["type"]
         assert errors_of("events/declaration-event.json", event) == []
@@ -118,12 +161,28 @@ def test_saga_commands_the_services_accept_validate() -> None:
     from cbec.declaration import saga_commands
 
     commands = [
-        {"command": "ReleaseDocument", "docType": "CEB511", "businessKey": ["3105960003", "LN1"],
-         "clearanceKey": "3105960001:DEMO1", "commandId": "c1"},
-        {"command": "ResendDocument", "docType": "CEB311", "businessKey": ["3105960001", "DEMO1"],
-         "commandId": "c2"},
-        {"command": "RefuseDocument", "docType": "CEB623", "businessKey": ["3105960004", "C1"], "commandId": "c3",
-         "errors": [{"code": "CBEC-3001", "path": "InvtCancel", "rule": "state", "message": "goods are out"}]},
+        {
+            "command": "ReleaseDocument",
+            "docType": "CEB511",
+            "businessKey": ["3105960003", "LN1"],
+            "clearanceKey": "3105960001:DEMO1",
+            "commandId": "c1",
+        },
+        {
+            "command": "ResendDocument",
+            "docType": "CEB311",
+            "businessKey": ["3105960001", "DEMO1"],
+            "commandId": "c2",
+        },
+        {
+            "command": "RefuseDocument",
+            "docType": "CEB623",
+            "businessKey": ["3105960004", "C1"],
+            "commandId": "c3",
+            "errors": [
+                {"code": "CBEC-3001", "path": "InvtCancel", "rule": "state", "message": "goods are out"}
+            ],
+        },
         {"command": "LockClearance", "clearanceKey": "3105960001:DEMO1", "commandId": "c4"},
     ]
     for command in commands:
@@ -134,10 +193,19 @@ def test_saga_commands_the_services_accept_validate() -> None:
 
 
 def test_customs_messages_validate() -> None:
-    sent = DocumentTransmitted("CEB311:x:2", "CEB311", "3105960001:DEMO1", "f.xml", "m1",
-                               "2026-01-01T04:00:00+00:00")
-    receipt = ReceiptReceived("r1", "CEB312", "CEB311", ["3105960001", "DEMO1"], 120, "20260101120005000",
-                              "accepted", {"returnStatus": "120"})
+    sent = DocumentTransmitted(
+        "CEB311:x:2", "CEB311", "3105960001:DEMO1", "f.xml", "m1", "2026-01-01T04:00:00+00:00"
+    )
+    receipt = ReceiptReceived(
+        "r1",
+        "CEB312",
+        "CEB311",
+        ["3105960001", "DEMO1"],
+        120,
+        "20260101120005000",
+        "accepted",
+        {"returnStatus": "120"},
+    )
     assert errors_of("customs/document-transmitted.json", json.loads(sent.to_json())) == []
     assert errors_of("customs/receipt-received.json", json.loads(receipt.to_json())) == []
 
@@ -157,8 +225,12 @@ def test_a_command_breaking_the_schema_is_rejected_with_every_finding() -> None:
     body["document"]["OrderList"][0]["price"] = "1.234567"
     body["sender"] = "not-a-code"
     findings = {(e.path, e.code) for e in check_declare(body)}
-    assert findings >= {("document.OrderHead", "CBEC-0005"), ("document.OrderHead.freight", "CBEC-0005"),
-                        ("document.OrderList[1].price", "CBEC-0005"), ("sender", "CBEC-0005")}
+    assert findings >= {
+        ("document.OrderHead", "CBEC-0005"),
+        ("document.OrderHead.freight", "CBEC-0005"),
+        ("document.OrderList[1].price", "CBEC-0005"),
+        ("sender", "CBEC-0005"),
+    }
 
 
 def test_an_unknown_doc_type_is_rejected() -> None:
@@ -178,3 +250,23 @@ def test_every_lifecycle_event_type_has_a_schema_and_an_asyncapi_message() -> No
         assert load_schema(f"events/{event_type}.json")["title"] == event_type
         assert f"{event_type}.json" in listed
         assert {"$ref": f"#/components/messages/{event_type}"} in messages.values()
+
+
+def test_a_waybill_command_must_name_the_platform_of_its_clearance() -> None:
+    from cbec.ceb import examples
+
+    [waybill] = examples.logistics_message().docs
+    command = {"commandId": "w1", "sender": examples.LOGISTICS, "docType": "CEB511", "document": waybill}
+    assert [e.path for e in check_declare(command)] == ["$"]
+    assert check_declare({**command, "ebpCode": examples.EBP}) == []
+
+
+def test_schema_findings_do_not_repeat_personal_data() -> None:
+    body = json.loads(declare_orders(1)[0].to_json())
+    head = body["document"]["OrderHead"]
+    head["buyerIdNumber"] = "31010119900101123" + "4" * 60  # too long
+    head["buyerTelephone"] = 13912345678  # not a string
+    findings = check_declare(body)
+    assert {e.path for e in findings} == {"document.OrderHead.buyerIdNumber", "document.OrderHead.buyerTelephone"}
+    text = json.dumps([e.to_dict() for e in findings])
+    assert "3101011990" not in text and "13912345678" not in text

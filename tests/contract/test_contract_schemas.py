@@ -26,8 +26,11 @@ def test_every_schema_is_a_valid_draft_2020_12_schema(path: Path) -> None:
 
 
 def test_generated_schemas_are_up_to_date_with_the_ceb_tables() -> None:
-    stale = [rel for rel, schema in schema_gen.generated().items()
-             if not (SCHEMA_DIR / rel).exists() or json.loads((SCHEMA_DIR / rel).read_text("utf-8")) != schema]
+    stale = [
+        rel
+        for rel, schema in schema_gen.generated().items()
+        if not (SCHEMA_DIR / rel).exists() or json.loads((SCHEMA_DIR / rel).read_text("utf-8")) != schema
+    ]
     assert stale == [], "run scripts/gen_contract_schemas.py"
 
 
@@ -74,8 +77,11 @@ def test_every_schema_file_ref_resolves_inside_the_schema_folder() -> None:
     for path in schema_files():
         for ref in _refs(json.loads(path.read_text(encoding="utf-8"))):
             target, _, fragment = ref.partition("#")
-            document = json.loads((path.parent / target).read_text("utf-8")) if target else json.loads(
-                path.read_text("utf-8"))
+            document = (
+                json.loads((path.parent / target).read_text("utf-8"))
+                if target
+                else json.loads(path.read_text("utf-8"))
+            )
             assert _pointer(document, fragment) is not None, f"{path.name}: {ref}"
 
 
@@ -83,10 +89,22 @@ def test_asyncapi_lists_every_public_topic() -> None:
     spec = yaml.safe_load(ASYNCAPI_FILE.read_text(encoding="utf-8"))
     addresses = {c["address"] for c in spec["channels"].values()}
     assert addresses >= {
-        "cbec.in.order", "cbec.in.payment", "cbec.in.waybill", "cbec.in.waybill-status", "cbec.in.inventory",
-        "cbec.in.cancel", "cbec.in.return", "cbec.in.entry", "cbec.{service}.events", "cbec.dlq.{service}",
-        "cbec.customs.receipts", "cbec.customs.transmissions", "cbec.out.status", "cbec.sign.requests",
-        "cbec.sign.results", "cbec.saga.commands",
+        "cbec.in.order",
+        "cbec.in.payment",
+        "cbec.in.waybill",
+        "cbec.in.waybill-status",
+        "cbec.in.inventory",
+        "cbec.in.cancel",
+        "cbec.in.return",
+        "cbec.in.entry",
+        "cbec.{service}.events",
+        "cbec.dlq.{service}",
+        "cbec.customs.receipts",
+        "cbec.customs.transmissions",
+        "cbec.out.status",
+        "cbec.sign.requests",
+        "cbec.sign.results",
+        "cbec.saga.commands",
     }
     services = spec["components"]["parameters"]["service"]["enum"]
     assert services == ["order", "payment", "logistics", "inventory"]

@@ -81,10 +81,10 @@ def test_demo_output_carries_no_buyer_identity_in_the_summary(demo_out: Path) ->
 
 
 def test_the_faults_scenario_corrects_inspects_recovers_cancels_and_returns(tmp_path: Path) -> None:
-    done = _demo(tmp_path, "--scenario", "faults", "--orders", "6", "--timeout", "60")
+    done = _demo(tmp_path, "--scenario", "faults", "--orders", "7", "--timeout", "60")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
-    rejected, inspected, lost, cancelled, returned, refused = summary["clearances"]
+    rejected, inspected, lost, cancelled, returned, refused, too_late = summary["clearances"]
     assert [r["returnStatus"] for r in rejected["documents"]["order"]["receipts"]] == [2, 100, 2, 120]
     assert 500 in [r["returnStatus"] for r in inspected["documents"]["inventory"]["receipts"]]
     assert lost["resends"] == {"order": 1, "payment": 1} and lost["documents"]["order"]["statusCode"] == 120
@@ -92,3 +92,6 @@ def test_the_faults_scenario_corrects_inspects_recovers_cancels_and_returns(tmp_
     assert returned["documents"]["return"]["statusCode"] == 399
     assert refused["documents"]["return"]["phase"] == "refused"
     assert refused["documents"]["return"]["errors"][0]["code"] == "-625004"
+    assert too_late["documents"]["cancel"]["phase"] == "refused"
+    assert too_late["documents"]["cancel"]["errors"][0]["code"] == "-623005"
+    assert all(c["finished"] for c in summary["clearances"])

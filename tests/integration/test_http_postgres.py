@@ -23,26 +23,40 @@ pytestmark = pytest.mark.integration
 def test_declare_read_and_list_over_postgres(database_url: str, pg_schema: str) -> None:
     store = EventStore.open(database_url, schema=pg_schema, name="order")
     model = ReadModel.open(database_url, "order", schema=pg_schema)
-    app = DeclarationApp([ORDER], EventStoreDeclarations(store), demo_registry(), ceb_bridge.validate,
-                         ceb_bridge.render)
+    app = DeclarationApp(
+        [ORDER], EventStoreDeclarations(store), demo_registry(), ceb_bridge.validate, ceb_bridge.render
+    )
     platform_key, platform = issue_key(PLATFORM)
     payer_key, payer = issue_key(PAYMENT_COMPANY)
-    api = make_http_app(app, "order", auth=ApiKeyRegistry([platform, payer]), readmodel=model,
-                        projection=Projection(StoreSource(store), model))
+    api = make_http_app(
+        app,
+        "order",
+        auth=ApiKeyRegistry([platform, payer]),
+        readmodel=model,
+        projection=Projection(StoreSource(store), model),
+    )
     try:
         client = TestClient(api)
         bodies = [json.loads(c.to_json()) for c in declare_orders(4)]
         locations = []
         for body in bodies:
-            answer = client.post("/v1/documents", json=body, headers={"Authorization": f"Bearer {platform_key}"})
+            answer = client.post(
+                "/v1/documents", json=body, headers={"Authorization": f"Bearer {platform_key}"}
+            )
             assert answer.status_code == 202, answer.text
             locations.append(answer.headers["Location"])
         view = client.get(locations[0], headers={"X-Api-Key": payer_key}).json()
         assert view["status"] == "released"
-        assert view["document"]["OrderHead"]["buyerIdNumber"] != bodies[0]["document"]["OrderHead"]["buyerIdNumber"]
+        assert (
+            view["document"]["OrderHead"]["buyerIdNumber"]
+            != bodies[0]["document"]["OrderHead"]["buyerIdNumber"]
+        )
         first = client.get("/v1/documents", params={"limit": 3}, headers={"X-Api-Key": platform_key}).json()
-        rest = client.get("/v1/documents", params={"limit": 3, "cursor": first["nextCursor"]},
-                          headers={"X-Api-Key": platform_key}).json()
+        rest = client.get(
+            "/v1/documents",
+            params={"limit": 3, "cursor": first["nextCursor"]},
+            headers={"X-Api-Key": platform_key},
+        ).json()
         keys = [i["businessKey"][1] for i in first["items"] + rest["items"]]
         assert keys == [b["document"]["OrderHead"]["orderNo"] for b in reversed(bodies)]
         assert rest["nextCursor"] is None

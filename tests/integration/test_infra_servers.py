@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,13 @@ def test_kafka_admin_creates_a_topic_that_is_then_listed(
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=15000)
     try:
         admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+        # the broker's metadata cache learns of the topic shortly after the controller created it
+        deadline = time.monotonic() + 30
+        while topic not in admin.list_topics() and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert topic in admin.list_topics()
+        [described] = admin.describe_topics([topic])
+        assert len(described["partitions"]) == 3
     finally:
         admin.close()
 

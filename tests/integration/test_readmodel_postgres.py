@@ -20,8 +20,9 @@ pytestmark = pytest.mark.integration
 def test_the_projection_follows_an_encrypted_postgres_store(database_url: str, pg_schema: str) -> None:
     cipher = AesGcmCipher(KeyRing.parse(f"k1:{new_key()}"))
     store = EventStore.open(database_url, schema=pg_schema, name="order", cipher=cipher)
-    app = DeclarationApp([ORDER], EventStoreDeclarations(store), demo_registry(), ceb_bridge.validate,
-                         ceb_bridge.render)
+    app = DeclarationApp(
+        [ORDER], EventStoreDeclarations(store), demo_registry(), ceb_bridge.validate, ceb_bridge.render
+    )
     commands = declare_orders(12)
     for command in commands:
         app.declare(command)
@@ -31,8 +32,11 @@ def test_the_projection_follows_an_encrypted_postgres_store(database_url: str, p
         assert projection.catch_up(limit=5) > 0
         assert projection.run_once() == 0
         head = commands[0].document["OrderHead"]
-        app.record_receipt(ReceiptReceived("r1", "CEB312", "CEB311", [PLATFORM, head["orderNo"]], 120,
-                                           "20260101120005000", "", {}))
+        app.record_receipt(
+            ReceiptReceived(
+                "r1", "CEB312", "CEB311", [PLATFORM, head["orderNo"]], 120, "20260101120005000", "", {}
+            )
+        )
         assert projection.run_once() == 1
         seen = []
         cursor = None
@@ -43,7 +47,9 @@ def test_the_projection_follows_an_encrypted_postgres_store(database_url: str, p
             if cursor is None:
                 break
         assert len(seen) == 12 and len({r.stream_id for r in seen}) == 12
-        assert [r.business_key[1] for r in seen] == [c.document["OrderHead"]["orderNo"] for c in reversed(commands)]
+        assert [r.business_key[1] for r in seen] == [
+            c.document["OrderHead"]["orderNo"] for c in reversed(commands)
+        ]
         accepted = model.list(PLATFORM, status="120").items
         assert [r.business_key[1] for r in accepted] == [head["orderNo"]]
         again = Projection(StoreSource(store), model, name="second")  # a replay from the start

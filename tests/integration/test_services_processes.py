@@ -16,8 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
-
 from cbec.contracts.commands import DeclareDocument
 from cbec.declaration import lifecycle
 from cbec.declaration.doctypes import BY_CODE, WAYBILL
@@ -32,6 +30,7 @@ from cbec.sample_orders import (
     waybill_document,
 )
 from cbec.store.event_store import EventStore
+from kafka import KafkaProducer
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +41,7 @@ class Services:
     def __init__(self, env: dict[str, str], logs: Path, database_url: str, prefix: str) -> None:
         self.env, self.logs, self.prefix = env, logs, prefix
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.codes: dict[str, int | None] | None = None
         self.stores = {name: EventStore.open(database_url, schema=prefix + name, name=name) for name in SERVICES}
 
     def start(self, name: str) -> None:
@@ -69,6 +69,8 @@ class Services:
         return [e.data for e in self.stores[service].notifications(1, 10_000) if e.type == "CommandDeadLettered"]
 
     def stop(self) -> dict[str, int | None]:
+        if self.codes is not None:
+            return self.codes
         codes: dict[str, int | None] = {}
         for proc in self.procs.values():
             proc.send_signal(signal.SIGTERM)
@@ -80,6 +82,7 @@ class Services:
                 codes[name] = None
         for store in self.stores.values():
             store.close()
+        self.codes = codes
         return codes
 
     def diagnostics(self) -> str:
@@ -177,8 +180,8 @@ def test_owning_services_accept_hold_refuse_and_dead_letter_as_separate_processe
 
     # The accepted list reserved its amount in the buyer's ledger; the refused one did not.
     reserved = [e for e in services.stores["inventory"].notifications(1, 10_000) if e.type == "QuotaReserved"]
-    assert [Decimal(e.data["amount"]) for e in reserved] == [
-        sum((Decimal(x["totalPrice"]) for x in inventory["InventoryList"]), Decimal(inventory["InventoryHead"]["freight"]))
-    ]
+    freight = Decimal(inventory["InventoryHead"]["freight"])
+    amount = sum((Decimal(x["totalPrice"]) for x in inventory["InventoryList"]), freight)
+    assert [Decimal(e.data["amount"]) for e in reserved] == [amount]
     codes = services.stop()
     assert all(code == 0 for code in codes.values()), codes

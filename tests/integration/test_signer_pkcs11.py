@@ -242,3 +242,23 @@ def test_sm2_without_a_vendor_mechanism_is_a_configuration_error(token: Token) -
 
     with pytest.raises(ValueError, match="vendor"):
         Pkcs11Session(_settings(token, b"", algorithm="SM2"))
+
+
+def test_a_missing_key_label_is_reported_and_the_session_released(token: Token) -> None:
+    from cbec.signing.pkcs11 import Pkcs11Session, Pkcs11Settings
+
+    cert = _rsa_key_in_token(token)
+    missing = Pkcs11Settings(token.module, token.label, token.pin, key_label="nope", certificate=cert)
+    with pytest.raises(BackendUnavailable, match="not usable"):
+        Pkcs11Session(missing)
+    session = Pkcs11Session(_settings(token, cert))  # a fresh login still works: nothing was left open
+    assert signature_is_valid(session, b"x", session.sign(b"x"))
+    session.close()
+
+
+def test_a_wrong_pin_is_a_backend_error(token: Token) -> None:
+    from cbec.signing.pkcs11 import Pkcs11Session, Pkcs11Settings
+
+    cert = _rsa_key_in_token(token)
+    with pytest.raises(BackendUnavailable, match="PinIncorrect"):
+        Pkcs11Session(Pkcs11Settings(token.module, token.label, "0000", key_label="signer", certificate=cert))

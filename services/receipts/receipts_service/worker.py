@@ -15,7 +15,7 @@ from cbec.declaration.eventstore_adapter import EventStoreDeclarations
 from cbec.declaration.ports import Position
 from cbec.declaration.routing import SIGN_RESULTS_TOPIC
 from cbec.runtime import ServiceProcess
-from cbec.settings import Settings
+from cbec.settings import Settings, schema_for
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
 from cbec.store.outbox import OutboxRelay
@@ -45,7 +45,7 @@ def transport(settings: Settings, link: LinkSettings) -> Transport:
 
 def build_process(settings: Settings | None = None) -> ServiceProcess:
     settings = settings or Settings()
-    store = EventStore.open(settings.database_url, schema=settings.schema_prefix + SERVICE, name=SERVICE)
+    store = EventStore.open(settings.database_url, schema=schema_for(settings, SERVICE), name=SERVICE)
     tenants = load_tenants(settings)
     app = CustomsLinkApp(EventStoreDeclarations(store), transport(settings, LinkSettings()), tenants)
     bootstrap = settings.kafka_bootstrap_servers
@@ -63,7 +63,7 @@ def build_process(settings: Settings | None = None) -> ServiceProcess:
 
     relay = OutboxRelay(store, KafkaPublisher(bootstrap, client_id="cbec-receipts"), name=SERVICE, route=relay_route)
     return ServiceProcess(SERVICE, consumers=[consumer], relays=[relay], pollers=[app.poll_inbox],
-                          poll_interval=settings.poll_interval)
+                          ready_file=settings.ready_file, poll_interval=settings.poll_interval)
 
 
 def run() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ class SagaApp:
         self.name = name
         self.retries = retries
         self.deadlines: dict[str, datetime] = {}
+        self._deadline_lock = threading.Lock()  # the consumer and the ticking poller share it
         self._rebuild_deadlines()
 
     # -- queries -------------------------------------------------------------------------------
@@ -122,9 +124,9 @@ class SagaApp:
         """Fire every deadline that is due; returns how many instances acted."""
         now = self.clock.now()
         acted = 0
-        for key, due in sorted(self.deadlines.items(), key=lambda kv: kv[1]):
-            if due > now:
-                continue
+        with self._deadline_lock:
+            due_now = sorted((due, key) for key, due in self.deadlines.items() if due <= now)
+        for _, key in due_now:
 
             def work(uow: _UnitOfWork, at: datetime, key: str = key) -> None:
                 touched = uow.get(key)
@@ -173,10 +175,11 @@ class SagaApp:
 
     def _schedule(self, key: str, state: Clearance) -> None:
         due = domain.next_deadline(state, self.policy)
-        if due is None:
-            self.deadlines.pop(key, None)
-        else:
-            self.deadlines[key] = due
+        with self._deadline_lock:
+            if due is None:
+                self.deadlines.pop(key, None)
+            else:
+                self.deadlines[key] = due
 
     def _mark(self, tracking: Tracking | None) -> None:
         if tracking is not None:

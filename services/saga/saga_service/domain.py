@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cbec.declaration import statuses
+from cbec.declaration.statuses import is_rejection, label
 
 # Saga event types (what the saga's own streams hold).
 OBSERVED = "UpstreamObserved"
@@ -110,7 +110,7 @@ class Doc:
     @property
     def rejected(self) -> bool:
         code = self.status_code
-        return code is not None and statuses.is_rejection(code)
+        return code is not None and is_rejection(code)
 
     def at_gate(self, gate: int) -> bool:
         """Declared: the current receipt is a positive, progressing status at or after the gate."""
@@ -248,7 +248,7 @@ class Clearance:
             return "not declared"
         current = doc.current
         if current is not None:
-            return statuses.label(current.status)
+            return label(current.status)
         if doc.phase == "held":
             waiting = self.waiting_for(kind, gate)
             if doc.released_generation == doc.generation:

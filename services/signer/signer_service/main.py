@@ -8,7 +8,7 @@ import signal
 import threading
 
 from signer_service.application import SignerApp
-from signer_service.backends import build_registry, key_factory
+from signer_service.backends import build_registry
 from signer_service.settings import SignerSettings
 from signer_service.worker import SignerWorker, WorkerConfig
 
@@ -16,11 +16,8 @@ log = logging.getLogger(__name__)
 
 
 def build_app(settings: SignerSettings) -> SignerApp:
-    pool = key_factory(settings)
-    registry = build_registry(settings, pool)
-    return SignerApp(
-        registry, {"default": pool}, threads=settings.signer_threads, cache_size=settings.signer_cache_size
-    )
+    registry, pools = build_registry(settings)
+    return SignerApp(registry, pools, threads=settings.signer_threads, cache_size=settings.signer_cache_size)
 
 
 def _serve_http(app: SignerApp, settings: SignerSettings) -> threading.Thread:

@@ -83,8 +83,12 @@ class ApiKeyRegistry:
 
     @classmethod
     def from_json(cls, data: list[dict[str, Any]]) -> ApiKeyRegistry:
-        return cls(ApiKeyRecord(str(d["keyId"]), str(d["tenant"]), str(d["salt"]), str(d["hash"]),
-                                str(d.get("label", ""))) for d in data)
+        return cls(
+            ApiKeyRecord(
+                str(d["keyId"]), str(d["tenant"]), str(d["salt"]), str(d["hash"]), str(d.get("label", ""))
+            )
+            for d in data
+        )
 
     @classmethod
     def from_file(cls, path: Path) -> ApiKeyRegistry:

@@ -130,6 +130,11 @@ class _Parse:
                 self.note("CBEC-UNEXPECTED", f"{path}.{local}", f"element {local} is not declared in {node.name}")
                 continue
             index, name, kind, sub, req = entry
+            if index > last and kind == FIELD:  # the common case first: the next field in XSD order
+                last = index
+                data[name] = ch.text or ""
+                required += req
+                continue
             if index <= last:
                 if index < last:
                     self.note("CBEC-ORDER", f"{path}.{name}", f"{name} is out of XSD order in {node.name}")

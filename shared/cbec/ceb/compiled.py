@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
@@ -129,22 +128,25 @@ def all_types() -> list[str]:
     return sorted(_roots())
 
 
-_TYPE_RE = re.compile(r"(CEB\d{3})(Message)?")
+@cache
+def _lookup() -> dict[str, CRoot]:
+    """``CEB311``, ``CEB311Message`` and ``{ns}CEB311Message`` → root, for O(1) hot-path lookups."""
+    out: dict[str, CRoot] = {}
+    for mtype, croot in _roots().items():
+        out[mtype] = out[croot.name] = croot
+    return out
+
+
+@cache
+def _by_tag() -> dict[str, CRoot]:
+    return {f"{{{NS}}}{croot.name}": croot for croot in _roots().values()}
 
 
 def root_for(msg_type: str) -> CRoot:
     """The compiled root for ``CEB311`` or ``CEB311Message``; KeyError if unknown."""
-    m = _TYPE_RE.fullmatch(msg_type)
-    roots = _roots()
-    if m is None or m.group(1) not in roots:
-        raise KeyError(msg_type)
-    return roots[m.group(1)]
+    return _lookup()[msg_type]
 
 
 def root_by_tag(tag: str) -> CRoot | None:
-    if not tag.startswith(f"{{{NS}}}") or not tag.endswith("Message"):
-        return None
-    try:
-        return root_for(tag[len(NS) + 2 :])
-    except KeyError:
-        return None
+    """The root whose element is ``tag`` (Clark notation), else None."""
+    return _by_tag().get(tag)

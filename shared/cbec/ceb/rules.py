@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from cbec.ceb.compiled import root_for
+from cbec.ceb.compiled import CRoot, root_for
 from cbec.ceb.model import CebMessage
 from cbec.ceb.structure import business_key
 from cbec.errors import CebError
@@ -92,17 +92,6 @@ def _dec(v: Any) -> Decimal | None:
     return d if d.is_finite() else None
 
 
-def _decs(values: Iterable[Any]) -> list[Decimal] | None:
-    """All values as Decimals, or None when one is not a number."""
-    out = []
-    for v in values:
-        d = _dec(v)
-        if d is None:
-            return None
-        out.append(d)
-    return out
-
-
 def _same_amount(a: Decimal, b: Decimal) -> bool:
     """Equal to the field's 5 decimals, or to the fen when one side was rounded to 2."""
     return a.quantize(_N5, ROUND_HALF_UP) == b.quantize(_N5, ROUND_HALF_UP) or (
@@ -148,27 +137,65 @@ class _Check:
         self.msg = msg
         self.errors: list[CebError] = []
         self.doc_path = ""
-        self.key = ""
+        self.doc: dict[str, Any] | None = None
+        self._views: dict[int, tuple[dict[str, Any], list[dict[str, Any]], str]] = {}
+        self._decs: dict[Any, Decimal | None] = {}
 
-    def at(self, doc_name: str, index: int, doc: dict[str, Any]) -> None:
-        self.doc_path = f"{doc_name}[{index}]"
-        self.key = business_key(doc)
+    def at(self, doc_name: str, index: int, doc: dict[str, Any] | None) -> None:
+        self.doc_path = f"{doc_name}[{index}]" if index else doc_name
+        self.doc = doc
 
     def add(self, code: str, field_path: str, rule: str, message: str) -> None:
         field_path = field_path.lstrip(".")
         path = f"{self.doc_path}.{field_path}" if field_path else self.doc_path
-        where = f" ({self.doc_path} {self.key})" if self.key else ""
+        key = business_key(self.doc) if self.doc is not None else ""  # only on a finding: it is not cheap
+        where = f" ({self.doc_path} {key})" if key else ""
         self.errors.append(CebError(code, path, rule, message + where))
+
+    def _view(self, doc: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+        view = self._views.get(id(doc))
+        if view is None:
+            view = self._views[id(doc)] = (_head(doc), _lines(doc), _lines_name(doc))
+        return view
+
+    def head(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return self._view(doc)[0]
+
+    def lines(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._view(doc)[1]
+
+    def ln(self, doc: dict[str, Any]) -> str:
+        return self._view(doc)[2]
+
+    def decs(self, values: Iterable[Any]) -> list[Decimal] | None:
+        """All values as Decimals, or None when one is not a number."""
+        out = []
+        for v in values:
+            d = self.dec(v)
+            if d is None:
+                return None
+            out.append(d)
+        return out
+
+    def dec(self, v: Any) -> Decimal | None:
+        """``_dec`` memoized for this validation (the same amounts feed several rules)."""
+        try:
+            return self._decs[v]
+        except KeyError:
+            d = self._decs[v] = _dec(v)
+            return d
+        except TypeError:  # unhashable: not a number anyway
+            return None
 
 
 def _rule_amounts(c: _Check, doc: dict[str, Any], hp: str, is_import: bool) -> None:
     """§8.A.1–3: acturalPaid = goodsValue + freight + taxTotal − discount; goodsValue = Σ lines;
     each line's totalPrice = price × qty."""
-    head = _head(doc)
-    lines = _lines(doc)
-    ln = _lines_name(doc)
+    head = c.head(doc)
+    lines = c.lines(doc)
+    ln = c.ln(doc)
     for i, line in enumerate(lines, 1):
-        price, qty, total = _dec(line.get("price")), _dec(line.get("qty")), _dec(line.get("totalPrice"))
+        price, qty, total = c.dec(line.get("price")), c.dec(line.get("qty")), c.dec(line.get("totalPrice"))
         if price is not None and qty is not None and total is not None and not _same_amount(price * qty, total):
             c.add(
                 "CBEC-TOTAL-PRICE",
@@ -177,7 +204,7 @@ def _rule_amounts(c: _Check, doc: dict[str, Any], hp: str, is_import: bool) -> N
                 f"totalPrice {total} is not price {price} × qty {qty} = {price * qty}",
             )
     if "acturalPaid" in head:
-        parts = _decs(head.get(k) for k in ("goodsValue", "freight", "taxTotal", "discount", "acturalPaid"))
+        parts = c.decs(head.get(k) for k in ("goodsValue", "freight", "taxTotal", "discount", "acturalPaid"))
         if parts is not None:
             goods, freight, tax, discount, paid = parts
             expected = goods + freight + tax - discount
@@ -188,8 +215,8 @@ def _rule_amounts(c: _Check, doc: dict[str, Any], hp: str, is_import: bool) -> N
                     "§8.A.1 acturalPaid = goodsValue + freight + taxTotal − discount",
                     f"acturalPaid {paid} ≠ {goods} + {freight} + {tax} − {discount} = {expected}",
                 )
-    goods_value = _dec(head.get("goodsValue"))
-    totals = _decs(x.get("totalPrice") for x in lines)
+    goods_value = c.dec(head.get("goodsValue"))
+    totals = c.decs(x.get("totalPrice") for x in lines)
     if is_import and goods_value is not None and lines and totals is not None:
         s = sum(totals, Decimal(0))
         if not _same_amount(s, goods_value):
@@ -203,7 +230,7 @@ def _rule_amounts(c: _Check, doc: dict[str, Any], hp: str, is_import: bool) -> N
 
 def _rule_currency(c: _Check, doc: dict[str, Any], hp: str) -> None:
     """§8.A.4: every import currency is 142 (only where the XSD does not already fix it)."""
-    head = _head(doc)
+    head = c.head(doc)
     if head.get("currency") not in (None, "142"):
         c.add(
             "CBEC-CURRENCY",
@@ -211,11 +238,11 @@ def _rule_currency(c: _Check, doc: dict[str, Any], hp: str) -> None:
             "§8.A.4 import currency 142",
             f"currency must be 142 (CNY) on import, got {head['currency']!r}",
         )
-    for i, line in enumerate(_lines(doc), 1):
+    for i, line in enumerate(c.lines(doc), 1):
         if line.get("currency") not in (None, "142"):
             c.add(
                 "CBEC-CURRENCY",
-                f"{_lines_name(doc)}[{i}].currency",
+                f"{c.ln(doc)}[{i}].currency",
                 "§8.A.4 import currency 142",
                 f"currency must be 142 (CNY) on import, got {line['currency']!r}",
             )
@@ -236,9 +263,9 @@ def _rule_id_type(c: _Check, head: dict[str, Any], hp: str) -> None:
 def _rule_gnum(c: _Check, doc: dict[str, Any], dup_code: str, *, sequential: bool = True) -> None:
     """§8.A.14: no duplicate gnum; orders and lists number their lines 1, 2, 3 … (returns reuse
     the original list's numbers, so only uniqueness applies to them)."""
-    ln = _lines_name(doc)
+    ln = c.ln(doc)
     seen: set[str] = set()
-    for i, line in enumerate(_lines(doc), 1):
+    for i, line in enumerate(c.lines(doc), 1):
         g = line.get("gnum")
         if g in seen:
             c.add(dup_code, f"{ln}[{i}].gnum", "§8.A.14 gnum unique", f"gnum {g} is repeated")
@@ -261,13 +288,13 @@ def _rule_pack_no(c: _Check, head: dict[str, Any], hp: str) -> None:
 
 def _rule_qty2(c: _Check, doc: dict[str, Any], code: str) -> None:
     """§8.A.17: qty2/unit2 both empty, or unit2 set and qty2 > 0."""
-    ln = _lines_name(doc)
-    for i, line in enumerate(_lines(doc), 1):
+    ln = c.ln(doc)
+    for i, line in enumerate(c.lines(doc), 1):
         if "qty2" not in line and "unit2" not in line:
             continue
         unit2 = (line.get("unit2") or "").strip()
         qty2_text = (line.get("qty2") or "").strip()
-        qty2 = _dec(qty2_text)
+        qty2 = c.dec(qty2_text)
         if not unit2 and not qty2_text:
             continue
         if not unit2 or qty2 is None or qty2 <= 0:
@@ -282,7 +309,7 @@ def _rule_qty2(c: _Check, doc: dict[str, Any], code: str) -> None:
 def _rule_trade_mode(c: _Check, doc: dict[str, Any], hp: str) -> None:
     """§8.A.18/19: 1210 needs emsNo/areaCode/areaName/itemRecordNo and country 142;
     9610 needs trafNo/voyageNo/billNo."""
-    head = _head(doc)
+    head = c.head(doc)
     mode = head.get("tradeMode")
     if mode == "1210":
         for name in ("emsNo", "areaCode", "areaName"):
@@ -295,11 +322,11 @@ def _rule_trade_mode(c: _Check, doc: dict[str, Any], hp: str) -> None:
                 "§8.A.18 1210 country 142",
                 f"1210 (保税) requires country 142, got {head.get('country')!r}",
             )
-        for i, line in enumerate(_lines(doc), 1):
+        for i, line in enumerate(c.lines(doc), 1):
             if not line.get("itemRecordNo"):
                 c.add(
                     "CBEC-1210",
-                    f"{_lines_name(doc)}[{i}].itemRecordNo",
+                    f"{c.ln(doc)}[{i}].itemRecordNo",
                     "§8.A.18 1210 bonded fields",
                     "1210 (保税) requires itemRecordNo on every line",
                 )
@@ -338,25 +365,25 @@ def _rule_signature(c: _Check, head: dict[str, Any], hp: str, msg: CebMessage, b
         )
 
 
-def _order_amount(head: dict[str, Any]) -> Decimal | None:
-    parts = [_dec(head.get(k)) for k in ("goodsValue", "freight", "discount")]
-    if any(p is None for p in parts):
-        return None
-    return parts[0] + parts[1] - parts[2]  # type: ignore[operator]
+def _order_amount(c: _Check, head: dict[str, Any]) -> Decimal | None:
+    """The order's transaction value for the limit: goods + freight − non-cash deductions (no tax)."""
+    parts = c.decs(head.get(k) for k in ("goodsValue", "freight", "discount"))
+    return None if parts is None else parts[0] + parts[1] - parts[2]
 
 
-def _list_amount(doc: dict[str, Any]) -> Decimal | None:
-    head = _head(doc)
-    amounts = _decs(
-        [x.get("totalPrice") for x in _lines(doc)] + [head.get(k) or "0" for k in ("freight", "insuredFee")]
+def _list_amount(c: _Check, doc: dict[str, Any]) -> Decimal | None:
+    """The list's transaction value for the limit: Σ line totalPrice + freight + insuredFee."""
+    head = c.head(doc)
+    amounts = c.decs(
+        [x.get("totalPrice") for x in c.lines(doc)] + [head.get(k) or "0" for k in ("freight", "insuredFee")]
     )
     return None if amounts is None else sum(amounts, Decimal(0))
 
 
 def _rule_limits(c: _Check, doc: dict[str, Any], hp: str, msg: CebMessage, related: RelatedDocs | None) -> None:
     """§8.B: single transaction ≤ ¥5,000 (-621005); buyer's annual total ≤ ¥26,000 (-621018)."""
-    head = _head(doc)
-    amount = _order_amount(head) if msg.type == "CEB311" else _list_amount(doc)
+    head = c.head(doc)
+    amount = _order_amount(c, head) if msg.type == "CEB311" else _list_amount(c, doc)
     if amount is None:
         return
     if amount > SINGLE_LIMIT:
@@ -380,14 +407,14 @@ def _rule_limits(c: _Check, doc: dict[str, Any], hp: str, msg: CebMessage, relat
 
 def _rule_cross(c: _Check, doc: dict[str, Any], hp: str, msg: CebMessage, related: RelatedDocs) -> None:
     """§8.A.1/6/15/16 and §8.A.21–23: rules against the related documents."""
-    head = _head(doc)
+    head = c.head(doc)
     order_no, ebp = head.get("orderNo"), head.get("ebpCode")
     t = msg.type
     if t in ("CEB311", "CEB411"):
         order = doc if t == "CEB311" else _find(related.orders, orderNo=order_no, ebpCode=ebp)
         pay = doc if t == "CEB411" else _find(related.payments, orderNo=order_no, ebpCode=ebp)
         if order is not None and pay is not None:
-            paid, amount = _dec(_head(order).get("acturalPaid")), _dec(_head(pay).get("amountPaid"))
+            paid, amount = c.dec(_head(order).get("acturalPaid")), c.dec(_head(pay).get("amountPaid"))
             if paid is not None and amount is not None and not _same_amount(paid, amount):
                 field_name = "acturalPaid" if t == "CEB311" else "amountPaid"
                 c.add(
@@ -448,7 +475,7 @@ def _rule_cross(c: _Check, doc: dict[str, Any], hp: str, msg: CebMessage, relate
             "§8.A.21 no change after list declaration",
             f"the list for order {order_no} is declared; this document can no longer change",
         )
-    stored = related.stored_app_time.get(business_key(doc))
+    stored = related.stored_app_time.get(business_key(doc)) if related.stored_app_time else None
     if t in _STALE_CODES and stored is not None and isinstance(head.get("appTime"), str) and head["appTime"] <= stored:
         c.add(
             _STALE_CODES[t],
@@ -461,9 +488,9 @@ def _rule_cross(c: _Check, doc: dict[str, Any], hp: str, msg: CebMessage, relate
 def _rule_list_vs_order(c: _Check, inv: dict[str, Any], order: dict[str, Any]) -> None:
     """§8.A.15: list gnum 1:1 with the order's, gname = the order line's itemName."""
     order_lines = {x.get("gnum"): x for x in _lines(order)}
-    ln = _lines_name(inv)
+    ln = c.ln(inv)
     seen = set()
-    for i, line in enumerate(_lines(inv), 1):
+    for i, line in enumerate(c.lines(inv), 1):
         g = line.get("gnum")
         seen.add(g)
         match = order_lines.get(g)
@@ -493,13 +520,13 @@ def _rule_list_vs_order(c: _Check, inv: dict[str, Any], order: dict[str, Any]) -
 
 def _rule_refund_vs_list(c: _Check, doc: dict[str, Any], hp: str, related: RelatedDocs) -> None:
     """§8.A.16: a return names original list items (-625209) and returns at most their qty."""
-    head = _head(doc)
+    head = c.head(doc)
     original = _find(related.inventories, invtNo=head.get("invtNo"))
     if original is None:
         return
     by_gnum = {x.get("gnum"): x for x in _lines(original)}
-    ln = _lines_name(doc)
-    for i, line in enumerate(_lines(doc), 1):
+    ln = c.ln(doc)
+    for i, line in enumerate(c.lines(doc), 1):
         orig = by_gnum.get(line.get("gnum"))
         if orig is None or orig.get("gcode") != line.get("gcode"):
             c.add(
@@ -516,7 +543,7 @@ def _rule_refund_vs_list(c: _Check, doc: dict[str, Any], hp: str, related: Relat
                 "§8.A.16 gname = original list",
                 f"gname {line.get('gname')!r} ≠ original {orig.get('gname')!r}",
             )
-        q, oq = _dec(line.get("qty")), _dec(orig.get("qty"))
+        q, oq = c.dec(line.get("qty")), c.dec(orig.get("qty"))
         if q is not None and oq is not None and q > oq:
             c.add(
                 "CBEC-REFUND-QTY",
@@ -526,12 +553,11 @@ def _rule_refund_vs_list(c: _Check, doc: dict[str, Any], hp: str, related: Relat
             )
 
 
-def _rule_batch(c: _Check, msg: CebMessage) -> None:
+def _rule_batch(c: _Check, msg: CebMessage, croot: CRoot) -> None:
     """§8.A.10/11/13: ≤100 documents, ≤99 lines; orderNo unique per platform, logisticsNo per carrier."""
-    croot = root_for(msg.type)
     limit = croot.doc.max_occurs
     if msg.type in _BATCH_CODES and limit != -1 and len(msg.docs) > limit:
-        c.doc_path, c.key = croot.doc.name, ""
+        c.at(croot.doc.name, 0, None)
         c.add(
             _BATCH_CODES[msg.type],
             "",
@@ -542,14 +568,14 @@ def _rule_batch(c: _Check, msg: CebMessage) -> None:
     for i, doc in enumerate(msg.docs, 1):
         if not isinstance(doc, dict):
             continue
-        head = _head(doc)
-        if len(_lines(doc)) > 99:
+        head = c.head(doc)
+        if len(c.lines(doc)) > 99:
             c.at(croot.doc.name, i, doc)
             c.add(
                 "-621030" if msg.type == "CEB621" else "CBEC-LINES",
-                _lines_name(doc),
+                c.ln(doc),
                 "§8.A.13 ≤99 lines",
-                f"{len(_lines(doc))} lines; a document holds at most 99",
+                f"{len(c.lines(doc))} lines; a document holds at most 99",
             )
         if msg.type in ("CEB311", "CEB303"):
             k: tuple[Any, ...] = ("orderNo", head.get("ebpCode"), head.get("orderNo"))
@@ -621,7 +647,7 @@ def validate_business(
                 )
     if related is not None and related.certificate_code and msg.base_transfer is not None:
         if msg.base_transfer.get("copCode") != related.certificate_code:
-            c.doc_path, c.key = "BaseTransfer", ""
+            c.at("BaseTransfer", 0, None)
             c.add(
                 "CBEC-COP-CODE",
                 "copCode",
@@ -629,5 +655,5 @@ def validate_business(
                 f"copCode {msg.base_transfer.get('copCode')} is not the connecting enterprise"
                 f" {related.certificate_code}",
             )
-    _rule_batch(c, msg)
+    _rule_batch(c, msg, croot)
     return c.errors

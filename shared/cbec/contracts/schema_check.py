@@ -13,6 +13,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from cbec.errors import CebError
+from cbec.privacy.log_filter import mask_text
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 ASYNCAPI_FILE = Path(__file__).resolve().parent / "asyncapi.yaml"
@@ -25,7 +26,10 @@ def schema_files() -> list[Path]:
 @cache
 def _schemas() -> dict[str, dict[str, Any]]:
     """Relative path (``events/DocumentReceived.json``) → schema."""
-    return {p.relative_to(SCHEMA_DIR).as_posix(): json.loads(p.read_text(encoding="utf-8")) for p in schema_files()}
+    return {
+        p.relative_to(SCHEMA_DIR).as_posix(): json.loads(p.read_text(encoding="utf-8"))
+        for p in schema_files()
+    }
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -35,7 +39,9 @@ def load_schema(name: str) -> dict[str, Any]:
 @cache
 def registry() -> Registry[Any]:
     """Every schema under its ``$id``, so relative ``$ref``s between files resolve offline."""
-    resources = [(s["$id"], Resource.from_contents(s, default_specification=DRAFT202012)) for s in _schemas().values()]
+    resources = [
+        (s["$id"], Resource.from_contents(s, default_specification=DRAFT202012)) for s in _schemas().values()
+    ]
     return Registry().with_resources(resources)
 
 
@@ -60,12 +66,21 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
     return [leaf for sub in error.context for leaf in _leaves(sub)]
 
 
+def _message(error: ValidationError) -> str:
+    """The finding without the offending value: it may be an ID number or a phone, and findings
+    travel further than the document (refusal events, logs)."""
+    message = error.message
+    if isinstance(error.instance, (str, int, float)) and not isinstance(error.instance, bool):
+        message = message.replace(repr(error.instance), "the value")
+    return mask_text(message)[:300]
+
+
 def errors_of(name: str, instance: Any) -> list[CebError]:
     """Every way ``instance`` breaks schema ``name``, as CBEC-0005 findings (empty when valid)."""
     found: list[CebError] = []
     for error in sorted(validator(name).iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
         for leaf in _leaves(error):
-            found.append(CebError("CBEC-0005", _path(leaf), "JSON Schema", leaf.message[:300]))
+            found.append(CebError("CBEC-0005", _path(leaf), "JSON Schema", _message(leaf)))
     unique = {(e.path, e.message): e for e in found}
     return list(unique.values())
 

@@ -56,7 +56,9 @@ def _def_name(key: str) -> str:
     return key.rsplit("/", 1)[-1]
 
 
-def node_schema(schema: Schema, node: Node, defs: dict[str, Any], *, filled: frozenset[str]) -> dict[str, Any]:
+def node_schema(
+    schema: Schema, node: Node, defs: dict[str, Any], *, filled: frozenset[str]
+) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required: list[str] = []
     for item in node.items:
@@ -129,14 +131,21 @@ def command_schema(code: str) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "commandId": {"type": "string", "minLength": 1, "maxLength": 200},
-            "sender": {"type": "string", "pattern": CUSTOMS_CODE,
-                       "description": "customs code of the sending enterprise (the caller's tenant)"},
+            "sender": {
+                "type": "string",
+                "pattern": CUSTOMS_CODE,
+                "description": "customs code of the sending enterprise (the caller's tenant)",
+            },
             "docType": {"const": code},
-            "ebpCode": {"type": "string", "pattern": CUSTOMS_CODE,
-                        "description": "platform the clearance belongs to, when the document does not name it"},
+            "ebpCode": {
+                "type": "string",
+                "pattern": "^[0-9A-Za-z]{1,18}$",
+                "description": "platform of the clearance (ebpCode:orderNo) when the document does not name it; "
+                "required for CEB511",
+            },
             "document": {"$ref": f"../documents/{code}.json"},
         },
-        "required": ["commandId", "sender", "document"],
+        "required": ["commandId", "sender", "document", *(["ebpCode"] if code == "CEB511" else [])],
         "additionalProperties": False,
     }
 
@@ -151,8 +160,7 @@ def declare_any_schema() -> dict[str, Any]:
         "required": ["docType"],
         "properties": {"docType": {"enum": list(DOC_TYPES)}},
         "allOf": [
-            {"if": {"properties": {"docType": {"const": code}}},
-             "then": {"$ref": f"declare-{code}.json"}}
+            {"if": {"properties": {"docType": {"const": code}}}, "then": {"$ref": f"declare-{code}.json"}}
             for code in DOC_TYPES
         ],
     }

@@ -24,6 +24,7 @@ from cbec.declaration.application import DeclarationApp
 from cbec.declaration.ports import VersionConflict
 from cbec.declaration.views import status_view
 from cbec.errors import CebError
+from cbec.privacy.log_filter import mask_text
 from cbec.privacy.masking import mask_document, viewer_roles
 from cbec.readmodel.cursor import BadCursor
 from cbec.readmodel.projection import Projection
@@ -114,12 +115,19 @@ def make_router(
     @router.post(
         "/v1/documents",
         status_code=202,
-        responses={200: {"model": DeclareResult, "description": "a repeat of a stored command"},
-                   202: {"model": DeclareResult, "description": "accepted"},
-                   403: {"model": Problem}, 409: {"model": Problem},
-                   422: {"model": DeclareResult, "description": "refused, with every error"}},
-        openapi_extra={"requestBody": {"required": True, "content": {
-            "application/json": {"schema": {"$ref": DECLARE_SCHEMA_URI}}}}},
+        responses={
+            200: {"model": DeclareResult, "description": "a repeat of a stored command"},
+            202: {"model": DeclareResult, "description": "accepted"},
+            403: {"model": Problem},
+            409: {"model": Problem},
+            422: {"model": DeclareResult, "description": "refused, with every error"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": DECLARE_SCHEMA_URI}}},
+            }
+        },
     )
     async def declare(request: Request, tenant: Caller) -> JSONResponse:
         raw = await request.body()
@@ -128,8 +136,9 @@ def make_router(
         except (UnicodeDecodeError, json.JSONDecodeError):
             return refused([CebError("CBEC-0001", "$", "JSON", "the body is not valid JSON")])
         if isinstance(body, dict) and body.get("sender") != tenant:
-            return problem(403, "CBEC-0401", "sender must be the customs code of the calling tenant", "sender",
-                           "tenancy")
+            return problem(
+                403, "CBEC-0401", "sender must be the customs code of the calling tenant", "sender", "tenancy"
+            )
         if validate_schema:
             findings = check_declare(body)
             if findings:
@@ -141,15 +150,22 @@ def make_router(
         try:
             outcome = app.declare(command)
         except VersionConflict:
-            return problem(409, "CBEC-0409", "the document changed concurrently; retry", "document", "concurrency")
-        content = {"result": outcome.result, "status": outcome.status,
-                   "streamId": str(outcome.stream_id) if outcome.stream_id else None,
-                   "errors": [e.to_dict() for e in outcome.errors]}
+            return problem(
+                409, "CBEC-0409", "the document changed concurrently; retry", "document", "concurrency"
+            )
+        content = {
+            "result": outcome.result,
+            "status": outcome.status,
+            "streamId": str(outcome.stream_id) if outcome.stream_id else None,
+            "errors": [e.to_dict() for e in outcome.errors],
+        }
         code = {"accepted": 202, "duplicate": 200}.get(outcome.result, 422)
         headers = {}
         doc_type = app.doc_types.get(command.doc_type)
         if code != 422 and doc_type is not None:
-            headers["Location"] = f"/v1/documents/{doc_type.code}/" + "/".join(doc_type.business_key(command.document))
+            headers["Location"] = f"/v1/documents/{doc_type.code}/" + "/".join(
+                doc_type.business_key(command.document)
+            )
         return JSONResponse(content, code, headers=headers)
 
     @router.get("/v1/documents/{doc_type}/{key:path}", responses={404: {"model": Problem}})
@@ -162,6 +178,8 @@ def make_router(
         view["businessKey"] = key.split("/")
         if state.document is not None:
             view["document"] = mask_document(state.document, roles)
+        if "declarer" not in roles:  # findings may quote the declarer's data
+            view["errors"] = [{k: mask_text(str(v)) for k, v in e.items()} for e in view["errors"]]
         return JSONResponse(view)
 
     @router.get("/v1/documents", response_model=DocumentPage, responses={400: {"model": Problem}})
@@ -186,8 +204,15 @@ def make_router(
 
 
 def refused(errors: list[CebError]) -> JSONResponse:
-    return JSONResponse({"result": "refused", "status": "refused at intake", "streamId": None,
-                         "errors": [e.to_dict() for e in errors]}, 422)
+    return JSONResponse(
+        {
+            "result": "refused",
+            "status": "refused at intake",
+            "streamId": None,
+            "errors": [e.to_dict() for e in errors],
+        },
+        422,
+    )
 
 
 def make_http_app(
@@ -204,8 +229,11 @@ def make_http_app(
     Without ``readmodel`` the listing answers 503; with ``projection`` a listing first catches the
     read model up, so a caller sees its own declarations at once.
     """
-    api = FastAPI(title=f"cbec {service} service", version="1",
-                  description="Declare CEB documents and follow their customs status.")
+    api = FastAPI(
+        title=f"cbec {service} service",
+        version="1",
+        description="Declare CEB documents and follow their customs status.",
+    )
     registry = auth if auth is not None else ApiKeyRegistry.from_env()
     if not len(registry):
         log.warning("%s: no API keys configured; every authenticated call will be refused", service)
@@ -217,6 +245,7 @@ def make_http_app(
         return response
 
     api.state.api_keys = registry
-    api.include_router(make_router(app, readmodel=readmodel, projection=projection,
-                                   validate_schema=validate_schema))
+    api.include_router(
+        make_router(app, readmodel=readmodel, projection=projection, validate_schema=validate_schema)
+    )
     return api

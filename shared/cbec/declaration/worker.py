@@ -16,7 +16,7 @@ from cbec.declaration.http import make_http_app
 from cbec.declaration.lifecycle import Declaration
 from cbec.declaration.ports import DeclarationStore
 from cbec.runtime import ServiceProcess
-from cbec.settings import Settings
+from cbec.settings import Settings, schema_for
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
 from cbec.store.outbox import OutboxRelay
@@ -35,7 +35,7 @@ def build_process(
 ) -> ServiceProcess:
     """``build_app`` (a service's ``application.build``) wires its own rules; else the shared defaults."""
     settings = settings or Settings()
-    store = EventStore.open(settings.database_url, schema=settings.schema_prefix + service, name=service)
+    store = EventStore.open(settings.database_url, schema=schema_for(settings, service), name=service)
     if build_app is not None:
         app = build_app(EventStoreDeclarations(store), load_tenants(settings))
     else:
@@ -53,4 +53,5 @@ def build_process(
 
     relay = OutboxRelay(store, KafkaPublisher(bootstrap, client_id=f"cbec-{service}"), name=service, route=route)
     return ServiceProcess(service, consumers=[consumer], relays=[relay], http_app=make_http_app(app, service),
-                          http_port=settings.http_port, poll_interval=settings.poll_interval)
+                          http_port=settings.http_port, http_host=settings.http_host,
+                          ready_file=settings.ready_file, poll_interval=settings.poll_interval)

@@ -20,7 +20,9 @@ XML_FIELD = re.compile(rf"(?P<open><(?:\w+:)?(?:{_NAMES})>)(?P<value>[^<]*)(?P<c
 
 def mask_text(text: str) -> str:
     """``text`` with PII values of known fields, ID numbers and mobile numbers masked."""
-    text = FIELD_VALUE.sub(lambda m: f"{m['pre']}{m['vq'] or ''}{mask_value(m['value'])}{m['vq'] or ''}", text)
+    text = FIELD_VALUE.sub(
+        lambda m: f"{m['pre']}{m['vq'] or ''}{mask_value(m['value'])}{m['vq'] or ''}", text
+    )
     text = XML_FIELD.sub(lambda m: f"{m['open']}{mask_value(m['value'])}{m['close']}", text)
     text = ID_NUMBER.sub(lambda m: mask_value(m.group()), text)
     return MOBILE.sub(lambda m: mask_value(m.group()), text)

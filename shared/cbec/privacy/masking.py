@@ -70,7 +70,10 @@ def viewer_roles(tenant: str, document: dict[str, Any] | None, sender: str) -> f
 
 def _mask(node: Any, hidden: frozenset[str]) -> Any:
     if isinstance(node, dict):
-        return {k: (mask_value(v) if k in hidden and isinstance(v, str) else _mask(v, hidden)) for k, v in node.items()}
+        return {
+            k: (mask_value(v) if k in hidden and isinstance(v, str) else _mask(v, hidden))
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_mask(v, hidden) for v in node]
     return copy.copy(node)

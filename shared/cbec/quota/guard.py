@@ -8,7 +8,9 @@ freight + insuredFee, as the CEB core's limit rule computes it.
 Pending lists reserve their amount at intake (``QuotaReserved``) in the buyer's ledger stream, in
 the same transaction as the list's own events; two lists of one buyer racing each other conflict
 on the ledger's version, and the loser is re-checked against the winner's reservation. Receipt 800
-turns the reservation into use; a rejection, a withdrawal or a refusal gives it back.
+turns the reservation into use; a rejection, a withdrawal or a refusal gives it back, and so does
+an approved cancel (CEB623 answered with 399). Partial returns (CEB625) are not credited back.
+Ledger entries are keyed by the list's clearance (``ebpCode:orderNo``), which the cancel also names.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from cbec.declaration import lifecycle as lc
 from cbec.declaration import statuses
-from cbec.declaration.doctypes import INVENTORY, DocType
+from cbec.declaration.doctypes import CANCEL, INVENTORY, DocType
 from cbec.declaration.guards import Verdict
 from cbec.declaration.lifecycle import Declaration
 from cbec.declaration.ports import DeclarationStore, StreamAppend
@@ -30,6 +32,7 @@ from cbec.quota.settings import QuotaSettings
 SINGLE_CODE = "-621005"
 ANNUAL_CODE = "-621018"
 RELEASE_STATUS = 800
+CANCEL_APPROVED = 399
 
 
 def list_amount(document: dict[str, Any]) -> Decimal | None:
@@ -89,6 +92,8 @@ class QuotaGuard:
         state: Declaration,
         events: list[tuple[str, dict[str, Any]]],
     ) -> list[StreamAppend]:
+        if doc_type.code == CANCEL.code and state.document is not None:
+            return self._cancelled(state.document, events)
         if doc_type.code != INVENTORY.code or state.document is None:
             return []
         head = state.document["InventoryHead"]
@@ -115,6 +120,25 @@ class QuotaGuard:
                     out.append((lg.RELEASED, entry))
         return [StreamAppend(ledger_id, version, out)] if out else []
 
+    def _cancelled(
+        self, cancel: dict[str, Any], events: list[tuple[str, dict[str, Any]]]
+    ) -> list[StreamAppend]:
+        """An approved cancel gives the list's amount back (the list is of this year or the last)."""
+        approved = any(
+            t == lc.RECEIPT_RECORDED and int(d["returnStatus"]) == CANCEL_APPROVED for t, d in events
+        )
+        buyer = str(cancel.get("buyerIdNumber", ""))
+        if not approved or not buyer:
+            return []
+        list_key = _list_key(cancel)
+        year = _year(cancel)
+        for y in (year, year - 1):
+            ledger_id = self._stream(buyer, y)
+            version, ledger = self._ledger(ledger_id)
+            if ledger.holds(list_key):
+                return [StreamAppend(ledger_id, version, [(lg.RELEASED, {"listKey": list_key})])]
+        return []
+
     def _stream(self, buyer_id_number: str, year: int) -> uuid.UUID:
         return lg.stream_id(lg.buyer_ref(self._key, buyer_id_number), year)
 
@@ -124,7 +148,8 @@ class QuotaGuard:
 
 
 def _list_key(head: dict[str, Any]) -> str:
-    return f"{head.get('agentCode', '')}:{head.get('copNo', '')}"
+    """The list's clearance: one list per order, named alike by the list and by its cancel."""
+    return f"{head.get('ebpCode', '')}:{head.get('orderNo', '')}"
 
 
 def _year(head: dict[str, Any]) -> int:

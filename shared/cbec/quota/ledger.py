@@ -1,10 +1,10 @@
 """A buyer's quota ledger for one calendar year: one event stream per (buyer HMAC, year).
 
-Events, each naming the list (``listKey`` = ``agentCode:copNo``):
+Events, each naming the list by its clearance (``listKey`` = ``ebpCode:orderNo``):
 - ``QuotaReserved {amount}``: a list was accepted at intake; its amount counts from now on, so two
   lists declared at the same time cannot both fit under the limit;
 - ``QuotaConsumed``: customs released the list (800): the reservation becomes use;
-- ``QuotaReleased``: the list was rejected, withdrawn or refused: its amount no longer counts.
+- ``QuotaReleased``: the list was rejected, withdrawn, refused or cancelled: its amount no longer counts.
 A change of a list reserves again under the same listKey; the latest reservation replaces the former.
 """
 

@@ -75,7 +75,10 @@ StatusHook = Callable[[list[tuple[DocumentRow, str]]], None]
 
 
 def document_row(
-    stream_id: uuid.UUID, events: list[tuple[str, dict[str, Any]]], created_seq: int, sequence: int,
+    stream_id: uuid.UUID,
+    events: list[tuple[str, dict[str, Any]]],
+    created_seq: int,
+    sequence: int,
     updated_at: datetime,
 ) -> DocumentRow | None:
     """The row of one declaration stream, or None when it is not a declaration."""
@@ -108,7 +111,11 @@ class Projection:
     """Keeps ``readmodel`` up to date with ``source``; call :meth:`run_once` from a poller."""
 
     def __init__(
-        self, source: EventSource, readmodel: ReadModel, *, name: str = "documents",
+        self,
+        source: EventSource,
+        readmodel: ReadModel,
+        *,
+        name: str = "documents",
         on_change: StatusHook | None = None,
     ) -> None:
         self.source = source
@@ -136,7 +143,9 @@ class Projection:
         with self.readmodel.engine.begin() as conn:
             for stream_id, last in touched.items():
                 events = self.source.stream(stream_id)
-                row = document_row(stream_id, events, first_seen[stream_id], last.notification_id, last.recorded_at)
+                row = document_row(
+                    stream_id, events, first_seen[stream_id], last.notification_id, last.recorded_at
+                )
                 if row is not None:
                     self.readmodel.upsert(conn, row)
                     changed.append((row, f"{stream_id}:{len(events)}"))

@@ -75,7 +75,7 @@ def sqlalchemy_url(url: str) -> str:
     """The event store's URL in SQLAlchemy's spelling (psycopg 3 driver for Postgres)."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -152,9 +152,13 @@ class ReadModel:
 
     def set_position(self, conn: Connection, name: str, position: int, previous: int) -> None:
         """Move ``name`` from ``previous`` to ``position``; fails if another writer moved it first."""
-        if previous == 0 and conn.execute(
-            select(func.count()).select_from(self.tracking).where(self.tracking.c.name == name)
-        ).scalar() == 0:
+        if (
+            previous == 0
+            and conn.execute(
+                select(func.count()).select_from(self.tracking).where(self.tracking.c.name == name)
+            ).scalar()
+            == 0
+        ):
             conn.execute(insert(self.tracking).values(name=name, position=position))
             return
         moved = conn.execute(
@@ -179,22 +183,30 @@ class ReadModel:
             "updated_at": row.updated_at,
         }
         changed = conn.execute(
-            update(self.documents).where(c.stream_id == row.stream_id, c.sequence < row.sequence).values(**values)
+            update(self.documents)
+            .where(c.stream_id == row.stream_id, c.sequence < row.sequence)
+            .values(**values)
         )
         if changed.rowcount == 0:
             exists = conn.execute(select(c.sequence).where(c.stream_id == row.stream_id)).first()
             if exists is not None:
                 return  # already at (or past) this event: a replay
-            conn.execute(insert(self.documents).values(stream_id=row.stream_id, created_seq=row.created_seq, **values))
+            conn.execute(
+                insert(self.documents).values(stream_id=row.stream_id, created_seq=row.created_seq, **values)
+            )
         p = self.parties.c
         conn.execute(delete(self.parties).where(p.stream_id == row.stream_id))
         if row.parties:
-            conn.execute(insert(self.parties), [{"stream_id": row.stream_id, "code": code} for code in row.parties])
+            conn.execute(
+                insert(self.parties), [{"stream_id": row.stream_id, "code": code} for code in row.parties]
+            )
 
     # -- reading ----------------------------------------------------------------------------------
     def get(self, stream_id: str) -> DocumentRow | None:
         with self.engine.connect() as conn:
-            found = conn.execute(select(self.documents).where(self.documents.c.stream_id == stream_id)).first()
+            found = conn.execute(
+                select(self.documents).where(self.documents.c.stream_id == stream_id)
+            ).first()
             if found is None:
                 return None
             return self._row(found._mapping, self._parties(conn, [stream_id]).get(stream_id, frozenset()))
@@ -219,8 +231,11 @@ class ReadModel:
         if doc_type:
             query = query.where(d.doc_type == doc_type)
         if status:
-            query = query.where(d.status_code == int(status)) if status.lstrip("-").isdigit() else query.where(
-                or_(d.phase == status, d.status == status))
+            query = (
+                query.where(d.status_code == int(status))
+                if status.lstrip("-").isdigit()
+                else query.where(or_(d.phase == status, d.status == status))
+            )
         if cursor:
             query = query.where(d.created_seq < cursors.decode(cursor))
         query = query.order_by(d.created_seq.desc()).limit(limit + 1)
@@ -236,7 +251,9 @@ class ReadModel:
             return {}
         out: dict[str, set[str]] = {}
         for stream_id, code in conn.execute(
-            select(self.parties.c.stream_id, self.parties.c.code).where(self.parties.c.stream_id.in_(stream_ids))
+            select(self.parties.c.stream_id, self.parties.c.code).where(
+                self.parties.c.stream_id.in_(stream_ids)
+            )
         ):
             out.setdefault(stream_id, set()).add(code)
         return {k: frozenset(v) for k, v in out.items()}

@@ -119,6 +119,7 @@ class Pkcs11Session:
         self.algorithm: Algorithm = settings.algorithm
         if settings.algorithm == "SM2" and settings.sm2_mechanism is None:
             raise ValueError("SM2 on PKCS#11 needs the vendor sm2_mechanism code (SoftHSM2 has none)")
+        self._closed = True  # until the session below is open
         with self._lock:
             try:
                 lib = load_module(settings.module)
@@ -127,21 +128,33 @@ class Pkcs11Session:
                     self._session = token.open(user_pin=settings.pin, rw=False)
                 except pkcs11.exceptions.UserAlreadyLoggedIn:
                     self._session = token.open(rw=False)
+            except pkcs11.exceptions.PKCS11Error as exc:
+                raise BackendUnavailable(f"PKCS#11 session could not be opened: {exc!r}") from exc
+            self._closed = False
+        try:
+            self._bind_key_and_certificate()
+        except BaseException:
+            self.close()  # never leak a logged-in session
+            raise
+        problem = self._probe_problem()
+        if problem is not None:
+            self.close()
+            raise BackendUnavailable(f"token key {settings.key_label!r} rejected: {problem}")
+
+    def _bind_key_and_certificate(self) -> None:
+        settings = self._settings
+        with self._lock:
+            try:
                 self._key = self._session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=settings.key_label)
                 cert = settings.certificate or self._token_certificate()
             except pkcs11.exceptions.PKCS11Error as exc:
-                raise BackendUnavailable(f"PKCS#11 session could not be opened: {exc!r}") from exc
+                raise BackendUnavailable(f"PKCS#11 key {settings.key_label!r} not usable: {exc!r}") from exc
         self.certificate_der = certificate_der_from_pem_or_der(cert)
         info = certificate_info(self.certificate_der)
         if info.algorithm != settings.algorithm:
             raise ValueError(f"certificate holds an {info.algorithm} key, settings say {settings.algorithm}")
         self.serial_hex = info.serial_hex
         self._point = public_point(certificate_spki(self.certificate_der)) if settings.algorithm == "SM2" else b""
-        self._closed = False
-        problem = self._probe_problem()
-        if problem is not None:
-            self.close()
-            raise BackendUnavailable(f"token key {settings.key_label!r} rejected: {problem}")
 
     def _token_certificate(self) -> bytes:
         for obj in self._session.get_objects(

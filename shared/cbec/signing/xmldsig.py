@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
+import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,8 +63,9 @@ class VerifyResult:
 
 
 def parse(xml: bytes) -> etree._ElementTree:
+    """Parse without network access or external entities; keeps top-level comments and PIs."""
     try:
-        return etree.ElementTree(etree.fromstring(xml, _PARSER))
+        return etree.fromstring(xml, _PARSER).getroottree()
     except etree.XMLSyntaxError as exc:
         raise SigningError("CBEC-SIG-XML", f"not well-formed XML: {exc}") from exc
 
@@ -97,7 +100,7 @@ def _document_c14n(tree: etree._ElementTree, with_comments: bool) -> bytes:
     return etree.tostring(tree, method="c14n", exclusive=False, with_comments=with_comments)
 
 
-def _insert_signature(root: etree._Element, kind: str) -> etree._Element:
+def _insert_signature(root: etree._Element, kind: str, sig: etree._Element) -> etree._Element:
     anchors = _BEFORE_SIGNATURE_IMPORT if kind == "import" else _BEFORE_SIGNATURE_EXPORT
     index = len(root)
     last = None
@@ -109,7 +112,6 @@ def _insert_signature(root: etree._Element, kind: str) -> etree._Element:
     elif kind == "export":
         ext = root.find(f"{{{CEB_NS}}}ExtendMessage")
         index = root.index(ext) if ext is not None else len(root)
-    sig = etree.Element(_SIG, nsmap={"ds": DS_NS})
     root.insert(index, sig)
     return sig
 
@@ -136,25 +138,41 @@ def sign_tree(tree: etree._ElementTree, key: SigningKey, profile: str = DEFAULT_
     kind = root_kind(etree.QName(root).localname)
     for old in _root_signatures(root):
         _remove_keep_tail(old)
-    algorithm = key.algorithm
-    digest = prof.digest(algorithm)
+    digest = prof.digest(key.algorithm)
     digest_value = base64.b64encode(digest(_document_c14n(tree, prof.document_with_comments))).decode()
 
-    sig = _insert_signature(root, kind)
-    signed_info = _sub(sig, "SignedInfo")
-    _sub(signed_info, "CanonicalizationMethod", Algorithm=prof.canonicalization_uri)
-    _sub(signed_info, "SignatureMethod", Algorithm=prof.signature_uris[algorithm])
-    ref = _sub(signed_info, "Reference", URI="")
-    _sub(_sub(ref, "Transforms"), "Transform", Algorithm=ENVELOPED)
-    _sub(ref, "DigestMethod", Algorithm=prof.digest_uris[algorithm])
-    _sub(ref, "DigestValue", digest_value)
-
-    signature_value = base64.b64encode(key.sign(_signed_bytes(prof, signed_info, digest_value))).decode()
-    _sub(sig, "SignatureValue", signature_value)
-    key_info = _sub(sig, "KeyInfo")
-    _sub(key_info, "KeyName", key.serial_hex)
-    _sub(_sub(key_info, "X509Data"), "X509Certificate", base64.b64encode(key.certificate_der).decode())
+    sig = _insert_signature(root, kind, _template(prof, key))
+    sig[0][2][2].text = digest_value  # SignedInfo/Reference/DigestValue
+    signature_value = base64.b64encode(key.sign(_signed_bytes(prof, sig[0], digest_value))).decode()
+    sig[1].text = signature_value  # SignatureValue
     return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+
+
+_TEMPLATES = threading.local()  # lxml trees are not shared between threads
+
+
+def _template(prof: SigningProfile, key: SigningKey) -> etree._Element:
+    """A copy of the Signature skeleton for this profile and key (all but the two values filled in)."""
+    cache: dict[tuple[str, str, bytes], etree._Element] = _TEMPLATES.__dict__.setdefault("cache", {})
+    ident = (prof.name, key.algorithm, key.certificate_der)
+    template = cache.get(ident)
+    if template is None:
+        template = etree.Element(_SIG, nsmap={"ds": DS_NS})
+        signed_info = _sub(template, "SignedInfo")
+        _sub(signed_info, "CanonicalizationMethod", Algorithm=prof.canonicalization_uri)
+        _sub(signed_info, "SignatureMethod", Algorithm=prof.signature_uris[key.algorithm])
+        ref = _sub(signed_info, "Reference", URI="")
+        _sub(_sub(ref, "Transforms"), "Transform", Algorithm=ENVELOPED)
+        _sub(ref, "DigestMethod", Algorithm=prof.digest_uris[key.algorithm])
+        _sub(ref, "DigestValue", "")
+        _sub(template, "SignatureValue", "")
+        key_info = _sub(template, "KeyInfo")
+        _sub(key_info, "KeyName", key.serial_hex)
+        _sub(_sub(key_info, "X509Data"), "X509Certificate", base64.b64encode(key.certificate_der).decode())
+        if len(cache) > 256:
+            cache.clear()
+        cache[ident] = template
+    return copy.deepcopy(template)
 
 
 def cop_code(tree: etree._ElementTree) -> str | None:

@@ -39,8 +39,13 @@ def service() -> Service:
     issued = {tenant: issue_key(tenant) for tenant in (PLATFORM, PAYMENT_COMPANY, LOGISTICS)}
     readmodel = ReadModel.open("sqlite:///:memory:", "order")
     projection = Projection(MemorySource(store), readmodel)
-    api = make_http_app(app, "order", auth=ApiKeyRegistry(r for _, r in issued.values()), readmodel=readmodel,
-                        projection=projection)
+    api = make_http_app(
+        app,
+        "order",
+        auth=ApiKeyRegistry(r for _, r in issued.values()),
+        readmodel=readmodel,
+        projection=projection,
+    )
     return Service(TestClient(api), {t: k for t, (k, _) in issued.items()}, projection)
 
 
@@ -96,7 +101,9 @@ def test_no_key_or_an_unknown_key_is_401(service: Service) -> None:
     assert service.client.post("/v1/documents", json=order_body()).status_code == 401
     fake = {"Authorization": "Bearer cbec_000000000000_guess"}
     assert service.client.get("/v1/documents", headers=fake).status_code == 401
-    assert service.client.get("/v1/documents", headers={"X-Api-Key": service.keys[PLATFORM]}).status_code == 200
+    assert (
+        service.client.get("/v1/documents", headers={"X-Api-Key": service.keys[PLATFORM]}).status_code == 200
+    )
 
 
 def test_declaring_for_another_tenant_is_403(service: Service) -> None:
@@ -142,7 +149,9 @@ def test_a_listing_pages_with_an_opaque_cursor_without_skipping_or_repeating(ser
     assert seen == list(reversed(numbers))
 
 
-def test_a_listing_filters_by_status_and_doc_type_and_shows_only_the_callers_documents(service: Service) -> None:
+def test_a_listing_filters_by_status_and_doc_type_and_shows_only_the_callers_documents(
+    service: Service,
+) -> None:
     declare(service, order_body(1))
     bad = order_body(2)
     bad["document"]["OrderHead"]["acturalPaid"] = "0.01"
@@ -151,7 +160,9 @@ def test_a_listing_filters_by_status_and_doc_type_and_shows_only_the_callers_doc
     assert {i["phase"] for i in mine} == {"released", "refused"}
     refused = service.client.get("/v1/documents", params={"status": "refused"}, headers=service.as_(PLATFORM))
     assert [i["phase"] for i in refused.json()["items"]] == ["refused"]
-    payments = service.client.get("/v1/documents", params={"docType": "CEB411"}, headers=service.as_(PLATFORM))
+    payments = service.client.get(
+        "/v1/documents", params={"docType": "CEB411"}, headers=service.as_(PLATFORM)
+    )
     assert payments.json()["items"] == []
     payer_view = service.client.get("/v1/documents", headers=service.as_(PAYMENT_COMPANY)).json()["items"]
     assert [i["phase"] for i in payer_view] == ["released"]  # named as payCode in the valid order only
@@ -181,8 +192,9 @@ def test_a_listing_without_a_read_model_is_503() -> None:
 def test_the_worker_signature_still_works(monkeypatch: pytest.MonkeyPatch) -> None:
     key, record = issue_key(PLATFORM)
     monkeypatch.setenv("CBEC_API_KEYS", json.dumps(ApiKeyRegistry([record]).to_json()))
-    app = DeclarationApp([ORDER], InMemoryDeclarationStore(), demo_registry(), ceb_bridge.validate,
-                         ceb_bridge.render)
+    app = DeclarationApp(
+        [ORDER], InMemoryDeclarationStore(), demo_registry(), ceb_bridge.validate, ceb_bridge.render
+    )
     client = TestClient(make_http_app(app, "order"))
     body = order_body()
     assert client.post("/v1/documents", json=body, headers={"X-Api-Key": key}).status_code == 202

@@ -31,7 +31,9 @@ def test_two_keys_of_one_tenant_have_different_salts() -> None:
     assert first.salt != second.salt and first.hash != second.hash
 
 
-def test_the_registry_loads_from_a_file_or_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_registry_loads_from_a_file_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     key, record = issue_key("3105960003")
     path = tmp_path / "keys.json"
     path.write_text(json.dumps(ApiKeyRegistry([record]).to_json()))
@@ -44,7 +46,9 @@ def test_the_registry_loads_from_a_file_or_the_environment(tmp_path: Path, monke
     assert ApiKeyRegistry.from_env().authenticate(key) == "3105960003"
 
 
-def test_the_issue_command_prints_the_key_once_and_a_loadable_record(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_issue_command_prints_the_key_once_and_a_loadable_record(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["issue", "3105960002", "payments"]) == 0
     first, second = capsys.readouterr().out.strip().splitlines()
     key = first.split(": ", 1)[1]

@@ -41,19 +41,26 @@ def test_a_replayed_round_changes_nothing(orders: DeclarationApp, store: InMemor
     assert len(before.items) == 5
 
 
-def test_receipts_move_the_row_to_the_current_customs_status(orders: DeclarationApp,
-                                                             store: InMemoryDeclarationStore) -> None:
+def test_receipts_move_the_row_to_the_current_customs_status(
+    orders: DeclarationApp, store: InMemoryDeclarationStore
+) -> None:
     [command] = declare_orders(1)
     orders.declare(command)
     head = command.document["OrderHead"]
     model = ReadModel.open("sqlite:///:memory:", "order")
     changes: list[bytes] = []
-    projection = Projection(MemorySource(store), model,
-                            on_change=lambda rows: changes.extend(v for _, _, v in status_messages(rows)))
+    projection = Projection(
+        MemorySource(store),
+        model,
+        on_change=lambda rows: changes.extend(v for _, _, v in status_messages(rows)),
+    )
     projection.catch_up()
     for status, time in ((120, "20260101120005000"), (2, "20260101120001000")):  # out of order
-        orders.record_receipt(ReceiptReceived(f"r{status}", "CEB312", "CEB311", [PLATFORM, head["orderNo"]],
-                                              status, time, "", {}))
+        orders.record_receipt(
+            ReceiptReceived(
+                f"r{status}", "CEB312", "CEB311", [PLATFORM, head["orderNo"]], status, time, "", {}
+            )
+        )
     projection.catch_up()
     [row] = model.list(PLATFORM).items
     assert row.status_code == 120 and row.status == "customs accepted (120)"
@@ -67,8 +74,9 @@ def test_receipts_move_the_row_to_the_current_customs_status(orders: Declaration
     assert head["buyerIdNumber"] not in b"".join(changes).decode()
 
 
-def test_a_document_refused_before_it_had_a_key_is_listed_for_its_sender(orders: DeclarationApp,
-                                                                         store: InMemoryDeclarationStore) -> None:
+def test_a_document_refused_before_it_had_a_key_is_listed_for_its_sender(
+    orders: DeclarationApp, store: InMemoryDeclarationStore
+) -> None:
     [command] = declare_orders(1)
     bad = type(command)("c-bad", "9999999999", "CEB311", command.document)  # unregistered sender
     orders.declare(bad)
@@ -76,3 +84,26 @@ def test_a_document_refused_before_it_had_a_key_is_listed_for_its_sender(orders:
     Projection(MemorySource(store), model).catch_up()
     [row] = model.list("9999999999").items
     assert row.phase == "refused"
+
+
+def test_the_status_route_announces_each_event_as_of_that_event() -> None:
+    from cbec.declaration.eventstore_adapter import EventStoreDeclarations
+    from cbec.readmodel.status import status_route
+    from cbec.store import EventStore
+
+    store = EventStore.open("sqlite:///:memory:", schema="x", name="order")
+    app = DeclarationApp(
+        [ORDER], EventStoreDeclarations(store), demo_registry(), ceb_bridge.validate, ceb_bridge.render
+    )
+    [command] = declare_orders(1)
+    app.declare(command)
+    route = status_route(store)
+    announced = [json.loads(v) for e in store.notifications(1, 10) for _, _, v in route(e)]
+    assert [(m["phase"], m["tenant"]) for m in announced] == [
+        ("received", PLATFORM),
+        ("received", PAYMENT_COMPANY),
+        ("released", PLATFORM),
+        ("released", PAYMENT_COMPANY),
+    ]
+    for message in announced:
+        assert errors_of("status/status-change.json", message) == []

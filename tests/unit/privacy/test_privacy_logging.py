@@ -34,7 +34,12 @@ def test_a_document_logged_by_mistake_is_masked(captured: io.StringIO) -> None:
     logging.getLogger("cbec.other").info("raw command %s", command.to_json().decode())
     output = captured.getvalue()
     assert output.count("\n") == 2
-    for secret in (head["buyerIdNumber"], head["buyerName"], head["buyerTelephone"], head["consigneeTelephone"]):
+    for secret in (
+        head["buyerIdNumber"],
+        head["buyerName"],
+        head["buyerTelephone"],
+        head["consigneeTelephone"],
+    ):
         assert secret not in output
     assert head["orderNo"] in output
 

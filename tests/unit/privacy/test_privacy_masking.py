@@ -17,9 +17,17 @@ def an_order() -> dict[str, Any]:
 
 def a_payment(order: dict[str, Any]) -> dict[str, Any]:
     head = order["OrderHead"]
-    return {"PaymentHead": {"payCode": PAYMENT_COMPANY, "ebpCode": head["ebpCode"], "orderNo": head["orderNo"],
-                            "payerName": head["buyerName"], "payerIdNumber": head["buyerIdNumber"],
-                            "telephone": head["buyerTelephone"], "amountPaid": head["acturalPaid"]}}
+    return {
+        "PaymentHead": {
+            "payCode": PAYMENT_COMPANY,
+            "ebpCode": head["ebpCode"],
+            "orderNo": head["orderNo"],
+            "payerName": head["buyerName"],
+            "payerIdNumber": head["buyerIdNumber"],
+            "telephone": head["buyerTelephone"],
+            "amountPaid": head["acturalPaid"],
+        }
+    }
 
 
 def test_the_declaring_platform_sees_the_whole_order() -> None:

@@ -18,7 +18,7 @@ from cbec.declaration.doctypes import INVENTORY
 from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.quota import ledger
 from cbec.quota.settings import QuotaSettings
-from cbec.sample_orders import DECLARANT, inventory_document, order_document
+from cbec.sample_orders import DECLARANT, cancel_document, inventory_document, order_document
 from cbec.tenants import demo_registry
 
 BUYER = "310101199001011234"
@@ -160,3 +160,20 @@ def test_the_ledger_sums_decimal_amounts_exactly(amount: str) -> None:
                         (ledger.RESERVED, {"listKey": "c", "amount": amount})])
     assert book.used() == Decimal("0.30") + Decimal(amount)
     assert book.used(excluding="c") == Decimal("0.30")
+
+
+def test_an_approved_cancel_gives_the_lists_amount_back() -> None:
+    inventory = Inventory(quota_annual_limit="1000")
+    doc = a_list(1, "800")
+    inventory.declare(doc)
+    inventory.app.release("CEB621", INVENTORY.business_key(doc))
+    inventory.receipt(doc, 800)
+    cancel = cancel_document(doc, "516520261000000001")
+    inventory.app.declare(DeclareDocument("cancel-1", DECLARANT, "CEB623", cancel))
+    inventory.app.release("CEB623", (DECLARANT, cancel["copNo"]))
+    assert inventory.declare(a_list(2, "800")).errors[0].code == "-621018"
+    key = [DECLARANT, cancel["copNo"]]
+    inventory.app.record_receipt(ReceiptReceived("c-120", "CEB624", "CEB623", key, 120, "20261126100000000", "", {}))
+    assert inventory.declare(a_list(3, "800")).errors[0].code == "-621018"
+    inventory.app.record_receipt(ReceiptReceived("c-399", "CEB624", "CEB623", key, 399, "20261126110000000", "", {}))
+    assert inventory.declare(a_list(4, "800")).result == "accepted"

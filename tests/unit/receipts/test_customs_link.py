@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import uvicorn
-
 from cbec.ceb import codec
 from cbec.customs.filedrop import FileDropLink
 from cbec.customs.http_link import HttpGatewayLink, fake_gateway

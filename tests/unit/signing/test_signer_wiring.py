@@ -80,3 +80,38 @@ def test_rsa_key_files_load_as_an_rsa_key(tmp_path: Path) -> None:
     loaded = load_key_files(key, cert)
     assert loaded.algorithm == "RSA"
     assert len(loaded.sign(b"x")) == 128
+
+
+def test_a_tenants_file_registers_one_key_per_customs_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sm2_identity: tuple[bytes, bytes]
+) -> None:
+    import json
+
+    from cbec.signing.certs import generate_sm2_identity
+
+    sm2_key, sm2_cert = _write_identity(tmp_path, sm2_identity)
+    other = tmp_path / "other"
+    other.mkdir()
+    other_key, other_cert = _write_identity(other, generate_sm2_identity("4401999999", "y"))
+    tenants = [
+        {"customs_code": "1101180326", "key_pem": str(sm2_key), "cert_pem": str(sm2_cert)},
+        {
+            "customs_code": "4401999999",
+            "key_pem": str(other_key),
+            "cert_pem": str(other_cert),
+            "profile": "eport-client",
+        },
+    ]
+    (tmp_path / "tenants.json").write_text(json.dumps(tenants))
+    for name in ("CBEC_SIGNER_KEY_PEM", "CBEC_SIGNER_CERT_PEM", "CBEC_SIGNER_TENANT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CBEC_SIGNER_BACKEND", "software")
+    monkeypatch.setenv("CBEC_SIGNER_TENANTS_FILE", str(tmp_path / "tenants.json"))
+    app = build_app(SignerSettings())
+    assert sorted(app.backends) == ["1101180326", "4401999999"]
+    xml = (samples_dir() / "import" / "CEB411Message.xml").read_bytes()
+    own = app.handle(SignRequest.for_xml("a", "1101180326", "CEB411", "k", xml))
+    assert own.ok and verify_document(own.signed_xml()).profile == "spec-2022"
+    foreign = app.handle(SignRequest.for_xml("b", "4401999999", "CEB411", "k", xml))
+    assert foreign.error is not None and foreign.error.code == "-625013"
+    app.close()

@@ -303,3 +303,63 @@ def test_garbage_and_broken_signatures_give_clear_codes(signed_311: bytes) -> No
     x509.getparent().remove(x509)  # type: ignore[union-attr]
     assert verify_document(etree.tostring(no_cert)).code == "CBEC-SIG-NO-CERT"
     assert verify_document(signed_311.replace(b'URI=""', b'URI="#x"')).code == "CBEC-SIG-MALFORMED"
+
+
+def test_comments_outside_the_root_are_handled_like_libxmlsec1(
+    rsa_key: SoftwareRSAKey, rsa_identity: tuple[bytes, bytes]
+) -> None:
+    import xmlsec
+
+    sample = (samples_dir() / "import" / "CEB311Message.xml").read_bytes().lstrip(b"\xef\xbb\xbf")
+    head, rest = sample.split(b"?>", 1)
+    doc = head + b"?>\n<!-- exported by the ERP -->\n<?erp batch='7'?>" + rest
+    signed = sign_document(doc, rsa_key)
+    assert b"<!-- exported by the ERP -->" in signed
+    assert verify_document(signed).ok
+    root = etree.fromstring(signed)
+    ctx = xmlsec.SignatureContext()
+    ctx.key = xmlsec.Key.from_memory(rsa_identity[1], xmlsec.constants.KeyDataFormatCertPem)
+    node = xmlsec.tree.find_node(root, xmlsec.constants.NodeSignature)
+    assert node is not None
+    ctx.verify(node)
+    changed_pi = signed.replace(b"batch='7'", b"batch='8'")
+    assert verify_document(changed_pi).code == "CBEC-SIG-DIGEST"
+
+
+def test_sm2_document_checks_out_with_independent_sm3_sm2_and_the_openssl_cli(
+    sm2_key: SoftwareSM2Key, sm2_identity: tuple[bytes, bytes], tmp_path: Path
+) -> None:
+    import subprocess
+
+    from cbec.signing.conformance import verifies_as_sm2_independently
+    from cbec.signing.sm2 import rs_to_der
+    from gmssl import func, sm3
+
+    unsigned = strip_signature((samples_dir() / "import" / "CEB621Message.xml").read_bytes())
+    signed = sign_document(unsigned, sm2_key)
+    root = etree.fromstring(signed)
+    signed_info = root.find(f"{DS}Signature/{DS}SignedInfo")
+    assert signed_info is not None
+    signed_info_c14n = etree.tostring(signed_info, method="c14n")
+    digest_b64 = root.findtext(f"{DS}Signature/{DS}SignedInfo/{DS}Reference/{DS}DigestValue") or ""
+    value = base64.b64decode(root.findtext(f"{DS}Signature/{DS}SignatureValue") or "")
+
+    # DigestValue = SM3 (pure-Python gmssl) over the inclusive C14N of the document without the signature.
+    document_c14n = etree.tostring(etree.fromstring(unsigned).getroottree(), method="c14n")
+    assert base64.b64decode(digest_b64).hex() == sm3.sm3_hash(func.bytes_to_list(document_c14n))
+    # SignatureValue = SM3withSM2 over canonical SignedInfo, checked by gmssl and by the openssl CLI.
+    assert verifies_as_sm2_independently(sm2_key.certificate_der, signed_info_c14n, value)
+    (tmp_path / "si.xml").write_bytes(signed_info_c14n)
+    (tmp_path / "sig.der").write_bytes(rs_to_der(value))
+    (tmp_path / "cert.pem").write_bytes(sm2_identity[1])
+    subprocess.run(
+        ["openssl", "x509", "-in", "cert.pem", "-pubkey", "-noout", "-out", "pub.pem"], cwd=tmp_path, check=True
+    )
+
+    def cli(distid: str) -> int:
+        args = ["openssl", "pkeyutl", "-verify", "-rawin", "-digest", "sm3", "-pubin", "-inkey", "pub.pem"]
+        args += ["-pkeyopt", f"distid:{distid}", "-in", "si.xml", "-sigfile", "sig.der"]
+        return subprocess.run(args, cwd=tmp_path, capture_output=True).returncode
+
+    assert cli("1234567812345678") == 0
+    assert cli("1234567812345679") != 0

@@ -1,0 +1,158 @@
+"""Full clearances on real parts: Kafka, Postgres, every service and the customs simulator as processes.
+
+Customs (the simulator) must get each clearance's documents exactly once and in prerequisite order:
+order and payment (either order) before the waybill, the waybill before the list, every list of an
+entry list before the entry list.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cbec.ceb import codec, dxp
+from cbec.contracts.commands import INTAKE_TOPICS, DeclareDocument
+from cbec.declaration.doctypes import BY_CODE
+from cbec.sample_orders import SITE_OPERATOR, declare_clearance, entry_document
+from cbec.signing.certs import generate_sm2_identity
+from cbec.store.event_store import EventStore
+from cbec.tenants import DEMO_TENANTS
+from kafka import KafkaProducer
+from saga_service import domain
+from saga_service.application import stream_of
+
+pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).parent
+PROCESSES: dict[str, list[str]] = {
+    **{name: [sys.executable, "-m", "cbec_cli.main", "run", name]
+       for name in ("order", "payment", "logistics", "inventory", "receipts", "simulator")},
+    "saga": [sys.executable, "-c", "from saga_service.worker import run; run()"],
+    "signer": [sys.executable, str(HERE / "clearance_signer.py")],
+}
+
+
+class Processes:
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs = env, logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, argv: list[str]) -> None:
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        self.procs[name] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, name: str, timeout: float = 300) -> None:
+        path = self.logs / f"{name}.log"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = path.read_text(errors="replace")
+            if "ready" in text:
+                return
+            if self.procs[name].poll() is not None:
+                pytest.fail(f"{name} exited early:\n{text[-3000:]}")
+            time.sleep(0.2)
+        pytest.fail(f"{name} did not start:\n{path.read_text(errors='replace')[-3000:]}")
+
+    def tails(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in self.logs.iterdir())
+
+    def stop(self) -> dict[str, int | None]:
+        codes: dict[str, int | None] = {}
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for name, proc in self.procs.items():
+            try:
+                codes[name] = proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes[name] = None
+        return codes
+
+
+@pytest.fixture
+def processes(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterator[Processes]:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for tenant in DEMO_TENANTS:
+        key_pem, cert_pem = generate_sm2_identity(tenant["customsCode"], tenant["name"])
+        (keys / f"{tenant['customsCode']}.key").write_bytes(key_pem)
+        (keys / f"{tenant['customsCode']}.cer").write_bytes(cert_pem)
+    (tmp_path / "logs").mkdir()
+    prefix = f"t{uuid.uuid4().hex[:8]}_"
+    env = {**os.environ, "CBEC_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "CBEC_DATABASE_URL": database_url,
+           "CBEC_SCHEMA_PREFIX": prefix, "CBEC_DXP_OUTBOX": str(tmp_path / "dxp/outbox"),
+           "CBEC_DXP_INBOX": str(tmp_path / "dxp/inbox"), "CBEC_SIMULATOR_DELAY": "0.2",
+           "CBEC_SIMULATOR_JOURNAL": str(tmp_path / "simulator-journal.txt"), "CBEC_TOPIC_PARTITIONS": "2",
+           "CBEC_SAGA_RECEIPT_TIMEOUT": "60"}
+    running = Processes(env, tmp_path / "logs")
+    running.env["CBEC_TEST_SCHEMA_PREFIX"] = prefix
+    try:
+        for name, argv in PROCESSES.items():
+            running.start(name, [*argv, str(keys)] if name == "signer" else argv)
+        for name in PROCESSES:
+            running.wait_ready(name)
+        yield running
+    finally:
+        running.stop()
+
+
+def _arrivals(journal: Path, outbox: Path) -> list[tuple[str, dict[str, object]]]:
+    """What the simulator answered, in its order: (message type, document)."""
+    out = []
+    for name in journal.read_text(encoding="utf-8").split():
+        msg = codec.parse(dxp.unwrap((outbox / name).read_bytes()).data)
+        out += [(msg.type, doc) for doc in msg.docs]
+    return out
+
+
+def test_clearances_reach_release_with_each_document_sent_once_in_prerequisite_order(
+        processes: Processes, kafka_bootstrap: str, database_url: str, tmp_path: Path) -> None:
+    base = int(time.time()) % 1_000_000
+    clearances = [declare_clearance(base + i, trade_mode="9610" if i % 2 else "1210") for i in range(3)]
+    waybills = [c[2].document for i, c in enumerate(clearances) if i % 2]
+    entry = DeclareDocument("cmd-entry", SITE_OPERATOR, "CEB711", entry_document(waybills, f"E{base}"))
+    topics = {code: topic for topic, code in INTAKE_TOPICS.items()}
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    for command in [entry, *(c for commands in clearances for c in reversed(commands))]:
+        key = ":".join(BY_CODE[command.doc_type].business_key(command.document))
+        producer.send(topics[command.doc_type], key=key.encode(), value=command.to_json())
+    producer.flush()
+    producer.close()
+
+    keys = [f"{c[0].document['OrderHead']['ebpCode']}:{c[0].document['OrderHead']['orderNo']}" for c in clearances]
+    store = EventStore.open(database_url, schema=processes.env["CBEC_TEST_SCHEMA_PREFIX"] + "saga", name="saga")
+    deadline = time.monotonic() + 240
+    views: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        states = [domain.fold(k, [(e.type, e.data) for e in store.read(stream_of(k))]) for k in keys]
+        views = [s.view() for s in states]
+        if all(s.docs.get("inventory") and s.docs["inventory"].status_code == 800 for s in states):
+            break
+        time.sleep(1.0)
+    store.close()
+    assert all(v["documents"]["inventory"]["statusCode"] == 800 for v in views), (views, processes.tails())  # type: ignore[index]
+
+    arrivals = _arrivals(tmp_path / "simulator-journal.txt", tmp_path / "dxp/outbox")
+    for commands in clearances:
+        order_no = commands[0].document["OrderHead"]["orderNo"]
+        mine = [t for t, doc in arrivals if BY_CODE[t].head_of(doc).get("orderNo") == order_no]
+        assert sorted(mine) == ["CEB311", "CEB411", "CEB511", "CEB621"], mine  # each exactly once
+        assert set(mine[:2]) == {"CEB311", "CEB411"} and mine[2:] == ["CEB511", "CEB621"], mine
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "CEB711" not in [t for t, _ in arrivals]:
+        time.sleep(1.0)
+        arrivals = _arrivals(tmp_path / "simulator-journal.txt", tmp_path / "dxp/outbox")
+    types = [t for t, _ in arrivals]
+    assert types.count("CEB711") == 1
+    listed = [i for i, (t, doc) in enumerate(arrivals) if t == "CEB621"
+              and doc["InventoryHead"]["logisticsNo"] in {w["LogisticsHead"]["logisticsNo"] for w in waybills}]
+    assert max(listed) < types.index("CEB711")
+    codes = processes.stop()
+    assert all(code == 0 for code in codes.values()), (codes, processes.tails())
