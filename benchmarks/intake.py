@@ -38,7 +38,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def start_service(bootstrap: str, database_url: str, prefix: str, log_path: Path) -> subprocess.Popen[bytes]:
+def start_service(
+    bootstrap: str, database_url: str, prefix: str, log_path: Path, prototype: bool = False
+) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ,
         CBEC_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
@@ -48,8 +50,12 @@ def start_service(bootstrap: str, database_url: str, prefix: str, log_path: Path
     )
     env.pop("CBEC_HTTP_PORT", None)
     log = log_path.open("wb")
+    if prototype:
+        command = [sys.executable, str(Path(__file__).resolve()), "--serve-prototype"]
+    else:
+        command = [sys.executable, "-m", "cbec_cli.main", "run", "order"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "cbec_cli.main", "run", "order"],
+        command,
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -158,7 +164,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         for c in commands
     ]
     log_path = Path(args.log or f"/tmp/{prefix}order.log")
-    service = start_service(bootstrap, database_url, prefix, log_path)
+    service = start_service(bootstrap, database_url, prefix, log_path, args.prototype)
     try:
         wait_idle(bootstrap)
         follower = Follower(bootstrap, {k for k, _ in payloads})
@@ -236,9 +242,9 @@ def profile_handler(args: argparse.Namespace) -> None:
         [ORDER], EventStoreDeclarations(store), demo_registry(), ceb_bridge.validate, ceb_bridge.render
     )
     handle = bus_handler("order", handlers(app))
-    messages = [
-        Message(IN_TOPIC, 0, n, None, c.to_json(), {}) for n, c in enumerate(declare_orders(args.count))
-    ]
+    commands = declare_orders(args.count + 1)
+    messages = [Message(IN_TOPIC, 0, n, None, c.to_json(), {}) for n, c in enumerate(commands[:-1])]
+    handle(Message(IN_TOPIC, 1, 0, None, commands[-1].to_json(), {}))  # warm up lazy imports
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
@@ -269,6 +275,8 @@ def batched_floor(args: argparse.Namespace) -> None:
     schema = f"floor{uuid.uuid4().hex[:8]}_order"
     store = EventStore.open(url, schema=schema, name="order")
     raws = [c.to_json() for c in declare_orders(args.count)]
+    ceb_bridge.render(ORDER, declare_orders(1)[0].document, {})  # warm up lazy imports
+    ceb_bridge.validate(ORDER, declare_orders(1)[0].document)
     transfer = {"copCode": "3105960001", "copName": "-", "dxpMode": "DXP", "dxpId": "DXPENT0000000001"}
     cpu = 0.0
     started = time.perf_counter()
@@ -311,6 +319,181 @@ def batched_floor(args: argparse.Namespace) -> None:
     drop_schema(url, schema)
 
 
+class BatchingStore:
+    """PROTOTYPE of batched intake (the change proposed for ``cbec.declaration``): a DeclarationStore
+    that holds one poll's appends and commits them in ONE transaction with the last message's position.
+
+    ``prefetch`` asks Postgres once which of the batch's streams exist, so reads of new streams cost
+    no round trip; reads see the batch's own pending events, so two commands on one key still meet.
+    """
+
+    def __init__(self, store: Any) -> None:
+        from cbec.declaration.eventstore_adapter import EventStoreDeclarations
+
+        self.inner = EventStoreDeclarations(store)
+        self.store = store
+        self.pending: dict[uuid.UUID, list[tuple[str, dict[str, Any]]]] = {}
+        self.appends: list[Any] = []
+        self.position: Any = None
+        self.empty: set[uuid.UUID] = set()
+
+    def prefetch(self, stream_ids: set[uuid.UUID]) -> None:
+        from psycopg import sql
+
+        recorder = self.store.recorder
+        table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+        query = sql.SQL("SELECT DISTINCT originator_id FROM {} WHERE originator_id = ANY(%s)").format(table)
+        with recorder.datastore.get_connection() as conn:
+            existing = {row[0] for row in conn.execute(query, (list(stream_ids),))}
+        self.empty = stream_ids - existing
+
+    def read(self, stream_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
+        stored = [] if stream_id in self.empty else self.inner.read(stream_id)
+        return stored + self.pending.get(stream_id, [])
+
+    def append(self, stream_id: uuid.UUID, expected_version: int, events: Any, position: Any = None) -> None:
+        from cbec.declaration.ports import StreamAppend
+
+        self.append_batch([StreamAppend(stream_id, expected_version, events)], position)
+
+    def append_batch(self, appends: Any, position: Any = None) -> None:
+        from cbec.declaration.ports import VersionConflict
+        from cbec.store import Append, NewEvent
+
+        for a in appends:
+            if len(self.read(a.stream_id)) != a.expected_version:
+                raise VersionConflict(f"{a.stream_id}: expected {a.expected_version}")
+        for a in appends:
+            self.pending.setdefault(a.stream_id, []).extend((t, d) for t, d in a.events)
+            self.appends.append(
+                Append(a.stream_id, a.expected_version, [NewEvent(t, d) for t, d in a.events])
+            )
+        self.position = position or self.position
+
+    def record_position(self, position: Any) -> None:
+        self.position = position
+
+    def flush(self) -> None:
+        from cbec.declaration.eventstore_adapter import tracking_of
+
+        tracking = tracking_of(self.position) if self.position else None
+        self.store.append_batch(self.appends, tracking=tracking)
+        self.pending, self.appends, self.position, self.empty = {}, [], None, set()
+
+
+def prototype_batch(args: argparse.Namespace) -> None:
+    """The real DeclarationApp and intake handler on the BatchingStore: one transaction per batch."""
+    from cbec.bus.ports import Message
+    from cbec.contracts.commands import parse_declare
+    from cbec.declaration import ceb_bridge, clearance
+    from cbec.declaration.application import DeclarationApp
+    from cbec.declaration.bus_glue import bus_handler
+    from cbec.declaration.dispatch import handlers
+    from cbec.declaration.doctypes import ORDER
+    from cbec.store.event_store import EventStore
+    from cbec.tenants import demo_registry
+
+    url = args.profile_url or os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        raise SystemExit("--prototype-batch needs Postgres (--profile-url or DATABASE_URL)")
+    schema = f"proto{uuid.uuid4().hex[:8]}_order"
+    store = EventStore.open(url, schema=schema, name="order")
+    batching = BatchingStore(store)
+    app = DeclarationApp([ORDER], batching, demo_registry(), ceb_bridge.validate, ceb_bridge.render)
+    handle = bus_handler("order", handlers(app))
+    commands = declare_orders(args.count + 1)
+    messages = [Message(IN_TOPIC, 0, n, None, c.to_json(), {}) for n, c in enumerate(commands[:-1])]
+    handle(Message(IN_TOPIC, 1, 0, None, commands[-1].to_json(), {}))  # warm up lazy imports, caches
+    batching.flush()
+    started = time.perf_counter()
+    for first in range(0, len(messages), args.batch):
+        batch = messages[first : first + args.batch]
+        ids: set[uuid.UUID] = set()
+        for message in batch:
+            head = parse_declare(message.value).document["OrderHead"]
+            ids.add(ORDER.stream_id((head["ebpCode"], head["orderNo"])))
+            ids.add(clearance.stream_id(f"{head['ebpCode']}:{head['orderNo']}"))
+        batching.prefetch(ids)
+        for message in batch:
+            handle(message)
+        batching.flush()
+    elapsed = time.perf_counter() - started
+    released = sum(1 for e in store.notifications(1, 10 * args.count) if e.type == "DocumentReleased") - 1
+    print(
+        f"prototype batched intake (real handler, batches of {args.batch}) on postgresql: "
+        f"{args.count / elapsed:.0f} commands/s, {released} released"
+    )
+    store.close()
+    drop_schema(url, schema)
+
+
+def serve_prototype() -> None:
+    """The order service process as ``cbec run order`` wires it, but with the batched intake
+    prototype: a batch handler per partition poll over the BatchingStore (one transaction each)."""
+    from cbec.bus.kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics
+    from cbec.bus.ports import Subscription
+    from cbec.contracts.commands import CommandRejected, parse_declare
+    from cbec.declaration import clearance, routing
+    from cbec.declaration.bus_glue import bus_handler
+    from cbec.declaration.dispatch import handlers
+    from cbec.declaration.doctypes import ORDER
+    from cbec.declaration.worker import schema_for
+    from cbec.runtime import ServiceProcess
+    from cbec.settings import Settings
+    from cbec.store.event_store import EventStore
+    from cbec.store.events import RecordedEvent
+    from cbec.store.outbox import OutboxRelay
+    from cbec.tenants_config import load_tenants
+    from order_service import application
+
+    settings = Settings()
+    store = EventStore.open(settings.database_url, schema=schema_for(settings, "order"), name="order")
+    batching = BatchingStore(store)
+    app = application.build(batching, load_tenants(settings))  # type: ignore[arg-type]
+    table = handlers(app)
+    handle = bus_handler("order", table)
+    ensure_topics(
+        settings.kafka_bootstrap_servers,
+        [*table, routing.events_topic("order"), routing.SIGN_REQUESTS_TOPIC, "cbec.dlq.order"],
+        settings.topic_partitions,
+    )
+
+    def on_batch(messages: Any) -> None:
+        ids: set[uuid.UUID] = set()
+        for message in messages:
+            if message.topic == IN_TOPIC:
+                try:
+                    head = parse_declare(message.value).document.get("OrderHead") or {}
+                except CommandRejected:
+                    continue
+                key = (str(head.get("ebpCode", "")), str(head.get("orderNo", "")))
+                ids |= {ORDER.stream_id(key), clearance.stream_id(":".join(key))}
+        try:
+            if ids:
+                batching.prefetch(ids)
+            for message in messages:
+                handle(message)
+            batching.flush()
+        except Exception:
+            batching.pending, batching.appends, batching.position, batching.empty = {}, [], None, set()
+            raise
+
+    consumer = KafkaConsumerLoop(
+        settings.kafka_bootstrap_servers, Subscription(tuple(table), GROUP), batch_handler=on_batch
+    )
+
+    def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
+        return routing.route("order", event.stream_id, event.version, event.type, event.data)
+
+    relay = OutboxRelay(
+        store,
+        KafkaPublisher(settings.kafka_bootstrap_servers, client_id="cbec-order"),
+        name="order",
+        route=route,
+    )
+    ServiceProcess("order", consumers=[consumer], relays=[relay], poll_interval=settings.poll_interval).run()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -331,7 +514,20 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--floor", action="store_true", help="measure the batched-append floor instead")
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--prototype-batch", action="store_true", help="the batched-intake prototype")
+    parser.add_argument(
+        "--prototype",
+        action="store_true",
+        help="run the service with the batched-intake prototype instead of `cbec run order`",
+    )
+    parser.add_argument("--serve-prototype", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_prototype:
+        serve_prototype()
+        return
+    if args.prototype_batch:
+        prototype_batch(args)
+        return
     if args.floor:
         batched_floor(args)
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from cbec.bus.in_process import InProcessBus
 from cbec.bus.ports import Subscription
 from cbec.clock import Clock, SystemClock
 from cbec.contracts.commands import INTAKE_TOPICS, DeclareDocument
-from cbec.contracts.status import GOODS_LEFT_TOPIC, GoodsLeft
+from cbec.contracts.status import GOODS_LEFT_TOPIC, STATUS_TOPIC, GoodsLeft
 from cbec.customs.filedrop import FileDropLink
 from cbec.customs.simulator import CustomsSimulator, SimulatorConfig
 from cbec.declaration import routing
@@ -39,7 +40,9 @@ from cbec.tenants import TenantRegistry, demo_registry
 from receipts_service.application import CustomsLinkApp
 from receipts_service.application import route as link_route
 from saga_service import application as saga_app
+from saga_service import webhooks
 from saga_service.domain import Policy
+from saga_service.settings import SecretLookup
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,7 @@ class EmbeddedStack:
     simulator_config: SimulatorConfig = field(default_factory=SimulatorConfig)
     saga_policy: Policy = field(default_factory=Policy)
     clock: Clock = field(default_factory=SystemClock)
+    webhook_post: webhooks.Post | None = None  # default: HTTPS POST with httpx
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -103,6 +107,12 @@ class EmbeddedStack:
         self.saga = saga_app.SagaApp(saga_store, policy=self.saga_policy, clock=self.clock)
         self.bus.consumer(Subscription(saga_app.INPUT_TOPICS, "cbec-saga"), self.saga.handle)
         self.relays.append(OutboxRelay(saga_store, self.bus, name="saga", route=saga_app.route))
+        self.webhooks: webhooks.WebhookNotifier | None = None
+        if any(t.callback_url for t in self.tenants.all()):
+            self.webhooks = webhooks.WebhookNotifier(
+                saga_store, self.tenants, SecretLookup(os.environ.get("CBEC_WEBHOOK_SECRET", "")),
+                post=self.webhook_post, clock=self.clock)
+            self.bus.consumer(Subscription((STATUS_TOPIC,), "cbec-webhooks"), self.webhooks.handle)
 
         self.signer = InProcessSigner(self.bus, software_keys(self.tenants))
         self.bus.consumer(Subscription((routing.SIGN_REQUESTS_TOPIC,), "cbec-signer"),
@@ -155,6 +165,8 @@ class EmbeddedStack:
         work += self.customs_link.poll_inbox()
         work += self.simulator.poll()
         work += self.saga.tick()
+        if self.webhooks is not None:
+            work += self.webhooks.poll()
         return work
 
     def declaration(self, doc_type_code: str, key: tuple[str, ...]) -> Declaration | None:

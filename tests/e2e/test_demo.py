@@ -34,7 +34,7 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_demo_sends_every_document_once_signed_xsd_valid_and_named_by_the_seed_rule(demo_out: Path) -> None:
     files = sorted((demo_out / "outbox").glob("*.xml"))
-    types = Counter()
+    types: Counter[str] = Counter()
     for path in files:
         assert SEED_NAME.match(path.name), path.name
         raw = path.read_bytes()

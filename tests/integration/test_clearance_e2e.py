@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cbec.ceb import codec, dxp
@@ -103,7 +104,7 @@ def processes(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterat
         running.stop()
 
 
-def _arrivals(journal: Path, outbox: Path) -> list[tuple[str, dict[str, object]]]:
+def _arrivals(journal: Path, outbox: Path) -> list[tuple[str, dict[str, Any]]]:
     """What the simulator answered, in its order: (message type, document)."""
     out = []
     for name in journal.read_text(encoding="utf-8").split():
@@ -129,7 +130,7 @@ def test_clearances_reach_release_with_each_document_sent_once_in_prerequisite_o
     keys = [f"{c[0].document['OrderHead']['ebpCode']}:{c[0].document['OrderHead']['orderNo']}" for c in clearances]
     store = EventStore.open(database_url, schema=processes.env["CBEC_TEST_SCHEMA_PREFIX"] + "saga", name="saga")
     deadline = time.monotonic() + 240
-    views: list[dict[str, object]] = []
+    views: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         states = [domain.fold(k, [(e.type, e.data) for e in store.read(stream_of(k))]) for k in keys]
         views = [s.view() for s in states]
@@ -137,7 +138,7 @@ def test_clearances_reach_release_with_each_document_sent_once_in_prerequisite_o
             break
         time.sleep(1.0)
     store.close()
-    assert all(v["documents"]["inventory"]["statusCode"] == 800 for v in views), (views, processes.tails())  # type: ignore[index]
+    assert all(v["documents"]["inventory"]["statusCode"] == 800 for v in views), (views, processes.tails())
 
     arrivals = _arrivals(tmp_path / "simulator-journal.txt", tmp_path / "dxp/outbox")
     for commands in clearances:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from cbec.clock import FakeClock
@@ -19,9 +20,11 @@ pytestmark = pytest.mark.integration
 KEY = "3105960001:PG00000001"
 
 
-def _event(doc_type: str, version: int, event_type: str, **data: object) -> dict[str, object]:
+def _event(doc_type: str, version: int, event_type: str, **data: object) -> dict[str, Any]:
     stream = uuid.uuid5(uuid.NAMESPACE_URL, f"{doc_type}:{KEY}")
-    return public_event(stream, version, event_type, {"docType": doc_type, "clearanceKey": KEY, **data})
+    data = {"docType": doc_type, "clearanceKey": KEY, **data}
+    envelope: dict[str, Any] = public_event(stream, version, event_type, data)
+    return envelope
 
 
 def test_concurrent_sagas_release_the_waybill_exactly_once(database_url: str, pg_schema: str) -> None:

@@ -16,9 +16,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from cbec.contracts.commands import DeclareDocument
+from cbec.contracts.commands import INTAKE_TOPICS, DeclareDocument
+from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC
 from cbec.declaration import lifecycle
 from cbec.declaration.doctypes import BY_CODE, WAYBILL
+from cbec.declaration.routing import SIGN_REQUESTS_TOPIC, SIGN_RESULTS_TOPIC, events_topic
+from cbec.declaration.saga_commands import SAGA_COMMANDS_TOPIC
 from cbec.sample_orders import (
     DECLARANT,
     LOGISTICS_COMPANY,
@@ -30,11 +33,32 @@ from cbec.sample_orders import (
     waybill_document,
 )
 from cbec.store.event_store import EventStore
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.structs import OffsetAndMetadata, TopicPartition
 
 pytestmark = pytest.mark.integration
 
 SERVICES = ("order", "payment", "logistics", "inventory")
+CONSUMED = [*INTAKE_TOPICS, SIGN_RESULTS_TOPIC, TRANSMISSIONS_TOPIC, RECEIPTS_TOPIC, SAGA_COMMANDS_TOPIC]
+# Consumers (in other tests' processes) of what these services publish, and the topics they read.
+DOWNSTREAM = {"cbec-signer": [SIGN_REQUESTS_TOPIC], "cbec-saga": [events_topic(s) for s in SERVICES]}
+
+
+def skip_to_end(bootstrap: str, group: str, topics: list[str]) -> None:
+    """Commit ``group``'s offsets at the end of ``topics``: it skips what is there now.
+
+    Consumer groups are named per service and Kafka is shared by the test session, so without this the
+    services here would replay earlier tests' commands, and later tests' signer and saga would pick up
+    the sign requests and events this test leaves behind.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        if parts:
+            ends = consumer.end_offsets(parts)
+            consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in ends.items()})
+    finally:
+        consumer.close()
 
 
 class Services:
@@ -96,6 +120,8 @@ def services(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterato
     env = {**os.environ, "CBEC_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "CBEC_DATABASE_URL": database_url,
            "CBEC_SCHEMA_PREFIX": prefix, "CBEC_PII_HMAC_KEY": "integration-test-key"}
     running = Services(env, tmp_path / "logs", database_url, prefix)
+    for name in SERVICES:
+        skip_to_end(kafka_bootstrap, f"cbec-{name}", CONSUMED)
     try:
         for name in SERVICES:
             running.start(name)
@@ -104,6 +130,8 @@ def services(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterato
         yield running
     finally:
         running.stop()
+        for group, topics in DOWNSTREAM.items():
+            skip_to_end(kafka_bootstrap, group, topics)
 
 
 def eventually(check: Callable[[], bool], services: Services, timeout: float = 90) -> None:

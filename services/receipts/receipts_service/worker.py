@@ -35,11 +35,13 @@ class LinkSettings(BaseSettings):
 
     customs_gateway_url: str = ""
     customs_gateway_dxp_id: str = "DXPENT0000000000"
+    customs_gateway_poll_every: float = 2.0
 
 
 def transport(settings: Settings, link: LinkSettings) -> Transport:
     if link.customs_gateway_url:
-        return HttpGatewayLink(link.customs_gateway_url, link.customs_gateway_dxp_id)
+        return HttpGatewayLink(link.customs_gateway_url, link.customs_gateway_dxp_id,
+                               poll_every=link.customs_gateway_poll_every)
     return FileDropLink(settings.dxp_outbox, settings.dxp_inbox)
 
 

@@ -46,6 +46,11 @@ EVENT_TOPICS = tuple(f"cbec.{s}.events" for s in ("order", "payment", "logistics
 INPUT_TOPICS = (*EVENT_TOPICS, GOODS_LEFT_TOPIC)
 
 
+def waybill_index(logistics_no: str) -> str:
+    """The key of the index instance of one waybill number."""
+    return f"waybill:{logistics_no}"
+
+
 def stream_of(key: str) -> uuid.UUID:
     return uuid.uuid5(SAGA_NAMESPACE, f"saga:{key}")
 
@@ -138,23 +143,31 @@ class SagaApp:
 
     # -- the entry-list join ---------------------------------------------------------------------
     def _join(self, uow: _UnitOfWork, key: str, now: datetime) -> None:
+        """Connect entry lists and clearances through the waybill index (see :mod:`saga_service.domain`)."""
         state = uow.get(key).state
         entry = state.docs.get("entry")
         if entry is not None:
-            for member in entry.members:
-                if member == key:
-                    continue
-                other = uow.get(member)
-                other.events += domain.register_entry(other.state, key, now, self.policy)
-                inventory = other.state.docs.get("inventory")
-                if inventory is not None and inventory.at_gate(self.policy.gate):
-                    this = uow.get(key)
-                    this.events += domain.member_at_gate(this.state, member, now, self.policy)
-        inventory = state.docs.get("inventory")
+            for number in entry.members:
+                index = uow.get(waybill_index(number))
+                if key not in index.state.entries:
+                    index.events += domain.register_entry(index.state, key, now, self.policy)
+                if index.state.indexed:
+                    self._link(uow, index.state.indexed, key, number, now)
+        number = domain.logistics_no(state)
+        if number:
+            index = uow.get(waybill_index(number))
+            index.events += domain.index_waybill(index.state, key)
+            for entry_key in index.state.entries:
+                self._link(uow, key, entry_key, number, now)
+
+    def _link(self, uow: _UnitOfWork, clearance_key: str, entry_key: str, number: str, now: datetime) -> None:
+        member = uow.get(clearance_key)
+        if entry_key not in member.state.entries:
+            member.events += domain.register_entry(member.state, entry_key, now, self.policy)
+        inventory = member.state.docs.get("inventory")
         if inventory is not None and inventory.at_gate(self.policy.gate):
-            for entry_key in state.entries:
-                target = uow.get(entry_key)
-                target.events += domain.member_at_gate(target.state, key, now, self.policy)
+            target = uow.get(entry_key)
+            target.events += domain.member_at_gate(target.state, number, now, self.policy)
 
     # -- persistence -------------------------------------------------------------------------------
     def _run(self, work: Any, tracking: Tracking | None) -> dict[str, list[Decision]]:

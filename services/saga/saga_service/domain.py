@@ -6,8 +6,11 @@ customs never answered, refuse a cancel or return the list state does not allow,
 clearance once its list is declared, and tell the sender about every status change.
 
 An entry list (CEB711) is an instance of its own (keyed by its own clearance key) that joins
-many clearances: each member clearance records ``EntryRegistered`` and tells the entry instance
-``MemberAtGate`` when its list reaches the gate.
+many clearances by the waybill numbers it lists (``logisticsNos``). A small index instance per
+waybill number (``waybill:<logisticsNo>``) learns which clearance the waybill belongs to
+(``WaybillIndexed``) and which entry lists wait for it, so an entry list may arrive before its
+waybills. Each member clearance records ``EntryRegistered`` and tells the entry instance
+``MemberAtGate`` (by waybill number) when its list reaches the gate.
 
 Everything here is deterministic: time comes in as data (``at`` on every observation and tick).
 """
@@ -31,6 +34,7 @@ ALERT_RAISED = "AlertRaised"
 GOODS_LEFT = "GoodsLeftRecorded"
 ENTRY_REGISTERED = "EntryRegistered"
 MEMBER_AT_GATE = "MemberAtGate"
+WAYBILL_INDEXED = "WaybillIndexed"
 
 KINDS: dict[str, str] = {
     "CEB311": "order",
@@ -94,7 +98,7 @@ class Doc:
     alerted: bool = False
     published: str = ""  # the last status told to the sender
     intake_errors: list[dict[str, str]] = field(default_factory=list)
-    members: list[str] = field(default_factory=list)  # entry lists: clearance keys inside
+    members: list[str] = field(default_factory=list)  # entry lists: the waybill numbers inside
 
     @property
     def current(self) -> Receipt | None:
@@ -137,7 +141,8 @@ class Clearance:
     goods_left: bool = False
     locked: bool = False
     entries: list[str] = field(default_factory=list)  # entry instances waiting for this list
-    members_at_gate: list[str] = field(default_factory=list)  # entry instance: members declared
+    members_at_gate: list[str] = field(default_factory=list)  # entry instance: waybills whose list is declared
+    indexed: str = ""  # waybill index instance: the clearance the waybill belongs to
     alerts: list[str] = field(default_factory=list)
 
     # -- folding -----------------------------------------------------------------------------
@@ -167,8 +172,10 @@ class Clearance:
             if data["entryKey"] not in self.entries:
                 self.entries.append(data["entryKey"])
         elif event_type == MEMBER_AT_GATE:
-            if data["clearanceKey"] not in self.members_at_gate:
-                self.members_at_gate.append(data["clearanceKey"])
+            if data["logisticsNo"] not in self.members_at_gate:
+                self.members_at_gate.append(data["logisticsNo"])
+        elif event_type == WAYBILL_INDEXED:
+            self.indexed = str(data["clearanceKey"])
 
     def _observe(self, data: dict[str, Any]) -> None:
         event = data["event"]
@@ -190,8 +197,8 @@ class Clearance:
             doc.business_key = [str(k) for k in body["businessKey"]]
         elif not doc.business_key and kind == "order":
             doc.business_key = self.key.split(":", 1)
-        if kind == "entry" and body.get("clearanceKeys"):
-            doc.members = [str(k) for k in body["clearanceKeys"]]
+        if kind == "entry" and body.get("logisticsNos"):
+            doc.members = [str(k) for k in body["logisticsNos"]]
         if kind_of_event == "DocumentReceived":
             if doc.phase not in ("new", "refused"):
                 # A change (e.g. a correction after a rejection): a new version to carry through;
@@ -220,8 +227,10 @@ class Clearance:
             doc.phase = "sent"
             doc.progress_at = data["at"]
         elif kind_of_event == "ReceiptRecorded":
-            receipt = Receipt(int(body["returnStatus"]), str(body.get("returnTime", "")),
-                              str(body.get("returnInfo", "")))
+            status = int(body["returnStatus"])
+            if str(body.get("receiptType", "")) == "CEB900":
+                status = -abs(status) or -1  # a DXP transport code (0001 format, 1001 signature …): a failure
+            receipt = Receipt(status, str(body.get("returnTime", "")), str(body.get("returnInfo", "")))
             if not any((r.status, r.time) == (receipt.status, receipt.time) for r in doc.receipts + doc.history):
                 doc.receipts.append(receipt)
             doc.progress_at = data["at"]
@@ -233,8 +242,10 @@ class Clearance:
         """The prerequisites of ``kind`` not yet at the gate."""
         doc = self.docs.get(kind)
         if kind == "entry" and doc is not None:
+            if not doc.members:
+                return ["its waybills"]
             missing = [k for k in doc.members if k not in self.members_at_gate]
-            return [f"the list of {k}" for k in missing]
+            return [f"the list of waybill {k}" for k in missing]
         return [p for p in PREREQUISITES.get(kind, ()) if not self._at_gate(p, gate)]
 
     def _at_gate(self, kind: str, gate: int) -> bool:
@@ -325,10 +336,26 @@ def register_entry(state: Clearance, entry_key: str, at: datetime, policy: Polic
     return _then_decide(state, [(ENTRY_REGISTERED, {"entryKey": entry_key})], at, policy)
 
 
-def member_at_gate(state: Clearance, member: str, at: datetime, policy: Policy) -> list[Decision]:
-    if member in state.members_at_gate:
+def member_at_gate(state: Clearance, logistics_no: str, at: datetime, policy: Policy) -> list[Decision]:
+    """The list of waybill ``logistics_no`` (in entry list ``state``) reached the gate."""
+    if logistics_no in state.members_at_gate:
         return []
-    return _then_decide(state, [(MEMBER_AT_GATE, {"clearanceKey": member})], at, policy)
+    return _then_decide(state, [(MEMBER_AT_GATE, {"logisticsNo": logistics_no})], at, policy)
+
+
+def index_waybill(state: Clearance, clearance_key: str) -> list[Decision]:
+    """Waybill index instance ``state`` learns its clearance (once)."""
+    if state.indexed:
+        return []
+    event: Decision = (WAYBILL_INDEXED, {"clearanceKey": clearance_key})
+    state.apply(*event)
+    return [event]
+
+
+def logistics_no(state: Clearance) -> str:
+    """The waybill number of a clearance ('' until its waybill is known)."""
+    waybill = state.docs.get("waybill")
+    return waybill.business_key[-1] if waybill is not None and len(waybill.business_key) == 2 else ""
 
 
 def tick(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
@@ -370,6 +397,11 @@ def decide(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
                 emit(RELEASE_ISSUED, _command(state, doc, "release"))
             elif isinstance(verdict, dict):
                 emit(REFUSAL_ISSUED, {**_command(state, doc, "refuse"), "errors": [verdict]})
+        if doc.phase == "signing-failed" and not doc.alerted:
+            emit(ALERT_RAISED, {"clearanceKey": state.key, "kind": kind, "docType": doc.doc_type,
+                                "tenant": doc.sender, "businessKey": doc.business_key, "at": at.isoformat(),
+                                "reason": f"signing {doc.doc_type} failed: the enterprise's key or certificate"
+                                          " needs attention"})
         if _awaiting_receipt(doc, policy) and not doc.alerted:
             due = datetime.fromisoformat(doc.progress_at) + policy.receipt_timeout
             if at >= due:
@@ -430,8 +462,8 @@ def _command(state: Clearance, doc: Doc, what: str) -> dict[str, Any]:
 
 def _slim(event: dict[str, Any]) -> dict[str, Any]:
     """Keep only what folding needs (the envelope never carries personal data)."""
-    keep = ("sender", "waitingFor", "returnStatus", "returnTime", "returnInfo", "businessKey", "clearanceKeys",
-            "logisticsNos", "errors", "requestId", "refusesDocument")
+    keep = ("sender", "waitingFor", "receiptType", "returnStatus", "returnTime", "returnInfo", "businessKey",
+            "clearanceKeys", "logisticsNos", "errors", "requestId", "refusesDocument")
     return {
         "type": event.get("type"), "streamId": event.get("streamId"), "version": event.get("version"),
         "docType": event.get("docType"), "clearanceKey": event.get("clearanceKey"),

@@ -21,10 +21,6 @@ class SagaSettings(BaseSettings):
     webhook_secret: str = ""  # default HMAC key; CBEC_WEBHOOK_SECRET_<customs code> overrides per tenant
 
 
-def secret_for(settings: SagaSettings) -> SecretLookup:
-    return SecretLookup(settings.webhook_secret)
-
-
 class SecretLookup:
     """A tenant's HMAC key from the environment, never from the repository."""
 
@@ -36,3 +32,7 @@ class SecretLookup:
         if not value:
             raise LookupError(f"no webhook secret for tenant {tenant} (set CBEC_WEBHOOK_SECRET_{tenant})")
         return value.encode()
+
+
+def secret_for(settings: SagaSettings) -> SecretLookup:
+    return SecretLookup(settings.webhook_secret)

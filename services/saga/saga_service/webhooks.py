@@ -125,11 +125,11 @@ class WebhookNotifier:
         stream = uuid.uuid5(WEBHOOK_NAMESPACE, pending.delivery_id)
         scheduled = self.store.read(stream)[0].data
         body = str(scheduled["body"]).encode()
-        secret = self.secret_for(str(scheduled["tenant"]))
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body),
-                   "X-Cbec-Message-Id": str(scheduled["messageId"]), "X-Cbec-Delivery-Id": pending.delivery_id}
         attempt = pending.attempts + 1
         try:
+            secret = self.secret_for(str(scheduled["tenant"]))
+            headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body),
+                       "X-Cbec-Message-Id": str(scheduled["messageId"]), "X-Cbec-Delivery-Id": pending.delivery_id}
             code = self.post(str(scheduled["url"]), body, headers)
             error = "" if 200 <= code < 300 else f"HTTP {code}"
         except Exception as exc:  # noqa: BLE001 - any transport failure is retried

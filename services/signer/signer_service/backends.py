@@ -32,7 +32,8 @@ class TenantKey(BaseModel):
 
 
 def _software_pool(key_path: Path, cert_path: Path, settings: SignerSettings) -> KeyPool:
-    key = load_key_files(key_path, cert_path)
+    password = settings.signer_key_password.get_secret_value().encode() if settings.signer_key_password else None
+    key = load_key_files(key_path, cert_path, password)
     # A software key is thread-safe and stateless: one object serves every pool slot.
     return KeyPool(lambda: key, size=max(1, settings.signer_threads))
 

@@ -26,6 +26,7 @@ class SignerSettings(BaseSettings):
     signer_backend: Literal["software", "pkcs11"] = "software"
     signer_key_pem: Path | None = None
     signer_cert_pem: Path | None = None
+    signer_key_password: SecretStr | None = None
     signer_tenant: str | None = None  # customs code the key signs for; default: certificate subject OU
     signer_tenants_file: Path | None = None  # JSON list of more tenants (see signer_service.backends)
     signer_profile: str = "spec-2022"

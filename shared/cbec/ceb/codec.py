@@ -27,6 +27,7 @@ from cbec.errors import CebError, CebValidationError
 __all__ = ["CebMessage", "build", "build_element", "message_type_of", "parse", "parse_element"]
 
 _NSMAP = {"ceb": NS}
+_XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 _SubElement = etree.SubElement
 _tostring = etree.tostring
 
@@ -123,6 +124,8 @@ class _Parse:
         dispatch = node.dispatch
         last = -1
         required = 0
+        if el.text is not None and not el.text.isspace():
+            self.note("CBEC-UNEXPECTED", path, f"{node.name} has text of its own; it holds elements only")
         for ch in el:
             entry = dispatch.get(ch.tag)
             if entry is None:
@@ -195,6 +198,10 @@ def parse_element(root: etree._Element, *, strict: bool = True) -> CebMessage:
     doc_name = croot.doc.name
     guid = root.get("guid")
     version = root.get("version")
+    if len(root.attrib) > (guid is not None) + (version is not None):
+        for attr in map(str, root.attrib):
+            if attr not in ("guid", "version") and not attr.startswith(_XSI):
+                p.note("CBEC-UNEXPECTED", f"@{attr}", f"attribute {attr} is not declared on {croot.name}")
     if guid is None:
         p.note("CBEC-REQUIRED", "@guid", f"{croot.name} has no guid attribute")
     if version is None:

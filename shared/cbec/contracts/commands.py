@@ -27,8 +27,9 @@ class DeclareDocument:
 
     JSON: ``{"commandId": "...", "sender": "<10-digit customs code>", "docType": "CEB311",
     "document": {"OrderHead": {...}, "OrderList": [{...}]}}``; field names are the CEB XSD names.
-    Optional ``"ebpCode"``: the platform of the clearance, required for CEB511/CEB513 whose documents
-    do not name it (the clearance key is ``ebpCode:orderNo``).
+    Optional ``"ebpCode"``: the platform of the clearance (the clearance key is ``ebpCode:orderNo``),
+    required for CEB511, whose LogisticsHead does not name it. A CEB513 joins its waybill's clearance
+    (its ebpCode is used only when the waybill's clearance is unknown).
     """
 
     command_id: str

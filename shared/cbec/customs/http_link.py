@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -37,8 +38,10 @@ class HttpGatewayLink:
     """Transport over the gateway; remembers how far it read each receipt type (``qryid``)."""
 
     def __init__(self, base_url: str, dxp_id: str, *, client: httpx.Client | None = None,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, poll_every: float = 0.0) -> None:
         self.base_url = base_url.rstrip("/")
+        self.poll_every = poll_every  # seconds between two rounds of receipt queries
+        self._last_fetch = float("-inf")
         self.dxp_id = dxp_id
         self.client = client or httpx.Client(timeout=timeout)
         self.cursors: dict[str, str] = {}
@@ -60,6 +63,9 @@ class HttpGatewayLink:
             raise GatewayError(f"gateway refused {name}: HTTP {response.status_code} {response.text[:200]}")
 
     def fetch(self) -> list[tuple[str, bytes]]:
+        if time.monotonic() - self._last_fetch < self.poll_every:
+            return []
+        self._last_fetch = time.monotonic()
         out: list[tuple[str, bytes]] = []
         for receipt_type in RECEIPT_TYPES:
             params = {"dxpid": self.dxp_id, "qryid": self.cursors.get(receipt_type, "")}

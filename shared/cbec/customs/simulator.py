@@ -36,6 +36,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from cbec.ceb import codec, dxp
 from cbec.ceb.model import CebMessage
 from cbec.ceb.tables import IMPORT
@@ -104,6 +106,31 @@ class SimulatorConfig:
     lost_rate: float = 0.0
     duplicate_rate: float = 0.0
     faults: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+class SimulatorSettings(BaseSettings):
+    """``CBEC_SIMULATOR_*`` variables for ``cbec run simulator`` (delays in seconds, rates 0..1)."""
+
+    model_config = SettingsConfigDict(env_prefix="CBEC_SIMULATOR_", extra="ignore")
+
+    delay: float = 0.2  # from status 2 to status 120 (``CBEC_SIMULATOR_DELAY``, as before)
+    first_delay: float = 0.0
+    conclude_delay: float = 0.0
+    release_delay: float = 0.0
+    inspection_delay: float = 0.0
+    close_delay: float | None = None
+    inspection_rate: float = 0.0
+    rejection_rate: float = 0.0
+    lost_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    seed: int = 7
+
+    def config(self) -> SimulatorConfig:
+        return SimulatorConfig(accept_delay=self.delay, first_delay=self.first_delay,
+                               conclude_delay=self.conclude_delay, release_delay=self.release_delay,
+                               inspection_delay=self.inspection_delay, close_delay=self.close_delay,
+                               inspection_rate=self.inspection_rate, rejection_rate=self.rejection_rate,
+                               lost_rate=self.lost_rate, duplicate_rate=self.duplicate_rate)
 
 
 @dataclass

@@ -164,12 +164,17 @@ class DeclarationApp:
         state: Declaration,
         position: Position | None,
     ) -> Outcome:
-        if command.command_id in state.commands:
+        ref = lc.command_ref(command.sender, command.command_id)
+        if ref in state.commands:
             self._mark(position)
-            earlier = [CebError(**e) for e in state.commands[command.command_id]]
+            earlier = [CebError(**e) for e in state.commands[ref]]
             return Outcome("duplicate", stream_id, state.status, earlier)
         content_hash = command.content_hash()
-        if state.phase not in ("new", "refused", "withdrawn") and state.content_hash == content_hash:
+        if (
+            state.phase not in ("new", "refused", "withdrawn")
+            and state.content_hash == content_hash
+            and state.sender == command.sender
+        ):
             self._mark(position)
             return Outcome("duplicate", stream_id, state.status)
         identity = self._identity(doc_type, command, key)

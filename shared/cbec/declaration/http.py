@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from cbec.auth.keys import ApiKeyRegistry
 from cbec.contracts.commands import CommandRejected, parse_declare
@@ -137,7 +138,7 @@ def make_router(
             return refused([CebError("CBEC-0001", "$", "JSON", "the body is not valid JSON")])
         if isinstance(body, dict) and body.get("sender") != tenant:
             return problem(
-                403, "CBEC-0401", "sender must be the customs code of the calling tenant", "sender", "tenancy"
+                403, "CBEC-0403", "sender must be the customs code of the calling tenant", "sender", "tenancy"
             )
         if validate_schema:
             findings = check_declare(body)
@@ -148,7 +149,7 @@ def make_router(
         except CommandRejected as rejected:
             return refused(rejected.errors)
         try:
-            outcome = app.declare(command)
+            outcome = await run_in_threadpool(app.declare, command)  # blocking store I/O
         except VersionConflict:
             return problem(
                 409, "CBEC-0409", "the document changed concurrently; retry", "document", "concurrency"

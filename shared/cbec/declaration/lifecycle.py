@@ -43,7 +43,8 @@ class Declaration:
     clearance_key: str = ""
     app_type: str = ""  # of the current document: 1 new, 2 change, 3 delete
     links: dict[str, Any] = field(default_factory=dict)  # carried on every event (businessKey, …)
-    commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # commandId → its errors
+    # sender/commandId → the command's errors: a repeat returns them (a commandId is unique per sender)
+    commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     ever_released: bool = False  # customs has seen (or is about to see) a version of this document
     superseded: int = 0  # receipts before this index answer an earlier version
     sender: str = ""
@@ -58,7 +59,7 @@ class Declaration:
     def apply(self, event_type: str, data: dict[str, Any]) -> None:
         self.version += 1
         if "commandId" in data and event_type in (RECEIVED, REFUSED, WITHDRAWN):
-            self.commands[data["commandId"]] = list(data.get("errors", []))
+            self.commands[command_ref(data.get("sender", ""), data["commandId"])] = list(data.get("errors", []))
         if event_type == RECEIVED:
             self.phase = "received"
             self.clearance_key = data["clearanceKey"]
@@ -150,6 +151,10 @@ class Declaration:
     def status_code(self) -> int | None:
         current = self.current_receipt
         return current.status if current else None
+
+
+def command_ref(sender: str, command_id: str) -> str:
+    return f"{sender}/{command_id}"
 
 
 def fold(doc_type: str, events: list[tuple[str, dict[str, Any]]]) -> Declaration:

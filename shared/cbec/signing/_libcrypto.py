@@ -123,11 +123,13 @@ class PKey:
             _L.BIO_free(bio)
 
 
-def _from_bio(pem: bytes, reader: Any, what: str) -> PKey:
+def _from_bio(pem: bytes, reader: Any, what: str, password: bytes | None = None) -> PKey:
     _L.ERR_clear_error()
     bio = _L.BIO_new_mem_buf(pem, len(pem))
     try:
-        ptr = reader(bio, None, None, None)
+        # With no callback OpenSSL reads the last argument as a NUL-terminated passphrase; an empty one
+        # (not NULL) keeps it from prompting on a terminal for an encrypted key.
+        ptr = reader(bio, None, None, ctypes.c_char_p(password or b""))
     finally:
         _L.BIO_free(bio)
     if not ptr:
@@ -144,8 +146,8 @@ def _from_der(der: bytes, reader: Any, what: str) -> int:
     return int(ptr)
 
 
-def load_private_pem(pem: bytes) -> PKey:
-    return _from_bio(pem, _L.PEM_read_bio_PrivateKey, "PEM_read_bio_PrivateKey")
+def load_private_pem(pem: bytes, password: bytes | None = None) -> PKey:
+    return _from_bio(pem, _L.PEM_read_bio_PrivateKey, "PEM_read_bio_PrivateKey", password)
 
 
 def load_private_der(der: bytes) -> PKey:

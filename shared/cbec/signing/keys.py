@@ -96,7 +96,7 @@ def verify_signature(algorithm: Algorithm, certificate: bytes, data: bytes, sign
     return True
 
 
-def load_software_key(key_pem: bytes, cert: bytes) -> SigningKey:
+def load_software_key(key_pem: bytes, cert: bytes, password: bytes | None = None) -> SigningKey:
     """A software key for the certificate's algorithm (SM2 via OpenSSL, RSA via ``cryptography``)."""
     der = certificate_der_from_pem_or_der(cert)
     algorithm = certificate_info(der).algorithm
@@ -104,22 +104,23 @@ def load_software_key(key_pem: bytes, cert: bytes) -> SigningKey:
         from cbec.signing.sm2 import SoftwareSM2Key
 
         if key_pem.lstrip().startswith(b"-----"):
-            return SoftwareSM2Key.from_pem(key_pem, der)
+            return SoftwareSM2Key.from_pem(key_pem, der, password=password)
         return SoftwareSM2Key.from_der(key_pem, der)
     if key_pem.lstrip().startswith(b"-----"):
-        return SoftwareRSAKey.from_pem(key_pem, der)
-    key = serialization.load_der_private_key(key_pem, None)
+        return SoftwareRSAKey.from_pem(key_pem, der, password)
+    key = serialization.load_der_private_key(key_pem, password)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("not an RSA private key")
     return SoftwareRSAKey(key, der)
 
 
-def load_key_files(key_path: Path | str, cert_path: Path | str) -> SigningKey:
+def load_key_files(key_path: Path | str, cert_path: Path | str, password: bytes | None = None) -> SigningKey:
     """Load a key pair from files: PEM pairs, or the E-Port issue (``sign.cer`` + private key).
 
-    ``sign.cer`` may be DER, PEM or bare base64 text; the private key PEM (PKCS#8/SEC1) or DER.
+    ``sign.cer`` may be DER, PEM or bare base64 text; the private key PEM (PKCS#8/SEC1, optionally
+    encrypted with ``password``) or DER.
     """
-    return load_software_key(Path(key_path).read_bytes(), Path(cert_path).read_bytes())
+    return load_software_key(Path(key_path).read_bytes(), Path(cert_path).read_bytes(), password)
 
 
 __all__ = [

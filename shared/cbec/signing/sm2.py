@@ -112,8 +112,11 @@ class SoftwareSM2Key:
         self.public_point = public_point(key.spki_der())
 
     @classmethod
-    def from_pem(cls, key_pem: bytes, cert_pem: bytes, ident: bytes = DEFAULT_SM2_ID) -> SoftwareSM2Key:
-        return cls(lc.load_private_pem(key_pem), certificate_der_from_pem_or_der(cert_pem), ident)
+    def from_pem(
+        cls, key_pem: bytes, cert_pem: bytes, ident: bytes = DEFAULT_SM2_ID, *, password: bytes | None = None
+    ) -> SoftwareSM2Key:
+        """From a PEM private key (PKCS#8, SEC1, or encrypted PKCS#8 with ``password``) and a certificate."""
+        return cls(lc.load_private_pem(key_pem, password), certificate_der_from_pem_or_der(cert_pem), ident)
 
     @classmethod
     def from_der(cls, key_der: bytes, cert: bytes, ident: bytes = DEFAULT_SM2_ID) -> SoftwareSM2Key:

@@ -182,3 +182,20 @@ def test_deeply_nested_input_is_refused_by_the_depth_limit() -> None:
     deep = b"<a>" * 300 + b"</a>" * 300
     with pytest.raises(CebValidationError, match="well-formed"):
         parse(deep)
+
+
+def test_strict_parse_refuses_stray_text_and_undeclared_root_attributes() -> None:
+    xml = build(ex.order_message())
+    stray = xml.replace(b"<ceb:OrderHead>", b"<ceb:OrderHead>junk")
+    attr = xml.replace(b' version="1.0"', b' version="1.0" colour="red"')
+    xsi = xml.replace(
+        b' version="1.0"',
+        b' version="1.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="a b"',
+    )
+    for bad in (stray, attr):
+        assert xsd_errors(bad, "import") != []
+        with pytest.raises(CebValidationError, match="junk|text of its own|colour"):
+            parse(bad)
+        assert parse(bad, strict=False) == parse(xml)
+    assert xsd_errors(xsi, "import") == []
+    assert parse(xsi) == parse(xml)

@@ -290,3 +290,13 @@ def test_a_restarted_simulator_remembers_what_it_accepted(tmp_path: Path, key: S
     assert customs.wait() == []  # nothing answered twice
     customs.send("CEB511", waybill_document(docs["CEB311"]))
     assert customs.statuses() == [2, 120]  # its order and payment are still known
+
+
+def test_the_simulator_process_reads_its_delays_and_rates_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from cbec.customs.simulator import SimulatorSettings
+
+    monkeypatch.setenv("CBEC_SIMULATOR_DELAY", "0.5")
+    monkeypatch.setenv("CBEC_SIMULATOR_INSPECTION_RATE", "0.25")
+    config = SimulatorSettings().config()
+    assert (config.accept_delay, config.inspection_rate, config.lost_rate) == (0.5, 0.25, 0.0)

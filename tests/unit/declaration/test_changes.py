@@ -169,3 +169,11 @@ def test_a_cancel_is_only_ever_declared_as_new(world: World) -> None:
     cancel["appType"] = "2"
     outcome = world.declare("CEB623", DECLARANT, cancel)
     assert outcome.result == "refused" and outcome.errors[0].path == "InvtCancel.appType"
+
+
+def test_another_enterprise_replaying_a_document_is_refused_not_answered_as_a_duplicate(world: World) -> None:
+    c = world.clearance(15)
+    world.declare("CEB411", PAYMENT_COMPANY, c.payment, command_id="same-id")
+    replay = world.declare("CEB411", PLATFORM, c.payment, command_id="same-id")
+    assert replay.result == "refused" and replay.errors[0].code == "-10101"
+    assert len(world.events("CEB411", "DocumentReleased")) == 1

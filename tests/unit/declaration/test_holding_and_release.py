@@ -178,3 +178,20 @@ def test_quota_bookkeeping_and_the_document_never_leave_the_service() -> None:
     public = routing.route("inventory", uuid.uuid4(), 1, "DocumentReceived",
                            {"clearanceKey": "E:1", "document": {"x": 1}, "links": {}, "docType": "CEB621"})
     assert "document" not in json.loads(public[0][2])["data"]
+
+
+def test_a_waybill_published_as_json_names_its_platform_in_the_envelope(world: World) -> None:
+    c = world.clearance(15)
+    raw = json.dumps({"commandId": "w-15", "sender": LOGISTICS_COMPANY, "docType": "CEB511", "ebpCode": c.ebp,
+                      "document": c.waybill}, ensure_ascii=False).encode()
+    handlers(world.apps["logistics"])["cbec.in.waybill"](raw, Position("cbec.in.waybill/0", 1))
+    assert world.state("CEB511", c.waybill).clearance_key == c.key
+
+
+def test_generated_clearances_are_accepted_by_their_four_services(world: World) -> None:
+    from cbec.sample_orders import declare_clearance
+
+    for trade_mode in ("9610", "1210"):
+        for command in declare_clearance(100 if trade_mode == "9610" else 101, trade_mode=trade_mode):
+            outcome = world.app_for(command.doc_type).declare(command)
+            assert outcome.result == "accepted", (command.doc_type, outcome.errors)

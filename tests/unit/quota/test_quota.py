@@ -177,3 +177,12 @@ def test_an_approved_cancel_gives_the_lists_amount_back() -> None:
     assert inventory.declare(a_list(3, "800")).errors[0].code == "-621018"
     inventory.app.record_receipt(ReceiptReceived("c-399", "CEB624", "CEB623", key, 399, "20261126110000000", "", {}))
     assert inventory.declare(a_list(4, "800")).result == "accepted"
+
+
+def test_a_list_withdrawn_before_release_gives_its_amount_back() -> None:
+    inventory = Inventory(quota_annual_limit="1000")
+    doc = a_list(1, "1000")
+    inventory.declare(doc)
+    doc["InventoryHead"]["appType"] = "3"
+    assert inventory.declare(doc).status == "withdrawn"
+    assert inventory.declare(a_list(2, "1000")).result == "accepted"

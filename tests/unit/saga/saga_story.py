@@ -57,7 +57,7 @@ class Story:
         self.versions[stream] = version
         stream_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{doc_type}:{key}{stream_tag}")
         payload = {"docType": doc_type, "clearanceKey": key, **(data or {})}
-        envelope = public_event(stream_id, version, event_type, payload)
+        envelope: dict[str, Any] = public_event(stream_id, version, event_type, payload)
         self.saga.observe(envelope)
         self.pump()
         return envelope
@@ -65,8 +65,9 @@ class Story:
     def declare(self, what: str, key: str | None = None, **extra: Any) -> None:
         doc_type = DOC_TYPES[what]
         key = key or self.key
+        business_key = ["3105960003", waybill_no(key)] if what == "waybill" else [key, what]
         self.emit(doc_type, "DocumentReceived", {"sender": SENDERS[doc_type], "contentHash": "h",
-                                                 "businessKey": [key, what], **extra}, key)
+                                                 "businessKey": business_key, **extra}, key)
         if doc_type in HELD_AT_INTAKE:
             self.emit(doc_type, "DocumentHeld", {"waitingFor": ["prerequisites"], **extra}, key)
         else:
@@ -133,6 +134,10 @@ class Story:
 
     def released(self, what: str, key: str | None = None) -> bool:
         return any(c.clearance_key == (key or self.key) for c in self.commands("ReleaseDocument", what))
+
+
+def waybill_no(clearance_key: str) -> str:
+    return "LN" + clearance_key.split(":", 1)[1]
 
 
 def dumps(obj: Any) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from saga_story import EBP, Story
+from saga_story import EBP, Story, waybill_no
 
 ENTRY = "3105960005:ENTRY0001"
+FIRST, SECOND = f"{EBP}:DEMO00000001", f"{EBP}:DEMO00000002"
 
 
 def _declared_up_to_list(story: Story, key: str) -> None:
@@ -14,34 +15,53 @@ def _declared_up_to_list(story: Story, key: str) -> None:
         story.customs_accepts(what, key=key)
 
 
-def test_entry_list_waits_for_the_list_of_every_clearance_in_it() -> None:
+def _declare_entry(story: Story, *keys: str) -> None:
+    story.declare("entry", key=ENTRY, clearanceKeys=list(keys), logisticsNos=[waybill_no(k) for k in keys])
+
+
+def test_entry_list_waits_for_the_list_of_every_waybill_in_it() -> None:
     story = Story()
-    first, second = f"{EBP}:DEMO00000001", f"{EBP}:DEMO00000002"
-    _declared_up_to_list(story, first)
-    _declared_up_to_list(story, second)
-    story.customs("list", 2, 120, key=first)
-    story.declare("entry", key=ENTRY, clearanceKeys=[first, second], logisticsNos=["L1", "L2"])
-    assert story.status_of("entry", key=ENTRY) == f"held: waiting for the list of {second}"
+    _declared_up_to_list(story, FIRST)
+    _declared_up_to_list(story, SECOND)
+    story.customs("list", 2, 120, key=FIRST)
+    _declare_entry(story, FIRST, SECOND)
+    assert story.status_of("entry", key=ENTRY) == f"held: waiting for the list of waybill {waybill_no(SECOND)}"
     assert not story.released("entry", key=ENTRY)
-    story.customs("list", 2, 120, key=second)
+    story.customs("list", 2, 120, key=SECOND)
     assert story.released("entry", key=ENTRY)
     assert len(story.commands("ReleaseDocument", "entry")) == 1
 
 
 def test_entry_list_declared_after_all_its_lists_goes_out_at_once() -> None:
     story = Story()
-    only = f"{EBP}:DEMO00000003"
-    _declared_up_to_list(story, only)
-    story.customs("list", 2, 120, key=only)
-    story.declare("entry", key=ENTRY, clearanceKeys=[only], logisticsNos=["L3"])
+    _declared_up_to_list(story, FIRST)
+    story.customs("list", 2, 120, key=FIRST)
+    _declare_entry(story, FIRST)
     assert story.released("entry", key=ENTRY)
+
+
+def test_entry_list_declared_before_its_waybills_waits_for_them() -> None:
+    story = Story()
+    story.declare("entry", key=ENTRY, clearanceKeys=[], logisticsNos=[waybill_no(FIRST), waybill_no(SECOND)])
+    assert not story.released("entry", key=ENTRY)
+    _declared_up_to_list(story, FIRST)
+    story.customs("list", 2, 120, key=FIRST)
+    assert not story.released("entry", key=ENTRY)
+    _declared_up_to_list(story, SECOND)
+    story.customs("list", 2, 120, key=SECOND)
+    assert story.released("entry", key=ENTRY)
+
+
+def test_an_entry_list_naming_no_waybill_is_never_released() -> None:
+    story = Story()
+    story.declare("entry", key=ENTRY, clearanceKeys=[], logisticsNos=[])
+    assert story.status_of("entry", key=ENTRY) == "held: waiting for its waybills"
 
 
 def test_a_list_at_status_2_does_not_release_the_entry_list_at_the_default_gate() -> None:
     story = Story()
-    only = f"{EBP}:DEMO00000004"
-    _declared_up_to_list(story, only)
-    story.declare("entry", key=ENTRY, clearanceKeys=[only], logisticsNos=["L4"])
-    story.customs("list", 2, key=only)
+    _declared_up_to_list(story, FIRST)
+    _declare_entry(story, FIRST)
+    story.customs("list", 2, key=FIRST)
     assert not story.released("entry", key=ENTRY)
-    assert story.saga.view(only)["documents"]["inventory"]["status"] == "declaring at e-port (2)"
+    assert story.saga.view(FIRST)["documents"]["inventory"]["status"] == "declaring at e-port (2)"

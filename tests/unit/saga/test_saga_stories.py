@@ -253,3 +253,28 @@ def test_deadlines_survive_a_restart_of_the_saga() -> None:
     clearance.declare("order")
     restarted = SagaApp(clearance.store, policy=clearance.policy, clock=clearance.clock)
     assert clearance.key in restarted.deadlines
+
+
+def test_the_gate_is_120_or_2_and_nothing_else() -> None:
+    from saga_service.application import policy_from
+
+    assert policy_from(2, 30, 1).gate == 2
+    with pytest.raises(ValueError):
+        policy_from(399, 30, 1)
+
+
+def test_a_ceb900_format_error_is_a_rejection_with_its_reason(clearance: Story) -> None:
+    clearance.declare("order")
+    clearance.emit("CEB311", "ReceiptRecorded", {"receiptType": "CEB900", "returnStatus": 2,
+                                                 "returnTime": "20260101120000001", "returnInfo": "schema: bad"})
+    assert clearance.status_of("order") == "customs error (-2)"
+    assert clearance.saga.view(clearance.key)["documents"]["order"]["reason"] == "schema: bad"
+
+
+def test_a_signing_failure_raises_one_alert(clearance: Story) -> None:
+    clearance.emit("CEB311", "DocumentReceived", {"sender": "3105960001", "contentHash": "h"})
+    clearance.emit("CEB311", "DocumentReleased", {"sender": "3105960001"})
+    clearance.emit("CEB311", "DocumentSigningFailed", {"error": {"code": "CBEC-SIG-EXPIRED"}})
+    clearance.later(3600)
+    alerts = [m for m in clearance.status_messages() if m.type == "ClearanceAlert"]
+    assert len(alerts) == 1 and "signing CEB311 failed" in alerts[0].reason

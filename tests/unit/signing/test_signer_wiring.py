@@ -115,3 +115,40 @@ def test_a_tenants_file_registers_one_key_per_customs_code(
     foreign = app.handle(SignRequest.for_xml("b", "4401999999", "CEB411", "k", xml))
     assert foreign.error is not None and foreign.error.code == "-625013"
     app.close()
+
+
+def test_an_encrypted_sm2_key_file_loads_with_its_password(tmp_path: Path, sm2_identity: tuple[bytes, bytes]) -> None:
+    import subprocess
+
+    from cbec.signing import _libcrypto as lc
+
+    encrypted = subprocess.run(
+        ["openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-passout", "pass:s3cret"],
+        input=sm2_identity[0],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert b"ENCRYPTED" in encrypted
+    (tmp_path / "sign.key").write_bytes(encrypted)
+    (tmp_path / "sign.cer").write_bytes(sm2_identity[1])
+    key = load_key_files(tmp_path / "sign.key", tmp_path / "sign.cer", password=b"s3cret")
+    assert key.certificate_der == certificate_der_from_pem_or_der(sm2_identity[1])
+    with pytest.raises(lc.OpenSSLError):
+        load_key_files(tmp_path / "sign.key", tmp_path / "sign.cer", password=b"wrong")
+
+
+def test_an_encrypted_key_without_password_fails_instead_of_prompting(
+    tmp_path: Path, sm2_identity: tuple[bytes, bytes]
+) -> None:
+    import subprocess
+
+    from cbec.signing import _libcrypto as lc
+
+    encrypted = subprocess.run(
+        ["openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-passout", "pass:s3cret"],
+        input=sm2_identity[0],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with pytest.raises(lc.OpenSSLError):
+        lc.load_private_pem(encrypted)

@@ -1,0 +1,65 @@
+"""The embedded stack clears documents declared in any order: customs sees each once, prerequisites first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cbec.sample_orders import declare_clearance
+from cbec_cli.embedded import EmbeddedStack
+from saga_service.domain import Policy
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("gate", [120, 2])
+def test_documents_declared_backwards_reach_customs_once_in_prerequisite_order(tmp_path: Path, gate: int) -> None:
+    stack = EmbeddedStack(workdir=tmp_path / "state", dxp_dir=tmp_path / "dxp", saga_policy=Policy(gate=gate))
+    clearances = [declare_clearance(n, trade_mode="9610" if n % 2 else "1210") for n in (1, 2, 3)]
+    try:
+        for commands in clearances:
+            for command in reversed(commands):  # list, waybill, payment, order
+                stack.submit(command)
+        for _ in range(200):
+            stack.step()
+            if all(stack.saga.view(f"3105960001:DEMO{n:08d}")["documents"].get("inventory", {}).get("statusCode")
+                   == 800 for n in (1, 2, 3)):
+                break
+        for n in (1, 2, 3):
+            arrived = stack.simulator.clearance_arrivals[f"3105960001:DEMO{n:08d}"]
+            assert sorted(arrived[:2]) == ["CEB311", "CEB411"] and arrived[2:] == ["CEB511", "CEB621"], arrived
+            view = stack.saga.view(f"3105960001:DEMO{n:08d}")
+            assert view["locked"] and view["documents"]["inventory"]["statusCode"] == 800
+    finally:
+        stack.close()
+
+
+def test_the_platform_hears_every_status_of_its_order_at_its_callback_url(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from cbec.contracts.status import StatusMessage
+    from cbec.tenants import DEMO_TENANTS, TenantRegistry
+    from saga_service.webhooks import SIGNATURE_HEADER, verify
+
+    monkeypatch.setenv("CBEC_WEBHOOK_SECRET_3105960001", "platform-secret")
+    calls: list[tuple[bytes, dict[str, str]]] = []
+
+    def post(url: str, body: bytes, headers: dict[str, str]) -> int:
+        assert url == "https://platform.example/hooks"
+        calls.append((body, headers))
+        return 200
+
+    tenants = TenantRegistry.from_json([{**t, "callbackUrl": "https://platform.example/hooks"}
+                                        if t["customsCode"] == "3105960001" else t for t in DEMO_TENANTS])
+    stack = EmbeddedStack(workdir=tmp_path / "state", dxp_dir=tmp_path / "dxp", tenants=tenants, webhook_post=post)
+    try:
+        for command in declare_clearance(1):
+            stack.submit(command)
+        for _ in range(100):
+            if not stack.step() and calls:
+                break
+    finally:
+        stack.close()
+    messages = [StatusMessage.from_json(body) for body, _ in calls]
+    assert all(verify(b"platform-secret", body, headers[SIGNATURE_HEADER]) for body, headers in calls)
+    assert {m.tenant for m in messages} == {"3105960001"} and {m.doc_type for m in messages} == {"CEB311"}
+    assert messages[-1].status == "customs accepted (120)"
