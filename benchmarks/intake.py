@@ -74,6 +74,12 @@ def start_service(
     raise SystemExit("order service did not become ready in 120 s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def group_lag(bootstrap: str) -> int | None:
     """Messages on the intake topic the service's group has not committed yet (None: no commits)."""
     from kafka import KafkaConsumer
@@ -164,6 +170,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         for c in commands
     ]
     log_path = Path(args.log or f"/tmp/{prefix}order.log")
+    if args.aiokafka:
+        os.environ["CBEC_BENCH_AIOKAFKA"] = "1"
     service = start_service(bootstrap, database_url, prefix, log_path, args.prototype)
     try:
         wait_idle(bootstrap)
@@ -171,6 +179,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         follower.start()
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, batch_size=256 * 1024)
         sent: dict[str, float] = {}
+        cpu_before = cpu_seconds(service.pid)
+        load_before = os.getloadavg()[0]
         first = time.perf_counter()
         interval = 1.0 / args.rate if args.rate else 0.0
         for i, (key, value) in enumerate(payloads):
@@ -185,6 +195,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         follower.done.wait(args.timeout)
         follower.done.set()
         last = max(follower.released.values(), default=produced)
+        service_cpu = cpu_seconds(service.pid) - cpu_before
         latencies = [(follower.released[k] - sent[k]) * 1000 for k in follower.released]
         result = {
             "commands": args.count,
@@ -195,6 +206,10 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "commands_per_s": round(len(follower.released) / (last - first), 1) if follower.released else 0.0,
             "latency_ms_p50": round(percentile(latencies, 0.50), 1) if latencies else None,
             "latency_ms_p99": round(percentile(latencies, 0.99), 1) if latencies else None,
+            "service_cpu_s": round(service_cpu, 2),
+            "service_cpu_ms_per_command": round(1000 * service_cpu / max(1, len(follower.released)), 2),
+            "load_average_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+            "prototype": args.prototype,
             "schema_prefix": prefix,
         }
         producer.close()
@@ -427,6 +442,60 @@ def prototype_batch(args: argparse.Namespace) -> None:
     drop_schema(url, schema)
 
 
+class AioPublisher:
+    """PROTOTYPE publisher for the outbox relay on aiokafka (its record batches are built in C):
+    ``publish`` only buffers; ``flush`` sends the buffer on a private event loop and waits for acks."""
+
+    def __init__(self, bootstrap: str) -> None:
+        import asyncio
+
+        from aiokafka import AIOKafkaProducer
+
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(target=self._loop.run_forever, name="aiokafka", daemon=True).start()
+        self._buffer: list[tuple[str, str, bytes, dict[str, str] | None]] = []
+
+        async def start() -> Any:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                max_batch_size=256 * 1024,
+            )
+            await producer.start()
+            return producer
+
+        self._producer = asyncio.run_coroutine_threadsafe(start(), self._loop).result()
+
+    def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
+        self._buffer.append((topic, key, value, headers))
+
+    def flush(self, timeout: float | None = None) -> None:
+        import asyncio
+
+        buffer, self._buffer = self._buffer, []
+
+        async def send_all() -> None:
+            futures = [
+                await self._producer.send(
+                    topic,
+                    value,
+                    key=key.encode(),
+                    headers=[(k, v.encode()) for k, v in (headers or {}).items()],
+                )
+                for topic, key, value, headers in buffer
+            ]
+            await asyncio.gather(*futures)
+
+        asyncio.run_coroutine_threadsafe(send_all(), self._loop).result(timeout)
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self._producer.stop(), self._loop).result(timeout)
+
+
 def serve_prototype() -> None:
     """The order service process as ``cbec run order`` wires it, but with the batched intake
     prototype: a batch handler per partition poll over the BatchingStore (one transaction each)."""
@@ -449,7 +518,7 @@ def serve_prototype() -> None:
     settings = Settings()
     store = EventStore.open(settings.database_url, schema=schema_for(settings, "order"), name="order")
     batching = BatchingStore(store)
-    app = application.build(batching, load_tenants(settings))  # type: ignore[arg-type]
+    app = application.build(batching, load_tenants(settings))
     table = handlers(app)
     handle = bus_handler("order", table)
     ensure_topics(
@@ -483,11 +552,17 @@ def serve_prototype() -> None:
     )
 
     def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
-        return routing.route("order", event.stream_id, event.version, event.type, event.data)
+        out: list[tuple[str, str, bytes]] = routing.route(
+            "order", event.stream_id, event.version, event.type, event.data
+        )
+        return out
 
+    aio = os.environ.get("CBEC_BENCH_AIOKAFKA") == "1"
     relay = OutboxRelay(
         store,
-        KafkaPublisher(settings.kafka_bootstrap_servers, client_id="cbec-order"),
+        AioPublisher(settings.kafka_bootstrap_servers)
+        if aio
+        else KafkaPublisher(settings.kafka_bootstrap_servers, client_id="cbec-order"),
         name="order",
         route=route,
     )
@@ -521,6 +596,11 @@ def main() -> None:
         help="run the service with the batched-intake prototype instead of `cbec run order`",
     )
     parser.add_argument("--serve-prototype", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--aiokafka",
+        action="store_true",
+        help="with --prototype: the relay publishes with aiokafka instead of kafka-python",
+    )
     args = parser.parse_args()
     if args.serve_prototype:
         serve_prototype()

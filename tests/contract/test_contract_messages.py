@@ -267,6 +267,48 @@ def test_schema_findings_do_not_repeat_personal_data() -> None:
     head["buyerIdNumber"] = "31010119900101123" + "4" * 60  # too long
     head["buyerTelephone"] = 13912345678  # not a string
     findings = check_declare(body)
-    assert {e.path for e in findings} == {"document.OrderHead.buyerIdNumber", "document.OrderHead.buyerTelephone"}
+    paths = {e.path for e in findings}
+    assert paths == {"document.OrderHead.buyerIdNumber", "document.OrderHead.buyerTelephone"}
     text = json.dumps([e.to_dict() for e in findings])
     assert "3101011990" not in text and "13912345678" not in text
+
+
+def test_the_saga_status_messages_and_commands_validate() -> None:
+    from cbec.contracts import status
+
+    changed = status.StatusMessage(
+        status.STATUS_CHANGED,
+        "s:3",
+        "3105960001",
+        "3105960001:DEMO1",
+        "CEB311",
+        ["3105960001", "DEMO1"],
+        "rejected by customs (100)",
+        100,
+        "sent",
+        reason="订单重复",
+        at="2026-01-01T00:00:00+00:00",
+    )
+    alert = status.StatusMessage(
+        status.CLEARANCE_ALERT,
+        "s:4",
+        "3105960001",
+        "3105960001:DEMO1",
+        "CEB311",
+        ["3105960001", "DEMO1"],
+        "signing failed",
+        None,
+        "signing-failed",
+        reason="token locked",
+        at="2026-01-01T00:00:00+00:00",
+        errors=[{"code": "SIGN-1", "path": "$", "rule": "signing", "message": "locked"}],
+    )
+    for message in (changed, alert):
+        assert errors_of("status/status-change.json", message.to_dict()) == []
+    assert not is_valid("status/status-change.json", {**changed.to_dict(), "buyerIdNumber": "x"})
+    lock = status.SagaCommand("LockClearance", "c1", "3105960001:DEMO1")
+    release = status.SagaCommand("ReleaseDocument", "c2", "3105960001:DEMO1", "CEB511", ["3105960003", "LN1"])
+    for command in (lock, release):
+        assert errors_of("saga/saga-command.json", command.to_dict()) == []
+    left = json.loads(status.GoodsLeft("3105960001:DEMO1", "c3", "2026-01-01T00:00:00+00:00").to_json())
+    assert errors_of("commands/goods-left.json", left) == []

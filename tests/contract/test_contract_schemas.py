@@ -97,6 +97,7 @@ def test_asyncapi_lists_every_public_topic() -> None:
         "cbec.in.cancel",
         "cbec.in.return",
         "cbec.in.entry",
+        "cbec.in.goods-left",
         "cbec.{service}.events",
         "cbec.dlq.{service}",
         "cbec.customs.receipts",

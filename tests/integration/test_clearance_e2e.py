@@ -138,7 +138,9 @@ def test_clearances_reach_release_with_each_document_sent_once_in_prerequisite_o
             break
         time.sleep(1.0)
     store.close()
-    assert all(v["documents"]["inventory"]["statusCode"] == 800 for v in views), (views, processes.tails())
+    if not all(v["documents"].get("inventory", {}).get("statusCode") == 800 for v in views):
+        seen = {v["clearanceKey"]: {k: d["status"] for k, d in v["documents"].items()} for v in views}
+        pytest.fail(f"not all clearances released: {seen}\n{processes.tails()}", pytrace=False)
 
     arrivals = _arrivals(tmp_path / "simulator-journal.txt", tmp_path / "dxp/outbox")
     for commands in clearances:

@@ -193,3 +193,42 @@ def test_the_service_process_signs_from_kafka_and_over_http(
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+
+
+def test_two_replicas_share_the_partitions_and_lose_nothing(kafka_bootstrap: str, kafka_topic_prefix: str) -> None:
+    from kafka import KafkaProducer
+
+    config = WorkerConfig(
+        bootstrap_servers=kafka_bootstrap,
+        group_id=f"{kafka_topic_prefix}cbec-signer",
+        requests_topic=f"{kafka_topic_prefix}cbec.sign.requests",
+        results_topic=f"{kafka_topic_prefix}cbec.sign.results",
+        max_poll_records=10,
+    )
+    _create_topics(kafka_bootstrap, [config.requests_topic, config.results_topic], 4)
+    key = SoftwareSM2Key.from_pem(*generate_sm2_identity(TENANT, "物流企业"))
+    registry = CertificateRegistry()
+    registry.register(TENANT, key)
+    xml = (samples_dir() / "import" / "CEB513Message.xml").read_bytes()
+    requests = [SignRequest.for_xml(f"r{i}", TENANT, "CEB513", f"ebp:{i}", xml) for i in range(80)]
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    for request in requests:
+        producer.send(config.requests_topic, key=request.clearance_key.encode(), value=request.to_json())
+    producer.flush()
+    producer.close()
+
+    async def both() -> list[int]:
+        async with SignerWorker(SignerApp(registry), config) as a, SignerWorker(SignerApp(registry), config) as b:
+            while not (a.assigned_partitions() and b.assigned_partitions()):  # both joined before work starts
+                await asyncio.sleep(0.1)
+            deadline = time.monotonic() + 60
+            while a.processed + b.processed < len(requests) and time.monotonic() < deadline:
+                await asyncio.gather(a.process_once(), b.process_once())
+            assert a.assigned_partitions() + b.assigned_partitions() == 4
+            return [a.processed, b.processed]
+
+    processed = asyncio.run(both())
+    assert all(n > 0 for n in processed)
+    results = [SignResult.from_json(v) for v in _consume_all(kafka_bootstrap, config.results_topic, sum(processed))]
+    assert {r.request_id for r in results} == {r.request_id for r in requests}
+    assert all(r.ok for r in results)

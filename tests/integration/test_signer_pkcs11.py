@@ -56,8 +56,13 @@ class Token:
 
 
 @pytest.fixture
-def token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Token]:
-    """A freshly initialised token in a per-test directory (SOFTHSM2_CONF points at it)."""
+def token(tmp_path: Path) -> Iterator[Token]:
+    """A freshly initialised token in a per-test directory (SOFTHSM2_CONF points at it meanwhile).
+
+    python-pkcs11 keeps one initialised module per process, so the module is re-initialised with the
+    test's configuration and, afterwards, with whatever ``SOFTHSM2_CONF`` was before (other tests'
+    token).
+    """
     from cbec.signing.pkcs11 import reinitialize_module
 
     module = _softhsm_module()
@@ -67,14 +72,25 @@ def token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Token]:
         f"directories.tokendir = {tmp_path / 'tokens'}\nobjectstore.backend = file\n"
         "log.level = ERROR\nslots.removable = false\n"
     )
-    monkeypatch.setenv("SOFTHSM2_CONF", str(conf))
-    subprocess.run(
-        ["softhsm2-util", "--init-token", "--free", "--label", LABEL, "--so-pin", SO_PIN, "--pin", PIN],
-        check=True,
-        capture_output=True,
-    )
-    reinitialize_module(module)  # SoftHSM2 reads SOFTHSM2_CONF in C_Initialize
-    yield Token(module, LABEL, PIN, tmp_path)
+    previous = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    try:
+        subprocess.run(
+            ["softhsm2-util", "--init-token", "--free", "--label", LABEL, "--so-pin", SO_PIN, "--pin", PIN],
+            check=True,
+            capture_output=True,
+        )
+        reinitialize_module(module)  # SoftHSM2 reads SOFTHSM2_CONF in C_Initialize
+        yield Token(module, LABEL, PIN, tmp_path)
+    finally:
+        if previous is None:
+            os.environ.pop("SOFTHSM2_CONF", None)
+        else:
+            os.environ["SOFTHSM2_CONF"] = previous
+        try:
+            reinitialize_module(module)
+        except Exception:  # noqa: BLE001 - no usable previous configuration: the next user initialises it
+            pass
 
 
 def _admin_session(token: Token):  # type: ignore[no-untyped-def]

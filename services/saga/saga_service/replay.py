@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from cbec.settings import Settings
+from cbec.settings import Settings, schema_for
 from cbec.store.event_store import EventStore
 from cbec.tenants_config import load_tenants
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--since", type=int, default=1)
     args = parser.parse_args(argv)
     settings = Settings()
-    store = EventStore.open(settings.database_url, schema=settings.schema_prefix + NAME, name=NAME)
+    store = EventStore.open(settings.database_url, schema=schema_for(settings, NAME), name=NAME)
     notifier = WebhookNotifier(store, load_tenants(settings), secret_for(SagaSettings()))
     count = replay(store, notifier, tenant=args.tenant, since=args.since)
     print(f"queued {count} status messages for redelivery")

@@ -8,7 +8,7 @@ from cbec.bus.kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics
 from cbec.bus.ports import Subscription
 from cbec.contracts.status import SAGA_COMMANDS_TOPIC, STATUS_TOPIC
 from cbec.runtime import ServiceProcess
-from cbec.settings import Settings
+from cbec.settings import Settings, schema_for
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
 from cbec.store.outbox import OutboxRelay
@@ -23,7 +23,7 @@ from saga_service.settings import SagaSettings, secret_for
 def build_process(settings: Settings | None = None, saga_settings: SagaSettings | None = None) -> ServiceProcess:
     settings = settings or Settings()
     own = saga_settings or SagaSettings()
-    store = EventStore.open(settings.database_url, schema=settings.schema_prefix + NAME, name=NAME)
+    store = EventStore.open(settings.database_url, schema=schema_for(settings, NAME), name=NAME)
     app = SagaApp(store, policy=policy_from(own.saga_gate, own.saga_receipt_timeout, own.saga_max_resends))
     notifier = webhooks.WebhookNotifier(
         store, load_tenants(settings), secret_for(own), post=webhooks.httpx_post(own.webhook_timeout),
@@ -42,6 +42,7 @@ def build_process(settings: Settings | None = None, saga_settings: SagaSettings 
     relay = OutboxRelay(store, KafkaPublisher(bootstrap, client_id="cbec-saga"), name=NAME, route=relay_route)
     return ServiceProcess(NAME, consumers=consumers, relays=[relay], pollers=[app.tick, notifier.poll],
                           http_app=make_http_app(app), http_port=settings.http_port,
+                          http_host=settings.http_host, ready_file=settings.ready_file,
                           poll_interval=settings.poll_interval)
 
 

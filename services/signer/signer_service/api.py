@@ -78,7 +78,7 @@ def create_router(app: SignerApp, token: str | None) -> APIRouter:
 
     @router.get("/metrics")
     def metrics() -> Response:
-        body = app.metrics.render(app.pool_stats())
+        body = app.render_metrics()
         return Response(body, media_type="text/plain; version=0.0.4")
 
     @router.get("/health")

@@ -7,12 +7,13 @@ topic is the durable record; consumers dedupe by ``request_id`` too). Transient 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 
 from cbec.contracts.signing import ContractError, SignRequest, SignResult
 from cbec.signing.keys import BackendUnavailable
@@ -21,6 +22,8 @@ from cbec.signing.registry import CertificateRegistry
 from cbec.signing.xmldsig import SigningError, VerifyResult, parse, verify_document
 
 from signer_service.metrics import SignerMetrics
+
+log = logging.getLogger(__name__)
 
 BACKEND_UNAVAILABLE = "CBEC-SIG-BACKEND"
 BAD_REQUEST = "CBEC-SIG-REQUEST"
@@ -118,6 +121,10 @@ class SignerApp:
         except (ContractError, ValueError) as exc:
             result = SignResult.failure(request, BAD_REQUEST, str(exc))
             self.metrics.record_error(BAD_REQUEST)
+        except Exception as exc:  # noqa: BLE001 - one bad request must not stop the batch or the worker
+            log.exception("signer: unexpected failure signing request %s", request.request_id)
+            self.metrics.record_error(INTERNAL)
+            return SignResult.failure(request, INTERNAL, f"internal error: {type(exc).__name__}")  # not cached
         else:
             result = SignResult.success(request, signed)
             self.metrics.record_sign(time.perf_counter() - started)
@@ -128,6 +135,14 @@ class SignerApp:
         """Verify with the embedded certificate; ``registered_only`` also requires a registered one."""
         trusted = {e.key.certificate_der for e in self.registry.entries()} if registered_only else None
         return verify_document(xml, profile=profile, trusted=trusted)
+
+    def certificate_expiries(self, at: datetime | None = None) -> dict[str, float]:
+        """Seconds until each tenant's certificate expires (negative when already expired)."""
+        when = at or datetime.now(UTC)
+        return {e.customs_code: (e.expires_at - when).total_seconds() for e in self.registry.entries()}
+
+    def render_metrics(self) -> str:
+        return self.metrics.render(self.pool_stats(), self.certificate_expiries())
 
     def pool_stats(self) -> dict[str, PoolStats]:
         return {name: pool.stats() for name, pool in self.backends.items()}

@@ -56,7 +56,8 @@ class SignerMetrics:
             self._trim(now)
             return len(self._recent) / self._window
 
-    def render(self, pools: Mapping[str, PoolStats] | None = None) -> str:
+    def render(self, pools: Mapping[str, PoolStats] | None = None, expiries: Mapping[str, float] | None = None) -> str:
+        """Prometheus text; ``expiries`` maps a tenant to its certificate's seconds until expiry."""
         rate = self.signs_per_second()
         with self._lock:
             lines = [
@@ -86,5 +87,11 @@ class SignerMetrics:
                 f"cbec_signer_pool_waiting{{{label}}} {stats.waiting}",
                 f"cbec_signer_pool_reconnects_total{{{label}}} {stats.reconnects}",
                 f"cbec_signer_pool_failures_total{{{label}}} {stats.failures}",
+            ]
+        if expiries:
+            lines.append("# TYPE cbec_signer_certificate_expiry_seconds gauge")
+            lines += [
+                f'cbec_signer_certificate_expiry_seconds{{tenant="{code}"}} {left:.0f}'
+                for code, left in sorted(expiries.items())
             ]
         return "\n".join(lines) + "\n"

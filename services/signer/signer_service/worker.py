@@ -24,11 +24,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka.errors import CommitFailedError
 from cbec.contracts.signing import ContractError, SignRequest, SignResult
 
 from signer_service.application import BAD_REQUEST, SignerApp
 
 log = logging.getLogger(__name__)
+
+HEALTH_CHECK_SECONDS = 30.0
+EXPIRY_WARNING_SECONDS = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +178,11 @@ class SignerWorker:
             await self._producer.send(c.results_topic, key=result.clearance_key.encode(), value=result.to_json())
         await self._producer.flush()
         t4 = time.perf_counter()
-        await self._consumer.commit()
+        try:
+            await self._consumer.commit()
+        except CommitFailedError as exc:
+            # The group rebalanced under us: the results are out, the new owner re-signs (idempotent).
+            log.warning("signer: commit failed after producing %d results: %s", len(results), exc)
         t5 = time.perf_counter()
         for name, seconds in (("decode", t2 - t1), ("sign", t3 - t2), ("produce", t4 - t3), ("commit", t5 - t4)):
             self.seconds[name] += seconds
@@ -184,13 +192,16 @@ class SignerWorker:
     async def run(self, stop: threading.Event | None = None, *, max_messages: int | None = None) -> None:
         """Process batches until ``stop`` is set (or ``max_messages`` were handled)."""
         stop = stop or threading.Event()
-        last_health = time.monotonic()
+        last_health = last_expiry = time.monotonic()
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             await self.process_once()
             if max_messages is not None and self.processed >= max_messages:
                 break
-            if time.monotonic() - last_health > 30:
-                last_health = time.monotonic()
+            now = time.monotonic()
+            if now - last_health > HEALTH_CHECK_SECONDS:
+                last_health = now
                 await loop.run_in_executor(self._signing, self.app.health_check)
+            if now - last_expiry > EXPIRY_WARNING_SECONDS:
+                last_expiry = now
                 self.app.registry.log_expiry_warnings()

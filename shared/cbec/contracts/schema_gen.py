@@ -140,8 +140,8 @@ def command_schema(code: str) -> dict[str, Any]:
             "ebpCode": {
                 "type": "string",
                 "pattern": "^[0-9A-Za-z]{1,18}$",
-                "description": "platform of the clearance (ebpCode:orderNo) when the document does not name it; "
-                "required for CEB511",
+                "description": "platform of the clearance (ebpCode:orderNo) when the document "
+                "does not name it; required for CEB511",
             },
             "document": {"$ref": f"../documents/{code}.json"},
         },

@@ -5,13 +5,14 @@ enterprise that sent the document). It never carries personal data.
 
 ``StatusChanged`` (schema ``cbec.status/1``)::
 
-    {"schema": "cbec.status/1", "type": "StatusChanged", "messageId": "...", "tenant": "3105960001",
+    {"schema": "cbec.status/1", "eventId": "...", "tenant": "3105960001",
      "clearanceKey": "3105960001:DEMO00000001", "docType": "CEB311", "businessKey": ["…", "…"],
-     "status": "customs accepted (120)", "statusCode": 120, "phase": "sent",
-     "reason": "", "at": "2026-01-01T00:00:00+00:00"}
+     "status": "rejected by customs (100)", "statusCode": 100, "phase": "sent",
+     "occurredAt": "2026-01-01T00:00:00+00:00", "reason": "<customs returnInfo>"}
 
-``ClearanceAlert`` (same schema, ``type`` = ``ClearanceAlert``): a document got no receipt after
-the allowed number of resends, or needs a person for another reason; ``reason`` says why.
+``reason`` (customs' returnInfo of a rejection) and ``errors`` (intake or saga refusal findings)
+appear only when set. ``ClearanceAlert`` (same schema, ``"type": "ClearanceAlert"``): a document got
+no receipt after the allowed number of resends, or its signing failed; ``reason`` says why.
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ class StatusMessage:
     errors: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The JSON of ``schemas/status/status-change.json``; ``reason``, ``errors`` and ``type``
+        appear only when they say something (a rejection's reason, intake errors, an alert)."""
+        data: dict[str, Any] = {
             "schema": SCHEMA,
-            "type": self.type,
-            "messageId": self.message_id,
+            "eventId": self.message_id,
             "tenant": self.tenant,
             "clearanceKey": self.clearance_key,
             "docType": self.doc_type,
@@ -58,10 +60,15 @@ class StatusMessage:
             "status": self.status,
             "statusCode": self.status_code,
             "phase": self.phase,
-            "reason": self.reason,
-            "at": self.at,
-            "errors": list(self.errors),
+            "occurredAt": self.at,
         }
+        if self.type != STATUS_CHANGED:
+            data["type"] = self.type
+        if self.reason:
+            data["reason"] = self.reason
+        if self.errors:
+            data["errors"] = list(self.errors)
+        return data
 
     def to_json(self) -> bytes:
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True).encode()
@@ -71,8 +78,8 @@ class StatusMessage:
         if data.get("schema") != SCHEMA:
             raise ValueError(f"not a {SCHEMA} message: {data.get('schema')!r}")
         return cls(
-            type=str(data["type"]),
-            message_id=str(data["messageId"]),
+            type=str(data.get("type", STATUS_CHANGED)),
+            message_id=str(data["eventId"]),
             tenant=str(data["tenant"]),
             clearance_key=str(data["clearanceKey"]),
             doc_type=str(data.get("docType", "")),
@@ -81,7 +88,7 @@ class StatusMessage:
             status_code=data.get("statusCode"),
             phase=str(data.get("phase", "")),
             reason=str(data.get("reason", "")),
-            at=str(data.get("at", "")),
+            at=str(data.get("occurredAt", "")),
             errors=list(data.get("errors", [])),
         )
 
@@ -114,8 +121,6 @@ class SagaCommand:
         if self.doc_type:
             data["docType"] = self.doc_type
             data["businessKey"] = list(self.business_key)
-        if self.stream_id:
-            data["streamId"] = self.stream_id
         if self.command == "RefuseDocument":
             data["errors"] = list(self.errors)
         return data

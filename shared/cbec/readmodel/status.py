@@ -1,16 +1,15 @@
-"""``cbec.out.status`` messages (schema ``cbec.status/1``): one per party of a changed document."""
+"""``cbec.out.status`` messages (schema ``cbec.status/1``) from read-model rows, one per party.
+
+The saga publishes the platform's status messages (``cbec.contracts.status.StatusMessage``); this
+formatter serves a projection's ``on_change`` hook (e.g. webhooks to every party of a document).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
-from cbec.declaration import lifecycle as lc
-from cbec.readmodel.projection import document_row
 from cbec.readmodel.tables import DocumentRow
-from cbec.store.event_store import EventStore
-from cbec.store.events import RecordedEvent
 
 STATUS_TOPIC = "cbec.out.status"
 
@@ -47,19 +46,3 @@ def status_messages(changed: list[tuple[DocumentRow, str]]) -> list[tuple[str, s
             )
     return out
 
-
-def status_route(store: EventStore) -> Callable[[RecordedEvent], list[tuple[str, str, bytes]]]:
-    """An outbox route that announces each declaration event as status changes, as of that event.
-
-    Run it in a second ``OutboxRelay`` (name ``<service>-status``) so status messages are published
-    at least once and in order, like the events themselves.
-    """
-
-    def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
-        if event.type not in lc.EVENT_TYPES:
-            return []
-        history = [(e.type, e.data) for e in store.read(event.stream_id)][: event.version]
-        row = document_row(event.stream_id, history, 0, event.notification_id or 0, event.recorded_at)
-        return status_messages([(row, f"{event.stream_id}:{event.version}")]) if row else []
-
-    return route

@@ -85,25 +85,3 @@ def test_a_document_refused_before_it_had_a_key_is_listed_for_its_sender(
     [row] = model.list("9999999999").items
     assert row.phase == "refused"
 
-
-def test_the_status_route_announces_each_event_as_of_that_event() -> None:
-    from cbec.declaration.eventstore_adapter import EventStoreDeclarations
-    from cbec.readmodel.status import status_route
-    from cbec.store import EventStore
-
-    store = EventStore.open("sqlite:///:memory:", schema="x", name="order")
-    app = DeclarationApp(
-        [ORDER], EventStoreDeclarations(store), demo_registry(), ceb_bridge.validate, ceb_bridge.render
-    )
-    [command] = declare_orders(1)
-    app.declare(command)
-    route = status_route(store)
-    announced = [json.loads(v) for e in store.notifications(1, 10) for _, _, v in route(e)]
-    assert [(m["phase"], m["tenant"]) for m in announced] == [
-        ("received", PLATFORM),
-        ("received", PAYMENT_COMPANY),
-        ("released", PLATFORM),
-        ("released", PAYMENT_COMPANY),
-    ]
-    for message in announced:
-        assert errors_of("status/status-change.json", message) == []

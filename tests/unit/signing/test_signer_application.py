@@ -93,3 +93,25 @@ def test_verify_reports_on_a_signed_document(app: SignerApp) -> None:
     tampered = signed.replace(b"<ceb:orderNo>", b"<ceb:orderNo>0", 1)
     assert app.verify(tampered).code == "CBEC-SIG-DIGEST"
     assert base64.b64decode(_request("x").xml_b64)
+
+
+def test_an_unexpected_backend_exception_fails_only_that_request(sm2_key: SoftwareSM2Key) -> None:
+    class Exploding:
+        algorithm = sm2_key.algorithm
+        certificate_der = sm2_key.certificate_der
+        serial_hex = sm2_key.serial_hex
+        calls = 0
+
+        def sign(self, data: bytes) -> bytes:
+            Exploding.calls += 1
+            if Exploding.calls == 2:
+                raise RuntimeError("token said something odd")
+            return sm2_key.sign(data)
+
+    registry = CertificateRegistry()
+    registry.register(TENANT, Exploding())
+    app = SignerApp(registry)
+    results = app.handle_batch([_request("a"), _request("b"), _request("c")])
+    assert [r.ok for r in results] == [True, False, True]
+    assert results[1].error is not None and results[1].error.code == "CBEC-SIG-INTERNAL"
+    assert app.handle(_request("b")).ok  # not cached: a redelivery is signed

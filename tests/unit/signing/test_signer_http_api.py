@@ -64,3 +64,5 @@ def test_metrics_count_signs_errors_and_pool_use(client: TestClient) -> None:
     assert 'cbec_signer_errors_total{kind="CBEC-SIG-TENANT"} 1' in text
     assert 'cbec_signer_pool_size{pool="default"} 1' in text
     assert 'cbec_signer_sign_seconds_bucket{le="+Inf"} 1' in text
+    expiry = next(line for line in text.splitlines() if line.startswith("cbec_signer_certificate_expiry_seconds"))
+    assert 360 * 86400 < float(expiry.split()[-1]) <= 365 * 86400

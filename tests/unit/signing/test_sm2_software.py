@@ -137,3 +137,23 @@ def test_host_side_prehash_is_what_sm3_with_sm2_signs(sm2_key: SoftwareSM2Key) -
     sig = sm2_key.sign(MESSAGE)
     assert _gmssl_verifier(sm2_key).verify(sig.hex(), e)
     assert not _gmssl_verifier(sm2_key).verify(sig.hex(), sm2.sm2_prehash(sm2_key.public_point, MESSAGE, b"x"))
+
+
+def test_known_answer_from_gm_t_0003_5_verifies() -> None:
+    """The GM/T 0003.5 example on the recommended curve (d, k fixed; ID 1234567812345678)."""
+    from asn1crypto import keys as akeys
+
+    d = int("3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8", 16)
+    curve = gm_sm2.CryptSM2(private_key="", public_key="")
+    point = bytes.fromhex("04" + curve._kg(d, curve.ecc_table["g"]))
+    assert point[1:33].hex().upper() == "09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020"
+    spki = akeys.PublicKeyInfo(
+        {"algorithm": {"algorithm": "ec", "parameters": ("named", "1.2.156.10197.1.301")}, "public_key": point}
+    ).dump()
+    rs = bytes.fromhex(
+        "F5A03B0648D2C4630EEAC513E1BB81A15944DA3827D5B74143AC7EACEEE720B3"
+        "B1B6AA29DF212FD8763182BC0D421CA1BB9038FD1F7F42D4840B69C485BBC1AA"
+    )
+    assert sm2_verify(bytes(spki), b"message digest", rs)
+    assert not sm2_verify(bytes(spki), b"message digesT", rs)
+    assert not sm2_verify(bytes(spki), b"message digest", rs, ident=b"")  # OpenSSL's own default id
