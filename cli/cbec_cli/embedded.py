@@ -105,7 +105,7 @@ class EmbeddedStack:
 
         saga_store = self._store("saga")
         self.saga = saga_app.SagaApp(saga_store, policy=self.saga_policy, clock=self.clock)
-        self.bus.consumer(Subscription(saga_app.INPUT_TOPICS, "cbec-saga"), self.saga.handle)
+        self.bus.consumer(Subscription(saga_app.INPUT_TOPICS, "cbec-saga"), batch_handler=self.saga.handle_batch)
         self.relays.append(OutboxRelay(saga_store, self.bus, name="saga", route=saga_app.route))
         self.webhooks: webhooks.WebhookNotifier | None = None
         if any(t.callback_url for t in self.tenants.all()):

@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,14 +66,18 @@ class SagaApp:
     """The process manager behind ``cbec run saga``; the embedded demo runs it in process."""
 
     def __init__(self, store: EventStore, *, policy: Policy | None = None, clock: Clock | None = None,
-                 name: str = NAME, retries: int = 10) -> None:
+                 name: str = NAME, retries: int = 10, cache_size: int = 10_000) -> None:
         self.store = store
         self.policy = policy or Policy()
         self.clock: Clock = clock or SystemClock()
         self.name = name
         self.retries = retries
+        self.cache_size = cache_size
         self.deadlines: dict[str, datetime] = {}
         self._deadline_lock = threading.Lock()  # the consumer and the ticking poller share it
+        # One unit of work at a time: cached states are mutated while deciding (an LRU of folds).
+        self._work_lock = threading.RLock()
+        self._cache: dict[str, Clearance] = {}
         self._rebuild_deadlines()
 
     # -- queries -------------------------------------------------------------------------------
@@ -87,43 +91,60 @@ class SagaApp:
     # -- handling messages -----------------------------------------------------------------------
     def handle(self, message: Message) -> None:
         """Bus entry point: an events-topic envelope or a RecordGoodsLeft command."""
-        tracking = tracking_for(self.name, message)
+        self.handle_batch([message])
+
+    def handle_batch(self, messages: Sequence[Message]) -> None:
+        """Consecutive messages of one partition in one transaction, with the last one's tracking.
+
+        A redelivered message changes nothing: the domain ignores an upstream event whose stream
+        version it has already folded, and a batch whose last position is recorded is skipped.
+        """
+        if not messages:
+            return
+
+        def work(uow: _UnitOfWork, now: datetime) -> None:
+            for message in messages:
+                self._step(uow, message, now)
+
+        self._run(work, tracking_for(self.name, messages[-1]))
+
+    def _step(self, uow: _UnitOfWork, message: Message, now: datetime) -> None:
         if message.topic == GOODS_LEFT_TOPIC:
             try:
                 goods = GoodsLeft.from_json(message.value)
             except (ValueError, KeyError) as error:
                 log.warning("saga: unreadable goods-left message (%s)", type(error).__name__)
-                self._mark(tracking)
                 return
-            self.goods_left(goods.clearance_key, tracking)
+            self._goods_left_step(uow, goods.clearance_key, now)
             return
-        envelope: dict[str, Any] = json.loads(message.value)
-        if envelope.get("schema") != "cbec.event/1":
-            self._mark(tracking)
+        try:
+            envelope: dict[str, Any] = json.loads(message.value)
+        except ValueError:
+            log.warning("saga: unreadable event on %s", message.topic)
             return
-        self.observe(envelope, tracking)
+        if isinstance(envelope, dict) and envelope.get("schema") == "cbec.event/1":
+            self._observe_step(uow, envelope, now)
 
     def observe(self, envelope: dict[str, Any], tracking: Tracking | None = None) -> list[Decision]:
         """Fold one declaration event into its clearance and act on it."""
         key = str(envelope.get("clearanceKey", ""))
-        if not key or envelope.get("docType") not in domain.KINDS:
-            self._mark(tracking)
-            return []
-
-        def work(uow: _UnitOfWork, now: datetime) -> None:
-            touched = uow.get(key)
-            touched.events += domain.observe(touched.state, envelope, now, self.policy)
-            self._join(uow, key, now)
-
-        return self._run(work, tracking).get(key, [])
+        return self._run(lambda uow, now: self._observe_step(uow, envelope, now), tracking).get(key, [])
 
     def goods_left(self, key: str, tracking: Tracking | None = None) -> list[Decision]:
         """The goods of ``key`` left the zone or site: cancels are refused, returns allowed from now on."""
-        def work(uow: _UnitOfWork, now: datetime) -> None:
-            touched = uow.get(key)
-            touched.events += domain.record_goods_left(touched.state, now, self.policy)
+        return self._run(lambda uow, now: self._goods_left_step(uow, key, now), tracking).get(key, [])
 
-        return self._run(work, tracking).get(key, [])
+    def _observe_step(self, uow: _UnitOfWork, envelope: dict[str, Any], now: datetime) -> None:
+        key = str(envelope.get("clearanceKey", ""))
+        if not key or envelope.get("docType") not in domain.KINDS:
+            return
+        touched = uow.get(key)
+        touched.events += domain.observe(touched.state, envelope, now, self.policy)
+        self._join(uow, key, now)
+
+    def _goods_left_step(self, uow: _UnitOfWork, key: str, now: datetime) -> None:
+        touched = uow.get(key)
+        touched.events += domain.record_goods_left(touched.state, now, self.policy)
 
     def tick(self) -> int:
         """Fire every deadline that is due; returns how many instances acted."""
@@ -170,21 +191,47 @@ class SagaApp:
             target.events += domain.member_at_gate(target.state, number, now, self.policy)
 
     # -- persistence -------------------------------------------------------------------------------
-    def _run(self, work: Any, tracking: Tracking | None) -> dict[str, list[Decision]]:
-        for _ in range(self.retries):
-            uow = _UnitOfWork(self)
-            now = self.clock.now()
-            work(uow, now)
-            try:
-                uow.commit(tracking)
-            except AlreadyProcessed:
-                return {}
-            except ConcurrencyError:
-                continue
-            for k, touched in uow.touched.items():
-                self._schedule(k, touched.state)
-            return {k: t.events for k, t in uow.touched.items()}
+    def _run(self, work: Callable[[_UnitOfWork, datetime], None],
+             tracking: Tracking | None) -> dict[str, list[Decision]]:
+        with self._work_lock:
+            for _ in range(self.retries):
+                uow = _UnitOfWork(self)
+                now = self.clock.now()
+                try:
+                    work(uow, now)
+                    uow.commit(tracking)
+                except AlreadyProcessed:
+                    self._forget(uow)
+                    return {}
+                except ConcurrencyError:
+                    self._forget(uow)
+                    continue
+                except BaseException:
+                    self._forget(uow)
+                    raise
+                for k, touched in uow.touched.items():
+                    self._remember(k, touched.state)
+                    self._schedule(k, touched.state)
+                return {k: t.events for k, t in uow.touched.items()}
         raise ConcurrencyError("saga: too many concurrent writers")
+
+    def _state(self, key: str) -> Clearance:
+        """The instance's state: the cached fold caught up with the store (another process may write)."""
+        cached = self._cache.pop(key, None)
+        if cached is None:
+            return self.load(key)
+        for event in self.store.read(stream_of(key), after_version=cached.version):
+            cached.apply(event.type, event.data)
+        return cached
+
+    def _remember(self, key: str, state: Clearance) -> None:
+        self._cache[key] = state
+        while len(self._cache) > self.cache_size:
+            self._cache.pop(next(iter(self._cache)))
+
+    def _forget(self, uow: _UnitOfWork) -> None:
+        for key in uow.touched:
+            self._cache.pop(key, None)
 
     def _schedule(self, key: str, state: Clearance) -> None:
         due = domain.next_deadline(state, self.policy)
@@ -223,7 +270,7 @@ class _UnitOfWork:
 
     def get(self, key: str) -> _Touched:
         if key not in self.touched:
-            state = self.app.load(key)
+            state = self.app._state(key)
             self.touched[key] = _Touched(state, state.version, [])
         return self.touched[key]
 

@@ -32,7 +32,7 @@ def build_process(settings: Settings | None = None, saga_settings: SagaSettings 
     ensure_topics(bootstrap, [*INPUT_TOPICS, SAGA_COMMANDS_TOPIC, STATUS_TOPIC, webhooks.DLQ_TOPIC],
                   settings.topic_partitions)
     consumers = [
-        KafkaConsumerLoop(bootstrap, Subscription(INPUT_TOPICS, "cbec-saga"), app.handle),
+        KafkaConsumerLoop(bootstrap, Subscription(INPUT_TOPICS, "cbec-saga"), batch_handler=app.handle_batch),
         KafkaConsumerLoop(bootstrap, Subscription((STATUS_TOPIC,), "cbec-webhooks"), notifier.handle),
     ]
 

@@ -65,7 +65,10 @@ def decide(doc_type: DocType, state: Declaration, requested: str, locked: bool, 
     if state.rejected or state.phase in ("withdrawn", "refused"):
         if delete:
             return Decision(error=_nothing_to_delete(where))
-        return Decision(redeclare if state.receipts else "1")
+        if state.rejected:
+            return Decision(redeclare)
+        accepted_before = any(r.status >= 120 for r in state.receipts)
+        return Decision("2" if accepted_before else "1")
     current = state.current_receipt
     if code in NEVER_CHANGED:
         released = current is not None and current.status in LIST_RELEASED

@@ -137,7 +137,7 @@ class Declaration:
     @property
     def awaiting_customs(self) -> bool:
         """Released to customs and no final answer yet (no receipt, or only e-port progress 1–3)."""
-        if not self.ever_released or self.phase in ("withdrawn", "held", "received", "signing-failed"):
+        if not self.ever_released or self.phase in ("withdrawn", "held", "received", "refused", "signing-failed"):
             return False
         current = self.current_receipt
         return current is None or current.status in (1, 2, 3)

@@ -13,7 +13,7 @@ from cbec.clock import Clock, SystemClock
 from cbec.store.codec import Cipher, canonical_json, load_json
 from cbec.store.errors import AlreadyProcessed, ConcurrencyError, DecodeError
 from cbec.store.events import Append, NewEvent, RecordedEvent
-from cbec.store.recorders import close_recorder, count_existing_versions, open_recorder
+from cbec.store.recorders import close_recorder, count_existing_versions, open_recorder, select_streams
 
 
 class EventStore:
@@ -139,6 +139,17 @@ class EventStore:
         """The stream's events in version order (empty for an unknown stream)."""
         gt = after_version or None
         return [self._decode(s, None) for s in self.recorder.select_events(stream_id, gt=gt)]
+
+    def read_many(self, stream_ids: Iterable[UUID]) -> dict[UUID, list[RecordedEvent]]:
+        """Several streams at once (one query, e.g. for a consumer's batch): each id maps to its
+        events in version order, an unknown stream to an empty list."""
+        wanted = list(dict.fromkeys(stream_ids))
+        streams: dict[UUID, list[RecordedEvent]] = {stream: [] for stream in wanted}
+        if not wanted:
+            return streams
+        for stored in select_streams(self.recorder, wanted):
+            streams[cast(UUID, stored.originator_id)].append(self._decode(stored, None))
+        return streams
 
     def stream_version(self, stream_id: UUID) -> int:
         """The stream's latest version, 0 if it has no events."""

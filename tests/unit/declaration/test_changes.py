@@ -10,6 +10,7 @@ from cbec.ceb import codec
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.ports import Position
 from cbec.declaration.saga_commands import SAGA_COMMANDS_TOPIC
+from cbec.errors import CebError
 from cbec.sample_orders import DECLARANT, LOGISTICS_COMPANY, PAYMENT_COMPANY, PLATFORM, cancel_document
 from conftest import World, build_world
 
@@ -177,3 +178,19 @@ def test_another_enterprise_replaying_a_document_is_refused_not_answered_as_a_du
     replay = world.declare("CEB411", PLATFORM, c.payment, command_id="same-id")
     assert replay.result == "refused" and replay.errors[0].code == "-10101"
     assert len(world.events("CEB411", "DocumentReleased")) == 1
+
+
+def test_after_the_saga_refuses_a_held_change_a_corrected_change_is_accepted(world: World) -> None:
+    c = world.clearance(16)
+    key = ("3105960003", c.waybill["LogisticsHead"]["logisticsNo"])
+    world.declare("CEB511", LOGISTICS_COMPANY, c.waybill, ebp=c.ebp)
+    world.apps["logistics"].release("CEB511", key)
+    world.receipt("CEB511", c.waybill, 120, "20261124100000000")
+    c.waybill["LogisticsHead"]["weight"] = "9.0"
+    world.declare("CEB511", LOGISTICS_COMPANY, c.waybill, ebp=c.ebp)
+    error = CebError("CBEC-9", "LogisticsHead.weight", "saga", "too heavy")
+    assert world.apps["logistics"].refuse_document("CEB511", key, [error])
+    c.waybill["LogisticsHead"]["weight"] = "2.0"
+    outcome = world.declare("CEB511", LOGISTICS_COMPANY, c.waybill, ebp=c.ebp)
+    assert outcome.result == "accepted" and outcome.status.startswith("held")
+    assert world.events("CEB511", "DocumentReceived")[-1]["appType"] == "2"

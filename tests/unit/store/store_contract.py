@@ -96,6 +96,32 @@ class StoreContract:
 
     # -- optimistic concurrency ----------------------------------------------------------------
 
+    def test_reading_many_streams_gives_each_its_own_events_in_version_order(self, store: EventStore) -> None:
+        a, b, unknown = order_stream("SO-40"), order_stream("SO-41"), order_stream("SO-42")
+        store.append(a, 0, [received("SO-40")])
+        store.append(b, 0, [received("SO-41", "12.00")])
+        store.append(a, 1, [released("SO-40")])
+
+        streams = store.read_many([b, unknown, a, b])
+
+        assert list(streams) == [b, unknown, a]
+        assert [(e.stream_id, e.version, e.type) for e in streams[a]] == [
+            (a, 1, "OrderReceived"),
+            (a, 2, "OrderReleased"),
+        ]
+        assert streams[b][0].data == {"orderNo": "SO-41", "goodsValue": "12.00"}
+        assert streams[b] == store.read(b)
+        assert streams[unknown] == []
+        assert store.read_many([]) == {}
+
+    def test_reading_many_streams_copes_with_more_than_one_query_worth(self, store: EventStore) -> None:
+        streams = [order_stream(f"SO-5{n:03d}") for n in range(450)]
+        store.append_batch([Append(s, 0, [received("SO")]) for s in streams[::2]])
+
+        found = store.read_many(streams)
+
+        assert [len(found[s]) for s in streams] == [1, 0] * 225
+
     def test_a_stale_expected_version_is_refused_and_writes_nothing(self, store: EventStore) -> None:
         stream = order_stream("SO-4")
         store.append(stream, 0, [received("SO-4")])
