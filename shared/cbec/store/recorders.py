@@ -12,8 +12,9 @@ import psycopg
 from eventsourcing.persistence import ProcessRecorder, StoredEvent
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteProcessRecorder
-from psycopg import sql
+from psycopg import Cursor, sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import DictRow
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
 
@@ -78,13 +79,43 @@ def _open_postgres(url: str, schema: str, name: str, pool_size: int, max_overflo
         max_overflow=max_overflow,
         idle_in_transaction_session_timeout=5,
     )
-    recorder = PostgresProcessRecorder(
+    recorder = _ArrayInsertRecorder(
         datastore,
         events_table_name=f"{name}_events",
         tracking_table_name=f"{name}_tracking",
     )
     recorder.create_table()
     return recorder
+
+
+class _ArrayInsertRecorder(PostgresProcessRecorder):
+    """The library's recorder, but inserting events from four plain arrays: psycopg passes a bytea
+    array as is, where the library's array of composite rows is escaped as text (about twice the
+    client CPU per event). Same table lock, same ``RETURNING notification_id``."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str, tracking_table_name: str) -> None:
+        super().__init__(datastore, events_table_name=events_table_name, tracking_table_name=tracking_table_name)
+        self._insert_arrays = sql.SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
+            " RETURNING notification_id"
+        ).format(schema=sql.Identifier(datastore.schema), table=sql.Identifier(events_table_name))
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> None:
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(
+            self._insert_arrays,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+            prepare=True,
+        )
 
 
 def _open_sqlite(path: str, name: str, pool_size: int, max_overflow: int) -> ProcessRecorder:
