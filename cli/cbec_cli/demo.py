@@ -231,6 +231,7 @@ def _summary(demo: Demo, scenario: str, seconds: float) -> dict[str, Any]:
         saga = stack.saga.view(c.key)
         clearances.append({"clearanceKey": c.key, "tradeMode": c.trade_mode, "expected": c.expect,
                            "finished": demo.finished(c), "documents": documents,
+                           "saga": {k: d["status"] for k, d in saga["documents"].items()},
                            "waiting": {k: d["waitingFor"] for k, d in saga["documents"].items() if d["waitingFor"]},
                            "resends": {k: d["resends"] for k, d in saga["documents"].items() if d["resends"]},
                            "alerts": saga["alerts"]})

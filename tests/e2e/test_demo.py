@@ -72,6 +72,8 @@ def test_demo_summary_shows_every_clearance_released_with_its_receipt_history(de
         for kind in ("order", "payment", "waybill"):
             assert docs[kind]["statusCode"] == 120 and docs[kind]["status"] == "customs accepted (120)"
         assert c["waiting"] == {} and c["alerts"] == []
+        assert c["saga"] == {"order": "customs accepted (120)", "payment": "customs accepted (120)",
+                             "waybill": "customs accepted (120)", "inventory": "released (800)"}
     assert summary["entry"]["statusCode"] == 120
 
 

@@ -120,7 +120,12 @@ class CustomsLinkApp:
         return len(receipts)
 
     def poll_inbox(self) -> int:
-        return sum(self.ingest_message(name, raw) for name, raw in self.link.fetch())
+        """Ingest what the transport has; each message is acknowledged once it is recorded."""
+        count = 0
+        for name, raw in self.link.fetch():
+            count += self.ingest_message(name, raw)
+            self.link.acknowledge(name)
+        return count
 
     def transmission_of(self, cop_msg_id: str) -> dict[str, Any] | None:
         """The transmission a CopMsgId names (requestId, docType, clearanceKey, fileName)."""
@@ -134,6 +139,14 @@ class CustomsLinkApp:
         doc_type = BY_RECEIPT.get(msg.type)
         for node in msg.docs:
             flat = {k: v for k, v in node.items() if isinstance(v, str)}
+            tax_head = node.get("TaxHeadRd") or node.get("TaxHeadStatus")
+            if isinstance(tax_head, dict):  # CEB816 tax bill / CEB818 tax status: about a list, by invtNo
+                flat = {k: v for k, v in tax_head.items() if isinstance(v, str)}
+                out.append(ReceiptReceived(
+                    receipt_id=receipt_id(msg.type, flat), receipt_type=msg.type, doc_type="CEB621",
+                    business_key=[flat.get("invtNo", "")], return_status=_int(flat.get("status", "")),
+                    return_time=flat.get("returnTime", ""), return_info=flat.get("note", ""), node=flat))
+                continue
             if doc_type is None:  # CEB900 and customs-issued messages: correlated by the transmission
                 key: list[str] = [flat.get("oriCopMsgId", "")]
                 doc_code = flat.get("oriMessageType", "").removesuffix("Message")
@@ -146,7 +159,7 @@ class CustomsLinkApp:
                 doc_code = doc_type.code
             out.append(ReceiptReceived(
                 receipt_id=receipt_id(msg.type, flat), receipt_type=msg.type, doc_type=doc_code, business_key=key,
-                return_status=int(flat.get("returnStatus", "0")), return_time=flat.get("returnTime", ""),
+                return_status=_int(flat.get("returnStatus", "")), return_time=flat.get("returnTime", ""),
                 return_info=flat.get("returnInfo", ""), node=flat))
         return out
 
@@ -156,6 +169,14 @@ class CustomsLinkApp:
                 self.store.record_position(position)
             except AlreadyProcessed:
                 pass
+
+
+def _int(text: str) -> int:
+    """A receipt status as a number (0 when customs left it empty or non-numeric)."""
+    try:
+        return int(text)
+    except ValueError:
+        return 0
 
 
 def route(stream_id: uuid.UUID, version: int, event_type: str, data: dict[str, Any]) -> list[tuple[str, str, bytes]]:

@@ -40,8 +40,9 @@ class LinkSettings(BaseSettings):
 
 def transport(settings: Settings, link: LinkSettings) -> Transport:
     if link.customs_gateway_url:
-        return HttpGatewayLink(link.customs_gateway_url, link.customs_gateway_dxp_id,
-                               poll_every=link.customs_gateway_poll_every)
+        return HttpGatewayLink(
+            link.customs_gateway_url, link.customs_gateway_dxp_id, poll_every=link.customs_gateway_poll_every
+        )
     return FileDropLink(settings.dxp_outbox, settings.dxp_inbox)
 
 
@@ -57,15 +58,27 @@ def build_process(settings: Settings | None = None) -> ServiceProcess:
         app.transmit(json.loads(raw), position)
 
     table = {SIGN_RESULTS_TOPIC: on_signed}
-    consumer = KafkaConsumerLoop(bootstrap, Subscription((SIGN_RESULTS_TOPIC,), f"cbec-{SERVICE}"),
-                                 bus_handler(SERVICE, table))
+    consumer = KafkaConsumerLoop(
+        bootstrap, Subscription((SIGN_RESULTS_TOPIC,), f"cbec-{SERVICE}"), bus_handler(SERVICE, table)
+    )
 
     def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
         return route(event.stream_id, event.version, event.type, event.data)
 
-    relay = OutboxRelay(store, KafkaPublisher(bootstrap, client_id="cbec-receipts"), name=SERVICE, route=relay_route)
-    return ServiceProcess(SERVICE, consumers=[consumer], relays=[relay], pollers=[app.poll_inbox],
-                          ready_file=settings.ready_file, poll_interval=settings.poll_interval)
+    relay = OutboxRelay(
+        store,
+        KafkaPublisher(bootstrap, client_id="cbec-receipts"),
+        name=schema_for(settings, SERVICE),
+        route=relay_route,
+    )
+    return ServiceProcess(
+        SERVICE,
+        consumers=[consumer],
+        relays=[relay],
+        pollers=[app.poll_inbox],
+        ready_file=settings.ready_file,
+        poll_interval=settings.poll_interval,
+    )
 
 
 def run() -> None:

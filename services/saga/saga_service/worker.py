@@ -26,11 +26,17 @@ def build_process(settings: Settings | None = None, saga_settings: SagaSettings 
     store = EventStore.open(settings.database_url, schema=schema_for(settings, NAME), name=NAME)
     app = SagaApp(store, policy=policy_from(own.saga_gate, own.saga_receipt_timeout, own.saga_max_resends))
     notifier = webhooks.WebhookNotifier(
-        store, load_tenants(settings), secret_for(own), post=webhooks.httpx_post(own.webhook_timeout),
-        max_attempts=own.webhook_max_attempts, backoff=timedelta(seconds=own.webhook_backoff))
+        store,
+        load_tenants(settings),
+        secret_for(own),
+        post=webhooks.httpx_post(own.webhook_timeout),
+        max_attempts=own.webhook_max_attempts,
+        backoff=timedelta(seconds=own.webhook_backoff),
+    )
     bootstrap = settings.kafka_bootstrap_servers
-    ensure_topics(bootstrap, [*INPUT_TOPICS, SAGA_COMMANDS_TOPIC, STATUS_TOPIC, webhooks.DLQ_TOPIC],
-                  settings.topic_partitions)
+    ensure_topics(
+        bootstrap, [*INPUT_TOPICS, SAGA_COMMANDS_TOPIC, STATUS_TOPIC, webhooks.DLQ_TOPIC], settings.topic_partitions
+    )
     consumers = [
         KafkaConsumerLoop(bootstrap, Subscription(INPUT_TOPICS, "cbec-saga"), batch_handler=app.handle_batch),
         KafkaConsumerLoop(bootstrap, Subscription((STATUS_TOPIC,), "cbec-webhooks"), notifier.handle),
@@ -39,11 +45,20 @@ def build_process(settings: Settings | None = None, saga_settings: SagaSettings 
     def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
         return route(event) + webhooks.route(event)
 
-    relay = OutboxRelay(store, KafkaPublisher(bootstrap, client_id="cbec-saga"), name=NAME, route=relay_route)
-    return ServiceProcess(NAME, consumers=consumers, relays=[relay], pollers=[app.tick, notifier.poll],
-                          http_app=make_http_app(app), http_port=settings.http_port,
-                          http_host=settings.http_host, ready_file=settings.ready_file,
-                          poll_interval=settings.poll_interval)
+    relay = OutboxRelay(
+        store, KafkaPublisher(bootstrap, client_id="cbec-saga"), name=schema_for(settings, NAME), route=relay_route
+    )
+    return ServiceProcess(
+        NAME,
+        consumers=consumers,
+        relays=[relay],
+        pollers=[app.tick, notifier.poll],
+        http_app=make_http_app(app),
+        http_port=settings.http_port,
+        http_host=settings.http_host,
+        ready_file=settings.ready_file,
+        poll_interval=settings.poll_interval,
+    )
 
 
 def run() -> None:

@@ -35,6 +35,7 @@ class FileDropLink:
         self.outbox = outbox
         self.inbox = inbox
         self._rng = rng or random.Random()
+        self._acknowledged: set[str] = set()  # files are kept; a restart re-reads them (ingest dedupes)
         outbox.mkdir(parents=True, exist_ok=True)
         inbox.mkdir(parents=True, exist_ok=True)
 
@@ -50,8 +51,11 @@ class FileDropLink:
         return write_atomically(self.outbox, name, data)
 
     def fetch(self) -> list[tuple[str, bytes]]:
-        """Every receipt file in the inbox as (name, bytes)."""
-        return [(p.name, p.read_bytes()) for p in self.receipts()]
+        """Receipt files in the inbox not yet acknowledged by this process, as (name, bytes)."""
+        return [(p.name, p.read_bytes()) for p in self.receipts() if p.name not in self._acknowledged]
+
+    def acknowledge(self, name: str) -> None:
+        self._acknowledged.add(name)
 
     def receipts(self) -> list[Path]:
         """Receipt files waiting in the inbox, oldest name first (partial files are never listed)."""

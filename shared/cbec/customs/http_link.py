@@ -77,6 +77,9 @@ class HttpGatewayLink:
                 self.cursors[receipt_type] = str(page["next"])
         return out
 
+    def acknowledge(self, name: str) -> None:
+        """Nothing to do: the query cursor already moved past it."""
+
     def close(self) -> None:
         self.client.close()
 

@@ -23,3 +23,7 @@ class Transport(Protocol):
     def fetch(self) -> list[tuple[str, bytes]]:
         """Receipt messages waiting (name, raw bytes); fetching again may repeat them (ingest dedupes)."""
         ...
+
+    def acknowledge(self, name: str) -> None:
+        """``name`` is recorded: it need not be fetched again by this process."""
+        ...

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -215,7 +214,7 @@ class DeclarationApp:
             "links": identity.links,
             "document": document,
         }
-        probe = copy.deepcopy(state)
+        probe = state.copy()
         probe.apply(lc.RECEIVED, received)
         events: Events = [(lc.RECEIVED, received)]
         waiting = [] if decision.app_type == "3" else self.waiting_for(probe)
@@ -224,8 +223,8 @@ class DeclarationApp:
         else:
             events.append(self._release_event(doc_type, stream_id, state.version + 2, probe))
         self._commit(doc_type, stream_id, state, events, position, extra)
-        result = lc.fold(doc_type.code, self.store.read(stream_id))
-        return Outcome("accepted", stream_id, result.status)
+        probe.apply(*events[-1])
+        return Outcome("accepted", stream_id, probe.status)
 
     # -- saga commands ---------------------------------------------------------------------------
     def release(self, doc_type_code: str, key: tuple[str, ...], position: Position | None = None) -> bool:
@@ -493,8 +492,12 @@ class DeclarationApp:
 
     def _complete(self, doc_type: DocType, document: dict[str, Any], app_type: str) -> dict[str, Any]:
         """Fill the head fields the platform owns: appType as decided, guid/appTime/appStatus if left out."""
-        document = copy.deepcopy(document)
-        head = document[doc_type.head] if doc_type.head else document
+        # Only the head changes: copy it and share the rest (event data is never mutated).
+        document = dict(document)
+        if doc_type.head:
+            head = document[doc_type.head] = dict(document[doc_type.head])
+        else:
+            head = document
         head["appType"] = app_type
         head.setdefault("guid", str(uuid.uuid4()).upper())
         head.setdefault("appTime", self.now().astimezone(CST).strftime("%Y%m%d%H%M%S"))

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from cbec.contracts.commands import INTAKE_TOPICS, CommandRejected, parse_declare
+from cbec.contracts.commands import INTAKE_TOPICS, CommandRejected, DeclareDocument, parse_declare
 from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC, DocumentTransmitted, ReceiptReceived
 from cbec.declaration import saga_commands
 from cbec.declaration.application import DeclarationApp
@@ -110,9 +110,14 @@ def _intake(app: DeclarationApp, code: str) -> Handler:
         except CommandRejected as rejected:
             dead_letter(app, raw, position, rejected.errors)
             return
-        outcome = app.declare(command, position)
-        if outcome.result == "refused" and outcome.stream_id is None:
-            dead_letter(app, raw, Position(position.source + "#refused", position.offset), outcome.errors)
-        log.info("command %s: %s", command.command_id, outcome.result)
+        declare_parsed(app, raw, command, position)
 
     return handle
+
+
+def declare_parsed(app: DeclarationApp, raw: bytes, command: DeclareDocument, position: Position) -> None:
+    """Declare a command read from ``raw``; one refused before it has a stream is dead-lettered."""
+    outcome = app.declare(command, position)
+    if outcome.result == "refused" and outcome.stream_id is None:
+        dead_letter(app, raw, Position(position.source + "#refused", position.offset), outcome.errors)
+    log.info("command %s: %s", command.command_id, outcome.result)

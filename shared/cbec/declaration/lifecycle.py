@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cbec.declaration import statuses
@@ -55,6 +55,18 @@ class Declaration:
     release_request_id: str = ""
     file_name: str = ""
     receipts: list[Receipt] = field(default_factory=list)
+
+    def copy(self) -> Declaration:
+        """A copy to apply events to, leaving this one as it is. ``apply`` replaces what it changes
+        or adds to the copied containers; event data is never mutated, so the copy shares it."""
+        return replace(
+            self,
+            links=dict(self.links),
+            commands=dict(self.commands),
+            waiting_for=list(self.waiting_for),
+            errors=list(self.errors),
+            receipts=list(self.receipts),
+        )
 
     def apply(self, event_type: str, data: dict[str, Any]) -> None:
         self.version += 1

@@ -131,3 +131,23 @@ def test_every_receipt_type_of_the_spec_is_parsed(tmp_path: Path) -> None:
     parsed = _events(store, RECEIPT_RECEIVED)
     assert {r["receipt_type"] for r in parsed} == {d.receipt_code for d in ALL}
     assert all(r["return_status"] == 120 for r in parsed)
+
+
+def test_tax_receipts_816_and_818_are_kept_by_the_list_number(tmp_path: Path) -> None:
+    from cbec.ceb.model import CebMessage
+    from cbec.ceb.tables import IMPORT
+
+    store = InMemoryDeclarationStore()
+    app = CustomsLinkApp(store, FileDropLink(tmp_path / "o", tmp_path / "i"), demo_registry())
+    for receipt_type, head_name in (("CEB816", "TaxHeadRd"), ("CEB818", "TaxHeadStatus")):
+        head = {i.name: "1" * (i.min_len or 1) for i in IMPORT.nodes[head_name].items}
+        head.update(guid="AAAAAAAA-0000-0000-0000-000000000000", returnTime="20261124100000000",
+                    invtNo="516520261000000001", status="1")
+        doc: dict[str, Any] = {head_name: head}
+        if head_name == "TaxHeadRd":
+            doc["TaxListRd"] = [{i.name: "1" for i in IMPORT.nodes["TaxListRd"].items}]
+        raw = codec.build(CebMessage(type=receipt_type, docs=[doc], guid=head["guid"]))
+        assert app.ingest_message(f"{receipt_type}.xml", raw) == 1
+    parsed = _events(store, RECEIPT_RECEIVED)
+    assert [(r["receipt_type"], r["doc_type"], r["business_key"]) for r in parsed] == [
+        ("CEB816", "CEB621", ["516520261000000001"]), ("CEB818", "CEB621", ["516520261000000001"])]

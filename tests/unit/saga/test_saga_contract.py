@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from saga_story import Story
-
 from cbec.contracts.schema_check import errors_of
 from cbec.contracts.status import SAGA_COMMANDS_TOPIC, STATUS_TOPIC
+from saga_story import Story
 
 
 def _full_story() -> Story:

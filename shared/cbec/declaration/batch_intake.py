@@ -1,0 +1,82 @@
+"""Batched intake: one poll of an intake partition is handled in ONE event store transaction.
+
+The consumer hands each partition's share of a poll to :func:`batch_handler`'s handler. For an intake
+topic it parses the commands, reads every stream they will need in one query, declares them one
+after the other inside ``BatchingDeclarations.batch`` and commits their events with the tracking of
+the last message. If anything fails, the consumer redoes the messages one at a time, each in its own
+transaction (``cbec.bus.delivery``), so a batch never decides differently from its messages alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from cbec.bus.ports import BatchHandler, Message
+from cbec.contracts.commands import INTAKE_TOPICS, CommandRejected, DeclareDocument, parse_declare
+from cbec.declaration import clearance
+from cbec.declaration.application import DeclarationApp
+from cbec.declaration.batching import BatchingDeclarations
+from cbec.declaration.bus_glue import bus_handler, position_of
+from cbec.declaration.dispatch import dead_letter, declare_parsed, handlers
+from cbec.declaration.doctypes import WAYBILL
+from cbec.declaration.ports import Position
+
+
+def batch_handler(service: str, app: DeclarationApp, store: BatchingDeclarations) -> BatchHandler:
+    """The consumer's batch handler for ``app`` (whose store must be ``store``): intake partitions
+    in one transaction per batch, every other topic one message at a time."""
+    one_by_one = bus_handler(service, handlers(app))
+    intake = {topic: code for topic, code in INTAKE_TOPICS.items() if code in app.doc_types}
+
+    def handle(messages: Sequence[Message]) -> None:
+        positions = [position_of(service, m) for m in messages]
+        code = intake.get(messages[0].topic) if messages else None
+        if code is None or len(messages) < 2 or len({p.source for p in positions}) > 1:
+            for message in messages:
+                one_by_one(message)
+            return
+        source = positions[0].source
+        done = store.processed_up_to(source)
+        work: list[tuple[bytes, Position, DeclareDocument | CommandRejected]] = []
+        streams: list[uuid.UUID] = []
+        for message, position in zip(messages, positions, strict=True):
+            if done is not None and position.offset <= done:
+                continue  # a redelivery: handled alone, it would change nothing either
+            try:
+                command = parse_declare(message.value, default_doc_type=code)
+            except CommandRejected as rejected:
+                work.append((message.value, position, rejected))
+                continue
+            work.append((message.value, position, command))
+            streams += streams_read_by(app, command)
+        with store.batch(source, streams, done_up_to=done):
+            for raw, position, parsed in work:
+                if isinstance(parsed, CommandRejected):
+                    dead_letter(app, raw, position, parsed.errors)
+                else:
+                    declare_parsed(app, raw, parsed, position)
+
+    return handle
+
+
+def streams_read_by(app: DeclarationApp, command: DeclareDocument) -> list[uuid.UUID]:
+    """The streams declaring ``command`` reads first: its document's and its clearance's (a best
+    guess: a stream missed here is read when needed)."""
+    doc_type = app.doc_types.get(command.doc_type)
+    if doc_type is None:
+        return []
+    head = command.document.get(doc_type.head) if doc_type.head else command.document
+    if not isinstance(head, dict):
+        return []
+    try:
+        key = doc_type.business_key(command.document)
+    except (KeyError, TypeError, ValueError):
+        return []
+    if not key or not all(key):
+        return []
+    streams = [doc_type.stream_id(key)]
+    ebp = command.ebp_code if doc_type.code == WAYBILL.code else head.get("ebpCode", "")
+    if ebp and head.get("orderNo"):
+        streams.append(clearance.stream_id(f"{ebp}:{head['orderNo']}"))
+    return streams
