@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from datetime import timedelta
 
+import uvicorn
 from cbec.bus.ports import Subscription
 from cbec.contracts.status import STATUS_TOPIC, StatusMessage
 from cbec.tenants import DEMO_TENANTS, TenantRegistry
+from fastapi import FastAPI, Request, Response
 from saga_service.application import status_messages
-from saga_service.webhooks import SIGNATURE_HEADER, WebhookNotifier, verify
+from saga_service.webhooks import SIGNATURE_HEADER, WebhookNotifier, httpx_post, verify
 from saga_story import Story
 
 URL = "https://platform.example/cbec/status"
@@ -100,3 +105,41 @@ def test_pending_deliveries_survive_a_restart() -> None:
     assert len(restarted.pending) == 1
     restarted.poll()
     assert len(receiver.calls) == 2 and restarted.pending == {}
+
+
+def test_deliveries_reach_a_real_http_endpoint_that_checks_the_signature() -> None:
+    from fastapi import Response
+
+    received: list[str] = []
+    endpoint = FastAPI()
+
+    @endpoint.post("/hooks")
+    async def hook(request: Request) -> Response:
+        body = await request.body()
+        if not verify(b"secret-3105960001", body, request.headers.get(SIGNATURE_HEADER, "")):
+            return Response(status_code=401)
+        received.append(StatusMessage.from_json(body).status)
+        return Response(status_code=204)
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(endpoint, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        story = Story()
+        tenants = TenantRegistry.from_json([{**t, "callbackUrl": f"http://127.0.0.1:{port}/hooks"}
+                                            if t["customsCode"] == "3105960001" else t for t in DEMO_TENANTS])
+        notifier = WebhookNotifier(story.store, tenants, lambda code: f"secret-{code}".encode(),
+                                   post=httpx_post(2.0), clock=story.clock)
+        story.declare("order")
+        story.customs("order", 2, 120)
+        _feed(story, notifier)
+        notifier.poll()
+        assert received[-1] == "customs accepted (120)" and notifier.pending == {}
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
