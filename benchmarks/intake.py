@@ -2,13 +2,18 @@
 released → ``DocumentReleased`` published on ``cbec.order.events``.
 
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 DATABASE_URL=postgresql://postgres@127.0.0.1:5432/cbec \
-        python benchmarks/intake.py --count 5000
+        python benchmarks/intake.py --count 8000 [--rate 900]
 
-Starts ``python -m cbec_cli.main run order`` with a fresh schema prefix, waits until the service's
-consumer group has no lag, then publishes ``--count`` generated orders as fast as the producer can
-and follows the events topic. Prints commands/s (first send → last release) and the p50/p99 latency
-from send to ``DocumentReleased``. ``--profile`` instead runs the handler path in this process under
-cProfile (on ``--profile-url``, SQLite by default) and prints where the time goes.
+Starts the real service (``python -m cbec_cli.main run order``: batched intake, one transaction per
+partition poll, outbox relay on aiokafka) with a fresh schema prefix, waits until the service's
+consumer group has no lag, then publishes ``--count`` generated orders (as fast as the producer can,
+or at ``--rate`` per second) and follows the events topic. Prints commands/s (first send → last
+release), the p50/p99 latency from send to ``DocumentReleased`` (at full speed this is mostly time
+queued behind earlier orders: use ``--rate`` below the throughput for the service's own latency),
+the service's CPU per command and the load average. Other modes, in this process and without Kafka:
+``--in-process`` runs the batched intake handler (on DATABASE_URL or ``--profile-url``),
+``--profile`` runs the one-message handler path under cProfile, ``--floor`` the bare
+CPU-plus-batched-append floor.
 """
 
 from __future__ import annotations
@@ -38,9 +43,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def start_service(
-    bootstrap: str, database_url: str, prefix: str, log_path: Path, prototype: bool = False
-) -> subprocess.Popen[bytes]:
+def start_service(bootstrap: str, database_url: str, prefix: str, log_path: Path) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ,
         CBEC_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
@@ -50,10 +53,7 @@ def start_service(
     )
     env.pop("CBEC_HTTP_PORT", None)
     log = log_path.open("wb")
-    if prototype:
-        command = [sys.executable, str(Path(__file__).resolve()), "--serve-prototype"]
-    else:
-        command = [sys.executable, "-m", "cbec_cli.main", "run", "order"]
+    command = [sys.executable, "-m", "cbec_cli.main", "run", "order"]
     process = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -170,9 +170,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         for c in commands
     ]
     log_path = Path(args.log or f"/tmp/{prefix}order.log")
-    if args.aiokafka:
-        os.environ["CBEC_BENCH_AIOKAFKA"] = "1"
-    service = start_service(bootstrap, database_url, prefix, log_path, args.prototype)
+    service = start_service(bootstrap, database_url, prefix, log_path)
     try:
         wait_idle(bootstrap)
         follower = Follower(bootstrap, {k for k, _ in payloads})
@@ -209,7 +207,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "service_cpu_s": round(service_cpu, 2),
             "service_cpu_ms_per_command": round(1000 * service_cpu / max(1, len(follower.released)), 2),
             "load_average_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)],
-            "prototype": args.prototype,
+            "cpus": os.cpu_count(),
             "schema_prefix": prefix,
         }
         producer.close()
@@ -334,239 +332,41 @@ def batched_floor(args: argparse.Namespace) -> None:
     drop_schema(url, schema)
 
 
-class BatchingStore:
-    """PROTOTYPE of batched intake (the change proposed for ``cbec.declaration``): a DeclarationStore
-    that holds one poll's appends and commits them in ONE transaction with the last message's position.
+def in_process(args: argparse.Namespace) -> None:
+    """The service's batched intake handler in this process, without Kafka: ``--count`` orders in
+    polls of ``--batch`` messages on one partition, each poll one transaction (``cbec run order``
+    wires the same handler). Shows what the handler and the store cost per command."""
+    import tempfile
 
-    ``prefetch`` asks Postgres once which of the batch's streams exist, so reads of new streams cost
-    no round trip; reads see the batch's own pending events, so two commands on one key still meet.
-    """
-
-    def __init__(self, store: Any) -> None:
-        from cbec.declaration.eventstore_adapter import EventStoreDeclarations
-
-        self.inner = EventStoreDeclarations(store)
-        self.store = store
-        self.pending: dict[uuid.UUID, list[tuple[str, dict[str, Any]]]] = {}
-        self.appends: list[Any] = []
-        self.position: Any = None
-        self.empty: set[uuid.UUID] = set()
-
-    def prefetch(self, stream_ids: set[uuid.UUID]) -> None:
-        from psycopg import sql
-
-        recorder = self.store.recorder
-        table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
-        query = sql.SQL("SELECT DISTINCT originator_id FROM {} WHERE originator_id = ANY(%s)").format(table)
-        with recorder.datastore.get_connection() as conn:
-            existing = {row[0] for row in conn.execute(query, (list(stream_ids),))}
-        self.empty = stream_ids - existing
-
-    def read(self, stream_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
-        stored = [] if stream_id in self.empty else self.inner.read(stream_id)
-        return stored + self.pending.get(stream_id, [])
-
-    def append(self, stream_id: uuid.UUID, expected_version: int, events: Any, position: Any = None) -> None:
-        from cbec.declaration.ports import StreamAppend
-
-        self.append_batch([StreamAppend(stream_id, expected_version, events)], position)
-
-    def append_batch(self, appends: Any, position: Any = None) -> None:
-        from cbec.declaration.ports import VersionConflict
-        from cbec.store import Append, NewEvent
-
-        for a in appends:
-            if len(self.read(a.stream_id)) != a.expected_version:
-                raise VersionConflict(f"{a.stream_id}: expected {a.expected_version}")
-        for a in appends:
-            self.pending.setdefault(a.stream_id, []).extend((t, d) for t, d in a.events)
-            self.appends.append(
-                Append(a.stream_id, a.expected_version, [NewEvent(t, d) for t, d in a.events])
-            )
-        self.position = position or self.position
-
-    def record_position(self, position: Any) -> None:
-        self.position = position
-
-    def flush(self) -> None:
-        from cbec.declaration.eventstore_adapter import tracking_of
-
-        tracking = tracking_of(self.position) if self.position else None
-        self.store.append_batch(self.appends, tracking=tracking)
-        self.pending, self.appends, self.position, self.empty = {}, [], None, set()
-
-
-def prototype_batch(args: argparse.Namespace) -> None:
-    """The real DeclarationApp and intake handler on the BatchingStore: one transaction per batch."""
     from cbec.bus.ports import Message
-    from cbec.contracts.commands import parse_declare
-    from cbec.declaration import ceb_bridge, clearance
-    from cbec.declaration.application import DeclarationApp
-    from cbec.declaration.bus_glue import bus_handler
-    from cbec.declaration.dispatch import handlers
-    from cbec.declaration.doctypes import ORDER
+    from cbec.declaration.batch_intake import batch_handler
+    from cbec.declaration.batching import BatchingDeclarations
     from cbec.store.event_store import EventStore
     from cbec.tenants import demo_registry
+    from order_service import application
 
-    url = args.profile_url or os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        raise SystemExit("--prototype-batch needs Postgres (--profile-url or DATABASE_URL)")
-    schema = f"proto{uuid.uuid4().hex[:8]}_order"
+    url = args.profile_url or os.environ.get("DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/batch.db"
+    schema = f"inproc{uuid.uuid4().hex[:8]}_order"
     store = EventStore.open(url, schema=schema, name="order")
-    batching = BatchingStore(store)
-    app = DeclarationApp([ORDER], batching, demo_registry(), ceb_bridge.validate, ceb_bridge.render)
-    handle = bus_handler("order", handlers(app))
-    commands = declare_orders(args.count + 1)
-    messages = [Message(IN_TOPIC, 0, n, None, c.to_json(), {}) for n, c in enumerate(commands[:-1])]
-    handle(Message(IN_TOPIC, 1, 0, None, commands[-1].to_json(), {}))  # warm up lazy imports, caches
-    batching.flush()
+    declarations = BatchingDeclarations(store)
+    handle = batch_handler("order", application.build(declarations, demo_registry()), declarations)
+    commands = declare_orders(args.count + 2)
+    handle([Message(IN_TOPIC, 1, n, None, c.to_json(), {}) for n, c in enumerate(commands[-2:])])  # warm up
+    messages = [Message(IN_TOPIC, 0, n, None, c.to_json(), {}) for n, c in enumerate(commands[:-2])]
+    cpu = time.process_time()
     started = time.perf_counter()
     for first in range(0, len(messages), args.batch):
-        batch = messages[first : first + args.batch]
-        ids: set[uuid.UUID] = set()
-        for message in batch:
-            head = parse_declare(message.value).document["OrderHead"]
-            ids.add(ORDER.stream_id((head["ebpCode"], head["orderNo"])))
-            ids.add(clearance.stream_id(f"{head['ebpCode']}:{head['orderNo']}"))
-        batching.prefetch(ids)
-        for message in batch:
-            handle(message)
-        batching.flush()
+        handle(messages[first : first + args.batch])
     elapsed = time.perf_counter() - started
-    released = sum(1 for e in store.notifications(1, 10 * args.count) if e.type == "DocumentReleased") - 1
+    cpu = time.process_time() - cpu
+    released = sum(1 for e in store.notifications(1, 10 * args.count + 10) if e.type == "DocumentReleased") - 2
     print(
-        f"prototype batched intake (real handler, batches of {args.batch}) on postgresql: "
-        f"{args.count / elapsed:.0f} commands/s, {released} released"
+        f"batched intake in process (polls of {args.batch}) on {url.split(':')[0]}: "
+        f"{args.count / elapsed:.0f} commands/s, CPU {1000 * cpu / args.count:.2f} ms/command, "
+        f"{released} of {args.count} released"
     )
     store.close()
     drop_schema(url, schema)
-
-
-class AioPublisher:
-    """PROTOTYPE publisher for the outbox relay on aiokafka (its record batches are built in C):
-    ``publish`` only buffers; ``flush`` sends the buffer on a private event loop and waits for acks."""
-
-    def __init__(self, bootstrap: str) -> None:
-        import asyncio
-
-        from aiokafka import AIOKafkaProducer
-
-        self._loop = asyncio.new_event_loop()
-        threading.Thread(target=self._loop.run_forever, name="aiokafka", daemon=True).start()
-        self._buffer: list[tuple[str, str, bytes, dict[str, str] | None]] = []
-
-        async def start() -> Any:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=bootstrap,
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=5,
-                max_batch_size=256 * 1024,
-            )
-            await producer.start()
-            return producer
-
-        self._producer = asyncio.run_coroutine_threadsafe(start(), self._loop).result()
-
-    def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
-        self._buffer.append((topic, key, value, headers))
-
-    def flush(self, timeout: float | None = None) -> None:
-        import asyncio
-
-        buffer, self._buffer = self._buffer, []
-
-        async def send_all() -> None:
-            futures = [
-                await self._producer.send(
-                    topic,
-                    value,
-                    key=key.encode(),
-                    headers=[(k, v.encode()) for k, v in (headers or {}).items()],
-                )
-                for topic, key, value, headers in buffer
-            ]
-            await asyncio.gather(*futures)
-
-        asyncio.run_coroutine_threadsafe(send_all(), self._loop).result(timeout)
-
-    def close(self, timeout: float | None = 10.0) -> None:
-        import asyncio
-
-        asyncio.run_coroutine_threadsafe(self._producer.stop(), self._loop).result(timeout)
-
-
-def serve_prototype() -> None:
-    """The order service process as ``cbec run order`` wires it, but with the batched intake
-    prototype: a batch handler per partition poll over the BatchingStore (one transaction each)."""
-    from cbec.bus.kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics
-    from cbec.bus.ports import Subscription
-    from cbec.contracts.commands import CommandRejected, parse_declare
-    from cbec.declaration import clearance, routing
-    from cbec.declaration.bus_glue import bus_handler
-    from cbec.declaration.dispatch import handlers
-    from cbec.declaration.doctypes import ORDER
-    from cbec.declaration.worker import schema_for
-    from cbec.runtime import ServiceProcess
-    from cbec.settings import Settings
-    from cbec.store.event_store import EventStore
-    from cbec.store.events import RecordedEvent
-    from cbec.store.outbox import OutboxRelay
-    from cbec.tenants_config import load_tenants
-    from order_service import application
-
-    settings = Settings()
-    store = EventStore.open(settings.database_url, schema=schema_for(settings, "order"), name="order")
-    batching = BatchingStore(store)
-    app = application.build(batching, load_tenants(settings))
-    table = handlers(app)
-    handle = bus_handler("order", table)
-    ensure_topics(
-        settings.kafka_bootstrap_servers,
-        [*table, routing.events_topic("order"), routing.SIGN_REQUESTS_TOPIC, "cbec.dlq.order"],
-        settings.topic_partitions,
-    )
-
-    def on_batch(messages: Any) -> None:
-        ids: set[uuid.UUID] = set()
-        for message in messages:
-            if message.topic == IN_TOPIC:
-                try:
-                    head = parse_declare(message.value).document.get("OrderHead") or {}
-                except CommandRejected:
-                    continue
-                key = (str(head.get("ebpCode", "")), str(head.get("orderNo", "")))
-                ids |= {ORDER.stream_id(key), clearance.stream_id(":".join(key))}
-        try:
-            if ids:
-                batching.prefetch(ids)
-            for message in messages:
-                handle(message)
-            batching.flush()
-        except Exception:
-            batching.pending, batching.appends, batching.position, batching.empty = {}, [], None, set()
-            raise
-
-    consumer = KafkaConsumerLoop(
-        settings.kafka_bootstrap_servers, Subscription(tuple(table), GROUP), batch_handler=on_batch
-    )
-
-    def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
-        out: list[tuple[str, str, bytes]] = routing.route(
-            "order", event.stream_id, event.version, event.type, event.data
-        )
-        return out
-
-    aio = os.environ.get("CBEC_BENCH_AIOKAFKA") == "1"
-    relay = OutboxRelay(
-        store,
-        AioPublisher(settings.kafka_bootstrap_servers)
-        if aio
-        else KafkaPublisher(settings.kafka_bootstrap_servers, client_id="cbec-order"),
-        name="order",
-        route=route,
-    )
-    ServiceProcess("order", consumers=[consumer], relays=[relay], poll_interval=settings.poll_interval).run()
 
 
 def main() -> None:
@@ -589,24 +389,12 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--floor", action="store_true", help="measure the batched-append floor instead")
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--prototype-batch", action="store_true", help="the batched-intake prototype")
     parser.add_argument(
-        "--prototype",
-        action="store_true",
-        help="run the service with the batched-intake prototype instead of `cbec run order`",
-    )
-    parser.add_argument("--serve-prototype", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--aiokafka",
-        action="store_true",
-        help="with --prototype: the relay publishes with aiokafka instead of kafka-python",
+        "--in-process", action="store_true", help="the batched intake handler in this process, without Kafka"
     )
     args = parser.parse_args()
-    if args.serve_prototype:
-        serve_prototype()
-        return
-    if args.prototype_batch:
-        prototype_batch(args)
+    if args.in_process:
+        in_process(args)
         return
     if args.floor:
         batched_floor(args)

@@ -7,6 +7,8 @@ entry list before the entry list.
 
 from __future__ import annotations
 
+import json
+
 import os
 import signal
 import subprocess
@@ -34,10 +36,8 @@ pytestmark = pytest.mark.integration
 
 HERE = Path(__file__).parent
 PROCESSES: dict[str, list[str]] = {
-    **{name: [sys.executable, "-m", "cbec_cli.main", "run", name]
-       for name in ("order", "payment", "logistics", "inventory", "receipts", "simulator")},
-    "saga": [sys.executable, "-c", "from saga_service.worker import run; run()"],
-    "signer": [sys.executable, str(HERE / "clearance_signer.py")],
+    name: [sys.executable, "-m", "cbec_cli.main", "run", name]
+    for name in ("order", "payment", "logistics", "inventory", "signer", "receipts", "saga", "simulator")
 }
 
 
@@ -105,24 +105,30 @@ def fast_forward(bootstrap: str) -> None:
 @pytest.fixture
 def processes(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterator[Processes]:
     fast_forward(kafka_bootstrap)
+    # The platform HSM signs for every tenant: one SM2 key and certificate each, in the signer's registry.
     keys = tmp_path / "keys"
     keys.mkdir()
+    registry = []
     for tenant in DEMO_TENANTS:
         key_pem, cert_pem = generate_sm2_identity(tenant["customsCode"], tenant["name"])
         (keys / f"{tenant['customsCode']}.key").write_bytes(key_pem)
         (keys / f"{tenant['customsCode']}.cer").write_bytes(cert_pem)
+        registry.append({"customs_code": tenant["customsCode"], "key_pem": str(keys / f"{tenant['customsCode']}.key"),
+                         "cert_pem": str(keys / f"{tenant['customsCode']}.cer")})
+    (keys / "tenants.json").write_text(json.dumps(registry), encoding="utf-8")
     (tmp_path / "logs").mkdir()
     prefix = f"t{uuid.uuid4().hex[:8]}_"
     env = {**os.environ, "CBEC_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "CBEC_DATABASE_URL": database_url,
            "CBEC_SCHEMA_PREFIX": prefix, "CBEC_DXP_OUTBOX": str(tmp_path / "dxp/outbox"),
            "CBEC_DXP_INBOX": str(tmp_path / "dxp/inbox"), "CBEC_SIMULATOR_DELAY": "0.2",
            "CBEC_SIMULATOR_JOURNAL": str(tmp_path / "simulator-journal.txt"), "CBEC_TOPIC_PARTITIONS": "2",
-           "CBEC_SAGA_RECEIPT_TIMEOUT": "60"}
+           "CBEC_SAGA_RECEIPT_TIMEOUT": "60", "CBEC_SIGNER_TENANTS_FILE": str(keys / "tenants.json"),
+           "CBEC_SIGNER_BACKEND": "software"}
     running = Processes(env, tmp_path / "logs")
     running.env["CBEC_TEST_SCHEMA_PREFIX"] = prefix
     try:
         for name, argv in PROCESSES.items():
-            running.start(name, [*argv, str(keys)] if name == "signer" else argv)
+            running.start(name, argv)
         for name in PROCESSES:
             running.wait_ready(name)
         yield running

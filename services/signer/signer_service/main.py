@@ -62,6 +62,7 @@ def run() -> None:
         ),
     )
     log.info("signer started: group %s, backend %s", settings.signer_group_id, settings.signer_backend)
+    print("cbec signer: ready", flush=True)
 
     async def serve() -> None:
         async with worker:

@@ -89,15 +89,15 @@ def _open_postgres(url: str, schema: str, name: str, pool_size: int, max_overflo
 
 
 class _ArrayInsertRecorder(PostgresProcessRecorder):
-    """The library's recorder, but inserting events from four plain arrays: psycopg passes a bytea
-    array as is, where the library's array of composite rows is escaped as text (about twice the
-    client CPU per event). Same table lock, same ``RETURNING notification_id``."""
+    """The library's recorder, but inserting events from four plain arrays sent in binary (``%b``):
+    the library's array of composite rows goes as escaped text, which costs the client about four
+    times the CPU per event. Same table lock, same ``RETURNING notification_id``."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str, tracking_table_name: str) -> None:
         super().__init__(datastore, events_table_name=events_table_name, tracking_table_name=tracking_table_name)
         self._insert_arrays = sql.SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
-            " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
+            " SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])"
             " RETURNING notification_id"
         ).format(schema=sql.Identifier(datastore.schema), table=sql.Identifier(events_table_name))
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import inventory_service.application
 import order_service.application
 import pytest
 from cbec.bus.delivery import deliver
@@ -18,7 +19,8 @@ from cbec.declaration.batch_intake import batch_handler
 from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.bus_glue import bus_handler
 from cbec.declaration.dispatch import handlers
-from cbec.sample_orders import PLATFORM, order_document
+from cbec.quota.settings import QuotaSettings
+from cbec.sample_orders import DECLARANT, PLATFORM, inventory_document, order_document
 from cbec.store.event_store import EventStore
 from cbec.tenants import demo_registry
 
@@ -29,10 +31,15 @@ SOURCE = f"order|{TOPIC}/0"
 class Service:
     """The order service's app on a SQLite event store, counting its transactions."""
 
-    def __init__(self, path: Path) -> None:
-        self.events = EventStore.open(f"sqlite:///{path}", schema="unused", name="order")
+    def __init__(self, path: Path, service: str = "order") -> None:
+        self.service = service
+        self.events = EventStore.open(f"sqlite:///{path}", schema="unused", name=service)
         self.store = BatchingDeclarations(self.events)
-        self.app = order_service.application.build(self.store, demo_registry())
+        if service == "inventory":
+            quota = QuotaSettings(pii_hmac_key="test-key")
+            self.app = inventory_service.application.build(self.store, demo_registry(), quota)
+        else:
+            self.app = order_service.application.build(self.store, demo_registry())
         self.transactions = 0
         append_batch = self.events.append_batch
 
@@ -43,11 +50,11 @@ class Service:
         self.events.append_batch = counting
 
     def handle_batched(self, messages: Sequence[Message]) -> None:
-        deliver(messages, handler=None, batch_handler=batch_handler("order", self.app, self.store),
+        deliver(messages, handler=None, batch_handler=batch_handler(self.service, self.app, self.store),
                 dead_letter=None, commit=lambda m: None)
 
     def handle_one_by_one(self, messages: Sequence[Message]) -> None:
-        handle = bus_handler("order", handlers(self.app))
+        handle = bus_handler(self.service, handlers(self.app))
         for message in messages:
             handle(message)
 
@@ -68,8 +75,8 @@ def order(n: int, command_id: str | None = None, sender: str = PLATFORM) -> Decl
     return DeclareDocument(command_id or f"cmd-{n}", sender, "CEB311", order_document(n, random.Random(n)))
 
 
-def messages(*raws: bytes, first_offset: int = 0) -> list[Message]:
-    return [Message(TOPIC, 0, first_offset + i, None, raw, {}) for i, raw in enumerate(raws)]
+def messages(*raws: bytes, first_offset: int = 0, topic: str = TOPIC) -> list[Message]:
+    return [Message(topic, 0, first_offset + i, None, raw, {}) for i, raw in enumerate(raws)]
 
 
 def changed(command: DeclareDocument, command_id: str) -> DeclareDocument:
@@ -157,3 +164,25 @@ def test_a_batch_overlapping_what_was_handled_does_only_the_new_messages(
     alone.handle_one_by_one(batch)
 
     assert batched.history() == alone.history()
+
+
+def test_a_buyers_annual_quota_counts_the_lists_earlier_in_the_same_batch(tmp_path: Path) -> None:
+    batched = Service(tmp_path / "batched.db", "inventory")
+    alone = Service(tmp_path / "alone.db", "inventory")
+    lists = []
+    for n in range(1, 8):  # 7 x 4,900 for one buyer: the sixth and seventh pass the 26,000 a year
+        document = inventory_document(order_document(n, random.Random(n), lines=1))
+        document["InventoryList"][0].update(qty="1", price="4900", totalPrice="4900")
+        document["InventoryHead"].update(buyerIdNumber="310101199001011234", freight="0", insuredFee="0")
+        lists.append(DeclareDocument(f"cmd-list-{n}", DECLARANT, "CEB621", document).to_json())
+    batch = messages(*lists, topic="cbec.in.inventory")
+
+    batched.handle_batched(batch)
+    alone.handle_one_by_one(batch)
+
+    assert batched.transactions == 1
+    assert batched.history() == alone.history()
+    refusals = [e for e in batched.events.notifications(1, 1000) if e.type == "DocumentRefused"]
+    assert [e["code"] for r in refusals for e in r.data["errors"]] == ["-621018", "-621018"]
+    batched.events.close()
+    alone.events.close()
