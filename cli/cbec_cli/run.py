@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 from typing import Annotated
 
@@ -22,15 +21,16 @@ SERVICES: dict[str, str] = {
 
 def run_simulator() -> None:
     """The customs simulator as its own process, on the DXP outbox/inbox folders."""
-    from cbec.customs.simulator import CustomsSimulator, SimulatorConfig
+    import signal
+    import threading
+
+    from cbec.customs.simulator import CustomsSimulator, SimulatorSettings
     from cbec.settings import Settings
 
     settings = Settings()
     journal = settings.simulator_journal or settings.dxp_outbox.parent / "simulator-journal.txt"
     simulator = CustomsSimulator(settings.dxp_outbox, settings.dxp_inbox, journal=journal,
-                                 config=SimulatorConfig(accept_delay=settings.simulator_delay))
-    import signal
-    import threading
+                                 config=SimulatorSettings().config())
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -45,9 +45,9 @@ def register(app: typer.Typer) -> None:
         service: Annotated[str, typer.Argument(help=f"One of: {', '.join([*SERVICES, 'simulator'])}.")],
     ) -> None:
         """Run one service process in the foreground until SIGTERM."""
-        logging.basicConfig(level=os.environ.get("CBEC_LOG_LEVEL", "INFO"),
-                            format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s",'
-                                   '"message":"%(message)s"}')
+        from cbec.logging_setup import configure_logging
+
+        configure_logging(os.environ.get("CBEC_LOG_LEVEL", "INFO"))
         if service == "simulator":
             run_simulator()
             return
@@ -55,6 +55,17 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"unknown service {service!r}; choose from {', '.join(SERVICES)}")
         module = importlib.import_module(SERVICES[service])
         module.run()
+
+    @app.command()
+    def replay(
+        tenant: Annotated[str | None, typer.Option(help="Only this tenant's status messages.")] = None,
+        since: Annotated[int | None, typer.Option(help="Only messages after this notification id.")] = None,
+    ) -> None:
+        """Re-send stored status messages (webhooks and cbec.out.status) from the saga's store."""
+        from saga_service import replay as replay_module
+
+        argv = [*(["--tenant", tenant] if tenant else []), *(["--since", str(since)] if since is not None else [])]
+        raise typer.Exit(replay_module.main(argv))
 
     @app.command()
     def status(
