@@ -103,9 +103,10 @@ def test_a_writer_racing_the_poll_makes_it_redo_one_at_a_time_without_losing_any
         if stream_id == stream and not raced:
             raced.append(True)
             order_service.application.build(BatchingDeclarations(batched), demo_registry()).declare(racer)
-        return read(stream_id)
+        events: list[tuple[str, dict[str, Any]]] = read(stream_id)
+        return events
 
-    declarations.read = racing_read  # type: ignore[method-assign]
+    declarations.read = racing_read
     app = order_service.application.build(declarations, demo_registry())
     deliver(messages, handler=None, batch_handler=batch_handler("order", app, declarations), dead_letter=None,
             commit=lambda m: None)

@@ -31,15 +31,19 @@ def test_every_service_package_has_a_service_in_the_local_stack_list() -> None:
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_each_service_image_installs_the_hashed_lock_and_runs_cbec_run(name: str) -> None:
+def test_each_service_image_runs_cbec_run_on_the_common_image(name: str) -> None:
     dockerfile = (ROOT / "services" / name / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.M)
-    assert re.search(r"pip install --no-deps --require-hashes -r requirements\.lock", dockerfile)
+    assert re.search(r"^FROM base$", dockerfile, re.M)
     [cmd] = re.findall(r"^CMD (\[.*\])$", dockerfile, re.M)
     assert json.loads(cmd) == ["cbec", "run", name]
-    assert re.search(r"^USER 10001", dockerfile, re.M), (
-        "images run as the non-root uid the k8s manifests expect"
-    )
+
+
+def test_the_common_image_installs_the_hashed_lock_and_runs_as_the_non_root_uid() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.M)
+    assert re.search(r"pip install --no-deps --require-hashes -r requirements\.lock", dockerfile)
+    assert re.search(r"^USER 10001", dockerfile, re.M), "images run as the non-root uid the k8s manifests expect"
+    assert compose()["services"]["base"]["build"]["dockerfile"] == "Dockerfile"
 
 
 def test_compose_runs_kraft_kafka_3_9_and_postgres_15_with_health_checks() -> None:

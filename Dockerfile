@@ -1,0 +1,41 @@
+# The common cbec image: the hashed lock, the code and the CEB reference pack; every service image
+# (services/<name>/Dockerfile) starts FROM it and only names its command. Build from the repo root:
+#   docker build --build-context reference=../shared/reference/ceb-202205 -t cbec/base:local .
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    CBEC_READY_FILE=/tmp/cbec-ready \
+    CBEC_DXP_OUTBOX=/var/lib/cbec/dxp/outbox \
+    CBEC_DXP_INBOX=/var/lib/cbec/dxp/inbox \
+    CBEC_REFERENCE_DIR=/opt/cbec/reference/ceb-202205
+
+# SoftHSM2 lets the signer's pkcs11 backend run without a hardware HSM (tests, demos); production mounts
+# the vendor's PKCS#11 module instead and points CBEC_PKCS11_MODULE at it.
+ARG WITH_SOFTHSM=0
+RUN if [ "$WITH_SOFTHSM" = 1 ]; then \
+        apt-get update && apt-get install -y --no-install-recommends softhsm2 && rm -rf /var/lib/apt/lists/*; \
+    fi
+
+WORKDIR /app
+# Dependencies first (exact versions, every file checked against its hash), so code edits reuse this layer.
+COPY requirements.lock ./
+RUN pip install --no-deps --require-hashes -r requirements.lock
+
+COPY pyproject.toml ./
+COPY shared ./shared
+COPY cli ./cli
+COPY services ./services
+COPY --from=reference . /opt/cbec/reference/ceb-202205
+RUN pip install --no-deps . \
+    && groupadd --system --gid 10001 cbec \
+    && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/cbec cbec \
+    && mkdir -p /var/lib/cbec/dxp/outbox /var/lib/cbec/dxp/inbox \
+    && chown -R 10001:10001 /var/lib/cbec
+
+USER 10001:10001
+# Ready once the service has created $CBEC_READY_FILE (consumers joined, HTTP listening).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD test -f "$CBEC_READY_FILE"
+CMD ["cbec", "--help"]
