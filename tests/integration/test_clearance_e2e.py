@@ -8,13 +8,7 @@ entry list before the entry list.
 from __future__ import annotations
 
 import json
-
-import os
-import signal
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,83 +21,18 @@ from cbec.sample_orders import SITE_OPERATOR, declare_clearance, entry_document
 from cbec.signing.certs import generate_sm2_identity
 from cbec.store.event_store import EventStore
 from cbec.tenants import DEMO_TENANTS
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.structs import OffsetAndMetadata
+from kafka import KafkaProducer
 from saga_service import domain
 from saga_service.application import stream_of
+from service_processes import ServiceProcesses, fast_forward, process_env
 
 pytestmark = pytest.mark.integration
 
-HERE = Path(__file__).parent
-PROCESSES: dict[str, list[str]] = {
-    name: [sys.executable, "-m", "cbec_cli.main", "run", name]
-    for name in ("order", "payment", "logistics", "inventory", "signer", "receipts", "saga", "simulator")
-}
-
-
-class Processes:
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs = env, logs
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, argv: list[str]) -> None:
-        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        self.procs[name] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, name: str, timeout: float = 300) -> None:
-        path = self.logs / f"{name}.log"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = path.read_text(errors="replace")
-            if "ready" in text:
-                return
-            if self.procs[name].poll() is not None:
-                pytest.fail(f"{name} exited early:\n{text[-3000:]}")
-            time.sleep(0.2)
-        pytest.fail(f"{name} did not start:\n{path.read_text(errors='replace')[-3000:]}")
-
-    def tails(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in self.logs.iterdir())
-
-    def stop(self) -> dict[str, int | None]:
-        codes: dict[str, int | None] = {}
-        for proc in self.procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for name, proc in self.procs.items():
-            try:
-                codes[name] = proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes[name] = None
-        return codes
-
-
-GROUPS = ("cbec-order", "cbec-payment", "cbec-logistics", "cbec-inventory", "cbec-receipts", "cbec-saga",
-          "cbec-webhooks", "cbec-signer")
-
-
-def fast_forward(bootstrap: str) -> None:
-    """Start every consumer group at the end of every topic.
-
-    Other tests leave messages on the same topics, relayed from other (now dropped) stores whose
-    notification ids restart at 1: read by a fresh group they would mark this run's ids as seen.
-    """
-    probe = KafkaConsumer(bootstrap_servers=bootstrap)
-    topics = [t for t in probe.topics() if t.startswith("cbec.")]
-    partitions = [TopicPartition(t, p) for t in topics for p in probe.partitions_for_topic(t) or ()]
-    probe.close()
-    if not partitions:
-        return
-    for group in GROUPS:
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-        consumer.assign(partitions)
-        consumer.seek_to_end()
-        consumer.commit({tp: OffsetAndMetadata(consumer.position(tp), None, -1) for tp in partitions})
-        consumer.close()
+PROCESSES = ("order", "payment", "logistics", "inventory", "signer", "receipts", "saga", "simulator")
 
 
 @pytest.fixture
-def processes(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterator[Processes]:
+def processes(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterator[ServiceProcesses]:
     fast_forward(kafka_bootstrap)
     # The platform HSM signs for every tenant: one SM2 key and certificate each, in the signer's registry.
     keys = tmp_path / "keys"
@@ -116,21 +45,13 @@ def processes(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterat
         registry.append({"customs_code": tenant["customsCode"], "key_pem": str(keys / f"{tenant['customsCode']}.key"),
                          "cert_pem": str(keys / f"{tenant['customsCode']}.cer")})
     (keys / "tenants.json").write_text(json.dumps(registry), encoding="utf-8")
-    (tmp_path / "logs").mkdir()
-    prefix = f"t{uuid.uuid4().hex[:8]}_"
-    env = {**os.environ, "CBEC_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "CBEC_DATABASE_URL": database_url,
-           "CBEC_SCHEMA_PREFIX": prefix, "CBEC_DXP_OUTBOX": str(tmp_path / "dxp/outbox"),
-           "CBEC_DXP_INBOX": str(tmp_path / "dxp/inbox"), "CBEC_SIMULATOR_DELAY": "0.2",
-           "CBEC_SIMULATOR_JOURNAL": str(tmp_path / "simulator-journal.txt"), "CBEC_TOPIC_PARTITIONS": "2",
-           "CBEC_SAGA_RECEIPT_TIMEOUT": "60", "CBEC_SIGNER_TENANTS_FILE": str(keys / "tenants.json"),
-           "CBEC_SIGNER_BACKEND": "software"}
-    running = Processes(env, tmp_path / "logs")
-    running.env["CBEC_TEST_SCHEMA_PREFIX"] = prefix
+    env = process_env(kafka_bootstrap, database_url, tmp_path, CBEC_SIMULATOR_DELAY="0.2",
+                      CBEC_SIMULATOR_JOURNAL=str(tmp_path / "simulator-journal.txt"), CBEC_TOPIC_PARTITIONS="2",
+                      CBEC_SAGA_RECEIPT_TIMEOUT="60", CBEC_SIGNER_TENANTS_FILE=str(keys / "tenants.json"),
+                      CBEC_SIGNER_BACKEND="software")
+    running = ServiceProcesses(env, tmp_path / "logs")
     try:
-        for name, argv in PROCESSES.items():
-            running.start(name, argv)
-        for name in PROCESSES:
-            running.wait_ready(name)
+        running.start(*PROCESSES)
         yield running
     finally:
         running.stop()
@@ -146,7 +67,7 @@ def _arrivals(journal: Path, outbox: Path) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_clearances_reach_release_with_each_document_sent_once_in_prerequisite_order(
-        processes: Processes, kafka_bootstrap: str, database_url: str, tmp_path: Path) -> None:
+        processes: ServiceProcesses, kafka_bootstrap: str, database_url: str, tmp_path: Path) -> None:
     base = int(time.time()) % 1_000_000
     clearances = [declare_clearance(base + i, trade_mode="9610" if i % 2 else "1210") for i in range(3)]
     waybills = [c[2].document for i, c in enumerate(clearances) if i % 2]
@@ -160,7 +81,7 @@ def test_clearances_reach_release_with_each_document_sent_once_in_prerequisite_o
     producer.close()
 
     keys = [f"{c[0].document['OrderHead']['ebpCode']}:{c[0].document['OrderHead']['orderNo']}" for c in clearances]
-    store = EventStore.open(database_url, schema=processes.env["CBEC_TEST_SCHEMA_PREFIX"] + "saga", name="saga")
+    store = EventStore.open(database_url, schema=processes.schema_prefix + "saga", name="saga")
     deadline = time.monotonic() + 240
     views: list[dict[str, Any]] = []
     while time.monotonic() < deadline:

@@ -4,24 +4,16 @@ dead letters and a saga release, each checked in the service's own store."""
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from cbec.contracts.commands import INTAKE_TOPICS, DeclareDocument
-from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC
+from cbec.contracts.commands import DeclareDocument
 from cbec.declaration import lifecycle
 from cbec.declaration.doctypes import BY_CODE, WAYBILL
-from cbec.declaration.routing import SIGN_REQUESTS_TOPIC, SIGN_RESULTS_TOPIC, events_topic
-from cbec.declaration.saga_commands import SAGA_COMMANDS_TOPIC
 from cbec.sample_orders import (
     DECLARANT,
     LOGISTICS_COMPANY,
@@ -33,56 +25,23 @@ from cbec.sample_orders import (
     waybill_document,
 )
 from cbec.store.event_store import EventStore
-from kafka import KafkaConsumer, KafkaProducer
-from kafka.structs import OffsetAndMetadata, TopicPartition
+from kafka import KafkaProducer
+from service_processes import ServiceProcesses, fast_forward, process_env
 
 pytestmark = pytest.mark.integration
 
 SERVICES = ("order", "payment", "logistics", "inventory")
-CONSUMED = [*INTAKE_TOPICS, SIGN_RESULTS_TOPIC, TRANSMISSIONS_TOPIC, RECEIPTS_TOPIC, SAGA_COMMANDS_TOPIC]
-# Consumers (in other tests' processes) of what these services publish, and the topics they read.
-DOWNSTREAM = {"cbec-signer": [SIGN_REQUESTS_TOPIC], "cbec-saga": [events_topic(s) for s in SERVICES]}
+# Consumers (in other tests' processes) of what these services publish.
+DOWNSTREAM = ("cbec-signer", "cbec-saga")
 
 
-def skip_to_end(bootstrap: str, group: str, topics: list[str]) -> None:
-    """Commit ``group``'s offsets at the end of ``topics``: it skips what is there now.
+class Services(ServiceProcesses):
+    """The four owning services, with read access to each one's own store."""
 
-    Consumer groups are named per service and Kafka is shared by the test session, so without this the
-    services here would replay earlier tests' commands, and later tests' signer and saga would pick up
-    the sign requests and events this test leaves behind.
-    """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    try:
-        parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
-        if parts:
-            ends = consumer.end_offsets(parts)
-            consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in ends.items()})
-    finally:
-        consumer.close()
-
-
-class Services:
-    def __init__(self, env: dict[str, str], logs: Path, database_url: str, prefix: str) -> None:
-        self.env, self.logs, self.prefix = env, logs, prefix
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.codes: dict[str, int | None] | None = None
-        self.stores = {name: EventStore.open(database_url, schema=prefix + name, name=name) for name in SERVICES}
-
-    def start(self, name: str) -> None:
-        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", "cbec_cli.main", "run", name], env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, name: str, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        path = self.logs / f"{name}.log"
-        while time.monotonic() < deadline:
-            if "ready" in path.read_text(errors="replace"):
-                return
-            if self.procs[name].poll() is not None:
-                pytest.fail(f"{name} exited early:\n{path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.2)
-        pytest.fail(f"{name} did not start:\n{path.read_text(errors='replace')[-3000:]}")
+    def __init__(self, env: dict[str, str], logs: Path, database_url: str) -> None:
+        super().__init__(env, logs)
+        self.stores = {name: EventStore.open(database_url, schema=self.schema_prefix + name, name=name)
+                       for name in SERVICES}
 
     def state(self, doc_type: str, key: tuple[str, ...]) -> lifecycle.Declaration:
         dt = BY_CODE[doc_type]
@@ -93,45 +52,28 @@ class Services:
         return [e.data for e in self.stores[service].notifications(1, 10_000) if e.type == "CommandDeadLettered"]
 
     def stop(self) -> dict[str, int | None]:
-        if self.codes is not None:
-            return self.codes
-        codes: dict[str, int | None] = {}
-        for proc in self.procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for name, proc in self.procs.items():
-            try:
-                codes[name] = proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes[name] = None
+        codes = super().stop()
         for store in self.stores.values():
             store.close()
-        self.codes = codes
+        self.stores = {}
         return codes
 
     def diagnostics(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in self.logs.iterdir())
+        return self.tails()
 
 
 @pytest.fixture
 def services(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterator[Services]:
-    (tmp_path / "logs").mkdir()
-    prefix = f"s{uuid.uuid4().hex[:8]}_"
-    env = {**os.environ, "CBEC_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "CBEC_DATABASE_URL": database_url,
-           "CBEC_SCHEMA_PREFIX": prefix, "CBEC_PII_HMAC_KEY": "integration-test-key"}
-    running = Services(env, tmp_path / "logs", database_url, prefix)
-    for name in SERVICES:
-        skip_to_end(kafka_bootstrap, f"cbec-{name}", CONSUMED)
+    fast_forward(kafka_bootstrap)
+    env = process_env(kafka_bootstrap, database_url, tmp_path, CBEC_PII_HMAC_KEY="integration-test-key")
+    running = Services(env, tmp_path / "logs", database_url)
     try:
-        for name in SERVICES:
-            running.start(name)
-        for name in SERVICES:
-            running.wait_ready(name)
+        running.start(*SERVICES)
         yield running
     finally:
         running.stop()
-        for group, topics in DOWNSTREAM.items():
-            skip_to_end(kafka_bootstrap, group, topics)
+        # What these services leave on the topics must not reach later tests' signer and saga.
+        fast_forward(kafka_bootstrap, DOWNSTREAM)
 
 
 def eventually(check: Callable[[], bool], services: Services, timeout: float = 90) -> None:

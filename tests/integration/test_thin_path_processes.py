@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,75 +16,32 @@ from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.xmldsig import verify_document
 from cbec.store.event_store import EventStore
 from kafka import KafkaProducer
+from service_processes import ServiceProcesses, fast_forward, process_env
 
 pytestmark = pytest.mark.integration
 
 SERVICES = ("order", "signer", "receipts", "simulator")
 
 
-class Stack:
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env = env
-        self.logs = logs
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str) -> None:
-        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", "cbec_cli.main", "run", name], env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, name: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        path = self.logs / f"{name}.log"
-        while time.monotonic() < deadline:
-            text = path.read_text(errors="replace")
-            if "ready" in text or "signer started" in text:
-                return
-            if self.procs[name].poll() is not None:
-                pytest.fail(f"{name} exited early:\n{text[-3000:]}")
-            time.sleep(0.2)
-        pytest.fail(f"{name} did not start:\n{path.read_text(errors='replace')[-3000:]}")
-
-    def stop(self) -> dict[str, int | None]:
-        codes: dict[str, int | None] = {}
-        for proc in self.procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for name, proc in self.procs.items():
-            try:
-                codes[name] = proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes[name] = None
-        return codes
-
-
 @pytest.fixture
-def stack(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterator[Stack]:
+def stack(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterator[ServiceProcesses]:
+    fast_forward(kafka_bootstrap)
     key_pem, cert_pem = generate_sm2_identity("3105960001", "示例跨境电商平台有限公司")
     (tmp_path / "sign.key").write_bytes(key_pem)
     (tmp_path / "sign.cer").write_bytes(cert_pem)
-    (tmp_path / "logs").mkdir()
-    prefix = f"t{uuid.uuid4().hex[:8]}_"
-    env = {**os.environ,
-           "CBEC_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "CBEC_DATABASE_URL": database_url,
-           "CBEC_SCHEMA_PREFIX": prefix, "CBEC_DXP_OUTBOX": str(tmp_path / "dxp/outbox"),
-           "CBEC_DXP_INBOX": str(tmp_path / "dxp/inbox"), "CBEC_SIGNER_KEY_PEM": str(tmp_path / "sign.key"),
-           "CBEC_SIGNER_CERT_PEM": str(tmp_path / "sign.cer"), "CBEC_SIGNER_TENANT": "3105960001",
-           "CBEC_SIGNER_BACKEND": "software", "CBEC_SIMULATOR_DELAY": "0.3",
-           "CBEC_SIMULATOR_JOURNAL": str(tmp_path / "simulator-journal.txt")}
-    running = Stack(env, tmp_path / "logs")
-    running.env["CBEC_TEST_SCHEMA_PREFIX"] = prefix
+    env = process_env(kafka_bootstrap, database_url, tmp_path,
+                      CBEC_SIGNER_KEY_PEM=str(tmp_path / "sign.key"), CBEC_SIGNER_CERT_PEM=str(tmp_path / "sign.cer"),
+                      CBEC_SIGNER_TENANT="3105960001", CBEC_SIGNER_BACKEND="software", CBEC_SIMULATOR_DELAY="0.3",
+                      CBEC_SIMULATOR_JOURNAL=str(tmp_path / "simulator-journal.txt"))
+    running = ServiceProcesses(env, tmp_path / "logs")
     try:
-        for name in SERVICES:
-            running.start(name)
-        for name in SERVICES:
-            running.wait_ready(name)
+        running.start(*SERVICES)
         yield running
     finally:
         running.stop()
 
 
-def test_an_order_published_to_kafka_reaches_customs_acceptance(stack: Stack, kafka_bootstrap: str,
+def test_an_order_published_to_kafka_reaches_customs_acceptance(stack: ServiceProcesses, kafka_bootstrap: str,
                                                                 database_url: str, tmp_path: Path) -> None:
     commands = declare_orders(3, seed=int(time.time()), start=int(time.time()) % 1_000_000)
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
@@ -101,7 +52,7 @@ def test_an_order_published_to_kafka_reaches_customs_acceptance(stack: Stack, ka
     producer.flush()
     producer.close()
 
-    store = EventStore.open(database_url, schema=stack.env["CBEC_TEST_SCHEMA_PREFIX"] + "order", name="order")
+    store = EventStore.open(database_url, schema=stack.schema_prefix + "order", name="order")
     keys = [ORDER.business_key(c.document) for c in commands]
     deadline = time.monotonic() + 120
     states: list[lifecycle.Declaration] = []
@@ -110,7 +61,7 @@ def test_an_order_published_to_kafka_reaches_customs_acceptance(stack: Stack, ka
         if all(s.status_code == 120 for s in states):
             break
         time.sleep(0.5)
-    logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in stack.logs.iterdir())
+    logs = stack.tails()
     assert [s.status for s in states] == ["customs accepted (120)"] * 3, logs
     assert all([r.status for r in sorted(s.receipts, key=lambda r: r.time)] == [2, 120] for s in states)
 
@@ -129,4 +80,3 @@ def test_an_order_published_to_kafka_reaches_customs_acceptance(stack: Stack, ka
     store.close()
     codes = stack.stop()
     assert all(code == 0 for code in codes.values()), codes
-    json.dumps(codes)

@@ -1,0 +1,98 @@
+"""Run cbec services as separate processes for integration tests, and keep shared Kafka groups apart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+GROUPS = ("cbec-order", "cbec-payment", "cbec-logistics", "cbec-inventory", "cbec-receipts", "cbec-saga",
+          "cbec-webhooks", "cbec-signer")
+
+
+def process_env(kafka_bootstrap: str, database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of one test's services: its own schemas (prefix) and DXP folders."""
+    return {**os.environ, "CBEC_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "CBEC_DATABASE_URL": database_url,
+            "CBEC_SCHEMA_PREFIX": f"t{uuid.uuid4().hex[:8]}_", "CBEC_DXP_OUTBOX": str(tmp_path / "dxp/outbox"),
+            "CBEC_DXP_INBOX": str(tmp_path / "dxp/inbox"), **extra}
+
+
+def fast_forward(bootstrap: str, groups: tuple[str, ...] = GROUPS) -> None:
+    """Start the services' consumer groups at the end of every cbec topic.
+
+    Kafka is shared by the whole test session and the groups are named per service, so without this
+    a test's services would replay what earlier tests left on the topics.
+    """
+    probe = KafkaConsumer(bootstrap_servers=bootstrap)
+    topics = [t for t in probe.topics() if t.startswith("cbec.")]
+    partitions = [TopicPartition(t, p) for t in topics for p in probe.partitions_for_topic(t) or ()]
+    probe.close()
+    if not partitions:
+        return
+    for group in groups:
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        try:
+            ends = consumer.end_offsets(partitions)
+            consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in ends.items()})
+        finally:
+            consumer.close()
+
+
+class ServiceProcesses:
+    """`cbec run <name>` processes with their logs; stopped with SIGTERM like an orchestrator would."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs = env, logs
+        logs.mkdir(parents=True, exist_ok=True)
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.codes: dict[str, int | None] | None = None
+
+    @property
+    def schema_prefix(self) -> str:
+        return self.env["CBEC_SCHEMA_PREFIX"]
+
+    def start(self, *names: str) -> None:
+        for name in names:
+            log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+            self.procs[name] = subprocess.Popen([sys.executable, "-m", "cbec_cli.main", "run", name], env=self.env,
+                                                stdout=log, stderr=subprocess.STDOUT)
+        for name in names:
+            self.wait_ready(name)
+
+    def wait_ready(self, name: str, timeout: float = 120) -> None:
+        path = self.logs / f"{name}.log"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = path.read_text(errors="replace")
+            if "ready" in text:
+                return
+            if self.procs[name].poll() is not None:
+                pytest.fail(f"{name} exited early:\n{text[-3000:]}")
+            time.sleep(0.2)
+        pytest.fail(f"{name} did not start:\n{path.read_text(errors='replace')[-3000:]}")
+
+    def tails(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in sorted(self.logs.iterdir()))
+
+    def stop(self) -> dict[str, int | None]:
+        if self.codes is not None:
+            return self.codes
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGTERM)
+        codes: dict[str, int | None] = {}
+        for name, proc in self.procs.items():
+            try:
+                codes[name] = proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes[name] = None
+        self.codes = codes
+        return codes
