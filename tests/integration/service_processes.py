@@ -11,6 +11,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cbec.privacy.cipher import AesGcmCipher, KeyRing, new_key
+from cbec.store.event_store import EventStore
 from kafka import KafkaConsumer
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
@@ -22,7 +24,7 @@ def process_env(kafka_bootstrap: str, database_url: str, tmp_path: Path, **extra
     """The environment of one test's services: its own schemas (prefix) and DXP folders."""
     return {**os.environ, "CBEC_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "CBEC_DATABASE_URL": database_url,
             "CBEC_SCHEMA_PREFIX": f"t{uuid.uuid4().hex[:8]}_", "CBEC_DXP_OUTBOX": str(tmp_path / "dxp/outbox"),
-            "CBEC_DXP_INBOX": str(tmp_path / "dxp/inbox"), **extra}
+            "CBEC_DXP_INBOX": str(tmp_path / "dxp/inbox"), "CBEC_PII_KEYS": f"k1:{new_key()}", **extra}
 
 
 def fast_forward(bootstrap: str, groups: tuple[str, ...] = GROUPS) -> None:
@@ -58,6 +60,12 @@ class ServiceProcesses:
     @property
     def schema_prefix(self) -> str:
         return self.env["CBEC_SCHEMA_PREFIX"]
+
+    def open_store(self, service: str) -> EventStore:
+        """A service's own event store, opened as the service opens it (same schema, same PII keys)."""
+        cipher = AesGcmCipher(KeyRing.parse(self.env["CBEC_PII_KEYS"]))
+        return EventStore.open(self.env["CBEC_DATABASE_URL"], schema=self.schema_prefix + service, name=service,
+                               cipher=cipher)
 
     def start(self, *names: str) -> None:
         for name in names:

@@ -24,7 +24,6 @@ from cbec.sample_orders import (
     payment_document,
     waybill_document,
 )
-from cbec.store.event_store import EventStore
 from kafka import KafkaProducer
 from service_processes import ServiceProcesses, fast_forward, process_env
 
@@ -40,8 +39,7 @@ class Services(ServiceProcesses):
 
     def __init__(self, env: dict[str, str], logs: Path, database_url: str) -> None:
         super().__init__(env, logs)
-        self.stores = {name: EventStore.open(database_url, schema=self.schema_prefix + name, name=name)
-                       for name in SERVICES}
+        self.stores = {name: self.open_store(name) for name in SERVICES}
 
     def state(self, doc_type: str, key: tuple[str, ...]) -> lifecycle.Declaration:
         dt = BY_CODE[doc_type]

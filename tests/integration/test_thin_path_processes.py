@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from cbec.ceb import dxp
 from cbec.ceb.xsd import xsd_errors
@@ -14,7 +15,6 @@ from cbec.declaration.doctypes import ORDER
 from cbec.sample_orders import declare_orders
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.xmldsig import verify_document
-from cbec.store.event_store import EventStore
 from kafka import KafkaProducer
 from service_processes import ServiceProcesses, fast_forward, process_env
 
@@ -52,7 +52,7 @@ def test_an_order_published_to_kafka_reaches_customs_acceptance(stack: ServicePr
     producer.flush()
     producer.close()
 
-    store = EventStore.open(database_url, schema=stack.schema_prefix + "order", name="order")
+    store = stack.open_store("order")
     keys = [ORDER.business_key(c.document) for c in commands]
     deadline = time.monotonic() + 120
     states: list[lifecycle.Declaration] = []
@@ -73,6 +73,12 @@ def test_an_order_published_to_kafka_reaches_customs_acceptance(stack: ServicePr
         assert xsd_errors(path.read_bytes(), "dxp") == []
         assert xsd_errors(envelope.data, "import") == []
         assert verify_document(envelope.data).ok
+
+    # Personal data is encrypted at rest: no buyer ID number appears in the stored event bytes.
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(f'SELECT state FROM "{stack.schema_prefix}order".order_events').fetchall()
+    assert rows and not any(c.document["OrderHead"]["buyerIdNumber"].encode() in bytes(r[0])
+                            for c in commands for r in rows)
 
     # The unreadable command was dead-lettered, not dropped (it is kept in the order service's store).
     dead = [e for e in store.notifications(1, 10_000) if e.type == "CommandDeadLettered"]

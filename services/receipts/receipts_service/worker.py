@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from cbec.bus.kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics
+from cbec.bus.aio_kafka import AioKafkaPublisher
+from cbec.bus.kafka import KafkaConsumerLoop, ensure_topics
 from cbec.bus.ports import Subscription
 from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC
 from cbec.customs.filedrop import FileDropLink
@@ -67,7 +68,7 @@ def build_process(settings: Settings | None = None) -> ServiceProcess:
 
     relay = OutboxRelay(
         store,
-        KafkaPublisher(bootstrap, client_id="cbec-receipts"),
+        AioKafkaPublisher(bootstrap, client_id="cbec-receipts"),
         name=schema_for(settings, SERVICE),
         route=relay_route,
     )

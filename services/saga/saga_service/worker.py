@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cbec.bus.kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics
+from cbec.bus.aio_kafka import AioKafkaPublisher
+from cbec.bus.kafka import KafkaConsumerLoop, ensure_topics
 from cbec.bus.ports import Subscription
 from cbec.contracts.status import SAGA_COMMANDS_TOPIC, STATUS_TOPIC
 from cbec.runtime import ServiceProcess
@@ -46,7 +47,7 @@ def build_process(settings: Settings | None = None, saga_settings: SagaSettings 
         return route(event) + webhooks.route(event)
 
     relay = OutboxRelay(
-        store, KafkaPublisher(bootstrap, client_id="cbec-saga"), name=schema_for(settings, NAME), route=relay_route
+        store, AioKafkaPublisher(bootstrap, client_id="cbec-saga"), name=schema_for(settings, NAME), route=relay_route
     )
     return ServiceProcess(
         NAME,

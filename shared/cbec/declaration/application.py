@@ -12,7 +12,7 @@ from typing import Any
 
 from cbec.contracts.commands import DeclareDocument
 from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
-from cbec.declaration import changes, clearance, tenancy
+from cbec.declaration import changes, clearance, statuses, tenancy
 from cbec.declaration import lifecycle as lc
 from cbec.declaration.config import DeclarationSettings
 from cbec.declaration.doctypes import ENTRY, WAYBILL, WAYBILL_STATUS, DocType
@@ -58,6 +58,9 @@ class _Identity:
     errors: list[CebError]
 
 
+_PROGRESS = frozenset({1, 2, 3})  # e-port progress: customs has not decided yet
+
+
 def no_prerequisites(state: Declaration) -> list[str]:
     return []
 
@@ -78,6 +81,7 @@ class DeclarationApp:
         retries: int = 5,
         guards: Sequence[Guard] = (),
         redeclare_app_type: str | None = None,
+        gate: int | None = None,
     ) -> None:
         self.doc_types = {d.code: d for d in doc_types}
         self.by_receipt = {d.receipt_code: d for d in doc_types}
@@ -89,7 +93,9 @@ class DeclarationApp:
         self.now = now
         self.retries = retries
         self.guards = list(guards)
-        self.redeclare_app_type = redeclare_app_type or DeclarationSettings().redeclare_app_type
+        settings = DeclarationSettings()
+        self.redeclare_app_type = redeclare_app_type or settings.redeclare_app_type
+        self.gate = gate if gate is not None else settings.saga_gate
 
     # -- queries ---------------------------------------------------------------------------------
     def load(self, doc_type: DocType, stream_id: uuid.UUID) -> Declaration:
@@ -232,13 +238,17 @@ class DeclarationApp:
         return self._saga_step(doc_type_code, key, position, lambda s: s.phase == "held", self._release_step)
 
     def resend(self, doc_type_code: str, key: tuple[str, ...], position: Position | None = None) -> bool:
-        """Release a sent document again under a new requestId: only while customs has not answered
-        it (no receipt) or its last receipt is 4 (sending failed), so customs never gets it twice."""
+        """Release a sent document again under a new requestId (a new release: no request reaches customs
+        twice): while customs has not answered it, its last receipt is 4 (sending failed), or it is an
+        e-port progress status (1–3) below the gate, e.g. a 2 whose 120 never came. Never once it is
+        rejected (100, negative, CEB900), accepted or released."""
 
         def may_resend(s: Declaration) -> bool:
             current = s.current_receipt
             return s.phase in ("released", "signed", "sent", "signing-failed") and (
-                current is None or current.status == 4
+                current is None
+                or not current.format_error
+                and (current.status == 4 or current.status in _PROGRESS and current.status < self.gate)
             )
 
         return self._saga_step(doc_type_code, key, position, may_resend, self._release_step)
@@ -338,17 +348,32 @@ class DeclarationApp:
         return self._append_once(stream_id, state, [event], position)
 
     def record_receipt(self, receipt: ReceiptReceived, position: Position | None = None) -> bool:
-        """Keep every receipt once; duplicates and late arrivals are tolerated."""
-        doc_type = self.by_receipt.get(receipt.receipt_type)
-        if doc_type is None:
-            return False
-        stream_id = doc_type.stream_id(tuple(receipt.business_key))
+        """Keep every receipt once; duplicates and late arrivals are tolerated.
+
+        A receipt of the type's own kind finds its stream by business key; a CEB900 (format error) by
+        the requestId of the transmission it answers, and only while that is the document's current release.
+        """
+        request_id = ""
+        if receipt.receipt_type == statuses.FORMAT_ERROR:
+            request_id = str(receipt.node.get("requestId", ""))
+            doc_type, stream_id = self._parse_request_id(request_id)
+            if doc_type is None or doc_type.code != receipt.doc_type:
+                return False
+        else:
+            doc_type = self.by_receipt.get(receipt.receipt_type)
+            if doc_type is None:
+                return False
+            stream_id = doc_type.stream_id(tuple(receipt.business_key))
         r = Receipt(receipt.receipt_type, receipt.return_status, receipt.return_time, receipt.return_info)
         for _ in range(self.retries):
             state = self.load(doc_type, stream_id)
-            if not state.version or state.has_receipt(r):
+            stale = bool(request_id) and state.release_request_id != request_id
+            if not state.version or state.has_receipt(r) or stale:
                 if not state.version:
                     log.warning("receipt %s for an unknown %s document", receipt.receipt_id, doc_type.code)
+                elif stale:
+                    log.info("format error %s answers an earlier release of a %s", receipt.receipt_id,
+                             doc_type.code)
                 self._mark(position)
                 return False
             event = (

@@ -16,6 +16,7 @@ from cbec.declaration.changes import LOCKABLE
 from cbec.declaration.doctypes import STREAM_NAMESPACE
 from cbec.declaration.ports import AlreadyProcessed, Position, VersionConflict
 from cbec.declaration.routing import SIGN_RESULTS_TOPIC
+from cbec.declaration.statuses import FORMAT_ERROR
 from cbec.errors import CebError
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,8 @@ def handlers(app: DeclarationApp) -> dict[str, Handler]:
 
     def on_receipt(raw: bytes, position: Position) -> None:
         receipt = ReceiptReceived.from_json(raw)
-        if receipt.receipt_type in app.by_receipt:
+        format_error = receipt.receipt_type == FORMAT_ERROR and receipt.doc_type in app.doc_types
+        if receipt.receipt_type in app.by_receipt or format_error:
             app.record_receipt(receipt, position)
 
     table[SIGN_RESULTS_TOPIC] = on_sign_result

@@ -31,6 +31,11 @@ class Receipt:
     def identity(self) -> tuple[str, int, str]:
         return (self.receipt_type, self.status, self.time)
 
+    @property
+    def format_error(self) -> bool:
+        """A CEB900: customs could not read the transmission (its status is a DXP code, not progress)."""
+        return self.receipt_type == statuses.FORMAT_ERROR
+
 
 @dataclass(slots=True)
 class Declaration:
@@ -133,7 +138,7 @@ class Declaration:
     def status(self) -> str:
         current = self.current_receipt
         if current is not None:
-            return statuses.label(current.status)
+            return statuses.label(current.status, current.receipt_type)
         if self.phase == "held":
             return "held: waiting for " + " and ".join(self.waiting_for)
         if self.phase == "refused":
@@ -152,12 +157,12 @@ class Declaration:
         if not self.ever_released or self.phase in ("withdrawn", "held", "received", "refused", "signing-failed"):
             return False
         current = self.current_receipt
-        return current is None or current.status in (1, 2, 3)
+        return current is None or (current.status in (1, 2, 3) and not current.format_error)
 
     @property
     def rejected(self) -> bool:
         current = self.current_receipt
-        return current is not None and statuses.is_rejection(current.status)
+        return current is not None and statuses.is_rejection(current.status, current.receipt_type)
 
     @property
     def status_code(self) -> int | None:

@@ -25,13 +25,18 @@ LABELS: dict[int, str] = {
 
 REJECTED = frozenset({100})
 
+# A CEB900 answers a transmission customs could not read; its returnStatus is a DXP code (0002, 1001 …).
+FORMAT_ERROR = "CEB900"
 
-def label(code: int) -> str:
+
+def label(code: int, receipt_type: str = "") -> str:
     """``customs accepted (120)``; negative codes are customs processing errors."""
+    if receipt_type == FORMAT_ERROR:
+        return f"format error at customs ({code:04d})"
     if code < 0:
         return f"customs error ({code})"
     return f"{LABELS.get(code, 'status')} ({code})"
 
 
-def is_rejection(code: int) -> bool:
-    return code in REJECTED or code < 0
+def is_rejection(code: int, receipt_type: str = "") -> bool:
+    return receipt_type == FORMAT_ERROR or code in REJECTED or code < 0

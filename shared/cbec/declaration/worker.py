@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
+from cbec.auth.keys import ApiKeyRegistry
 from cbec.bus.aio_kafka import AioKafkaPublisher
 from cbec.bus.kafka import KafkaConsumerLoop, ensure_topics
 from cbec.bus.ports import Subscription
@@ -16,6 +18,8 @@ from cbec.declaration.doctypes import DocType
 from cbec.declaration.http import make_http_app
 from cbec.declaration.lifecycle import Declaration
 from cbec.declaration.ports import DeclarationStore
+from cbec.privacy.cipher import AesGcmCipher
+from cbec.readmodel import Projection, ReadModel, StoreSource
 from cbec.runtime import ServiceProcess
 from cbec.settings import Settings, schema_for
 from cbec.store.event_store import EventStore
@@ -24,7 +28,16 @@ from cbec.store.outbox import OutboxRelay
 from cbec.tenants import TenantRegistry
 from cbec.tenants_config import load_tenants
 
+log = logging.getLogger(__name__)
+
 AppFactory = Callable[[DeclarationStore, TenantRegistry], DeclarationApp]
+
+
+def readmodel_url(url: str) -> str:
+    """The read model's database: the same Postgres, or a file of its own beside a SQLite event store."""
+    if url.startswith("sqlite:///") and url.endswith(".db"):
+        return url[: -len(".db")] + "-readmodel.db"
+    return url
 
 
 def build_process(
@@ -36,7 +49,11 @@ def build_process(
 ) -> ServiceProcess:
     """``build_app`` (a service's ``application.build``) wires its own rules; else the shared defaults."""
     settings = settings or Settings()
-    store = EventStore.open(settings.database_url, schema=schema_for(settings, service), name=service)
+    cipher = AesGcmCipher.from_env()
+    if cipher is None:
+        log.warning("CBEC_PII_KEYS is not set: personal data in %s's events is stored unencrypted", service)
+    schema = schema_for(settings, service)
+    store = EventStore.open(settings.database_url, schema=schema, name=service, cipher=cipher)
     declarations = BatchingDeclarations(store)  # intake batches commit in one transaction each
     if build_app is not None:
         app = build_app(declarations, load_tenants(settings))
@@ -68,14 +85,19 @@ def build_process(
     relay = OutboxRelay(
         store,
         AioKafkaPublisher(bootstrap, client_id=f"cbec-{service}"),
-        name=schema_for(settings, service),
+        name=schema,
         route=route,
     )
+    readmodel = ReadModel.open(readmodel_url(settings.database_url), service, schema=schema)
+    projection = Projection(StoreSource(store), readmodel)
+    http_app = make_http_app(app, service, auth=ApiKeyRegistry.from_env(), readmodel=readmodel,
+                             projection=projection)
     return ServiceProcess(
         service,
         consumers=[consumer],
         relays=[relay],
-        http_app=make_http_app(app, service),
+        pollers=[projection.run_once],
+        http_app=http_app,
         http_port=settings.http_port,
         http_host=settings.http_host,
         ready_file=settings.ready_file,
