@@ -111,7 +111,7 @@ class QuotaGuard:
                     out.append((lg.CONSUMED, entry))
             elif (
                 event_type == lc.RECEIPT_RECORDED
-                and statuses.is_rejection(int(data["returnStatus"]))
+                and statuses.is_rejection(int(data["returnStatus"]), str(data.get("receiptType", "")))
                 or event_type == lc.WITHDRAWN
                 or event_type == lc.REFUSED
                 and data.get("refusesDocument")

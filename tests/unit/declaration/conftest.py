@@ -86,7 +86,7 @@ class World:
         key = list(dt.business_key(document))
         r = ReceiptReceived(f"r-{doc_type}-{status}-{time}-{next(_ids)}", dt.receipt_code, doc_type, key, status,
                             time, "info", {})
-        return self.app_for(doc_type).record_receipt(r)
+        return bool(self.app_for(doc_type).record_receipt(r))
 
     def clearance(self, n: int, *, trade_mode: str = "9610", amount: Decimal | None = None) -> Clearance:
         order = order_document(n, random.Random(n), lines=1)
@@ -125,7 +125,7 @@ def build_world(quota: QuotaSettings | None = None) -> World:
         world.apps[name] = build(world.stores[name], tenants)
     world.stores["inventory"] = InMemoryDeclarationStore()
     world.apps["inventory"] = inventory_service.application.build(
-        world.stores["inventory"], tenants, quota or QuotaSettings(pii_hmac_key="test-key")  # type: ignore[arg-type]
+        world.stores["inventory"], tenants, quota or QuotaSettings(pii_hmac_key="test-key")
     )
     return world
 
