@@ -104,3 +104,37 @@ class ServiceProcesses:
                 codes[name] = None
         self.codes = codes
         return codes
+
+
+class CbecUpStack:
+    """The services started by `cbec up` (servers taken from the environment), stopped by `cbec down`."""
+
+    def __init__(self, env: dict[str, str], stack_dir: Path) -> None:
+        self.env, self.stack_dir = env, stack_dir
+        self.logs = stack_dir / "services"
+        self.down_output: str | None = None
+
+    @property
+    def schema_prefix(self) -> str:
+        return self.env["CBEC_SCHEMA_PREFIX"]
+
+    def up(self, *names: str, wait: float = 120) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "cbec_cli.main", "up", "--dir", str(self.stack_dir), "--services", ",".join(names),
+             "--no-hsm", "--wait", str(wait)],
+            env=self.env, capture_output=True, text=True, timeout=wait + 120)
+        if done.returncode != 0:
+            pytest.fail(f"cbec up failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}\n{self.tails()}")
+
+    def tails(self) -> str:
+        if not self.logs.exists():
+            return ""
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}"
+                         for p in sorted(self.logs.glob("*.log")))
+
+    def down(self) -> str:
+        if self.down_output is None:
+            done = subprocess.run([sys.executable, "-m", "cbec_cli.main", "down", "--dir", str(self.stack_dir)],
+                                  env=self.env, capture_output=True, text=True, timeout=180)
+            self.down_output = done.stdout + done.stderr
+        return self.down_output

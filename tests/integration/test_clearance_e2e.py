@@ -24,7 +24,7 @@ from cbec.tenants import DEMO_TENANTS
 from kafka import KafkaProducer
 from saga_service import domain
 from saga_service.application import stream_of
-from service_processes import ServiceProcesses, fast_forward, process_env
+from service_processes import CbecUpStack, fast_forward, process_env
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ PROCESSES = ("order", "payment", "logistics", "inventory", "signer", "receipts",
 
 
 @pytest.fixture
-def processes(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterator[ServiceProcesses]:
+def processes(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterator[CbecUpStack]:
     fast_forward(kafka_bootstrap)
     # The platform HSM signs for every tenant: one SM2 key and certificate each, in the signer's registry.
     keys = tmp_path / "keys"
@@ -45,16 +45,17 @@ def processes(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterat
         registry.append({"customs_code": tenant["customsCode"], "key_pem": str(keys / f"{tenant['customsCode']}.key"),
                          "cert_pem": str(keys / f"{tenant['customsCode']}.cer")})
     (keys / "tenants.json").write_text(json.dumps(registry), encoding="utf-8")
-    env = process_env(kafka_bootstrap, database_url, tmp_path, CBEC_SIMULATOR_DELAY="0.2",
+    env = process_env(kafka_bootstrap, database_url, tmp_path, KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+                      DATABASE_URL=database_url, CBEC_SIMULATOR_DELAY="0.2",
                       CBEC_SIMULATOR_JOURNAL=str(tmp_path / "simulator-journal.txt"), CBEC_TOPIC_PARTITIONS="2",
                       CBEC_SAGA_RECEIPT_TIMEOUT="60", CBEC_SIGNER_TENANTS_FILE=str(keys / "tenants.json"),
                       CBEC_SIGNER_BACKEND="software")
-    running = ServiceProcesses(env, tmp_path / "logs")
+    running = CbecUpStack(env, tmp_path)  # the developer's launcher: `cbec up` / `cbec down`
     try:
-        running.start(*PROCESSES)
+        running.up(*PROCESSES)
         yield running
     finally:
-        running.stop()
+        running.down()
 
 
 def _arrivals(journal: Path, outbox: Path) -> list[tuple[str, dict[str, Any]]]:
@@ -67,7 +68,7 @@ def _arrivals(journal: Path, outbox: Path) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_clearances_reach_release_with_each_document_sent_once_in_prerequisite_order(
-        processes: ServiceProcesses, kafka_bootstrap: str, database_url: str, tmp_path: Path) -> None:
+        processes: CbecUpStack, kafka_bootstrap: str, database_url: str, tmp_path: Path) -> None:
     base = int(time.time()) % 1_000_000
     clearances = [declare_clearance(base + i, trade_mode="9610" if i % 2 else "1210") for i in range(3)]
     waybills = [c[2].document for i, c in enumerate(clearances) if i % 2]
@@ -110,5 +111,5 @@ def test_clearances_reach_release_with_each_document_sent_once_in_prerequisite_o
     listed = [i for i, (t, doc) in enumerate(arrivals) if t == "CEB621"
               and doc["InventoryHead"]["logisticsNo"] in {w["LogisticsHead"]["logisticsNo"] for w in waybills}]
     assert max(listed) < types.index("CEB711")
-    codes = processes.stop()
-    assert all(code == 0 for code in codes.values()), (codes, processes.tails())
+    stopped = processes.down()
+    assert all(f"{name}: stopped" in stopped for name in PROCESSES), (stopped, processes.tails())
