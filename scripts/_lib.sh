@@ -2,6 +2,10 @@
 # shellcheck shell=bash
 # Convention: human messages go to stderr; KEY=VALUE lines for the caller go to stdout.
 
+# runuser, useradd and friends live in the sbin folders, which a minimal CI environment may leave off PATH.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
+export PATH
+
 CBEC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CBEC_STACK_DIR="${CBEC_STACK_DIR:-$CBEC_ROOT/.stack}"
 case "$CBEC_STACK_DIR" in /*) ;; *) CBEC_STACK_DIR="$PWD/$CBEC_STACK_DIR" ;; esac
