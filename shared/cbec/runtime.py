@@ -12,6 +12,7 @@ from typing import Any
 
 from cbec.bus.kafka import KafkaConsumerLoop
 from cbec.store.outbox import OutboxRelay
+from cbec.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class ServiceProcess:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
+        configure_tracing(self.name)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())
         threads = [threading.Thread(target=c.run_forever, args=(self.stop,), name=f"{self.name}-consumer",

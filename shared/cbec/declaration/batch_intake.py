@@ -21,6 +21,7 @@ from cbec.declaration.bus_glue import bus_handler, position_of
 from cbec.declaration.dispatch import dead_letter, declare_parsed, handlers
 from cbec.declaration.doctypes import WAYBILL
 from cbec.declaration.ports import Position
+from cbec.telemetry import consuming
 
 
 def batch_handler(service: str, app: DeclarationApp, store: BatchingDeclarations) -> BatchHandler:
@@ -38,7 +39,7 @@ def batch_handler(service: str, app: DeclarationApp, store: BatchingDeclarations
             return
         source = positions[0].source
         done = store.processed_up_to(source)
-        work: list[tuple[bytes, Position, DeclareDocument | CommandRejected]] = []
+        work: list[tuple[Message, Position, DeclareDocument | CommandRejected]] = []
         streams: list[uuid.UUID] = []
         for message, position in zip(messages, positions, strict=True):
             if done is not None and position.offset <= done:
@@ -46,16 +47,17 @@ def batch_handler(service: str, app: DeclarationApp, store: BatchingDeclarations
             try:
                 command = parse_declare(message.value, default_doc_type=code)
             except CommandRejected as rejected:
-                work.append((message.value, position, rejected))
+                work.append((message, position, rejected))
                 continue
-            work.append((message.value, position, command))
+            work.append((message, position, command))
             streams += streams_read_by(app, command)
         with store.batch(source, streams, done_up_to=done):
-            for raw, position, parsed in work:
-                if isinstance(parsed, CommandRejected):
-                    dead_letter(app, raw, position, parsed.errors)
-                else:
-                    declare_parsed(app, raw, parsed, position)
+            for message, position, parsed in work:
+                with consuming(message.topic, message.partition, message.offset, message.headers):
+                    if isinstance(parsed, CommandRejected):
+                        dead_letter(app, message.value, position, parsed.errors)
+                    else:
+                        declare_parsed(app, message.value, parsed, position)
 
     return handle
 

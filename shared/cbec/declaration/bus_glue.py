@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from cbec.bus.ports import Message
 from cbec.declaration.ports import Position
 from cbec.store.outbox import tracking_for
+from cbec.telemetry import consuming
 
 TopicHandler = Callable[[bytes, Position], None]
 
@@ -21,6 +22,7 @@ def bus_handler(consumer: str, table: Mapping[str, TopicHandler]) -> Callable[[M
     def handle(message: Message) -> None:
         handler = table.get(message.topic)
         if handler is not None:
-            handler(message.value, position_of(consumer, message))
+            with consuming(message.topic, message.partition, message.offset, message.headers):
+                handler(message.value, position_of(consumer, message))
 
     return handle

@@ -14,6 +14,7 @@ from cbec.store.codec import Cipher, canonical_json, load_json
 from cbec.store.errors import AlreadyProcessed, ConcurrencyError, DecodeError
 from cbec.store.events import Append, NewEvent, RecordedEvent
 from cbec.store.recorders import close_recorder, count_existing_versions, open_recorder, select_streams
+from cbec.telemetry import current_headers
 
 
 class EventStore:
@@ -181,9 +182,9 @@ class EventStore:
     # -- encoding ------------------------------------------------------------------------------
 
     def _encode(self, event: NewEvent, recorded_at: datetime) -> bytes:
-        state = canonical_json(
-            {"data": event.data, "metadata": dict(event.metadata), "recorded_at": recorded_at}
-        )
+        # The trace that caused the event travels with it, so the relay can hand it on to Kafka.
+        metadata = {**current_headers(), **event.metadata}
+        state = canonical_json({"data": event.data, "metadata": metadata, "recorded_at": recorded_at})
         return self._cipher.encrypt(state) if self._cipher else state
 
     def _decode(self, stored: StoredEvent, notification_id: int | None) -> RecordedEvent:

@@ -12,6 +12,7 @@ from cbec.bus.ports import Message, Publisher
 from cbec.store.errors import AlreadyProcessed
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
+from cbec.telemetry import TRACE_HEADERS
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class OutboxRelay:
                     "cbec-event-type": event.type,
                     "cbec-stream-id": str(event.stream_id),
                     "cbec-stream-version": str(event.version),
+                    **{k: v for k, v in event.metadata.items() if k in TRACE_HEADERS},
                 }
                 for topic, key, value in self._route(event):
                     self._publisher.publish(topic, key, value, headers)
