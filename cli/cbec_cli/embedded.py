@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from cbec.declaration.doctypes import BY_CODE
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
 from cbec.declaration.lifecycle import Declaration
 from cbec.declaration.ports import Position
+from cbec.quota.settings import QuotaSettings
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.keys import SigningKey
 from cbec.signing.sm2 import SoftwareSM2Key
@@ -37,6 +39,7 @@ from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
 from cbec.store.outbox import OutboxRelay
 from cbec.tenants import TenantRegistry, demo_registry
+from pydantic import SecretStr
 from receipts_service.application import CustomsLinkApp
 from receipts_service.application import route as link_route
 from saga_service import application as saga_app
@@ -80,6 +83,14 @@ class InProcessSigner:
         self.done.add(request_id)
 
 
+def embedded_quota_settings() -> QuotaSettings:
+    """The configured quota settings; without a buyer-key secret, a random one for this run only."""
+    settings = QuotaSettings()
+    if settings.pii_hmac_key is None:
+        settings = settings.model_copy(update={"pii_hmac_key": SecretStr(secrets.token_hex(32))})
+    return settings
+
+
 @dataclass
 class EmbeddedStack:
     """All of cbec wired in one process; ``step()`` moves every component forward once."""
@@ -101,7 +112,8 @@ class EmbeddedStack:
         self._add_declaration_service("order", order_service.application.build)
         self._add_declaration_service("payment", payment_service.application.build)
         self._add_declaration_service("logistics", logistics_service.application.build)
-        self._add_declaration_service("inventory", inventory_service.application.build)
+        self._add_declaration_service("inventory", lambda store, tenants: inventory_service.application.build(
+            store, tenants, embedded_quota_settings()))
 
         saga_store = self._store("saga")
         self.saga = saga_app.SagaApp(saga_store, policy=self.saga_policy, clock=self.clock)
