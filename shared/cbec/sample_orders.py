@@ -28,6 +28,15 @@ _GOODS = [
     ("蜂蜜", "500g/瓶 麦卢卡", "142", "609"),
     ("运动鞋", "42码/双", "011", "110"),
 ]
+# HS code, legal first unit and how many of it one item weighs or counts (for the list's gcode/qty1/unit1).
+_TARIFF: dict[str, tuple[str, str, Decimal]] = {
+    "婴儿配方奶粉": ("1901101000", "035", Decimal("0.9")),
+    "保湿面霜": ("3304990099", "035", Decimal("0.05")),
+    "维生素C咀嚼片": ("2106909090", "035", Decimal("0.12")),
+    "电动牙刷": ("8509800090", "011", Decimal("1")),
+    "蜂蜜": ("0409000000", "035", Decimal("0.5")),
+    "运动鞋": ("6404110090", "025", Decimal("1")),
+}
 _SURNAMES = "王李张刘陈杨赵黄周吴"
 _CITIES = ["上海市浦东新区", "北京市朝阳区", "广州市天河区", "杭州市西湖区", "长沙市岳麓区", "海口市龙华区"]
 
@@ -201,19 +210,20 @@ def inventory_document(
         head.update(trafNo="CA1234", voyageNo="20261124", billNo="BILL20261124")
     lines = []
     for line in order["OrderList"]:
+        gcode, unit1, per_item = _TARIFF.get(line["itemName"], ("3304990099", "035", Decimal("1")))
         item = {
             "gnum": line["gnum"],
             "itemNo": line["itemNo"],
             "itemName": line["itemName"],
-            "gcode": "3304990099",
+            "gcode": gcode,
             "gname": line["itemName"],
             "gmodel": line["gmodel"],
             "country": line["country"],
             "currency": "142",
             "qty": line["qty"],
             "unit": line["unit"],
-            "qty1": line["qty"],
-            "unit1": "035",
+            "qty1": f"{(Decimal(line['qty']) * per_item).normalize():f}",
+            "unit1": unit1,
             "price": line["price"],
             "totalPrice": line["totalPrice"],
         }
