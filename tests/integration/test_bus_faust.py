@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import pytest
 from cbec.bus import Message
@@ -15,11 +16,11 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_faust_agent_receives_published_messages_keyed_by_clearance(
-    kafka_bootstrap: str, kafka_topic_prefix: str
+    kafka_bootstrap: str, kafka_topic_prefix: str, tmp_path: Path
 ) -> None:
     topic_name = f"{kafka_topic_prefix}in"
     ensure_topics(kafka_bootstrap, [topic_name], partitions=2)
-    app = make_app(f"cbec-test-{uuid.uuid4().hex[:8]}", kafka_bootstrap, partitions=2)
+    app = make_app(f"cbec-test-{uuid.uuid4().hex[:8]}", kafka_bootstrap, partitions=2, datadir=str(tmp_path))
     topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
     seen: list[tuple[bytes, bytes, int]] = []
     messages: list[Message] = []
