@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -26,6 +27,7 @@ from cbec.contracts.commands import DeclareDocument
 from cbec.customs.simulator import SimulatorConfig
 from cbec.declaration.doctypes import BY_CODE
 from cbec.declaration.views import status_view
+from cbec.logging_setup import configure_logging
 from cbec.sample_orders import (
     DECLARANT,
     SITE_OPERATOR,
@@ -294,6 +296,7 @@ def register(app: typer.Typer) -> None:
         """Run full clearances on the embedded stack (SQLite, in-process bus, saga, simulator)."""
         if scenario not in ("default", "faults"):
             raise typer.BadParameter("scenario is default or faults")
+        configure_logging(os.environ.get("CBEC_LOG_LEVEL", "WARNING"))  # JSON, personal data masked
         console = Console()
         summary = run_demo(orders, out, timeout, console, scenario)
         console.print(_table(summary))
