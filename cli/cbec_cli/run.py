@@ -67,6 +67,24 @@ def register(app: typer.Typer) -> None:
         argv = [*(["--tenant", tenant] if tenant else []), *(["--since", str(since)] if since is not None else [])]
         raise typer.Exit(replay_module.main(argv))
 
+    @app.command("reencrypt-pii")
+    def reencrypt_pii(
+        service: Annotated[str, typer.Argument(help="order, payment, logistics or inventory")],
+        database_url: Annotated[str | None, typer.Option(envvar=["CBEC_DATABASE_URL", "DATABASE_URL"])] = None,
+    ) -> None:
+        """After a key rotation (CBEC_PII_KEYS=new,old): re-encrypt the service's events under the new key."""
+        from cbec.privacy.cipher import AesGcmCipher
+        from cbec.privacy.reencrypt import reencrypt
+        from cbec.settings import Settings, schema_for
+
+        cipher = AesGcmCipher.from_env()
+        if cipher is None:
+            raise typer.BadParameter("CBEC_PII_KEYS is not set")
+        settings = Settings()
+        changed = reencrypt(database_url or settings.database_url, schema=schema_for(settings, service),
+                            name=service, cipher=cipher)
+        typer.echo(f"{service}: {changed} events re-encrypted under key {cipher.ring.current}")
+
     @app.command()
     def status(
         doc_type: Annotated[str, typer.Argument(help="CEB311, CEB411, …")],
