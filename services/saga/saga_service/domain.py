@@ -450,7 +450,26 @@ def _gate(state: Clearance, kind: str, policy: Policy) -> bool | dict[str, str] 
                 "message": f"退货申请单申报失败: {why}"}
     if kind == "waybill-status":
         return True if state._at_gate("waybill", policy.gate) else None
-    return None if state.waiting_for(kind, policy.gate) else True
+    if state.waiting_for(kind, policy.gate):
+        return None
+    if kind == "waybill" and (clash := _waybill_sender_clash(state)):
+        return clash
+    return True
+
+
+def _waybill_sender_clash(state: Clearance) -> dict[str, str] | None:
+    """Order, payment and waybill must come from three different enterprises (seed 004 §六.2).
+
+    Each owning service sees only its own document; the saga is the first to see all three senders.
+    """
+    senders = {k: state.docs[k].sender for k in ("order", "payment", "waybill") if k in state.docs}
+    waybill = senders.get("waybill", "")
+    same = [k for k in ("order", "payment") if senders.get(k) and senders[k] == waybill]
+    if not waybill or not same:
+        return None
+    return {"code": "CBEC-TENANCY-DISTINCT", "path": "LogisticsHead.logisticsCode", "rule": "seed 004 §六.2",
+            "message": f"the waybill comes from the enterprise that sent the {' and '.join(same)}: order, payment"
+                       " and waybill must come from three different enterprises"}
 
 
 def _command(state: Clearance, doc: Doc, what: str) -> dict[str, Any]:

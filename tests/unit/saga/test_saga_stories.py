@@ -278,3 +278,22 @@ def test_a_signing_failure_raises_one_alert(clearance: Story) -> None:
     clearance.later(3600)
     alerts = [m for m in clearance.status_messages() if m.type == "ClearanceAlert"]
     assert len(alerts) == 1 and "signing CEB311 failed" in alerts[0].reason
+
+
+def test_a_waybill_from_the_payment_company_is_refused_once_both_are_declared(clearance: Story) -> None:
+    clearance.declare("order")
+    clearance.declare("payment")
+    clearance.declare("waybill", sender="3105960002")  # the payment company sends the waybill too
+    clearance.customs_accepts("order", "payment")
+    assert not clearance.released("waybill")
+    [refusal] = clearance.commands("RefuseDocument", "waybill")
+    assert refusal.errors[0]["code"] == "CBEC-TENANCY-DISTINCT"
+    assert "payment" in refusal.errors[0]["message"]
+
+
+def test_a_waybill_from_a_third_enterprise_is_released(clearance: Story) -> None:
+    clearance.declare("order")
+    clearance.declare("payment")
+    clearance.declare("waybill")
+    clearance.customs_accepts("order", "payment")
+    assert clearance.released("waybill") and not clearance.commands("RefuseDocument", "waybill")
