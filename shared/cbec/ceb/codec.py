@@ -122,22 +122,26 @@ class _Parse:
     def node(self, el: etree._Element, node: CNode, path: str) -> dict[str, Any]:
         data: dict[str, Any] = {}
         dispatch = node.dispatch
+        fields = node.fields
         last = -1
         required = 0
-        if el.text is not None and not el.text.isspace():
+        text = el.text
+        if text is not None and not text.isspace():
             self.note("CBEC-UNEXPECTED", path, f"{node.name} has text of its own; it holds elements only")
         for ch in el:
-            entry = dispatch.get(ch.tag)
+            tag = ch.tag
+            fast = fields.get(tag)
+            if fast is not None and fast[0] > last:  # the common case first: the next field in XSD order
+                last, name, req = fast
+                data[name] = ch.text or ""
+                required += req
+                continue
+            entry = dispatch.get(tag)
             if entry is None:
                 local = etree.QName(ch).localname
                 self.note("CBEC-UNEXPECTED", f"{path}.{local}", f"element {local} is not declared in {node.name}")
                 continue
             index, name, kind, sub, req = entry
-            if index > last and kind == FIELD:  # the common case first: the next field in XSD order
-                last = index
-                data[name] = ch.text or ""
-                required += req
-                continue
             if index <= last:
                 if index < last:
                     self.note("CBEC-ORDER", f"{path}.{name}", f"{name} is out of XSD order in {node.name}")

@@ -58,6 +58,8 @@ class CNode:
     required: tuple[str, ...] = ()
     # tag -> (index, name, kind, child node, 1 if required): the parser's hot-loop view of ``items``.
     dispatch: dict[str, tuple[int, str, int, CNode | None, int]] = field(default_factory=dict)
+    # tag -> (index, name, 1 if required) of the single simple fields: the parser's fast path.
+    fields: dict[str, tuple[int, str, int]] = field(default_factory=dict)
     # (name, maxOccurs) of the bounded repeated children (OrderList: 99 …).
     bounded: tuple[tuple[str, int], ...] = ()
 
@@ -106,6 +108,7 @@ def _compile_node(schema: Schema, key: str, memo: dict[str, CNode]) -> CNode:
         (ci.name, ci.max_occurs) for ci in node.items if ci.kind in (CHILDREN, FIELDS) and ci.max_occurs > 1
     )
     node.dispatch = {ci.tag: (ci.index, ci.name, ci.kind, ci.node, 1 if ci.min_occurs > 0 else 0) for ci in node.items}
+    node.fields = {ci.tag: (ci.index, ci.name, 1 if ci.min_occurs > 0 else 0) for ci in node.items if ci.kind == FIELD}
     return node
 
 

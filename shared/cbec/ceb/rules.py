@@ -86,7 +86,7 @@ def _dec(v: Any) -> Decimal | None:
     if not isinstance(v, str):
         return None
     try:
-        d = Decimal(v.strip())
+        d = Decimal(v)  # strips surrounding whitespace itself, as str.strip() does
     except InvalidOperation:
         return None
     return d if d.is_finite() else None
@@ -94,8 +94,10 @@ def _dec(v: Any) -> Decimal | None:
 
 def _same_amount(a: Decimal, b: Decimal) -> bool:
     """Equal to the field's 5 decimals, or to the fen when one side was rounded to 2."""
-    return a.quantize(_N5, ROUND_HALF_UP) == b.quantize(_N5, ROUND_HALF_UP) or (
-        a.quantize(_FEN, ROUND_HALF_UP) == b.quantize(_FEN, ROUND_HALF_UP)
+    return (
+        a == b
+        or a.quantize(_N5, ROUND_HALF_UP) == b.quantize(_N5, ROUND_HALF_UP)
+        or (a.quantize(_FEN, ROUND_HALF_UP) == b.quantize(_FEN, ROUND_HALF_UP))
     )
 
 
@@ -122,12 +124,31 @@ def _head_name(doc: dict[str, Any]) -> str:
     return next((k for k, v in doc.items() if k.endswith("Head") and isinstance(v, dict)), "")
 
 
+_View = tuple[dict[str, Any], list[dict[str, Any]], str, str]
+
+
+def _view_of(doc: dict[str, Any]) -> _View:
+    """(``_head``, ``_lines``, ``_lines_name``, ``_head_name``) of ``doc`` in one pass."""
+    head: dict[str, Any] | None = None
+    lines: list[dict[str, Any]] | None = None
+    head_name, lines_name = "", "List"
+    for key, value in doc.items():
+        if head is None and key.endswith("Head") and isinstance(value, dict):
+            head, head_name = value, key
+        elif lines is None and key.endswith("List") and isinstance(value, list):
+            lines, lines_name = [x for x in value if isinstance(x, dict)], key
+    return (doc if head is None else head), ([] if lines is None else lines), lines_name, head_name
+
+
 def _find(docs: Iterable[dict[str, Any]], **keys: Any) -> dict[str, Any] | None:
     for doc in docs:
         head = _head(doc)
         if all(head.get(k) == v for k, v in keys.items() if v is not None):
             return doc
     return None
+
+
+_UNSEEN: Any = object()
 
 
 class _Check:
@@ -138,7 +159,7 @@ class _Check:
         self.errors: list[CebError] = []
         self.doc_path = ""
         self.doc: dict[str, Any] | None = None
-        self._views: dict[int, tuple[dict[str, Any], list[dict[str, Any]], str]] = {}
+        self._views: dict[int, _View] = {}
         self._decs: dict[Any, Decimal | None] = {}
 
     def at(self, doc_name: str, index: int, doc: dict[str, Any] | None) -> None:
@@ -152,26 +173,30 @@ class _Check:
         where = f" ({self.doc_path} {key})" if key else ""
         self.errors.append(CebError(code, path, rule, message + where))
 
-    def _view(self, doc: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    def view(self, doc: dict[str, Any]) -> _View:
+        """(head, lines, lines name, head name) of ``doc``, computed once per validation."""
         view = self._views.get(id(doc))
         if view is None:
-            view = self._views[id(doc)] = (_head(doc), _lines(doc), _lines_name(doc))
+            view = self._views[id(doc)] = _view_of(doc)
         return view
 
     def head(self, doc: dict[str, Any]) -> dict[str, Any]:
-        return self._view(doc)[0]
+        return self.view(doc)[0]
 
     def lines(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
-        return self._view(doc)[1]
+        return self.view(doc)[1]
 
     def ln(self, doc: dict[str, Any]) -> str:
-        return self._view(doc)[2]
+        return self.view(doc)[2]
 
     def decs(self, values: Iterable[Any]) -> list[Decimal] | None:
         """All values as Decimals, or None when one is not a number."""
         out = []
+        memo = self._decs
         for v in values:
-            d = self.dec(v)
+            d = memo.get(v, _UNSEEN) if isinstance(v, str) else None
+            if d is _UNSEEN:
+                d = memo[v] = _dec(v)
             if d is None:
                 return None
             out.append(d)
@@ -179,13 +204,12 @@ class _Check:
 
     def dec(self, v: Any) -> Decimal | None:
         """``_dec`` memoized for this validation (the same amounts feed several rules)."""
-        try:
-            return self._decs[v]
-        except KeyError:
-            d = self._decs[v] = _dec(v)
-            return d
-        except TypeError:  # unhashable: not a number anyway
+        if not isinstance(v, str):  # not a number (and perhaps unhashable)
             return None
+        d = self._decs.get(v, _UNSEEN)
+        if d is _UNSEEN:
+            d = self._decs[v] = _dec(v)
+        return d  # type: ignore[no-any-return]
 
 
 def _rule_amounts(c: _Check, doc: dict[str, Any], hp: str, is_import: bool) -> None:
@@ -204,7 +228,8 @@ def _rule_amounts(c: _Check, doc: dict[str, Any], hp: str, is_import: bool) -> N
                 f"totalPrice {total} is not price {price} × qty {qty} = {price * qty}",
             )
     if "acturalPaid" in head:
-        parts = c.decs(head.get(k) for k in ("goodsValue", "freight", "taxTotal", "discount", "acturalPaid"))
+        get = head.get
+        parts = c.decs((get("goodsValue"), get("freight"), get("taxTotal"), get("discount"), get("acturalPaid")))
         if parts is not None:
             goods, freight, tax, discount, paid = parts
             expected = goods + freight + tax - discount
@@ -216,7 +241,7 @@ def _rule_amounts(c: _Check, doc: dict[str, Any], hp: str, is_import: bool) -> N
                     f"acturalPaid {paid} ≠ {goods} + {freight} + {tax} − {discount} = {expected}",
                 )
     goods_value = c.dec(head.get("goodsValue"))
-    totals = c.decs(x.get("totalPrice") for x in lines)
+    totals = c.decs([x.get("totalPrice") for x in lines])
     if is_import and goods_value is not None and lines and totals is not None:
         s = sum(totals, Decimal(0))
         if not _same_amount(s, goods_value):
@@ -367,7 +392,7 @@ def _rule_signature(c: _Check, head: dict[str, Any], hp: str, msg: CebMessage, b
 
 def _order_amount(c: _Check, head: dict[str, Any]) -> Decimal | None:
     """The order's transaction value for the limit: goods + freight − non-cash deductions (no tax)."""
-    parts = c.decs(head.get(k) for k in ("goodsValue", "freight", "discount"))
+    parts = c.decs((head.get("goodsValue"), head.get("freight"), head.get("discount")))
     return None if parts is None else parts[0] + parts[1] - parts[2]
 
 
@@ -614,9 +639,7 @@ def validate_business(
         if not isinstance(doc, dict):
             continue
         c.at(doc_name, i, doc)
-        head = _head(doc)
-        hp = _head_name(doc)
-        fp = f"{hp}" if hp else ""
+        head, _, _, fp = c.view(doc)
         _rule_amounts(c, doc, fp, is_import)
         if is_import:
             _rule_currency(c, doc, fp)

@@ -20,8 +20,8 @@ from cbec.ceb.model import CebMessage
 from cbec.ceb.spec import F
 from cbec.errors import CebError
 
-_DECIMAL = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?")
-_INT = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?")
+_INT = re.compile(r"[+-]?[0-9]+")
 # Characters XML 1.0 cannot carry (lxml refuses to serialize them).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
@@ -109,10 +109,20 @@ def _field_error(v: str, f: F) -> tuple[str, str] | None:
 # --- spec formats beyond the XSD (formats=True) -------------------------------------------------
 
 
-def _timestamp(width: int) -> Callable[[str], str | None]:
-    pattern = {8: "yyyyMMdd", 14: "yyyyMMddHHmmss", 17: "yyyyMMddHHmmssSSS"}[width]
+class _Timestamp:
+    """``yyyyMMdd[HHmmss[SSS]]``; ``quick`` accepts (in one C call) the values that are surely valid."""
 
-    def check(v: str) -> str | None:
+    __slots__ = ("pattern", "quick", "width")
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.pattern = {8: "yyyyMMdd", 14: "yyyyMMddHHmmss", 17: "yyyyMMddHHmmssSSS"}[width]
+        # Days 01-28 exist in every month; later days take the full check.
+        time = "" if width == 8 else "(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]" + "[0-9]" * (width - 14)
+        self.quick = re.compile(f"[0-9]{{4}}(?:0[1-9]|1[0-2])(?:0[1-9]|1[0-9]|2[0-8]){time}").fullmatch
+
+    def __call__(self, v: str) -> str | None:
+        width, pattern = self.width, self.pattern
         if len(v) != width or not v.isdigit() or not v.isascii():
             return f"{v!r} is not a {pattern} timestamp"
         y, mo, d = int(v[:4]), int(v[4:6]), int(v[6:8])
@@ -122,24 +132,23 @@ def _timestamp(width: int) -> Callable[[str], str | None]:
             return f"{v!r} is not a valid time ({pattern})"
         return None
 
-    return check
 
+class _OneOf:
+    __slots__ = ("allowed", "text")
 
-def _one_of(*values: str) -> Callable[[str], str | None]:
-    allowed = frozenset(values)
-    text = "/".join(values)
+    def __init__(self, *values: str) -> None:
+        self.allowed = frozenset(values)
+        self.text = "/".join(values)
 
-    def check(v: str) -> str | None:
-        return None if v in allowed else f"{v!r} is not one of {text}"
-
-    return check
+    def __call__(self, v: str) -> str | None:
+        return None if v in self.allowed else f"{v!r} is not one of {self.text}"
 
 
 def _return_status(v: str) -> str | None:
     return None if re.fullmatch(r"-?\d{1,9}", v) else f"{v!r} is not a receipt status code"
 
 
-_TS14, _TS8, _TS17 = _timestamp(14), _timestamp(8), _timestamp(17)
+_TS14, _TS8, _TS17 = _Timestamp(14), _Timestamp(8), _Timestamp(17)
 _FORMATS: dict[str, tuple[str, Callable[[str], str | None]]] = {
     **{
         n: ("CBEC-FORMAT", _TS14)
@@ -155,14 +164,14 @@ _FORMATS: dict[str, tuple[str, Callable[[str], str | None]]] = {
     },
     **{n: ("CBEC-FORMAT", _TS8) for n in ("declTime", "ieDate")},
     **{n: ("CBEC-FORMAT", _TS17) for n in ("returnTime", "opDate")},
-    "appType": ("CBEC-CODE", _one_of("1", "2", "3")),
-    "appStatus": ("CBEC-CODE", _one_of("1", "2")),
-    "ieFlag": ("CBEC-CODE", _one_of("I", "E")),
-    "buyerIdType": ("CBEC-CODE", _one_of("1", "2")),
-    "payerIdType": ("CBEC-CODE", _one_of("1", "2")),
-    "orderType": ("CBEC-CODE", _one_of("I", "E", "B", "W")),
-    "dxpMode": ("CBEC-CODE", _one_of("DXP")),
-    "status@BaseSubscribe": ("CBEC-CODE", _one_of("ALL", "DATA", "RET")),
+    "appType": ("CBEC-CODE", _OneOf("1", "2", "3")),
+    "appStatus": ("CBEC-CODE", _OneOf("1", "2")),
+    "ieFlag": ("CBEC-CODE", _OneOf("I", "E")),
+    "buyerIdType": ("CBEC-CODE", _OneOf("1", "2")),
+    "payerIdType": ("CBEC-CODE", _OneOf("1", "2")),
+    "orderType": ("CBEC-CODE", _OneOf("I", "E", "B", "W")),
+    "dxpMode": ("CBEC-CODE", _OneOf("DXP")),
+    "status@BaseSubscribe": ("CBEC-CODE", _OneOf("ALL", "DATA", "RET")),
     "returnStatus": ("CBEC-CODE", _return_status),
 }
 
@@ -184,6 +193,13 @@ Check = Callable[[str], "tuple[str, str] | None"]
 Fmt = Callable[[str], "str | None"]
 
 
+def _quick_decimal(f: F) -> Callable[[str], object]:
+    """Matches the plain decimals that surely fit ``f``'s digits (anything else takes the full check)."""
+    frac = f.fraction_digits if f.fraction_digits is not None else 18
+    whole = max(1, (f.total_digits if f.total_digits is not None else 18) - frac)
+    return re.compile(rf"[0-9]{{1,{whole}}}(?:\.[0-9]{{0,{frac}}})?").fullmatch
+
+
 def _compile_check(f: F) -> Check:
     """A fast checker for one field: common valid values leave through a cheap first test."""
     if f.fixed is None and f.default is None and not f.collapse:
@@ -198,9 +214,7 @@ def _compile_check(f: F) -> Check:
 
             return check_str
         if f.kind == "decimal":
-            frac = f.fraction_digits if f.fraction_digits is not None else 18
-            whole = max(1, (f.total_digits if f.total_digits is not None else 18) - frac)
-            quick = re.compile(rf"\d{{1,{whole}}}(?:\.\d{{0,{frac}}})?").fullmatch
+            quick = _quick_decimal(f)
 
             def check_decimal(v: str) -> tuple[str, str] | None:
                 return None if quick(v) else _field_error(v, f)
@@ -220,15 +234,44 @@ def _format_for(f: F, node_name: str) -> tuple[str, Fmt] | None:
     return _FORMATS.get(f.name) or _FORMATS.get(f"{f.name}@{node_name}")
 
 
-# One plan per node, built once on first use: per item (name, kind, item, xsd check, spec-format
-# check, plain-string length bounds or -1). The bounds let the hot loop accept the common case
-# (a printable string of allowed length, no format rule) without a call.
-_Plan = list[tuple[str, int, CItem, "Check | None", "tuple[str, Fmt] | None", int, int]]
-_PLANS: dict[int, _Plan] = {}
+Accept = Callable[[str], object]
 
 
-def _plan(node: CNode) -> _Plan:
-    plan = _PLANS.get(id(node))
+def _never(v: str) -> bool:
+    return False
+
+
+def _accept(f: F, check: Check, fmt: Fmt | None, lo: int, hi: int) -> Accept | None:
+    """A cheap test (a C call where possible) that is true only for values ``_Walk.value`` accepts
+    (XSD facets, and the spec format ``fmt`` when given); None for a plain string without format,
+    whose length bounds the hot loop tests inline. A false answer means: take the full check."""
+    if fmt is not None:
+        if isinstance(fmt, _OneOf):
+            return frozenset(a for a in fmt.allowed if a and check(a) is None).__contains__
+        if isinstance(fmt, _Timestamp) and lo <= fmt.width <= hi:  # digits: printable, and in bounds
+            return fmt.quick
+        return _never
+    if f.fixed is None and f.default is None and not f.collapse:
+        if f.kind == "str":
+            return None
+        if f.kind == "decimal":
+            return _quick_decimal(f)
+        if f.kind == "int":
+            return re.compile(f"[0-9]{{1,{min(f.total_digits or 9, 9)}}}").fullmatch
+    if f.fixed is not None and check(f.fixed) is None:  # currency 142 …: the fixed value itself
+        return frozenset({f.fixed}).__contains__
+    return lambda v: check(v) is None
+
+
+# One plan per node (and ``formats`` flag), built once on first use: per item (name, kind, item,
+# fast accept, plain-string length bounds or -1, xsd check, spec-format check). The accept test
+# and the bounds let the hot loop pass the common case (a valid value) without a Python call.
+_Plan = list[tuple[str, int, CItem, "Accept | None", int, int, "Check | None", "tuple[str, Fmt] | None"]]
+_PLANS: dict[tuple[int, bool], _Plan] = {}
+
+
+def _plan(node: CNode, formats: bool) -> _Plan:
+    plan = _PLANS.get((id(node), formats))
     if plan is None:
         plan = []
         for it in node.items:
@@ -238,22 +281,34 @@ def _plan(node: CNode) -> _Plan:
                 plain = spec.kind == "str" and spec.fixed is None and spec.default is None and not spec.collapse
                 lo = (spec.min_len or 0) if plain else -1
                 hi = (spec.max_len if spec.max_len is not None else 1 << 62) if plain else -1
-                plan.append((it.name, it.kind, it, _compile_check(spec), fmt, lo, hi))
+                check = _compile_check(spec)
+                accept = _accept(spec, check, fmt[1] if fmt is not None and formats else None, lo, hi)
+                plan.append((it.name, it.kind, it, accept, lo, hi, check, fmt))
             else:
-                plan.append((it.name, it.kind, it, None, None, -1, -1))
-        _PLANS[id(node)] = plan
+                plan.append((it.name, it.kind, it, None, -1, -1, None, None))
+        _PLANS[(id(node), formats)] = plan
     return plan
 
 
 class _Walk:
-    __slots__ = ("errors", "formats", "suffix")
+    __slots__ = ("doc", "errors", "formats", "label", "suffix")
 
     def __init__(self, formats: bool) -> None:
         self.errors: list[CebError] = []
         self.formats = formats
         self.suffix = ""
+        # The document being walked and its label: the suffix naming it is built on its first finding.
+        self.doc: Any = None
+        self.label = ""
+
+    def at(self, doc: Any, label: str) -> None:
+        self.doc, self.label, self.suffix = doc, label, ""
 
     def add(self, code: str, path: str, rule: str, message: str) -> None:
+        if self.doc is not None:
+            key = business_key(self.doc) if isinstance(self.doc, dict) else ""
+            self.suffix = f" ({self.label} {key})" if key else ""
+            self.doc = None
         self.errors.append(CebError(code, path, rule, message + self.suffix))
 
     def count(self, it: CItem, n: int, path: str) -> None:
@@ -286,8 +341,7 @@ class _Walk:
             self.add("CBEC-TYPE", path, "model", f"{node.name} must be a dict, got {type(data).__name__}")
             return
         seen = 0
-        formats = self.formats
-        for name, kind, it, check, fmt, lo, hi in _plan(node):
+        for name, kind, it, accept, lo, hi, check, fmt in _plan(node, self.formats):
             v = data.get(name)
             if v is None:
                 if it.min_occurs:
@@ -295,11 +349,8 @@ class _Walk:
                 continue
             seen += 1
             if kind == FIELD:
-                if (fmt is None or not formats) and type(v) is str:
-                    if lo <= len(v) <= hi and v.isprintable():
-                        continue
-                    if check(v) is None:  # type: ignore[misc]
-                        continue
+                if type(v) is str and ((lo <= len(v) <= hi and v.isprintable()) if accept is None else accept(v)):
+                    continue
                 self.value(v, check, fmt, it, f"{path}.{it.name}")  # type: ignore[arg-type]
             elif kind == CHILD:
                 self.node(v, it.node, f"{path}.{it.name}")  # type: ignore[arg-type]
@@ -341,10 +392,10 @@ def validate_structure(msg: CebMessage, *, formats: bool = True, before_signing:
     doc_item = croot.doc
     w.count(doc_item, len(msg.docs), doc_item.name)
     for i, doc in enumerate(msg.docs, 1):
-        key = business_key(doc) if isinstance(doc, dict) else ""
-        w.suffix = f" ({doc_item.name}[{i}] {key})" if key else ""
-        w.node(doc, doc_item.node, f"{doc_item.name}[{i}]")  # type: ignore[arg-type]
-    w.suffix = ""
+        label = f"{doc_item.name}[{i}]"
+        w.at(doc, label)
+        w.node(doc, doc_item.node, label)  # type: ignore[arg-type]
+    w.at(None, "")
     by_name = croot.node.by_name
     if croot.is_declaration:
         if msg.base_transfer is None:

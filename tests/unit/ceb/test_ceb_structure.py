@@ -128,3 +128,10 @@ def test_receipt_time_is_17_digits_and_declaration_date_8() -> None:
     inv = ex.inventory_message(signature=ex.PLACEHOLDER_SIGNATURE)
     inv.docs[0]["InventoryHead"]["declTime"] = "20240231"
     assert only(validate_structure(inv)) == ("CBEC-FORMAT", "Inventory[1].InventoryHead.declTime")
+
+
+@pytest.mark.parametrize("value", ["١٠", "１０", "1.٥"])
+def test_digits_outside_ascii_are_refused_as_the_xsd_refuses_them(value: str) -> None:
+    msg = order_with(head__freight=value)
+    assert only(validate_structure(msg)) == ("CBEC-DECIMAL", "Order[1].OrderHead.freight")
+    assert xsd_errors(build(msg), "import")
