@@ -196,19 +196,22 @@ def test_a_session_lost_mid_load_loses_no_request(token: Token) -> None:
     messages = [f"CEB621 #{i}".encode() for i in range(120)]
     signatures: dict[bytes, bytes] = {}
     half = threading.Event()
+    yanked = threading.Event()
 
     def load() -> None:
         for i, message in enumerate(messages):
             signatures[message] = pool.sign(message)
             if i == 40:
                 half.set()
+                yanked.wait(timeout=30)  # the rest of the load runs on the dead sessions
 
     worker = threading.Thread(target=load)
     worker.start()
-    half.wait(timeout=30)
+    assert half.wait(timeout=30)
     with module_lock(token.module):  # yank both sessions out from under the pool, as a token reset would
         for session in list(sessions):
             session._session.close()
+    yanked.set()
     worker.join(timeout=60)
     assert len(signatures) == len(messages)
     assert all(signature_is_valid(pool, m, s) for m, s in signatures.items())
