@@ -86,3 +86,20 @@ stop_pid() {
     log "$name did not stop within ${wait_s}s: SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
 }
+
+# The start|stop|status entry of a server script. The script defines start, stop, running_pid and ENV_FILE.
+server_status() {  # prints the running server's KEY=VALUE lines; returns 3 when it is not running
+    local pid
+    if pid="$(running_pid)"; then log "running (pid $pid)"; cat "$ENV_FILE" 2>/dev/null; return 0; fi
+    log "not running"
+    return 3
+}
+
+server_main() {
+    case "${1:-}" in
+        start) start ;;
+        stop) stop ;;
+        status) server_status ;;
+        *) echo "usage: $0 {start|stop|status}" >&2; exit 2 ;;
+    esac
+}

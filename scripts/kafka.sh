@@ -147,16 +147,4 @@ stop() {
     rm -f "$PID_FILE" "$ENV_FILE"
 }
 
-status() {
-    local pid
-    if pid="$(running_pid)"; then log "running (pid $pid)"; cat "$ENV_FILE" 2>/dev/null; return 0; fi
-    log "not running"
-    return 3
-}
-
-case "${1:-}" in
-    start) start ;;
-    stop) stop ;;
-    status) status ;;
-    *) echo "usage: $0 {start|stop|status}" >&2; exit 2 ;;
-esac
+server_main "$@"

@@ -313,13 +313,10 @@ class DeclarationApp:
     def record_signed(
         self, request_id: str, ok: bool, error: dict[str, str] | None, position: Position | None = None
     ) -> bool:
-        doc_type, stream_id = self._parse_request_id(request_id)
-        if doc_type is None:
+        found = self._current_release(request_id, ("released",), position)
+        if found is None:
             return False
-        state = self.load(doc_type, stream_id)
-        if state.release_request_id != request_id or state.phase != "released":
-            self._mark(position)
-            return False
+        doc_type, stream_id, state = found
         if ok:
             event = (lc.SIGNED, self._data(doc_type, state, requestId=request_id))
         else:
@@ -327,13 +324,10 @@ class DeclarationApp:
         return self._append_once(stream_id, state, [event], position)
 
     def record_sent(self, sent: DocumentTransmitted, position: Position | None = None) -> bool:
-        doc_type, stream_id = self._parse_request_id(sent.request_id)
-        if doc_type is None:
+        found = self._current_release(sent.request_id, ("released", "signed"), position)
+        if found is None:
             return False
-        state = self.load(doc_type, stream_id)
-        if state.release_request_id != sent.request_id or state.phase not in ("released", "signed"):
-            self._mark(position)
-            return False
+        doc_type, stream_id, state = found
         event = (
             lc.SENT,
             self._data(
@@ -346,6 +340,20 @@ class DeclarationApp:
             ),
         )
         return self._append_once(stream_id, state, [event], position)
+
+    def _current_release(
+        self, request_id: str, phases: tuple[str, ...], position: Position | None
+    ) -> tuple[DocType, uuid.UUID, Declaration] | None:
+        """The document a signer or transmission answer is about, if that answer is for its current release
+        and the document is in one of ``phases``; else the message is marked handled and ``None``."""
+        doc_type, stream_id = self._parse_request_id(request_id)
+        if doc_type is None:
+            return None
+        state = self.load(doc_type, stream_id)
+        if state.release_request_id != request_id or state.phase not in phases:
+            self._mark(position)
+            return None
+        return doc_type, stream_id, state
 
     def record_receipt(self, receipt: ReceiptReceived, position: Position | None = None) -> bool:
         """Keep every receipt once; duplicates and late arrivals are tolerated.
