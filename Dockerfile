@@ -1,6 +1,7 @@
-# The common cbec image: the hashed lock, the code and the CEB reference pack; every service image
-# (services/<name>/Dockerfile) starts FROM it and only names its command. Build from the repo root:
-#   docker build --build-context reference=../shared/reference/ceb-202205 -t cbec/base:local .
+# The common cbec image: the hashed lock and the code (the official CEB XSDs are package data of
+# cbec.ceb); every service image (services/<name>/Dockerfile) starts FROM it and only names its command.
+# Build from the repo root:
+#   docker build -t cbec/base:local .
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -9,8 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     CBEC_READY_FILE=/tmp/cbec-ready \
     CBEC_DXP_OUTBOX=/var/lib/cbec/dxp/outbox \
-    CBEC_DXP_INBOX=/var/lib/cbec/dxp/inbox \
-    CBEC_REFERENCE_DIR=/opt/cbec/reference/ceb-202205
+    CBEC_DXP_INBOX=/var/lib/cbec/dxp/inbox
 
 # SoftHSM2 lets the signer's pkcs11 backend run without a hardware HSM (tests, demos); production mounts
 # the vendor's PKCS#11 module instead and points CBEC_PKCS11_MODULE at it.
@@ -28,7 +28,6 @@ COPY pyproject.toml ./
 COPY shared ./shared
 COPY cli ./cli
 COPY services ./services
-COPY --from=reference . /opt/cbec/reference/ceb-202205
 RUN pip install --no-deps . \
     && groupadd --system --gid 10001 cbec \
     && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/cbec cbec \

@@ -31,12 +31,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cbec.reference import samples_dir
 from cbec.signing.certs import generate_rsa_identity, generate_sm2_identity
 from cbec.signing.keys import SigningKey, SoftwareRSAKey
 from cbec.signing.sm2 import SoftwareSM2Key
 from cbec.signing.xmldsig import sign_document, strip_signature
 from lxml import etree
+
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "ceb-202205" / "samples"
 
 TENANT = "1101180326"  # copCode of the official samples
 TARGET_PER_MIN = 100_000
@@ -44,7 +45,7 @@ TARGET_PER_MIN = 100_000
 
 def ceb311_5kb() -> bytes:
     """The official CEB311 sample, unsigned, cut to its first two orders (~5.6 KB)."""
-    root = etree.fromstring(strip_signature((samples_dir() / "import" / "CEB311Message.xml").read_bytes()))
+    root = etree.fromstring(strip_signature((SAMPLES / "import" / "CEB311Message.xml").read_bytes()))
     for order in root.findall("{http://www.chinaport.gov.cn/ceb}Order")[2:]:
         root.remove(order)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

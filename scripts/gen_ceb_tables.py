@@ -1,5 +1,5 @@
 """Generate ``shared/cbec/ceb/tables.py`` (one declarative field table per node) from the official XSDs,
-and ``codes_table.py`` from the reference pack's error-code and return-status CSVs.
+and ``codes_table.py`` from the official error-code and return-status CSVs.
 
 Run: ``.venv/bin/python scripts/gen_ceb_tables.py`` (reads ``cbec.reference.xsd_dir()``).
 The output is committed; a unit test checks that it is up to date.
@@ -195,11 +195,11 @@ def _ruff_format(text: str) -> str:
 
 def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
-    from cbec.reference import reference_dir, xsd_dir
+    from cbec.reference import official_dir, xsd_dir
 
     outputs = {
         OUT: _ruff_format(generate(xsd_dir())),
-        CODES_OUT: _ruff_format(generate_codes(reference_dir())),
+        CODES_OUT: _ruff_format(generate_codes(official_dir())),
     }
     if "--check" in sys.argv:
         return 0 if all(p.read_text(encoding="utf-8") == text for p, text in outputs.items()) else 1

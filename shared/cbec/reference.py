@@ -1,24 +1,16 @@
-"""Where the official 2022-05 reference pack (XSDs, samples, code tables) lives."""
+"""Where the official 2022-05 specification files live: package data of the CEB core."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-_REPO = Path(__file__).resolve().parents[2]
+_OFFICIAL = Path(__file__).resolve().parent / "ceb" / "official"
 
 
-def reference_dir() -> Path:
-    """The ``ceb-202205`` folder: ``$CBEC_REFERENCE_DIR`` or ``../shared/reference/ceb-202205`` beside the repo."""
-    env = os.environ.get("CBEC_REFERENCE_DIR")
-    if env:
-        return Path(env)
-    return _REPO.parent / "shared" / "reference" / "ceb-202205"
+def official_dir() -> Path:
+    """The folder with ``xsd/`` and the code tables (``error-codes.csv``, ``return-status.csv``)."""
+    return _OFFICIAL
 
 
 def xsd_dir() -> Path:
-    return reference_dir() / "xsd"
-
-
-def samples_dir() -> Path:
-    return reference_dir() / "samples"
+    return _OFFICIAL / "xsd"

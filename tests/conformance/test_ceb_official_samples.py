@@ -16,7 +16,7 @@ import pytest
 from cbec.ceb.codec import build, parse
 from cbec.ceb.xsd import SchemaKind, xsd_errors
 from cbec.errors import CebValidationError
-from cbec.reference import samples_dir
+from ceb_samples import samples_dir
 from lxml import etree
 
 NS = "http://www.chinaport.gov.cn/ceb"

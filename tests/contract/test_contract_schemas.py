@@ -13,7 +13,7 @@ from cbec.ceb import codec
 from cbec.ceb import examples as ex
 from cbec.contracts import schema_gen
 from cbec.contracts.schema_check import ASYNCAPI_FILE, SCHEMA_DIR, errors_of, load_schema, schema_files
-from cbec.reference import samples_dir
+from ceb_samples import samples_dir
 from jsonschema import Draft202012Validator
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cbec.contracts.signing import SignRequest, SignResult
-from cbec.reference import samples_dir
+from ceb_samples import samples_dir
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.pool import KeyPool
 from cbec.signing.registry import CertificateRegistry

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from cbec.signing.certs import generate_sm2_test_ca, issue_sm2_certificate, rsa_certificate_for_public_key
-from cbec.signing.conformance import SigningKeyContract, signature_is_valid
+from key_backend_contract import SigningKeyContract, signature_is_valid
 from cbec.signing.keys import BackendUnavailable, SigningKey
 from cbec.signing.pool import KeyPool
 from cryptography.hazmat.primitives import serialization

@@ -1,6 +1,6 @@
 """Receipt status codes (ceb-formats §4) and customs error codes (spec ch. 7), with their meaning.
 
-The tables come from the reference pack's CSVs (``codes_table.py``, generated). Where the CSV and
+The tables come from the official (``official/``) CSVs (``codes_table.py``, generated). Where the CSV and
 the XSD annotations list different statuses for a receipt, both are accepted (§4).
 """
 

@@ -58,7 +58,7 @@ def test_signature_goes_last_on_import_and_before_extend_message_on_export() -> 
 
 
 def ex_export_order() -> bytes:
-    from cbec.reference import samples_dir
+    from ceb_samples import samples_dir
 
     raw = (samples_dir() / "export" / "CEB303Message.xml").read_bytes()
     return build(parse(raw, strict=False))

@@ -11,7 +11,7 @@ from cbec.ceb.model import CebMessage
 from cbec.ceb.rules import RelatedDocs, validate_business
 from cbec.ceb.validation import validate
 from cbec.errors import CebError
-from cbec.reference import samples_dir
+from ceb_samples import samples_dir
 
 SIG = ex.PLACEHOLDER_SIGNATURE
 

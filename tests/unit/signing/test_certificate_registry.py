@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cbec.reference import samples_dir
+from ceb_samples import samples_dir
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.registry import CERT_EXPIRED, HOLDER_MISMATCH, UNKNOWN_TENANT, CertificateRegistry
 from cbec.signing.sm2 import SoftwareSM2Key

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cbec.signing.conformance import SigningKeyContract
+from key_backend_contract import SigningKeyContract
 from cbec.signing.keys import SigningKey, SoftwareRSAKey
 from cbec.signing.pool import KeyPool
 from cbec.signing.sm2 import SoftwareSM2Key
@@ -66,7 +66,7 @@ def test_the_conformance_check_rejects_ecdsa_on_the_sm2_curve(
 ) -> None:
     from asn1crypto import keys as akeys
     from asn1crypto import pem as apem
-    from cbec.signing.conformance import verifies_as_sm2_independently
+    from key_backend_contract import verifies_as_sm2_independently
 
     _, _, der = apem.unarmor(sm2_identity[0])
     d = akeys.PrivateKeyInfo.load(der)["private_key"].parsed["private_key"].native

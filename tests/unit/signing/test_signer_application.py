@@ -6,7 +6,7 @@ import base64
 
 import pytest
 from cbec.contracts.signing import SignRequest, SignResult
-from cbec.reference import samples_dir
+from ceb_samples import samples_dir
 from cbec.signing.keys import BackendUnavailable
 from cbec.signing.pool import KeyPool
 from cbec.signing.registry import CertificateRegistry

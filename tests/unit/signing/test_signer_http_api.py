@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from cbec.reference import samples_dir
+from ceb_samples import samples_dir
 from cbec.signing.pool import KeyPool
 from cbec.signing.registry import CertificateRegistry
 from cbec.signing.sm2 import SoftwareSM2Key

@@ -8,7 +8,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from cbec.reference import samples_dir, xsd_dir
+from cbec.reference import xsd_dir
+from ceb_samples import samples_dir
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.keys import SoftwareRSAKey
 from cbec.signing.profiles import CHINAPORT_SM2_SM3, CHINAPORT_SM3, W3C_SHA1, W3C_SM2_SM3
@@ -331,7 +332,7 @@ def test_sm2_document_checks_out_with_independent_sm3_sm2_and_the_openssl_cli(
 ) -> None:
     import subprocess
 
-    from cbec.signing.conformance import verifies_as_sm2_independently
+    from key_backend_contract import verifies_as_sm2_independently
     from cbec.signing.sm2 import rs_to_der
     from gmssl import func, sm3
 
