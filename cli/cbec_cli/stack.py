@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cbec_cli.stack_identities import (
@@ -110,7 +111,8 @@ def signer_identities(stack_dir: Path, env: Mapping[str, str]) -> dict[str, str]
     made = sum(not identity.reused for identity in identities)
     console.print(
         f"[green]signer[/]: software SM2 identities for {len(identities)} tenants "
-        f"({made} new, {len(identities) - made} reused) in {tenants_file}"
+        f"({made} new, {len(identities) - made} reused) in {escape(str(tenants_file))}",
+        soft_wrap=True,
     )
     for i in identities:
         line = f"  {i.customs_code}  {i.name}  cert {i.cert_pem}  serial {i.serial_hex}"

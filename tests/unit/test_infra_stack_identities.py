@@ -89,6 +89,16 @@ def test_up_configures_the_signer_with_every_identity_and_prints_where_they_are(
         assert tenant["name"] in line and str(tmp_path / "signer" / f"{code}.cer") in line and serial in line
 
 
+def test_a_second_up_says_it_reuses_the_identities(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first = signer_identities(tmp_path, {})
+    before = {p.name: p.read_bytes() for p in (tmp_path / "signer").iterdir()}
+    capsys.readouterr()
+
+    assert signer_identities(tmp_path, {}) == first
+    assert "(0 new, 5 reused)" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "signer").iterdir()} == before
+
+
 @pytest.mark.parametrize(
     "env",
     [
