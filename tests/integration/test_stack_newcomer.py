@@ -33,16 +33,22 @@ CLI = [sys.executable, "-m", "cbec_cli.main"]
 TOPICS = {doc_type: topic for topic, doc_type in INTAKE_TOPICS.items()}
 RELEASED = 800
 
-# The external client: plain kafka-python, no cbec import (what `kcat -P -K '|'` would do).
-PRODUCER = """
-import json, sys
+# The external client: kcat when installed, else this stand-in with kcat's producer interface
+# (`-P -b BROKERS -t TOPIC -K DELIM`, one `key<DELIM>value` line per message on stdin); no cbec import.
+KCAT_STAND_IN = """
+import argparse, sys
 from kafka import KafkaProducer
 
-bootstrap, path = sys.argv[1:]
-producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-for line in open(path, encoding="utf-8"):
-    topic, key, value = json.loads(line)
-    producer.send(topic, key=key.encode(), value=value.encode())
+cli = argparse.ArgumentParser()
+cli.add_argument("-P", action="store_true")
+cli.add_argument("-b", required=True)
+cli.add_argument("-t", required=True)
+cli.add_argument("-K", required=True)
+args = cli.parse_args()
+producer = KafkaProducer(bootstrap_servers=args.b, acks="all")
+for line in sys.stdin.buffer:
+    key, _, value = line.rstrip(b"\\n").partition(args.K.encode())
+    producer.send(args.t, key=key, value=value)
 producer.flush()
 producer.close()
 """
@@ -72,15 +78,20 @@ def stack(tmp_path: Path) -> Iterator[tuple[CbecUpStack, str]]:
         running.down()
 
 
-def publish_with_external_client(bootstrap: str, messages: list[tuple[str, str, bytes]], tmp_path: Path) -> None:
-    lines = tmp_path / "messages.jsonl"
-    lines.write_text("".join(json.dumps([t, k, v.decode()], ensure_ascii=False) + "\n" for t, k, v in messages),
-                     encoding="utf-8")
-    script = tmp_path / "producer.py"
-    script.write_text(PRODUCER)
-    done = subprocess.run([sys.executable, str(script), bootstrap, str(lines)], capture_output=True, text=True,
-                          timeout=60, env={k: v for k, v in os.environ.items() if not k.startswith("CBEC_")})
-    assert done.returncode == 0, done.stderr
+def publish_with_kcat(bootstrap: str, topic: str, key: str, command: bytes, tmp_path: Path) -> None:
+    """`printf '%s|%s\\n' KEY JSON | kcat -P -b BOOTSTRAP -t TOPIC -K '|'`, as the README shows."""
+    kcat = shutil.which("kcat")
+    if kcat is not None:
+        client = [kcat]
+    else:
+        script = tmp_path / "kcat_stand_in.py"
+        script.write_text(KCAT_STAND_IN)
+        client = [sys.executable, str(script)]
+    line = key.encode() + b"|" + command + b"\n"
+    client_env = {k: v for k, v in os.environ.items() if not k.startswith("CBEC_")}
+    done = subprocess.run([*client, "-P", "-b", bootstrap, "-t", topic, "-K", "|"], input=line,
+                          capture_output=True, timeout=60, env=client_env)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
 
 
 def went_wrong(message: dict[str, Any]) -> bool:
@@ -124,9 +135,8 @@ def test_four_enterprises_publish_with_kafka_and_their_list_is_released(
     head = order.document["OrderHead"]
     clearance_key = f"{head['ebpCode']}:{head['orderNo']}"
     assert len({c.sender for c in (order, payment, waybill, inventory)}) == 4
-    publish_with_external_client(
-        bootstrap, [(TOPICS[c.doc_type], clearance_key, c.to_json()) for c in (inventory, waybill, payment, order)],
-        tmp_path)
+    for command in (inventory, waybill, payment, order):  # each enterprise on its own; reverse prerequisite order
+        publish_with_kcat(bootstrap, TOPICS[command.doc_type], clearance_key, command.to_json(), tmp_path)
 
     seen = statuses_until_released(bootstrap, clearance_key, timeout=240)
     story = "\n".join(f"{m['docType']} ({m['tenant']}): {m['status']} {m.get('reason', '')}" for m in seen)
