@@ -115,7 +115,11 @@ start() {
         port="$(free_port "$port")"
         cport="$(free_port $((port + 1)) "$port")"
         write_config "$port" "$cport"
-        cid="$("$(helper_python)" -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())')"
+        # A cluster id starting with "-" (1 in 64) would read as an option: draw again, as Kafka does.
+        cid="-"
+        while [[ "$cid" == -* ]]; do
+            cid="$("$(helper_python)" -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())')"
+        done
         java -cp "$LIBS_DIR/*" -Dlog4j.configuration="file:$RUN_DIR/log4j.properties" \
             kafka.tools.StorageTool format -t "$cid" -c "$RUN_DIR/server.properties" --ignore-formatted \
             > "$RUN_DIR/format.out" 2>&1 || { cat "$RUN_DIR/format.out" >&2; die "storage format failed"; }

@@ -1,7 +1,8 @@
 """`cbec up`, `cbec down`, `cbec stack-env`: the production column of adapters on one machine.
 
 `up` starts Kafka, Postgres and a SoftHSM2 token (each unless given from outside through
-KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL / SOFTHSM2_CONF), then one `cbec run <name>` process per
+KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL / SOFTHSM2_CONF), gives the signer a software SM2 identity
+for every tenant (unless it has keys configured), then starts one `cbec run <name>` process per
 service, and writes `<dir>/stack.env`. `down` stops services first, then Kafka, Postgres and the token.
 """
 
@@ -9,13 +10,21 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from cbec_cli.stack_identities import (
+    provision_identities,
+    signer_settings,
+    stack_tenants,
+    write_signer_tenants_file,
+)
 from cbec_cli.stack_runtime import (
     DEFAULT_SERVICES,
     ServiceOutcome,
@@ -84,24 +93,31 @@ def _stop_servers(stack_dir: Path, servers: list[str]) -> None:
             console.print(f"[red]{server}[/]: {error}")
 
 
-def dev_signing_identity(stack_dir: Path, tenant_code: str) -> dict[str, str]:
-    """A throwaway SM2 key and self-signed certificate for the signer's software backend (local only)."""
-    from cbec.signing.certs import generate_sm2_identity
-    from cbec.tenants import demo_registry
+def signer_identities(stack_dir: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """The signer's settings: a software SM2 identity for every tenant, unless keys are configured.
 
-    names = {tenant.customs_code: tenant.name for tenant in demo_registry().all()}
-    key_pem, cert_pem = generate_sm2_identity(tenant_code, names.get(tenant_code, tenant_code))
+    Keys given in the environment (`CBEC_SIGNER_KEY_PEM`, `CBEC_SIGNER_TENANTS_FILE`) or a `pkcs11`
+    backend are left as they are. Prints one line per tenant: code, name, certificate, serial.
+    """
+    if env.get("CBEC_SIGNER_BACKEND", "software") != "software":
+        return {}
+    configured = [name for name in ("CBEC_SIGNER_TENANTS_FILE", "CBEC_SIGNER_KEY_PEM") if env.get(name)]
+    if configured:
+        console.print(f"[cyan]signer[/]: using {' and '.join(configured)} from the environment")
+        return {}
     folder = stack_dir / "signer"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "sign.key").write_bytes(key_pem)
-    (folder / "sign.key").chmod(0o600)
-    (folder / "sign.cer").write_bytes(cert_pem)
-    return {
-        "CBEC_SIGNER_BACKEND": "software",
-        "CBEC_SIGNER_KEY_PEM": str(folder / "sign.key"),
-        "CBEC_SIGNER_CERT_PEM": str(folder / "sign.cer"),
-        "CBEC_SIGNER_TENANT": tenant_code,
-    }
+    identities = provision_identities(folder, stack_tenants(env))
+    tenants_file = write_signer_tenants_file(folder, identities)
+    made = sum(not identity.reused for identity in identities)
+    console.print(
+        f"[green]signer[/]: software SM2 identities for {len(identities)} tenants "
+        f"({made} new, {len(identities) - made} reused) in {escape(str(tenants_file))}",
+        soft_wrap=True,
+    )
+    for i in identities:
+        line = f"  {i.customs_code}  {i.name}  cert {i.cert_pem}  serial {i.serial_hex}"
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    return signer_settings(tenants_file)
 
 
 def _print_outcomes(outcomes: list[ServiceOutcome]) -> None:
@@ -129,11 +145,8 @@ def up(
     servers: Annotated[bool, typer.Option(help="Start Kafka and Postgres (unless given in the env).")] = True,
     hsm: Annotated[bool, typer.Option(help="Initialise a SoftHSM2 token for the signer.")] = True,
     wait: Annotated[float, typer.Option(help="Seconds to watch services for readiness or exit.")] = 30.0,
-    signer_tenant: Annotated[
-        str, typer.Option(help="Customs code of the throwaway software key made when none is configured.")
-    ] = "3105960001",
 ) -> None:
-    """Start the local stack: Kafka, Postgres, a SoftHSM2 token, then every service."""
+    """Start the local stack: Kafka, Postgres, a SoftHSM2 token, a signing key per tenant, every service."""
     stack_dir = stack_dir.resolve()
     if any(is_running(service) for service in recorded_services(stack_dir)) or read_started_servers(stack_dir):
         console.print(f"[red]a stack is already up in {stack_dir}[/]: `cbec down --dir {stack_dir}` first")
@@ -141,15 +154,17 @@ def up(
     for sub in ("dxp/outbox", "dxp/inbox", "services"):
         (stack_dir / sub).mkdir(parents=True, exist_ok=True)
     try:
-        values = _start_servers(stack_dir, servers, hsm)
+        signer = signer_identities(stack_dir, os.environ)
+    except (OSError, ValueError, KeyError) as error:  # an unreadable or malformed CBEC_TENANTS_FILE
+        console.print(f"[red]cannot make the signer's identities[/]: {error!r}")
+        raise typer.Exit(1) from error
+    try:
+        values = {**_start_servers(stack_dir, servers, hsm), **signer}
     except StackError as error:
         console.print(f"[red]cannot start the stack[/]: {error}")
         raise typer.Exit(1) from error
 
     names = _service_names(services)
-    software_signer = os.environ.get("CBEC_SIGNER_BACKEND", "software") == "software"
-    if "signer" in names and software_signer and not os.environ.get("CBEC_SIGNER_KEY_PEM"):
-        values.update(dev_signing_identity(stack_dir, signer_tenant))
     started = []
     for name in names:
         env = service_environment(os.environ, values, stack_dir, name)

@@ -9,6 +9,7 @@ A stack lives in one directory (default `.stack/`):
     services/<name>.ready  created by the service when it is ready (path given in CBEC_READY_FILE);
                            printing a line `cbec <name>: ready` counts too
     dxp/outbox, dxp/inbox  the DXP file-drop directories shared with the customs simulator
+    signer/                the software signing identity of every tenant (see `cbec_cli.stack_identities`)
 """
 
 from __future__ import annotations

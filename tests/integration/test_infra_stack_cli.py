@@ -59,6 +59,8 @@ def test_up_starts_kafka_and_postgres_and_down_stops_them(tmp_path: Path) -> Non
         with psycopg.connect(settings["CBEC_DATABASE_URL"]) as conn:
             assert conn.execute("select current_database()").fetchone() == ("cbec",)
         assert settings["CBEC_DXP_OUTBOX"] == str(stack.resolve() / "dxp" / "outbox")
+        assert settings["CBEC_SIGNER_TENANTS_FILE"] == str(stack.resolve() / "signer" / "tenants.json")
+        assert "software SM2 identities for 5 tenants (5 new, 0 reused)" in up.stderr
     finally:
         down = subprocess.run(
             [*CLI, "down", "--dir", str(stack)], env=env, capture_output=True, text=True, timeout=120
@@ -67,3 +69,4 @@ def test_up_starts_kafka_and_postgres_and_down_stops_them(tmp_path: Path) -> Non
     assert not answers(settings["KAFKA_BOOTSTRAP_SERVERS"])
     assert not answers(settings["DATABASE_URL"].rsplit("@", 1)[1].split("/", 1)[0])
     assert not (stack / "stack.env").exists()
+    assert (stack / "signer" / "tenants.json").exists(), "the identities outlive the stack, for the next `cbec up`"

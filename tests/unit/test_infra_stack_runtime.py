@@ -134,14 +134,3 @@ def test_a_service_that_prints_its_ready_line_is_ready(tmp_path: Path) -> None:
     finally:
         stop_service(service, timeout=10)
 
-
-def test_without_a_configured_key_the_local_signer_gets_a_private_throwaway_identity(tmp_path: Path) -> None:
-    from cbec.signing.certs import certificate_info
-    from cbec_cli.stack import dev_signing_identity
-
-    settings = dev_signing_identity(tmp_path, "3105960002")
-    key, cert = Path(settings["CBEC_SIGNER_KEY_PEM"]), Path(settings["CBEC_SIGNER_CERT_PEM"])
-    assert settings["CBEC_SIGNER_BACKEND"] == "software"
-    assert settings["CBEC_SIGNER_TENANT"] == "3105960002"
-    assert certificate_info(cert.read_bytes()).holder_code == "3105960002"
-    assert key.stat().st_mode & 0o077 == 0, "the private key is readable by its owner only"
