@@ -12,7 +12,8 @@ One runtime and one shutdown path for every service process:
   has joined its group (its first assignment arrived, possibly with no partitions), the HTTP
   server is listening and ``health_check`` (e.g. a trivial store query) returned.
 * SIGTERM/SIGINT set ``stop``: the ready file goes first, then HTTP stops, threads are joined
-  within ``shutdown_timeout``, consumers and ``on_close`` callbacks are closed; exit code 0.
+  within ``shutdown_timeout``, consumers, relays (their publishers) and ``on_close`` callbacks are
+  closed; exit code 0.
   The ready file is also removed after a crash, and a stale one is removed when the process
   object is built and again when it starts.
 """
@@ -206,7 +207,7 @@ class ServiceProcess:
         try:
             self.health_check()
         except Exception as error:  # noqa: BLE001 - not ready yet; asked again
-            log.warning("%s: health check failed (%s: %s); not ready yet", self.name, type(error).__name__, error)
+            log.warning("%s: health check failed (%s: %s); asking again", self.name, type(error).__name__, error)
             return False
         return True
 
@@ -220,8 +221,7 @@ class ServiceProcess:
         log.info("%s: ready", self.name)
 
     def _discard_ready_file(self) -> None:
-        if self.ready_file is not None:
-            self.ready_file.unlink(missing_ok=True)
+        discard_ready_file(self.ready_file)
 
     # -- the one shutdown path --------------------------------------------------------------------
     def _install_signal_handlers(self) -> dict[int, Any]:
@@ -252,6 +252,9 @@ class ServiceProcess:
             for consumer in self.consumers:
                 if f"{self.name}-consumer-{consumer.name}" not in stuck:  # kafka clients are not thread-safe
                     self._close(consumer.close, f"consumer {consumer.name}")
+            for relay in self.relays:
+                if f"{self.name}-relay-{relay.name}" not in stuck:
+                    self._close(relay.close, f"relay {relay.name}")
             for close in self.on_close:
                 self._close(close, getattr(close, "__qualname__", "close"))
         finally:
@@ -273,3 +276,9 @@ class ServiceProcess:
             handler.flush()
         sys.stdout.flush()
         os._exit(EXIT_CRASHED if self._crash is not None else EXIT_OK)
+
+
+def discard_ready_file(path: Path | str | None) -> None:
+    """Remove a ready file (a stale one at start, ours on exit); entry points call it before building."""
+    if path:
+        Path(path).unlink(missing_ok=True)
