@@ -71,6 +71,7 @@ def configure_logging(
     if excepthooks:
         sys.excepthook = _main_thread_hook
         threading.excepthook = _thread_hook
+        sys.unraisablehook = _unraisable_hook
     return handler
 
 
@@ -103,3 +104,15 @@ def _thread_hook(args: threading.ExceptHookArgs) -> None:
     if args.exc_value is None or args.exc_type is SystemExit:
         return  # what threading's default hook ignores too
     log_uncaught(args.exc_value, args.thread.name if args.thread else "?", traceback=args.exc_traceback)
+
+
+def _unraisable_hook(unraisable: Any) -> None:
+    """An exception Python could not raise (e.g. in ``__del__``): one JSON warning, not a raw traceback."""
+    try:
+        error = unraisable.exc_value
+        logging.getLogger("cbec.crash").warning(
+            "%s: %s: %s", unraisable.err_msg or "Exception ignored in", unraisable.object, type(error).__name__,
+            exc_info=(unraisable.exc_type, error, unraisable.exc_traceback) if error is not None else None,
+        )
+    except Exception:  # noqa: BLE001 - at interpreter shutdown logging may be gone
+        sys.__unraisablehook__(unraisable)

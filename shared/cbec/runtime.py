@@ -7,7 +7,8 @@ One runtime and one shutdown path for every service process:
   the error, the process runs the shutdown below and exits with :data:`EXIT_CRASHED`.
 * Relay and poller rounds may fail transiently: a failed round is logged (one warning line) and
   retried after a backoff that doubles from ``retry_backoff`` up to ``max_retry_backoff``; after
-  ``max_round_failures`` consecutive failed rounds the error is fatal like any other.
+  ``max_round_failures`` consecutive failed rounds the error is fatal like any other (defaults:
+  20 rounds, 0.5 s doubling to 15 s, so about four minutes of a dead database or broker).
 * Readiness (``cbec <name>: ready`` on stdout and the ready file) is signalled once every consumer
   has joined its group (its first assignment arrived, possibly with no partitions), the HTTP
   server is listening and ``health_check`` (e.g. a trivial store query) returned.

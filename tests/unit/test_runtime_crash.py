@@ -107,3 +107,17 @@ def test_cbec_run_reports_an_invalid_setting_as_one_json_line(tmp_path: Path) ->
     lines = [json.loads(text) for text in done.stderr.splitlines()]
     [error] = errors(lines)
     assert "topic_partitions" in error["exception"]
+
+
+def test_an_exception_python_cannot_raise_is_logged_as_json_too() -> None:
+    program = ("from cbec.logging_setup import configure_logging\n"
+               "configure_logging('INFO')\n"
+               "class Leaky:\n"
+               "    def __del__(self):\n"
+               "        raise RuntimeError('lost buyer 11010119900307803X')\n"
+               "Leaky()\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    [line] = [json.loads(text) for text in done.stderr.splitlines()]
+    assert line["level"] == "WARNING" and "Leaky.__del__" in line["message"] and "RuntimeError" in line["exception"]
+    assert "11010119900307803X" not in done.stderr
