@@ -193,11 +193,13 @@ class ServiceProcess:
     # -- readiness --------------------------------------------------------------------------------
     def _wait_until_ready(self) -> bool:
         """Block until ready (True) or stopped (False)."""
+        unhealthy = 0
         while not self.stop.is_set():
             if all(c.joined() for c in self.consumers) and (self._server is None or self._server.started):
                 if self._healthy():
                     return True
-                self.stop.wait(0.5)
+                unhealthy += 1
+                self.stop.wait(min(0.25 * 2**unhealthy, 5.0))
             else:
                 self.stop.wait(0.05)
         return False
