@@ -21,22 +21,16 @@ SERVICES: dict[str, str] = {
 
 def run_simulator() -> None:
     """The customs simulator as its own process, on the DXP outbox/inbox folders."""
-    import signal
-    import threading
-
     from cbec.customs.simulator import CustomsSimulator, SimulatorSettings
+    from cbec.runtime import ServiceProcess
     from cbec.settings import Settings
 
     settings = Settings()
     journal = settings.simulator_journal or settings.dxp_outbox.parent / "simulator-journal.txt"
     simulator = CustomsSimulator(settings.dxp_outbox, settings.dxp_inbox, journal=journal,
                                  config=SimulatorSettings().config())
-
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    print("cbec simulator: ready", flush=True)
-    simulator.run_forever(interval=settings.poll_interval, stop=stop.is_set)
+    ServiceProcess("simulator", pollers=[simulator.poll], poll_interval=settings.poll_interval,
+                   ready_file=settings.ready_file).run()
 
 
 def register(app: typer.Typer) -> None:
@@ -46,8 +40,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run one service process in the foreground until SIGTERM."""
         from cbec.logging_setup import configure_logging
+        from cbec.runtime import discard_ready_file
 
         configure_logging(os.environ.get("CBEC_LOG_LEVEL", "INFO"))
+        discard_ready_file(os.environ.get("CBEC_READY_FILE"))  # a restart never inherits a stale signal
         if service == "simulator":
             run_simulator()
             return

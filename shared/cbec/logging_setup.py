@@ -6,7 +6,9 @@ import json
 import logging
 import os
 import sys
+import threading
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any, TextIO
 
 from cbec.privacy.log_filter import PiiFilter, mask_text
@@ -49,11 +51,14 @@ class JsonFormatter(logging.Formatter):
         return mask_text(json.dumps(entry, ensure_ascii=False, default=str))
 
 
-def configure_logging(level: str | int | None = None, *, stream: TextIO | None = None) -> logging.Handler:
+def configure_logging(
+    level: str | int | None = None, *, stream: TextIO | None = None, excepthooks: bool = True
+) -> logging.Handler:
     """Send every log record to ``stream`` (stderr) as masked JSON; returns the installed handler.
 
     ``level`` defaults to ``CBEC_LOG_LEVEL`` (INFO). Replaces handlers on the root logger, so calling
-    it twice does not duplicate lines.
+    it twice does not duplicate lines. With ``excepthooks`` an uncaught exception (main thread or
+    any other) is logged as one masked JSON line instead of a raw traceback on stderr.
     """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -63,4 +68,51 @@ def configure_logging(level: str | int | None = None, *, stream: TextIO | None =
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level or os.environ.get("CBEC_LOG_LEVEL", "INFO"))
+    if excepthooks:
+        sys.excepthook = _main_thread_hook
+        threading.excepthook = _thread_hook
+        sys.unraisablehook = _unraisable_hook
     return handler
+
+
+def log_uncaught(
+    error: BaseException, thread_name: str, *, what: str = "uncaught exception", traceback: TracebackType | None = None
+) -> None:
+    """Log ``error`` as one CRITICAL JSON line (masked, traceback in its ``exception`` field).
+
+    Falls back to Python's own report when no handler is configured, so a crash is never silent.
+    """
+    if not logging.getLogger().handlers:
+        sys.__excepthook__(type(error), error, traceback or error.__traceback__)
+        return
+    logging.getLogger("cbec.crash").critical(
+        "%s in thread %s: %s: %s",
+        what,
+        thread_name,
+        type(error).__name__,
+        error,
+        exc_info=(type(error), error, traceback or error.__traceback__),
+        extra={"crashed_thread": thread_name, "error_type": type(error).__name__},
+    )
+
+
+def _main_thread_hook(kind: type[BaseException], error: BaseException, traceback: TracebackType | None) -> None:
+    log_uncaught(error, threading.current_thread().name, traceback=traceback)
+
+
+def _thread_hook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or args.exc_type is SystemExit:
+        return  # what threading's default hook ignores too
+    log_uncaught(args.exc_value, args.thread.name if args.thread else "?", traceback=args.exc_traceback)
+
+
+def _unraisable_hook(unraisable: Any) -> None:
+    """An exception Python could not raise (e.g. in ``__del__``): one JSON warning, not a raw traceback."""
+    try:
+        error = unraisable.exc_value
+        logging.getLogger("cbec.crash").warning(
+            "%s: %s: %s", unraisable.err_msg or "Exception ignored in", unraisable.object, type(error).__name__,
+            exc_info=(unraisable.exc_type, error, unraisable.exc_traceback) if error is not None else None,
+        )
+    except Exception:  # noqa: BLE001 - at interpreter shutdown logging may be gone
+        sys.__unraisablehook__(unraisable)

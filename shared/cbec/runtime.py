@@ -1,30 +1,71 @@
-"""Run one service as a process: consumer, outbox relays, pollers and an optional HTTP API, until SIGTERM."""
+"""Run one service as a process: consumers, outbox relays, pollers and an optional HTTP API.
+
+One runtime and one shutdown path for every service process:
+
+* Each loop runs in a thread. A thread that raises (or returns before the process was asked to
+  stop) is fatal: ``threading.excepthook`` logs it as one masked JSON line naming the thread and
+  the error, the process runs the shutdown below and exits with :data:`EXIT_CRASHED`.
+* Relay and poller rounds may fail transiently: a failed round is logged (one warning line) and
+  retried after a backoff that doubles from ``retry_backoff`` up to ``max_retry_backoff``; after
+  ``max_round_failures`` consecutive failed rounds the error is fatal like any other (defaults:
+  20 rounds, 0.5 s doubling to 15 s, so about four minutes of a dead database or broker).
+* Readiness (``cbec <name>: ready`` on stdout and the ready file) is signalled once every consumer
+  has joined its group (its first assignment arrived, possibly with no partitions), the HTTP
+  server is listening and ``health_check`` (e.g. a trivial store query) returned.
+* SIGTERM/SIGINT set ``stop``: the ready file goes first, then HTTP stops, threads are joined
+  within ``shutdown_timeout``, consumers, relays (their publishers) and ``on_close`` callbacks are
+  closed; exit code 0.
+  The ready file is also removed after a crash, and a stale one is removed when the process
+  object is built and again when it starts.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, Protocol
 
-from cbec.bus.kafka import KafkaConsumerLoop
+from cbec.logging_setup import configure_logging, log_uncaught
 from cbec.store.outbox import OutboxRelay
 from cbec.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
 
 Poller = Callable[[], int]
+"""One round of work; returns how much it did (0: idle, wait ``poll_interval`` before the next)."""
+
+EXIT_OK = 0
+EXIT_CRASHED = 70  # EX_SOFTWARE (sysexits.h): a worker thread failed
+# An uncaught exception in the main thread (a fatal start-up error) exits with Python's own 1.
+
+
+class ConsumerLoop(Protocol):
+    """A group consumer the runtime can run, wait for and close (``KafkaConsumerLoop`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def run_forever(self, stop: threading.Event) -> None: ...
+
+    def joined(self) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
 class ServiceProcess:
-    """The loops of one service process; each runs in its own thread and stops on SIGTERM/SIGINT."""
+    """The loops of one service process; see the module docstring for the lifecycle."""
 
     name: str
-    consumers: list[KafkaConsumerLoop] = field(default_factory=list)
+    consumers: Sequence[ConsumerLoop] = field(default_factory=list)
     relays: list[OutboxRelay] = field(default_factory=list)
     pollers: list[Poller] = field(default_factory=list)
     http_app: Any = None
@@ -33,52 +74,214 @@ class ServiceProcess:
     ready_file: Path | None = None
     poll_interval: float = 0.05
     stop: threading.Event = field(default_factory=threading.Event)
+    health_check: Callable[[], object] | None = None
+    on_close: list[Callable[[], object]] = field(default_factory=list)
+    max_round_failures: int = 20
+    retry_backoff: float = 0.5
+    max_retry_backoff: float = 15.0
+    shutdown_timeout: float = 10.0
+    tracing: bool = True
+    _crash: BaseException | None = field(default=None, init=False, repr=False)
+    _crash_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _threads: list[threading.Thread] = field(default_factory=list, init=False, repr=False)
+    _server: Any = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._discard_ready_file()  # a restarted process never inherits its predecessor's signal
 
     def run(self) -> None:
-        configure_tracing(self.name)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop.set())
-        threads = [threading.Thread(target=c.run_forever, args=(self.stop,), name=f"{self.name}-consumer",
-                                    daemon=True) for c in self.consumers]
-        threads += [threading.Thread(target=self._loop, args=(r.run_once, f"relay {r.name}"),
-                                     name=f"{self.name}-relay", daemon=True) for r in self.relays]
-        threads += [threading.Thread(target=self._loop, args=(p, "poller"), name=f"{self.name}-poller", daemon=True)
-                    for p in self.pollers]
-        server = self._http_server()
-        if server is not None:
-            threads.append(threading.Thread(target=server.run, name=f"{self.name}-http", daemon=True))
-        for t in threads:
-            t.start()
-        log.info("%s: running (%d loops)", self.name, len(threads))
-        print(f"cbec {self.name}: ready", flush=True)
-        if self.ready_file is not None:  # container readiness probes look for it
-            self.ready_file.write_text(self.name, encoding="utf-8")
-        self.stop.wait()
-        log.info("%s: stopping", self.name)
-        if self.ready_file is not None:
-            self.ready_file.unlink(missing_ok=True)
-        if server is not None:
-            server.should_exit = True
-        for t in threads:
-            t.join(timeout=10)
-        for c in self.consumers:
-            c.close()
+        """Serve until stopped; on a crash exit the interpreter with :data:`EXIT_CRASHED`."""
+        code = self.serve()
+        if code != EXIT_OK:
+            raise SystemExit(code)
 
-    def _loop(self, step: Callable[[], int], what: str) -> None:
+    def serve(self) -> int:
+        """Serve until SIGTERM/SIGINT (or ``stop``) or a crash; returns the exit code."""
+        self._discard_ready_file()
+        if not logging.getLogger().handlers:
+            configure_logging()
+        if self.tracing:
+            configure_tracing(self.name)
+        previous_hook = threading.excepthook
+        threading.excepthook = self._thread_failed
+        previous_signals = self._install_signal_handlers()
+        try:
+            self._start_threads()
+            log.info("%s: running (%d loops)", self.name, len(self._threads))
+            if self._wait_until_ready():
+                self._signal_ready()
+            self.stop.wait()
+            log.info("%s: stopping", self.name)
+        finally:
+            self._shutdown()
+            for sig, handler in previous_signals.items():
+                signal.signal(sig, handler)
+            threading.excepthook = previous_hook
+        return EXIT_CRASHED if self._crash is not None else EXIT_OK
+
+    @property
+    def crashed(self) -> BaseException | None:
+        """The error that ended the process (None for a normal stop)."""
+        return self._crash
+
+    # -- threads ----------------------------------------------------------------------------------
+    def _start_threads(self) -> None:
+        for consumer in self.consumers:
+            self._spawn(f"{self.name}-consumer-{consumer.name}", consumer.run_forever, self.stop)
+        for relay in self.relays:
+            self._spawn(f"{self.name}-relay-{relay.name}", self._rounds, relay.run_once, f"relay {relay.name}")
+        for index, poller in enumerate(self.pollers):
+            what = getattr(poller, "__qualname__", f"poller {index}")
+            self._spawn(f"{self.name}-poller-{index}", self._rounds, poller, what)
+        self._server = self._http_server()
+        if self._server is not None:
+            self._spawn(f"{self.name}-http", self._server.run)
+
+    def _spawn(self, name: str, target: Callable[..., object], *args: Any) -> None:
+        def supervised() -> None:
+            target(*args)
+            if not self.stop.is_set():
+                raise RuntimeError(f"{name} ended before the process was stopped")
+
+        thread = threading.Thread(target=supervised, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _thread_failed(self, args: threading.ExceptHookArgs) -> None:
+        error = args.exc_value
+        if error is None:
+            return
+        thread = args.thread.name if args.thread is not None else "?"
+        with self._crash_lock:
+            first = self._crash is None
+            if first:
+                self._crash = error
+        if first:
+            log_uncaught(error, thread, what=f"{self.name}: fatal error", traceback=args.exc_traceback)
+        else:  # a follow-on failure while stopping: one short line, the first error is the story
+            log.warning("%s: thread %s also failed: %s", self.name, thread, type(error).__name__)
+        self.stop.set()
+
+    def _rounds(self, step: Poller, what: str) -> None:
+        failures = 0
         while not self.stop.is_set():
             try:
-                if not step():
-                    self.stop.wait(self.poll_interval)
-            except Exception as error:  # noqa: BLE001 - a failed round is retried, never fatal
-                log.warning("%s: %s failed (%s); retrying", self.name, what, type(error).__name__)
-                self.stop.wait(1.0)
+                worked = step()
+            except Exception as error:
+                failures += 1
+                if failures >= self.max_round_failures:
+                    raise
+                pause = min(self.retry_backoff * 2 ** (failures - 1), self.max_retry_backoff)
+                log.warning("%s: %s failed (%s: %s); retry %d/%d in %.1f s", self.name, what,
+                            type(error).__name__, error, failures, self.max_round_failures - 1, pause)
+                self.stop.wait(pause)
+                continue
+            failures = 0
+            if not worked:
+                self.stop.wait(self.poll_interval)
 
     def _http_server(self) -> Any:
         if self.http_app is None or not self.http_port:
             return None
         import uvicorn
 
-        config = uvicorn.Config(self.http_app, host=self.http_host, port=self.http_port, log_level="warning")
-        server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
-        return server
+        # log_config=None: uvicorn logs through the root logger (JSON, masked), not its own handlers.
+        config = uvicorn.Config(self.http_app, host=self.http_host, port=self.http_port, log_level="warning",
+                                log_config=None)
+        return uvicorn.Server(config)  # installs no signal handlers outside the main thread
+
+    # -- readiness --------------------------------------------------------------------------------
+    def _wait_until_ready(self) -> bool:
+        """Block until ready (True) or stopped (False)."""
+        unhealthy = 0
+        while not self.stop.is_set():
+            if all(c.joined() for c in self.consumers) and (self._server is None or self._server.started):
+                if self._healthy():
+                    return True
+                unhealthy += 1
+                self.stop.wait(min(0.25 * 2**unhealthy, 5.0))
+            else:
+                self.stop.wait(0.05)
+        return False
+
+    def _healthy(self) -> bool:
+        if self.health_check is None:
+            return True
+        try:
+            self.health_check()
+        except Exception as error:  # noqa: BLE001 - not ready yet; asked again
+            log.warning("%s: health check failed (%s: %s); asking again", self.name, type(error).__name__, error)
+            return False
+        return True
+
+    def _signal_ready(self) -> None:
+        if self.ready_file is not None:  # container readiness probes look for it
+            self.ready_file.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.ready_file.with_name(f".{self.ready_file.name}.{os.getpid()}")
+            partial.write_text(self.name, encoding="utf-8")
+            partial.replace(self.ready_file)
+        print(f"cbec {self.name}: ready", flush=True)
+        log.info("%s: ready", self.name)
+
+    def _discard_ready_file(self) -> None:
+        discard_ready_file(self.ready_file)
+
+    # -- the one shutdown path --------------------------------------------------------------------
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}  # only the main thread may install handlers; ``stop`` still works
+
+        def request_stop(signum: int, _frame: FrameType | None) -> None:
+            self.stop.set()
+
+        return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def _shutdown(self) -> None:
+        self.stop.set()
+        self._discard_ready_file()
+        watchdog = threading.Timer(self.shutdown_timeout + 10.0, self._give_up)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            if self._server is not None:
+                self._server.should_exit = True
+            deadline = time.monotonic() + self.shutdown_timeout
+            for thread in self._threads:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            stuck = {t.name for t in self._threads if t.is_alive()}
+            if stuck:
+                log.warning("%s: threads still running after %.0f s: %s", self.name, self.shutdown_timeout,
+                            ", ".join(sorted(stuck)))
+            for consumer in self.consumers:
+                if f"{self.name}-consumer-{consumer.name}" not in stuck:  # kafka clients are not thread-safe
+                    self._close(consumer.close, f"consumer {consumer.name}")
+            for relay in self.relays:
+                if f"{self.name}-relay-{relay.name}" not in stuck:
+                    self._close(relay.close, f"relay {relay.name}")
+            for close in self.on_close:
+                self._close(close, getattr(close, "__qualname__", "close"))
+        finally:
+            watchdog.cancel()
+            self._discard_ready_file()
+        log.info("%s: stopped%s", self.name, " after a fatal error" if self._crash is not None else "")
+
+    def _close(self, close: Callable[[], object], what: str) -> None:
+        try:
+            close()
+        except Exception as error:  # noqa: BLE001 - closing the rest matters more
+            log.warning("%s: closing %s failed (%s: %s)", self.name, what, type(error).__name__, error)
+
+    def _give_up(self) -> None:
+        """Shutdown hangs (a stuck close): leave without waiting for it, with the code it would have had."""
+        log.error("%s: shutdown did not finish in time; exiting", self.name)
+        self._discard_ready_file()
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        sys.stdout.flush()
+        os._exit(EXIT_CRASHED if self._crash is not None else EXIT_OK)
+
+
+def discard_ready_file(path: Path | str | None) -> None:
+    """Remove a ready file (a stale one at start, ours on exit); entry points call it before building."""
+    if path:
+        Path(path).unlink(missing_ok=True)

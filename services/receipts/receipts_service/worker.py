@@ -78,6 +78,7 @@ def build_process(settings: Settings | None = None) -> ServiceProcess:
         relays=[relay],
         pollers=[app.poll_inbox],
         ready_file=settings.ready_file,
+        health_check=store.max_notification_id,  # ready only once the store answers
         poll_interval=settings.poll_interval,
     )
 

@@ -58,6 +58,7 @@ def build_process(settings: Settings | None = None, saga_settings: SagaSettings 
         http_port=settings.http_port,
         http_host=settings.http_host,
         ready_file=settings.ready_file,
+        health_check=store.max_notification_id,  # ready only once the store answers
         poll_interval=settings.poll_interval,
     )
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import threading
+
+from cbec.logging_setup import configure_logging
+from cbec.runtime import ServiceProcess
+from cbec.settings import Settings
 
 from signer_service.application import SignerApp
 from signer_service.backends import build_registry
@@ -20,35 +23,39 @@ def build_app(settings: SignerSettings) -> SignerApp:
     return SignerApp(registry, pools, threads=settings.signer_threads, cache_size=settings.signer_cache_size)
 
 
-def _serve_http(app: SignerApp, settings: SignerSettings) -> threading.Thread:
-    import uvicorn
+class SignerLoop:
+    """The asyncio Kafka worker as one of the runtime's consumer loops (its own event loop, own thread)."""
 
-    from signer_service.api import create_app
+    name = "signer"
 
-    token = settings.signer_token.get_secret_value() if settings.signer_token else None
-    config = uvicorn.Config(
-        create_app(app, token),
-        host=settings.signer_http_host,
-        port=settings.signer_http_port or 8080,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="signer-http", daemon=True)
-    thread.start()
-    return thread
+    def __init__(self, worker: SignerWorker) -> None:
+        self.worker = worker
+
+    def run_forever(self, stop: threading.Event) -> None:
+        async def serve() -> None:
+            async with self.worker:
+                await self.worker.run(stop)
+
+        asyncio.run(serve())
+
+    def joined(self) -> bool:
+        return self.worker.joined()
+
+    def close(self) -> None:
+        """Nothing left to close: leaving ``run_forever`` stopped the worker's clients."""
 
 
-def run() -> None:
-    """Start the Kafka worker (and the HTTP API when ``CBEC_SIGNER_HTTP_PORT`` is set) until SIGTERM."""
-    logging.basicConfig(level=logging.INFO)
-    settings = SignerSettings()
+def signing_keys_answer(app: SignerApp) -> None:
+    """The signer's health check: every key backend has a working connection."""
+    broken = sorted(name for name, healthy in app.health_check().items() if healthy == 0)
+    if broken:
+        raise RuntimeError(f"no working connection to the key backend(s) of {', '.join(broken)}")
+
+
+def build_process(settings: SignerSettings | None = None) -> ServiceProcess:
+    settings = settings or SignerSettings()
     app = build_app(settings)
     app.registry.log_expiry_warnings()
-    if settings.signer_http_port:
-        _serve_http(app, settings)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     worker = SignerWorker(
         app,
         WorkerConfig(
@@ -61,17 +68,29 @@ def run() -> None:
             warm_cache_per_partition=settings.signer_warm_cache_per_partition,
         ),
     )
-    log.info("signer started: group %s, backend %s", settings.signer_group_id, settings.signer_backend)
-    print("cbec signer: ready", flush=True)
+    http_app = None
+    if settings.signer_http_port:
+        from signer_service.api import create_app
 
-    async def serve() -> None:
-        async with worker:
-            await worker.run(stop)
+        http_app = create_app(app, settings.signer_token.get_secret_value() if settings.signer_token else None)
+    log.info("signer: group %s, backend %s", settings.signer_group_id, settings.signer_backend)
+    return ServiceProcess(
+        "signer",
+        consumers=[SignerLoop(worker)],
+        http_app=http_app,
+        http_port=settings.signer_http_port,
+        http_host=settings.signer_http_host,
+        ready_file=Settings().ready_file,
+        health_check=lambda: signing_keys_answer(app),
+        on_close=[app.close],
+    )
 
-    try:
-        asyncio.run(serve())
-    finally:
-        app.close()
+
+def run() -> None:
+    """Start the Kafka worker (and the HTTP API when ``CBEC_SIGNER_HTTP_PORT`` is set) until SIGTERM."""
+    if not logging.getLogger().handlers:  # started without `cbec run`
+        configure_logging()
+    build_process().run()
 
 
 if __name__ == "__main__":

@@ -150,6 +150,11 @@ class SignerWorker:
         """How many partitions this member holds now (0 before the group is joined)."""
         return len(self._consumer.assignment()) if self._consumer is not None else 0
 
+    def joined(self) -> bool:
+        """Whether the group gave this member its first assignment (possibly no partitions)."""
+        subscription = self._consumer._subscription.subscription if self._consumer is not None else None
+        return self.assigned_partitions() > 0 or (subscription is not None and subscription.assignment is not None)
+
     async def process_once(self) -> int:
         """Fetch one batch, sign it, produce and flush the results, then commit; returns its size."""
         c = self.config

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
@@ -88,7 +88,11 @@ class KafkaConsumerLoop:
     returned (auto-commit is off). When a handler raises, the loop commits what succeeded,
     seeks every partition of the poll back to its first unhandled message and raises
     ``HandlerFailed``: the next ``run_once`` (or another member of the group after a
-    rebalance) delivers that message again.
+    rebalance) delivers that message again. Any other error (a failed commit after a
+    rebalance, a broken connection) leaves ``run_forever``: the process runtime treats it as fatal.
+
+    ``consumer_factory`` builds the kafka-python client from its keyword config (default
+    ``KafkaConsumer``; tests pass a fake).
     """
 
     def __init__(
@@ -101,6 +105,7 @@ class KafkaConsumerLoop:
         dead_letter: DeadLetter | None = None,
         client_id: str | None = None,
         max_poll_records: int = 500,
+        consumer_factory: Callable[..., Any] = KafkaConsumer,
         **overrides: Any,
     ) -> None:
         check_handlers(handler, batch_handler)
@@ -117,7 +122,20 @@ class KafkaConsumerLoop:
         self._handler = handler
         self._batch_handler = batch_handler
         self._dead_letter = dead_letter
-        self._consumer = KafkaConsumer(*subscription.topics, **config)
+        self._joined = threading.Event()
+        self._consumer = consumer_factory(**config)
+        self._consumer.subscribe(topics=list(subscription.topics), listener=_JoinListener(self._joined))
+
+    @property
+    def name(self) -> str:
+        return self.subscription.group
+
+    def joined(self) -> bool:
+        """Whether the group gave this member its first assignment (possibly no partitions).
+
+        Stays true through later rebalances: it answers "has this consumer ever joined".
+        """
+        return self._joined.is_set() or bool(self._consumer.assignment())
 
     def run_once(self, timeout: float = 1.0) -> int:
         batches = self._consumer.poll(timeout_ms=int(timeout * 1000))
@@ -147,7 +165,10 @@ class KafkaConsumerLoop:
         return handled
 
     def run_forever(self, stop: threading.Event, *, retry_pause: float = 1.0) -> None:
-        """Consume until ``stop`` is set; a failed message is retried after ``retry_pause``."""
+        """Consume until ``stop`` is set; a failed message is retried after ``retry_pause``.
+
+        Only ``HandlerFailed`` is retried here; every other exception propagates to the caller.
+        """
         while not stop.is_set():
             try:
                 self.run_once(timeout=0.5)
@@ -171,6 +192,19 @@ class KafkaConsumerLoop:
         for tp, records in untouched:
             if records:
                 self._consumer.seek(tp, records[0].offset)
+
+
+class _JoinListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Marks the first completed group join; kafka-python calls it from inside ``poll``."""
+
+    def __init__(self, joined: threading.Event) -> None:
+        self._joined = joined
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self._joined.set()
 
 
 def _message(record: Any) -> Message:

@@ -101,5 +101,6 @@ def build_process(
         http_port=settings.http_port,
         http_host=settings.http_host,
         ready_file=settings.ready_file,
+        health_check=store.max_notification_id,  # ready only once the store answers
         poll_interval=settings.poll_interval,
     )

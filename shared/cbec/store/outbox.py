@@ -87,6 +87,12 @@ class OutboxRelay:
         self._position = last
         return len(events)
 
+    def close(self) -> None:
+        """Close the publisher, if it is one that closes (once the last round is over)."""
+        close = getattr(self._publisher, "close", None)
+        if close is not None:
+            close()
+
     async def run_forever(
         self,
         poll_interval: float = 0.05,

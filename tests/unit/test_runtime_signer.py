@@ -1,0 +1,44 @@
+"""The signer runs on the same process runtime: its Kafka worker is a consumer loop, its keys the health check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cbec.signing.certs import generate_sm2_identity
+from signer_service.main import SignerLoop, build_process, signing_keys_answer
+from signer_service.settings import SignerSettings
+
+
+def test_the_signer_process_is_a_service_process_ready_once_its_keys_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, cert = generate_sm2_identity("3105960001", "示例跨境电商平台有限公司")
+    (tmp_path / "key.pem").write_bytes(key)
+    (tmp_path / "cert.pem").write_bytes(cert)
+    ready = tmp_path / "signer.ready"
+    ready.write_text("stale")
+    monkeypatch.setenv("CBEC_READY_FILE", str(ready))
+    settings = SignerSettings(signer_backend="software", signer_key_pem=tmp_path / "key.pem",
+                              signer_cert_pem=tmp_path / "cert.pem", signer_tenant="3105960001")
+    process = build_process(settings)
+    try:
+        [loop] = process.consumers
+        assert isinstance(loop, SignerLoop) and not loop.joined()  # nothing joined before it runs
+        assert process.ready_file == ready and not ready.exists()
+        assert process.health_check is not None
+        process.health_check()
+        assert process.http_app is None  # no CBEC_SIGNER_HTTP_PORT
+    finally:
+        for close in process.on_close:
+            close()
+
+
+class BrokenBackends:
+    def health_check(self) -> dict[str, int]:
+        return {"3105960001": 1, "1101180326": 0}
+
+
+def test_a_key_backend_without_a_working_connection_keeps_the_signer_unready() -> None:
+    with pytest.raises(RuntimeError, match="1101180326"):
+        signing_keys_answer(BrokenBackends())  # type: ignore[arg-type]
