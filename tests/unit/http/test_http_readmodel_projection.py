@@ -9,12 +9,12 @@ from cbec.contracts.customs import ReceiptReceived
 from cbec.contracts.schema_check import errors_of
 from cbec.declaration import ceb_bridge
 from cbec.declaration.application import DeclarationApp
-from cbec.declaration.doctypes import ORDER
 from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.readmodel import MemorySource, Projection, ReadModel
 from cbec.readmodel.status import status_messages
 from cbec.sample_orders import PAYMENT_COMPANY, PLATFORM, declare_orders
 from cbec.tenants import demo_registry
+from order_service.domain import ORDER_POLICY
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def store() -> InMemoryDeclarationStore:
 
 @pytest.fixture
 def orders(store: InMemoryDeclarationStore) -> DeclarationApp:
-    return DeclarationApp([ORDER], store, demo_registry(), ceb_bridge.validate, ceb_bridge.render)
+    return DeclarationApp([ORDER_POLICY], store, demo_registry(), ceb_bridge.validate, ceb_bridge.render)
 
 
 def test_a_replayed_round_changes_nothing(orders: DeclarationApp, store: InMemoryDeclarationStore) -> None:
