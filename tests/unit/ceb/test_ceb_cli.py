@@ -9,8 +9,8 @@ import cbec.ceb.examples as ex
 from cbec.ceb.codec import build, parse
 from cbec.ceb.dxp import wrap
 from cbec.reference import xsd_dir
-from cbec_cli.main import app
 from ceb_samples import samples_dir
+from cbec_cli.main import app
 from typer.testing import CliRunner
 
 runner = CliRunner()

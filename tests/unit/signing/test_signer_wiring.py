@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from cbec.contracts.signing import SignRequest
+from ceb_samples import samples_dir
 from cbec.signing.certs import certificate_der_from_pem_or_der, generate_rsa_identity
 from cbec.signing.keys import load_key_files
 from cbec.signing.xmldsig import verify_document
-from ceb_samples import samples_dir
 from signer_service.main import build_app
 from signer_service.settings import SignerSettings
 
