@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import cbec.declaration.lifecycle as lc
 from cbec.declaration import statuses
 from cbec.declaration.doctypes import BY_CODE
 from cbec.declaration.statuses import FORMAT_ERROR, is_rejection
@@ -207,7 +208,7 @@ class Clearance:
             doc.business_key = self.key.split(":", 1)
         if kind == "entry" and body.get("logisticsNos"):
             doc.members = [str(k) for k in body["logisticsNos"]]
-        if kind_of_event == "DocumentReceived":
+        if kind_of_event == lc.RECEIVED:
             if doc.phase not in ("new", "refused"):
                 # A change (e.g. a correction after a rejection): a new version to carry through;
                 # the previous version's receipts become history.
@@ -217,24 +218,24 @@ class Clearance:
             doc.phase = "received"
             doc.sender = str(body.get("sender", doc.sender))
             doc.resends, doc.alerted, doc.progress_at, doc.intake_errors = 0, False, "", []
-        elif kind_of_event == "DocumentRefused":
+        elif kind_of_event == lc.REFUSED:
             if doc.phase in ("new", "refused") or body.get("refusesDocument"):
                 doc.phase = "refused"
             doc.sender = doc.sender or str(body.get("sender", ""))
             doc.intake_errors = list(body.get("errors", []))
-        elif kind_of_event == "DocumentHeld":
+        elif kind_of_event == lc.HELD:
             doc.phase = "held"
-        elif kind_of_event == "DocumentReleased":
+        elif kind_of_event == lc.RELEASED:
             doc.phase = "released"
             doc.sender = doc.sender or str(body.get("sender", ""))
-        elif kind_of_event == "DocumentSigned":
+        elif kind_of_event == lc.SIGNED:
             doc.phase = "signed"
-        elif kind_of_event == "DocumentSigningFailed":
+        elif kind_of_event == lc.SIGNING_FAILED:
             doc.phase = "signing-failed"
-        elif kind_of_event == "DocumentSent":
+        elif kind_of_event == lc.SENT:
             doc.phase = "sent"
             doc.progress_at = data["at"]
-        elif kind_of_event == "ReceiptRecorded":
+        elif kind_of_event == lc.RECEIPT_RECORDED:
             status = int(body["returnStatus"])
             receipt_type = str(body.get("receiptType", ""))
             if receipt_type == FORMAT_ERROR:
@@ -243,8 +244,6 @@ class Clearance:
             if not any((r.status, r.time) == (receipt.status, receipt.time) for r in doc.receipts + doc.history):
                 doc.receipts.append(receipt)
             doc.progress_at = data["at"]
-        elif kind_of_event in ("DocumentRefusedBySaga", "DocumentRefusedByRule"):
-            doc.phase = "refused"
 
     # -- views ---------------------------------------------------------------------------------
     def waiting_for(self, kind: str, gate: int) -> list[str]:
