@@ -243,16 +243,16 @@ def profile_handler(args: argparse.Namespace) -> None:
     from cbec.declaration.application import DeclarationApp
     from cbec.declaration.bus_glue import bus_handler
     from cbec.declaration.dispatch import handlers
-    from cbec.declaration.doctypes import ORDER
     from cbec.declaration.eventstore_adapter import EventStoreDeclarations
     from cbec.store.event_store import EventStore
     from cbec.tenants import demo_registry
+    from order_service.domain import ORDER_POLICY
 
     url = args.profile_url or f"sqlite:///{tempfile.mkdtemp()}/profile.db"
     schema = f"prof{uuid.uuid4().hex[:8]}_order"
     store = EventStore.open(url, schema=schema, name="order")
     app = DeclarationApp(
-        [ORDER], EventStoreDeclarations(store), demo_registry(), ceb_bridge.validate, ceb_bridge.render
+        [ORDER_POLICY], EventStoreDeclarations(store), demo_registry(), ceb_bridge.validate, ceb_bridge.render
     )
     handle = bus_handler("order", handlers(app))
     commands = declare_orders(args.count + 1)

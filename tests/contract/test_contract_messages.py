@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,18 +18,17 @@ from cbec.contracts.signing import SignRequest, SignResult
 from cbec.declaration import ceb_bridge, routing
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.dispatch import handlers
-from cbec.declaration.doctypes import ORDER, PAYMENT
-from cbec.declaration.lifecycle import Declaration
 from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.declaration.ports import Position
 from cbec.sample_orders import declare_orders
 from cbec.tenants import demo_registry
+from order_service.domain import ORDER_POLICY
+from payment_service.domain import PAYMENT_POLICY
 
 Routed = tuple[str, str, bytes]
 
 
-def hold_payments(state: Declaration) -> list[str]:
-    return ["order"] if state.doc_type == "CEB411" else []
+HELD_PAYMENT = replace(PAYMENT_POLICY, held_at_intake=True)  # so a DocumentHeld is produced too
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +36,11 @@ def produced() -> list[Routed]:
     """Every message one run of intake → release → sign → send → receipts produces."""
     store = InMemoryDeclarationStore()
     app = DeclarationApp(
-        [ORDER, PAYMENT],
+        [ORDER_POLICY, HELD_PAYMENT],
         store,
         demo_registry(),
         ceb_bridge.validate,
         ceb_bridge.render,
-        waiting_for=hold_payments,
     )
     orders = declare_orders(3)
     for command in orders:

@@ -8,7 +8,6 @@ import pytest
 from cbec.auth.keys import ApiKeyRegistry, issue_key
 from cbec.declaration import ceb_bridge
 from cbec.declaration.application import DeclarationApp
-from cbec.declaration.doctypes import ORDER
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
 from cbec.declaration.http import make_http_app
 from cbec.readmodel import Projection, ReadModel, StoreSource
@@ -16,6 +15,7 @@ from cbec.sample_orders import PAYMENT_COMPANY, PLATFORM, declare_orders
 from cbec.store import EventStore
 from cbec.tenants import demo_registry
 from fastapi.testclient import TestClient
+from order_service.domain import ORDER_POLICY
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,7 @@ def test_declare_read_and_list_over_postgres(database_url: str, pg_schema: str) 
     store = EventStore.open(database_url, schema=pg_schema, name="order")
     model = ReadModel.open(database_url, "order", schema=pg_schema)
     app = DeclarationApp(
-        [ORDER], EventStoreDeclarations(store), demo_registry(), ceb_bridge.validate, ceb_bridge.render
+        [ORDER_POLICY], EventStoreDeclarations(store), demo_registry(), ceb_bridge.validate, ceb_bridge.render
     )
     platform_key, platform = issue_key(PLATFORM)
     payer_key, payer = issue_key(PAYMENT_COMPANY)

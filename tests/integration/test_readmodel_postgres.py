@@ -6,13 +6,13 @@ import pytest
 from cbec.contracts.customs import ReceiptReceived
 from cbec.declaration import ceb_bridge
 from cbec.declaration.application import DeclarationApp
-from cbec.declaration.doctypes import ORDER
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
 from cbec.privacy.cipher import AesGcmCipher, KeyRing, new_key
 from cbec.readmodel import Projection, ReadModel, StoreSource
 from cbec.sample_orders import PLATFORM, declare_orders
 from cbec.store import EventStore
 from cbec.tenants import demo_registry
+from order_service.domain import ORDER_POLICY
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ def test_the_projection_follows_an_encrypted_postgres_store(database_url: str, p
     cipher = AesGcmCipher(KeyRing.parse(f"k1:{new_key()}"))
     store = EventStore.open(database_url, schema=pg_schema, name="order", cipher=cipher)
     app = DeclarationApp(
-        [ORDER], EventStoreDeclarations(store), demo_registry(), ceb_bridge.validate, ceb_bridge.render
+        [ORDER_POLICY], EventStoreDeclarations(store), demo_registry(), ceb_bridge.validate, ceb_bridge.render
     )
     commands = declare_orders(12)
     for command in commands:

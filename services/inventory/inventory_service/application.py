@@ -1,4 +1,4 @@
-"""Wire the shared declaration application for lists, cancels and returns, with the buyer quota."""
+"""Wire the shared lifecycle engine with the policies for lists, cancels and returns, and the buyer quota."""
 
 from __future__ import annotations
 
@@ -13,15 +13,22 @@ from inventory_service import domain
 
 
 def build(
-    store: DeclarationStore, tenants: TenantRegistry, quota: QuotaSettings | None = None
+    store: DeclarationStore,
+    tenants: TenantRegistry,
+    quota: QuotaSettings | None = None,
+    *,
+    redeclare_app_type: str = "2",
+    gate: int = 120,
 ) -> DeclarationApp:
-    """The quota guard applies the configured limits, so the CEB core's fixed-limit rules are left out."""
+    """The quota guard (this service's intake guard) applies the configured limits, so the CEB core's
+    fixed-limit rules are left out."""
     return DeclarationApp(
-        domain.DOC_TYPES,
+        domain.POLICIES,
         store,
         tenants,
         intake_validation.validator(drop_codes={SINGLE_CODE, ANNUAL_CODE}),
         ceb_bridge.render,
-        waiting_for=domain.waiting_for,
         guards=[QuotaGuard(store, quota)],
+        redeclare_app_type=redeclare_app_type,
+        gate=gate,
     )

@@ -1,4 +1,4 @@
-"""Wire the shared declaration application for waybills, waybill statuses and entry lists."""
+"""Wire the shared lifecycle engine with this service's policies for waybills, waybill statuses and entry lists."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from cbec.tenants import TenantRegistry
 from logistics_service import domain
 
 
-def build(store: DeclarationStore, tenants: TenantRegistry) -> DeclarationApp:
-    return DeclarationApp(domain.DOC_TYPES, store, tenants, intake_validation.validator(), ceb_bridge.render,
-                          waiting_for=domain.waiting_for)
+def build(
+    store: DeclarationStore, tenants: TenantRegistry, *, redeclare_app_type: str = "2", gate: int = 120
+) -> DeclarationApp:
+    return DeclarationApp(domain.POLICIES, store, tenants, intake_validation.validator(), ceb_bridge.render,
+                          redeclare_app_type=redeclare_app_type, gate=gate)

@@ -8,4 +8,4 @@ from order_service import application, domain
 
 
 def run() -> None:
-    build_process(domain.SERVICE, domain.DOC_TYPES, domain.waiting_for, build_app=application.build).run()
+    build_process(domain.SERVICE, application.build).run()

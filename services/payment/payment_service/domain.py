@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
-from cbec.declaration.application import no_prerequisites
-from cbec.declaration.doctypes import PAYMENT
+from dataclasses import dataclass
+from typing import Any
 
-DOC_TYPES = [PAYMENT]
+from cbec.declaration.doctypes import PAYMENT
+from cbec.declaration.policy import DocumentPolicy
+from cbec.declaration.tenancy import differs
+from cbec.errors import CebError
+from cbec.tenants import Role
+
 SERVICE = "payment"
-waiting_for = no_prerequisites
+
+
+@dataclass(frozen=True)
+class PaymentPolicy(DocumentPolicy):
+    def distinct_parties(self, head: dict[str, Any], ebp_code: str) -> list[CebError]:
+        """9610: the payment's payCode is not its ebpCode."""
+        return differs(self.where, head, "payCode", "ebpCode")
+
+
+PAYMENT_POLICY = PaymentPolicy(
+    PAYMENT,
+    sender_roles=frozenset({Role.PAYMENT}),
+    sender_code_fields=("payCode",),
+    in_flight_code="-401007",
+    locked_code="-401008",
+    deletable=True,
+)
+
+POLICIES: tuple[DocumentPolicy, ...] = (PAYMENT_POLICY,)
+DOC_TYPES = [p.doc_type for p in POLICIES]

@@ -17,6 +17,7 @@ from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC, Document
 from cbec.customs.transport import Transport
 from cbec.declaration.doctypes import BY_RECEIPT, STREAM_NAMESPACE
 from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, VersionConflict
+from cbec.store.handling import mark_handled
 from cbec.tenants import TenantRegistry
 
 log = logging.getLogger(__name__)
@@ -164,11 +165,7 @@ class CustomsLinkApp:
         return out
 
     def _mark(self, position: Position | None) -> None:
-        if position is not None:
-            try:
-                self.store.record_position(position)
-            except AlreadyProcessed:
-                pass
+        mark_handled(self.store.record_position, position)
 
 
 def _int(text: str) -> int:

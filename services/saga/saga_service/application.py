@@ -29,13 +29,14 @@ from cbec.contracts.status import (
     SagaCommand,
     StatusMessage,
 )
-from cbec.store.errors import AlreadyProcessed, ConcurrencyError
+from cbec.store.errors import AlreadyProcessed
 from cbec.store.event_store import EventStore
 from cbec.store.events import Append, NewEvent, RecordedEvent
+from cbec.store.handling import retry_on_conflict
 from cbec.store.outbox import tracking_for
 from eventsourcing.persistence import Tracking
 
-from saga_service import domain
+from saga_service import domain, entry_join
 from saga_service.domain import Clearance, Decision, Policy
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,6 @@ NAME = "saga"
 SAGA_NAMESPACE = uuid.UUID("0b7d2c3e-93a4-4f0e-8d53-5a7c1e2f4b60")
 EVENT_TOPICS = tuple(f"cbec.{s}.events" for s in ("order", "payment", "logistics", "inventory"))
 INPUT_TOPICS = (*EVENT_TOPICS, GOODS_LEFT_TOPIC)
-
-
-def waybill_index(logistics_no: str) -> str:
-    """The key of the index instance of one waybill number."""
-    return f"waybill:{logistics_no}"
 
 
 def stream_of(key: str) -> uuid.UUID:
@@ -136,11 +132,11 @@ class SagaApp:
 
     def _observe_step(self, uow: _UnitOfWork, envelope: dict[str, Any], now: datetime) -> None:
         key = str(envelope.get("clearanceKey", ""))
-        if not key or envelope.get("docType") not in domain.KINDS:
+        if not key or domain.kind_of(str(envelope.get("docType", ""))) is None:
             return
         touched = uow.get(key)
         touched.events += domain.observe(touched.state, envelope, now, self.policy)
-        self._join(uow, key, now)
+        entry_join.join(uow, key, now, self.policy)
 
     def _goods_left_step(self, uow: _UnitOfWork, key: str, now: datetime) -> None:
         touched = uow.get(key)
@@ -162,58 +158,28 @@ class SagaApp:
                 acted += 1
         return acted
 
-    # -- the entry-list join ---------------------------------------------------------------------
-    def _join(self, uow: _UnitOfWork, key: str, now: datetime) -> None:
-        """Connect entry lists and clearances through the waybill index (see :mod:`saga_service.domain`)."""
-        state = uow.get(key).state
-        entry = state.docs.get("entry")
-        if entry is not None:
-            for number in entry.members:
-                index = uow.get(waybill_index(number))
-                if key not in index.state.entries:
-                    index.events += domain.register_entry(index.state, key, now, self.policy)
-                if index.state.indexed:
-                    self._link(uow, index.state.indexed, key, number, now)
-        number = domain.logistics_no(state)
-        if number:
-            index = uow.get(waybill_index(number))
-            index.events += domain.index_waybill(index.state, key)
-            for entry_key in index.state.entries:
-                self._link(uow, key, entry_key, number, now)
-
-    def _link(self, uow: _UnitOfWork, clearance_key: str, entry_key: str, number: str, now: datetime) -> None:
-        member = uow.get(clearance_key)
-        if entry_key not in member.state.entries:
-            member.events += domain.register_entry(member.state, entry_key, now, self.policy)
-        inventory = member.state.docs.get("inventory")
-        if inventory is not None and inventory.at_gate(self.policy.gate):
-            target = uow.get(entry_key)
-            target.events += domain.member_at_gate(target.state, number, now, self.policy)
-
     # -- persistence -------------------------------------------------------------------------------
     def _run(self, work: Callable[[_UnitOfWork, datetime], None],
              tracking: Tracking | None) -> dict[str, list[Decision]]:
         with self._work_lock:
-            for _ in range(self.retries):
-                uow = _UnitOfWork(self)
-                now = self.clock.now()
-                try:
-                    work(uow, now)
-                    uow.commit(tracking)
-                except AlreadyProcessed:
-                    self._forget(uow)
-                    return {}
-                except ConcurrencyError:
-                    self._forget(uow)
-                    continue
-                except BaseException:
-                    self._forget(uow)
-                    raise
-                for k, touched in uow.touched.items():
-                    self._remember(k, touched.state)
-                    self._schedule(k, touched.state)
-                return {k: t.events for k, t in uow.touched.items()}
-        raise ConcurrencyError("saga: too many concurrent writers")
+            return retry_on_conflict(lambda: self._attempt(work, tracking), self.retries, "saga")
+
+    def _attempt(self, work: Callable[[_UnitOfWork, datetime], None],
+                 tracking: Tracking | None) -> dict[str, list[Decision]]:
+        uow = _UnitOfWork(self)
+        try:
+            work(uow, self.clock.now())
+            uow.commit(tracking)
+        except AlreadyProcessed:
+            self._forget(uow)
+            return {}
+        except BaseException:
+            self._forget(uow)
+            raise
+        for k, touched in uow.touched.items():
+            self._remember(k, touched.state)
+            self._schedule(k, touched.state)
+        return {k: t.events for k, t in uow.touched.items()}
 
     def _state(self, key: str) -> Clearance:
         """The instance's state: the cached fold caught up with the store (another process may write)."""
@@ -240,13 +206,6 @@ class SagaApp:
                 self.deadlines.pop(key, None)
             else:
                 self.deadlines[key] = due
-
-    def _mark(self, tracking: Tracking | None) -> None:
-        if tracking is not None:
-            try:
-                self.store.record_tracking(tracking)
-            except AlreadyProcessed:
-                pass
 
     def _rebuild_deadlines(self) -> None:
         keys: set[str] = set()

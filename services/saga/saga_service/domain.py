@@ -1,18 +1,18 @@
-"""The clearance saga: a pure process manager, one instance per clearance ``(ebpCode, orderNo)``.
+"""The clearance saga's process manager: one pure instance per clearance ``(ebpCode, orderNo)``.
 
 It folds what the owning services announce (their public events) and decides what they must do
 next: release a held document once its prerequisites reached the gate status, resend a document
 customs never answered, refuse a cancel or return the list state does not allow, lock the
 clearance once its list is declared, and tell the sender about every status change.
 
-An entry list (CEB711) is an instance of its own (keyed by its own clearance key) that joins
-many clearances by the waybill numbers it lists (``logisticsNos``). A small index instance per
-waybill number (``waybill:<logisticsNo>``) learns which clearance the waybill belongs to
-(``WaybillIndexed``) and which entry lists wait for it, so an entry list may arrive before its
-waybills. Each member clearance records ``EntryRegistered`` and tells the entry instance
-``MemberAtGate`` (by waybill number) when its list reaches the gate.
+The saga alone owns prerequisites and release decisions (:data:`PREREQUISITES`, :func:`_gate`):
+the owning services hold a document at intake and wait for its ReleaseDocument. Statuses are worded
+in the platform's one vocabulary (:mod:`cbec.declaration.statuses`); what a held document waits for
+is this module's answer (``reason`` of its status message, ``waitingFor`` of the clearance view).
 
-Everything here is deterministic: time comes in as data (``at`` on every observation and tick).
+An entry list joins many clearances; its waiting and the index instances that connect it are in
+:mod:`saga_service.entry_join`. Everything here is deterministic: time comes in as data (``at``
+on every observation and tick).
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cbec.declaration.statuses import is_rejection, label
+import cbec.declaration.lifecycle as lc
+from cbec.declaration import statuses
+from cbec.declaration.doctypes import BY_CODE
+from cbec.declaration.statuses import FORMAT_ERROR, is_rejection
 
 # Saga event types (what the saga's own streams hold).
 OBSERVED = "UpstreamObserved"
@@ -36,16 +39,14 @@ ENTRY_REGISTERED = "EntryRegistered"
 MEMBER_AT_GATE = "MemberAtGate"
 WAYBILL_INDEXED = "WaybillIndexed"
 
-KINDS: dict[str, str] = {
-    "CEB311": "order",
-    "CEB411": "payment",
-    "CEB511": "waybill",
-    "CEB513": "waybill-status",
-    "CEB621": "inventory",
-    "CEB623": "cancel",
-    "CEB625": "return",
-    "CEB711": "entry",
-}
+
+def kind_of(doc_type: str) -> str | None:
+    """The kind (``order``, ``waybill`` …) of a message code the saga follows; None for any other."""
+    found = BY_CODE.get(doc_type)
+    return found.kind if found is not None else None
+
+
+# What each kind waits for before the saga releases it (an entry list: the lists of its waybills).
 PREREQUISITES: dict[str, tuple[str, ...]] = {
     "waybill": ("order", "payment"),
     "inventory": ("order", "payment", "waybill"),
@@ -72,9 +73,16 @@ class Policy:
 
 @dataclass(slots=True)
 class Receipt:
-    status: int
+    status: int  # a CEB900's DXP code is kept negative: a failure, never progress
     time: str
     info: str
+    receipt_type: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.receipt_type == FORMAT_ERROR:
+            return statuses.label(abs(self.status), self.receipt_type)
+        return statuses.label(self.status)
 
 
 @dataclass(slots=True)
@@ -97,14 +105,13 @@ class Doc:
     resends: int = 0
     alerted: bool = False
     published: str = ""  # the last status told to the sender
+    published_reason: str = ""  # and the reason told with it
     intake_errors: list[dict[str, str]] = field(default_factory=list)
     members: list[str] = field(default_factory=list)  # entry lists: the waybill numbers inside
 
     @property
     def current(self) -> Receipt | None:
-        if not self.receipts:
-            return None
-        return max(self.receipts, key=lambda r: (r.time, self.receipts.index(r)))
+        return statuses.current(self.receipts)
 
     @property
     def status_code(self) -> int | None:
@@ -163,7 +170,8 @@ class Clearance:
                 self.docs[data["kind"]].alerted = True
             self.alerts.append(str(data["reason"]))
         elif event_type == STATUS_PUBLISHED:
-            self.docs[data["kind"]].published = data["status"]
+            doc = self.docs[data["kind"]]
+            doc.published, doc.published_reason = data["status"], str(data.get("reason", ""))
         elif event_type == LOCK_ISSUED:
             self.locked = True
         elif event_type == GOODS_LEFT:
@@ -180,7 +188,8 @@ class Clearance:
     def _observe(self, data: dict[str, Any]) -> None:
         event = data["event"]
         doc_type = str(event.get("docType", ""))
-        kind = KINDS[doc_type]
+        kind = kind_of(doc_type)
+        assert kind is not None  # observe() lets only followed types through
         body: dict[str, Any] = event.get("data", {})
         doc = self.docs.get(kind)
         stream_id = str(event.get("streamId", ""))
@@ -189,7 +198,7 @@ class Clearance:
             doc = Doc(kind, doc_type, stream_id=stream_id)
             if previous is not None:
                 doc.generation = previous.generation + 1
-                doc.published = previous.published
+                doc.published, doc.published_reason = previous.published, previous.published_reason
             self.docs[kind] = doc
         doc.upstream_version = int(event.get("version", doc.upstream_version + 1))
         kind_of_event = event["type"]
@@ -199,7 +208,7 @@ class Clearance:
             doc.business_key = self.key.split(":", 1)
         if kind == "entry" and body.get("logisticsNos"):
             doc.members = [str(k) for k in body["logisticsNos"]]
-        if kind_of_event == "DocumentReceived":
+        if kind_of_event == lc.RECEIVED:
             if doc.phase not in ("new", "refused"):
                 # A change (e.g. a correction after a rejection): a new version to carry through;
                 # the previous version's receipts become history.
@@ -209,33 +218,32 @@ class Clearance:
             doc.phase = "received"
             doc.sender = str(body.get("sender", doc.sender))
             doc.resends, doc.alerted, doc.progress_at, doc.intake_errors = 0, False, "", []
-        elif kind_of_event == "DocumentRefused":
+        elif kind_of_event == lc.REFUSED:
             if doc.phase in ("new", "refused") or body.get("refusesDocument"):
                 doc.phase = "refused"
             doc.sender = doc.sender or str(body.get("sender", ""))
             doc.intake_errors = list(body.get("errors", []))
-        elif kind_of_event == "DocumentHeld":
+        elif kind_of_event == lc.HELD:
             doc.phase = "held"
-        elif kind_of_event == "DocumentReleased":
+        elif kind_of_event == lc.RELEASED:
             doc.phase = "released"
             doc.sender = doc.sender or str(body.get("sender", ""))
-        elif kind_of_event == "DocumentSigned":
+        elif kind_of_event == lc.SIGNED:
             doc.phase = "signed"
-        elif kind_of_event == "DocumentSigningFailed":
+        elif kind_of_event == lc.SIGNING_FAILED:
             doc.phase = "signing-failed"
-        elif kind_of_event == "DocumentSent":
+        elif kind_of_event == lc.SENT:
             doc.phase = "sent"
             doc.progress_at = data["at"]
-        elif kind_of_event == "ReceiptRecorded":
+        elif kind_of_event == lc.RECEIPT_RECORDED:
             status = int(body["returnStatus"])
-            if str(body.get("receiptType", "")) == "CEB900":
+            receipt_type = str(body.get("receiptType", ""))
+            if receipt_type == FORMAT_ERROR:
                 status = -abs(status) or -1  # a DXP transport code (0001 format, 1001 signature …): a failure
-            receipt = Receipt(status, str(body.get("returnTime", "")), str(body.get("returnInfo", "")))
+            receipt = Receipt(status, str(body.get("returnTime", "")), str(body.get("returnInfo", "")), receipt_type)
             if not any((r.status, r.time) == (receipt.status, receipt.time) for r in doc.receipts + doc.history):
                 doc.receipts.append(receipt)
             doc.progress_at = data["at"]
-        elif kind_of_event in ("DocumentRefusedBySaga", "DocumentRefusedByRule"):
-            doc.phase = "refused"
 
     # -- views ---------------------------------------------------------------------------------
     def waiting_for(self, kind: str, gate: int) -> list[str]:
@@ -253,24 +261,27 @@ class Clearance:
         return doc is not None and doc.at_gate(gate)
 
     def status_of(self, kind: str, gate: int = 120) -> str:
-        """What the sender sees: ``held: waiting for payment``, ``customs accepted (120)`` …"""
+        """What the sender sees, in the platform's vocabulary: ``held``, ``customs accepted (120)`` …"""
         doc = self.docs.get(kind)
         if doc is None:
-            return "not declared"
+            return statuses.NOT_DECLARED
         current = doc.current
         if current is not None:
-            return label(current.status)
-        if doc.phase == "held":
-            waiting = self.waiting_for(kind, gate)
-            if doc.released_generation == doc.generation:
-                return "released"
-            return "held: waiting for " + " and ".join(waiting) if waiting else "held"
-        if doc.phase == "refused":
-            return "refused"
-        if doc.phase == "signing-failed":
-            return "signing failed"
-        return {"released": "released", "signed": "signed", "sent": "sent to customs",
-                "received": "received"}.get(doc.phase, doc.phase)
+            return current.label
+        if doc.phase == "held" and doc.released_generation == doc.generation:
+            return statuses.document_status("released")  # released by the saga, not yet reported back
+        return statuses.document_status(doc.phase)
+
+    def reason_of(self, kind: str, gate: int = 120) -> str:
+        """Why the document is where it is: customs' returnInfo of a rejection, or what a held one waits for."""
+        doc = self.docs.get(kind)
+        if doc is None:
+            return ""
+        if doc.rejected and doc.current is not None:
+            return doc.current.info
+        if doc.phase == "held" and doc.current is None and doc.released_generation != doc.generation:
+            return statuses.waiting_reason(self.waiting_for(kind, gate))
+        return ""
 
     def view(self, gate: int = 120) -> dict[str, Any]:
         """The clearance view: each document's status, what it waits for, and its receipts."""
@@ -287,7 +298,7 @@ class Clearance:
                     "phase": doc.phase,
                     "waitingFor": self.waiting_for(kind, gate) if doc.phase == "held" else [],
                     "resends": doc.resends,
-                    "reason": doc.current.info if doc.rejected and doc.current else "",
+                    "reason": self.reason_of(kind, gate),
                     "receipts": [{"returnStatus": r.status, "returnTime": r.time, "returnInfo": r.info}
                                  for r in sorted(doc.history + doc.receipts, key=lambda r: r.time)],
                 }
@@ -313,7 +324,7 @@ def observe(state: Clearance, event: dict[str, Any], at: datetime, policy: Polic
     Returns ``[]`` for an event already seen (same or older stream version) or of a document
     type the saga does not follow.
     """
-    kind = KINDS.get(str(event.get("docType", "")))
+    kind = kind_of(str(event.get("docType", "")))
     if kind is None:
         return []
     doc = state.docs.get(kind)
@@ -321,46 +332,18 @@ def observe(state: Clearance, event: dict[str, Any], at: datetime, policy: Polic
     version = int(event.get("version", 0))
     if doc is not None and (not stream_id or stream_id == doc.stream_id) and version <= doc.upstream_version:
         return []
-    return _then_decide(state, [(OBSERVED, {"event": _slim(event), "at": at.isoformat()})], at, policy)
+    return then_decide(state, [(OBSERVED, {"event": _slim(event), "at": at.isoformat()})], at, policy)
 
 
 def record_goods_left(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
     if state.goods_left:
         return []
-    return _then_decide(state, [(GOODS_LEFT, {"at": at.isoformat()})], at, policy)
-
-
-def register_entry(state: Clearance, entry_key: str, at: datetime, policy: Policy) -> list[Decision]:
-    if entry_key in state.entries:
-        return []
-    return _then_decide(state, [(ENTRY_REGISTERED, {"entryKey": entry_key})], at, policy)
-
-
-def member_at_gate(state: Clearance, logistics_no: str, at: datetime, policy: Policy) -> list[Decision]:
-    """The list of waybill ``logistics_no`` (in entry list ``state``) reached the gate."""
-    if logistics_no in state.members_at_gate:
-        return []
-    return _then_decide(state, [(MEMBER_AT_GATE, {"logisticsNo": logistics_no})], at, policy)
-
-
-def index_waybill(state: Clearance, clearance_key: str) -> list[Decision]:
-    """Waybill index instance ``state`` learns its clearance (once)."""
-    if state.indexed:
-        return []
-    event: Decision = (WAYBILL_INDEXED, {"clearanceKey": clearance_key})
-    state.apply(*event)
-    return [event]
-
-
-def logistics_no(state: Clearance) -> str:
-    """The waybill number of a clearance ('' until its waybill is known)."""
-    waybill = state.docs.get("waybill")
-    return waybill.business_key[-1] if waybill is not None and len(waybill.business_key) == 2 else ""
+    return then_decide(state, [(GOODS_LEFT, {"at": at.isoformat()})], at, policy)
 
 
 def tick(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
     """Time passed: resend what customs left unanswered, or raise an alert after ``max_resends``."""
-    return _then_decide(state, [], at, policy)
+    return then_decide(state, [], at, policy)
 
 
 def next_deadline(state: Clearance, policy: Policy) -> datetime | None:
@@ -374,7 +357,7 @@ def _awaiting_receipt(doc: Doc, policy: Policy) -> bool:
     return bool(doc.progress_at) and doc.phase == "sent" and not doc.settled(policy.gate)
 
 
-def _then_decide(state: Clearance, events: list[Decision], at: datetime, policy: Policy) -> list[Decision]:
+def then_decide(state: Clearance, events: list[Decision], at: datetime, policy: Policy) -> list[Decision]:
     for event_type, data in events:
         state.apply(event_type, data)
     decisions = decide(state, at, policy)
@@ -416,14 +399,13 @@ def decide(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
     if inventory is not None and not state.locked and inventory.at_gate(policy.gate):
         emit(LOCK_ISSUED, {"clearanceKey": state.key, "commandId": f"lock:{state.key}", "at": at.isoformat()})
     for kind, doc in state.docs.items():
-        status = state.status_of(kind, policy.gate)
-        if status != doc.published and doc.sender:
-            current = doc.current
+        status, reason = state.status_of(kind, policy.gate), state.reason_of(kind, policy.gate)
+        if (status, reason) != (doc.published, doc.published_reason) and doc.sender:
             emit(STATUS_PUBLISHED, {
                 "clearanceKey": state.key, "kind": kind, "docType": doc.doc_type, "tenant": doc.sender,
                 "businessKey": doc.business_key,
                 "status": status, "statusCode": doc.status_code, "phase": doc.phase,
-                "reason": current.info if doc.rejected and current else "",
+                "reason": reason,
                 "errors": doc.intake_errors if doc.phase == "refused" else [],
                 "at": at.isoformat(), "messageId": f"{state.key}:{kind}:{state.version + 1}",
             })

@@ -22,6 +22,7 @@ from cbec.contracts.status import StatusMessage
 from cbec.store.errors import AlreadyProcessed, ConcurrencyError
 from cbec.store.event_store import EventStore
 from cbec.store.events import NewEvent, RecordedEvent
+from cbec.store.handling import mark_handled
 from cbec.store.outbox import tracking_for
 from cbec.tenants import TenantRegistry
 from eventsourcing.persistence import Tracking
@@ -178,11 +179,7 @@ class WebhookNotifier:
             start = (batch[-1].notification_id or start) + 1
 
     def _mark(self, tracking: Tracking | None) -> None:
-        if tracking is not None:
-            try:
-                self.store.record_tracking(tracking)
-            except AlreadyProcessed:
-                pass
+        mark_handled(self.store.record_tracking, tracking)
 
 
 def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:

@@ -19,7 +19,6 @@ from cbec.declaration.application import DeclarationApp
 from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.bus_glue import bus_handler, position_of
 from cbec.declaration.dispatch import dead_letter, declare_parsed, handlers
-from cbec.declaration.doctypes import WAYBILL
 from cbec.declaration.ports import Position
 from cbec.telemetry import consuming
 
@@ -65,9 +64,10 @@ def batch_handler(service: str, app: DeclarationApp, store: BatchingDeclarations
 def streams_read_by(app: DeclarationApp, command: DeclareDocument) -> list[uuid.UUID]:
     """The streams declaring ``command`` reads first: its document's and its clearance's (a best
     guess: a stream missed here is read when needed)."""
-    doc_type = app.doc_types.get(command.doc_type)
-    if doc_type is None:
+    policy = app.policies.get(command.doc_type)
+    if policy is None:
         return []
+    doc_type = policy.doc_type
     head = command.document.get(doc_type.head) if doc_type.head else command.document
     if not isinstance(head, dict):
         return []
@@ -78,7 +78,7 @@ def streams_read_by(app: DeclarationApp, command: DeclareDocument) -> list[uuid.
     if not key or not all(key):
         return []
     streams = [doc_type.stream_id(key)]
-    ebp = command.ebp_code if doc_type.code == WAYBILL.code else head.get("ebpCode", "")
-    if ebp and head.get("orderNo"):
-        streams.append(clearance.stream_id(f"{ebp}:{head['orderNo']}"))
+    hint = policy.clearance_hint(command)
+    if hint:
+        streams.append(clearance.stream_id(hint))
     return streams

@@ -12,7 +12,6 @@ from cbec.contracts.commands import INTAKE_TOPICS, CommandRejected, DeclareDocum
 from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC, DocumentTransmitted, ReceiptReceived
 from cbec.declaration import saga_commands
 from cbec.declaration.application import DeclarationApp
-from cbec.declaration.changes import LOCKABLE
 from cbec.declaration.doctypes import STREAM_NAMESPACE
 from cbec.declaration.ports import AlreadyProcessed, Position, VersionConflict
 from cbec.declaration.routing import SIGN_RESULTS_TOPIC
@@ -79,7 +78,7 @@ def handlers(app: DeclarationApp) -> dict[str, Handler]:
 def _saga(app: DeclarationApp) -> Handler:
     """ReleaseDocument / ResendDocument / RefuseDocument for the app's types; LockClearance where it
     owns an order, payment or waybill. Unreadable commands are dead-lettered."""
-    locks = bool(LOCKABLE & set(app.doc_types))
+    locks = app.locks_clearances
 
     def handle(raw: bytes, position: Position) -> None:
         try:

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from cbec.auth.keys import ApiKeyRegistry
 from cbec.contracts.commands import CommandRejected, parse_declare
 from cbec.contracts.schema_check import check_declare
+from cbec.declaration import statuses
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.ports import VersionConflict
 from cbec.declaration.views import status_view
@@ -208,7 +209,7 @@ def refused(errors: list[CebError]) -> JSONResponse:
     return JSONResponse(
         {
             "result": "refused",
-            "status": "refused at intake",
+            "status": statuses.REFUSED_AT_INTAKE,
             "streamId": None,
             "errors": [e.to_dict() for e in errors],
         },

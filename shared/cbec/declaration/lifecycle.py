@@ -126,30 +126,18 @@ class Declaration:
         Only receipts recorded since the current version was received count (a late receipt of an
         earlier version cannot be told apart by its key, so it counts for the current one).
         """
-        recent = self.receipts[self.superseded :]
-        if not recent:
-            return None
-        return max(recent, key=lambda r: (r.time, recent.index(r)))
+        return statuses.current(self.receipts[self.superseded :])
 
     def has_receipt(self, receipt: Receipt) -> bool:
         return any(r.identity() == receipt.identity() for r in self.receipts)
 
     @property
     def status(self) -> str:
+        """The document's status in the platform's one vocabulary (:mod:`cbec.declaration.statuses`)."""
         current = self.current_receipt
         if current is not None:
-            return statuses.label(current.status, current.receipt_type)
-        if self.phase == "held":
-            return "held: waiting for " + " and ".join(self.waiting_for)
-        if self.phase == "refused":
-            return "refused at intake"
-        if self.phase == "withdrawn":
-            return "withdrawn"
-        if self.phase == "signing-failed":
-            return "signing failed"
-        return {"released": "released", "signed": "signed", "sent": "sent to customs"}.get(
-            self.phase, self.phase
-        )
+            return statuses.document_status(self.phase, current.status, current.receipt_type)
+        return statuses.document_status(self.phase)
 
     @property
     def awaiting_customs(self) -> bool:

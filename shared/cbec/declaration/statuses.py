@@ -1,6 +1,16 @@
-"""Customs receipt codes (returnStatus) and the words the platform shows for them."""
+"""The platform's one status vocabulary: what a document reads as, wherever it is shown.
+
+The owning services' HTTP APIs and read models, the saga's clearance view and its ``cbec.out.status``
+messages all word a document's status with :func:`document_status`, so one document reads the same
+everywhere. A document customs answered reads as its current receipt (:func:`current`: the latest
+``returnTime``); before that, as its lifecycle phase. A held document reads ``held``: what it waits
+for is the saga's to say (:func:`waiting_reason`), since the saga alone decides its release.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 LABELS: dict[int, str] = {
     1: "saved at e-port",
@@ -28,6 +38,38 @@ REJECTED = frozenset({100})
 # A CEB900 answers a transmission customs could not read; its returnStatus is a DXP code (0002, 1001 …).
 FORMAT_ERROR = "CEB900"
 
+# Lifecycle phases and how a document in each reads before customs answers.
+PHASE_WORDS: dict[str, str] = {
+    "new": "not declared",
+    "received": "received",
+    "held": "held",
+    "refused": "refused",
+    "withdrawn": "withdrawn",
+    "released": "released",
+    "signed": "signed",
+    "signing-failed": "signing failed",
+    "sent": "sent to customs",
+}
+HELD = PHASE_WORDS["held"]
+NOT_DECLARED = PHASE_WORDS["new"]
+REFUSED_AT_INTAKE = "refused at intake"  # a refused command's outcome (the command, not a document)
+AWAITING_RELEASE = "release"  # what a held document's own service says it waits for: the saga's release
+
+
+class _Timed(Protocol):
+    @property
+    def time(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Timed)
+
+
+def current(receipts: Sequence[R]) -> R | None:
+    """The current receipt: the latest ``returnTime``, whatever order they arrived in (ties: the last)."""
+    if not receipts:
+        return None
+    return receipts[max(range(len(receipts)), key=lambda i: (receipts[i].time, i))]
+
 
 def label(code: int, receipt_type: str = "") -> str:
     """``customs accepted (120)``; negative codes are customs processing errors."""
@@ -36,6 +78,18 @@ def label(code: int, receipt_type: str = "") -> str:
     if code < 0:
         return f"customs error ({code})"
     return f"{LABELS.get(code, 'status')} ({code})"
+
+
+def document_status(phase: str, receipt_code: int | None = None, receipt_type: str = "") -> str:
+    """What a document reads as: its current receipt's label if customs answered, else its phase."""
+    if receipt_code is not None:
+        return label(receipt_code, receipt_type)
+    return PHASE_WORDS.get(phase, phase)
+
+
+def waiting_reason(waiting: Sequence[str]) -> str:
+    """Why a held document waits (the saga's words): ``waiting for order and payment``."""
+    return "waiting for " + " and ".join(waiting) if waiting else ""
 
 
 def is_rejection(code: int, receipt_type: str = "") -> bool:

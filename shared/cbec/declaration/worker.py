@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from typing import Protocol
 
 from cbec.auth.keys import ApiKeyRegistry
 from cbec.bus.aio_kafka import AioKafkaPublisher
 from cbec.bus.kafka import KafkaConsumerLoop, ensure_topics
 from cbec.bus.ports import Subscription
-from cbec.declaration import ceb_bridge, routing
+from cbec.declaration import routing
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.batch_intake import batch_handler
 from cbec.declaration.batching import BatchingDeclarations
+from cbec.declaration.config import DeclarationSettings
 from cbec.declaration.dispatch import handlers
-from cbec.declaration.doctypes import DocType
 from cbec.declaration.http import make_http_app
-from cbec.declaration.lifecycle import Declaration
 from cbec.declaration.ports import DeclarationStore
 from cbec.privacy.cipher import AesGcmCipher
 from cbec.readmodel import Projection, ReadModel, StoreSource
@@ -30,7 +29,12 @@ from cbec.tenants_config import load_tenants
 
 log = logging.getLogger(__name__)
 
-AppFactory = Callable[[DeclarationStore, TenantRegistry], DeclarationApp]
+class AppFactory(Protocol):
+    """A service's ``application.build``: its policies on the shared lifecycle engine."""
+
+    def __call__(
+        self, store: DeclarationStore, tenants: TenantRegistry, /, *, redeclare_app_type: str, gate: int
+    ) -> DeclarationApp: ...
 
 
 def readmodel_url(url: str) -> str:
@@ -42,12 +46,10 @@ def readmodel_url(url: str) -> str:
 
 def build_process(
     service: str,
-    doc_types: list[DocType],
-    waiting_for: Callable[[Declaration], list[str]],
+    build_app: AppFactory,
     settings: Settings | None = None,
-    build_app: AppFactory | None = None,
 ) -> ServiceProcess:
-    """``build_app`` (a service's ``application.build``) wires its own rules; else the shared defaults."""
+    """``build_app`` (a service's ``application.build``) wires the service's policies."""
     settings = settings or Settings()
     cipher = AesGcmCipher.from_env()
     if cipher is None:
@@ -55,17 +57,9 @@ def build_process(
     schema = schema_for(settings, service)
     store = EventStore.open(settings.database_url, schema=schema, name=service, cipher=cipher)
     declarations = BatchingDeclarations(store)  # intake batches commit in one transaction each
-    if build_app is not None:
-        app = build_app(declarations, load_tenants(settings))
-    else:
-        app = DeclarationApp(
-            doc_types,
-            declarations,
-            load_tenants(settings),
-            ceb_bridge.validate,
-            ceb_bridge.render,
-            waiting_for=waiting_for,
-        )
+    rules = DeclarationSettings()
+    app = build_app(declarations, load_tenants(settings), redeclare_app_type=rules.redeclare_app_type,
+                    gate=rules.saga_gate)
     table = handlers(app)
     bootstrap = settings.kafka_bootstrap_servers
     ensure_topics(

@@ -112,7 +112,8 @@ def set_order_amount(order: dict[str, Any], amount: Decimal) -> None:
     head.update(goodsValue=text, freight="0.00", taxTotal="0.00", discount="0", acturalPaid=text)
 
 
-def build_world(quota: QuotaSettings | None = None) -> World:
+def build_world(quota: QuotaSettings | None = None, *, redeclare_app_type: str = "2", gate: int = 120) -> World:
+    """The four services as their bootstraps build them (``redeclare_app_type`` and ``gate`` from settings)."""
     world = World()
     builders = {
         "order": order_service.application.build,
@@ -122,10 +123,11 @@ def build_world(quota: QuotaSettings | None = None) -> World:
     tenants = demo_registry()
     for name, build in builders.items():
         world.stores[name] = InMemoryDeclarationStore()
-        world.apps[name] = build(world.stores[name], tenants)
+        world.apps[name] = build(world.stores[name], tenants, redeclare_app_type=redeclare_app_type, gate=gate)
     world.stores["inventory"] = InMemoryDeclarationStore()
     world.apps["inventory"] = inventory_service.application.build(
-        world.stores["inventory"], tenants, quota or QuotaSettings(pii_hmac_key="test-key")
+        world.stores["inventory"], tenants, quota or QuotaSettings(pii_hmac_key="test-key"),
+        redeclare_app_type=redeclare_app_type, gate=gate,
     )
     return world
 

@@ -85,9 +85,8 @@ def test_a_rejected_payment_is_declared_again_as_a_change(world: World) -> None:
     assert released_app_types(world, "CEB411") == ["1", "2"]
 
 
-def test_re_declaration_after_rejection_can_be_configured_as_new(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CBEC_REDECLARE_APP_TYPE", "1")
-    world = build_world()
+def test_re_declaration_after_rejection_can_be_configured_as_new() -> None:
+    world = build_world(redeclare_app_type="1")
     c = world.clearance(7)
     world.declare("CEB311", PLATFORM, c.order)
     world.receipt("CEB311", c.order, -301004, "20261124100000000")
@@ -103,7 +102,7 @@ def test_an_accepted_waybill_changes_with_apptype_2_through_the_same_gates(world
     world.receipt("CEB511", c.waybill, 120, "20261124100000000")
     c.waybill["LogisticsHead"]["weight"] = "3.0"
     outcome = world.declare("CEB511", LOGISTICS_COMPANY, c.waybill, ebp=c.ebp)
-    assert outcome.status == "held: waiting for order and payment"
+    assert outcome.status == "held"
     assert world.events("CEB511", "DocumentReceived")[-1]["appType"] == "2"
 
 

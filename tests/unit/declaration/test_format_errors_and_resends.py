@@ -143,9 +143,8 @@ def test_a_format_error_is_never_resent_though_its_code_looks_like_progress(
     assert len(world.events("CEB311", "DocumentReleased")) == 1
 
 
-def test_with_the_gate_at_2_a_document_at_2_is_not_resent_but_one_at_1_is(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CBEC_SAGA_GATE", "2")
-    world = build_world()
+def test_with_the_gate_at_2_a_document_at_2_is_not_resent_but_one_at_1_is() -> None:
+    world = build_world(gate=2)
     c = world.clearance(27)
     key = _sent_payment(world, c)
     world.receipt("CEB411", c.payment, 1, "20261124100000000")

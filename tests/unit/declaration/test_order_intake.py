@@ -19,6 +19,7 @@ from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.declaration.ports import Position
 from cbec.sample_orders import PLATFORM, order_document
 from cbec.tenants import demo_registry
+from order_service.domain import ORDER_POLICY
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def store() -> InMemoryDeclarationStore:
 
 @pytest.fixture
 def orders(store: InMemoryDeclarationStore) -> DeclarationApp:
-    return DeclarationApp([ORDER], store, demo_registry(), ceb_bridge.validate, ceb_bridge.render)
+    return DeclarationApp([ORDER_POLICY], store, demo_registry(), ceb_bridge.validate, ceb_bridge.render)
 
 
 def an_order(n: int = 1, sender: str = PLATFORM) -> DeclareDocument:

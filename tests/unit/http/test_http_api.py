@@ -11,13 +11,14 @@ from cbec.auth.keys import ApiKeyRegistry, issue_key
 from cbec.contracts.commands import DeclareDocument
 from cbec.declaration import ceb_bridge
 from cbec.declaration.application import DeclarationApp
-from cbec.declaration.doctypes import ORDER, PAYMENT
 from cbec.declaration.http import make_http_app
 from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.readmodel import MemorySource, Projection, ReadModel
 from cbec.sample_orders import PAYMENT_COMPANY, PLATFORM, declare_orders
 from cbec.tenants import demo_registry
 from fastapi.testclient import TestClient
+from order_service.domain import ORDER_POLICY
+from payment_service.domain import PAYMENT_POLICY
 
 LOGISTICS = "3105960003"
 
@@ -35,7 +36,7 @@ class Service:
 @pytest.fixture
 def service() -> Service:
     store = InMemoryDeclarationStore()
-    app = DeclarationApp([ORDER, PAYMENT], store, demo_registry(), ceb_bridge.validate, ceb_bridge.render)
+    app = DeclarationApp([ORDER_POLICY, PAYMENT_POLICY], store, demo_registry(), ceb_bridge.validate, ceb_bridge.render)
     issued = {tenant: issue_key(tenant) for tenant in (PLATFORM, PAYMENT_COMPANY, LOGISTICS)}
     readmodel = ReadModel.open("sqlite:///:memory:", "order")
     projection = Projection(MemorySource(store), readmodel)
@@ -183,7 +184,7 @@ def test_health_needs_no_key_and_openapi_is_published(service: Service) -> None:
 
 def test_a_listing_without_a_read_model_is_503() -> None:
     store = InMemoryDeclarationStore()
-    app = DeclarationApp([ORDER], store, demo_registry(), ceb_bridge.validate, ceb_bridge.render)
+    app = DeclarationApp([ORDER_POLICY], store, demo_registry(), ceb_bridge.validate, ceb_bridge.render)
     key, record = issue_key(PLATFORM)
     client = TestClient(make_http_app(app, "order", auth=ApiKeyRegistry([record])))
     assert client.get("/v1/documents", headers={"X-Api-Key": key}).status_code == 503
@@ -193,7 +194,7 @@ def test_the_worker_signature_still_works(monkeypatch: pytest.MonkeyPatch) -> No
     key, record = issue_key(PLATFORM)
     monkeypatch.setenv("CBEC_API_KEYS", json.dumps(ApiKeyRegistry([record]).to_json()))
     app = DeclarationApp(
-        [ORDER], InMemoryDeclarationStore(), demo_registry(), ceb_bridge.validate, ceb_bridge.render
+        [ORDER_POLICY], InMemoryDeclarationStore(), demo_registry(), ceb_bridge.validate, ceb_bridge.render
     )
     client = TestClient(make_http_app(app, "order"))
     body = order_body()

@@ -16,20 +16,29 @@ from typing import Any
 from cbec.bus.in_process import InProcessBus
 from cbec.clock import FakeClock
 from cbec.contracts.status import SAGA_COMMANDS_TOPIC, STATUS_TOPIC, SagaCommand, StatusMessage
+from cbec.declaration.doctypes import ALL, BY_CODE, INVENTORY
 from cbec.declaration.routing import public_event
 from cbec.store.event_store import EventStore
 from cbec.store.outbox import OutboxRelay
+from inventory_service import domain as inventory_domain
+from logistics_service import domain as logistics_domain
+from order_service import domain as order_domain
+from payment_service import domain as payment_domain
 from saga_service.application import SagaApp, route
 from saga_service.domain import Policy
 
 EBP = "3105960001"
-SENDERS = {"CEB311": "3105960001", "CEB411": "3105960002", "CEB511": "3105960003", "CEB621": "3105960004",
-           "CEB623": "3105960004", "CEB625": "3105960004", "CEB711": "3105960005"}
-DOC_TYPES = {"order": "CEB311", "payment": "CEB411", "waybill": "CEB511", "list": "CEB621",
-             "inventory": "CEB621", "cancel": "CEB623", "return": "CEB625", "entry": "CEB711"}
-HELD_AT_INTAKE = {"CEB511", "CEB621", "CEB623", "CEB625", "CEB711"}
-SERVICE = {"CEB311": "order", "CEB411": "payment", "CEB511": "logistics", "CEB621": "inventory",
-           "CEB623": "inventory", "CEB625": "inventory", "CEB711": "logistics"}
+# The story's enterprises by the kind of document they send.
+SENDERS = {"order": "3105960001", "payment": "3105960002", "waybill": "3105960003", "inventory": "3105960004",
+           "cancel": "3105960004", "return": "3105960004", "entry": "3105960005"}
+DOC_TYPES = {**{d.kind: d.code for d in ALL}, "list": INVENTORY.code}
+# What the owning services hold at intake for the saga's release: their policies say.
+HELD_AT_INTAKE = {p.code for service in (order_domain, payment_domain, logistics_domain, inventory_domain)
+                  for p in service.POLICIES if p.held_at_intake}
+
+
+def sender_of(doc_type: str) -> str:
+    return SENDERS[BY_CODE[doc_type].kind]
 
 
 class Story:
@@ -66,7 +75,7 @@ class Story:
         doc_type = DOC_TYPES[what]
         key = key or self.key
         business_key = ["3105960003", waybill_no(key)] if what == "waybill" else [key, what]
-        self.emit(doc_type, "DocumentReceived", {"sender": SENDERS[doc_type], "contentHash": "h",
+        self.emit(doc_type, "DocumentReceived", {"sender": sender_of(doc_type), "contentHash": "h",
                                                  "businessKey": business_key, **extra}, key)
         if doc_type in HELD_AT_INTAKE:
             self.emit(doc_type, "DocumentHeld", {"waitingFor": ["prerequisites"], **extra}, key)
@@ -74,7 +83,7 @@ class Story:
             self._send(doc_type, key)
 
     def _send(self, doc_type: str, key: str) -> None:
-        self.emit(doc_type, "DocumentReleased", {"sender": SENDERS[doc_type]}, key)
+        self.emit(doc_type, "DocumentReleased", {"sender": sender_of(doc_type)}, key)
         if self.auto_send:
             self.emit(doc_type, "DocumentSigned", {}, key)
             self.emit(doc_type, "DocumentSent", {"fileName": "f.xml"}, key)
@@ -123,6 +132,13 @@ class Story:
         kind = "inventory" if what == "list" else what
         view = self.saga.view(key or self.key)
         return str(view["documents"].get(kind, {}).get("status", "not declared"))
+
+    def held_for(self, what: str, key: str | None = None) -> str:
+        """What a held document waits for, as the saga says it (``not held: <status>`` otherwise)."""
+        kind = "inventory" if what == "list" else what
+        view = self.saga.view(key or self.key)["documents"].get(kind, {})
+        status = str(view.get("status", "not declared"))
+        return str(view["reason"]) if status == "held" else f"not held: {status}"
 
     def commands(self, command: str | None = None, what: str | None = None) -> list[SagaCommand]:
         out = [SagaCommand.from_json(m.value) for m in self.bus.messages(SAGA_COMMANDS_TOPIC)]

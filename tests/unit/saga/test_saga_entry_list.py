@@ -25,7 +25,7 @@ def test_entry_list_waits_for_the_list_of_every_waybill_in_it() -> None:
     _declared_up_to_list(story, SECOND)
     story.customs("list", 2, 120, key=FIRST)
     _declare_entry(story, FIRST, SECOND)
-    assert story.status_of("entry", key=ENTRY) == f"held: waiting for the list of waybill {waybill_no(SECOND)}"
+    assert story.held_for("entry", key=ENTRY) == f"waiting for the list of waybill {waybill_no(SECOND)}"
     assert not story.released("entry", key=ENTRY)
     story.customs("list", 2, 120, key=SECOND)
     assert story.released("entry", key=ENTRY)
@@ -55,7 +55,7 @@ def test_entry_list_declared_before_its_waybills_waits_for_them() -> None:
 def test_an_entry_list_naming_no_waybill_is_never_released() -> None:
     story = Story()
     story.declare("entry", key=ENTRY, clearanceKeys=[], logisticsNos=[])
-    assert story.status_of("entry", key=ENTRY) == "held: waiting for its waybills"
+    assert story.held_for("entry", key=ENTRY) == "waiting for its waybills"
 
 
 def test_a_list_at_status_2_does_not_release_the_entry_list_at_the_default_gate() -> None:

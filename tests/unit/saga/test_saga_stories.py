@@ -17,10 +17,10 @@ def test_waybill_waits_for_payment(clearance: Story) -> None:
     clearance.declare("order")
     clearance.declare("waybill")
     clearance.customs_accepts("order")
-    assert clearance.status_of("waybill") == "held: waiting for payment"
+    assert clearance.held_for("waybill") == "waiting for payment"
     assert not clearance.released("waybill")
     clearance.declare("payment")
-    assert clearance.status_of("waybill") == "held: waiting for payment"
+    assert clearance.held_for("waybill") == "waiting for payment"
     clearance.customs_accepts("payment")
     assert clearance.released("waybill")
     assert clearance.status_of("waybill") == "sent to customs"
@@ -31,7 +31,7 @@ def test_list_waits_for_waybill(clearance: Story) -> None:
     clearance.declare("payment")
     clearance.declare("list")
     clearance.customs_accepts("order", "payment")
-    assert clearance.status_of("list") == "held: waiting for waybill"
+    assert clearance.held_for("list") == "waiting for waybill"
     clearance.declare("waybill")
     clearance.customs_accepts("waybill")
     assert clearance.released("list")
@@ -43,7 +43,7 @@ def test_order_and_payment_in_either_order_release_the_waybill_once(clearance: S
     clearance.declare("waybill")
     clearance.declare(first)
     clearance.customs_accepts(first)
-    assert clearance.status_of("waybill") == f"held: waiting for {second}"
+    assert clearance.held_for("waybill") == f"waiting for {second}"
     clearance.declare(second)
     clearance.customs_accepts(second)
     assert len(clearance.commands("ReleaseDocument", "waybill")) == 1
@@ -55,7 +55,7 @@ def test_a_declared_prerequisite_means_receipt_120_by_default(clearance: Story) 
     clearance.declare("waybill")
     clearance.customs("order", 2)
     clearance.customs("payment", 2)
-    assert clearance.status_of("waybill") == "held: waiting for order and payment"
+    assert clearance.held_for("waybill") == "waiting for order and payment"
     clearance.customs("order", 120)
     clearance.customs("payment", 120)
     assert clearance.released("waybill")
@@ -138,7 +138,7 @@ def test_a_rejected_document_is_reported_with_customs_reason_and_blocks_its_depe
     rejected = [m for m in clearance.status_messages() if m.status_code == 100]
     assert rejected and rejected[0].reason == "订单实付金额与支付单不符"
     assert rejected[0].tenant == "3105960001"
-    assert clearance.status_of("waybill") == "held: waiting for order"
+    assert clearance.held_for("waybill") == "waiting for order"
 
 
 def test_a_corrected_redeclaration_resumes_the_clearance(clearance: Story) -> None:
@@ -267,7 +267,7 @@ def test_a_ceb900_format_error_is_a_rejection_with_its_reason(clearance: Story) 
     clearance.declare("order")
     clearance.emit("CEB311", "ReceiptRecorded", {"receiptType": "CEB900", "returnStatus": 2,
                                                  "returnTime": "20260101120000001", "returnInfo": "schema: bad"})
-    assert clearance.status_of("order") == "customs error (-2)"
+    assert clearance.status_of("order") == "format error at customs (0002)"  # as the order service says
     assert clearance.saga.view(clearance.key)["documents"]["order"]["reason"] == "schema: bad"
 
 

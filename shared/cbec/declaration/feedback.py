@@ -1,0 +1,134 @@
+"""What the signer, the customs link and the receipts service tell an owning service about its documents.
+
+Each answer is kept once: duplicates and late arrivals are tolerated, and an answer about an
+earlier release of a document (its requestId is not the current one) is marked handled and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
+from cbec.declaration import lifecycle as lc
+from cbec.declaration import statuses
+from cbec.declaration.core import DeclarationCore, Events
+from cbec.declaration.doctypes import DocType
+from cbec.declaration.lifecycle import Declaration, Receipt
+from cbec.declaration.ports import AlreadyProcessed, Position
+
+log = logging.getLogger(__name__)
+
+
+class Feedback(DeclarationCore):
+    """``record_signed``, ``record_sent`` and ``record_receipt``."""
+
+    def record_signed(
+        self, request_id: str, ok: bool, error: dict[str, str] | None, position: Position | None = None
+    ) -> bool:
+        found = self._current_release(request_id, ("released",), position)
+        if found is None:
+            return False
+        doc_type, stream_id, state = found
+        if ok:
+            event = (lc.SIGNED, self._data(doc_type, state, requestId=request_id))
+        else:
+            event = (lc.SIGNING_FAILED, self._data(doc_type, state, requestId=request_id, error=error or {}))
+        return self._append_once(stream_id, state, [event], position)
+
+    def record_sent(self, sent: DocumentTransmitted, position: Position | None = None) -> bool:
+        found = self._current_release(sent.request_id, ("released", "signed"), position)
+        if found is None:
+            return False
+        doc_type, stream_id, state = found
+        event = (
+            lc.SENT,
+            self._data(
+                doc_type,
+                state,
+                requestId=sent.request_id,
+                fileName=sent.file_name,
+                copMsgId=sent.cop_msg_id,
+                sentAt=sent.sent_at,
+            ),
+        )
+        return self._append_once(stream_id, state, [event], position)
+
+    def record_receipt(self, receipt: ReceiptReceived, position: Position | None = None) -> bool:
+        """Keep every receipt once; duplicates and late arrivals are tolerated.
+
+        A receipt of the type's own kind finds its stream by business key; a CEB900 (format error) by
+        the requestId of the transmission it answers, and only while that is the document's current release.
+        """
+        request_id = ""
+        if receipt.receipt_type == statuses.FORMAT_ERROR:
+            request_id = str(receipt.node.get("requestId", ""))
+            found, stream_id = self._parse_request_id(request_id)
+            if found is None or found.code != receipt.doc_type:
+                return False
+            doc_type: DocType = found
+        else:
+            by_receipt = self.by_receipt.get(receipt.receipt_type)
+            if by_receipt is None:
+                return False
+            doc_type = by_receipt
+            stream_id = doc_type.stream_id(tuple(receipt.business_key))
+        r = Receipt(receipt.receipt_type, receipt.return_status, receipt.return_time, receipt.return_info)
+
+        def attempt() -> bool:
+            state = self.load(doc_type, stream_id)
+            stale = bool(request_id) and state.release_request_id != request_id
+            if not state.version or state.has_receipt(r) or stale:
+                if not state.version:
+                    log.warning("receipt %s for an unknown %s document", receipt.receipt_id, doc_type.code)
+                elif stale:
+                    log.info("format error %s answers an earlier release of a %s", receipt.receipt_id,
+                             doc_type.code)
+                self._mark(position)
+                return False
+            event = (
+                lc.RECEIPT_RECORDED,
+                self._data(
+                    doc_type,
+                    state,
+                    receiptId=receipt.receipt_id,
+                    receiptType=receipt.receipt_type,
+                    returnStatus=receipt.return_status,
+                    returnTime=receipt.return_time,
+                    returnInfo=receipt.return_info,
+                ),
+            )
+            try:
+                self._commit(doc_type, stream_id, state, [event], position)
+                return True
+            except AlreadyProcessed:
+                return False
+
+        return self._retry(attempt, stream_id)
+
+    def _current_release(
+        self, request_id: str, phases: tuple[str, ...], position: Position | None
+    ) -> tuple[DocType, uuid.UUID, Declaration] | None:
+        """The document a signer or transmission answer is about, if that answer is for its current release
+        and the document is in one of ``phases``; else the message is marked handled and ``None``."""
+        doc_type, stream_id = self._parse_request_id(request_id)
+        if doc_type is None:
+            return None
+        state = self.load(doc_type, stream_id)
+        if state.release_request_id != request_id or state.phase not in phases:
+            self._mark(position)
+            return None
+        return doc_type, stream_id, state
+
+    def _append_once(
+        self,
+        stream_id: uuid.UUID,
+        state: Declaration,
+        events: Events,
+        position: Position | None,
+    ) -> bool:
+        try:
+            self.store.append(stream_id, state.version, events, position)
+            return True
+        except AlreadyProcessed:
+            return False
