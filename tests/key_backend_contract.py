@@ -81,8 +81,8 @@ class SigningKeyContract:
         assert all(signature_is_valid(key, data, sig) for data, sig in results)
 
     def test_signed_document_verifies(self, key: SigningKey) -> None:
-        from ceb_samples import samples_dir
         from cbec.signing.xmldsig import sign_document, verify_document
+        from ceb_samples import samples_dir
 
         xml = (samples_dir() / "import" / "CEB621Message.xml").read_bytes()
         result = verify_document(sign_document(xml, key))

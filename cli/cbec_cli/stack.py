@@ -87,7 +87,7 @@ def _stop_servers(stack_dir: Path, servers: list[str]) -> None:
 def dev_signing_identity(stack_dir: Path, tenant_code: str) -> dict[str, str]:
     """A throwaway SM2 key and self-signed certificate for the signer's software backend (local only)."""
     from cbec.signing.certs import generate_sm2_identity
-    from cbec.tenants import demo_registry
+    from cbec_testkit.tenants import demo_registry
 
     names = {tenant.customs_code: tenant.name for tenant in demo_registry().all()}
     key_pem, cert_pem = generate_sm2_identity(tenant_code, names.get(tenant_code, tenant_code))

@@ -12,9 +12,9 @@ from cbec.declaration.doctypes import ORDER
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
 from cbec.declaration.http import make_http_app
 from cbec.readmodel import Projection, ReadModel, StoreSource
-from cbec.sample_orders import PAYMENT_COMPANY, PLATFORM, declare_orders
 from cbec.store import EventStore
-from cbec.tenants import demo_registry
+from cbec_testkit.samples import PAYMENT_COMPANY, PLATFORM, declare_orders
+from cbec_testkit.tenants import demo_registry
 from fastapi.testclient import TestClient
 
 pytestmark = pytest.mark.integration

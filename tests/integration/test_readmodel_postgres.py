@@ -10,9 +10,9 @@ from cbec.declaration.doctypes import ORDER
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
 from cbec.privacy.cipher import AesGcmCipher, KeyRing, new_key
 from cbec.readmodel import Projection, ReadModel, StoreSource
-from cbec.sample_orders import PLATFORM, declare_orders
 from cbec.store import EventStore
-from cbec.tenants import demo_registry
+from cbec_testkit.samples import PLATFORM, declare_orders
+from cbec_testkit.tenants import demo_registry
 
 pytestmark = pytest.mark.integration
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from cbec.contracts.signing import SignRequest, SignResult
-from ceb_samples import samples_dir
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.pool import KeyPool
 from cbec.signing.registry import CertificateRegistry
 from cbec.signing.sm2 import SoftwareSM2Key
 from cbec.signing.xmldsig import verify_document
+from ceb_samples import samples_dir
 from signer_service.application import SignerApp
 from signer_service.worker import SignerWorker, WorkerConfig
 

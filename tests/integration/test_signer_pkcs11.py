@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 from cbec.signing.certs import generate_sm2_test_ca, issue_sm2_certificate, rsa_certificate_for_public_key
-from key_backend_contract import SigningKeyContract, signature_is_valid
 from cbec.signing.keys import BackendUnavailable, SigningKey
 from cbec.signing.pool import KeyPool
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from key_backend_contract import SigningKeyContract, signature_is_valid
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,6 @@ from cbec.contracts.commands import DeclareDocument
 from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
 from cbec.declaration import changes, clearance, statuses, tenancy
 from cbec.declaration import lifecycle as lc
-from cbec.declaration.config import DeclarationSettings
 from cbec.declaration.doctypes import ENTRY, WAYBILL, WAYBILL_STATUS, DocType
 from cbec.declaration.guards import Guard
 from cbec.declaration.lifecycle import Declaration, Receipt
@@ -80,8 +79,8 @@ class DeclarationApp:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         retries: int = 5,
         guards: Sequence[Guard] = (),
-        redeclare_app_type: str | None = None,
-        gate: int | None = None,
+        redeclare_app_type: str = "2",
+        gate: int = 120,
     ) -> None:
         self.doc_types = {d.code: d for d in doc_types}
         self.by_receipt = {d.receipt_code: d for d in doc_types}
@@ -93,9 +92,8 @@ class DeclarationApp:
         self.now = now
         self.retries = retries
         self.guards = list(guards)
-        settings = DeclarationSettings()
-        self.redeclare_app_type = redeclare_app_type or settings.redeclare_app_type
-        self.gate = gate if gate is not None else settings.saga_gate
+        self.redeclare_app_type = redeclare_app_type
+        self.gate = gate
 
     # -- queries ---------------------------------------------------------------------------------
     def load(self, doc_type: DocType, stream_id: uuid.UUID) -> Declaration:

@@ -17,8 +17,8 @@ from cbec.declaration.application import DeclarationApp
 from cbec.declaration.doctypes import ORDER
 from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.declaration.ports import Position
-from cbec.sample_orders import PLATFORM, order_document
-from cbec.tenants import demo_registry
+from cbec_testkit.samples import PLATFORM, order_document
+from cbec_testkit.tenants import demo_registry
 
 
 @pytest.fixture

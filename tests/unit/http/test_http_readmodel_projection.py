@@ -13,8 +13,8 @@ from cbec.declaration.doctypes import ORDER
 from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.readmodel import MemorySource, Projection, ReadModel
 from cbec.readmodel.status import status_messages
-from cbec.sample_orders import PAYMENT_COMPANY, PLATFORM, declare_orders
-from cbec.tenants import demo_registry
+from cbec_testkit.samples import PAYMENT_COMPANY, PLATFORM, declare_orders
+from cbec_testkit.tenants import demo_registry
 
 
 @pytest.fixture

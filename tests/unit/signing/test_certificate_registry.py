@@ -6,11 +6,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from ceb_samples import samples_dir
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.registry import CERT_EXPIRED, HOLDER_MISMATCH, UNKNOWN_TENANT, CertificateRegistry
 from cbec.signing.sm2 import SoftwareSM2Key
 from cbec.signing.xmldsig import SigningError, verify_document
+from ceb_samples import samples_dir
 from lxml import etree
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)

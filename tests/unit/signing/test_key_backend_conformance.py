@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from key_backend_contract import SigningKeyContract
 from cbec.signing.keys import SigningKey, SoftwareRSAKey
 from cbec.signing.pool import KeyPool
 from cbec.signing.sm2 import SoftwareSM2Key
+from key_backend_contract import SigningKeyContract
 
 
 class TestSoftwareSM2Key(SigningKeyContract):

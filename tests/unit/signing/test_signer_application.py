@@ -6,12 +6,12 @@ import base64
 
 import pytest
 from cbec.contracts.signing import SignRequest, SignResult
-from ceb_samples import samples_dir
 from cbec.signing.keys import BackendUnavailable
 from cbec.signing.pool import KeyPool
 from cbec.signing.registry import CertificateRegistry
 from cbec.signing.sm2 import SoftwareSM2Key
 from cbec.signing.xmldsig import verify_document
+from ceb_samples import samples_dir
 from signer_service.application import BACKEND_UNAVAILABLE, BAD_REQUEST, SignerApp
 
 TENANT = "1101180326"  # the copCode in the official samples' BaseTransfer

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 
 import pytest
-from ceb_samples import samples_dir
 from cbec.signing.pool import KeyPool
 from cbec.signing.registry import CertificateRegistry
 from cbec.signing.sm2 import SoftwareSM2Key
+from ceb_samples import samples_dir
 from fastapi.testclient import TestClient
 from signer_service.api import create_app
 from signer_service.application import SignerApp

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from cbec.reference import xsd_dir
-from ceb_samples import samples_dir
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.keys import SoftwareRSAKey
 from cbec.signing.profiles import CHINAPORT_SM2_SM3, CHINAPORT_SM3, W3C_SHA1, W3C_SM2_SM3
@@ -23,6 +22,7 @@ from cbec.signing.xmldsig import (
     strip_signature,
     verify_document,
 )
+from ceb_samples import samples_dir
 from lxml import etree
 
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
@@ -332,9 +332,9 @@ def test_sm2_document_checks_out_with_independent_sm3_sm2_and_the_openssl_cli(
 ) -> None:
     import subprocess
 
-    from key_backend_contract import verifies_as_sm2_independently
     from cbec.signing.sm2 import rs_to_der
     from gmssl import func, sm3
+    from key_backend_contract import verifies_as_sm2_independently
 
     unsigned = strip_signature((samples_dir() / "import" / "CEB621Message.xml").read_bytes())
     signed = sign_document(unsigned, sm2_key)
