@@ -51,12 +51,7 @@ class Service:
     pollers: list[Poller] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)  # every topic it reads or writes
     http_app: Any = None
-    closers: list[Callable[[], None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)  # more parts worth naming (e.g. the webhooks)
-
-    def close(self) -> None:
-        for close in self.closers:
-            close()
 
 
 def as_process(service: Service, settings: Settings) -> ServiceProcess:

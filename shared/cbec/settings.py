@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -211,12 +212,16 @@ def _tree_input(environ: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("cbec_settings_environ", default=None)
+
+
 class _FlatEnvironment(PydanticBaseSettingsSource):
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return _tree_input(os.environ)
+        given = _ENVIRON.get()
+        return _tree_input(os.environ if given is None else given)
 
 
 class Settings(BaseSettings):
@@ -255,13 +260,13 @@ class Settings(BaseSettings):
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         """The settings a process would read from ``environ`` (and nothing else)."""
-        return cls.model_validate(_tree_input(environ))
+        token = _ENVIRON.set(environ)
+        try:
+            return cls()
+        finally:
+            _ENVIRON.reset(token)
 
     @property
     def production(self) -> bool:
         return self.env == "production"
 
-
-def schema_for(settings: Settings, service: str) -> str:
-    """The Postgres schema (or SQLite file stem) that holds ``service``'s tables."""
-    return settings.database.schema_for(service)

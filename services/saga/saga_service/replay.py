@@ -13,8 +13,8 @@ from cbec.store.event_store import EventStore
 from cbec.tenants import TenantRegistry
 from cbec.tenants_config import load_tenants
 
+from saga_service import bootstrap
 from saga_service.application import NAME, status_messages
-from saga_service.bootstrap import notifier
 from saga_service.webhooks import WebhookNotifier
 
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None,
     args = parser.parse_args(argv)
     settings = settings or Settings()
     store = EventStore.open(settings.database.url, schema=settings.database.schema_for(NAME), name=NAME)
-    hooks = notifier(settings, tenants or load_tenants(settings), store)
+    hooks = bootstrap.notifier(settings, tenants or load_tenants(settings), store)
     count = replay(store, hooks, tenant=args.tenant, since=args.since)
     print(f"queued {count} status messages for redelivery")
     store.close()
