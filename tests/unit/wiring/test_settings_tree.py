@@ -83,6 +83,7 @@ def test_one_database_rule(environ: dict[str, str], expected: str) -> None:
 
 
 def test_settings_read_the_process_environment_when_built_without_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CBEC_KAFKA_BOOTSTRAP_SERVERS", raising=False)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "bare:1")
     monkeypatch.setenv("CBEC_SAGA_GATE", "2")
     settings = Settings()
