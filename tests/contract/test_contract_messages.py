@@ -19,8 +19,8 @@ from cbec.declaration.application import DeclarationApp
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.doctypes import ORDER, PAYMENT
 from cbec.declaration.lifecycle import Declaration
-from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.declaration.ports import Position
+from cbec_testkit.memory import InMemoryDeclarationStore
 from cbec_testkit.samples import declare_orders
 from cbec_testkit.tenants import demo_registry
 

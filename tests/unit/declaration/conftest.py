@@ -20,9 +20,9 @@ from cbec.declaration.application import DeclarationApp, Outcome
 from cbec.declaration.bootstrap import configure
 from cbec.declaration.doctypes import BY_CODE
 from cbec.declaration.lifecycle import Declaration
-from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.quota.settings import QuotaSettings
 from cbec.settings import Settings
+from cbec_testkit.memory import InMemoryDeclarationStore
 from cbec_testkit.samples import (
     DECLARANT,
     LOGISTICS_COMPANY,

@@ -14,11 +14,11 @@ from cbec.contracts.customs import RECEIPTS_TOPIC, DocumentTransmitted, ReceiptR
 from cbec.customs.filedrop import FileDropLink
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.doctypes import ORDER, PAYMENT
-from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.declaration.ports import Position
 from cbec.declaration.saga_commands import SAGA_COMMANDS_TOPIC
 from cbec.settings import Settings
 from cbec_testkit.customs.simulator import CustomsSimulator, Verdict
+from cbec_testkit.memory import InMemoryDeclarationStore
 from cbec_testkit.samples import PAYMENT_COMPANY, PLATFORM
 from cbec_testkit.tenants import demo_registry
 from conftest import Clearance, World, build_world

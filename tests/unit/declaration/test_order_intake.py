@@ -15,8 +15,8 @@ from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
 from cbec.declaration import ceb_bridge, routing
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.doctypes import ORDER
-from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.declaration.ports import Position
+from cbec_testkit.memory import InMemoryDeclarationStore
 from cbec_testkit.samples import PLATFORM, order_document
 from cbec_testkit.tenants import demo_registry
 

@@ -6,9 +6,9 @@ import copy
 
 import inventory_service.application
 import payment_service.application
-from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.quota.settings import QuotaSettings
 from cbec.tenants import TenantRegistry
+from cbec_testkit.memory import InMemoryDeclarationStore
 from cbec_testkit.samples import (
     DECLARANT,
     LOGISTICS_COMPANY,

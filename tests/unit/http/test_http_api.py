@@ -14,8 +14,8 @@ from cbec.declaration import ceb_bridge
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.doctypes import ORDER, PAYMENT
 from cbec.declaration.http import make_http_app
-from cbec.declaration.memory import InMemoryDeclarationStore
-from cbec.readmodel import MemorySource, Projection, ReadModel
+from cbec.readmodel import Projection, ReadModel
+from cbec_testkit.memory import InMemoryDeclarationStore, MemorySource
 from cbec_testkit.samples import PAYMENT_COMPANY, PLATFORM, declare_orders
 from cbec_testkit.tenants import demo_registry
 from fastapi.testclient import TestClient

@@ -10,9 +10,9 @@ from cbec.contracts.schema_check import errors_of
 from cbec.declaration import ceb_bridge
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.doctypes import ORDER
-from cbec.declaration.memory import InMemoryDeclarationStore
-from cbec.readmodel import MemorySource, Projection, ReadModel
+from cbec.readmodel import Projection, ReadModel
 from cbec.readmodel.status import status_messages
+from cbec_testkit.memory import InMemoryDeclarationStore, MemorySource
 from cbec_testkit.samples import PAYMENT_COMPANY, PLATFORM, declare_orders
 from cbec_testkit.tenants import demo_registry
 
