@@ -17,6 +17,7 @@ from cbec.settings import Settings
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
 from cbec.store.outbox import OutboxRelay
+from cbec.telemetry import configure_tracing, console_exporter
 
 Poller = Callable[[], int]
 Route = Callable[[RecordedEvent], list[tuple[str, str, bytes]]]
@@ -56,6 +57,7 @@ class Service:
 
 def as_process(service: Service, settings: Settings) -> ServiceProcess:
     """The service on Kafka: its topics created, one consumer loop per group, one relay per outbox."""
+    configure_tracing(service.name, console_exporter(settings.telemetry.otel_exporter))
     bootstrap = settings.kafka.bootstrap_servers
     topics = [*service.topics, *(t for c in service.consumes for t in c.subscription.topics)]
     ensure_topics(bootstrap, topics, settings.kafka.topic_partitions)

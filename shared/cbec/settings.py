@@ -200,7 +200,11 @@ class SimulatorSettings(Section):
 
 _BARE = {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}
 _SECTIONS = ("kafka", "database", "dxp", "process", "tenants", "api_keys", "pii", "quota", "declaration",
-             "saga", "webhooks", "signer", "link", "simulator")
+             "saga", "webhooks", "signer", "link", "simulator", "telemetry")
+
+
+class TelemetrySettings(Section):
+    otel_exporter: str = env("CBEC_OTEL_EXPORTER", default="")  # "console" prints finished trace spans
 
 
 def _tree_input(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -245,6 +249,7 @@ class Settings(BaseSettings):
     signer: SignerSettings = Field(default_factory=SignerSettings)
     link: LinkSettings = Field(default_factory=LinkSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @classmethod
     def settings_customise_sources(

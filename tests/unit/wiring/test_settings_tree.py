@@ -12,9 +12,8 @@ from pydantic import AliasChoices, BaseModel
 from signer_service.bootstrap import worker_config
 
 ROOT = Path(__file__).resolve().parents[3]
-# Read by something other than a process's settings: the test runner, compose, `cbec up`, tracing.
-NOT_SETTINGS = {"CBEC_REQUIRE_INTEGRATION", "CBEC_SIGNER_REPLICAS", "CBEC_STACK_DIR", "CBEC_SERVICE_NAME",
-                "CBEC_OTEL_EXPORTER"}
+# Read by something other than a process's settings: the test runner, compose, `cbec up`.
+NOT_SETTINGS = {"CBEC_REQUIRE_INTEGRATION", "CBEC_SIGNER_REPLICAS", "CBEC_STACK_DIR", "CBEC_SERVICE_NAME"}
 
 
 def known_names() -> set[str]:
