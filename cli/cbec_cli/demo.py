@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -26,11 +25,10 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("scenario is default or faults")
         from cbec_testkit.demo import run_demo, table  # the test kit: installed for development only
 
-        settings = Settings()
-        level = settings.process.log_level if "CBEC_LOG_LEVEL" in os.environ else "WARNING"
-        configure_logging(level)  # JSON, personal data masked
+        settings = Settings()  # the one read of the environment in this process
+        configure_logging(settings.process.log_level or "WARNING")  # JSON, personal data masked
         console = Console()
-        summary = run_demo(orders, out, timeout, console, scenario)
+        summary = run_demo(orders, out, timeout, console, scenario, settings)
         console.print(table(summary))
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(summary["statusCounts"].items()))
         console.print(f"[bold]{len(summary['clearances'])} clearances[/] in {summary['seconds']} s — lists {counts};"

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         if service != "simulator" and service not in BOOTSTRAPS:
             raise typer.BadParameter(f"unknown service {service!r}; choose from {', '.join(SERVICES)}")
         settings = Settings()  # the one read of the environment in this process
-        configure_logging(settings.process.log_level)
+        configure_logging(settings.process.log_level or "INFO")
         run_service(service, settings)
 
     @app.command()

@@ -62,7 +62,7 @@ class ProcessSettings(Section):
     http_host: str = env("CBEC_HTTP_HOST", default="127.0.0.1")
     ready_file: Path | None = env("CBEC_READY_FILE")
     poll_interval: float = env("CBEC_POLL_INTERVAL", default=0.05)
-    log_level: str = env("CBEC_LOG_LEVEL", default="INFO")
+    log_level: str | None = env("CBEC_LOG_LEVEL")  # default: INFO for services, WARNING for the demo
 
 
 class TenantsSettings(Section):

@@ -180,21 +180,23 @@ def faults_config(clearances: list[Clearance]) -> SimulatorConfig:
 
 
 def run_demo(orders: int, out: Path | None, timeout: float, console: Console,
-             scenario: str = "default") -> dict[str, Any]:
-    """Run ``orders`` clearances (at least seven for ``faults``) to release and report each one."""
+             scenario: str = "default", settings: Settings | None = None) -> dict[str, Any]:
+    """Run ``orders`` clearances (at least seven for ``faults``) to release and report each one; the
+    demo is development whatever ``settings`` say (``CBEC_ENV`` is ignored here)."""
+    settings = settings or Settings()
     state_dir = Path(tempfile.mkdtemp(prefix="cbec-demo-"))
     dxp_dir = out if out is not None else state_dir / "dxp"
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     if scenario == "faults":
         clearances = _clearances(max(orders, 7))
-        quick_resends = Settings(env="development", saga=SagaSettings(receipt_timeout=1.0, max_resends=3))
+        quick_resends = SagaSettings(gate=settings.saga.gate, receipt_timeout=1.0, max_resends=3)
         stack = EmbeddedStack(workdir=state_dir / "state", dxp_dir=dxp_dir,
                               simulator_config=faults_config(clearances),
-                              settings=embedded_settings(quick_resends))
+                              settings=embedded_settings(settings.model_copy(update={"saga": quick_resends})))
         demo = _faults(stack, clearances)
     else:
-        stack = EmbeddedStack(workdir=state_dir / "state", dxp_dir=dxp_dir)
+        stack = EmbeddedStack(workdir=state_dir / "state", dxp_dir=dxp_dir, settings=embedded_settings(settings))
         demo = _default(stack, orders)
     started = time.monotonic()
     try:

@@ -57,8 +57,9 @@ def software_keys(tenants: TenantRegistry) -> dict[str, SigningKey]:
 
 
 def embedded_settings(settings: Settings | None = None) -> Settings:
-    """Development settings; without a buyer-key secret, a random one for this run only."""
-    settings = settings or Settings(env="development")
+    """``settings`` (else the environment's) as development; without a buyer-key secret, a random one for
+    this run only."""
+    settings = (settings or Settings()).model_copy(update={"env": "development"})
     if settings.pii.hmac_key is None:
         pii = settings.pii.model_copy(update={"hmac_key": SecretStr(secrets.token_hex(32))})
         settings = settings.model_copy(update={"pii": pii})
