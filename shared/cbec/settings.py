@@ -198,19 +198,17 @@ class SimulatorSettings(Section):
     journal: Path | None = env("CBEC_SIMULATOR_JOURNAL")
 
 
-_BARE = {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}
-_SECTIONS = ("kafka", "database", "dxp", "process", "tenants", "api_keys", "pii", "quota", "declaration",
-             "saga", "webhooks", "signer", "link", "simulator", "telemetry")
-
-
 class TelemetrySettings(Section):
     otel_exporter: str = env("CBEC_OTEL_EXPORTER", default="")  # "console" prints finished trace spans
+
+
+_BARE = {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}
 
 
 def _tree_input(environ: Mapping[str, str]) -> dict[str, Any]:
     """The whole (cbec) environment for every section, which picks its own variables by alias."""
     ours = {k: v for k, v in environ.items() if k.startswith("CBEC_") or k in _BARE}
-    out: dict[str, Any] = {name: ours for name in _SECTIONS}
+    out: dict[str, Any] = {name: ours for name in Settings.model_fields if name != "env"}
     if "CBEC_ENV" in ours:
         out["env"] = ours["CBEC_ENV"]
     return out
@@ -229,8 +227,9 @@ class _FlatEnvironment(PydanticBaseSettingsSource):
 
 
 class Settings(BaseSettings):
-    """Everything a cbec process may be configured with. ``Settings()`` reads ``os.environ`` once;
-    :meth:`from_environ` reads a given mapping (tests); keyword arguments build one outright."""
+    """Everything a cbec process may be configured with. ``Settings()`` reads ``os.environ`` (once per
+    process: the bootstrap passes the tree down); :meth:`from_environ` reads a given mapping instead (tests);
+    keyword arguments replace whole sections."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
