@@ -28,6 +28,13 @@ COPY pyproject.toml ./
 COPY shared ./shared
 COPY cli ./cli
 COPY services ./services
+# The test kit (customs simulator, fake gateway, samples, demo tenants, embedded demo) is not product:
+# it is dropped before the install unless WITH_TESTKIT=1 (the local compose stack, whose simulator and
+# demo tenants need it). Without the folder, setuptools' discovery (pyproject `where`) finds no
+# cbec_testkit package, so `pip install .` leaves it out of the image.
+ARG WITH_TESTKIT=0
+COPY testkit ./testkit
+RUN if [ "$WITH_TESTKIT" != 1 ]; then rm -rf testkit; fi
 RUN pip install --no-deps . \
     && groupadd --system --gid 10001 cbec \
     && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/cbec cbec \

@@ -14,7 +14,7 @@ import gc
 import time
 from collections.abc import Callable
 
-import cbec.ceb.examples as ex
+import cbec_testkit.samples.messages as ex
 from cbec.ceb.codec import build, parse
 from cbec.ceb.model import CebMessage
 from cbec.ceb.rules import validate_business

@@ -30,7 +30,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from cbec.sample_orders import declare_orders
+from cbec_testkit.samples import declare_orders
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_TOPIC = "cbec.in.order"
@@ -245,7 +245,7 @@ def profile_handler(args: argparse.Namespace) -> None:
     from cbec.declaration.dispatch import handlers
     from cbec.declaration.eventstore_adapter import EventStoreDeclarations
     from cbec.store.event_store import EventStore
-    from cbec.tenants import demo_registry
+    from cbec_testkit.tenants import demo_registry
     from order_service.domain import ORDER_POLICY
 
     url = args.profile_url or f"sqlite:///{tempfile.mkdtemp()}/profile.db"
@@ -342,7 +342,7 @@ def in_process(args: argparse.Namespace) -> None:
     from cbec.declaration.batch_intake import batch_handler
     from cbec.declaration.batching import BatchingDeclarations
     from cbec.store.event_store import EventStore
-    from cbec.tenants import demo_registry
+    from cbec_testkit.tenants import demo_registry
     from order_service import application
 
     url = args.profile_url or os.environ.get("DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/batch.db"

@@ -3,34 +3,60 @@
 from __future__ import annotations
 
 import importlib
-import os
+import logging
 from typing import Annotated
 
 import typer
+from cbec import production
+from cbec.logging_setup import configure_logging
+from cbec.production import UnsafeForProduction
+from cbec.runtime import discard_ready_file
+from cbec.settings import Settings
+from cbec.tenants import TenantRegistry
+from cbec.tenants_config import NoTenants, load_tenants
 
-SERVICES: dict[str, str] = {
-    "order": "order_service.worker",
-    "payment": "payment_service.worker",
-    "logistics": "logistics_service.worker",
-    "inventory": "inventory_service.worker",
-    "signer": "signer_service.main",
-    "receipts": "receipts_service.worker",
-    "saga": "saga_service.worker",
+BOOTSTRAPS: dict[str, str] = {
+    "order": "order_service.bootstrap",
+    "payment": "payment_service.bootstrap",
+    "logistics": "logistics_service.bootstrap",
+    "inventory": "inventory_service.bootstrap",
+    "signer": "signer_service.bootstrap",
+    "receipts": "receipts_service.bootstrap",
+    "saga": "saga_service.bootstrap",
 }
+SERVICES = list(BOOTSTRAPS)
 
 
-def run_simulator() -> None:
-    """The customs simulator as its own process, on the DXP outbox/inbox folders."""
-    from cbec.customs.simulator import CustomsSimulator, SimulatorSettings
-    from cbec.runtime import ServiceProcess
-    from cbec.settings import Settings
+def demo_tenants() -> TenantRegistry:
+    """The test kit's demo tenants (development only, and only where the test kit is installed)."""
+    try:
+        from cbec_testkit.tenants import demo_registry
+    except ImportError:
+        raise NoTenants("cbec: CBEC_TENANTS_FILE is not set and the demo tenants (test kit) are not installed"
+                        " here") from None
+    registry: TenantRegistry = demo_registry()
+    return registry
 
-    settings = Settings()
-    journal = settings.simulator_journal or settings.dxp_outbox.parent / "simulator-journal.txt"
-    simulator = CustomsSimulator(settings.dxp_outbox, settings.dxp_inbox, journal=journal,
-                                 config=SimulatorSettings().config())
-    ServiceProcess("simulator", pollers=[simulator.poll], poll_interval=settings.poll_interval,
-                   ready_file=settings.ready_file).run()
+
+def tenants_for(settings: Settings) -> TenantRegistry:
+    """``CBEC_TENANTS_FILE``; in development only, the demo tenants when it is not set."""
+    if settings.tenants.file is None and settings.production:
+        raise UnsafeForProduction(production.tenants_problems(settings))
+    return load_tenants(settings, None if settings.production else demo_tenants)
+
+
+def run_service(service: str, settings: Settings) -> None:
+    """Build ``service`` through its bootstrap from ``settings`` and run it until SIGTERM."""
+    if service == "simulator":
+        from cbec_testkit.customs.simulator import run_process  # the test kit: development only
+
+        run_process(settings)
+        return
+    bootstrap = importlib.import_module(BOOTSTRAPS[service])
+    if service == "signer":  # in development it signs for whichever tenants it has keys for
+        bootstrap.run(settings, tenants_for(settings) if settings.tenants.file or settings.production else None)
+        return
+    bootstrap.process(settings, tenants_for(settings)).run()
 
 
 def register(app: typer.Typer) -> None:
@@ -39,18 +65,13 @@ def register(app: typer.Typer) -> None:
         service: Annotated[str, typer.Argument(help=f"One of: {', '.join([*SERVICES, 'simulator'])}.")],
     ) -> None:
         """Run one service process in the foreground until SIGTERM."""
-        from cbec.logging_setup import configure_logging
-        from cbec.runtime import discard_ready_file
-
-        configure_logging(os.environ.get("CBEC_LOG_LEVEL", "INFO"))
-        discard_ready_file(os.environ.get("CBEC_READY_FILE"))  # a restart never inherits a stale signal
-        if service == "simulator":
-            run_simulator()
-            return
-        if service not in SERVICES:
+        if service != "simulator" and service not in BOOTSTRAPS:
             raise typer.BadParameter(f"unknown service {service!r}; choose from {', '.join(SERVICES)}")
-        module = importlib.import_module(SERVICES[service])
-        module.run()
+        configure_logging("INFO")  # first, so even a bad setting is reported as one JSON line
+        settings = Settings()  # the one read of the environment in this process
+        logging.getLogger().setLevel(settings.process.log_level or "INFO")
+        discard_ready_file(settings.process.ready_file)  # a restart never inherits a stale signal
+        run_service(service, settings)
 
     @app.command()
     def replay(
@@ -61,7 +82,8 @@ def register(app: typer.Typer) -> None:
         from saga_service import replay as replay_module
 
         argv = [*(["--tenant", tenant] if tenant else []), *(["--since", str(since)] if since is not None else [])]
-        raise typer.Exit(replay_module.main(argv))
+        settings = Settings()
+        raise typer.Exit(replay_module.main(argv, settings, tenants_for(settings)))
 
     @app.command("reencrypt-pii")
     def reencrypt_pii(
@@ -71,13 +93,12 @@ def register(app: typer.Typer) -> None:
         """After a key rotation (CBEC_PII_KEYS=new,old): re-encrypt the service's events under the new key."""
         from cbec.privacy.cipher import AesGcmCipher
         from cbec.privacy.reencrypt import reencrypt
-        from cbec.settings import Settings, schema_for
 
-        cipher = AesGcmCipher.from_env()
+        settings = Settings()
+        cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
         if cipher is None:
             raise typer.BadParameter("CBEC_PII_KEYS is not set")
-        settings = Settings()
-        changed = reencrypt(database_url or settings.database_url, schema=schema_for(settings, service),
+        changed = reencrypt(database_url or settings.database.url, schema=settings.database.schema_for(service),
                             name=service, cipher=cipher)
         typer.echo(f"{service}: {changed} events re-encrypted under key {cipher.ring.current}")
 
@@ -98,11 +119,10 @@ def register(app: typer.Typer) -> None:
         doc_type_spec = BY_CODE.get(doc_type)
         if doc_type_spec is None:
             raise typer.BadParameter(f"unknown document type {doc_type!r}")
-        from cbec.settings import Settings, schema_for
-
         settings = Settings()
-        url = database_url or settings.database_url
-        store = EventStore.open(url, schema=schema_for(settings, doc_type_spec.service), name=doc_type_spec.service)
+        url = database_url or settings.database.url
+        store = EventStore.open(url, schema=settings.database.schema_for(doc_type_spec.service),
+                                name=doc_type_spec.service)
         try:
             events = [(e.type, e.data) for e in store.read(doc_type_spec.stream_id(tuple(key)))]
         finally:

@@ -42,7 +42,7 @@ def stack_tenants(env: Mapping[str, str]) -> list[Tenant]:
     path = env.get("CBEC_TENANTS_FILE")
     if path:
         return TenantRegistry.from_file(Path(path)).all()
-    from cbec.tenants import demo_registry  # the test kit's tenants, only when no registry is configured
+    from cbec_testkit.tenants import demo_registry  # the test kit's tenants, only when no registry is configured
 
     return demo_registry().all()
 

@@ -103,6 +103,7 @@ def service_environment(
     env["CBEC_DXP_INBOX"] = str(stack_dir / "dxp" / "inbox")
     env["CBEC_READY_FILE"] = str(stack_dir / "services" / f"{name}.ready")
     env["CBEC_SERVICE_NAME"] = name
+    env["CBEC_ENV"] = "development"  # a local stack: demo tenants and development keys are expected here
     return env
 
 

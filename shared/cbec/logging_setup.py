@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import threading
 from datetime import UTC, datetime
@@ -56,9 +55,9 @@ def configure_logging(
 ) -> logging.Handler:
     """Send every log record to ``stream`` (stderr) as masked JSON; returns the installed handler.
 
-    ``level`` defaults to ``CBEC_LOG_LEVEL`` (INFO). Replaces handlers on the root logger, so calling
-    it twice does not duplicate lines. With ``excepthooks`` an uncaught exception (main thread or
-    any other) is logged as one masked JSON line instead of a raw traceback on stderr.
+    ``level`` defaults to INFO (processes pass ``CBEC_LOG_LEVEL`` from their settings). Replaces
+    handlers on the root logger, so calling it twice does not duplicate lines. With ``excepthooks``
+    an uncaught exception (main thread or any other) is logged as one masked JSON line instead of a raw traceback on stderr.
     """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -67,7 +66,7 @@ def configure_logging(
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level or os.environ.get("CBEC_LOG_LEVEL", "INFO"))
+    root.setLevel(level or "INFO")
     if excepthooks:
         sys.excepthook = _main_thread_hook
         threading.excepthook = _thread_hook

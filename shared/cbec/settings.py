@@ -1,40 +1,276 @@
-"""Process configuration from the environment (``CBEC_`` prefix); secrets never live in the repo."""
+"""The one settings tree of a cbec process, read once from the environment by the service's bootstrap.
+
+Every field keeps its documented flat ``CBEC_*`` name (``validation_alias``); the Kafka and database
+addresses also accept the bare ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` every Kafka or Postgres
+tool knows, the ``CBEC_`` name winning when both are set. Nothing else in the product reads the
+environment: constructors take values. Secrets never live in the repository.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from contextvars import ContextVar
+from decimal import Decimal
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEVELOPMENT_HMAC_KEY = "cbec-development-only-hmac-key"
+WEBHOOK_SECRET_PREFIX = "CBEC_WEBHOOK_SECRET_"
+
+
+def env(*names: str, default: Any = None) -> Any:
+    """A field read from the first of ``names`` that is set."""
+    return Field(default, validation_alias=AliasChoices(*names))
+
+
+class Section(BaseModel):
+    """A group of settings; validated from the whole environment mapping, by alias."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+
+class KafkaSettings(Section):
+    bootstrap_servers: str = env("CBEC_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:19092")
+    topic_partitions: int = env("CBEC_TOPIC_PARTITIONS", default=4)
+
+
+class DatabaseSettings(Section):
+    url: str = env("CBEC_DATABASE_URL", "DATABASE_URL", default="sqlite:///cbec.db")
+    # Each service's tables live in schema <prefix><service>; the prefix also keeps "order" (a reserved
+    # word) out of bare identifiers and isolates test runs that share one database.
+    schema_prefix: str = env("CBEC_SCHEMA_PREFIX", default="cbec_")
+
+    def schema_for(self, service: str) -> str:
+        """The Postgres schema (or SQLite file stem) that holds ``service``'s tables."""
+        return self.schema_prefix + service
+
+
+class DxpSettings(Section):
+    outbox: Path = env("CBEC_DXP_OUTBOX", default=Path(".stack/dxp/outbox"))
+    inbox: Path = env("CBEC_DXP_INBOX", default=Path(".stack/dxp/inbox"))
+
+
+class ProcessSettings(Section):
+    """How the process presents itself: HTTP listener, readiness file, loop pacing, log level."""
+
+    http_port: int | None = env("CBEC_HTTP_PORT")
+    http_host: str = env("CBEC_HTTP_HOST", default="127.0.0.1")
+    ready_file: Path | None = env("CBEC_READY_FILE")
+    poll_interval: float = env("CBEC_POLL_INTERVAL", default=0.05)
+    log_level: str | None = env("CBEC_LOG_LEVEL")  # default: INFO for services, WARNING for the demo
+
+
+class TenantsSettings(Section):
+    file: Path | None = env("CBEC_TENANTS_FILE")
+
+
+class ApiKeysSettings(Section):
+    """The HTTP API's keys: a file, else inline JSON, else none (every call is 401)."""
+
+    file: Path | None = env("CBEC_API_KEYS_FILE")
+    inline: SecretStr | None = env("CBEC_API_KEYS")
+
+
+class PiiSettings(Section):
+    keys: SecretStr | None = env("CBEC_PII_KEYS")  # k2:<base64>,k1:<base64>; the first is current
+    hmac_key: SecretStr | None = env("CBEC_PII_HMAC_KEY")
+
+    def key_spec(self) -> str | None:
+        value = self.keys.get_secret_value().strip() if self.keys is not None else ""
+        return value or None
+
+    def buyer_key(self) -> bytes:
+        """The key that pseudonymises buyer ID numbers; the public development key when none is set."""
+        value = self.hmac_key.get_secret_value() if self.hmac_key is not None else ""
+        return (value or DEVELOPMENT_HMAC_KEY).encode()
+
+    def uses_development_key(self) -> bool:
+        return self.buyer_key() == DEVELOPMENT_HMAC_KEY.encode()
+
+
+class QuotaLimits(Section):
+    annual_limit: Decimal = env("CBEC_QUOTA_ANNUAL_LIMIT", default=Decimal("26000"))
+    single_limit: Decimal = env("CBEC_QUOTA_SINGLE_LIMIT", default=Decimal("5000"))
+
+
+class DeclarationSettings(Section):
+    """``CBEC_REDECLARE_APP_TYPE``: declare a corrected document after a rejection as a change (``2``)
+    or afresh (``1``)."""
+
+    redeclare_app_type: Literal["1", "2"] = env("CBEC_REDECLARE_APP_TYPE", default="2")
+
+
+class SagaSettings(Section):
+    """``CBEC_SAGA_GATE`` (120 or 2): the status below which a document customs answered may still be
+    resent; the saga and the declaration services both use it. Receipt deadline and resends."""
+
+    gate: int = env("CBEC_SAGA_GATE", default=120)
+    receipt_timeout: float = env("CBEC_SAGA_RECEIPT_TIMEOUT", default=600.0)  # seconds after a send
+    max_resends: int = env("CBEC_SAGA_MAX_RESENDS", default=3)
+
+
+class WebhookSettings(Section):
+    """Delivery policy and HMAC keys: ``CBEC_WEBHOOK_SECRET`` by default, ``CBEC_WEBHOOK_SECRET_<code>``
+    per tenant."""
+
+    max_attempts: int = env("CBEC_WEBHOOK_MAX_ATTEMPTS", default=6)
+    backoff: float = env("CBEC_WEBHOOK_BACKOFF", default=2.0)  # seconds before the 2nd attempt; doubles
+    timeout: float = env("CBEC_WEBHOOK_TIMEOUT", default=5.0)
+    secret: SecretStr = env("CBEC_WEBHOOK_SECRET", default=SecretStr(""))
+    tenant_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _per_tenant(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "tenant_secrets" not in data:
+            found = {k[len(WEBHOOK_SECRET_PREFIX):]: v for k, v in data.items()
+                     if isinstance(k, str) and k.startswith(WEBHOOK_SECRET_PREFIX) and v}
+            return {**data, "tenant_secrets": found}
+        return data
+
+    def secret_for(self, tenant: str) -> str:
+        """The tenant's key, else the default; empty when neither is set."""
+        own = self.tenant_secrets.get(tenant)
+        return (own or self.secret).get_secret_value()
+
+
+class SignerSettings(Section):
+    group_id: str = env("CBEC_SIGNER_GROUP_ID", default="cbec-signer")
+    requests_topic: str = env("CBEC_SIGNER_REQUESTS_TOPIC", default="cbec.sign.requests")
+    results_topic: str = env("CBEC_SIGNER_RESULTS_TOPIC", default="cbec.sign.results")
+    dlq_topic: str = env("CBEC_SIGNER_DLQ_TOPIC", default="cbec.dlq.signer")
+    batch_size: int = env("CBEC_SIGNER_BATCH_SIZE", default=500)
+    threads: int = env("CBEC_SIGNER_THREADS", default=1)
+    cache_size: int = env("CBEC_SIGNER_CACHE_SIZE", default=10_000)
+    warm_cache_per_partition: int = env("CBEC_SIGNER_WARM_CACHE_PER_PARTITION", default=2_000)
+
+    backend: Literal["software", "pkcs11"] = env("CBEC_SIGNER_BACKEND", default="software")
+    key_pem: Path | None = env("CBEC_SIGNER_KEY_PEM")
+    cert_pem: Path | None = env("CBEC_SIGNER_CERT_PEM")
+    key_password: SecretStr | None = env("CBEC_SIGNER_KEY_PASSWORD")
+    tenant: str | None = env("CBEC_SIGNER_TENANT")  # customs code the key signs for; default: cert subject OU
+    tenants_file: Path | None = env("CBEC_SIGNER_TENANTS_FILE")  # more tenants (see signer_service.backends)
+    profile: str = env("CBEC_SIGNER_PROFILE", default="spec-2022")
+    pool_size: int = env("CBEC_SIGNER_POOL_SIZE", default=1)
+
+    pkcs11_module: str = env("CBEC_PKCS11_MODULE", default="/usr/lib/softhsm/libsofthsm2.so")
+    pkcs11_token_label: str = env("CBEC_PKCS11_TOKEN_LABEL", default="cbec-signer")
+    pkcs11_pin: SecretStr = env("CBEC_PKCS11_PIN", default=SecretStr(""))
+    pkcs11_key_label: str = env("CBEC_PKCS11_KEY_LABEL", default="cbec-signer")
+    pkcs11_algorithm: Literal["RSA", "SM2"] = env("CBEC_PKCS11_ALGORITHM", default="RSA")
+    pkcs11_sm2_mechanism: int | None = env("CBEC_PKCS11_SM2_MECHANISM")
+    pkcs11_sm2_input: Literal["message", "prehash"] = env("CBEC_PKCS11_SM2_INPUT", default="message")
+    pkcs11_sm2_output: Literal["rs", "der"] = env("CBEC_PKCS11_SM2_OUTPUT", default="rs")
+
+    token: SecretStr | None = env("CBEC_SIGNER_TOKEN")
+    http_port: int | None = env("CBEC_SIGNER_HTTP_PORT")
+    http_host: str = env("CBEC_SIGNER_HTTP_HOST", default="0.0.0.0")
+
+
+class LinkSettings(Section):
+    """``CBEC_CUSTOMS_GATEWAY_URL`` selects the HTTP gateway transport (else the DXP file drop);
+    ``CBEC_CUSTOMS_GATEWAY_DXP_ID`` is the platform's own DXP id there."""
+
+    gateway_url: str = env("CBEC_CUSTOMS_GATEWAY_URL", default="")
+    gateway_dxp_id: str = env("CBEC_CUSTOMS_GATEWAY_DXP_ID", default="DXPENT0000000000")
+    gateway_poll_every: float = env("CBEC_CUSTOMS_GATEWAY_POLL_EVERY", default=2.0)
+
+
+class SimulatorSettings(Section):
+    """``CBEC_SIMULATOR_*`` for ``cbec run simulator`` (delays in seconds, rates 0..1)."""
+
+    delay: float = env("CBEC_SIMULATOR_DELAY", default=0.2)  # from status 2 to status 120
+    first_delay: float = env("CBEC_SIMULATOR_FIRST_DELAY", default=0.0)
+    conclude_delay: float = env("CBEC_SIMULATOR_CONCLUDE_DELAY", default=0.0)
+    release_delay: float = env("CBEC_SIMULATOR_RELEASE_DELAY", default=0.0)
+    inspection_delay: float = env("CBEC_SIMULATOR_INSPECTION_DELAY", default=0.0)
+    close_delay: float | None = env("CBEC_SIMULATOR_CLOSE_DELAY")
+    inspection_rate: float = env("CBEC_SIMULATOR_INSPECTION_RATE", default=0.0)
+    rejection_rate: float = env("CBEC_SIMULATOR_REJECTION_RATE", default=0.0)
+    lost_rate: float = env("CBEC_SIMULATOR_LOST_RATE", default=0.0)
+    duplicate_rate: float = env("CBEC_SIMULATOR_DUPLICATE_RATE", default=0.0)
+    seed: int = env("CBEC_SIMULATOR_SEED", default=7)
+    journal: Path | None = env("CBEC_SIMULATOR_JOURNAL")
+
+
+class TelemetrySettings(Section):
+    otel_exporter: str = env("CBEC_OTEL_EXPORTER", default="")  # "console" prints finished trace spans
+
+
+_BARE = {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}
+
+
+def _tree_input(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The whole (cbec) environment for every section, which picks its own variables by alias."""
+    ours = {k: v for k, v in environ.items() if k.startswith("CBEC_") or k in _BARE}
+    out: dict[str, Any] = {name: ours for name in Settings.model_fields if name != "env"}
+    if "CBEC_ENV" in ours:
+        out["env"] = ours["CBEC_ENV"]
+    return out
+
+
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("cbec_settings_environ", default=None)
+
+
+class _FlatEnvironment(PydanticBaseSettingsSource):
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        given = _ENVIRON.get()
+        return _tree_input(os.environ if given is None else given)
 
 
 class Settings(BaseSettings):
-    """What every service process reads at start-up."""
+    """Everything a cbec process may be configured with. ``Settings()`` reads ``os.environ`` (once per
+    process: the bootstrap passes the tree down); :meth:`from_environ` reads a given mapping instead (tests);
+    keyword arguments replace whole sections."""
 
-    model_config = SettingsConfigDict(env_prefix="CBEC_", extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
-    kafka_bootstrap_servers: str = Field(
-        "127.0.0.1:19092",
-        validation_alias=AliasChoices("CBEC_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
-    )
-    database_url: str = Field(
-        "sqlite:///cbec.db", validation_alias=AliasChoices("CBEC_DATABASE_URL", "DATABASE_URL")
-    )
-    dxp_outbox: Path = Path(".stack/dxp/outbox")
-    dxp_inbox: Path = Path(".stack/dxp/inbox")
-    # Each service's tables live in schema <prefix><service>; the prefix also keeps "order" (a reserved
-    # word) out of bare identifiers and isolates test runs that share one database.
-    schema_prefix: str = "cbec_"
-    tenants_file: Path | None = None
-    http_port: int | None = None
-    http_host: str = "127.0.0.1"
-    ready_file: Path | None = None
-    topic_partitions: int = 4
-    poll_interval: float = 0.05
-    simulator_delay: float = 0.2
-    simulator_journal: Path | None = None
+    env: Literal["development", "production"] = "development"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    dxp: DxpSettings = Field(default_factory=DxpSettings)
+    process: ProcessSettings = Field(default_factory=ProcessSettings)
+    tenants: TenantsSettings = Field(default_factory=TenantsSettings)
+    api_keys: ApiKeysSettings = Field(default_factory=ApiKeysSettings)
+    pii: PiiSettings = Field(default_factory=PiiSettings)
+    quota: QuotaLimits = Field(default_factory=QuotaLimits)
+    declaration: DeclarationSettings = Field(default_factory=DeclarationSettings)
+    saga: SagaSettings = Field(default_factory=SagaSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    signer: SignerSettings = Field(default_factory=SignerSettings)
+    link: LinkSettings = Field(default_factory=LinkSettings)
+    simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _FlatEnvironment(settings_cls)
 
-def schema_for(settings: Settings, service: str) -> str:
-    """The Postgres schema (or SQLite file stem) that holds ``service``'s tables."""
-    return settings.schema_prefix + service
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """The settings a process would read from ``environ`` (and nothing else)."""
+        token = _ENVIRON.set(environ)
+        try:
+            return cls()
+        finally:
+            _ENVIRON.reset(token)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+

@@ -3,7 +3,6 @@ headers and in each stored event's metadata, so a clearance can be followed from
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -18,11 +17,21 @@ _propagator = TraceContextTextMapPropagator()
 _tracer = trace.get_tracer("cbec")
 
 
+_installed: list[TracerProvider] = []
+
+
+def console_exporter(setting: str) -> SpanExporter | None:
+    """The exporter ``CBEC_OTEL_EXPORTER`` names (``console`` prints finished spans), if any."""
+    return ConsoleSpanExporter() if setting == "console" else None
+
+
 def configure_tracing(service: str, exporter: SpanExporter | None = None) -> TracerProvider:
-    """Install the process's tracer provider; ``CBEC_OTEL_EXPORTER=console`` prints finished spans."""
+    """Install the process's tracer provider, once: a later call returns the one installed (the bootstrap
+    installs it with the configured exporter before the process runtime asks again)."""
+    if _installed:
+        return _installed[0]
     provider = TracerProvider(resource=Resource.create({"service.name": f"cbec-{service}"}))
-    if exporter is None and os.environ.get("CBEC_OTEL_EXPORTER") == "console":
-        exporter = ConsoleSpanExporter()
+    _installed.append(provider)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)

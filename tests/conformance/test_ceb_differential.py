@@ -14,7 +14,7 @@ import re
 import string
 from typing import Any
 
-import cbec.ceb.examples as ex
+import cbec_testkit.samples.messages as ex
 from cbec.ceb.codec import build, parse
 from cbec.ceb.compiled import CHILD, CHILDREN, FIELD, FIELDS, CNode, all_types, root_for
 from cbec.ceb.model import CebMessage

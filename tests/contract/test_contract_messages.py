@@ -18,10 +18,10 @@ from cbec.contracts.signing import SignRequest, SignResult
 from cbec.declaration import ceb_bridge, routing
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.dispatch import handlers
-from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.declaration.ports import Position
-from cbec.sample_orders import declare_orders
-from cbec.tenants import demo_registry
+from cbec_testkit.memory import InMemoryDeclarationStore
+from cbec_testkit.samples import declare_orders
+from cbec_testkit.tenants import demo_registry
 from order_service.domain import ORDER_POLICY
 from payment_service.domain import PAYMENT_POLICY
 
@@ -252,7 +252,7 @@ def test_every_lifecycle_event_type_has_a_schema_and_an_asyncapi_message() -> No
 
 
 def test_a_waybill_command_must_name_the_platform_of_its_clearance() -> None:
-    from cbec.ceb import examples
+    from cbec_testkit.samples import messages as examples
 
     [waybill] = examples.logistics_message().docs
     command = {"commandId": "w1", "sender": examples.LOGISTICS, "docType": "CEB511", "document": waybill}

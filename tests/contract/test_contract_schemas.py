@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 from cbec.ceb import codec
-from cbec.ceb import examples as ex
 from cbec.contracts import schema_gen
 from cbec.contracts.schema_check import ASYNCAPI_FILE, SCHEMA_DIR, errors_of, load_schema, schema_files
+from cbec_testkit.samples import messages as ex
 from ceb_samples import samples_dir
 from jsonschema import Draft202012Validator
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cbec.sample_orders import declare_clearance
-from cbec_cli.embedded import EmbeddedStack
-from saga_service.domain import Policy
+from cbec.settings import Settings
+from cbec_testkit.embedded import EmbeddedStack, embedded_settings
+from cbec_testkit.samples import declare_clearance
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.parametrize("gate", [120, 2])
 def test_documents_declared_backwards_reach_customs_once_in_prerequisite_order(tmp_path: Path, gate: int) -> None:
-    stack = EmbeddedStack(workdir=tmp_path / "state", dxp_dir=tmp_path / "dxp", saga_policy=Policy(gate=gate))
+    settings = embedded_settings(Settings.from_environ({"CBEC_SAGA_GATE": str(gate)}))
+    stack = EmbeddedStack(workdir=tmp_path / "state", dxp_dir=tmp_path / "dxp", settings=settings)
     clearances = [declare_clearance(n, trade_mode="9610" if n % 2 else "1210") for n in (1, 2, 3)]
     try:
         for commands in clearances:
@@ -34,13 +35,12 @@ def test_documents_declared_backwards_reach_customs_once_in_prerequisite_order(t
         stack.close()
 
 
-def test_the_platform_hears_every_status_of_its_order_at_its_callback_url(tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_platform_hears_every_status_of_its_order_at_its_callback_url(tmp_path: Path) -> None:
     from cbec.contracts.status import StatusMessage
-    from cbec.tenants import DEMO_TENANTS, TenantRegistry
+    from cbec.tenants import TenantRegistry
+    from cbec_testkit.tenants import DEMO_TENANTS
     from saga_service.webhooks import SIGNATURE_HEADER, verify
 
-    monkeypatch.setenv("CBEC_WEBHOOK_SECRET_3105960001", "platform-secret")
     calls: list[tuple[bytes, dict[str, str]]] = []
 
     def post(url: str, body: bytes, headers: dict[str, str]) -> int:
@@ -50,7 +50,9 @@ def test_the_platform_hears_every_status_of_its_order_at_its_callback_url(tmp_pa
 
     tenants = TenantRegistry.from_json([{**t, "callbackUrl": "https://platform.example/hooks"}
                                         if t["customsCode"] == "3105960001" else t for t in DEMO_TENANTS])
-    stack = EmbeddedStack(workdir=tmp_path / "state", dxp_dir=tmp_path / "dxp", tenants=tenants, webhook_post=post)
+    settings = embedded_settings(Settings.from_environ({"CBEC_WEBHOOK_SECRET_3105960001": "platform-secret"}))
+    stack = EmbeddedStack(workdir=tmp_path / "state", dxp_dir=tmp_path / "dxp", tenants=tenants, webhook_post=post,
+                          settings=settings)
     try:
         for command in declare_clearance(1):
             stack.submit(command)

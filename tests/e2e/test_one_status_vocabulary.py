@@ -9,8 +9,8 @@ from cbec.auth.keys import ApiKeyRegistry, issue_key
 from cbec.contracts.status import STATUS_TOPIC, StatusMessage
 from cbec.declaration.doctypes import INVENTORY
 from cbec.declaration.http import make_http_app
-from cbec.sample_orders import DECLARANT, declare_clearance
-from cbec_cli.embedded import EmbeddedStack
+from cbec_testkit.embedded import EmbeddedStack
+from cbec_testkit.samples import DECLARANT, declare_clearance
 from fastapi.testclient import TestClient
 
 pytestmark = pytest.mark.e2e

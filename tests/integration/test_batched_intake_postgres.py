@@ -19,9 +19,9 @@ from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.bus_glue import bus_handler
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.doctypes import ORDER
-from cbec.sample_orders import PLATFORM, order_document
 from cbec.store.event_store import EventStore
-from cbec.tenants import demo_registry
+from cbec_testkit.samples import PLATFORM, order_document
+from cbec_testkit.tenants import demo_registry
 
 pytestmark = pytest.mark.integration
 

@@ -17,10 +17,10 @@ import pytest
 from cbec.ceb import codec, dxp
 from cbec.contracts.commands import INTAKE_TOPICS, DeclareDocument
 from cbec.declaration.doctypes import BY_CODE
-from cbec.sample_orders import SITE_OPERATOR, declare_clearance, entry_document
 from cbec.signing.certs import generate_sm2_identity
 from cbec.store.event_store import EventStore
-from cbec.tenants import DEMO_TENANTS
+from cbec_testkit.samples import SITE_OPERATOR, declare_clearance, entry_document
+from cbec_testkit.tenants import DEMO_TENANTS
 from kafka import KafkaProducer
 from saga_service import domain
 from saga_service.application import stream_of

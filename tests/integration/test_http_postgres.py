@@ -11,9 +11,9 @@ from cbec.declaration.application import DeclarationApp
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
 from cbec.declaration.http import make_http_app
 from cbec.readmodel import Projection, ReadModel, StoreSource
-from cbec.sample_orders import PAYMENT_COMPANY, PLATFORM, declare_orders
 from cbec.store import EventStore
-from cbec.tenants import demo_registry
+from cbec_testkit.samples import PAYMENT_COMPANY, PLATFORM, declare_orders
+from cbec_testkit.tenants import demo_registry
 from fastapi.testclient import TestClient
 from order_service.domain import ORDER_POLICY
 

@@ -9,9 +9,9 @@ from cbec.declaration.application import DeclarationApp
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
 from cbec.privacy.cipher import AesGcmCipher, KeyRing, new_key
 from cbec.readmodel import Projection, ReadModel, StoreSource
-from cbec.sample_orders import PLATFORM, declare_orders
 from cbec.store import EventStore
-from cbec.tenants import demo_registry
+from cbec_testkit.samples import PLATFORM, declare_orders
+from cbec_testkit.tenants import demo_registry
 from order_service.domain import ORDER_POLICY
 
 pytestmark = pytest.mark.integration

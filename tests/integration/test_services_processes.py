@@ -14,7 +14,7 @@ import pytest
 from cbec.contracts.commands import DeclareDocument
 from cbec.declaration import lifecycle
 from cbec.declaration.doctypes import BY_CODE, WAYBILL
-from cbec.sample_orders import (
+from cbec_testkit.samples import (
     DECLARANT,
     LOGISTICS_COMPANY,
     PAYMENT_COMPANY,

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from cbec.contracts.commands import INTAKE_TOPICS
 from cbec.contracts.status import STATUS_TOPIC
-from cbec.sample_orders import declare_clearance
-from cbec.tenants import DEMO_TENANTS
 from cbec_cli.stack_runtime import parse_env_lines
+from cbec_testkit.samples import declare_clearance
+from cbec_testkit.tenants import DEMO_TENANTS
 from kafka import KafkaConsumer
 from service_processes import CbecUpStack
 

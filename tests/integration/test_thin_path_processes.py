@@ -12,9 +12,9 @@ from cbec.ceb import dxp
 from cbec.ceb.xsd import xsd_errors
 from cbec.declaration import lifecycle
 from cbec.declaration.doctypes import ORDER
-from cbec.sample_orders import declare_orders
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.xmldsig import verify_document
+from cbec_testkit.samples import declare_orders
 from kafka import KafkaProducer
 from service_processes import ServiceProcesses, fast_forward, process_env
 

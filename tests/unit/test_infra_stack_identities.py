@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from cbec.signing.certs import certificate_info
 from cbec.signing.keys import load_key_files
-from cbec.tenants import DEMO_TENANTS
 from cbec_cli.stack import signer_identities
 from cbec_cli.stack_identities import provision_identities, stack_tenants, write_signer_tenants_file
+from cbec_testkit.tenants import DEMO_TENANTS
 from signer_service.backends import tenant_keys
 
 DEMO_CODES = [tenant["customsCode"] for tenant in DEMO_TENANTS]

@@ -106,7 +106,7 @@ def test_cbec_run_reports_an_invalid_setting_as_one_json_line(tmp_path: Path) ->
     assert done.returncode != 0
     lines = [json.loads(text) for text in done.stderr.splitlines()]
     [error] = errors(lines)
-    assert "topic_partitions" in error["exception"]
+    assert "CBEC_TOPIC_PARTITIONS" in error["exception"] or "topic_partitions" in error["exception"]
 
 
 def test_an_exception_python_cannot_raise_is_logged_as_json_too() -> None:

@@ -5,22 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cbec.settings import Settings
 from cbec.signing.certs import generate_sm2_identity
 from signer_service.main import SignerLoop, build_process, signing_keys_answer
-from signer_service.settings import SignerSettings
 
 
-def test_the_signer_process_is_a_service_process_ready_once_its_keys_answer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_signer_process_is_a_service_process_ready_once_its_keys_answer(tmp_path: Path) -> None:
     key, cert = generate_sm2_identity("3105960001", "示例跨境电商平台有限公司")
     (tmp_path / "key.pem").write_bytes(key)
     (tmp_path / "cert.pem").write_bytes(cert)
     ready = tmp_path / "signer.ready"
     ready.write_text("stale")
-    monkeypatch.setenv("CBEC_READY_FILE", str(ready))
-    settings = SignerSettings(signer_backend="software", signer_key_pem=tmp_path / "key.pem",
-                              signer_cert_pem=tmp_path / "cert.pem", signer_tenant="3105960001")
+    settings = Settings.from_environ({
+        "CBEC_READY_FILE": str(ready), "CBEC_SIGNER_BACKEND": "software",
+        "CBEC_SIGNER_KEY_PEM": str(tmp_path / "key.pem"), "CBEC_SIGNER_CERT_PEM": str(tmp_path / "cert.pem"),
+        "CBEC_SIGNER_TENANT": "3105960001",
+    })
     process = build_process(settings)
     try:
         [loop] = process.consumers

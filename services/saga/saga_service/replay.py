@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 
-from cbec.settings import Settings, schema_for
+from cbec.settings import Settings
 from cbec.store.event_store import EventStore
+from cbec.tenants import TenantRegistry
 from cbec.tenants_config import load_tenants
 
+from saga_service import bootstrap
 from saga_service.application import NAME, status_messages
-from saga_service.settings import SagaSettings, secret_for
 from saga_service.webhooks import WebhookNotifier
 
 
@@ -22,15 +23,16 @@ def replay(store: EventStore, notifier: WebhookNotifier, *, tenant: str | None =
     return notifier.replay([m for _, m in status_messages(store, tenant=tenant, since=since)])
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, settings: Settings | None = None,
+         tenants: TenantRegistry | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tenant")
     parser.add_argument("--since", type=int, default=1)
     args = parser.parse_args(argv)
-    settings = Settings()
-    store = EventStore.open(settings.database_url, schema=schema_for(settings, NAME), name=NAME)
-    notifier = WebhookNotifier(store, load_tenants(settings), secret_for(SagaSettings()))
-    count = replay(store, notifier, tenant=args.tenant, since=args.since)
+    settings = settings or Settings()
+    store = EventStore.open(settings.database.url, schema=settings.database.schema_for(NAME), name=NAME)
+    hooks = bootstrap.notifier(settings, tenants or load_tenants(settings), store)
+    count = replay(store, hooks, tenant=args.tenant, since=args.since)
     print(f"queued {count} status messages for redelivery")
     store.close()
     return 0

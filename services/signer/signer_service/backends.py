@@ -12,14 +12,13 @@ import json
 from pathlib import Path
 from typing import Literal
 
+from cbec.settings import SignerSettings
 from cbec.signing.certs import certificate_info
 from cbec.signing.keys import SigningKey, load_key_files
 from cbec.signing.pkcs11 import Pkcs11Session, Pkcs11Settings
 from cbec.signing.pool import KeyPool
 from cbec.signing.registry import CertificateRegistry
 from pydantic import BaseModel
-
-from signer_service.settings import SignerSettings
 
 
 class TenantKey(BaseModel):
@@ -32,10 +31,10 @@ class TenantKey(BaseModel):
 
 
 def _software_pool(key_path: Path, cert_path: Path, settings: SignerSettings) -> KeyPool:
-    password = settings.signer_key_password.get_secret_value().encode() if settings.signer_key_password else None
+    password = settings.key_password.get_secret_value().encode() if settings.key_password else None
     key = load_key_files(key_path, cert_path, password)
     # A software key is thread-safe and stateless: one object serves every pool slot.
-    return KeyPool(lambda: key, size=max(1, settings.signer_threads))
+    return KeyPool(lambda: key, size=max(1, settings.threads))
 
 
 def _pkcs11_pool(settings: SignerSettings, key_label: str, cert: Path | None, algorithm: str | None) -> KeyPool:
@@ -54,16 +53,16 @@ def _pkcs11_pool(settings: SignerSettings, key_label: str, cert: Path | None, al
     def connect() -> SigningKey:
         return Pkcs11Session(p11)
 
-    return KeyPool(connect, size=settings.signer_pool_size)
+    return KeyPool(connect, size=settings.pool_size)
 
 
 def key_factory(settings: SignerSettings) -> KeyPool:
     """A pool of connections to the default key of the configured backend."""
-    if settings.signer_backend == "software":
-        if settings.signer_key_pem is None or settings.signer_cert_pem is None:
+    if settings.backend == "software":
+        if settings.key_pem is None or settings.cert_pem is None:
             raise ValueError("software backend needs CBEC_SIGNER_KEY_PEM and CBEC_SIGNER_CERT_PEM")
-        return _software_pool(settings.signer_key_pem, settings.signer_cert_pem, settings)
-    return _pkcs11_pool(settings, settings.pkcs11_key_label, settings.signer_cert_pem, None)
+        return _software_pool(settings.key_pem, settings.cert_pem, settings)
+    return _pkcs11_pool(settings, settings.pkcs11_key_label, settings.cert_pem, None)
 
 
 def tenant_keys(path: Path) -> list[TenantKey]:
@@ -74,8 +73,8 @@ def build_registry(settings: SignerSettings) -> tuple[CertificateRegistry, dict[
     """The registry of every configured tenant and the pools behind it (by customs code)."""
     registry = CertificateRegistry()
     pools: dict[str, KeyPool] = {}
-    if settings.signer_tenants_file is not None:
-        for tenant in tenant_keys(settings.signer_tenants_file):
+    if settings.tenants_file is not None:
+        for tenant in tenant_keys(settings.tenants_file):
             if tenant.key_pem is not None:
                 if tenant.cert_pem is None:
                     raise ValueError(f"tenant {tenant.customs_code}: key_pem needs cert_pem")
@@ -83,14 +82,14 @@ def build_registry(settings: SignerSettings) -> tuple[CertificateRegistry, dict[
             else:
                 label = tenant.pkcs11_key_label or settings.pkcs11_key_label
                 pool = _pkcs11_pool(settings, label, tenant.cert_pem, tenant.algorithm)
-            registry.register(tenant.customs_code, pool, tenant.profile or settings.signer_profile)
+            registry.register(tenant.customs_code, pool, tenant.profile or settings.profile)
             pools[tenant.customs_code] = pool
-    has_default = settings.signer_backend == "pkcs11" or settings.signer_key_pem is not None
+    has_default = settings.backend == "pkcs11" or settings.key_pem is not None
     if has_default or not pools:
         pool = key_factory(settings)
-        code = settings.signer_tenant or certificate_info(pool.certificate_der).holder_code
+        code = settings.tenant or certificate_info(pool.certificate_der).holder_code
         if not code:
             raise ValueError("set CBEC_SIGNER_TENANT: the certificate names no holder code (subject OU)")
-        registry.register(code, pool, settings.signer_profile)
+        registry.register(code, pool, settings.profile)
         pools[code] = pool
     return registry, pools

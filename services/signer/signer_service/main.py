@@ -1,4 +1,4 @@
-"""Entry point: ``cbec run signer`` → :func:`run`."""
+"""Entry point: ``cbec run signer`` → :func:`run` (the signer on the shared process runtime)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,13 @@ import threading
 from cbec.logging_setup import configure_logging
 from cbec.runtime import ServiceProcess
 from cbec.settings import Settings
+from cbec.tenants import TenantRegistry
 
+from signer_service import bootstrap
 from signer_service.application import SignerApp
-from signer_service.backends import build_registry
-from signer_service.settings import SignerSettings
-from signer_service.worker import SignerWorker, WorkerConfig
+from signer_service.worker import SignerWorker
 
 log = logging.getLogger(__name__)
-
-
-def build_app(settings: SignerSettings) -> SignerApp:
-    registry, pools = build_registry(settings)
-    return SignerApp(registry, pools, threads=settings.signer_threads, cache_size=settings.signer_cache_size)
 
 
 class SignerLoop:
@@ -52,45 +47,37 @@ def signing_keys_answer(app: SignerApp) -> None:
         raise RuntimeError(f"no working connection to the key backend(s) of {', '.join(broken)}")
 
 
-def build_process(settings: SignerSettings | None = None) -> ServiceProcess:
-    settings = settings or SignerSettings()
-    app = build_app(settings)
+def build_process(settings: Settings | None = None, tenants: TenantRegistry | None = None) -> ServiceProcess:
+    """The signer's Kafka worker and optional HTTP API (``CBEC_SIGNER_HTTP_PORT``) as one process."""
+    settings = settings or Settings()
+    app = bootstrap.build_app(settings)
+    bootstrap.check(settings, tenants, app)
     app.registry.log_expiry_warnings()
-    worker = SignerWorker(
-        app,
-        WorkerConfig(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=settings.signer_group_id,
-            requests_topic=settings.signer_requests_topic,
-            results_topic=settings.signer_results_topic,
-            dlq_topic=settings.signer_dlq_topic,
-            max_poll_records=settings.signer_batch_size,
-            warm_cache_per_partition=settings.signer_warm_cache_per_partition,
-        ),
-    )
+    worker = SignerWorker(app, bootstrap.worker_config(settings))
+    own = settings.signer
     http_app = None
-    if settings.signer_http_port:
+    if own.http_port:
         from signer_service.api import create_app
 
-        http_app = create_app(app, settings.signer_token.get_secret_value() if settings.signer_token else None)
-    log.info("signer: group %s, backend %s", settings.signer_group_id, settings.signer_backend)
+        http_app = create_app(app, own.token.get_secret_value() if own.token else None)
+    log.info("signer: group %s, backend %s", own.group_id, own.backend)
     return ServiceProcess(
         "signer",
         consumers=[SignerLoop(worker)],
         http_app=http_app,
-        http_port=settings.signer_http_port,
-        http_host=settings.signer_http_host,
-        ready_file=Settings().ready_file,
+        http_port=own.http_port,
+        http_host=own.http_host,
+        ready_file=settings.process.ready_file,
         health_check=lambda: signing_keys_answer(app),
         on_close=[app.close],
     )
 
 
-def run() -> None:
-    """Start the Kafka worker (and the HTTP API when ``CBEC_SIGNER_HTTP_PORT`` is set) until SIGTERM."""
+def run(settings: Settings | None = None, tenants: TenantRegistry | None = None) -> None:
+    """Start the signer until SIGTERM."""
     if not logging.getLogger().handlers:  # started without `cbec run`
         configure_logging()
-    build_process().run()
+    build_process(settings, tenants).run()
 
 
 if __name__ == "__main__":

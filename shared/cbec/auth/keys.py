@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import sys
 from collections.abc import Iterable
@@ -95,12 +94,11 @@ class ApiKeyRegistry:
         return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
 
     @classmethod
-    def from_env(cls) -> ApiKeyRegistry:
-        """``CBEC_API_KEYS_FILE``, else ``CBEC_API_KEYS``, else an empty registry (every call is 401)."""
-        path = os.environ.get(FILE_VAR)
-        if path:
-            return cls.from_file(Path(path))
-        inline = os.environ.get(JSON_VAR)
+    def load(cls, path: Path | None, inline: str | None) -> ApiKeyRegistry:
+        """``CBEC_API_KEYS_FILE``, else ``CBEC_API_KEYS`` (``settings.api_keys``), else an empty
+        registry (every call is 401)."""
+        if path is not None:
+            return cls.from_file(path)
         return cls.from_json(json.loads(inline)) if inline else cls()
 
 

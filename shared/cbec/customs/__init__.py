@@ -1,1 +1,1 @@
-"""The link to customs: DXP transport adapters and a customs simulator."""
+"""The link to customs: DXP transport adapters (file drop, regional HTTP gateway)."""

@@ -5,8 +5,7 @@ Send: ``POST <base>/cebcmsg`` with ``{"Message": {"MessageHead": {"MessageId", "
 the gateway answers ``OK``. Receive: ``GET <base>/<receipt type>msg?dxpid=<own DXP id>&qryid=<cursor>``
 for each receipt type, answering ``{"messages": [{"name", "data": <base64>}], "next": <cursor>}``.
 
-:func:`fake_gateway` is a FastAPI stand-in for tests and local runs: it drops what it receives
-into a folder (where the customs simulator reads it) and serves the simulator's receipt folder.
+The test kit's ``cbec_testkit.customs.gateway`` plays such a gateway in front of the customs simulator.
 """
 
 from __future__ import annotations
@@ -16,14 +15,11 @@ import itertools
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse
 
-from cbec.customs.filedrop import seed_file_name, write_atomically
+from cbec.customs.filedrop import seed_file_name
 
 CST = timezone(timedelta(hours=8))
 RECEIPT_TYPES = ("CEB312", "CEB412", "CEB512", "CEB514", "CEB622", "CEB624", "CEB626", "CEB712", "CEB816",
@@ -82,38 +78,3 @@ class HttpGatewayLink:
 
     def close(self) -> None:
         self.client.close()
-
-
-def fake_gateway(outbox: Path, inbox: Path) -> FastAPI:
-    """A FastAPI app playing the gateway in front of a file-drop customs (the simulator)."""
-    app = FastAPI(title="fake regional gateway")
-    received: list[dict[str, Any]] = []
-    app.state.received = received
-
-    @app.post("/cebcmsg", response_class=PlainTextResponse)
-    async def receive(request: Request) -> str:
-        body = await request.json()
-        head = body["Message"]["MessageHead"]
-        data = base64.b64decode(body["Message"]["MessageBody"]["data"])
-        received.append(head)
-        name = head.get("FileName") or seed_file_name(head["MessageType"].removesuffix(".xml"), "0000000000",
-                                                      datetime.now(CST), len(received))
-        write_atomically(outbox, name, data)
-        return "OK"
-
-    served: dict[str, list[str]] = {}
-
-    @app.get("/{receipt_type}msg")
-    def receipts(receipt_type: str, dxpid: str, qryid: str = "") -> dict[str, Any]:
-        """``qryid`` is how many messages of this type the caller has read (the gateway's cursor)."""
-        known = served.setdefault(receipt_type, [])
-        prefix = receipt_type.upper() + "Message_"
-        fresh = sorted((p for p in inbox.glob(prefix + "*.xml") if p.name not in set(known)),
-                       key=lambda p: p.stat().st_mtime_ns)
-        known += [p.name for p in fresh]
-        start = int(qryid or 0)
-        names = known[start:]
-        messages = [{"name": n, "data": base64.b64encode((inbox / n).read_bytes()).decode()} for n in names]
-        return {"messages": messages, "next": str(len(known))}
-
-    return app

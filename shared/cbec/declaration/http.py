@@ -226,7 +226,7 @@ def make_http_app(
     projection: Projection | None = None,
     validate_schema: bool = True,
 ) -> FastAPI:
-    """The service's API; ``auth`` defaults to the keys in ``CBEC_API_KEYS_FILE`` / ``CBEC_API_KEYS``.
+    """The service's API; ``auth`` holds the callers' API keys (none: every authenticated call is 401).
 
     Without ``readmodel`` the listing answers 503; with ``projection`` a listing first catches the
     read model up, so a caller sees its own declarations at once.
@@ -236,7 +236,7 @@ def make_http_app(
         version="1",
         description="Declare CEB documents and follow their customs status.",
     )
-    registry = auth if auth is not None else ApiKeyRegistry.from_env()
+    registry = auth if auth is not None else ApiKeyRegistry()
     if not len(registry):
         log.warning("%s: no API keys configured; every authenticated call will be refused", service)
 

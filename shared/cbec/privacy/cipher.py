@@ -63,9 +63,9 @@ class KeyRing:
         return cls(keys, order[0])
 
     @classmethod
-    def from_env(cls, var: str = ENV_VAR) -> KeyRing | None:
-        spec = os.environ.get(var, "")
-        return cls.parse(spec) if spec.strip() else None
+    def from_spec(cls, spec: str | None) -> KeyRing | None:
+        """The ring ``CBEC_PII_KEYS`` configures (``settings.pii``), or None when it is empty."""
+        return cls.parse(spec) if spec and spec.strip() else None
 
 
 def new_key() -> str:
@@ -81,8 +81,9 @@ class AesGcmCipher:
         self._aead = {kid: AESGCM(key) for kid, key in ring.keys.items()}
 
     @classmethod
-    def from_env(cls, var: str = ENV_VAR) -> AesGcmCipher | None:
-        ring = KeyRing.from_env(var)
+    def from_spec(cls, spec: str | None) -> AesGcmCipher | None:
+        """A cipher over the ring ``spec`` configures, or None (personal data stored in clear)."""
+        ring = KeyRing.from_spec(spec)
         return cls(ring) if ring else None
 
     def encrypt(self, plaintext: bytes) -> bytes:

@@ -12,12 +12,11 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from cbec.declaration import lifecycle as lc
 from cbec.declaration.doctypes import BY_CODE
-from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.privacy.masking import party_codes
 from cbec.readmodel.tables import DocumentRow, ReadModel
 from cbec.store.event_store import EventStore
@@ -53,21 +52,6 @@ class StoreSource:
 
     def stream(self, stream_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
         return [(e.type, e.data) for e in self.store.read(stream_id)]
-
-
-class MemorySource:
-    """The in-memory declaration store's log (tests and the embedded demo)."""
-
-    def __init__(self, store: InMemoryDeclarationStore, now: Callable[[], datetime] | None = None) -> None:
-        self.store = store
-        self.now = now or (lambda: datetime.now(UTC))
-
-    def notifications(self, start: int, limit: int) -> Sequence[Notification]:
-        entries = self.store.log[start - 1 : start - 1 + limit]
-        return [Notification(start + i, s, t, self.now()) for i, (s, _, t, _) in enumerate(entries)]
-
-    def stream(self, stream_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
-        return self.store.read(stream_id)
 
 
 StatusHook = Callable[[list[tuple[DocumentRow, str]]], None]

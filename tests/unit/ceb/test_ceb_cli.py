@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cbec.ceb.examples as ex
+import cbec_testkit.samples.messages as ex
 from cbec.ceb.codec import build, parse
 from cbec.ceb.dxp import wrap
 from cbec.reference import xsd_dir

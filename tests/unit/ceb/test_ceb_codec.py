@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-import cbec.ceb.examples as ex
+import cbec_testkit.samples.messages as ex
 import pytest
 from cbec.ceb.codec import build, message_type_of, parse
 from cbec.ceb.compiled import all_types, root_for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import cbec.ceb.examples as ex
+import cbec_testkit.samples.messages as ex
 import pytest
 from cbec.ceb.codec import build
 from cbec.ceb.dxp import CST, dxp_file_name, unwrap, wrap

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import cbec.ceb.examples as ex
+import cbec_testkit.samples.messages as ex
 import pytest
 from cbec.ceb.codec import parse
 from cbec.ceb.model import CebMessage

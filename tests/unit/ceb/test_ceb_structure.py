@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import cbec.ceb.examples as ex
+import cbec_testkit.samples.messages as ex
 import pytest
 from cbec.ceb.codec import build
 from cbec.ceb.model import CebMessage

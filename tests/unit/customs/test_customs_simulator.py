@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 from cbec.ceb import codec, dxp
-from cbec.customs.simulator import CustomsSimulator, SimulatorConfig
 from cbec.declaration import ceb_bridge
 from cbec.declaration.doctypes import BY_CODE
-from cbec.sample_orders import cancel_document, declare_clearance, entry_document, waybill_document
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.keys import SigningKey
 from cbec.signing.sm2 import SoftwareSM2Key
 from cbec.signing.xmldsig import sign_document
+from cbec_testkit.customs.simulator import CustomsSimulator, SimulatorConfig
+from cbec_testkit.samples import cancel_document, declare_clearance, entry_document, waybill_document
 
 
 @pytest.fixture(scope="module")
@@ -292,11 +292,9 @@ def test_a_restarted_simulator_remembers_what_it_accepted(tmp_path: Path, key: S
     assert customs.statuses() == [2, 120]  # its order and payment are still known
 
 
-def test_the_simulator_process_reads_its_delays_and_rates_from_the_environment(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    from cbec.customs.simulator import SimulatorSettings
+def test_the_simulator_process_reads_its_delays_and_rates_from_the_environment() -> None:
+    from cbec.settings import Settings
 
-    monkeypatch.setenv("CBEC_SIMULATOR_DELAY", "0.5")
-    monkeypatch.setenv("CBEC_SIMULATOR_INSPECTION_RATE", "0.25")
-    config = SimulatorSettings().config()
+    settings = Settings.from_environ({"CBEC_SIMULATOR_DELAY": "0.5", "CBEC_SIMULATOR_INSPECTION_RATE": "0.25"})
+    config = SimulatorConfig.from_settings(settings.simulator)
     assert (config.accept_delay, config.inspection_rate, config.lost_rate) == (0.5, 0.25, 0.0)

@@ -17,11 +17,13 @@ import pytest
 from cbec.contracts.commands import DeclareDocument
 from cbec.contracts.customs import ReceiptReceived
 from cbec.declaration.application import DeclarationApp, Outcome
+from cbec.declaration.bootstrap import configure
 from cbec.declaration.doctypes import BY_CODE
 from cbec.declaration.lifecycle import Declaration
-from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.quota.settings import QuotaSettings
-from cbec.sample_orders import (
+from cbec.settings import Settings
+from cbec_testkit.memory import InMemoryDeclarationStore
+from cbec_testkit.samples import (
     DECLARANT,
     LOGISTICS_COMPANY,
     PAYMENT_COMPANY,
@@ -31,7 +33,7 @@ from cbec.sample_orders import (
     payment_document,
     waybill_document,
 )
-from cbec.tenants import demo_registry
+from cbec_testkit.tenants import demo_registry
 
 _ids = itertools.count(1)
 
@@ -112,8 +114,9 @@ def set_order_amount(order: dict[str, Any], amount: Decimal) -> None:
     head.update(goodsValue=text, freight="0.00", taxTotal="0.00", discount="0", acturalPaid=text)
 
 
-def build_world(quota: QuotaSettings | None = None, *, redeclare_app_type: str = "2", gate: int = 120) -> World:
-    """The four services as their bootstraps build them (``redeclare_app_type`` and ``gate`` from settings)."""
+def build_world(quota: QuotaSettings | None = None, settings: Settings | None = None) -> World:
+    """The four declaration services on in-memory stores, configured as their bootstraps configure them."""
+    settings = settings or Settings.from_environ({})
     world = World()
     builders = {
         "order": order_service.application.build,
@@ -123,12 +126,11 @@ def build_world(quota: QuotaSettings | None = None, *, redeclare_app_type: str =
     tenants = demo_registry()
     for name, build in builders.items():
         world.stores[name] = InMemoryDeclarationStore()
-        world.apps[name] = build(world.stores[name], tenants, redeclare_app_type=redeclare_app_type, gate=gate)
+        world.apps[name] = configure(build(world.stores[name], tenants), settings)
     world.stores["inventory"] = InMemoryDeclarationStore()
-    world.apps["inventory"] = inventory_service.application.build(
-        world.stores["inventory"], tenants, quota or QuotaSettings(pii_hmac_key="test-key"),
-        redeclare_app_type=redeclare_app_type, gate=gate,
-    )
+    world.apps["inventory"] = configure(inventory_service.application.build(
+        world.stores["inventory"], tenants, quota or QuotaSettings(pii_hmac_key="test-key")
+    ), settings)
     return world
 
 

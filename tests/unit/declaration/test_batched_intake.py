@@ -20,9 +20,9 @@ from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.bus_glue import bus_handler
 from cbec.declaration.dispatch import handlers
 from cbec.quota.settings import QuotaSettings
-from cbec.sample_orders import DECLARANT, PLATFORM, inventory_document, order_document
 from cbec.store.event_store import EventStore
-from cbec.tenants import demo_registry
+from cbec_testkit.samples import DECLARANT, PLATFORM, inventory_document, order_document
+from cbec_testkit.tenants import demo_registry
 
 TOPIC = "cbec.in.order"
 SOURCE = f"order|{TOPIC}/0"

@@ -11,7 +11,8 @@ from cbec.declaration.dispatch import handlers
 from cbec.declaration.ports import Position
 from cbec.declaration.saga_commands import SAGA_COMMANDS_TOPIC
 from cbec.errors import CebError
-from cbec.sample_orders import DECLARANT, LOGISTICS_COMPANY, PAYMENT_COMPANY, PLATFORM, cancel_document
+from cbec.settings import Settings
+from cbec_testkit.samples import DECLARANT, LOGISTICS_COMPANY, PAYMENT_COMPANY, PLATFORM, cancel_document
 from conftest import World, build_world
 
 
@@ -86,7 +87,7 @@ def test_a_rejected_payment_is_declared_again_as_a_change(world: World) -> None:
 
 
 def test_re_declaration_after_rejection_can_be_configured_as_new() -> None:
-    world = build_world(redeclare_app_type="1")
+    world = build_world(settings=Settings.from_environ({"CBEC_REDECLARE_APP_TYPE": "1"}))
     c = world.clearance(7)
     world.declare("CEB311", PLATFORM, c.order)
     world.receipt("CEB311", c.order, -301004, "20261124100000000")

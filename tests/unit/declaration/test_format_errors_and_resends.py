@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 from cbec.contracts.customs import RECEIPTS_TOPIC, DocumentTransmitted, ReceiptReceived
 from cbec.customs.filedrop import FileDropLink
-from cbec.customs.simulator import CustomsSimulator, Verdict
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.doctypes import ORDER, PAYMENT
-from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.declaration.ports import Position
 from cbec.declaration.saga_commands import SAGA_COMMANDS_TOPIC
-from cbec.sample_orders import PAYMENT_COMPANY, PLATFORM
-from cbec.tenants import demo_registry
+from cbec.settings import Settings
+from cbec_testkit.customs.simulator import CustomsSimulator, Verdict
+from cbec_testkit.memory import InMemoryDeclarationStore
+from cbec_testkit.samples import PAYMENT_COMPANY, PLATFORM
+from cbec_testkit.tenants import demo_registry
 from conftest import Clearance, World, build_world
 from receipts_service.application import RECEIPT_RECEIVED, CustomsLinkApp
 
@@ -144,7 +145,7 @@ def test_a_format_error_is_never_resent_though_its_code_looks_like_progress(
 
 
 def test_with_the_gate_at_2_a_document_at_2_is_not_resent_but_one_at_1_is() -> None:
-    world = build_world(gate=2)
+    world = build_world(settings=Settings.from_environ({"CBEC_SAGA_GATE": "2"}))
     c = world.clearance(27)
     key = _sent_payment(world, c)
     world.receipt("CEB411", c.payment, 1, "20261124100000000")

@@ -13,7 +13,7 @@ from cbec.declaration.dispatch import handlers
 from cbec.declaration.doctypes import ENTRY, WAYBILL
 from cbec.declaration.ports import Position
 from cbec.declaration.saga_commands import SAGA_COMMANDS_TOPIC
-from cbec.sample_orders import (
+from cbec_testkit.samples import (
     DECLARANT,
     LOGISTICS_COMPANY,
     PAYMENT_COMPANY,
@@ -187,7 +187,7 @@ def test_a_waybill_published_as_json_names_its_platform_in_the_envelope(world: W
 
 
 def test_generated_clearances_are_accepted_by_their_four_services(world: World) -> None:
-    from cbec.sample_orders import declare_clearance
+    from cbec_testkit.samples import declare_clearance
 
     for trade_mode in ("9610", "1210"):
         for command in declare_clearance(100 if trade_mode == "9610" else 101, trade_mode=trade_mode):

@@ -15,10 +15,10 @@ from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
 from cbec.declaration import ceb_bridge, routing
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.doctypes import ORDER
-from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.declaration.ports import Position
-from cbec.sample_orders import PLATFORM, order_document
-from cbec.tenants import demo_registry
+from cbec_testkit.memory import InMemoryDeclarationStore
+from cbec_testkit.samples import PLATFORM, order_document
+from cbec_testkit.tenants import demo_registry
 from order_service.domain import ORDER_POLICY
 
 

@@ -6,9 +6,10 @@ import copy
 
 import inventory_service.application
 import payment_service.application
-from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.quota.settings import QuotaSettings
-from cbec.sample_orders import (
+from cbec.tenants import TenantRegistry
+from cbec_testkit.memory import InMemoryDeclarationStore
+from cbec_testkit.samples import (
     DECLARANT,
     LOGISTICS_COMPANY,
     PAYMENT_COMPANY,
@@ -16,7 +17,7 @@ from cbec.sample_orders import (
     SITE_OPERATOR,
     entry_document,
 )
-from cbec.tenants import DEMO_TENANTS, TenantRegistry
+from cbec_testkit.tenants import DEMO_TENANTS
 from conftest import World
 
 

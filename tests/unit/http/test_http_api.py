@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +13,10 @@ from cbec.contracts.commands import DeclareDocument
 from cbec.declaration import ceb_bridge
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.http import make_http_app
-from cbec.declaration.memory import InMemoryDeclarationStore
-from cbec.readmodel import MemorySource, Projection, ReadModel
-from cbec.sample_orders import PAYMENT_COMPANY, PLATFORM, declare_orders
-from cbec.tenants import demo_registry
+from cbec.readmodel import Projection, ReadModel
+from cbec_testkit.memory import InMemoryDeclarationStore, MemorySource
+from cbec_testkit.samples import PAYMENT_COMPANY, PLATFORM, declare_orders
+from cbec_testkit.tenants import demo_registry
 from fastapi.testclient import TestClient
 from order_service.domain import ORDER_POLICY
 from payment_service.domain import PAYMENT_POLICY
@@ -190,13 +191,16 @@ def test_a_listing_without_a_read_model_is_503() -> None:
     assert client.get("/v1/documents", headers={"X-Api-Key": key}).status_code == 503
 
 
-def test_the_worker_signature_still_works(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_bootstrap_gives_the_api_the_configured_keys(tmp_path: Path) -> None:
+    from cbec.settings import Settings
+    from cbec.store.event_store import EventStore
+    from order_service import bootstrap
+
     key, record = issue_key(PLATFORM)
-    monkeypatch.setenv("CBEC_API_KEYS", json.dumps(ApiKeyRegistry([record]).to_json()))
-    app = DeclarationApp(
-        [ORDER_POLICY], InMemoryDeclarationStore(), demo_registry(), ceb_bridge.validate, ceb_bridge.render
-    )
-    client = TestClient(make_http_app(app, "order"))
+    settings = Settings.from_environ({"CBEC_API_KEYS": json.dumps(ApiKeyRegistry([record]).to_json())})
+    store = EventStore.open(f"sqlite:///{tmp_path / 'order.db'}", schema="order", name="order")
+    readmodel = ReadModel.open(f"sqlite:///{tmp_path / 'readmodel.db'}", "order")
+    client = TestClient(bootstrap.build(settings, demo_registry(), store, readmodel=readmodel).http_app)
     body = order_body()
     assert client.post("/v1/documents", json=body, headers={"X-Api-Key": key}).status_code == 202
     assert client.post("/v1/documents", json=body).status_code == 401

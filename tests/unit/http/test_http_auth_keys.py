@@ -31,19 +31,19 @@ def test_two_keys_of_one_tenant_have_different_salts() -> None:
     assert first.salt != second.salt and first.hash != second.hash
 
 
-def test_the_registry_loads_from_a_file_or_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_registry_loads_from_a_file_or_inline_json_as_configured(tmp_path: Path) -> None:
+    from cbec.settings import Settings
+
+    def registry(environ: dict[str, str]) -> ApiKeyRegistry:
+        keys = Settings.from_environ(environ).api_keys
+        return ApiKeyRegistry.load(keys.file, keys.inline.get_secret_value() if keys.inline else None)
+
     key, record = issue_key("3105960003")
     path = tmp_path / "keys.json"
     path.write_text(json.dumps(ApiKeyRegistry([record]).to_json()))
-    monkeypatch.delenv("CBEC_API_KEYS", raising=False)
-    monkeypatch.setenv("CBEC_API_KEYS_FILE", str(path))
-    assert ApiKeyRegistry.from_env().authenticate(key) == "3105960003"
-    monkeypatch.delenv("CBEC_API_KEYS_FILE")
-    assert len(ApiKeyRegistry.from_env()) == 0
-    monkeypatch.setenv("CBEC_API_KEYS", path.read_text())
-    assert ApiKeyRegistry.from_env().authenticate(key) == "3105960003"
+    assert registry({"CBEC_API_KEYS_FILE": str(path)}).authenticate(key) == "3105960003"
+    assert len(registry({})) == 0
+    assert registry({"CBEC_API_KEYS": path.read_text()}).authenticate(key) == "3105960003"
 
 
 def test_the_issue_command_prints_the_key_once_and_a_loadable_record(

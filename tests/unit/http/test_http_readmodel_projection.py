@@ -8,10 +8,10 @@ import pytest
 from cbec.contracts.customs import ReceiptReceived
 from cbec.declaration import ceb_bridge
 from cbec.declaration.application import DeclarationApp
-from cbec.declaration.memory import InMemoryDeclarationStore
-from cbec.readmodel import MemorySource, Projection, ReadModel
-from cbec.sample_orders import PAYMENT_COMPANY, PLATFORM, declare_orders
-from cbec.tenants import demo_registry
+from cbec.readmodel import Projection, ReadModel
+from cbec_testkit.memory import InMemoryDeclarationStore, MemorySource
+from cbec_testkit.samples import PAYMENT_COMPANY, PLATFORM, declare_orders
+from cbec_testkit.tenants import demo_registry
 from order_service.domain import ORDER_POLICY
 
 

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 from cbec.privacy.cipher import AesGcmCipher, CipherError, KeyRing, new_key
-from cbec.sample_orders import declare_orders
 from cbec.store import DecodeError, EventStore, NewEvent
+from cbec_testkit.samples import declare_orders
 from eventsourcing.persistence import ProcessRecorder
 
 K1, K2 = new_key(), new_key()
@@ -81,9 +81,10 @@ def test_a_bad_key_configuration_is_refused(spec: str) -> None:
         KeyRing.parse(spec)
 
 
-def test_keys_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CBEC_PII_KEYS", raising=False)
-    assert AesGcmCipher.from_env() is None
-    monkeypatch.setenv("CBEC_PII_KEYS", f"k2:{K2}, k1:{K1}")
-    loaded = AesGcmCipher.from_env()
+def test_keys_come_from_the_settings() -> None:
+    from cbec.settings import Settings
+
+    assert AesGcmCipher.from_spec(Settings.from_environ({}).pii.key_spec()) is None
+    settings = Settings.from_environ({"CBEC_PII_KEYS": f"k2:{K2}, k1:{K1}"})
+    loaded = AesGcmCipher.from_spec(settings.pii.key_spec())
     assert loaded is not None and loaded.ring.current == "k2" and set(loaded.ring.keys) == {"k1", "k2"}

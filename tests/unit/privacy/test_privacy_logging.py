@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from cbec.logging_setup import configure_logging
 from cbec.privacy.log_filter import mask_text
-from cbec.sample_orders import declare_orders
+from cbec_testkit.samples import declare_orders
 
 
 @pytest.fixture

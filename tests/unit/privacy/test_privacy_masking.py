@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cbec.privacy.masking import mask_document, mask_value, viewer_roles
-from cbec.sample_orders import PAYMENT_COMPANY, PLATFORM, declare_orders
+from cbec_testkit.samples import PAYMENT_COMPANY, PLATFORM, declare_orders
 
 LOGISTICS = "3105960003"
 OPERATOR = "3105960005"

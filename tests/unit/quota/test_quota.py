@@ -15,11 +15,11 @@ from cbec.contracts.commands import DeclareDocument
 from cbec.contracts.customs import ReceiptReceived
 from cbec.declaration.application import DeclarationApp, Outcome
 from cbec.declaration.doctypes import INVENTORY
-from cbec.declaration.memory import InMemoryDeclarationStore
 from cbec.quota import ledger
 from cbec.quota.settings import QuotaSettings
-from cbec.sample_orders import DECLARANT, cancel_document, inventory_document, order_document
-from cbec.tenants import demo_registry
+from cbec_testkit.memory import InMemoryDeclarationStore
+from cbec_testkit.samples import DECLARANT, cancel_document, inventory_document, order_document
+from cbec_testkit.tenants import demo_registry
 
 BUYER = "310101199001011234"
 KEY = "quota-test-key"

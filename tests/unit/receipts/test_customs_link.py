@@ -15,13 +15,14 @@ import pytest
 import uvicorn
 from cbec.ceb import codec
 from cbec.customs.filedrop import FileDropLink
-from cbec.customs.http_link import HttpGatewayLink, fake_gateway
-from cbec.customs.simulator import CustomsSimulator, Verdict
+from cbec.customs.http_link import HttpGatewayLink
 from cbec.declaration import ceb_bridge
 from cbec.declaration.doctypes import ORDER
-from cbec.declaration.memory import InMemoryDeclarationStore
-from cbec.sample_orders import declare_orders
-from cbec.tenants import demo_registry
+from cbec_testkit.customs.gateway import fake_gateway
+from cbec_testkit.customs.simulator import CustomsSimulator, Verdict
+from cbec_testkit.memory import InMemoryDeclarationStore
+from cbec_testkit.samples import declare_orders
+from cbec_testkit.tenants import demo_registry
 from receipts_service.application import RECEIPT_RECEIVED, TRANSMITTED, CustomsLinkApp
 
 

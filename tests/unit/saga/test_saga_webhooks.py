@@ -10,7 +10,8 @@ from datetime import timedelta
 import uvicorn
 from cbec.bus.ports import Subscription
 from cbec.contracts.status import STATUS_TOPIC, StatusMessage
-from cbec.tenants import DEMO_TENANTS, TenantRegistry
+from cbec.tenants import TenantRegistry
+from cbec_testkit.tenants import DEMO_TENANTS
 from fastapi import FastAPI, Request, Response
 from saga_service.application import status_messages
 from saga_service.webhooks import SIGNATURE_HEADER, WebhookNotifier, httpx_post, verify

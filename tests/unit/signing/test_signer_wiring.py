@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from cbec.contracts.signing import SignRequest
+from cbec.settings import Settings, SignerSettings
 from cbec.signing.certs import certificate_der_from_pem_or_der, generate_rsa_identity
 from cbec.signing.keys import load_key_files
 from cbec.signing.xmldsig import verify_document
 from ceb_samples import samples_dir
-from signer_service.main import build_app
-from signer_service.settings import SignerSettings
+from signer_service.bootstrap import build_app
 
 
 def _write_identity(tmp_path: Path, identity: tuple[bytes, bytes]) -> tuple[Path, Path]:
@@ -31,7 +31,7 @@ def test_software_backend_from_environment_signs_for_the_configured_tenant(
     monkeypatch.setenv("CBEC_SIGNER_CERT_PEM", str(cert))
     monkeypatch.setenv("CBEC_SIGNER_TENANT", "1101180326")
     monkeypatch.setenv("CBEC_SIGNER_PROFILE", "eport-client")
-    app = build_app(SignerSettings())
+    app = build_app(Settings())
     xml = (samples_dir() / "import" / "CEB411Message.xml").read_bytes()
     result = app.handle(SignRequest.for_xml("r1", "1101180326", "CEB411", "k", xml))
     assert result.ok, result.error
@@ -48,7 +48,7 @@ def test_tenant_defaults_to_the_certificate_holder_code(
     monkeypatch.setenv("CBEC_SIGNER_CERT_PEM", str(cert))
     monkeypatch.delenv("CBEC_SIGNER_TENANT", raising=False)
     monkeypatch.setenv("CBEC_SIGNER_BACKEND", "software")
-    app = build_app(SignerSettings())
+    app = build_app(Settings())
     assert [e.customs_code for e in app.registry.entries()] == ["3301961234"]
     app.close()
 
@@ -57,7 +57,7 @@ def test_software_backend_without_key_files_is_a_clear_error(monkeypatch: pytest
     monkeypatch.delenv("CBEC_SIGNER_KEY_PEM", raising=False)
     monkeypatch.delenv("CBEC_SIGNER_CERT_PEM", raising=False)
     with pytest.raises(ValueError, match="CBEC_SIGNER_KEY_PEM"):
-        build_app(SignerSettings(signer_backend="software"))
+        build_app(Settings(signer=SignerSettings(backend="software")))
 
 
 @pytest.mark.parametrize("cert_format", ["der", "base64-text", "pem"])
@@ -107,7 +107,7 @@ def test_a_tenants_file_registers_one_key_per_customs_code(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CBEC_SIGNER_BACKEND", "software")
     monkeypatch.setenv("CBEC_SIGNER_TENANTS_FILE", str(tmp_path / "tenants.json"))
-    app = build_app(SignerSettings())
+    app = build_app(Settings())
     assert sorted(app.backends) == ["1101180326", "4401999999"]
     xml = (samples_dir() / "import" / "CEB411Message.xml").read_bytes()
     own = app.handle(SignRequest.for_xml("a", "1101180326", "CEB411", "k", xml))

@@ -36,8 +36,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from cbec.ceb import codec, dxp
 from cbec.ceb.model import CebMessage
 from cbec.ceb.tables import IMPORT
@@ -45,6 +43,7 @@ from cbec.ceb.validation import RelatedDocs, validate
 from cbec.ceb.xsd import xsd_errors
 from cbec.customs.filedrop import seed_file_name, write_atomically
 from cbec.declaration.doctypes import BY_CODE, DocType
+from cbec.settings import Settings, SimulatorSettings
 
 log = logging.getLogger(__name__)
 
@@ -107,30 +106,14 @@ class SimulatorConfig:
     duplicate_rate: float = 0.0
     faults: dict[tuple[str, str], str] = field(default_factory=dict)
 
-
-class SimulatorSettings(BaseSettings):
-    """``CBEC_SIMULATOR_*`` variables for ``cbec run simulator`` (delays in seconds, rates 0..1)."""
-
-    model_config = SettingsConfigDict(env_prefix="CBEC_SIMULATOR_", extra="ignore")
-
-    delay: float = 0.2  # from status 2 to status 120 (``CBEC_SIMULATOR_DELAY``, as before)
-    first_delay: float = 0.0
-    conclude_delay: float = 0.0
-    release_delay: float = 0.0
-    inspection_delay: float = 0.0
-    close_delay: float | None = None
-    inspection_rate: float = 0.0
-    rejection_rate: float = 0.0
-    lost_rate: float = 0.0
-    duplicate_rate: float = 0.0
-    seed: int = 7
-
-    def config(self) -> SimulatorConfig:
-        return SimulatorConfig(accept_delay=self.delay, first_delay=self.first_delay,
-                               conclude_delay=self.conclude_delay, release_delay=self.release_delay,
-                               inspection_delay=self.inspection_delay, close_delay=self.close_delay,
-                               inspection_rate=self.inspection_rate, rejection_rate=self.rejection_rate,
-                               lost_rate=self.lost_rate, duplicate_rate=self.duplicate_rate)
+    @classmethod
+    def from_settings(cls, settings: SimulatorSettings) -> SimulatorConfig:
+        """The ``CBEC_SIMULATOR_*`` part of the settings tree (``cbec run simulator``)."""
+        return cls(accept_delay=settings.delay, first_delay=settings.first_delay,
+                   conclude_delay=settings.conclude_delay, release_delay=settings.release_delay,
+                   inspection_delay=settings.inspection_delay, close_delay=settings.close_delay,
+                   inspection_rate=settings.inspection_rate, rejection_rate=settings.rejection_rate,
+                   lost_rate=settings.lost_rate, duplicate_rate=settings.duplicate_rate)
 
 
 @dataclass
@@ -596,3 +579,15 @@ def _lines(doc: dict[str, Any], name: str) -> list[dict[str, Any]]:
 
 def _is_customs_code(code: str) -> bool:
     return code.startswith("-") and code[1:].isdigit()
+
+
+def run_process(settings: Settings) -> None:
+    """``cbec run simulator``: the simulator as its own process on the DXP outbox/inbox folders, on the
+    same process runtime (readiness, shutdown, crash exit) as every service."""
+    from cbec.runtime import ServiceProcess
+
+    journal = settings.simulator.journal or settings.dxp.outbox.parent / "simulator-journal.txt"
+    simulator = CustomsSimulator(settings.dxp.outbox, settings.dxp.inbox, journal=journal,
+                                 config=SimulatorConfig.from_settings(settings.simulator))
+    ServiceProcess("simulator", pollers=[simulator.poll], poll_interval=settings.process.poll_interval,
+                   ready_file=settings.process.ready_file).run()

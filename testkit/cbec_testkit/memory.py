@@ -1,14 +1,16 @@
-"""An in-memory DeclarationStore for unit tests and the embedded demo's fast path."""
+"""An in-memory DeclarationStore for unit tests, and a read-model source over it (:class:`MemorySource`)."""
 
 from __future__ import annotations
 
 import copy
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from cbec.declaration.ports import AlreadyProcessed, Position, StreamAppend, VersionConflict
+from cbec.readmodel.projection import Notification
 
 
 class InMemoryDeclarationStore:
@@ -54,3 +56,18 @@ class InMemoryDeclarationStore:
             if position in self._positions:
                 raise AlreadyProcessed(position)
             self._positions.add(position)
+
+
+class MemorySource:
+    """The in-memory declaration store's log as a read-model source (tests)."""
+
+    def __init__(self, store: InMemoryDeclarationStore, now: Callable[[], datetime] | None = None) -> None:
+        self.store = store
+        self.now = now or (lambda: datetime.now(UTC))
+
+    def notifications(self, start: int, limit: int) -> Sequence[Notification]:
+        entries = self.store.log[start - 1 : start - 1 + limit]
+        return [Notification(start + i, s, t, self.now()) for i, (s, _, t, _) in enumerate(entries)]
+
+    def stream(self, stream_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
+        return self.store.read(stream_id)

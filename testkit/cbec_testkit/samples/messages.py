@@ -1,6 +1,7 @@
 """Small, consistent, XSD-valid example messages (one 9610 import set) for tests, demos and benchmarks.
 
-All parties and persons are fictitious. The order, payment, waybill and list agree with each other
+All parties and persons are fictitious: the enterprises are :mod:`cbec_testkit.samples.parties`.
+The order, payment, waybill and list agree with each other
 so that the cross-document business rules pass; tests mutate copies to break one rule at a time.
 """
 
@@ -11,20 +12,22 @@ from typing import Any
 
 from cbec.ceb.model import CebMessage
 
+from cbec_testkit.samples import parties
+
 GUID = "4CDE1CFD-EDED-46B1-946C-B8022E42FC94"
-EBP = "1105910159"
-EBC = "1105910160"
-PAY = "1105910161"
-LOGISTICS = "1105910162"
+EBP = parties.PLATFORM
+EBC = parties.PLATFORM  # the platform sells on its own account
+PAY = parties.PAYMENT_COMPANY
+LOGISTICS = parties.LOGISTICS_COMPANY
 AGENT = EBC
 ORDER_NO = "ORDER-2024-0001"
 LOGISTICS_NO = "LN2024000000001"
 
 BASE_TRANSFER = {
     "copCode": EBC,
-    "copName": "示例电商企业有限公司",
+    "copName": parties.PLATFORM_NAME,
     "dxpMode": "DXP",
-    "dxpId": "DXPENT0000000001",
+    "dxpId": parties.dxp_id(EBC),
 }
 
 
@@ -60,9 +63,9 @@ def order_doc(lines: int = 1, *, order_no: str = ORDER_NO, freight: str = "10", 
         "orderType": "I",
         "orderNo": order_no,
         "ebpCode": EBP,
-        "ebpName": "示例电商平台有限公司",
+        "ebpName": parties.PLATFORM_NAME,
         "ebcCode": EBC,
-        "ebcName": "示例电商企业有限公司",
+        "ebcName": parties.PLATFORM_NAME,
         "goodsValue": str(goods),
         "freight": freight,
         "discount": "0",
@@ -75,7 +78,7 @@ def order_doc(lines: int = 1, *, order_no: str = ORDER_NO, freight: str = "10", 
         "buyerIdType": "1",
         "buyerIdNumber": "110101199001010000",
         "payCode": PAY,
-        "payName": "示例支付有限公司",
+        "payName": parties.PAYMENT_NAME,
         "payTransactionId": "PAY2024030100001",
         "consignee": "测试收货人",
         "consigneeTelephone": "13800000001",
@@ -113,7 +116,7 @@ def payment_message(order: dict[str, Any] | None = None) -> CebMessage:
         "appTime": "20240301120100",
         "appStatus": "2",
         "payCode": PAY,
-        "payName": "示例支付有限公司",
+        "payName": parties.PAYMENT_NAME,
         "payTransactionId": head_o["payTransactionId"],
         "orderNo": head_o["orderNo"],
         "ebpCode": EBP,
@@ -137,7 +140,7 @@ def logistics_message(order: dict[str, Any] | None = None) -> CebMessage:
         "appTime": "20240301120200",
         "appStatus": "2",
         "logisticsCode": LOGISTICS,
-        "logisticsName": "示例物流有限公司",
+        "logisticsName": parties.LOGISTICS_NAME,
         "logisticsNo": LOGISTICS_NO,
         "billNo": "BILL0001",
         "orderNo": head_o["orderNo"],
@@ -169,7 +172,7 @@ def inventory_doc(order: dict[str, Any] | None = None, *, lines: int | None = No
         "ebcName": head_o["ebcName"],
         "logisticsNo": LOGISTICS_NO,
         "logisticsCode": LOGISTICS,
-        "logisticsName": "示例物流有限公司",
+        "logisticsName": parties.LOGISTICS_NAME,
         "copNo": "COP2024030100001",
         "assureCode": EBC,
         "ieFlag": "I",

@@ -1,4 +1,6 @@
-"""Generated, realistic-looking import orders for the demo, benchmarks and tests (all data is fictitious)."""
+"""Generated, realistic-looking import documents for the demo, benchmarks and tests (all data is fictitious;
+the parties are :mod:`cbec_testkit.samples.parties`, the demo tenants). :mod:`cbec_testkit.samples.messages`
+builds whole CEB messages of one small consistent set for the codec and rule tests."""
 
 from __future__ import annotations
 
@@ -8,17 +10,27 @@ from typing import Any
 
 from cbec.contracts.commands import DeclareDocument
 
-PLATFORM = "3105960001"
-PLATFORM_NAME = "示例跨境电商平台有限公司"
-PAYMENT_COMPANY = "3105960002"
-PAYMENT_NAME = "示例支付有限公司"
-LOGISTICS_COMPANY = "3105960003"
-LOGISTICS_NAME = "示例国际物流有限公司"
-DECLARANT = "3105960004"
-DECLARANT_NAME = "示例保税仓储有限公司"
-SITE_OPERATOR = "3105960005"
-SITE_OPERATOR_NAME = "示例监管场所经营有限公司"
-CUSTOMS_CODE = "5165"
+from cbec_testkit.samples.parties import (
+    CUSTOMS_CODE,
+    DECLARANT,
+    DECLARANT_NAME,
+    LOGISTICS_COMPANY,
+    LOGISTICS_NAME,
+    PAYMENT_COMPANY,
+    PAYMENT_NAME,
+    PLATFORM,
+    PLATFORM_NAME,
+    SITE_OPERATOR,
+    SITE_OPERATOR_NAME,
+)
+
+__all__ = [
+    "CUSTOMS_CODE", "DECLARANT", "DECLARANT_NAME", "LOGISTICS_COMPANY", "LOGISTICS_NAME", "PAYMENT_COMPANY",
+    "PAYMENT_NAME", "PLATFORM", "PLATFORM_NAME", "SITE_OPERATOR", "SITE_OPERATOR_NAME",
+    "cancel_document", "declare_clearance", "declare_orders", "entry_document", "inventory_document",
+    "logistics_no", "order_document", "payment_document", "return_document", "waybill_document",
+    "waybill_status_document",
+]
 
 _GOODS = [
     ("婴儿配方奶粉", "900g/罐 1段", "122", "601"),

@@ -1,0 +1,62 @@
+"""`cbec run receipts`, the embedded demo and the tests build the customs link here: sign results →
+DXP outbox (or the HTTP gateway); DXP inbox → receipt events."""
+
+from __future__ import annotations
+
+import json
+
+from cbec import production
+from cbec.bus.ports import Subscription
+from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC
+from cbec.customs.filedrop import FileDropLink
+from cbec.customs.http_link import HttpGatewayLink
+from cbec.customs.transport import Transport
+from cbec.declaration.bus_glue import bus_handler
+from cbec.declaration.eventstore_adapter import EventStoreDeclarations
+from cbec.declaration.ports import Position
+from cbec.declaration.routing import SIGN_RESULTS_TOPIC
+from cbec.runtime import ServiceProcess
+from cbec.service import Consumes, Outbox, Service, as_process
+from cbec.settings import Settings
+from cbec.store.event_store import EventStore
+from cbec.store.events import RecordedEvent
+from cbec.tenants import TenantRegistry
+
+from receipts_service.application import CustomsLinkApp, route
+
+SERVICE = "receipts"
+
+
+def transport(settings: Settings) -> Transport:
+    """The HTTP gateway when ``CBEC_CUSTOMS_GATEWAY_URL`` is set, else the DXP file drop."""
+    link = settings.link
+    if link.gateway_url:
+        return HttpGatewayLink(link.gateway_url, link.gateway_dxp_id, poll_every=link.gateway_poll_every)
+    return FileDropLink(settings.dxp.outbox, settings.dxp.inbox)
+
+
+def build(settings: Settings, tenants: TenantRegistry, store: EventStore, link: Transport) -> Service:
+    """The customs link on ``store``, sending and receiving through ``link``."""
+    app = CustomsLinkApp(EventStoreDeclarations(store), link, tenants)
+
+    def on_signed(raw: bytes, position: Position) -> None:
+        app.transmit(json.loads(raw), position)
+
+    def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
+        return route(event.stream_id, event.version, event.type, event.data)
+
+    return Service(
+        SERVICE,
+        app,
+        consumes=[Consumes(Subscription((SIGN_RESULTS_TOPIC,), f"cbec-{SERVICE}"),
+                           bus_handler(SERVICE, {SIGN_RESULTS_TOPIC: on_signed}))],
+        outboxes=[Outbox(store, settings.database.schema_for(SERVICE), relay_route)],
+        pollers=[app.poll_inbox],
+        topics=[TRANSMISSIONS_TOPIC, RECEIPTS_TOPIC],
+    )
+
+
+def process(settings: Settings, tenants: TenantRegistry) -> ServiceProcess:
+    production.require(settings, production.tenants_problems(settings))
+    store = EventStore.open(settings.database.url, schema=settings.database.schema_for(SERVICE), name=SERVICE)
+    return as_process(build(settings, tenants, store, transport(settings)), settings)

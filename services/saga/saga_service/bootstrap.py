@@ -1,0 +1,66 @@
+"""`cbec run saga`, the embedded demo and the tests build the saga here: declaration events in → saga
+commands and status out; status out → tenants' webhooks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from cbec import production
+from cbec.bus.ports import Subscription
+from cbec.clock import Clock, SystemClock
+from cbec.contracts.status import SAGA_COMMANDS_TOPIC, STATUS_TOPIC
+from cbec.runtime import ServiceProcess
+from cbec.service import Consumes, Outbox, Service, as_process
+from cbec.settings import Settings
+from cbec.store.event_store import EventStore
+from cbec.store.events import RecordedEvent
+from cbec.tenants import TenantRegistry
+
+from saga_service import webhooks
+from saga_service.api import make_http_app
+from saga_service.application import INPUT_TOPICS, NAME, SagaApp, policy_from, route
+from saga_service.settings import SecretLookup
+
+
+def notifier(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clock: Clock | None = None,
+             post: webhooks.Post | None = None) -> webhooks.WebhookNotifier:
+    """Webhook delivery with the configured policy and HMAC keys (``post``: HTTPS with httpx)."""
+    hooks = settings.webhooks
+    return webhooks.WebhookNotifier(
+        store, tenants, SecretLookup(hooks), post=post or webhooks.httpx_post(hooks.timeout), clock=clock,
+        max_attempts=hooks.max_attempts, backoff=timedelta(seconds=hooks.backoff))
+
+
+def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clock: Clock | None = None,
+          post: webhooks.Post | None = None) -> Service:
+    """The saga on ``store``; ``clock`` and ``post`` default to the system clock and HTTPS."""
+    clock = clock or SystemClock()
+    own = settings.saga
+    app = SagaApp(store, policy=policy_from(own.gate, own.receipt_timeout, own.max_resends), clock=clock)
+    hooks = notifier(settings, tenants, store, clock=clock, post=post)
+
+    def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
+        return route(event) + webhooks.route(event)
+
+    service = Service(
+        NAME,
+        app,
+        consumes=[Consumes(Subscription(INPUT_TOPICS, "cbec-saga"), batch_handler=app.handle_batch),
+                  Consumes(Subscription((STATUS_TOPIC,), "cbec-webhooks"), hooks.handle)],
+        outboxes=[Outbox(store, settings.database.schema_for(NAME), relay_route)],
+        pollers=[app.tick, hooks.poll],
+        topics=[SAGA_COMMANDS_TOPIC, STATUS_TOPIC, webhooks.DLQ_TOPIC],
+        http_app=make_http_app(app),
+    )
+    service.extras["webhooks"] = hooks
+    return service
+
+
+def check(settings: Settings, tenants: TenantRegistry) -> None:
+    production.require(settings, production.tenants_problems(settings) + production.webhook_problems(settings, tenants))
+
+
+def process(settings: Settings, tenants: TenantRegistry) -> ServiceProcess:
+    check(settings, tenants)
+    store = EventStore.open(settings.database.url, schema=settings.database.schema_for(NAME), name=NAME)
+    return as_process(build(settings, tenants, store), settings)

@@ -1,0 +1,92 @@
+"""`cbec run signer`, the embedded demo and the tests build the signer here: the signer application
+over the configured keys (files or PKCS#11) or over the keys they pass (software keys by tenant)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from cbec import production
+from cbec.bus.ports import Message, Publisher, Subscription
+from cbec.contracts.signing import ContractError, SignRequest
+from cbec.service import Consumes, Service
+from cbec.settings import Settings
+from cbec.signing.keys import SigningKey
+from cbec.signing.pool import KeyPool
+from cbec.signing.registry import CertificateRegistry
+from cbec.tenants import TenantRegistry
+
+from signer_service.application import BAD_REQUEST, SignerApp
+from signer_service.backends import build_registry
+from signer_service.worker import WorkerConfig
+
+log = logging.getLogger(__name__)
+
+NAME = "signer"
+
+
+def build_app(settings: Settings, keys: Mapping[str, SigningKey] | None = None) -> SignerApp:
+    """The signer over ``keys`` (by customs code) when given, else over the configured backend."""
+    own = settings.signer
+    if keys is None:
+        registry, pools = build_registry(own)
+    else:
+        registry, pools = CertificateRegistry(), {}
+        for code, key in keys.items():
+            pools[code] = _software_pool(key, own.threads)
+            registry.register(code, pools[code], own.profile)
+    return SignerApp(registry, pools, threads=own.threads, cache_size=own.cache_size)
+
+
+def _software_pool(key: SigningKey, threads: int) -> KeyPool:
+    # A software key is thread-safe and stateless: one object serves every pool slot.
+    return KeyPool(lambda: key, size=max(1, threads))
+
+
+def check(settings: Settings, tenants: TenantRegistry | None, app: SignerApp) -> None:
+    """In production: a tenant registry, and a key for every tenant in it (each one declares)."""
+    problems = production.tenants_problems(settings)
+    if tenants is not None:
+        problems += production.signer_problems(tenants, (e.customs_code for e in app.registry.entries()))
+    production.require(settings, problems)
+
+
+def worker_config(settings: Settings) -> WorkerConfig:
+    """The Kafka worker's configuration (the same Kafka address rule as every other service)."""
+    own = settings.signer
+    return WorkerConfig(
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        group_id=own.group_id,
+        requests_topic=own.requests_topic,
+        results_topic=own.results_topic,
+        dlq_topic=own.dlq_topic,
+        max_poll_records=own.batch_size,
+        warm_cache_per_partition=own.warm_cache_per_partition,
+    )
+
+
+def build(settings: Settings, app: SignerApp, publisher: Publisher) -> Service:
+    """The signer on a bus other than Kafka (the embedded demo, tests): each request is signed and its
+    result published, as :class:`~signer_service.worker.SignerWorker` does on Kafka."""
+    own = settings.signer
+
+    def on_request(message: Message) -> None:
+        try:
+            request = SignRequest.from_json(message.value)
+        except ContractError as exc:
+            log.warning("signer: unreadable request %s@%d: %s", message.topic, message.offset, exc)
+            app.metrics.record_error(BAD_REQUEST)
+            publisher.publish(own.dlq_topic, message.key or "", message.value)
+            return
+        result = app.handle(request)
+        publisher.publish(own.results_topic, result.clearance_key, result.to_json())
+
+    return Service(NAME, app, consumes=[Consumes(Subscription((own.requests_topic,), own.group_id), on_request)],
+                   topics=[own.results_topic, own.dlq_topic])
+
+
+def run(settings: Settings, tenants: TenantRegistry | None) -> None:
+    """``cbec run signer``: the Kafka worker (and the HTTP API when ``CBEC_SIGNER_HTTP_PORT`` is set)."""
+    from signer_service import main
+
+    main.run(settings, tenants)

@@ -1,0 +1,63 @@
+"""What a process refuses to run with when ``CBEC_ENV=production``: development stand-ins for secrets
+and configuration. Development (the default, and ``cbec demo``/``cbec up``) only warns."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from cbec.settings import Settings
+from cbec.tenants import TenantRegistry
+
+log = logging.getLogger(__name__)
+
+
+class UnsafeForProduction(SystemExit):
+    """The process would run on a development stand-in; the message names the variable(s)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"cbec: refusing to start with CBEC_ENV=production: {'; '.join(problems)}")
+
+    def __str__(self) -> str:
+        return str(self.code)
+
+
+def tenants_problems(settings: Settings) -> list[str]:
+    if settings.tenants.file is None:
+        return ["CBEC_TENANTS_FILE is not set (the built-in demo tenants are for development)"]
+    return []
+
+
+def personal_data_problems(settings: Settings) -> list[str]:
+    if settings.pii.key_spec() is None:
+        return ["CBEC_PII_KEYS is not set (personal data would be stored unencrypted)"]
+    return []
+
+
+def buyer_key_problems(settings: Settings) -> list[str]:
+    if settings.pii.uses_development_key():
+        return ["CBEC_PII_HMAC_KEY is not set (buyer quota keys would use the public development key)"]
+    return []
+
+
+def webhook_problems(settings: Settings, tenants: TenantRegistry) -> list[str]:
+    return [f"CBEC_WEBHOOK_SECRET_{t.customs_code} (or CBEC_WEBHOOK_SECRET) is not set for tenant"
+            f" {t.customs_code}, which has a callbackUrl"
+            for t in tenants.all() if t.callback_url and not settings.webhooks.secret_for(t.customs_code)]
+
+
+def signer_problems(tenants: TenantRegistry, keyed: Iterable[str]) -> list[str]:
+    have = set(keyed)
+    return [f"CBEC_SIGNER_TENANTS_FILE names no signing key for tenant {t.customs_code}"
+            for t in tenants.all() if t.customs_code not in have]
+
+
+def require(settings: Settings, problems: list[str]) -> None:
+    """In production, refuse (``UnsafeForProduction``) when there is any problem; else warn about each."""
+    if not problems:
+        return
+    if settings.production:
+        raise UnsafeForProduction(problems)
+    for problem in problems:
+        log.warning("development settings: %s", problem)

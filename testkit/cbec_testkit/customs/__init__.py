@@ -1,0 +1,1 @@
+"""Customs played for tests and demos: the simulator and a fake HTTP gateway."""
