@@ -57,7 +57,8 @@ def configure_logging(
 
     ``level`` defaults to INFO (processes pass ``CBEC_LOG_LEVEL`` from their settings). Replaces
     handlers on the root logger, so calling it twice does not duplicate lines. With ``excepthooks``
-    an uncaught exception (main thread or any other) is logged as one masked JSON line instead of a raw traceback on stderr.
+    an uncaught exception (main thread or any other) is logged as one masked JSON line, never a raw
+    traceback on stderr.
     """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
