@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import os
 import secrets
@@ -18,8 +16,9 @@ import payment_service.application
 from cbec.bus.in_process import InProcessBus
 from cbec.bus.ports import Subscription
 from cbec.clock import Clock, SystemClock
-from cbec.contracts.commands import INTAKE_TOPICS, DeclareDocument
-from cbec.contracts.status import GOODS_LEFT_TOPIC, STATUS_TOPIC, GoodsLeft
+from cbec.contracts import topics
+from cbec.contracts.commands import INTAKE_TOPICS, DeclareDocument, GoodsLeft
+from cbec.contracts.signing import SignRequest, SignResult
 from cbec.customs.filedrop import FileDropLink
 from cbec.customs.simulator import CustomsSimulator, SimulatorConfig
 from cbec.declaration import routing
@@ -29,7 +28,6 @@ from cbec.declaration.dispatch import handlers
 from cbec.declaration.doctypes import BY_CODE
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
 from cbec.declaration.lifecycle import Declaration
-from cbec.declaration.ports import Position
 from cbec.quota.settings import QuotaSettings
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.keys import SigningKey
@@ -68,19 +66,16 @@ class InProcessSigner:
         self.done: set[str] = set()
 
     def handle(self, raw: bytes) -> None:
-        request: dict[str, Any] = json.loads(raw)
-        request_id = str(request["request_id"])
-        if request_id in self.done:
+        request = SignRequest.from_json(raw)
+        if request.request_id in self.done:
             return
-        result: dict[str, Any] = {k: request[k] for k in ("request_id", "tenant", "doc_type", "clearance_key")}
-        key = self.keys.get(str(request["tenant"]))
+        key = self.keys.get(request.tenant)
         if key is None:
-            result.update(ok=False, error={"code": "CBEC-3001", "message": "no signing key for this tenant"})
+            result = SignResult.failure(request, "CBEC-3001", "no signing key for this tenant")
         else:
-            signed = sign_document(base64.b64decode(request["xml_b64"]), key)
-            result.update(ok=True, signed_xml_b64=base64.b64encode(signed).decode())
-        self.bus.publish(routing.SIGN_RESULTS_TOPIC, str(request["clearance_key"]), json.dumps(result).encode())
-        self.done.add(request_id)
+            result = SignResult.success(request, sign_document(request.xml(), key))
+        self.bus.publish(topics.SIGN_RESULTS, request.clearance_key, result.to_json())
+        self.done.add(request.request_id)
 
 
 def embedded_quota_settings() -> QuotaSettings:
@@ -124,20 +119,17 @@ class EmbeddedStack:
             self.webhooks = webhooks.WebhookNotifier(
                 saga_store, self.tenants, SecretLookup(os.environ.get("CBEC_WEBHOOK_SECRET", "")),
                 post=self.webhook_post, clock=self.clock)
-            self.bus.consumer(Subscription((STATUS_TOPIC,), "cbec-webhooks"), self.webhooks.handle)
+            self.bus.consumer(Subscription((topics.STATUS,), "cbec-webhooks"), self.webhooks.handle)
 
         self.signer = InProcessSigner(self.bus, software_keys(self.tenants))
-        self.bus.consumer(Subscription((routing.SIGN_REQUESTS_TOPIC,), "cbec-signer"),
+        self.bus.consumer(Subscription((topics.SIGN_REQUESTS,), "cbec-signer"),
                           lambda m: self.signer.handle(m.value))
 
         self.link = FileDropLink(self.dxp_dir / "outbox", self.dxp_dir / "inbox")
         link_store = self._store("receipts")
         self.customs_link = CustomsLinkApp(EventStoreDeclarations(link_store), self.link, self.tenants)
-        def on_signed(raw: bytes, position: Position) -> None:
-            self.customs_link.transmit(json.loads(raw), position)
-
-        self.bus.consumer(Subscription((routing.SIGN_RESULTS_TOPIC,), "cbec-receipts"),
-                          bus_handler("receipts", {routing.SIGN_RESULTS_TOPIC: on_signed}))
+        self.bus.consumer(Subscription((topics.SIGN_RESULTS,), "cbec-receipts"),
+                          bus_handler("receipts", {topics.SIGN_RESULTS: self.customs_link.on_signed}))
         self.relays.append(OutboxRelay(link_store, self.bus, name="receipts",
                                        route=lambda e: link_route(e.stream_id, e.version, e.type, e.data)))
         self.simulator = CustomsSimulator(self.link.outbox, self.link.inbox, config=self.simulator_config)
@@ -167,7 +159,7 @@ class EmbeddedStack:
 
     def goods_left(self, clearance_key: str) -> None:
         """The goods of a clearance left the zone or site (what the site's gate system reports)."""
-        self.bus.publish(GOODS_LEFT_TOPIC, clearance_key,
+        self.bus.publish(topics.GOODS_LEFT, clearance_key,
                          GoodsLeft(clearance_key, f"goods-left:{clearance_key}").to_json())
 
     def step(self) -> int:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 from cbec.bus.aio_kafka import AioKafkaPublisher
 from cbec.bus.kafka import KafkaConsumerLoop, ensure_topics
 from cbec.bus.ports import Subscription
-from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC
+from cbec.contracts import topics
 from cbec.customs.filedrop import FileDropLink
 from cbec.customs.http_link import HttpGatewayLink
 from cbec.customs.transport import Transport
 from cbec.declaration.bus_glue import bus_handler
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
-from cbec.declaration.ports import Position
-from cbec.declaration.routing import SIGN_RESULTS_TOPIC
 from cbec.runtime import ServiceProcess
 from cbec.settings import Settings, schema_for
 from cbec.store.event_store import EventStore
@@ -53,14 +49,10 @@ def build_process(settings: Settings | None = None) -> ServiceProcess:
     tenants = load_tenants(settings)
     app = CustomsLinkApp(EventStoreDeclarations(store), transport(settings, LinkSettings()), tenants)
     bootstrap = settings.kafka_bootstrap_servers
-    ensure_topics(bootstrap, [SIGN_RESULTS_TOPIC, TRANSMISSIONS_TOPIC, RECEIPTS_TOPIC], settings.topic_partitions)
-
-    def on_signed(raw: bytes, position: Position) -> None:
-        app.transmit(json.loads(raw), position)
-
-    table = {SIGN_RESULTS_TOPIC: on_signed}
+    ensure_topics(bootstrap, [topics.SIGN_RESULTS, topics.TRANSMISSIONS, topics.RECEIPTS], settings.topic_partitions)
+    table = {topics.SIGN_RESULTS: app.on_signed}
     consumer = KafkaConsumerLoop(
-        bootstrap, Subscription((SIGN_RESULTS_TOPIC,), f"cbec-{SERVICE}"), bus_handler(SERVICE, table)
+        bootstrap, Subscription((topics.SIGN_RESULTS,), f"cbec-{SERVICE}"), bus_handler(SERVICE, table)
     )
 
     def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:

@@ -234,8 +234,6 @@ class Clearance:
             if not any((r.status, r.time) == (receipt.status, receipt.time) for r in doc.receipts + doc.history):
                 doc.receipts.append(receipt)
             doc.progress_at = data["at"]
-        elif kind_of_event in ("DocumentRefusedBySaga", "DocumentRefusedByRule"):
-            doc.phase = "refused"
 
     # -- views ---------------------------------------------------------------------------------
     def waiting_for(self, kind: str, gate: int) -> list[str]:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from cbec.bus.aio_kafka import AioKafkaPublisher
 from cbec.bus.kafka import KafkaConsumerLoop, ensure_topics
 from cbec.bus.ports import Subscription
-from cbec.contracts.status import SAGA_COMMANDS_TOPIC, STATUS_TOPIC
+from cbec.contracts import topics
 from cbec.runtime import ServiceProcess
 from cbec.settings import Settings, schema_for
 from cbec.store.event_store import EventStore
@@ -36,11 +36,13 @@ def build_process(settings: Settings | None = None, saga_settings: SagaSettings 
     )
     bootstrap = settings.kafka_bootstrap_servers
     ensure_topics(
-        bootstrap, [*INPUT_TOPICS, SAGA_COMMANDS_TOPIC, STATUS_TOPIC, webhooks.DLQ_TOPIC], settings.topic_partitions
+        bootstrap,
+        [*INPUT_TOPICS, topics.SAGA_COMMANDS, topics.STATUS, topics.WEBHOOK_DEAD_LETTERS],
+        settings.topic_partitions,
     )
     consumers = [
         KafkaConsumerLoop(bootstrap, Subscription(INPUT_TOPICS, "cbec-saga"), batch_handler=app.handle_batch),
-        KafkaConsumerLoop(bootstrap, Subscription((STATUS_TOPIC,), "cbec-webhooks"), notifier.handle),
+        KafkaConsumerLoop(bootstrap, Subscription((topics.STATUS,), "cbec-webhooks"), notifier.handle),
     ]
 
     def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from cbec.contracts.signing import REQUESTS_TOPIC, RESULTS_TOPIC
+from cbec.contracts import topics
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -15,9 +15,9 @@ class SignerSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     signer_group_id: str = "cbec-signer"
-    signer_requests_topic: str = REQUESTS_TOPIC
-    signer_results_topic: str = RESULTS_TOPIC
-    signer_dlq_topic: str = "cbec.dlq.signer"
+    signer_requests_topic: str = topics.SIGN_REQUESTS
+    signer_results_topic: str = topics.SIGN_RESULTS
+    signer_dlq_topic: str = topics.SIGNER_DEAD_LETTERS
     signer_batch_size: int = 500
     signer_threads: int = 1
     signer_cache_size: int = 10_000

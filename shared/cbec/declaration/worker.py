@@ -9,6 +9,7 @@ from cbec.auth.keys import ApiKeyRegistry
 from cbec.bus.aio_kafka import AioKafkaPublisher
 from cbec.bus.kafka import KafkaConsumerLoop, ensure_topics
 from cbec.bus.ports import Subscription
+from cbec.contracts import topics
 from cbec.declaration import ceb_bridge, routing
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.batch_intake import batch_handler
@@ -70,7 +71,7 @@ def build_process(
     bootstrap = settings.kafka_bootstrap_servers
     ensure_topics(
         bootstrap,
-        [*table, routing.events_topic(service), routing.SIGN_REQUESTS_TOPIC, f"cbec.dlq.{service}"],
+        [*table, topics.events(service), topics.SIGN_REQUESTS, topics.dead_letters(service)],
         settings.topic_partitions,
     )
     consumer = KafkaConsumerLoop(

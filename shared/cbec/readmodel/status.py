@@ -6,27 +6,20 @@ formatter serves a projection's ``on_change`` hook (e.g. webhooks to every party
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from cbec.contracts.status import STATUS_CHANGED, StatusMessage
+from cbec.contracts.topics import STATUS as STATUS_TOPIC
 from cbec.readmodel.tables import DocumentRow
-
-STATUS_TOPIC = "cbec.out.status"
 
 
 def status_change(row: DocumentRow, tenant: str, event_id: str) -> dict[str, Any]:
-    return {
-        "schema": "cbec.status/1",
-        "tenant": tenant,
-        "clearanceKey": row.clearance_key,
-        "docType": row.doc_type,
-        "businessKey": list(row.business_key),
-        "status": row.status,
-        "statusCode": row.status_code,
-        "phase": row.phase,
-        "occurredAt": row.updated_at.isoformat(),
-        "eventId": event_id,
-    }
+    return status_message(row, tenant, event_id).to_dict()
+
+
+def status_message(row: DocumentRow, tenant: str, event_id: str) -> StatusMessage:
+    return StatusMessage(STATUS_CHANGED, event_id, tenant, row.clearance_key, row.doc_type, list(row.business_key),
+                         row.status, row.status_code, row.phase, at=row.updated_at.isoformat())
 
 
 def status_messages(changed: list[tuple[DocumentRow, str]]) -> list[tuple[str, str, bytes]]:
@@ -36,13 +29,7 @@ def status_messages(changed: list[tuple[DocumentRow, str]]) -> list[tuple[str, s
         if not row.business_key:
             continue  # refused before it had a key: only the sender's DLQ / HTTP answer tell it
         for tenant in sorted(row.parties):
-            message = status_change(row, tenant, event_id)
-            out.append(
-                (
-                    STATUS_TOPIC,
-                    row.clearance_key or row.stream_id,
-                    json.dumps(message, ensure_ascii=False).encode(),
-                )
-            )
+            message = status_message(row, tenant, event_id)
+            out.append((STATUS_TOPIC, row.clearance_key or row.stream_id, message.to_json()))
     return out
 
