@@ -18,7 +18,7 @@ from cbec.contracts.base import ContractError
 from cbec.contracts.commands import DeclareDocument, GoodsLeft
 from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
 from cbec.contracts.dead_letter import DeadLetter, WebhookDeadLetter
-from cbec.contracts.events import DeclarationEvent
+from cbec.contracts.events import EVENT_DATA, EVENT_TYPES, DeclarationEvent, DocumentHeld, EventData
 from cbec.contracts.saga import SagaCommand
 from cbec.contracts.schema_check import check_declare, errors_of, is_valid
 from cbec.contracts.signing import SignRequest, SignResult
@@ -158,7 +158,10 @@ def test_every_event_type_is_produced_and_validates(produced: list[Routed]) -> N
     for event in events:
         assert errors_of(f"events/{event['type']}.json", event) == [], event["type"]
         assert errors_of("events/declaration-event.json", event) == []
-        assert DeclarationEvent.from_dict(event).to_dict() == event
+        read = DeclarationEvent.from_dict(event)
+        assert read.to_dict() == event
+        assert type(read.payload).__name__ == event["type"]  # one payload class per event type
+        assert read.payload.to_dict() == event["data"]
 
 
 def test_no_event_carries_the_document(produced: list[Routed]) -> None:
@@ -453,6 +456,15 @@ def test_a_saga_command_its_schema_forbids_is_not_read() -> None:
     with pytest.raises(ContractError) as rejected:
         SagaCommand.from_json(json.dumps(bad).encode())
     assert rejected.value.errors[0].path == "docType"
+
+
+def test_each_published_event_type_has_its_payload_class_and_unknown_fields_are_kept() -> None:
+    assert tuple(EVENT_DATA) == EVENT_TYPES
+    held = DocumentHeld(doc_type="CEB411", clearance_key=KEY, waiting_for=["order"], extra={"since": "later"})
+    assert held.to_dict() == {"docType": "CEB411", "clearanceKey": KEY, "waitingFor": ["order"], "since": "later"}
+    assert DocumentHeld.from_dict(held.to_dict()) == held
+    newer = DeclarationEvent("DocumentArchived", str(uuid.UUID(int=1)), 9, "CEB311", KEY, {"docType": "CEB311"})
+    assert DeclarationEvent.from_json(newer.to_json()).payload == EventData(doc_type="CEB311")
 
 
 # -- topic names ------------------------------------------------------------------------------------------
