@@ -80,3 +80,16 @@ def test_everything_the_saga_publishes_validates_and_is_read_back() -> None:
         assert topic == topics.WEBHOOK_DEAD_LETTERS
         assert errors_of("events/webhook-dead-letter.json", json.loads(value)) == []
         assert WebhookDeadLetter.from_json(value).key == key
+
+
+def test_the_saga_matches_only_event_types_the_services_publish() -> None:
+    """No phantom names: every declaration event type the saga's code names is one the services emit."""
+    import re
+    from pathlib import Path
+
+    import saga_service
+    from cbec.contracts.events import EVENT_TYPES
+
+    source = "\n".join(p.read_text("utf-8") for p in Path(saga_service.__file__).parent.glob("*.py"))
+    named = set(re.findall(r"""["']((?:Document|Receipt)[A-Z]\w+)["']""", source))
+    assert named and named <= set(EVENT_TYPES)
