@@ -19,11 +19,10 @@ from typing import Any
 from cbec.bus.ports import Message
 from cbec.clock import Clock, SystemClock
 from cbec.contracts import saga, topics
-from cbec.contracts.base import ContractError
+from cbec.contracts.base import ContractError, as_ceb_error
 from cbec.contracts.commands import GoodsLeft
 from cbec.contracts.events import DeclarationEvent
 from cbec.contracts.status import CLEARANCE_ALERT, STATUS_CHANGED, StatusMessage
-from cbec.errors import CebError
 from cbec.store.errors import AlreadyProcessed, ConcurrencyError
 from cbec.store.event_store import EventStore
 from cbec.store.events import Append, NewEvent, RecordedEvent
@@ -287,7 +286,7 @@ def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
     if command is not None:
         message = saga.SagaCommand(command, str(data["commandId"]), key, str(data.get("docType", "")),
                                    tuple(str(k) for k in data.get("businessKey", [])),
-                                   tuple(CebError(**e) for e in data.get("errors", [])))
+                                   tuple(as_ceb_error(e) for e in data.get("errors", [])))
         return [(topics.SAGA_COMMANDS, key, message.to_json())]
     if event.type in (domain.STATUS_PUBLISHED, domain.ALERT_RAISED):
         return [(topics.STATUS, key, status_message(event).to_json())]

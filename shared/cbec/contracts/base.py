@@ -8,7 +8,7 @@ which carries the findings, so the consumer can dead-letter the message with the
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cbec.errors import CebError
@@ -26,6 +26,11 @@ class ContractError(ValueError):
 
 def finding(path: str, message: str, rule: str = "contract") -> CebError:
     return CebError("CBEC-0002", path, rule, message)
+
+
+def as_ceb_error(item: Mapping[str, Any]) -> CebError:
+    """A finding from its JSON object ``{code, path, rule, message}`` (missing parts read as "")."""
+    return CebError(*(str(item.get(k, "")) for k in ("code", "path", "rule", "message")))
 
 
 def load_object(raw: bytes | str) -> dict[str, Any]:
@@ -83,6 +88,5 @@ def ceb_errors(data: dict[str, Any], name: str, *, required: bool = True) -> tup
     for item in value:
         if not isinstance(item, dict):
             raise ContractError([finding(name, "each error is an object {code, path, rule, message}")])
-        out.append(CebError(str(item.get("code", "")), str(item.get("path", "")), str(item.get("rule", "")),
-                            str(item.get("message", ""))))
+        out.append(as_ceb_error(item))
     return tuple(out)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cbec.contracts.base import ContractError, ceb_errors, check_schema, dump, finding, load_object, text
+from cbec.contracts.base import ContractError, as_ceb_error, ceb_errors, check_schema, dump, finding, load_object, text
 from cbec.errors import CebError
 
 DEAD_LETTERED = "CommandDeadLettered"
@@ -46,8 +46,7 @@ class DeadLetter:
     @classmethod
     def stored(cls, data: Mapping[str, Any]) -> DeadLetter:
         """Rebuild the letter a service stored from :meth:`to_dict` (trusted: not checked again)."""
-        errors = tuple(CebError(**{k: str(e.get(k, "")) for k in ("code", "path", "rule", "message")})
-                       for e in data.get("errors", []))
+        errors = tuple(as_ceb_error(e) for e in data.get("errors", []))
         return cls(str(data.get("source", "")), int(data.get("offset", 0)), errors, str(data.get("command", "")))
 
     @property
