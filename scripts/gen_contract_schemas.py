@@ -1,7 +1,7 @@
 """Write the generated JSON Schemas (documents and DeclareDocument commands) from the CEB field tables.
 
 Run: ``.venv/bin/python scripts/gen_contract_schemas.py`` after ``gen_ceb_tables.py`` changes the tables.
-``tests/contract/test_schemas.py`` fails when the committed files differ from what this writes.
+``tests/contract/test_contract_schemas.py`` fails when the committed files differ from what this writes.
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, mode
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from cbec.contracts import topics
+
 DEVELOPMENT_HMAC_KEY = "cbec-development-only-hmac-key"
 WEBHOOK_SECRET_PREFIX = "CBEC_WEBHOOK_SECRET_"
 
@@ -141,9 +143,9 @@ class WebhookSettings(Section):
 
 class SignerSettings(Section):
     group_id: str = env("CBEC_SIGNER_GROUP_ID", default="cbec-signer")
-    requests_topic: str = env("CBEC_SIGNER_REQUESTS_TOPIC", default="cbec.sign.requests")
-    results_topic: str = env("CBEC_SIGNER_RESULTS_TOPIC", default="cbec.sign.results")
-    dlq_topic: str = env("CBEC_SIGNER_DLQ_TOPIC", default="cbec.dlq.signer")
+    requests_topic: str = env("CBEC_SIGNER_REQUESTS_TOPIC", default=topics.SIGN_REQUESTS)
+    results_topic: str = env("CBEC_SIGNER_RESULTS_TOPIC", default=topics.SIGN_RESULTS)
+    dlq_topic: str = env("CBEC_SIGNER_DLQ_TOPIC", default=topics.SIGNER_DEAD_LETTERS)
     batch_size: int = env("CBEC_SIGNER_BATCH_SIZE", default=500)
     threads: int = env("CBEC_SIGNER_THREADS", default=1)
     cache_size: int = env("CBEC_SIGNER_CACHE_SIZE", default=10_000)

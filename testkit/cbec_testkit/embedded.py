@@ -11,8 +11,8 @@ from pathlib import Path
 
 from cbec.bus.in_process import InProcessBus
 from cbec.clock import Clock, SystemClock
-from cbec.contracts.commands import INTAKE_TOPICS, DeclareDocument
-from cbec.contracts.status import GOODS_LEFT_TOPIC, GoodsLeft
+from cbec.contracts import topics
+from cbec.contracts.commands import INTAKE_TOPICS, DeclareDocument, GoodsLeft
 from cbec.customs.filedrop import FileDropLink
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.doctypes import BY_CODE
@@ -121,7 +121,7 @@ class EmbeddedStack:
 
     def goods_left(self, clearance_key: str) -> None:
         """The goods of a clearance left the zone or site (what the site's gate system reports)."""
-        self.bus.publish(GOODS_LEFT_TOPIC, clearance_key,
+        self.bus.publish(topics.GOODS_LEFT, clearance_key,
                          GoodsLeft(clearance_key, f"goods-left:{clearance_key}").to_json())
 
     def step(self) -> int:

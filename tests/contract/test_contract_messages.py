@@ -6,24 +6,35 @@ The embedded path runs in process: a DeclarationApp on the in-memory store, its 
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
-from cbec.contracts.commands import DeclareDocument
+from cbec.contracts import topics
+from cbec.contracts.base import ContractError
+from cbec.contracts.commands import DeclareDocument, GoodsLeft
 from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
+from cbec.contracts.dead_letter import DeadLetter, WebhookDeadLetter
+from cbec.contracts.events import EVENT_DATA, EVENT_TYPES, DeclarationEvent, DocumentHeld, EventData
+from cbec.contracts.saga import SagaCommand
 from cbec.contracts.schema_check import check_declare, errors_of, is_valid
 from cbec.contracts.signing import SignRequest, SignResult
+from cbec.contracts.status import CLEARANCE_ALERT, STATUS_CHANGED, StatusMessage
 from cbec.declaration import ceb_bridge, routing
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.ports import Position
+from cbec.errors import CebError
 from cbec_testkit.memory import InMemoryDeclarationStore
 from cbec_testkit.samples import declare_orders
 from cbec_testkit.tenants import demo_registry
 from order_service.domain import ORDER_POLICY
 from payment_service.domain import PAYMENT_POLICY
+from receipts_service.application import route as link_route
 
 Routed = tuple[str, str, bytes]
 
@@ -72,6 +83,15 @@ def produced() -> list[Routed]:
             },
         )
     )
+    withdrawn = declare_orders(2)[1].document["OrderHead"]
+    payment = {"PaymentHead": {"payCode": "3105960002", "payName": "示例支付有限公司",
+                               "payTransactionId": withdrawn["payTransactionId"], "orderNo": withdrawn["orderNo"],
+                               "ebpCode": withdrawn["ebpCode"], "ebpName": withdrawn["ebpName"], "payerIdType": "1",
+                               "payerIdNumber": withdrawn["buyerIdNumber"], "payerName": withdrawn["buyerName"],
+                               "amountPaid": withdrawn["acturalPaid"], "currency": "142", "payTime": "20260101120000"}}
+    assert app.declare(DeclareDocument("cmd-pay-2", "3105960002", "CEB411", payment)).result == "accepted"
+    payment["PaymentHead"] = {**payment["PaymentHead"], "appType": "3"}
+    assert app.declare(DeclareDocument("cmd-pay-3", "3105960002", "CEB411", payment)).status == "withdrawn"
     released = [d for _, _, t, d in store.log if t == "DocumentReleased"]
     first, second = released[0], released[1]
     app.record_signed(first["requestId"], True, None)
@@ -97,10 +117,24 @@ def produced() -> list[Routed]:
     table["cbec.in.order"](
         b'{"commandId":"c","sender":"3105960001","document":{"OrderHead":{}}}', Position("cbec.in.order:0", 8)
     )
+    table[topics.SIGN_RESULTS](b'{"request_id": "r1", "ok": "yes"}', Position("cbec.sign.results:0", 3))
     out: list[Routed] = []
     for stream_id, version, event_type, data in store.log:
         out += routing.route("order", stream_id, version, event_type, data)
-    return out
+    return out + list(_customs_link_messages())
+
+
+def _customs_link_messages() -> Iterator[Routed]:
+    """What the receipts service publishes: a transmission and receipts (one of a CEB900)."""
+    sent = DocumentTransmitted("CEB311:s:2", "CEB311", "3105960001:DEMO1", "f.xml", "m1", "2026-01-01T04:00:00+00:00")
+    yield from link_route(uuid.uuid4(), 1, "DocumentTransmitted", sent.to_dict())
+    for receipt in (
+        ReceiptReceived("r1", "CEB312", "CEB311", ["3105960001", "DEMO1"], 120, "20260101120005000", "accepted",
+                        {"returnStatus": "120", "orderNo": "DEMO1"}),
+        ReceiptReceived("r2", "CEB900", "CEB311", ["m1"], 1, "20260101120005000", "format",
+                        {"oriCopMsgId": "m1", "requestId": "CEB311:s:2", "clearanceKey": "3105960001:DEMO1"}),
+    ):
+        yield from link_route(uuid.uuid4(), 1, "ReceiptReceived", receipt.to_dict())
 
 
 def on(topic: str, produced: list[Routed]) -> Iterator[dict[str, Any]]:
@@ -118,10 +152,15 @@ def test_every_event_type_is_produced_and_validates(produced: list[Routed]) -> N
         "DocumentSigningFailed",
         "DocumentSent",
         "ReceiptRecorded",
+        "DocumentWithdrawn",
     }
     for event in events:
         assert errors_of(f"events/{event['type']}.json", event) == [], event["type"]
         assert errors_of("events/declaration-event.json", event) == []
+        read = DeclarationEvent.from_dict(event)
+        assert read.to_dict() == event
+        assert type(read.payload).__name__ == event["type"]  # one payload class per event type
+        assert read.payload.to_dict() == event["data"]
 
 
 def test_no_event_carries_the_document(produced: list[Routed]) -> None:
@@ -142,6 +181,7 @@ def test_sign_requests_validate_and_round_trip_the_signer_contract(produced: lis
     for request in requests:
         assert errors_of("signing/sign-request.json", request) == []
         parsed = SignRequest.from_dict(request)
+        assert parsed.to_dict() == request
         ok = SignResult.success(parsed, b"<signed/>").to_dict()
         failed = SignResult.failure(parsed, "SIGN-1", "no key").to_dict()
         assert errors_of("signing/sign-result.json", ok) == []
@@ -151,14 +191,26 @@ def test_sign_requests_validate_and_round_trip_the_signer_contract(produced: lis
 
 def test_dead_letters_validate(produced: list[Routed]) -> None:
     letters = list(on("cbec.dlq.order", produced))
-    assert len(letters) == 2
+    assert len(letters) == 3  # two unreadable commands and a sign result breaking its contract
     for letter in letters:
         assert errors_of("events/dead-letter.json", letter) == []
+        assert DeadLetter.from_dict(letter).to_dict() == letter
+    assert {e["path"] for e in letters[-1]["errors"]} == {"ok"}
+
+
+def test_what_the_customs_link_publishes_validates_and_is_read_back(produced: list[Routed]) -> None:
+    [sent] = on(topics.TRANSMISSIONS, produced)
+    assert errors_of("customs/document-transmitted.json", sent) == []
+    assert DocumentTransmitted.from_dict(sent).to_dict() == sent
+    receipts = list(on(topics.RECEIPTS, produced))
+    assert len(receipts) == 2
+    for receipt in receipts:
+        assert errors_of("customs/receipt-received.json", receipt) == []
+        assert ReceiptReceived.from_dict(receipt).to_dict() == receipt
+    assert {key for topic, key, _ in produced if topic == topics.RECEIPTS} == {"3105960001:DEMO1"}
 
 
 def test_saga_commands_the_services_accept_validate() -> None:
-    from cbec.declaration import saga_commands
-
     commands = [
         {
             "command": "ReleaseDocument",
@@ -185,7 +237,7 @@ def test_saga_commands_the_services_accept_validate() -> None:
         {"command": "LockClearance", "clearanceKey": "3105960001:DEMO1", "commandId": "c4"},
     ]
     for command in commands:
-        saga_commands.parse(json.dumps(command).encode())  # the consumer reads it
+        assert SagaCommand.from_json(json.dumps(command).encode()).to_dict() == command  # the consumer reads it
         assert errors_of("saga/saga-command.json", command) == [], command["command"]
     assert not is_valid("saga/saga-command.json", {"command": "LockClearance", "commandId": "c"})
     assert not is_valid("saga/saga-command.json", {**commands[2], "errors": []})
@@ -305,9 +357,140 @@ def test_the_saga_status_messages_and_commands_validate() -> None:
     for message in (changed, alert):
         assert errors_of("status/status-change.json", message.to_dict()) == []
     assert not is_valid("status/status-change.json", {**changed.to_dict(), "buyerIdNumber": "x"})
-    lock = status.SagaCommand("LockClearance", "c1", "3105960001:DEMO1")
-    release = status.SagaCommand("ReleaseDocument", "c2", "3105960001:DEMO1", "CEB511", ["3105960003", "LN1"])
+    lock = SagaCommand("LockClearance", "c1", "3105960001:DEMO1")
+    release = SagaCommand("ReleaseDocument", "c2", "3105960001:DEMO1", "CEB511", ("3105960003", "LN1"))
     for command in (lock, release):
         assert errors_of("saga/saga-command.json", command.to_dict()) == []
-    left = json.loads(status.GoodsLeft("3105960001:DEMO1", "c3", "2026-01-01T00:00:00+00:00").to_json())
+    left = json.loads(GoodsLeft("3105960001:DEMO1", "c3", "2026-01-01T00:00:00+00:00").to_json())
     assert errors_of("commands/goods-left.json", left) == []
+
+
+# -- every message model: one class per topic message, round-tripping through its published schema ----------
+KEY = "3105960001:DEMO1"
+ERROR = CebError("-623005", "InvtCancel.invtNo", "state", "goods are out")
+MODELS: list[tuple[str, Any]] = [
+    ("commands/goods-left.json", GoodsLeft(KEY, "c1", "2026-01-01T00:00:00+00:00")),
+    ("signing/sign-request.json", SignRequest.for_xml("r1", "3105960001", "CEB311", KEY, "<x>中</x>".encode())),
+    ("signing/sign-request.json", SignRequest("r1", "3105960001", "CEB311", KEY, "eA==", "eport-client")),
+    ("signing/sign-result.json", SignResult("r1", "3105960001", "CEB311", KEY, True, "eA==")),
+    ("signing/sign-result.json", SignResult.failure(SignRequest("r1", "3105960001", "CEB311", KEY, "eA=="),
+                                                    "CBEC-SIG-KEY", "no key")),
+    ("customs/document-transmitted.json",
+     DocumentTransmitted("CEB311:s:2", "CEB311", KEY, "f.xml", "m1", "2026-01-01T04:00:00+00:00")),
+    ("customs/receipt-received.json",
+     ReceiptReceived("r1", "CEB312", "CEB311", ["3105960001", "DEMO1"], 120, "20260101120005000", "订单已接收",
+                     {"returnStatus": "120"})),
+    ("saga/saga-command.json", SagaCommand("ReleaseDocument", "c1", KEY, "CEB511", ("3105960003", "LN1"))),
+    ("saga/saga-command.json", SagaCommand("ResendDocument", "c2", KEY, "CEB311", ("3105960001", "DEMO1"))),
+    ("saga/saga-command.json", SagaCommand("RefuseDocument", "c3", KEY, "CEB623", ("3105960004", "C1"), (ERROR,))),
+    ("saga/saga-command.json", SagaCommand("LockClearance", "c4", KEY)),
+    ("status/status-change.json", StatusMessage(STATUS_CHANGED, "s:3", "3105960001", KEY, "CEB311",
+                                                ["3105960001", "DEMO1"], "customs accepted (120)", 120, "sent",
+                                                at="2026-01-01T00:00:00+00:00")),
+    ("status/status-change.json", StatusMessage(CLEARANCE_ALERT, "s:4", "3105960001", KEY, "CEB311",
+                                                ["3105960001", "DEMO1"], "alert", None, "signing-failed",
+                                                reason="token locked", errors=[ERROR.to_dict()])),
+    ("events/DocumentHeld.json", DeclarationEvent("DocumentHeld", str(uuid.UUID(int=7)), 2, "CEB411", KEY,
+                                                  {"docType": "CEB411", "clearanceKey": KEY,
+                                                   "businessKey": ["3105960002", "P1"], "waitingFor": ["order"]})),
+    ("events/dead-letter.json", DeadLetter.of("cbec.in.order:0", 7, [ERROR], b"{not json")),
+    ("events/webhook-dead-letter.json", WebhookDeadLetter("s:3", "s:3", "3105960001", "https://p.example/cb",
+                                                          '{"schema":"cbec.status/1"}', "2026-01-01T00:00:00+00:00",
+                                                          6, "HTTP 503")),
+]
+
+
+def _id(value: Any) -> str:
+    return "" if isinstance(value, str) else type(value).__name__
+
+
+@pytest.mark.parametrize(("schema", "message"), MODELS, ids=_id)
+def test_every_message_model_round_trips_through_its_schema(schema: str, message: Any) -> None:
+    raw = message.to_json()
+    assert isinstance(raw, bytes)
+    assert errors_of(schema, json.loads(raw)) == []
+    assert type(message).from_json(raw) == message
+
+
+def test_a_declare_command_round_trips_through_its_schema() -> None:
+    [command] = declare_orders(1)
+    assert check_declare(json.loads(command.to_json())) == []
+    assert DeclareDocument.from_json(command.to_json()) == command
+
+
+DECODERS = [GoodsLeft, SignRequest, SignResult, DocumentTransmitted, ReceiptReceived, SagaCommand, StatusMessage,
+            DeclarationEvent, DeadLetter, WebhookDeadLetter, DeclareDocument]
+
+
+@pytest.mark.parametrize("model", DECODERS, ids=lambda m: m.__name__)
+@pytest.mark.parametrize("raw", [b"{not json", b"[1]", b"\xff", b"{}"], ids=["text", "array", "binary", "empty"])
+def test_every_decoder_raises_the_one_contract_error_on_unreadable_input(model: Any, raw: bytes) -> None:
+    with pytest.raises(ContractError) as bad:
+        model.from_json(raw)
+    assert bad.value.errors and all(isinstance(e, CebError) for e in bad.value.errors)
+
+
+def _broken(schema: str, message: Any) -> dict[str, Any]:
+    """The message with one value its schema forbids (the types still right)."""
+    data: dict[str, Any] = json.loads(message.to_json())
+    if schema.startswith("events/D"):
+        return {**data, "data": {**data["data"], "document": {"OrderHead": {}}}}
+    for name, value in (("request_id", ""), ("tenant", "not a code"), ("receipt_type", "XYZ"),
+                        ("clearanceKey", "no-colon"), ("attempts", 0), ("offset", -1)):
+        if name in data:
+            return {**data, name: value}
+    raise AssertionError(schema)
+
+
+@pytest.mark.parametrize(("schema", "message"), [m for m in MODELS if not m[0].startswith("saga")], ids=_id)
+def test_a_message_its_schema_forbids_is_not_read(schema: str, message: Any) -> None:
+    broken = _broken(schema, message)
+    assert not is_valid(schema, broken)
+    with pytest.raises(ContractError):
+        type(message).from_json(json.dumps(broken).encode())
+
+
+def test_a_saga_command_its_schema_forbids_is_not_read() -> None:
+    bad = {"command": "ReleaseDocument", "docType": "CEB999", "businessKey": ["a"], "commandId": "c"}
+    with pytest.raises(ContractError) as rejected:
+        SagaCommand.from_json(json.dumps(bad).encode())
+    assert rejected.value.errors[0].path == "docType"
+
+
+def test_each_published_event_type_has_its_payload_class_and_unknown_fields_are_kept() -> None:
+    assert tuple(EVENT_DATA) == EVENT_TYPES
+    held = DocumentHeld(doc_type="CEB411", clearance_key=KEY, waiting_for=["order"], extra={"since": "later"})
+    assert held.to_dict() == {"docType": "CEB411", "clearanceKey": KEY, "waitingFor": ["order"], "since": "later"}
+    assert DocumentHeld.from_dict(held.to_dict()) == held
+    newer = DeclarationEvent("DocumentArchived", str(uuid.UUID(int=1)), 9, "CEB311", KEY, {"docType": "CEB311"})
+    assert DeclarationEvent.from_json(newer.to_json()).payload == EventData(doc_type="CEB311")
+
+
+# -- topic names ------------------------------------------------------------------------------------------
+def test_every_topic_is_defined_once_and_published_in_asyncapi() -> None:
+    import yaml
+    from cbec.contracts.schema_check import ASYNCAPI_FILE
+
+    spec = yaml.safe_load(ASYNCAPI_FILE.read_text("utf-8"))
+    addresses = {c["address"] for c in spec["channels"].values()}
+    named = {v for k, v in vars(topics).items() if k.isupper() and isinstance(v, str)}
+    templates = {topics.events("{service}"), topics.dead_letters("{service}")}
+    assert named | set(topics.INTAKE_TOPICS) | templates == addresses
+    services = spec["components"]["parameters"]["service"]["enum"]
+    assert topics.SERVICE_EVENTS == tuple(topics.events(s) for s in services)
+
+
+TOPIC_LITERAL = re.compile(r"""f?["']cbec\.(?:in|out|sign|saga|dlq|customs|order|payment|logistics|inventory|\{)""")
+
+
+def test_no_product_code_writes_a_topic_name_but_the_topics_module() -> None:
+    root = Path(__file__).resolve().parents[2]
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("shared", "services", "cli")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path.name != "topics.py" and ".venv" not in path.parts
+        for n, line in enumerate(path.read_text("utf-8").splitlines(), start=1)
+        if TOPIC_LITERAL.search(line)
+    ]
+    assert found == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -13,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from cbec.ceb import codec, dxp
-from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC, DocumentTransmitted, ReceiptReceived
+from cbec.contracts import topics
+from cbec.contracts.base import ContractError
+from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
+from cbec.contracts.signing import SignResult
 from cbec.customs.transport import Transport
 from cbec.declaration.doctypes import BY_RECEIPT, STREAM_NAMESPACE
 from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, VersionConflict
@@ -56,38 +58,48 @@ class CustomsLinkApp:
         self.tenants = tenants
         self.now = now
 
-    def transmit(self, result: dict[str, Any], position: Position | None = None) -> str | None:
+    def on_signed(self, raw: bytes, position: Position) -> None:
+        """A message on ``cbec.sign.results``: transmit it; one that breaks the contract is skipped
+        (logged; the declaration services dead-letter it)."""
+        try:
+            result = SignResult.from_json(raw)
+        except ContractError as bad:
+            log.warning("unreadable sign result at %s@%d: %s", position.source, position.offset, bad)
+            self._mark(position)
+            return
+        self.transmit(result, position)
+
+    def transmit(self, result: SignResult, position: Position | None = None) -> str | None:
         """Wrap a signed document in a DxpMsg and drop it for customs; once per request id.
 
         The transmission is recorded before the file is written: a crash in between leaves a
         document unsent (the saga's deadline resends it), never sent twice.
         """
-        if not result.get("ok"):
+        if not result.ok:
             self._mark(position)
             return None
-        request_id = str(result["request_id"])
+        request_id = result.request_id
         stream_id = uuid.uuid5(STREAM_NAMESPACE, f"transmission:{request_id}")
         if self.store.read(stream_id):
             self._mark(position)
             return None
-        tenant = self.tenants.get(str(result["tenant"]))
-        doc_type = str(result["doc_type"])
-        signed = base64.b64decode(result["signed_xml_b64"])
+        tenant = self.tenants.get(result.tenant)
+        doc_type = result.doc_type
+        signed = result.signed_xml()
         when = self.now()
         cop_msg_id = str(uuid.uuid4()).upper()
         name = self.link.free_name(doc_type, tenant.customs_code, when)
         envelope = dxp.wrap(signed, msg_type=f"{doc_type}Message", sender_id=tenant.dxp_id,
                             receiver_ids=[CUSTOMS_IMPORT_DXP_ID], cop_msg_id=cop_msg_id, created=when,
                             file_name=name)
-        event = DocumentTransmitted(request_id, doc_type, str(result["clearance_key"]), name, cop_msg_id,
-                                    when.isoformat())
+        event = DocumentTransmitted(request_id, doc_type, result.clearance_key, name, cop_msg_id, when.isoformat())
         try:
-            self.store.append(stream_id, 0, [(TRANSMITTED, json.loads(event.to_json()))], position)
+            self.store.append(stream_id, 0, [(TRANSMITTED, event.to_dict())], position)
         except (VersionConflict, AlreadyProcessed):
             return None
         try:  # the index CEB900 receipts are correlated by (their oriCopMsgId names the transmission)
             self.store.append(_cop_stream(cop_msg_id), 0, [(COP_MSG_INDEXED, {"requestId": request_id,
-                              "docType": doc_type, "clearanceKey": str(result["clearance_key"]),
+                              "docType": doc_type, "clearanceKey": result.clearance_key,
                               "fileName": name})])
         except VersionConflict:
             pass
@@ -109,7 +121,7 @@ class CustomsLinkApp:
             receipts = self._receipts_in(raw)
             events = [(RECEIPT_FILE_INGESTED, {"fileName": name, "count": len(receipts)})]
             # One event per receipt: each gets its own notification id, which consumers dedupe by.
-            events += [(RECEIPT_RECEIVED, json.loads(r.to_json())) for r in receipts]
+            events += [(RECEIPT_RECEIVED, r.to_dict()) for r in receipts]
         except Exception as exc:  # noqa: BLE001 - a bad file is recorded, never dropped
             log.warning("receipt file %s unreadable: %s", name, type(exc).__name__)
             receipts = []
@@ -177,10 +189,13 @@ def _int(text: str) -> int:
 
 
 def route(stream_id: uuid.UUID, version: int, event_type: str, data: dict[str, Any]) -> list[tuple[str, str, bytes]]:
-    """Transmissions and receipts go to their topics, keyed by the clearance (or business) key."""
+    """Transmissions and receipts go to their topics, keyed by the clearance (or business) key.
+
+    The stored payloads are the messages' own ``to_dict()``, so they are read back, not re-checked."""
     if event_type == TRANSMITTED:
-        return [(TRANSMISSIONS_TOPIC, data["clearance_key"], json.dumps(data).encode())]
+        sent = DocumentTransmitted(**data)
+        return [(topics.TRANSMISSIONS, sent.key, sent.to_json())]
     if event_type == RECEIPT_RECEIVED:
-        key = str(data["node"].get("clearanceKey", "")) or ":".join(data["business_key"])
-        return [(RECEIPTS_TOPIC, key, json.dumps(data, ensure_ascii=False).encode())]
+        receipt = ReceiptReceived(**data)
+        return [(topics.RECEIPTS, receipt.key, receipt.to_json())]
     return []

@@ -3,18 +3,14 @@ DXP outbox (or the HTTP gateway); DXP inbox → receipt events."""
 
 from __future__ import annotations
 
-import json
-
 from cbec import production
 from cbec.bus.ports import Subscription
-from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC
+from cbec.contracts import topics
 from cbec.customs.filedrop import FileDropLink
 from cbec.customs.http_link import HttpGatewayLink
 from cbec.customs.transport import Transport
 from cbec.declaration.bus_glue import bus_handler
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
-from cbec.declaration.ports import Position
-from cbec.declaration.routing import SIGN_RESULTS_TOPIC
 from cbec.runtime import ServiceProcess
 from cbec.service import Consumes, Outbox, Service, as_process
 from cbec.settings import Settings
@@ -39,20 +35,17 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, link: 
     """The customs link on ``store``, sending and receiving through ``link``."""
     app = CustomsLinkApp(EventStoreDeclarations(store), link, tenants)
 
-    def on_signed(raw: bytes, position: Position) -> None:
-        app.transmit(json.loads(raw), position)
-
     def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
         return route(event.stream_id, event.version, event.type, event.data)
 
     return Service(
         SERVICE,
         app,
-        consumes=[Consumes(Subscription((SIGN_RESULTS_TOPIC,), f"cbec-{SERVICE}"),
-                           bus_handler(SERVICE, {SIGN_RESULTS_TOPIC: on_signed}))],
+        consumes=[Consumes(Subscription((topics.SIGN_RESULTS,), f"cbec-{SERVICE}"),
+                           bus_handler(SERVICE, {topics.SIGN_RESULTS: app.on_signed}))],
         outboxes=[Outbox(store, settings.database.schema_for(SERVICE), relay_route)],
         pollers=[app.poll_inbox],
-        topics=[TRANSMISSIONS_TOPIC, RECEIPTS_TOPIC],
+        topics=[topics.TRANSMISSIONS, topics.RECEIPTS],
     )
 
 

@@ -8,7 +8,6 @@ through the outbox (:func:`route`).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
@@ -19,16 +18,11 @@ from typing import Any
 
 from cbec.bus.ports import Message
 from cbec.clock import Clock, SystemClock
-from cbec.contracts.status import (
-    CLEARANCE_ALERT,
-    GOODS_LEFT_TOPIC,
-    SAGA_COMMANDS_TOPIC,
-    STATUS_CHANGED,
-    STATUS_TOPIC,
-    GoodsLeft,
-    SagaCommand,
-    StatusMessage,
-)
+from cbec.contracts import saga, topics
+from cbec.contracts.base import ContractError, as_ceb_error
+from cbec.contracts.commands import GoodsLeft
+from cbec.contracts.events import DeclarationEvent
+from cbec.contracts.status import CLEARANCE_ALERT, STATUS_CHANGED, StatusMessage
 from cbec.store.errors import AlreadyProcessed
 from cbec.store.event_store import EventStore
 from cbec.store.events import Append, NewEvent, RecordedEvent
@@ -43,8 +37,8 @@ log = logging.getLogger(__name__)
 
 NAME = "saga"
 SAGA_NAMESPACE = uuid.UUID("0b7d2c3e-93a4-4f0e-8d53-5a7c1e2f4b60")
-EVENT_TOPICS = tuple(f"cbec.{s}.events" for s in ("order", "payment", "logistics", "inventory"))
-INPUT_TOPICS = (*EVENT_TOPICS, GOODS_LEFT_TOPIC)
+EVENT_TOPICS = topics.SERVICE_EVENTS
+INPUT_TOPICS = (*EVENT_TOPICS, topics.GOODS_LEFT)
 
 
 def stream_of(key: str) -> uuid.UUID:
@@ -105,21 +99,13 @@ class SagaApp:
         self._run(work, tracking_for(self.name, messages[-1]))
 
     def _step(self, uow: _UnitOfWork, message: Message, now: datetime) -> None:
-        if message.topic == GOODS_LEFT_TOPIC:
-            try:
-                goods = GoodsLeft.from_json(message.value)
-            except (ValueError, KeyError) as error:
-                log.warning("saga: unreadable goods-left message (%s)", type(error).__name__)
-                return
-            self._goods_left_step(uow, goods.clearance_key, now)
-            return
         try:
-            envelope: dict[str, Any] = json.loads(message.value)
-        except ValueError:
-            log.warning("saga: unreadable event on %s", message.topic)
-            return
-        if isinstance(envelope, dict) and envelope.get("schema") == "cbec.event/1":
-            self._observe_step(uow, envelope, now)
+            if message.topic == topics.GOODS_LEFT:
+                self._goods_left_step(uow, GoodsLeft.from_json(message.value).clearance_key, now)
+            else:
+                self._observe_step(uow, DeclarationEvent.from_json(message.value).to_dict(), now)
+        except ContractError as bad:
+            log.warning("saga: unreadable message on %s@%d: %s", message.topic, message.offset, bad)
 
     def observe(self, envelope: dict[str, Any], tracking: Tracking | None = None) -> list[Decision]:
         """Fold one declaration event into its clearance and act on it."""
@@ -244,10 +230,10 @@ class _UnitOfWork:
 
 # -- the outbox route ------------------------------------------------------------------------------
 _COMMANDS = {
-    domain.RELEASE_ISSUED: "ReleaseDocument",
-    domain.RESEND_ISSUED: "ResendDocument",
-    domain.REFUSAL_ISSUED: "RefuseDocument",
-    domain.LOCK_ISSUED: "LockClearance",
+    domain.RELEASE_ISSUED: saga.RELEASE,
+    domain.RESEND_ISSUED: saga.RESEND,
+    domain.REFUSAL_ISSUED: saga.REFUSE,
+    domain.LOCK_ISSUED: saga.LOCK,
 }
 
 
@@ -257,12 +243,12 @@ def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
     key = str(data.get("clearanceKey", ""))
     command = _COMMANDS.get(event.type)
     if command is not None:
-        message = SagaCommand(command, str(data["commandId"]), key, str(data.get("docType", "")),
-                              list(data.get("businessKey", [])), str(data.get("streamId", "")),
-                              list(data.get("errors", [])))
-        return [(SAGA_COMMANDS_TOPIC, key, message.to_json())]
+        message = saga.SagaCommand(command, str(data["commandId"]), key, str(data.get("docType", "")),
+                                   tuple(str(k) for k in data.get("businessKey", [])),
+                                   tuple(as_ceb_error(e) for e in data.get("errors", [])))
+        return [(topics.SAGA_COMMANDS, key, message.to_json())]
     if event.type in (domain.STATUS_PUBLISHED, domain.ALERT_RAISED):
-        return [(STATUS_TOPIC, key, status_message(event).to_json())]
+        return [(topics.STATUS, key, status_message(event).to_json())]
     return []
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from cbec import production
 from cbec.bus.ports import Subscription
 from cbec.clock import Clock, SystemClock
-from cbec.contracts.status import SAGA_COMMANDS_TOPIC, STATUS_TOPIC
+from cbec.contracts import topics
 from cbec.runtime import ServiceProcess
 from cbec.service import Consumes, Outbox, Service, as_process
 from cbec.settings import Settings
@@ -46,10 +46,10 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
         NAME,
         app,
         consumes=[Consumes(Subscription(INPUT_TOPICS, "cbec-saga"), batch_handler=app.handle_batch),
-                  Consumes(Subscription((STATUS_TOPIC,), "cbec-webhooks"), hooks.handle)],
+                  Consumes(Subscription((topics.STATUS,), "cbec-webhooks"), hooks.handle)],
         outboxes=[Outbox(store, settings.database.schema_for(NAME), relay_route)],
         pollers=[app.tick, hooks.poll],
-        topics=[SAGA_COMMANDS_TOPIC, STATUS_TOPIC, webhooks.DLQ_TOPIC],
+        topics=[topics.SAGA_COMMANDS, topics.STATUS, topics.WEBHOOK_DEAD_LETTERS],
         http_app=make_http_app(app),
     )
     service.extras["webhooks"] = hooks

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -18,6 +17,9 @@ from datetime import datetime, timedelta
 
 from cbec.bus.ports import Message
 from cbec.clock import Clock, SystemClock
+from cbec.contracts import topics
+from cbec.contracts.base import ContractError
+from cbec.contracts.dead_letter import WebhookDeadLetter
 from cbec.contracts.status import StatusMessage
 from cbec.store.errors import AlreadyProcessed, ConcurrencyError
 from cbec.store.event_store import EventStore
@@ -33,7 +35,7 @@ SCHEDULED = "WebhookScheduled"
 ATTEMPTED = "WebhookAttempted"
 DELIVERED = "WebhookDelivered"
 DEAD_LETTERED = "WebhookDeadLettered"
-DLQ_TOPIC = "cbec.dlq.webhooks"
+DLQ_TOPIC = topics.WEBHOOK_DEAD_LETTERS
 SIGNATURE_HEADER = "X-Cbec-Signature"
 WEBHOOK_NAMESPACE = uuid.UUID("5d0c8f8e-1f6b-4a55-9d2e-8b5e3c7a9f21")
 
@@ -87,7 +89,14 @@ class WebhookNotifier:
 
     # -- intake ----------------------------------------------------------------------------------
     def handle(self, message: Message) -> None:
-        self.schedule(StatusMessage.from_json(message.value), tracking_for(self.name, message))
+        tracking = tracking_for(self.name, message)
+        try:
+            status = StatusMessage.from_json(message.value)
+        except ContractError as bad:  # nothing to deliver: the saga publishes only valid messages
+            log.warning("webhooks: unreadable status message at %s: %s", tracking.notification_id, bad)
+            self._mark(tracking)
+            return
+        self.schedule(status, tracking)
 
     def schedule(self, status: StatusMessage, tracking: Tracking | None = None, *, replay: str = "") -> bool:
         """Queue one delivery; False when the tenant has no callback URL (or it was queued already)."""
@@ -139,7 +148,11 @@ class WebhookNotifier:
         if not error:
             events.append(NewEvent(DELIVERED, {"deliveryId": pending.delivery_id, "attempts": attempt}))
         elif attempt >= self.max_attempts:
-            events.append(NewEvent(DEAD_LETTERED, {**scheduled, "attempts": attempt, "error": error}))
+            letter = WebhookDeadLetter(
+                delivery_id=pending.delivery_id, message_id=str(scheduled["messageId"]),
+                tenant=str(scheduled["tenant"]), url=str(scheduled["url"]), body=str(scheduled["body"]),
+                due=str(scheduled["due"]), attempts=attempt, error=error)
+            events.append(NewEvent(DEAD_LETTERED, letter.to_dict()))
             log.warning("webhook %s dead-lettered after %d attempts", pending.delivery_id, attempt)
         try:
             self.store.append(stream, pending.version, events)
@@ -185,5 +198,6 @@ class WebhookNotifier:
 def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
     """Dead-lettered deliveries go to ``cbec.dlq.webhooks`` for people to look at."""
     if event.type == DEAD_LETTERED:
-        return [(DLQ_TOPIC, str(event.data.get("tenant", "")), json.dumps(event.data, ensure_ascii=False).encode())]
+        letter = WebhookDeadLetter.stored(event.data)
+        return [(DLQ_TOPIC, letter.key, letter.to_json())]
     return []

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.errors import CommitFailedError
+from cbec.contracts import topics
 from cbec.contracts.signing import ContractError, SignRequest, SignResult
 
 from signer_service.application import BAD_REQUEST, SignerApp
@@ -39,9 +40,9 @@ EXPIRY_WARNING_SECONDS = 3600.0
 class WorkerConfig:
     bootstrap_servers: str
     group_id: str = "cbec-signer"
-    requests_topic: str = "cbec.sign.requests"
-    results_topic: str = "cbec.sign.results"
-    dlq_topic: str = "cbec.dlq.signer"
+    requests_topic: str = topics.SIGN_REQUESTS
+    results_topic: str = topics.SIGN_RESULTS
+    dlq_topic: str = topics.SIGNER_DEAD_LETTERS  # the unreadable request, as it came
     max_poll_records: int = 500
     poll_timeout_ms: int = 200
     client_id: str = "cbec-signer"

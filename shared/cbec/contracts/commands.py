@@ -1,4 +1,8 @@
-"""Public intake commands: what platforms and partners send (JSON on cbec.in.<doc> or HTTP)."""
+"""Public intake commands: what platforms and partners send (JSON on ``cbec.in.<doc>`` or HTTP).
+
+:class:`DeclareDocument` on the intake topics (``schemas/commands/declare-*.json``) and
+:class:`GoodsLeft` on ``cbec.in.goods-left`` (``schemas/commands/goods-left.json``).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from cbec.contracts.base import ContractError, check_schema, dump, finding, load_object, text
+from cbec.contracts.topics import GOODS_LEFT as GOODS_LEFT_TOPIC
+from cbec.contracts.topics import INTAKE_TOPICS
 from cbec.errors import CebError
 
-INTAKE_TOPICS: dict[str, str] = {
-    "cbec.in.order": "CEB311",
-    "cbec.in.payment": "CEB411",
-    "cbec.in.waybill": "CEB511",
-    "cbec.in.waybill-status": "CEB513",
-    "cbec.in.inventory": "CEB621",
-    "cbec.in.cancel": "CEB623",
-    "cbec.in.return": "CEB625",
-    "cbec.in.entry": "CEB711",
-}
+RECORD_GOODS_LEFT = "RecordGoodsLeft"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,23 +52,22 @@ class DeclareDocument:
             body["ebpCode"] = self.ebp_code
         return json.dumps(body, ensure_ascii=False).encode()
 
-
-class CommandRejected(ValueError):
-    """A command that cannot even be read; carries the findings."""
-
-    def __init__(self, errors: list[CebError]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(str(e) for e in errors))
+    @classmethod
+    def from_json(cls, raw: bytes | str, *, default_doc_type: str | None = None) -> DeclareDocument:
+        """Read a command; see :func:`parse_declare`."""
+        return parse_declare(raw, default_doc_type=default_doc_type)
 
 
-def parse_declare(raw: bytes, *, default_doc_type: str | None = None) -> DeclareDocument:
+class CommandRejected(ContractError):
+    """A command that cannot even be read; carries the findings (the consumer dead-letters it)."""
+
+
+def parse_declare(raw: bytes | str, *, default_doc_type: str | None = None) -> DeclareDocument:
     """Read a DeclareDocument from JSON bytes, naming every field that is missing or wrong."""
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CommandRejected([CebError("CBEC-0001", "$", "JSON", f"not valid JSON: {exc}")]) from None
-    if not isinstance(data, dict):
-        raise CommandRejected([CebError("CBEC-0001", "$", "JSON", "the command must be a JSON object")])
+        data = load_object(raw)
+    except ContractError as bad:
+        raise CommandRejected(bad.errors) from None
     errors: list[CebError] = []
     for name in ("commandId", "sender"):
         if not isinstance(data.get(name), str) or not data.get(name):
@@ -88,3 +85,48 @@ def parse_declare(raw: bytes, *, default_doc_type: str | None = None) -> Declare
         raise CommandRejected(errors)
     assert isinstance(doc_type, str) and isinstance(document, dict)
     return DeclareDocument(str(data["commandId"]), str(data["sender"]), doc_type, document, str(ebp_code))
+
+
+@dataclass(frozen=True, slots=True)
+class GoodsLeft:
+    """The fact that a clearance's goods left the bonded zone or supervision site.
+
+    JSON on ``cbec.in.goods-left`` (key = clearance key)::
+
+        {"command": "RecordGoodsLeft", "clearanceKey": "<ebpCode>:<orderNo>", "commandId": "...",
+         "at": "2026-01-01T00:00:00+00:00"}
+    """
+
+    clearance_key: str
+    command_id: str
+    at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"command": RECORD_GOODS_LEFT, "clearanceKey": self.clearance_key, "commandId": self.command_id,
+                "at": self.at}
+
+    def to_json(self) -> bytes:
+        return dump(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GoodsLeft:
+        if data.get("command") != RECORD_GOODS_LEFT:
+            raise ContractError([finding("command", f"not a {RECORD_GOODS_LEFT} command")])
+        goods = cls(text(data, "clearanceKey"), text(data, "commandId", required=False),
+                    text(data, "at", required=False))
+        check_schema("commands/goods-left.json", data)
+        return goods
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> GoodsLeft:
+        return cls.from_dict(load_object(raw))
+
+
+__all__ = [
+    "GOODS_LEFT_TOPIC",
+    "INTAKE_TOPICS",
+    "CommandRejected",
+    "DeclareDocument",
+    "GoodsLeft",
+    "parse_declare",
+]

@@ -1,13 +1,21 @@
-"""Messages between the declaration services and the customs link (receipts service)."""
+"""Messages between the declaration services and the customs link (receipts service).
+
+``cbec.customs.transmissions``: :class:`DocumentTransmitted` (``schemas/customs/document-transmitted.json``);
+``cbec.customs.receipts``: :class:`ReceiptReceived` (``schemas/customs/receipt-received.json``).
+Both are keyed by the clearance key (a receipt without one by its business key).
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-TRANSMISSIONS_TOPIC = "cbec.customs.transmissions"
-RECEIPTS_TOPIC = "cbec.customs.receipts"
+from cbec.contracts.base import ContractError, check_schema, dump, finding, load_object, text, texts
+from cbec.contracts.topics import RECEIPTS as RECEIPTS_TOPIC
+from cbec.contracts.topics import TRANSMISSIONS as TRANSMISSIONS_TOPIC
+
+TRANSMITTED_SCHEMA = "customs/document-transmitted.json"
+RECEIPT_SCHEMA = "customs/receipt-received.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,12 +29,40 @@ class DocumentTransmitted:
     cop_msg_id: str
     sent_at: str  # ISO-8601 UTC
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "doc_type": self.doc_type,
+            "clearance_key": self.clearance_key,
+            "file_name": self.file_name,
+            "cop_msg_id": self.cop_msg_id,
+            "sent_at": self.sent_at,
+        }
+
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self)).encode()
+        return dump(self.to_dict())
+
+    @property
+    def key(self) -> str:
+        """The Kafka key: the clearance."""
+        return self.clearance_key
 
     @classmethod
-    def from_json(cls, raw: bytes) -> DocumentTransmitted:
-        return cls(**json.loads(raw))
+    def from_dict(cls, data: dict[str, Any]) -> DocumentTransmitted:
+        sent = cls(
+            request_id=text(data, "request_id"),
+            doc_type=text(data, "doc_type"),
+            clearance_key=text(data, "clearance_key", required=False),
+            file_name=text(data, "file_name"),
+            cop_msg_id=text(data, "cop_msg_id", required=False),
+            sent_at=text(data, "sent_at"),
+        )
+        check_schema(TRANSMITTED_SCHEMA, data)
+        return sent
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> DocumentTransmitted:
+        return cls.from_dict(load_object(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +71,56 @@ class ReceiptReceived:
 
     receipt_id: str  # stable hash of the node: duplicates share it
     receipt_type: str  # "CEB312"
-    doc_type: str  # "CEB311"
+    doc_type: str  # "CEB311"; "" when a CEB900 names no transmission we know
     business_key: list[str]
     return_status: int
     return_time: str
     return_info: str
-    node: dict[str, Any]
+    node: dict[str, str] = field(default_factory=dict)  # the receipt's text fields (+ requestId/clearanceKey)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "receipt_id": self.receipt_id,
+            "receipt_type": self.receipt_type,
+            "doc_type": self.doc_type,
+            "business_key": list(self.business_key),
+            "return_status": self.return_status,
+            "return_time": self.return_time,
+            "return_info": self.return_info,
+            "node": dict(self.node),
+        }
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), ensure_ascii=False).encode()
+        return dump(self.to_dict())
+
+    @property
+    def key(self) -> str:
+        """The Kafka key: the clearance when the link knows it, else the business key."""
+        return self.node.get("clearanceKey", "") or ":".join(self.business_key)
 
     @classmethod
-    def from_json(cls, raw: bytes) -> ReceiptReceived:
-        return cls(**json.loads(raw))
+    def from_dict(cls, data: dict[str, Any]) -> ReceiptReceived:
+        status, node = data.get("return_status"), data.get("node")
+        if not isinstance(status, int) or isinstance(status, bool):
+            raise ContractError([finding("return_status", "return_status must be an integer")])
+        if not isinstance(node, dict):
+            raise ContractError([finding("node", "node must be an object")])
+        receipt = cls(
+            receipt_id=text(data, "receipt_id"),
+            receipt_type=text(data, "receipt_type"),
+            doc_type=text(data, "doc_type", required=False),
+            business_key=list(texts(data, "business_key", required=False)),
+            return_status=status,
+            return_time=text(data, "return_time", required=False),
+            return_info=text(data, "return_info", required=False),
+            node={str(k): str(v) for k, v in node.items()},
+        )
+        check_schema(RECEIPT_SCHEMA, data)
+        return receipt
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> ReceiptReceived:
+        return cls.from_dict(load_object(raw))
+
+
+__all__ = ["RECEIPTS_TOPIC", "TRANSMISSIONS_TOPIC", "DocumentTransmitted", "ReceiptReceived"]

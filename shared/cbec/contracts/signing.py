@@ -2,45 +2,28 @@
 
 SignRequest: ``{request_id, tenant, doc_type, clearance_key, xml_b64, profile?}``;
 SignResult: ``{request_id, tenant, doc_type, clearance_key, ok, signed_xml_b64?, error?: {code, message}}``.
-``tenant`` is the customs code of the enterprise whose certificate signs.
+``tenant`` is the customs code of the enterprise whose certificate signs. Schemas:
+``schemas/signing/sign-request.json`` and ``sign-result.json``.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from typing import Any
 
-REQUESTS_TOPIC = "cbec.sign.requests"
-RESULTS_TOPIC = "cbec.sign.results"
+from cbec.contracts.base import ContractError, check_schema, dump, finding, load_object, text
+from cbec.contracts.topics import SIGN_REQUESTS as REQUESTS_TOPIC
+from cbec.contracts.topics import SIGN_RESULTS as RESULTS_TOPIC
 
-
-class ContractError(ValueError):
-    """A message does not follow the signing contract."""
-
-
-def _str(data: dict[str, Any], name: str, *, optional: bool = False) -> str | None:
-    value = data.get(name)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or (not optional and value == ""):
-        raise ContractError(f"{name} must be a non-empty string")
-    return value
-
-
-def _load(raw: bytes | str) -> dict[str, Any]:
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ContractError(f"not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ContractError("message must be a JSON object")
-    return data
+REQUEST_SCHEMA = "signing/sign-request.json"
+RESULT_SCHEMA = "signing/sign-result.json"
 
 
 @dataclass(frozen=True, slots=True)
 class SignRequest:
+    """A released document to sign with the certificate of ``tenant``."""
+
     request_id: str
     tenant: str
     doc_type: str
@@ -79,32 +62,41 @@ class SignRequest:
         return out
 
     def to_json(self) -> bytes:
-        return json.dumps(self.to_dict(), separators=(",", ":")).encode()
+        return dump(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SignRequest:
-        return cls(
-            request_id=_str(data, "request_id") or "",
-            tenant=_str(data, "tenant") or "",
-            doc_type=_str(data, "doc_type") or "",
-            clearance_key=_str(data, "clearance_key") or "",
-            xml_b64=_str(data, "xml_b64") or "",
-            profile=_str(data, "profile", optional=True),
+        request = cls(
+            request_id=text(data, "request_id"),
+            tenant=text(data, "tenant"),
+            doc_type=text(data, "doc_type"),
+            clearance_key=text(data, "clearance_key"),
+            xml_b64=text(data, "xml_b64"),
+            profile=text(data, "profile", required=False) if data.get("profile") is not None else None,
         )
+        check_schema(REQUEST_SCHEMA, data)
+        return request
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> SignRequest:
-        return cls.from_dict(_load(raw))
+        return cls.from_dict(load_object(raw))
 
 
 @dataclass(frozen=True, slots=True)
 class SignError:
+    """Why a document could not be signed (``code`` is a customs or ``CBEC-SIG-…`` code)."""
+
     code: str
     message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
 
 
 @dataclass(frozen=True, slots=True)
 class SignResult:
+    """The signed document, or why signing failed, for one request id."""
+
     request_id: str
     tenant: str
     doc_type: str
@@ -132,7 +124,10 @@ class SignResult:
     def signed_xml(self) -> bytes:
         if self.signed_xml_b64 is None:
             raise ContractError("result carries no signed XML")
-        return base64.b64decode(self.signed_xml_b64)
+        try:
+            return base64.b64decode(self.signed_xml_b64, validate=True)
+        except ValueError as exc:
+            raise ContractError("signed_xml_b64 is not base64") from exc
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -145,33 +140,38 @@ class SignResult:
         if self.signed_xml_b64 is not None:
             out["signed_xml_b64"] = self.signed_xml_b64
         if self.error is not None:
-            out["error"] = {"code": self.error.code, "message": self.error.message}
+            out["error"] = self.error.to_dict()
         return out
 
     def to_json(self) -> bytes:
-        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+        return dump(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SignResult:
         ok = data.get("ok")
         if not isinstance(ok, bool):
-            raise ContractError("ok must be a boolean")
+            raise ContractError([finding("ok", "ok must be a boolean")])
         error = data.get("error")
         parsed_error = None
         if error is not None:
             if not isinstance(error, dict):
-                raise ContractError("error must be an object")
-            parsed_error = SignError(_str(error, "code") or "", _str(error, "message", optional=True) or "")
-        return cls(
-            request_id=_str(data, "request_id") or "",
-            tenant=_str(data, "tenant") or "",
-            doc_type=_str(data, "doc_type") or "",
-            clearance_key=_str(data, "clearance_key") or "",
+                raise ContractError([finding("error", "error must be an object {code, message}")])
+            parsed_error = SignError(text(error, "code", path="error."), text(error, "message", required=False))
+        result = cls(
+            request_id=text(data, "request_id"),
+            tenant=text(data, "tenant"),
+            doc_type=text(data, "doc_type"),
+            clearance_key=text(data, "clearance_key"),
             ok=ok,
-            signed_xml_b64=_str(data, "signed_xml_b64", optional=True),
+            signed_xml_b64=None if data.get("signed_xml_b64") is None else text(data, "signed_xml_b64", required=False),
             error=parsed_error,
         )
+        check_schema(RESULT_SCHEMA, data)
+        return result
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> SignResult:
-        return cls.from_dict(_load(raw))
+        return cls.from_dict(load_object(raw))
+
+
+__all__ = ["REQUESTS_TOPIC", "RESULTS_TOPIC", "ContractError", "SignError", "SignRequest", "SignResult"]

@@ -1,4 +1,4 @@
-"""Status messages out to enterprises (``cbec.out.status``) and the saga's command contract.
+"""Status messages out to enterprises on ``cbec.out.status``, also POSTed to their webhooks.
 
 Every message is versioned JSON keyed by the clearance key and addressed to one tenant (the
 enterprise that sent the document). It never carries personal data.
@@ -17,14 +17,14 @@ no receipt after the allowed number of resends, or its signing failed; ``reason`
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-STATUS_TOPIC = "cbec.out.status"
-SAGA_COMMANDS_TOPIC = "cbec.saga.commands"
-GOODS_LEFT_TOPIC = "cbec.in.goods-left"
+from cbec.contracts.base import ContractError, ceb_errors, check_schema, dump, finding, load_object, text, texts
+from cbec.contracts.topics import STATUS as STATUS_TOPIC
+
 SCHEMA = "cbec.status/1"
+JSON_SCHEMA = "status/status-change.json"
 
 STATUS_CHANGED = "StatusChanged"
 CLEARANCE_ALERT = "ClearanceAlert"
@@ -71,110 +71,36 @@ class StatusMessage:
         return data
 
     def to_json(self) -> bytes:
-        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True).encode()
+        """The message as published (and as the webhook body the tenant's HMAC covers)."""
+        return dump(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StatusMessage:
         if data.get("schema") != SCHEMA:
-            raise ValueError(f"not a {SCHEMA} message: {data.get('schema')!r}")
-        return cls(
-            type=str(data.get("type", STATUS_CHANGED)),
-            message_id=str(data["eventId"]),
-            tenant=str(data["tenant"]),
-            clearance_key=str(data["clearanceKey"]),
-            doc_type=str(data.get("docType", "")),
-            business_key=[str(k) for k in data.get("businessKey", [])],
-            status=str(data.get("status", "")),
-            status_code=data.get("statusCode"),
-            phase=str(data.get("phase", "")),
-            reason=str(data.get("reason", "")),
-            at=str(data.get("occurredAt", "")),
-            errors=list(data.get("errors", [])),
+            raise ContractError([finding("schema", f"not a {SCHEMA} message")])
+        code = data.get("statusCode")
+        if code is not None and (not isinstance(code, int) or isinstance(code, bool)):
+            raise ContractError([finding("statusCode", "statusCode must be an integer or null")])
+        message = cls(
+            type=text(data, "type", required=False) or STATUS_CHANGED,
+            message_id=text(data, "eventId"),
+            tenant=text(data, "tenant"),
+            clearance_key=text(data, "clearanceKey", required=False),
+            doc_type=text(data, "docType", required=False),
+            business_key=list(texts(data, "businessKey", required=False)),
+            status=text(data, "status", required=False),
+            status_code=code,
+            phase=text(data, "phase", required=False),
+            reason=text(data, "reason", required=False),
+            at=text(data, "occurredAt", required=False),
+            errors=[e.to_dict() for e in ceb_errors(data, "errors", required=False)],
         )
+        check_schema(JSON_SCHEMA, data)
+        return message
 
     @classmethod
-    def from_json(cls, raw: bytes) -> StatusMessage:
-        return cls.from_dict(json.loads(raw))
+    def from_json(cls, raw: bytes | str) -> StatusMessage:
+        return cls.from_dict(load_object(raw))
 
 
-@dataclass(frozen=True, slots=True)
-class SagaCommand:
-    """A command from the saga to an owning service on ``cbec.saga.commands``.
-
-    ``command`` is ReleaseDocument | ResendDocument | RefuseDocument | LockClearance.
-    """
-
-    command: str
-    command_id: str
-    clearance_key: str
-    doc_type: str = ""
-    business_key: list[str] = field(default_factory=list)
-    stream_id: str = ""
-    errors: list[dict[str, str]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "command": self.command,
-            "commandId": self.command_id,
-            "clearanceKey": self.clearance_key,
-        }
-        if self.doc_type:
-            data["docType"] = self.doc_type
-            data["businessKey"] = list(self.business_key)
-        if self.command == "RefuseDocument":
-            data["errors"] = list(self.errors)
-        return data
-
-    def to_json(self) -> bytes:
-        return json.dumps(self.to_dict(), ensure_ascii=False).encode()
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> SagaCommand:
-        data = json.loads(raw)
-        return cls(
-            command=str(data["command"]),
-            command_id=str(data["commandId"]),
-            clearance_key=str(data["clearanceKey"]),
-            doc_type=str(data.get("docType", "")),
-            business_key=[str(k) for k in data.get("businessKey", [])],
-            stream_id=str(data.get("streamId", "")),
-            errors=list(data.get("errors", [])),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class GoodsLeft:
-    """The fact that a clearance's goods left the bonded zone or supervision site.
-
-    JSON on ``cbec.in.goods-left`` (key = clearance key)::
-
-        {"command": "RecordGoodsLeft", "clearanceKey": "<ebpCode>:<orderNo>", "commandId": "...",
-         "at": "2026-01-01T00:00:00+00:00"}
-    """
-
-    clearance_key: str
-    command_id: str
-    at: str = ""
-
-    def to_json(self) -> bytes:
-        return json.dumps({"command": "RecordGoodsLeft", "clearanceKey": self.clearance_key,
-                           "commandId": self.command_id, "at": self.at}, ensure_ascii=False).encode()
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> GoodsLeft:
-        data = json.loads(raw)
-        if data.get("command") != "RecordGoodsLeft":
-            raise ValueError(f"not a RecordGoodsLeft command: {data.get('command')!r}")
-        return cls(str(data["clearanceKey"]), str(data.get("commandId", "")), str(data.get("at", "")))
-
-
-__all__ = [
-    "CLEARANCE_ALERT",
-    "GOODS_LEFT_TOPIC",
-    "SAGA_COMMANDS_TOPIC",
-    "STATUS_CHANGED",
-    "STATUS_TOPIC",
-    "GoodsLeft",
-    "SagaCommand",
-    "StatusMessage",
-]
+__all__ = ["CLEARANCE_ALERT", "SCHEMA", "STATUS_CHANGED", "STATUS_TOPIC", "StatusMessage"]

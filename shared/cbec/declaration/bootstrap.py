@@ -6,6 +6,7 @@ from __future__ import annotations
 from cbec import production
 from cbec.auth.keys import ApiKeyRegistry
 from cbec.bus.ports import Subscription
+from cbec.contracts import topics
 from cbec.declaration import routing
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.batch_intake import batch_handler
@@ -74,7 +75,7 @@ def service(
         consumes=[Consumes(Subscription(tuple(table), f"cbec-{name}"),
                            batch_handler=batch_handler(name, app, declarations))],
         outboxes=[Outbox(store, settings.database.schema_for(name), route)],
-        topics=[*table, routing.events_topic(name), routing.SIGN_REQUESTS_TOPIC, f"cbec.dlq.{name}"],
+        topics=[*table, topics.events(name), topics.SIGN_REQUESTS, topics.dead_letters(name)],
     )
     if readmodel is not None:
         projection = Projection(StoreSource(store), readmodel)

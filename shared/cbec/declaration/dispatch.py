@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any
 
-from cbec.contracts.commands import INTAKE_TOPICS, CommandRejected, DeclareDocument, parse_declare
-from cbec.contracts.customs import RECEIPTS_TOPIC, TRANSMISSIONS_TOPIC, DocumentTransmitted, ReceiptReceived
-from cbec.declaration import saga_commands
+from cbec.contracts import saga, topics
+from cbec.contracts.base import ContractError
+from cbec.contracts.commands import CommandRejected, DeclareDocument, parse_declare
+from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
+from cbec.contracts.dead_letter import DEAD_LETTERED, DeadLetter
+from cbec.contracts.signing import SignResult
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.doctypes import STREAM_NAMESPACE
 from cbec.declaration.ports import AlreadyProcessed, Position, VersionConflict
-from cbec.declaration.routing import SIGN_RESULTS_TOPIC
 from cbec.declaration.statuses import FORMAT_ERROR
 from cbec.errors import CebError
 
 log = logging.getLogger(__name__)
-
-DEAD_LETTERED = "CommandDeadLettered"
 
 Handler = Callable[[bytes, Position], None]
 
@@ -28,34 +26,27 @@ Handler = Callable[[bytes, Position], None]
 def dead_letter(app: DeclarationApp, raw: bytes, position: Position, errors: list[CebError]) -> None:
     """Keep an unreadable command with its errors; the outbox takes it to cbec.dlq.<service>."""
     stream_id = uuid.uuid5(STREAM_NAMESPACE, f"dlq:{position.source}:{position.offset}")
-    event = (
-        DEAD_LETTERED,
-        {
-            "source": position.source,
-            "offset": position.offset,
-            "errors": [e.to_dict() for e in errors],
-            "command": raw.decode("utf-8", "replace")[:100_000],
-        },
-    )
+    letter = DeadLetter.of(position.source, position.offset, errors, raw)
     try:
-        app.store.append(stream_id, 0, [event], position)
+        app.store.append(stream_id, 0, [(DEAD_LETTERED, letter.to_dict())], position)
     except (AlreadyProcessed, VersionConflict):
         pass
 
 
 def handlers(app: DeclarationApp) -> dict[str, Handler]:
-    """Topic → handler for the intake topics of the app's document types and the shared feedback topics."""
+    """Topic → handler for the intake topics of the app's document types and the shared feedback topics.
+
+    A feedback message that breaks its contract is dead-lettered like an unreadable command."""
     table: dict[str, Handler] = {}
-    for topic, code in INTAKE_TOPICS.items():
+    for topic, code in topics.INTAKE_TOPICS.items():
         if code in app.doc_types:
             table[topic] = _intake(app, code)
 
     def on_sign_result(raw: bytes, position: Position) -> None:
-        result: dict[str, Any] = json.loads(raw)
-        if str(result.get("doc_type")) in app.doc_types:
-            app.record_signed(
-                str(result["request_id"]), bool(result.get("ok")), result.get("error"), position
-            )
+        result = SignResult.from_json(raw)
+        if result.doc_type in app.doc_types:
+            error = result.error.to_dict() if result.error is not None else None
+            app.record_signed(result.request_id, result.ok, error, position)
 
     def on_transmitted(raw: bytes, position: Position) -> None:
         sent = DocumentTransmitted.from_json(raw)
@@ -68,11 +59,23 @@ def handlers(app: DeclarationApp) -> dict[str, Handler]:
         if receipt.receipt_type in app.by_receipt or format_error:
             app.record_receipt(receipt, position)
 
-    table[SIGN_RESULTS_TOPIC] = on_sign_result
-    table[TRANSMISSIONS_TOPIC] = on_transmitted
-    table[RECEIPTS_TOPIC] = on_receipt
-    table[saga_commands.SAGA_COMMANDS_TOPIC] = _saga(app)
+    table[topics.SIGN_RESULTS] = _dead_lettering(app, on_sign_result)
+    table[topics.TRANSMISSIONS] = _dead_lettering(app, on_transmitted)
+    table[topics.RECEIPTS] = _dead_lettering(app, on_receipt)
+    table[topics.SAGA_COMMANDS] = _dead_lettering(app, _saga(app))
     return table
+
+
+def _dead_lettering(app: DeclarationApp, handler: Handler) -> Handler:
+    """``handler``, with a message that breaks its contract kept on the service's dead-letter topic."""
+
+    def handle(raw: bytes, position: Position) -> None:
+        try:
+            handler(raw, position)
+        except ContractError as bad:
+            dead_letter(app, raw, position, bad.errors)
+
+    return handle
 
 
 def _saga(app: DeclarationApp) -> Handler:
@@ -81,23 +84,19 @@ def _saga(app: DeclarationApp) -> Handler:
     locks = app.locks_clearances
 
     def handle(raw: bytes, position: Position) -> None:
-        try:
-            command = saga_commands.parse(raw)
-        except CommandRejected as rejected:
-            dead_letter(app, raw, position, rejected.errors)
-            return
-        if command.command == saga_commands.LOCK:
+        command = saga.SagaCommand.from_json(raw)
+        if command.command == saga.LOCK:
             if locks:
                 app.lock_clearance(command.clearance_key, position)
             return
         if command.doc_type not in app.doc_types:
             return
-        if command.command == saga_commands.RELEASE:
+        if command.command == saga.RELEASE:
             done = app.release(command.doc_type, command.business_key, position)
-        elif command.command == saga_commands.RESEND:
+        elif command.command == saga.RESEND:
             done = app.resend(command.doc_type, command.business_key, position)
         else:
-            done = app.refuse_document(command.doc_type, command.business_key, command.errors, position)
+            done = app.refuse_document(command.doc_type, command.business_key, list(command.errors), position)
         log.info("saga %s %s %s: %s", command.command, command.doc_type, command.command_id,
                  "done" if done else "nothing to do")
 

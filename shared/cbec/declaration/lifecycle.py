@@ -5,20 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+# Event type names (past tense), as published on cbec.<service>.events; the payload of each is a JSON object.
+from cbec.contracts.events import EVENT_TYPES as EVENT_TYPES
+from cbec.contracts.events import HELD as HELD
+from cbec.contracts.events import RECEIPT_RECORDED as RECEIPT_RECORDED
+from cbec.contracts.events import RECEIVED as RECEIVED
+from cbec.contracts.events import REFUSED as REFUSED
+from cbec.contracts.events import RELEASED as RELEASED
+from cbec.contracts.events import SENT as SENT
+from cbec.contracts.events import SIGNED as SIGNED
+from cbec.contracts.events import SIGNING_FAILED as SIGNING_FAILED
+from cbec.contracts.events import WITHDRAWN as WITHDRAWN
 from cbec.declaration import statuses
-
-# Event type names (past tense); the payload of each is a JSON object.
-RECEIVED = "DocumentReceived"
-REFUSED = "DocumentRefused"
-HELD = "DocumentHeld"
-RELEASED = "DocumentReleased"
-SIGNED = "DocumentSigned"
-SIGNING_FAILED = "DocumentSigningFailed"
-SENT = "DocumentSent"
-RECEIPT_RECORDED = "ReceiptRecorded"
-WITHDRAWN = "DocumentWithdrawn"  # deleted (appType 3) before customs ever saw it: nothing is sent
-
-EVENT_TYPES = (RECEIVED, REFUSED, HELD, RELEASED, SIGNED, SIGNING_FAILED, SENT, RECEIPT_RECORDED, WITHDRAWN)
 
 
 @dataclass(slots=True)

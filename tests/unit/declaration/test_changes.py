@@ -7,9 +7,9 @@ import json
 
 import pytest
 from cbec.ceb import codec
+from cbec.contracts.topics import SAGA_COMMANDS as SAGA_COMMANDS_TOPIC
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.ports import Position
-from cbec.declaration.saga_commands import SAGA_COMMANDS_TOPIC
 from cbec.errors import CebError
 from cbec.settings import Settings
 from cbec_testkit.samples import DECLARANT, LOGISTICS_COMPANY, PAYMENT_COMPANY, PLATFORM, cancel_document

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from cbec.contracts.customs import RECEIPTS_TOPIC, DocumentTransmitted, ReceiptReceived
+from cbec.contracts.signing import SignResult
+from cbec.contracts.topics import SAGA_COMMANDS as SAGA_COMMANDS_TOPIC
 from cbec.customs.filedrop import FileDropLink
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.doctypes import ORDER, PAYMENT
 from cbec.declaration.ports import Position
-from cbec.declaration.saga_commands import SAGA_COMMANDS_TOPIC
 from cbec.settings import Settings
 from cbec_testkit.customs.simulator import CustomsSimulator, Verdict
 from cbec_testkit.memory import InMemoryDeclarationStore
@@ -30,8 +31,8 @@ def _format_error(world: World, c: Clearance, tmp_path: Path) -> ReceiptReceived
     state = world.state("CEB311", c.order)
     store = InMemoryDeclarationStore()
     link = CustomsLinkApp(store, FileDropLink(tmp_path / "outbox", tmp_path / "inbox"), demo_registry())
-    link.transmit({"ok": True, "request_id": state.release_request_id, "tenant": PLATFORM, "doc_type": "CEB311",
-                   "clearance_key": c.key, "signed_xml_b64": base64.b64encode(b"<CEB311Message/>").decode()})
+    link.transmit(SignResult(state.release_request_id, PLATFORM, "CEB311", c.key, True,
+                             base64.b64encode(b"<CEB311Message/>").decode()))
     CustomsSimulator(tmp_path / "outbox", tmp_path / "inbox", verify=lambda xml: Verdict(True),
                      rng=random.Random(3)).poll()
     link.poll_inbox()

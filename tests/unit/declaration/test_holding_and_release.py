@@ -8,11 +8,11 @@ import json
 from cbec.ceb import codec
 from cbec.ceb.xsd import xsd_errors
 from cbec.contracts.customs import DocumentTransmitted
+from cbec.contracts.topics import SAGA_COMMANDS as SAGA_COMMANDS_TOPIC
 from cbec.declaration import routing
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.doctypes import ENTRY, WAYBILL
 from cbec.declaration.ports import Position
-from cbec.declaration.saga_commands import SAGA_COMMANDS_TOPIC
 from cbec_testkit.samples import (
     DECLARANT,
     LOGISTICS_COMPANY,

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from cbec.contracts.commands import CommandRejected
-from cbec.declaration import saga_commands
+from cbec.contracts.base import ContractError
+from cbec.contracts.saga import SagaCommand
 
 
 def test_a_release_command_is_read_with_its_key() -> None:
     raw = json.dumps({"command": "ReleaseDocument", "docType": "CEB511", "businessKey": ["3105960003", "LN1"],
                       "clearanceKey": "3105960001:O1", "commandId": "c1", "streamId": "ignored"}).encode()
-    command = saga_commands.parse(raw)
+    command = SagaCommand.from_json(raw)
     assert (command.command, command.doc_type, command.business_key) == ("ReleaseDocument", "CEB511",
                                                                          ("3105960003", "LN1"))
 
@@ -21,7 +21,7 @@ def test_a_refusal_carries_the_sagas_errors() -> None:
     error = {"code": "-623005", "path": "InvtCancel.invtNo", "rule": "state", "message": "no"}
     raw = json.dumps({"command": "RefuseDocument", "docType": "CEB623", "businessKey": ["a", "b"],
                       "commandId": "c2", "errors": [error]}).encode()
-    assert saga_commands.parse(raw).errors[0].to_dict() == error
+    assert SagaCommand.from_json(raw).errors[0].to_dict() == error
 
 
 @pytest.mark.parametrize(("body", "path"), [
@@ -32,6 +32,6 @@ def test_a_refusal_carries_the_sagas_errors() -> None:
     ({"command": "RefuseDocument", "docType": "CEB623", "businessKey": ["a", "b"]}, "errors"),
 ])
 def test_an_incomplete_command_is_rejected_naming_the_field(body: dict[str, object], path: str) -> None:
-    with pytest.raises(CommandRejected) as rejected:
-        saga_commands.parse(json.dumps(body).encode())
+    with pytest.raises(ContractError) as rejected:
+        SagaCommand.from_json(json.dumps(body).encode())
     assert rejected.value.errors[0].path == path

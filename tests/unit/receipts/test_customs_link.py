@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import uvicorn
 from cbec.ceb import codec
+from cbec.contracts.signing import SignResult
 from cbec.customs.filedrop import FileDropLink
 from cbec.customs.http_link import HttpGatewayLink
 from cbec.declaration import ceb_bridge
@@ -26,14 +27,14 @@ from cbec_testkit.tenants import demo_registry
 from receipts_service.application import RECEIPT_RECEIVED, TRANSMITTED, CustomsLinkApp
 
 
-def _signed_result(n: int, xml: bytes | None = None) -> dict[str, Any]:
+def _signed_result(n: int, xml: bytes | None = None) -> SignResult:
     document = declare_orders(1, start=n)[0].document
     document["OrderHead"].update(guid=f"{n:08d}-0000-0000-0000-000000000000", appType="1",
                                  appTime="20261124100000", appStatus="2")
     xml = xml if xml is not None else ceb_bridge.render(ORDER, document, {
         "copCode": "3105960001", "copName": "示例", "dxpMode": "DXP", "dxpId": "DXPENT0000000001"})
-    return {"ok": True, "request_id": f"CEB311:stream-{n}:2", "tenant": "3105960001", "doc_type": "CEB311",
-            "clearance_key": f"3105960001:DEMO{n:08d}", "signed_xml_b64": base64.b64encode(xml).decode()}
+    return SignResult(f"CEB311:stream-{n}:2", "3105960001", "CEB311", f"3105960001:DEMO{n:08d}", True,
+                      base64.b64encode(xml).decode())
 
 
 def _events(store: InMemoryDeclarationStore, event_type: str) -> list[dict[str, Any]]:

@@ -15,7 +15,10 @@ from typing import Any
 
 from cbec.bus.in_process import InProcessBus
 from cbec.clock import FakeClock
-from cbec.contracts.status import SAGA_COMMANDS_TOPIC, STATUS_TOPIC, SagaCommand, StatusMessage
+from cbec.contracts.saga import SagaCommand
+from cbec.contracts.status import StatusMessage
+from cbec.contracts.topics import SAGA_COMMANDS as SAGA_COMMANDS_TOPIC
+from cbec.contracts.topics import STATUS as STATUS_TOPIC
 from cbec.declaration.doctypes import ALL, BY_CODE, INVENTORY
 from cbec.declaration.routing import public_event
 from cbec.store.event_store import EventStore
@@ -99,7 +102,8 @@ class Story:
             if command.command in ("ReleaseDocument", "ResendDocument"):
                 self._send(command.doc_type, command.clearance_key)
             elif command.command == "RefuseDocument":
-                self.emit(command.doc_type, "DocumentRefused", {"errors": command.errors, "refusesDocument": True},
+                errors = [e.to_dict() for e in command.errors]
+                self.emit(command.doc_type, "DocumentRefused", {"errors": errors, "refusesDocument": True},
                           command.clearance_key)
             commands = self.bus.messages(SAGA_COMMANDS_TOPIC)
 

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import json
 
+from cbec.bus.ports import Subscription
+from cbec.contracts import topics
+from cbec.contracts.dead_letter import WebhookDeadLetter
+from cbec.contracts.saga import SagaCommand
 from cbec.contracts.schema_check import errors_of
-from cbec.contracts.status import SAGA_COMMANDS_TOPIC, STATUS_TOPIC
+from cbec.contracts.status import CLEARANCE_ALERT, STATUS_CHANGED, StatusMessage
+from cbec.contracts.topics import SAGA_COMMANDS as SAGA_COMMANDS_TOPIC
+from cbec.contracts.topics import STATUS as STATUS_TOPIC
+from cbec.tenants import TenantRegistry
+from cbec_testkit.tenants import DEMO_TENANTS
+from saga_service.webhooks import WebhookNotifier
+from saga_service.webhooks import route as webhook_route
 from saga_story import Story
 
 
@@ -34,3 +44,57 @@ def test_every_saga_command_matches_the_saga_command_schema() -> None:
     assert {c["command"] for c in commands} == {"ReleaseDocument", "RefuseDocument", "LockClearance"}
     for command in commands:
         assert errors_of("saga/saga-command.json", command) == [], command
+
+
+# -- what the saga publishes --------------------------------------------------------------------------------
+def test_everything_the_saga_publishes_validates_and_is_read_back() -> None:
+    story = Story(timeout=10, max_resends=1)
+    for what in ("list", "waybill", "payment", "order"):
+        story.declare(what)
+    story.customs_accepts("order", "payment", "waybill")
+    story.customs("list", 2, 120, 399, 800)
+    story.declare("return")  # refused: the goods have not left
+    story.declare("cancel")
+    story.goods_left()
+    story.later(30)
+    story.later(30)  # the cancel was never answered: resent, then an alert
+    statuses = story.bus.messages(topics.STATUS)
+    assert {json.loads(m.value).get("type", STATUS_CHANGED) for m in statuses} == {STATUS_CHANGED, CLEARANCE_ALERT}
+    for message in statuses:
+        assert errors_of("status/status-change.json", json.loads(message.value)) == []
+        assert StatusMessage.from_json(message.value).to_json() == message.value
+    commands = story.bus.messages(topics.SAGA_COMMANDS)
+    assert {json.loads(m.value)["command"] for m in commands} == {"ReleaseDocument", "ResendDocument",
+                                                                  "RefuseDocument", "LockClearance"}
+    for message in commands:
+        assert errors_of("saga/saga-command.json", json.loads(message.value)) == []
+        assert SagaCommand.from_json(message.value).to_json() == message.value
+
+    tenants = TenantRegistry.from_json([{**t, "callbackUrl": "https://p.example/cb"} for t in DEMO_TENANTS])
+    notifier = WebhookNotifier(story.store, tenants, lambda code: b"s", post=lambda url, body, headers: 503,
+                               clock=story.clock, max_attempts=1)
+    story.bus.consumer(Subscription((topics.STATUS,), "webhooks"), notifier.handle).run_once()
+    notifier.poll()
+    letters = [m for e in story.store.notifications(1, 10_000) for m in webhook_route(e)]
+    assert len(letters) == len(statuses)
+    for topic, key, value in letters:
+        assert topic == topics.WEBHOOK_DEAD_LETTERS
+        assert errors_of("events/webhook-dead-letter.json", json.loads(value)) == []
+        assert WebhookDeadLetter.from_json(value).key == key
+
+
+def test_the_saga_matches_only_event_types_the_services_publish() -> None:
+    """No phantom names: every declaration event type the saga's code names is one the services emit,
+    whether spelled as a literal or as one of the lifecycle's constants."""
+    import re
+    from pathlib import Path
+
+    import cbec.declaration.lifecycle as lc
+    import saga_service
+    from cbec.contracts.events import EVENT_TYPES
+
+    source = "\n".join(p.read_text("utf-8") for p in Path(saga_service.__file__).parent.glob("*.py"))
+    literals = set(re.findall(r"""["']((?:Document|Receipt)[A-Z]\w+)["']""", source))
+    constants = {getattr(lc, name) for name in re.findall(r"\blc\.([A-Z_]+)\b", source)}
+    named = literals | {c for c in constants if isinstance(c, str)}
+    assert named and named <= set(EVENT_TYPES)

@@ -182,7 +182,7 @@ def test_cancel_is_refused_before_the_list_is_released(clearance: Story) -> None
     clearance.customs_accepts("order", "payment", "waybill", "list")
     clearance.declare("cancel")
     [refusal] = clearance.commands("RefuseDocument", "cancel")
-    assert refusal.errors[0]["code"] == "-623005"
+    assert refusal.errors[0].code == "-623005"
     assert not clearance.released("cancel")
     assert clearance.status_of("cancel") == "refused"
 
@@ -192,7 +192,7 @@ def test_cancel_is_refused_once_the_goods_have_left(clearance: Story) -> None:
     clearance.goods_left()
     clearance.declare("cancel")
     [refusal] = clearance.commands("RefuseDocument", "cancel")
-    assert refusal.errors[0]["code"] == "-623005" and "left" in refusal.errors[0]["message"]
+    assert refusal.errors[0].code == "-623005" and "left" in refusal.errors[0].message
 
 
 def test_return_is_released_once_the_goods_have_left(clearance: Story) -> None:
@@ -206,7 +206,7 @@ def test_return_is_refused_while_the_goods_are_still_in(clearance: Story) -> Non
     _released_list(clearance)
     clearance.declare("return")
     [refusal] = clearance.commands("RefuseDocument", "return")
-    assert refusal.errors[0]["code"] == "-625004" and "not left" in refusal.errors[0]["message"]
+    assert refusal.errors[0].code == "-625004" and "not left" in refusal.errors[0].message
     assert clearance.status_of("return") == "refused"
 
 
@@ -287,8 +287,8 @@ def test_a_waybill_from_the_payment_company_is_refused_once_both_are_declared(cl
     clearance.customs_accepts("order", "payment")
     assert not clearance.released("waybill")
     [refusal] = clearance.commands("RefuseDocument", "waybill")
-    assert refusal.errors[0]["code"] == "CBEC-TENANCY-DISTINCT"
-    assert "payment" in refusal.errors[0]["message"]
+    assert refusal.errors[0].code == "CBEC-TENANCY-DISTINCT"
+    assert "payment" in refusal.errors[0].message
 
 
 def test_a_waybill_from_a_third_enterprise_is_released(clearance: Story) -> None:

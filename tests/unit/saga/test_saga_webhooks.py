@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import uvicorn
 from cbec.bus.ports import Subscription
-from cbec.contracts.status import STATUS_TOPIC, StatusMessage
+from cbec.contracts.status import StatusMessage
+from cbec.contracts.topics import STATUS as STATUS_TOPIC
 from cbec.tenants import TenantRegistry
 from cbec_testkit.tenants import DEMO_TENANTS
 from fastapi import FastAPI, Request, Response

@@ -17,8 +17,10 @@ import pytest
 from cbec.bus.in_process import InProcessBus
 from cbec.clock import FakeClock
 from cbec.contracts.commands import INTAKE_TOPICS
+from cbec.contracts.topics import SIGN_REQUESTS as SIGN_REQUESTS_TOPIC
+from cbec.contracts.topics import SIGN_RESULTS as SIGN_RESULTS_TOPIC
+from cbec.contracts.topics import events as events_topic
 from cbec.customs.filedrop import FileDropLink
-from cbec.declaration.routing import SIGN_REQUESTS_TOPIC, SIGN_RESULTS_TOPIC, events_topic
 from cbec.service import Service, attach
 from cbec.settings import Settings
 from cbec.signing.certs import generate_sm2_identity

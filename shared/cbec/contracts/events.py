@@ -1,0 +1,269 @@
+"""The public events of the declaration services on ``cbec.<service>.events`` (envelope ``cbec.event/1``).
+
+Each stored declaration event leaves its service as one :class:`DeclarationEvent`: the envelope
+names the stream, its version, the document type and the clearance (also the Kafka key); ``data``
+is the event's payload without what stays inside the service (the document, the rendered XML,
+the stream's links). Schemas: ``schemas/events/envelope.json`` and one per event type.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+from cbec.contracts.base import ContractError, check_schema, dump, finding, load_object, text
+
+SCHEMA = "cbec.event/1"
+
+# The event types a declaration service publishes (past tense), one schema each.
+RECEIVED = "DocumentReceived"
+REFUSED = "DocumentRefused"
+HELD = "DocumentHeld"
+RELEASED = "DocumentReleased"
+SIGNED = "DocumentSigned"
+SIGNING_FAILED = "DocumentSigningFailed"
+SENT = "DocumentSent"
+RECEIPT_RECORDED = "ReceiptRecorded"
+WITHDRAWN = "DocumentWithdrawn"  # deleted (appType 3) before customs ever saw it: nothing is sent
+EVENT_TYPES = (RECEIVED, REFUSED, HELD, RELEASED, SIGNED, SIGNING_FAILED, SENT, RECEIPT_RECORDED, WITHDRAWN)
+
+PRIVATE_FIELDS = frozenset({"document", "xml", "links"})
+"""Payload fields that never leave the service: the document (personal data) and the rendered XML."""
+
+
+def _json_name(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventData:
+    """The payload fields every declaration event carries; ``None`` fields are left out of the JSON.
+
+    ``extra`` keeps the fields a later compatible version adds (consumers ignore what they do not know).
+    """
+
+    TYPE: ClassVar[str] = ""
+
+    doc_type: str
+    clearance_key: str = ""
+    business_key: list[str] | None = None  # the document's key fields
+    clearance_keys: list[str] | None = None  # CEB711: the clearances of its waybills
+    logistics_nos: list[str] | None = None  # CEB711: the waybills it lists
+    app_type: str | None = None  # 1 new, 2 change, 3 delete
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {_json_name(f.name): getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**{k: v for k, v in out.items() if v is not None}, **self.extra}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
+        """The payload of an event already checked against its schema (see :meth:`DeclarationEvent.from_dict`)."""
+        known = {_json_name(f.name): f.name for f in fields(cls) if f.name != "extra"}
+        try:
+            return cls(**{known[k]: v for k, v in data.items() if k in known},
+                       extra={k: v for k, v in data.items() if k not in known})
+        except TypeError as exc:
+            raise ContractError([finding("data", f"{cls.TYPE or 'event'} data is incomplete: {exc}")]) from None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentReceived(EventData):
+    """The document passed intake validation and is stored."""
+
+    TYPE: ClassVar[str] = RECEIVED
+    sender: str
+    command_id: str
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentRefused(EventData):
+    """A command was refused at intake, or the saga refused the document (``refuses_document``)."""
+
+    TYPE: ClassVar[str] = REFUSED
+    errors: list[dict[str, str]]
+    sender: str | None = None
+    command_id: str | None = None
+    refuses_document: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentHeld(EventData):
+    """The document waits for prerequisite documents (by kind)."""
+
+    TYPE: ClassVar[str] = HELD
+    waiting_for: list[str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentReleased(EventData):
+    """The document was released for signing (its sign request is published beside it)."""
+
+    TYPE: ClassVar[str] = RELEASED
+    sender: str
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentSigned(EventData):
+    TYPE: ClassVar[str] = SIGNED
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentSigningFailed(EventData):
+    TYPE: ClassVar[str] = SIGNING_FAILED
+    request_id: str
+    error: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentSent(EventData):
+    """The signed document left for customs."""
+
+    TYPE: ClassVar[str] = SENT
+    request_id: str
+    file_name: str
+    cop_msg_id: str
+    sent_at: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiptRecorded(EventData):
+    """A customs receipt for the document was recorded (duplicates are not repeated)."""
+
+    TYPE: ClassVar[str] = RECEIPT_RECORDED
+    receipt_id: str
+    receipt_type: str
+    return_status: int
+    return_time: str
+    return_info: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentWithdrawn(EventData):
+    """The document was deleted (appType 3) before customs saw it; nothing is sent."""
+
+    TYPE: ClassVar[str] = WITHDRAWN
+    command_id: str
+    sender: str
+
+
+EVENT_DATA: dict[str, type[EventData]] = {
+    c.TYPE: c
+    for c in (DocumentReceived, DocumentRefused, DocumentHeld, DocumentReleased, DocumentSigned,
+              DocumentSigningFailed, DocumentSent, ReceiptRecorded, DocumentWithdrawn)
+}
+"""Event type → its payload class."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeclarationEvent:
+    """One public declaration event; ``data`` holds the payload fields of its type's schema."""
+
+    type: str
+    stream_id: str
+    version: int
+    doc_type: str
+    clearance_key: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, stream_id: uuid.UUID, version: int, event_type: str, data: Mapping[str, Any]) -> DeclarationEvent:
+        """The public form of a stored event (private fields dropped)."""
+        return cls(
+            type=event_type,
+            stream_id=str(stream_id),
+            version=version,
+            doc_type=str(data.get("docType", "")),
+            clearance_key=str(data.get("clearanceKey", "")),
+            data={k: v for k, v in data.items() if k not in PRIVATE_FIELDS},
+        )
+
+    @property
+    def event_id(self) -> str:
+        """``<streamId>:<version>``: unique and stable, consumers dedupe by it."""
+        return f"{self.stream_id}:{self.version}"
+
+    @property
+    def key(self) -> str:
+        """The Kafka key: the clearance (a stream without one keeps its own order)."""
+        return self.clearance_key or self.stream_id
+
+    @property
+    def payload(self) -> EventData:
+        """``data`` as its type's payload class (the base class for a type this version does not know)."""
+        return EVENT_DATA.get(self.type, EventData).from_dict(self.data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "eventId": self.event_id,
+            "type": self.type,
+            "streamId": self.stream_id,
+            "version": self.version,
+            "docType": self.doc_type,
+            "clearanceKey": self.clearance_key,
+            "data": dict(self.data),
+        }
+
+    def to_json(self) -> bytes:
+        return dump(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeclarationEvent:
+        """Read an envelope; a known event type is checked against its own schema, an unknown one
+        (a later version may add types) only against the envelope."""
+        if data.get("schema") != SCHEMA:
+            raise ContractError([finding("schema", f"not a {SCHEMA} event")])
+        version, payload = data.get("version"), data.get("data")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ContractError([finding("version", "version must be an integer")])
+        if not isinstance(payload, dict):
+            raise ContractError([finding("data", "data must be an object")])
+        event = cls(
+            type=text(data, "type"),
+            stream_id=text(data, "streamId"),
+            version=version,
+            doc_type=text(data, "docType"),
+            clearance_key=text(data, "clearanceKey", required=False),
+            data=payload,
+        )
+        check_schema(f"events/{event.type}.json" if event.type in EVENT_TYPES else "events/envelope.json", data)
+        return event
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> DeclarationEvent:
+        return cls.from_dict(load_object(raw))
+
+
+__all__ = [
+    "EVENT_DATA",
+    "EVENT_TYPES",
+    "HELD",
+    "PRIVATE_FIELDS",
+    "RECEIPT_RECORDED",
+    "RECEIVED",
+    "REFUSED",
+    "RELEASED",
+    "SCHEMA",
+    "SENT",
+    "SIGNED",
+    "SIGNING_FAILED",
+    "WITHDRAWN",
+    "DeclarationEvent",
+    "DocumentHeld",
+    "DocumentReceived",
+    "DocumentRefused",
+    "DocumentReleased",
+    "DocumentSent",
+    "DocumentSigned",
+    "DocumentSigningFailed",
+    "DocumentWithdrawn",
+    "EventData",
+    "ReceiptRecorded",
+]
