@@ -44,7 +44,8 @@ def stack_tenants(env: Mapping[str, str]) -> list[Tenant]:
         return TenantRegistry.from_file(Path(path)).all()
     from cbec_testkit.tenants import demo_registry  # the test kit's tenants, only when no registry is configured
 
-    return demo_registry().all()
+    registry: TenantRegistry = demo_registry()
+    return registry.all()
 
 
 def _valid_pair(code: str, key: Path, cert: Path) -> str | None:
