@@ -62,7 +62,12 @@ class DeclarationBootstrap:
         return service(self.name, app, store, declarations, settings, readmodel)
 
     def check(self, settings: Settings) -> None:
-        check(settings, buyer_keys=self.buyer_keys)
+        """Refuse production on demo tenants or unencrypted personal data (and on the development buyer
+        key where the quota uses it)."""
+        problems = production.tenants_problems(settings) + production.personal_data_problems(settings)
+        if self.buyer_keys:
+            problems += production.buyer_key_problems(settings)
+        production.require(settings, problems)
 
     def process(self, settings: Settings, tenants: TenantRegistry) -> ServiceProcess:
         """The service as a process on Kafka and the configured database."""
@@ -70,15 +75,6 @@ class DeclarationBootstrap:
         store = open_store(settings, self.name)
         return as_process(self.build(settings, tenants, store, readmodel=open_readmodel(settings, self.name)),
                           settings)
-
-
-def check(settings: Settings, *, buyer_keys: bool = False) -> None:
-    """Refuse production on demo tenants or unencrypted personal data (and the development buyer key
-    where the quota uses it)."""
-    problems = production.tenants_problems(settings) + production.personal_data_problems(settings)
-    if buyer_keys:
-        problems += production.buyer_key_problems(settings)
-    production.require(settings, problems)
 
 
 def open_store(settings: Settings, service: str) -> EventStore:
