@@ -5,7 +5,7 @@
 #   bash scripts/test.sh tests/unit -q   # any pytest arguments
 # External servers: set KAFKA_BOOTSTRAP_SERVERS and/or DATABASE_URL and nothing is started for them.
 # CI=true (or CBEC_REQUIRE_INTEGRATION=1): a server that cannot start is a hard failure, and so is
-# pytest collecting no test. CBEC_LINT=1 also runs ruff and mypy on shared/ cli/ services/.
+# pytest collecting no test. CBEC_LINT=1 also runs ruff and mypy on shared/ cli/ services/ testkit/.
 set -euo pipefail
 # shellcheck source=scripts/_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
@@ -115,8 +115,8 @@ log "servers ready in $((SECONDS - step_start))s: KAFKA_BOOTSTRAP_SERVERS=${KAFK
 lint_rc=0
 if [ "${CBEC_LINT:-0}" = 1 ]; then
     log "lint: ruff check + mypy"
-    .venv/bin/ruff check shared cli services || lint_rc=1
-    .venv/bin/mypy shared cli services || lint_rc=1
+    .venv/bin/ruff check shared cli services testkit || lint_rc=1
+    .venv/bin/mypy shared cli services testkit || lint_rc=1
 fi
 
 [ "$#" -gt 0 ] || set -- tests/

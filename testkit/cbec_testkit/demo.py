@@ -40,8 +40,6 @@ from cbec_testkit.samples import (
     return_document,
 )
 
-KINDS = {"CEB311": "order", "CEB411": "payment", "CEB511": "waybill", "CEB621": "inventory",
-         "CEB623": "cancel", "CEB625": "return", "CEB711": "entry"}
 RELEASED = 800
 
 
@@ -229,7 +227,7 @@ def _summary(demo: Demo, scenario: str, seconds: float) -> dict[str, Any]:
         documents: dict[str, Any] = {}
         for code, command in c.documents.items():
             state = stack.declaration(code, BY_CODE[code].business_key(command.document))
-            documents[KINDS[code]] = status_view(state) if state else {"status": "missing"}
+            documents[BY_CODE[code].kind] = status_view(state) if state else {"status": "missing"}
         saga = stack.saga.view(c.key)
         clearances.append({"clearanceKey": c.key, "tradeMode": c.trade_mode, "expected": c.expect,
                            "finished": demo.finished(c), "documents": documents,

@@ -9,11 +9,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from cbec.declaration.ports import AlreadyProcessed, Position, StreamAppend, VersionConflict
+from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, StreamAppend, VersionConflict
 from cbec.readmodel.projection import Notification
 
 
-class InMemoryDeclarationStore:
+class InMemoryDeclarationStore(DeclarationStore):
     """Streams, a notification log and processed positions, all in one lock."""
 
     def __init__(self) -> None:
@@ -25,15 +25,6 @@ class InMemoryDeclarationStore:
     def read(self, stream_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
         with self._lock:
             return copy.deepcopy(self._streams.get(stream_id, []))
-
-    def append(
-        self,
-        stream_id: uuid.UUID,
-        expected_version: int,
-        events: Sequence[tuple[str, dict[str, Any]]],
-        position: Position | None = None,
-    ) -> None:
-        self.append_batch([StreamAppend(stream_id, expected_version, events)], position)
 
     def append_batch(self, appends: Sequence[StreamAppend], position: Position | None = None) -> None:
         with self._lock:

@@ -17,7 +17,7 @@ from cbec.contracts.base import ContractError
 from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
 from cbec.contracts.signing import SignResult
 from cbec.customs.transport import Transport
-from cbec.declaration.doctypes import BY_RECEIPT, STREAM_NAMESPACE
+from cbec.declaration.doctypes import BY_RECEIPT, INVENTORY, STREAM_NAMESPACE
 from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, VersionConflict
 from cbec.store.handling import mark_handled
 from cbec.tenants import TenantRegistry
@@ -156,7 +156,7 @@ class CustomsLinkApp:
             if isinstance(tax_head, dict):  # CEB816 tax bill / CEB818 tax status: about a list, by invtNo
                 flat = {k: v for k, v in tax_head.items() if isinstance(v, str)}
                 out.append(ReceiptReceived(
-                    receipt_id=receipt_id(msg.type, flat), receipt_type=msg.type, doc_type="CEB621",
+                    receipt_id=receipt_id(msg.type, flat), receipt_type=msg.type, doc_type=INVENTORY.code,
                     business_key=[flat.get("invtNo", "")], return_status=_int(flat.get("status", "")),
                     return_time=flat.get("returnTime", ""), return_info=flat.get("note", ""), node=flat))
                 continue

@@ -225,6 +225,12 @@ class Clearance:
             doc.intake_errors = list(body.get("errors", []))
         elif kind_of_event == lc.HELD:
             doc.phase = "held"
+        elif kind_of_event == lc.WITHDRAWN:
+            # Deleted (appType 3) before customs saw this version: nothing to release or resend, and
+            # no receipt of its own, so it is never at the gate for the documents that wait for it.
+            doc.phase = "withdrawn"
+            doc.history.extend(doc.receipts)
+            doc.receipts = []
         elif kind_of_event == lc.RELEASED:
             doc.phase = "released"
             doc.sender = doc.sender or str(body.get("sender", ""))

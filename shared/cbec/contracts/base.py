@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
 from cbec.errors import CebError
 
@@ -22,6 +22,27 @@ class ContractError(ValueError):
             errors = [CebError("CBEC-0002", "$", "contract", errors)]
         self.errors = list(errors)
         super().__init__("; ".join(str(e) for e in self.errors[:10]))
+
+
+class JsonMessage:
+    """A topic message's JSON form, from its ``to_dict`` and ``from_dict``."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        raise NotImplementedError
+
+    def to_json(self) -> bytes:
+        return dump(self.to_dict())
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Self:
+        """Read a message; a failure is a :class:`ContractError` naming every finding."""
+        return cls.from_dict(load_object(raw))
 
 
 def finding(path: str, message: str, rule: str = "contract") -> CebError:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cbec.contracts.base import ContractError, check_schema, dump, finding, load_object, text
+from cbec.contracts.base import ContractError, JsonMessage, check_schema, finding, load_object, text
 from cbec.contracts.topics import GOODS_LEFT as GOODS_LEFT_TOPIC
 from cbec.contracts.topics import INTAKE_TOPICS
 from cbec.errors import CebError
@@ -88,7 +88,7 @@ def parse_declare(raw: bytes | str, *, default_doc_type: str | None = None) -> D
 
 
 @dataclass(frozen=True, slots=True)
-class GoodsLeft:
+class GoodsLeft(JsonMessage):
     """The fact that a clearance's goods left the bonded zone or supervision site.
 
     JSON on ``cbec.in.goods-left`` (key = clearance key)::
@@ -105,9 +105,6 @@ class GoodsLeft:
         return {"command": RECORD_GOODS_LEFT, "clearanceKey": self.clearance_key, "commandId": self.command_id,
                 "at": self.at}
 
-    def to_json(self) -> bytes:
-        return dump(self.to_dict())
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GoodsLeft:
         if data.get("command") != RECORD_GOODS_LEFT:
@@ -116,10 +113,6 @@ class GoodsLeft:
                     text(data, "at", required=False))
         check_schema("commands/goods-left.json", data)
         return goods
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> GoodsLeft:
-        return cls.from_dict(load_object(raw))
 
 
 __all__ = [

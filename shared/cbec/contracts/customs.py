@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cbec.contracts.base import ContractError, check_schema, dump, finding, load_object, text, texts
+from cbec.contracts.base import ContractError, JsonMessage, check_schema, finding, text, texts
 from cbec.contracts.topics import RECEIPTS as RECEIPTS_TOPIC
 from cbec.contracts.topics import TRANSMISSIONS as TRANSMISSIONS_TOPIC
 
@@ -19,7 +19,7 @@ RECEIPT_SCHEMA = "customs/receipt-received.json"
 
 
 @dataclass(frozen=True, slots=True)
-class DocumentTransmitted:
+class DocumentTransmitted(JsonMessage):
     """A signed document left for customs in a DxpMsg."""
 
     request_id: str
@@ -39,9 +39,6 @@ class DocumentTransmitted:
             "sent_at": self.sent_at,
         }
 
-    def to_json(self) -> bytes:
-        return dump(self.to_dict())
-
     @property
     def key(self) -> str:
         """The Kafka key: the clearance."""
@@ -60,13 +57,9 @@ class DocumentTransmitted:
         check_schema(TRANSMITTED_SCHEMA, data)
         return sent
 
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> DocumentTransmitted:
-        return cls.from_dict(load_object(raw))
-
 
 @dataclass(frozen=True, slots=True)
-class ReceiptReceived:
+class ReceiptReceived(JsonMessage):
     """One customs receipt node, correlated to its document by business key."""
 
     receipt_id: str  # stable hash of the node: duplicates share it
@@ -89,9 +82,6 @@ class ReceiptReceived:
             "return_info": self.return_info,
             "node": dict(self.node),
         }
-
-    def to_json(self) -> bytes:
-        return dump(self.to_dict())
 
     @property
     def key(self) -> str:
@@ -117,10 +107,6 @@ class ReceiptReceived:
         )
         check_schema(RECEIPT_SCHEMA, data)
         return receipt
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> ReceiptReceived:
-        return cls.from_dict(load_object(raw))
 
 
 __all__ = ["RECEIPTS_TOPIC", "TRANSMISSIONS_TOPIC", "DocumentTransmitted", "ReceiptReceived"]

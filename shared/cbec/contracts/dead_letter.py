@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cbec.contracts.base import ContractError, as_ceb_error, ceb_errors, check_schema, dump, finding, load_object, text
+from cbec.contracts.base import ContractError, JsonMessage, as_ceb_error, ceb_errors, check_schema, finding, text
 from cbec.errors import CebError
 
 DEAD_LETTERED = "CommandDeadLettered"
@@ -31,7 +31,7 @@ def _count(data: dict[str, Any], name: str) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetter:
+class DeadLetter(JsonMessage):
     """An unreadable command with where it came from and every finding."""
 
     source: str  # topic:partition (+ "#refused" when the command was read but could not be keyed)
@@ -57,9 +57,6 @@ class DeadLetter:
         return {"source": self.source, "offset": self.offset, "errors": [e.to_dict() for e in self.errors],
                 "command": self.command}
 
-    def to_json(self) -> bytes:
-        return dump(self.to_dict())
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeadLetter:
         letter = cls(text(data, "source"), _count(data, "offset"), ceb_errors(data, "errors"),
@@ -67,13 +64,9 @@ class DeadLetter:
         check_schema("events/dead-letter.json", data)
         return letter
 
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> DeadLetter:
-        return cls.from_dict(load_object(raw))
-
 
 @dataclass(frozen=True, slots=True)
-class WebhookDeadLetter:
+class WebhookDeadLetter(JsonMessage):
     """A status message the tenant's callback URL never accepted, with the last error."""
 
     delivery_id: str
@@ -100,9 +93,6 @@ class WebhookDeadLetter:
                 "url": self.url, "body": self.body, "due": self.due, "attempts": self.attempts,
                 "error": self.error}
 
-    def to_json(self) -> bytes:
-        return dump(self.to_dict())
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WebhookDeadLetter:
         letter = cls(
@@ -117,10 +107,6 @@ class WebhookDeadLetter:
         )
         check_schema("events/webhook-dead-letter.json", data)
         return letter
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> WebhookDeadLetter:
-        return cls.from_dict(load_object(raw))
 
 
 __all__ = ["DEAD_LETTERED", "MAX_COMMAND_CHARS", "DeadLetter", "WebhookDeadLetter"]

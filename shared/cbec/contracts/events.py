@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from cbec.contracts.base import ContractError, check_schema, dump, finding, load_object, text
+from cbec.contracts.base import ContractError, JsonMessage, check_schema, finding, text
 
 SCHEMA = "cbec.event/1"
 
@@ -162,7 +162,7 @@ EVENT_DATA: dict[str, type[EventData]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class DeclarationEvent:
+class DeclarationEvent(JsonMessage):
     """One public declaration event; ``data`` holds the payload fields of its type's schema."""
 
     type: str
@@ -211,9 +211,6 @@ class DeclarationEvent:
             "data": dict(self.data),
         }
 
-    def to_json(self) -> bytes:
-        return dump(self.to_dict())
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeclarationEvent:
         """Read an envelope; a known event type is checked against its own schema, an unknown one
@@ -235,10 +232,6 @@ class DeclarationEvent:
         )
         check_schema(f"events/{event.type}.json" if event.type in EVENT_TYPES else "events/envelope.json", data)
         return event
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> DeclarationEvent:
-        return cls.from_dict(load_object(raw))
 
 
 __all__ = [

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cbec.contracts.base import ContractError, ceb_errors, check_schema, dump, finding, load_object, text, texts
+from cbec.contracts.base import ContractError, JsonMessage, ceb_errors, check_schema, finding, text, texts
 from cbec.contracts.topics import SAGA_COMMANDS as SAGA_COMMANDS_TOPIC
 from cbec.errors import CebError
 
@@ -33,7 +33,7 @@ SCHEMA = "saga/saga-command.json"
 
 
 @dataclass(frozen=True, slots=True)
-class SagaCommand:
+class SagaCommand(JsonMessage):
     """One command of the saga; ``doc_type`` and ``business_key`` name the document (not for a lock)."""
 
     command: str
@@ -53,9 +53,6 @@ class SagaCommand:
         if self.command == REFUSE:
             data["errors"] = [e.to_dict() for e in self.errors]
         return data
-
-    def to_json(self) -> bytes:
-        return dump(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SagaCommand:
@@ -77,10 +74,6 @@ class SagaCommand:
             )
         check_schema(SCHEMA, command.to_dict())  # what was read; unknown fields are ignored
         return command
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> SagaCommand:
-        return cls.from_dict(load_object(raw))
 
 
 __all__ = ["LOCK", "NAMES", "REFUSE", "RELEASE", "RESEND", "SAGA_COMMANDS_TOPIC", "SagaCommand"]

@@ -12,7 +12,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from cbec.contracts.base import ContractError, check_schema, dump, finding, load_object, text
+from cbec.contracts.base import ContractError, JsonMessage, check_schema, finding, text
 from cbec.contracts.topics import SIGN_REQUESTS as REQUESTS_TOPIC
 from cbec.contracts.topics import SIGN_RESULTS as RESULTS_TOPIC
 
@@ -21,7 +21,7 @@ RESULT_SCHEMA = "signing/sign-result.json"
 
 
 @dataclass(frozen=True, slots=True)
-class SignRequest:
+class SignRequest(JsonMessage):
     """A released document to sign with the certificate of ``tenant``."""
 
     request_id: str
@@ -61,9 +61,6 @@ class SignRequest:
             out["profile"] = self.profile
         return out
 
-    def to_json(self) -> bytes:
-        return dump(self.to_dict())
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SignRequest:
         request = cls(
@@ -76,10 +73,6 @@ class SignRequest:
         )
         check_schema(REQUEST_SCHEMA, data)
         return request
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> SignRequest:
-        return cls.from_dict(load_object(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +87,7 @@ class SignError:
 
 
 @dataclass(frozen=True, slots=True)
-class SignResult:
+class SignResult(JsonMessage):
     """The signed document, or why signing failed, for one request id."""
 
     request_id: str
@@ -143,9 +136,6 @@ class SignResult:
             out["error"] = self.error.to_dict()
         return out
 
-    def to_json(self) -> bytes:
-        return dump(self.to_dict())
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SignResult:
         ok = data.get("ok")
@@ -168,10 +158,6 @@ class SignResult:
         )
         check_schema(RESULT_SCHEMA, data)
         return result
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> SignResult:
-        return cls.from_dict(load_object(raw))
 
 
 __all__ = ["REQUESTS_TOPIC", "RESULTS_TOPIC", "ContractError", "SignError", "SignRequest", "SignResult"]

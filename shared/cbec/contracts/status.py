@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cbec.contracts.base import ContractError, ceb_errors, check_schema, dump, finding, load_object, text, texts
+from cbec.contracts.base import ContractError, JsonMessage, ceb_errors, check_schema, dump, finding, text, texts
 from cbec.contracts.topics import STATUS as STATUS_TOPIC
 
 SCHEMA = "cbec.status/1"
@@ -31,7 +31,7 @@ CLEARANCE_ALERT = "ClearanceAlert"
 
 
 @dataclass(frozen=True, slots=True)
-class StatusMessage:
+class StatusMessage(JsonMessage):
     """One status change (or alert) of one document of a clearance, for one tenant."""
 
     type: str
@@ -97,10 +97,6 @@ class StatusMessage:
         )
         check_schema(JSON_SCHEMA, data)
         return message
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> StatusMessage:
-        return cls.from_dict(load_object(raw))
 
 
 __all__ = ["CLEARANCE_ALERT", "SCHEMA", "STATUS_CHANGED", "STATUS_TOPIC", "StatusMessage"]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations, tracking_of
-from cbec.declaration.ports import AlreadyProcessed, Position, StreamAppend, VersionConflict
+from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, StreamAppend, VersionConflict
 from cbec.store.codec import canonical_json, load_json
 from cbec.store.event_store import EventStore
 from cbec.store.events import Append, NewEvent
@@ -56,7 +56,7 @@ class _Batch:
         self.last = max(position.offset, self.last if self.last is not None else position.offset)
 
 
-class BatchingDeclarations:
+class BatchingDeclarations(DeclarationStore):
     """A ``DeclarationStore`` on the event store that can gather a consumer batch into one transaction."""
 
     def __init__(self, store: EventStore) -> None:
@@ -72,15 +72,6 @@ class BatchingDeclarations:
         return self._stored(batch, stream_id) + [
             (kind, load_json(canonical_json(data))) for kind, data in batch.pending.get(stream_id, ())
         ]
-
-    def append(
-        self,
-        stream_id: uuid.UUID,
-        expected_version: int,
-        events: Sequence[Event],
-        position: Position | None = None,
-    ) -> None:
-        self.append_batch([StreamAppend(stream_id, expected_version, events)], position)
 
     def append_batch(self, appends: Sequence[StreamAppend], position: Position | None = None) -> None:
         batch = self._batch()

@@ -1,7 +1,11 @@
 """What every declaration service's bootstrap shares: its store, its settings applied to the app, and
-its parts (intake consumer, outbox route, read-model projection, HTTP API) as a :class:`Service`."""
+its parts (intake consumer, outbox route, read-model projection, HTTP API) as a :class:`Service`.
+``services/<name>/<pkg>/bootstrap.py`` names its :class:`DeclarationBootstrap`."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
 
 from cbec import production
 from cbec.auth.keys import ApiKeyRegistry
@@ -13,21 +17,64 @@ from cbec.declaration.batch_intake import batch_handler
 from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.http import make_http_app
+from cbec.declaration.ports import DeclarationStore
 from cbec.privacy.cipher import AesGcmCipher
 from cbec.readmodel import Projection, ReadModel, StoreSource
-from cbec.service import Consumes, Outbox, Service
+from cbec.runtime import ServiceProcess
+from cbec.service import Consumes, Outbox, Service, as_process
 from cbec.settings import Settings
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
+from cbec.tenants import TenantRegistry
 
 
-def check(settings: Settings, *, buyer_keys: bool = False) -> None:
-    """Refuse production on demo tenants or unencrypted personal data (and the development buyer key
-    where the quota uses it)."""
-    problems = production.tenants_problems(settings) + production.personal_data_problems(settings)
-    if buyer_keys:
-        problems += production.buyer_key_problems(settings)
-    production.require(settings, problems)
+class AppBuilder(Protocol):
+    """A service's ``application.build``: its policies on the shared lifecycle engine."""
+
+    def __call__(
+        self, store: DeclarationStore, tenants: TenantRegistry, *, redeclare_app_type: str, gate: int
+    ) -> DeclarationApp: ...
+
+
+@dataclass(frozen=True)
+class DeclarationBootstrap:
+    """A declaration service's ``build`` (on the adapters the caller passes), ``process`` (on Kafka and
+    the configured database) and production ``check``; ``buyer_keys`` where the service pseudonymises
+    buyers (the quota), so production refuses the development buyer key."""
+
+    name: str
+    application: AppBuilder
+    buyer_keys: bool = False
+
+    def application_for(self, settings: Settings) -> AppBuilder:
+        """The application builder for ``settings`` (a service whose app reads more settings says so here)."""
+        return self.application
+
+    def build(
+        self, settings: Settings, tenants: TenantRegistry, store: EventStore, *, readmodel: ReadModel | None = None
+    ) -> Service:
+        """The service on ``store`` (intake batches commit in one transaction each), with
+        ``CBEC_REDECLARE_APP_TYPE`` and ``CBEC_SAGA_GATE`` applied."""
+        declarations = BatchingDeclarations(store)
+        app = self.application_for(settings)(
+            declarations, tenants,
+            redeclare_app_type=settings.declaration.redeclare_app_type, gate=settings.saga.gate)
+        return service(self.name, app, store, declarations, settings, readmodel)
+
+    def check(self, settings: Settings) -> None:
+        """Refuse production on demo tenants or unencrypted personal data (and on the development buyer
+        key where the quota uses it)."""
+        problems = production.tenants_problems(settings) + production.personal_data_problems(settings)
+        if self.buyer_keys:
+            problems += production.buyer_key_problems(settings)
+        production.require(settings, problems)
+
+    def process(self, settings: Settings, tenants: TenantRegistry) -> ServiceProcess:
+        """The service as a process on Kafka and the configured database."""
+        self.check(settings)
+        store = open_store(settings, self.name)
+        return as_process(self.build(settings, tenants, store, readmodel=open_readmodel(settings, self.name)),
+                          settings)
 
 
 def open_store(settings: Settings, service: str) -> EventStore:
@@ -46,13 +93,6 @@ def readmodel_url(url: str) -> str:
 
 def open_readmodel(settings: Settings, service: str) -> ReadModel:
     return ReadModel.open(readmodel_url(settings.database.url), service, schema=settings.database.schema_for(service))
-
-
-def configure(app: DeclarationApp, settings: Settings) -> DeclarationApp:
-    """Apply ``CBEC_REDECLARE_APP_TYPE`` and ``CBEC_SAGA_GATE`` to a service's application."""
-    app.redeclare_app_type = settings.declaration.redeclare_app_type
-    app.gate = settings.saga.gate
-    return app
 
 
 def service(

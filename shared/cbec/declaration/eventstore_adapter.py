@@ -8,7 +8,7 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from cbec.declaration.ports import Position, StreamAppend
+from cbec.declaration.ports import DeclarationStore, Position, StreamAppend
 from cbec.store.event_store import EventStore
 from cbec.store.events import Append, NewEvent
 
@@ -17,7 +17,7 @@ def tracking_of(position: Position) -> Tracking:
     return Tracking(application_name=position.source, notification_id=position.offset)
 
 
-class EventStoreDeclarations:
+class EventStoreDeclarations(DeclarationStore):
     """Streams as (type, data) pairs; a consumer's position commits with the events it caused."""
 
     def __init__(self, store: EventStore) -> None:
@@ -25,20 +25,6 @@ class EventStoreDeclarations:
 
     def read(self, stream_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
         return [(e.type, e.data) for e in self.store.read(stream_id)]
-
-    def append(
-        self,
-        stream_id: uuid.UUID,
-        expected_version: int,
-        events: Sequence[tuple[str, dict[str, Any]]],
-        position: Position | None = None,
-    ) -> None:
-        self.store.append(
-            stream_id,
-            expected_version,
-            [NewEvent(t, d) for t, d in events],
-            tracking=tracking_of(position) if position else None,
-        )
 
     def append_batch(self, appends: Sequence[StreamAppend], position: Position | None = None) -> None:
         self.store.append_batch(

@@ -42,6 +42,8 @@ __all__ = [
 
 
 class DeclarationStore(Protocol):
+    """Streams of (type, data) events; an implementation that subclasses it inherits ``append``."""
+
     def read(self, stream_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]: ...
 
     def append(
@@ -52,7 +54,7 @@ class DeclarationStore(Protocol):
         position: Position | None = None,
     ) -> None:
         """Append atomically with the position; raise VersionConflict or AlreadyProcessed."""
-        ...
+        self.append_batch([StreamAppend(stream_id, expected_version, events)], position)
 
     def append_batch(self, appends: Sequence[StreamAppend], position: Position | None = None) -> None:
         """Append to several streams in one transaction (all or nothing), with the position."""

@@ -17,7 +17,6 @@ import pytest
 from cbec.contracts.commands import DeclareDocument
 from cbec.contracts.customs import ReceiptReceived
 from cbec.declaration.application import DeclarationApp, Outcome
-from cbec.declaration.bootstrap import configure
 from cbec.declaration.doctypes import BY_CODE
 from cbec.declaration.lifecycle import Declaration
 from cbec.quota.settings import QuotaSettings
@@ -124,13 +123,13 @@ def build_world(quota: QuotaSettings | None = None, settings: Settings | None = 
         "logistics": logistics_service.application.build,
     }
     tenants = demo_registry()
+    configured = {"redeclare_app_type": settings.declaration.redeclare_app_type, "gate": settings.saga.gate}
     for name, build in builders.items():
         world.stores[name] = InMemoryDeclarationStore()
-        world.apps[name] = configure(build(world.stores[name], tenants), settings)
+        world.apps[name] = build(world.stores[name], tenants, **configured)
     world.stores["inventory"] = InMemoryDeclarationStore()
-    world.apps["inventory"] = configure(inventory_service.application.build(
-        world.stores["inventory"], tenants, quota or QuotaSettings(pii_hmac_key="test-key")
-    ), settings)
+    world.apps["inventory"] = inventory_service.application.build(
+        world.stores["inventory"], tenants, quota or QuotaSettings(pii_hmac_key="test-key"), **configured)
     return world
 
 

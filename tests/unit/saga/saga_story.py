@@ -85,6 +85,12 @@ class Story:
         else:
             self._send(doc_type, key)
 
+    def withdraw(self, what: str, key: str | None = None) -> None:
+        """The sender deletes a document customs has not seen (appType 3): its service withdraws it."""
+        doc_type = DOC_TYPES[what]
+        self.emit(doc_type, "DocumentWithdrawn", {"commandId": f"withdraw-{what}", "sender": sender_of(doc_type)},
+                  key)
+
     def _send(self, doc_type: str, key: str) -> None:
         self.emit(doc_type, "DocumentReleased", {"sender": sender_of(doc_type)}, key)
         if self.auto_send:

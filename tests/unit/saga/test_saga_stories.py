@@ -49,6 +49,24 @@ def test_order_and_payment_in_either_order_release_the_waybill_once(clearance: S
     assert len(clearance.commands("ReleaseDocument", "waybill")) == 1
 
 
+def test_a_withdrawn_waybill_reads_withdrawn_is_never_released_and_the_list_waits_for_a_new_one(
+    clearance: Story,
+) -> None:
+    for what in ("order", "payment", "waybill", "list"):
+        clearance.declare(what)
+    clearance.withdraw("waybill")
+    assert clearance.status_of("waybill") == "withdrawn"
+    told = [(m.tenant, m.status, m.phase) for m in clearance.status_messages() if m.doc_type == "CEB511"]
+    assert told[-1] == ("3105960003", "withdrawn", "withdrawn")
+    clearance.customs_accepts("order", "payment")
+    assert not clearance.released("waybill")
+    assert clearance.held_for("list") == "waiting for waybill"
+    clearance.declare("waybill")  # declared anew after the withdrawal
+    assert clearance.released("waybill")
+    clearance.customs_accepts("waybill")
+    assert clearance.released("list")
+
+
 def test_a_declared_prerequisite_means_receipt_120_by_default(clearance: Story) -> None:
     clearance.declare("order")
     clearance.declare("payment")

@@ -38,15 +38,15 @@ def without(environ: dict[str, str], name: str) -> Settings:
 @pytest.mark.parametrize("missing", ["CBEC_TENANTS_FILE", "CBEC_PII_KEYS"])
 def test_a_declaration_service_names_what_is_missing(tmp_path: Path, missing: str) -> None:
     with pytest.raises(UnsafeForProduction, match=missing) as refused:
-        order.shared.check(without(complete(tmp_path), missing))
+        order.check(without(complete(tmp_path), missing))
     assert len(refused.value.problems) == 1 and str(refused.value).startswith("cbec: refusing to start")
 
 
 def test_the_inventory_refuses_the_development_buyer_key(tmp_path: Path) -> None:
     settings = without(complete(tmp_path), "CBEC_PII_HMAC_KEY")
-    order.shared.check(settings)  # the order service does not pseudonymise buyers
+    order.check(settings)  # the order service does not pseudonymise buyers
     with pytest.raises(UnsafeForProduction, match="CBEC_PII_HMAC_KEY"):
-        inventory.shared.check(settings, buyer_keys=True)
+        inventory.check(settings)
 
 
 def test_the_saga_refuses_a_callback_url_without_a_webhook_secret(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_the_signer_refuses_a_tenant_it_has_no_key_for(tmp_path: Path) -> None:
 
 def test_development_only_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     settings = without({k: v for k, v in complete(tmp_path).items() if k != "CBEC_ENV"}, "CBEC_PII_KEYS")
-    inventory.shared.check(settings, buyer_keys=True)
+    inventory.check(settings)
     assert "CBEC_PII_KEYS" in caplog.text
 
 
