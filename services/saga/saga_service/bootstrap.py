@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from cbec import production
+from cbec.auth.keys import ApiKeyRegistry
 from cbec.bus.ports import Subscription
 from cbec.clock import Clock, SystemClock
 from cbec.contracts import topics
@@ -31,9 +32,16 @@ def notifier(settings: Settings, tenants: TenantRegistry, store: EventStore, *, 
         max_attempts=hooks.max_attempts, backoff=timedelta(seconds=hooks.backoff))
 
 
+def api_keys(settings: Settings) -> ApiKeyRegistry:
+    """The callers' API keys: the declaration services' registry (``CBEC_API_KEYS_FILE``/``CBEC_API_KEYS``)."""
+    keys = settings.api_keys
+    return ApiKeyRegistry.load(keys.file, keys.inline.get_secret_value() if keys.inline else None)
+
+
 def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clock: Clock | None = None,
-          post: webhooks.Post | None = None) -> Service:
-    """The saga on ``store``; ``clock`` and ``post`` default to the system clock and HTTPS."""
+          post: webhooks.Post | None = None, auth: ApiKeyRegistry | None = None) -> Service:
+    """The saga on ``store``; ``clock`` and ``post`` default to the system clock and HTTPS, ``auth`` to
+    the configured API keys."""
     clock = clock or SystemClock()
     own = settings.saga
     app = SagaApp(store, policy=policy_from(own.gate, own.receipt_timeout, own.max_resends), clock=clock)
@@ -50,7 +58,7 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
         outboxes=[Outbox(store, settings.database.schema_for(NAME), relay_route)],
         pollers=[app.tick, hooks.poll],
         topics=[topics.SAGA_COMMANDS, topics.STATUS, topics.WEBHOOK_DEAD_LETTERS],
-        http_app=make_http_app(app),
+        http_app=make_http_app(app, auth if auth is not None else api_keys(settings)),
     )
     service.extras["webhooks"] = hooks
     return service
