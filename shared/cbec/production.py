@@ -53,6 +53,14 @@ def signer_problems(tenants: TenantRegistry, keyed: Iterable[str]) -> list[str]:
             for t in tenants.all() if t.customs_code not in have]
 
 
+def signer_http_problems(settings: Settings, clients: int) -> list[str]:
+    """The signer's HTTP API is on but no caller has its own token (who could sign for whom is unknown)."""
+    if settings.signer.http_port and not clients:
+        return ["CBEC_SIGNER_HTTP_PORT is set but CBEC_SIGNER_CLIENTS_FILE (or CBEC_SIGNER_CLIENTS) names no"
+                " caller: each caller needs its own token and the customs codes it may sign for"]
+    return []
+
+
 def require(settings: Settings, problems: list[str]) -> None:
     """In production, refuse (``UnsafeForProduction``) when there is any problem; else warn about each."""
     if not problems:

@@ -169,9 +169,13 @@ class SignerSettings(Section):
     pkcs11_sm2_input: Literal["message", "prehash"] = env("CBEC_PKCS11_SM2_INPUT", default="message")
     pkcs11_sm2_output: Literal["rs", "der"] = env("CBEC_PKCS11_SM2_OUTPUT", default="rs")
 
+    # HTTP API (off unless CBEC_SIGNER_HTTP_PORT): per-caller tokens, each allowed a set of customs codes
+    # (signer_service.clients); CBEC_SIGNER_TOKEN is the operator's token (per-tenant /metrics), it signs nothing.
     token: SecretStr | None = env("CBEC_SIGNER_TOKEN")
+    clients_file: Path | None = env("CBEC_SIGNER_CLIENTS_FILE")
+    clients: SecretStr | None = env("CBEC_SIGNER_CLIENTS")
     http_port: int | None = env("CBEC_SIGNER_HTTP_PORT")
-    http_host: str = env("CBEC_SIGNER_HTTP_HOST", default="0.0.0.0")
+    http_host: str = env("CBEC_SIGNER_HTTP_HOST", default="127.0.0.1")
 
 
 class LinkSettings(Section):
