@@ -117,8 +117,8 @@ class SagaSettings(Section):
 
 
 class WebhookSettings(Section):
-    """Delivery policy and HMAC keys: ``CBEC_WEBHOOK_SECRET`` by default, ``CBEC_WEBHOOK_SECRET_<code>``
-    per tenant."""
+    """Delivery policy and HMAC keys: ``CBEC_WEBHOOK_SECRET_<code>`` per tenant; the shared
+    ``CBEC_WEBHOOK_SECRET`` fallback is for development only (production refuses to rely on it)."""
 
     max_attempts: int = env("CBEC_WEBHOOK_MAX_ATTEMPTS", default=6)
     backoff: float = env("CBEC_WEBHOOK_BACKOFF", default=2.0)  # seconds before the 2nd attempt; doubles
@@ -134,6 +134,11 @@ class WebhookSettings(Section):
                      if isinstance(k, str) and k.startswith(WEBHOOK_SECRET_PREFIX) and v}
             return {**data, "tenant_secrets": found}
         return data
+
+    def own_secret(self, tenant: str) -> str:
+        """The tenant's own key; empty when it has none."""
+        own = self.tenant_secrets.get(tenant)
+        return own.get_secret_value() if own is not None else ""
 
     def secret_for(self, tenant: str) -> str:
         """The tenant's key, else the default; empty when neither is set."""

@@ -10,6 +10,7 @@ from cbec.auth.keys import ApiKeyRegistry
 from cbec.bus.ports import Subscription
 from cbec.clock import Clock, SystemClock
 from cbec.contracts import topics
+from cbec.net.callbacks import CallbackGuard
 from cbec.runtime import ServiceProcess
 from cbec.service import Consumes, Outbox, Service, as_process
 from cbec.settings import Settings
@@ -25,10 +26,12 @@ from saga_service.settings import SecretLookup
 
 def notifier(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clock: Clock | None = None,
              post: webhooks.Post | None = None) -> webhooks.WebhookNotifier:
-    """Webhook delivery with the configured policy and HMAC keys (``post``: HTTPS with httpx)."""
+    """Webhook delivery with the configured policy and HMAC keys (``post``: to checked addresses only,
+    https only in production, with httpx)."""
     hooks = settings.webhooks
+    post = post or webhooks.guarded_post(CallbackGuard(production=settings.production), hooks.timeout)
     return webhooks.WebhookNotifier(
-        store, tenants, SecretLookup(hooks), post=post or webhooks.httpx_post(hooks.timeout), clock=clock,
+        store, tenants, SecretLookup(hooks), post=post, clock=clock,
         max_attempts=hooks.max_attempts, backoff=timedelta(seconds=hooks.backoff))
 
 
