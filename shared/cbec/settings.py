@@ -114,6 +114,9 @@ class SagaSettings(Section):
     gate: int = env("CBEC_SAGA_GATE", default=120)
     receipt_timeout: float = env("CBEC_SAGA_RECEIPT_TIMEOUT", default=600.0)  # seconds after a send
     max_resends: int = env("CBEC_SAGA_MAX_RESENDS", default=3)
+    # A receipt whose returnTime is later than now + this many seconds is refused (declaration services
+    # and saga): customs' clock may run a little ahead, a forged receipt far ahead.
+    receipt_max_skew: float = env("CBEC_RECEIPT_MAX_SKEW", default=600.0)
 
 
 class WebhookSettings(Section):

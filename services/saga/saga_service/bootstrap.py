@@ -47,7 +47,8 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
     the configured API keys."""
     clock = clock or SystemClock()
     own = settings.saga
-    app = SagaApp(store, policy=policy_from(own.gate, own.receipt_timeout, own.max_resends), clock=clock)
+    policy = policy_from(own.gate, own.receipt_timeout, own.max_resends, own.receipt_max_skew)
+    app = SagaApp(store, policy=policy, clock=clock)
     hooks = notifier(settings, tenants, store, clock=clock, post=post)
 
     def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:

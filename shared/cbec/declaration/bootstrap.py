@@ -3,6 +3,8 @@ its parts (intake consumer, outbox route, read-model projection, HTTP API) as a 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from cbec import production
 from cbec.auth.keys import ApiKeyRegistry
 from cbec.bus.ports import Subscription
@@ -52,6 +54,7 @@ def configure(app: DeclarationApp, settings: Settings) -> DeclarationApp:
     """Apply ``CBEC_REDECLARE_APP_TYPE`` and ``CBEC_SAGA_GATE`` to a service's application."""
     app.redeclare_app_type = settings.declaration.redeclare_app_type
     app.gate = settings.saga.gate
+    app.receipt_max_skew = timedelta(seconds=settings.saga.receipt_max_skew)
     return app
 
 
