@@ -42,15 +42,32 @@ def buyer_key_problems(settings: Settings) -> list[str]:
 
 
 def webhook_problems(settings: Settings, tenants: TenantRegistry) -> list[str]:
-    return [f"CBEC_WEBHOOK_SECRET_{t.customs_code} (or CBEC_WEBHOOK_SECRET) is not set for tenant"
-            f" {t.customs_code}, which has a callbackUrl"
-            for t in tenants.all() if t.callback_url and not settings.webhooks.secret_for(t.customs_code)]
+    """Each tenant with a callbackUrl needs its own HMAC key: with the shared ``CBEC_WEBHOOK_SECRET``
+    any tenant could sign callbacks that pass for another's."""
+    hooks = settings.webhooks
+    problems = []
+    for tenant in tenants.all():
+        code = tenant.customs_code
+        if not tenant.callback_url or hooks.own_secret(code):
+            continue
+        shared = " (the shared CBEC_WEBHOOK_SECRET would let any tenant forge its callbacks)" if hooks.secret_for(
+            code) else ""
+        problems.append(f"CBEC_WEBHOOK_SECRET_{code} is not set for tenant {code}, which has a callbackUrl{shared}")
+    return problems
 
 
 def signer_problems(tenants: TenantRegistry, keyed: Iterable[str]) -> list[str]:
     have = set(keyed)
     return [f"CBEC_SIGNER_TENANTS_FILE names no signing key for tenant {t.customs_code}"
             for t in tenants.all() if t.customs_code not in have]
+
+
+def signer_http_problems(settings: Settings, clients: int) -> list[str]:
+    """The signer's HTTP API is on but no caller has its own token (who could sign for whom is unknown)."""
+    if settings.signer.http_port and not clients:
+        return ["CBEC_SIGNER_HTTP_PORT is set but CBEC_SIGNER_CLIENTS_FILE (or CBEC_SIGNER_CLIENTS) names no"
+                " caller: each caller needs its own token and the customs codes it may sign for"]
+    return []
 
 
 def require(settings: Settings, problems: list[str]) -> None:

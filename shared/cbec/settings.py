@@ -114,11 +114,14 @@ class SagaSettings(Section):
     gate: int = env("CBEC_SAGA_GATE", default=120)
     receipt_timeout: float = env("CBEC_SAGA_RECEIPT_TIMEOUT", default=600.0)  # seconds after a send
     max_resends: int = env("CBEC_SAGA_MAX_RESENDS", default=3)
+    # A receipt whose returnTime is later than now + this many seconds is refused (declaration services
+    # and saga): customs' clock may run a little ahead, a forged receipt far ahead.
+    receipt_max_skew: float = env("CBEC_RECEIPT_MAX_SKEW", default=600.0)
 
 
 class WebhookSettings(Section):
-    """Delivery policy and HMAC keys: ``CBEC_WEBHOOK_SECRET`` by default, ``CBEC_WEBHOOK_SECRET_<code>``
-    per tenant."""
+    """Delivery policy and HMAC keys: ``CBEC_WEBHOOK_SECRET_<code>`` per tenant; the shared
+    ``CBEC_WEBHOOK_SECRET`` fallback is for development only (production refuses to rely on it)."""
 
     max_attempts: int = env("CBEC_WEBHOOK_MAX_ATTEMPTS", default=6)
     backoff: float = env("CBEC_WEBHOOK_BACKOFF", default=2.0)  # seconds before the 2nd attempt; doubles
@@ -134,6 +137,11 @@ class WebhookSettings(Section):
                      if isinstance(k, str) and k.startswith(WEBHOOK_SECRET_PREFIX) and v}
             return {**data, "tenant_secrets": found}
         return data
+
+    def own_secret(self, tenant: str) -> str:
+        """The tenant's own key; empty when it has none."""
+        own = self.tenant_secrets.get(tenant)
+        return own.get_secret_value() if own is not None else ""
 
     def secret_for(self, tenant: str) -> str:
         """The tenant's key, else the default; empty when neither is set."""
@@ -169,9 +177,13 @@ class SignerSettings(Section):
     pkcs11_sm2_input: Literal["message", "prehash"] = env("CBEC_PKCS11_SM2_INPUT", default="message")
     pkcs11_sm2_output: Literal["rs", "der"] = env("CBEC_PKCS11_SM2_OUTPUT", default="rs")
 
+    # HTTP API (off unless CBEC_SIGNER_HTTP_PORT): per-caller tokens, each allowed a set of customs codes
+    # (signer_service.clients); CBEC_SIGNER_TOKEN is the operator's token (per-tenant /metrics), it signs nothing.
     token: SecretStr | None = env("CBEC_SIGNER_TOKEN")
+    clients_file: Path | None = env("CBEC_SIGNER_CLIENTS_FILE")
+    clients: SecretStr | None = env("CBEC_SIGNER_CLIENTS")
     http_port: int | None = env("CBEC_SIGNER_HTTP_PORT")
-    http_host: str = env("CBEC_SIGNER_HTTP_HOST", default="0.0.0.0")
+    http_host: str = env("CBEC_SIGNER_HTTP_HOST", default="127.0.0.1")
 
 
 class LinkSettings(Section):

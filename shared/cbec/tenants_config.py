@@ -1,9 +1,11 @@
-"""Load the tenant registry a process runs with."""
+"""Load the tenant registry a process runs with (its callback URLs checked)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from cbec import production
+from cbec.net.callbacks import CallbackGuard, Resolver, vet
 from cbec.settings import Settings
 from cbec.tenants import TenantRegistry
 
@@ -12,11 +14,20 @@ class NoTenants(SystemExit):
     """No registry is configured and no development stand-in was offered."""
 
 
-def load_tenants(settings: Settings, fallback: Callable[[], TenantRegistry] | None = None) -> TenantRegistry:
+def load_tenants(settings: Settings, fallback: Callable[[], TenantRegistry] | None = None, *,
+                 resolver: Resolver | None = None) -> TenantRegistry:
     """The registry file named by ``CBEC_TENANTS_FILE``; without one, ``fallback`` (development only:
-    ``cbec run`` offers the test kit's demo tenants when it is installed)."""
+    ``cbec run`` offers the test kit's demo tenants when it is installed).
+
+    Every ``callbackUrl`` is checked (:mod:`cbec.net.callbacks`): in production a refused one stops the
+    process; in development it is logged and that tenant's callbacks are disabled.
+    """
     if settings.tenants.file is not None:
-        return TenantRegistry.from_file(settings.tenants.file)
-    if fallback is None:
+        registry = TenantRegistry.from_file(settings.tenants.file)
+    elif fallback is None:
         raise NoTenants("cbec: CBEC_TENANTS_FILE is not set (a JSON list of the enterprises this platform serves)")
-    return fallback()
+    else:
+        registry = fallback()
+    vetted, problems = vet(registry, CallbackGuard(production=settings.production, resolver=resolver))
+    production.require(settings, problems)
+    return vetted

@@ -16,6 +16,7 @@ from cbec.signing.sm2 import SoftwareSM2Key
 from cbec.signing.xmldsig import verify_document
 from ceb_samples import samples_dir
 from signer_service.application import SignerApp
+from signer_service.clients import issue_client
 from signer_service.worker import SignerWorker, WorkerConfig
 
 pytestmark = pytest.mark.integration
@@ -149,6 +150,7 @@ def test_the_service_process_signs_from_kafka_and_over_http(
         port = s.getsockname()[1]
     requests_topic, results_topic = f"{kafka_topic_prefix}requests", f"{kafka_topic_prefix}results"
     _create_topics(kafka_bootstrap, [requests_topic, results_topic], 1)
+    token, client = issue_client([TENANT], "process test")
     env = {
         **os.environ,
         "CBEC_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
@@ -159,7 +161,7 @@ def test_the_service_process_signs_from_kafka_and_over_http(
         "CBEC_SIGNER_KEY_PEM": str(tmp_path / "key.pem"),
         "CBEC_SIGNER_CERT_PEM": str(tmp_path / "cert.pem"),
         "CBEC_SIGNER_TENANT": TENANT,
-        "CBEC_SIGNER_TOKEN": "process-test-token",
+        "CBEC_SIGNER_CLIENTS": json.dumps([client.to_json()]),
         "CBEC_SIGNER_HTTP_PORT": str(port),
         "CBEC_SIGNER_HTTP_HOST": "127.0.0.1",
     }
@@ -185,7 +187,7 @@ def test_the_service_process_signs_from_kafka_and_over_http(
         response = httpx.post(
             f"http://127.0.0.1:{port}/sign",
             content=json.dumps(body),
-            headers={"Authorization": "Bearer process-test-token", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             timeout=30,
         )
         assert response.status_code == 200, response.text

@@ -271,10 +271,11 @@ def status_message(event: RecordedEvent) -> StatusMessage:
     )
 
 
-def policy_from(gate: int, receipt_timeout_s: float, max_resends: int) -> Policy:
+def policy_from(gate: int, receipt_timeout_s: float, max_resends: int, receipt_max_skew_s: float = 600.0) -> Policy:
     if gate not in (2, 120):
         raise ValueError(f"the saga gate is 120 (customs accepted) or 2 (declaring at e-port), not {gate}")
-    return Policy(gate=gate, receipt_timeout=timedelta(seconds=receipt_timeout_s), max_resends=max_resends)
+    return Policy(gate=gate, receipt_timeout=timedelta(seconds=receipt_timeout_s), max_resends=max_resends,
+                  receipt_max_skew=timedelta(seconds=receipt_max_skew_s))
 
 
 def status_messages(store: EventStore, *, tenant: str | None = None,

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from cbec import production
+from cbec.auth.keys import ApiKeyRegistry
 from cbec.bus.ports import Subscription
 from cbec.clock import Clock, SystemClock
 from cbec.contracts import topics
+from cbec.net.callbacks import CallbackGuard
 from cbec.runtime import ServiceProcess
 from cbec.service import Consumes, Outbox, Service, as_process
 from cbec.settings import Settings
@@ -24,19 +26,29 @@ from saga_service.settings import SecretLookup
 
 def notifier(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clock: Clock | None = None,
              post: webhooks.Post | None = None) -> webhooks.WebhookNotifier:
-    """Webhook delivery with the configured policy and HMAC keys (``post``: HTTPS with httpx)."""
+    """Webhook delivery with the configured policy and HMAC keys (``post``: to checked addresses only,
+    https only in production, with httpx)."""
     hooks = settings.webhooks
+    post = post or webhooks.guarded_post(CallbackGuard(production=settings.production), hooks.timeout)
     return webhooks.WebhookNotifier(
-        store, tenants, SecretLookup(hooks), post=post or webhooks.httpx_post(hooks.timeout), clock=clock,
+        store, tenants, SecretLookup(hooks), post=post, clock=clock,
         max_attempts=hooks.max_attempts, backoff=timedelta(seconds=hooks.backoff))
 
 
+def api_keys(settings: Settings) -> ApiKeyRegistry:
+    """The callers' API keys: the declaration services' registry (``CBEC_API_KEYS_FILE``/``CBEC_API_KEYS``)."""
+    keys = settings.api_keys
+    return ApiKeyRegistry.load(keys.file, keys.inline.get_secret_value() if keys.inline else None)
+
+
 def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clock: Clock | None = None,
-          post: webhooks.Post | None = None) -> Service:
-    """The saga on ``store``; ``clock`` and ``post`` default to the system clock and HTTPS."""
+          post: webhooks.Post | None = None, auth: ApiKeyRegistry | None = None) -> Service:
+    """The saga on ``store``; ``clock`` and ``post`` default to the system clock and HTTPS, ``auth`` to
+    the configured API keys."""
     clock = clock or SystemClock()
     own = settings.saga
-    app = SagaApp(store, policy=policy_from(own.gate, own.receipt_timeout, own.max_resends), clock=clock)
+    policy = policy_from(own.gate, own.receipt_timeout, own.max_resends, own.receipt_max_skew)
+    app = SagaApp(store, policy=policy, clock=clock)
     hooks = notifier(settings, tenants, store, clock=clock, post=post)
 
     def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
@@ -50,7 +62,7 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
         outboxes=[Outbox(store, settings.database.schema_for(NAME), relay_route)],
         pollers=[app.tick, hooks.poll],
         topics=[topics.SAGA_COMMANDS, topics.STATUS, topics.WEBHOOK_DEAD_LETTERS],
-        http_app=make_http_app(app),
+        http_app=make_http_app(app, auth if auth is not None else api_keys(settings)),
     )
     service.extras["webhooks"] = hooks
     return service

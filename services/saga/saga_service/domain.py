@@ -24,6 +24,7 @@ from typing import Any
 import cbec.declaration.lifecycle as lc
 from cbec.declaration import statuses
 from cbec.declaration.doctypes import BY_CODE
+from cbec.declaration.receipt_clock import DEFAULT_MAX_SKEW, return_time_problem
 from cbec.declaration.statuses import FORMAT_ERROR, is_rejection
 
 # Saga event types (what the saga's own streams hold).
@@ -69,6 +70,7 @@ class Policy:
     gate: int = 120
     receipt_timeout: timedelta = timedelta(minutes=10)
     max_resends: int = 3
+    receipt_max_skew: timedelta = DEFAULT_MAX_SKEW  # a receipt stamped later than now + this is refused
 
 
 @dataclass(slots=True)
@@ -338,7 +340,24 @@ def observe(state: Clearance, event: dict[str, Any], at: datetime, policy: Polic
     version = int(event.get("version", 0))
     if doc is not None and (not stream_id or stream_id == doc.stream_id) and version <= doc.upstream_version:
         return []
+    if event.get("type") == lc.RECEIPT_RECORDED:
+        problem = return_time_problem(str(event.get("data", {}).get("returnTime", "")), at, policy.receipt_max_skew)
+        if problem is not None:
+            return _refused_receipt(state, event, kind, problem.message, at)
     return then_decide(state, [(OBSERVED, {"event": _slim(event), "at": at.isoformat()})], at, policy)
+
+
+def _refused_receipt(state: Clearance, event: dict[str, Any], kind: str, why: str, at: datetime) -> list[Decision]:
+    """A receipt not from customs (dated in the future): not folded, alerted once to the document's sender."""
+    reason = f"a {event.get('docType')} receipt was refused and not recorded: {why}"
+    if reason in state.alerts:
+        return []
+    doc = state.docs.get(kind)
+    alert = {"clearanceKey": state.key, "kind": "", "docType": str(event.get("docType", "")),
+             "tenant": doc.sender if doc is not None else "", "businessKey": doc.business_key if doc else [],
+             "at": at.isoformat(), "reason": reason}
+    state.apply(ALERT_RAISED, alert)
+    return [(ALERT_RAISED, alert)]
 
 
 def record_goods_left(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:

@@ -2,7 +2,11 @@
 dead-lettered after ``max_attempts`` failures, and replayable from the store.
 
 The receiver checks ``X-Cbec-Signature: sha256=<hex HMAC-SHA256 of the raw body>`` with the
-tenant's shared secret and dedupes by ``X-Cbec-Message-Id`` (a replay repeats the id).
+tenant's own secret and dedupes by ``X-Cbec-Message-Id`` (a replay repeats the id).
+
+The process's transport is :func:`guarded_post`: each send resolves the callback host, checks every
+address (:mod:`cbec.net.callbacks`) and connects to the checked one, with the host name kept for
+``Host`` and TLS. A refused destination is dead-lettered at once with the rule it breaks.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from cbec.contracts import topics
 from cbec.contracts.base import ContractError
 from cbec.contracts.dead_letter import WebhookDeadLetter
 from cbec.contracts.status import StatusMessage
+from cbec.net.callbacks import CallbackGuard, CallbackRefused
 from cbec.store.errors import AlreadyProcessed, ConcurrencyError
 from cbec.store.event_store import EventStore
 from cbec.store.events import NewEvent, RecordedEvent
@@ -52,10 +57,41 @@ def verify(secret: bytes, body: bytes, signature: str) -> bool:
 
 
 def httpx_post(timeout: float = 5.0) -> Post:
+    """A plain POST with no destination check (tests against a local receiver); processes use
+    :func:`guarded_post`."""
     import httpx
 
     def post(url: str, body: bytes, headers: dict[str, str]) -> int:
         return httpx.post(url, content=body, headers=headers, timeout=timeout).status_code
+
+    return post
+
+
+Send = Callable[[str, bytes, dict[str, str], str], int]
+"""POST ``body`` to a URL whose host is an IP address, with ``headers``, naming ``server_name`` in TLS."""
+
+
+def httpx_send(timeout: float = 5.0) -> Send:
+    """:data:`Send` with httpx: no redirects followed, no proxy from the environment, the certificate
+    checked against ``server_name``."""
+    import httpx
+
+    def send(url: str, body: bytes, headers: dict[str, str], server_name: str) -> int:
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+            response = client.post(url, content=body, headers=headers, extensions={"sni_hostname": server_name})
+            return response.status_code
+
+    return send
+
+
+def guarded_post(guard: CallbackGuard, timeout: float = 5.0, send: Send | None = None) -> Post:
+    """:data:`Post` to allowed destinations only: resolve once, check every address, connect to the
+    first checked one (raises :class:`~cbec.net.callbacks.CallbackRefused`)."""
+    transport = send or httpx_send(timeout)
+
+    def post(url: str, body: bytes, headers: dict[str, str]) -> int:
+        target = guard.resolve(url)
+        return transport(target.pinned_url(), body, {**headers, "Host": target.host_header}, target.host)
 
     return post
 
@@ -136,18 +172,22 @@ class WebhookNotifier:
         scheduled = self.store.read(stream)[0].data
         body = str(scheduled["body"]).encode()
         attempt = pending.attempts + 1
+        refused = False
         try:
             secret = self.secret_for(str(scheduled["tenant"]))
             headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body),
                        "X-Cbec-Message-Id": str(scheduled["messageId"]), "X-Cbec-Delivery-Id": pending.delivery_id}
             code = self.post(str(scheduled["url"]), body, headers)
             error = "" if 200 <= code < 300 else f"HTTP {code}"
+        except CallbackRefused as exc:  # the destination is not allowed: retrying cannot help
+            code, error, refused = 0, f"refused: {exc}", True
+            log.warning("webhook %s: %s", pending.delivery_id, exc)
         except Exception as exc:  # noqa: BLE001 - any transport failure is retried
             code, error = 0, type(exc).__name__
         events = [NewEvent(ATTEMPTED, {"attempt": attempt, "status": code, "error": error, "at": now.isoformat()})]
         if not error:
             events.append(NewEvent(DELIVERED, {"deliveryId": pending.delivery_id, "attempts": attempt}))
-        elif attempt >= self.max_attempts:
+        elif refused or attempt >= self.max_attempts:
             letter = WebhookDeadLetter(
                 delivery_id=pending.delivery_id, message_id=str(scheduled["messageId"]),
                 tenant=str(scheduled["tenant"]), url=str(scheduled["url"]), body=str(scheduled["body"]),

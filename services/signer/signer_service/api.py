@@ -1,16 +1,26 @@
-"""HTTP API: ``POST /sign`` and ``POST /verify`` (bearer token), ``GET /metrics``, ``GET /health``."""
+"""HTTP API: ``POST /sign`` and ``POST /verify`` (a client token), ``GET /metrics``, ``GET /health``.
+
+Each caller has its own token (:mod:`signer_service.clients`) naming the enterprises it may sign
+for: ``POST /sign`` for any other ``tenant`` is 403, and the registry refuses a document whose
+``BaseTransfer/copCode`` is not that tenant. ``/metrics`` names tenants (key pools, certificate
+expiries) only for the operator's token (``CBEC_SIGNER_TOKEN``); without it the figures are summed
+over tenants. ``/health`` names no tenant.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import uuid
 from typing import Annotated, Any
 
 from cbec.contracts.signing import SignRequest
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response
 from pydantic import BaseModel
 
 from signer_service.application import BACKEND_UNAVAILABLE, SignerApp
+from signer_service.clients import SignerClient, SignerClients
 
 
 class SignBody(BaseModel):
@@ -28,21 +38,37 @@ class VerifyBody(BaseModel):
     registered_only: bool = False
 
 
-def create_router(app: SignerApp, token: str | None) -> APIRouter:
-    """Routes bound to ``app``; with no ``token`` configured every signing call is refused."""
+def _bearer(authorization: str | None) -> str:
+    scheme, _, value = (authorization or "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def client(request: Request, authorization: Annotated[str | None, Header()] = None) -> SignerClient:
+    """The calling client, by its token (``app.state.signer_clients``); 401 when there is none."""
+    clients: SignerClients = request.app.state.signer_clients
+    found = clients.authenticate(_bearer(authorization)) if authorization else None
+    if found is None:
+        raise HTTPException(status_code=401, detail="missing or wrong bearer token",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return found
+
+
+def operator(request: Request, authorization: Annotated[str | None, Header()] = None) -> bool:
+    """Whether the caller presented the operator's token (``app.state.operator_token``)."""
+    expected: str | None = request.app.state.operator_token
+    given = _bearer(authorization)
+    return bool(expected and given) and hmac.compare_digest(given.encode(), str(expected).encode())
+
+
+def create_router(app: SignerApp) -> APIRouter:
+    """Routes bound to ``app``; the including app holds the callers in ``state.signer_clients`` (none:
+    every signing call is 401) and the operator's token in ``state.operator_token``."""
     router = APIRouter()
 
-    def authorize(authorization: Annotated[str | None, Header()] = None) -> None:
-        expected = f"Bearer {token}" if token else None
-        if (
-            expected is None
-            or authorization is None
-            or not hmac.compare_digest(authorization.encode(), expected.encode())
-        ):
-            raise HTTPException(status_code=401, detail="missing or wrong bearer token")
-
-    @router.post("/sign", dependencies=[Depends(authorize)])
-    def sign(body: SignBody, response: Response) -> dict[str, Any]:
+    @router.post("/sign")
+    def sign(body: SignBody, response: Response, caller: Annotated[SignerClient, Depends(client)]) -> dict[str, Any]:
+        if body.tenant not in caller.codes:
+            raise HTTPException(status_code=403, detail="this token may not sign for that enterprise")
         request = SignRequest(
             request_id=body.request_id or str(uuid.uuid4()),
             tenant=body.tenant,
@@ -57,11 +83,8 @@ def create_router(app: SignerApp, token: str | None) -> APIRouter:
             response.status_code = 503 if result.error.code == BACKEND_UNAVAILABLE else 422
         return result.to_dict()
 
-    @router.post("/verify", dependencies=[Depends(authorize)])
+    @router.post("/verify", dependencies=[Depends(client)])
     def verify(body: VerifyBody) -> dict[str, object]:
-        import base64
-        import binascii
-
         try:
             xml = base64.b64decode(body.xml_b64, validate=True)
         except (binascii.Error, ValueError):
@@ -77,22 +100,22 @@ def create_router(app: SignerApp, token: str | None) -> APIRouter:
         }
 
     @router.get("/metrics")
-    def metrics() -> Response:
-        body = app.render_metrics()
+    def metrics(per_tenant: Annotated[bool, Depends(operator)]) -> Response:
+        body = app.render_metrics(per_tenant=per_tenant)
         return Response(body, media_type="text/plain; version=0.0.4")
 
     @router.get("/health")
     def health() -> dict[str, object]:
         stats = app.pool_stats()
-        return {
-            "ok": all(s.connected > 0 for s in stats.values()),
-            "pools": {k: v.connected for k, v in stats.items()},
-        }
+        working = sum(1 for s in stats.values() if s.connected > 0)
+        return {"ok": working == len(stats), "pools": {"configured": len(stats), "working": working}}
 
     return router
 
 
-def create_app(app: SignerApp, token: str | None) -> FastAPI:
+def create_app(app: SignerApp, clients: SignerClients | None = None, operator_token: str | None = None) -> FastAPI:
     api = FastAPI(title="cbec signer")
-    api.include_router(create_router(app, token))
+    api.state.signer_clients = clients if clients is not None else SignerClients()
+    api.state.operator_token = operator_token
+    api.include_router(create_router(app))
     return api

@@ -141,8 +141,9 @@ class SignerApp:
         when = at or datetime.now(UTC)
         return {e.customs_code: (e.expires_at - when).total_seconds() for e in self.registry.entries()}
 
-    def render_metrics(self) -> str:
-        return self.metrics.render(self.pool_stats(), self.certificate_expiries())
+    def render_metrics(self, *, per_tenant: bool = True) -> str:
+        """Prometheus text; without ``per_tenant`` nothing names a tenant (figures summed over them)."""
+        return self.metrics.render(self.pool_stats(), self.certificate_expiries(), per_tenant=per_tenant)
 
     def pool_stats(self) -> dict[str, PoolStats]:
         return {name: pool.stats() for name, pool in self.backends.items()}

@@ -15,9 +15,11 @@ from cbec.signing.keys import SigningKey
 from cbec.signing.pool import KeyPool
 from cbec.signing.registry import CertificateRegistry
 from cbec.tenants import TenantRegistry
+from fastapi import FastAPI
 
 from signer_service.application import BAD_REQUEST, SignerApp
 from signer_service.backends import build_registry
+from signer_service.clients import SignerClients
 from signer_service.worker import WorkerConfig
 
 log = logging.getLogger(__name__)
@@ -43,9 +45,30 @@ def _software_pool(key: SigningKey, threads: int) -> KeyPool:
     return KeyPool(lambda: key, size=max(1, threads))
 
 
+def clients(settings: Settings) -> SignerClients:
+    """The HTTP API's callers: ``CBEC_SIGNER_CLIENTS_FILE``, else ``CBEC_SIGNER_CLIENTS``, else none."""
+    own = settings.signer
+    return SignerClients.load(own.clients_file, own.clients.get_secret_value() if own.clients else None)
+
+
+def http_app(settings: Settings, app: SignerApp) -> FastAPI | None:
+    """The HTTP API when ``CBEC_SIGNER_HTTP_PORT`` is set: per-caller tokens, the operator's for /metrics."""
+    own = settings.signer
+    if not own.http_port:
+        return None
+    from signer_service.api import create_app
+
+    callers = clients(settings)
+    if not len(callers):
+        log.warning("signer: no HTTP clients configured (CBEC_SIGNER_CLIENTS_FILE); every /sign call is refused")
+    return create_app(app, callers, own.token.get_secret_value() if own.token else None)
+
+
 def check(settings: Settings, tenants: TenantRegistry | None, app: SignerApp) -> None:
-    """In production: a tenant registry, and a key for every tenant in it (each one declares)."""
-    problems = production.tenants_problems(settings)
+    """In production: a tenant registry, a key for every tenant in it (each one declares), and callers
+    with their own tokens when the HTTP API is on."""
+    problems = production.tenants_problems(settings) + production.signer_http_problems(
+        settings, len(clients(settings)))
     if tenants is not None:
         problems += production.signer_problems(tenants, (e.customs_code for e in app.registry.entries()))
     production.require(settings, problems)

@@ -55,11 +55,7 @@ def build_process(settings: Settings | None = None, tenants: TenantRegistry | No
     app.registry.log_expiry_warnings()
     worker = SignerWorker(app, bootstrap.worker_config(settings))
     own = settings.signer
-    http_app = None
-    if own.http_port:
-        from signer_service.api import create_app
-
-        http_app = create_app(app, own.token.get_secret_value() if own.token else None)
+    http_app = bootstrap.http_app(settings, app)
     log.info("signer: group %s, backend %s", own.group_id, own.backend)
     return ServiceProcess(
         "signer",

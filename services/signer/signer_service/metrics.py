@@ -56,8 +56,12 @@ class SignerMetrics:
             self._trim(now)
             return len(self._recent) / self._window
 
-    def render(self, pools: Mapping[str, PoolStats] | None = None, expiries: Mapping[str, float] | None = None) -> str:
-        """Prometheus text; ``expiries`` maps a tenant to its certificate's seconds until expiry."""
+    def render(self, pools: Mapping[str, PoolStats] | None = None, expiries: Mapping[str, float] | None = None,
+               *, per_tenant: bool = True) -> str:
+        """Prometheus text; ``expiries`` maps a tenant to its certificate's seconds until expiry.
+
+        Pools are named by tenant; without ``per_tenant`` their figures are summed and only the
+        soonest certificate expiry is shown, so the text names no tenant."""
         rate = self.signs_per_second()
         with self._lock:
             lines = [
@@ -78,6 +82,8 @@ class SignerMetrics:
                 lines.append(f'cbec_signer_sign_seconds_bucket{{le="{le}"}} {cumulative}')
             lines.append(f"cbec_signer_sign_seconds_sum {self._latency_sum:.6f}")
             lines.append(f"cbec_signer_sign_seconds_count {cumulative}")
+        if not per_tenant:
+            return "\n".join(lines + _summed(pools or {}, expiries or {})) + "\n"
         for name, stats in sorted((pools or {}).items()):
             label = f'pool="{name}"'
             lines += [
@@ -95,3 +101,16 @@ class SignerMetrics:
                 for code, left in sorted(expiries.items())
             ]
         return "\n".join(lines) + "\n"
+
+
+def _summed(pools: Mapping[str, PoolStats], expiries: Mapping[str, float]) -> list[str]:
+    """The pool figures over every tenant, and the soonest certificate expiry (no tenant label)."""
+    lines = [f"cbec_signer_pools {len(pools)}"]
+    for field in ("size", "connected", "in_use", "waiting"):
+        lines.append(f"cbec_signer_pool_{field} {sum(getattr(s, field) for s in pools.values())}")
+    lines.append(f"cbec_signer_pool_reconnects_total {sum(s.reconnects for s in pools.values())}")
+    lines.append(f"cbec_signer_pool_failures_total {sum(s.failures for s in pools.values())}")
+    if expiries:
+        lines.append("# TYPE cbec_signer_certificate_expiry_seconds_min gauge")
+        lines.append(f"cbec_signer_certificate_expiry_seconds_min {min(expiries.values()):.0f}")
+    return lines

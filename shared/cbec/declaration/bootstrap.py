@@ -5,6 +5,7 @@ its parts (intake consumer, outbox route, read-model projection, HTTP API) as a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from cbec import production
@@ -54,11 +55,12 @@ class DeclarationBootstrap:
         self, settings: Settings, tenants: TenantRegistry, store: EventStore, *, readmodel: ReadModel | None = None
     ) -> Service:
         """The service on ``store`` (intake batches commit in one transaction each), with
-        ``CBEC_REDECLARE_APP_TYPE`` and ``CBEC_SAGA_GATE`` applied."""
+        ``CBEC_REDECLARE_APP_TYPE``, ``CBEC_SAGA_GATE`` and ``CBEC_RECEIPT_MAX_SKEW`` applied."""
         declarations = BatchingDeclarations(store)
         app = self.application_for(settings)(
             declarations, tenants,
             redeclare_app_type=settings.declaration.redeclare_app_type, gate=settings.saga.gate)
+        app.receipt_max_skew = timedelta(seconds=settings.saga.receipt_max_skew)  # CBEC_RECEIPT_MAX_SKEW
         return service(self.name, app, store, declarations, settings, readmodel)
 
     def check(self, settings: Settings) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
+from cbec.contracts.base import ContractError
 from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
 from cbec.declaration import lifecycle as lc
 from cbec.declaration import statuses
@@ -16,12 +18,15 @@ from cbec.declaration.core import DeclarationCore, Events
 from cbec.declaration.doctypes import DocType
 from cbec.declaration.lifecycle import Declaration, Receipt
 from cbec.declaration.ports import AlreadyProcessed, Position
+from cbec.declaration.receipt_clock import DEFAULT_MAX_SKEW, return_time_problem
 
 log = logging.getLogger(__name__)
 
 
 class Feedback(DeclarationCore):
     """``record_signed``, ``record_sent`` and ``record_receipt``."""
+
+    receipt_max_skew: timedelta = DEFAULT_MAX_SKEW  # CBEC_RECEIPT_MAX_SKEW
 
     def record_signed(
         self, request_id: str, ok: bool, error: dict[str, str] | None, position: Position | None = None
@@ -59,7 +64,12 @@ class Feedback(DeclarationCore):
 
         A receipt of the type's own kind finds its stream by business key; a CEB900 (format error) by
         the requestId of the transmission it answers, and only while that is the document's current release.
+        A receipt dated after now + ``receipt_max_skew`` is refused (``ContractError``: dead-lettered).
         """
+        problem = return_time_problem(receipt.return_time, self.now(), self.receipt_max_skew)
+        if problem is not None:
+            log.warning("receipt %s refused: %s", receipt.receipt_id, problem.message)
+            raise ContractError([problem])
         request_id = ""
         if receipt.receipt_type == statuses.FORMAT_ERROR:
             request_id = str(receipt.node.get("requestId", ""))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cbec.bus.in_process import InProcessBus
@@ -48,7 +48,8 @@ class Story:
     def __init__(self, *, gate: int = 120, timeout: float = 60.0, max_resends: int = 2,
                  order_no: str = "DEMO00000001", auto_send: bool = True) -> None:
         self.store = EventStore.open("sqlite:///:memory:", schema="saga", name="saga")
-        self.clock = FakeClock()
+        # 14:00 in Beijing: after every returnTime the stories stamp (a later one would be refused)
+        self.clock = FakeClock(datetime(2026, 1, 1, 6, 0, tzinfo=UTC))
         self.policy = Policy(gate=gate, receipt_timeout=timedelta(seconds=timeout), max_resends=max_resends)
         self.saga = SagaApp(self.store, policy=self.policy, clock=self.clock)
         self.bus = InProcessBus()

@@ -55,7 +55,8 @@ def test_the_saga_refuses_a_callback_url_without_a_webhook_secret(tmp_path: Path
     with pytest.raises(UnsafeForProduction, match="CBEC_WEBHOOK_SECRET_3105960001"):
         saga.check(Settings.from_environ(complete(tmp_path)), tenants)
     saga.check(Settings.from_environ(complete(tmp_path, CBEC_WEBHOOK_SECRET_3105960001="s")), tenants)
-    saga.check(Settings.from_environ(complete(tmp_path, CBEC_WEBHOOK_SECRET="shared")), tenants)
+    with pytest.raises(UnsafeForProduction, match="shared CBEC_WEBHOOK_SECRET"):
+        saga.check(Settings.from_environ(complete(tmp_path, CBEC_WEBHOOK_SECRET="shared")), tenants)
 
 
 def test_the_signer_refuses_a_tenant_it_has_no_key_for(tmp_path: Path) -> None:
