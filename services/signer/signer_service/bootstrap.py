@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from cbec import production
 from cbec.bus.ports import Message, Publisher, Subscription
+from cbec.bus.security import client_options
 from cbec.contracts.signing import ContractError, SignRequest
 from cbec.service import Consumes, Service
 from cbec.settings import Settings
@@ -45,7 +46,7 @@ def _software_pool(key: SigningKey, threads: int) -> KeyPool:
 
 def check(settings: Settings, tenants: TenantRegistry | None, app: SignerApp) -> None:
     """In production: a tenant registry, and a key for every tenant in it (each one declares)."""
-    problems = production.tenants_problems(settings)
+    problems = production.tenants_problems(settings) + production.kafka_problems(settings)
     if tenants is not None:
         problems += production.signer_problems(tenants, (e.customs_code for e in app.registry.entries()))
     production.require(settings, problems)
@@ -62,6 +63,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         dlq_topic=own.dlq_topic,
         max_poll_records=own.batch_size,
         warm_cache_per_partition=own.warm_cache_per_partition,
+        client_options=client_options(settings.kafka, "aiokafka"),
     )
 
 
