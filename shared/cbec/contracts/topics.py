@@ -32,6 +32,11 @@ INTAKE_TOPICS: dict[str, str] = {
 _CUSTOMS_CODE = re.compile(r"[0-9A-Za-z]{10}")
 
 
+def is_customs_code(code: str) -> bool:
+    """Whether ``code`` can name a tenant's topic (10 letters or digits, as customs codes are)."""
+    return bool(_CUSTOMS_CODE.fullmatch(code))
+
+
 def tenant_intake(topic: str, customs_code: str) -> str:
     """One tenant's own intake topic for the documents of shared intake ``topic``:
     ``cbec.in.order.3105960001``. Only that tenant's principal may write it (ACLs), and the owning
