@@ -200,14 +200,14 @@ def test_the_order_service_takes_the_sender_from_the_tenants_topic(broker: Broke
         declared = False
         while time.monotonic() < deadline and not (declared and letters):
             declared = bool(list(store.read(ORDER.stream_id(ORDER.business_key(genuine.document)))))
-            letters = [e.data for e in store.notifications(1, 10_000) if e.type == "CommandDeadLettered"]
+            letters = [e.data for e in store.notifications(1, 10_000) if e.type == "CommandDeadLettered"
+                       and any(error["path"] == "sender" for error in e.data["errors"])]
             time.sleep(0.3)
         assert declared, order_service.tails()
         assert not list(store.read(ORDER.stream_id(ORDER.business_key(forged.document))))
-        [letter] = letters
+        [letter] = letters  # (the topic also holds the other platform's own order of an earlier story)
         [error] = letter["errors"]
-        assert (error["code"], error["path"]) == ("CBEC-0403", "sender"), letter
-        assert OTHER_ORDERS in error["message"]
+        assert error["code"] == "CBEC-0403" and OTHER_ORDERS in error["message"], letter
     finally:
         store.close()
     assert order_service.stop() == {"order": 0}, order_service.tails()
