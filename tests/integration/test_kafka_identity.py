@@ -12,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +32,7 @@ from cbec.contracts import topics
 from cbec.contracts.commands import DeclareDocument
 from cbec.declaration.doctypes import ORDER
 from cbec.tenants import TenantRegistry
-from cbec_cli.kafka_acls import apply, principals, service_user, tenant_user, trust_table
+from cbec_cli.kafka_acls import principals, service_user, tenant_user, trust_table
 from cbec_testkit.samples import PLATFORM, order_document
 from cbec_testkit.samples import parties as p
 from cbec_testkit.tenants import DEMO_TENANTS
@@ -97,10 +100,18 @@ class Broker:
 
 
 @pytest.fixture(scope="module")
-def broker(secure_kafka: SecureKafka) -> Broker:
+def broker(secure_kafka: SecureKafka, tmp_path_factory: pytest.TempPathFactory) -> Broker:
+    """`cbec kafka-acls --passwords FILE` run by the super user on the registry; the topics created."""
     passwords = {user: secrets.token_hex(12) for user in principals(REGISTRY)}
+    folder = tmp_path_factory.mktemp("kafka-acls")
+    (folder / "tenants.json").write_text(json.dumps(TENANTS), encoding="utf-8")
+    (folder / "passwords").write_text("".join(f"{u}={pw}\n" for u, pw in passwords.items()), encoding="utf-8")
+    env = {**os.environ, **secure_kafka.env(secure_kafka.admin_user, secure_kafka.admin_password),
+           "CBEC_TENANTS_FILE": str(folder / "tenants.json")}
+    done = subprocess.run([sys.executable, "-m", "cbec_cli.main", "kafka-acls", "--passwords",
+                           str(folder / "passwords")], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "ACLs for 13 principals" in done.stdout, done.stdout + done.stderr
     admin = secure_kafka.admin()
-    apply(admin, REGISTRY, passwords)  # what `cbec kafka-acls --passwords FILE` does
     ensure_topics(admin.bootstrap_servers, [row.topic for row in trust_table(REGISTRY)], 1, **client_options(admin))
     return Broker(secure_kafka, passwords)
 
