@@ -68,3 +68,33 @@ def test_the_signer_worker_gets_the_same_credentials() -> None:
     config = worker_config(Settings.from_environ(SCRAM))
     assert config.client()["sasl_plain_username"] == "cbec-order"
     assert config.client()["bootstrap_servers"] == "broker:9093"
+
+
+def test_a_faust_app_gets_the_same_credentials() -> None:
+    import faust
+    from cbec.bus.faust_app import make_app
+
+    kafka = Settings.from_environ(SCRAM).kafka
+    credentials = make_app("cbec-test", kafka.bootstrap_servers, kafka=kafka).conf.broker_credentials
+    assert isinstance(credentials, faust.SASLCredentials)
+    assert (credentials.username, credentials.password) == ("cbec-order", "s3cret")
+
+
+def test_cbec_run_order_in_production_on_plaintext_exits_naming_the_protocol(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from cbec.privacy.cipher import new_key
+    from cbec_testkit.tenants import DEMO_TENANTS
+
+    (tmp_path / "tenants.json").write_text(json.dumps(DEMO_TENANTS), encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CBEC_ENV": "production",
+           "CBEC_TENANTS_FILE": str(tmp_path / "tenants.json"), "CBEC_PII_KEYS": f"k1:{new_key()}",
+           "CBEC_PII_HMAC_KEY": "a-real-secret", "CBEC_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+           "CBEC_DATABASE_URL": f"sqlite:///{tmp_path / 'cbec.db'}"}
+    done = subprocess.run([sys.executable, "-m", "cbec_cli.main", "run", "order"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode != 0
+    [line] = [x for x in done.stderr.splitlines() if "refusing to start" in x]
+    assert "CBEC_KAFKA_SECURITY_PROTOCOL is PLAINTEXT" in line
