@@ -102,7 +102,7 @@ scram_args() {
 }
 
 write_config() {  # write_config PORT CONTROLLER_PORT
-    umask 077  # the secure broker's file holds the super user's password
+    if [ "$SECURE" = 1 ]; then umask 077; fi  # the file holds the super user's password
     cat > "$RUN_DIR/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1

@@ -73,16 +73,16 @@ class Broker:
         finally:
             producer.close(timeout=5)
 
-    def read(self, user: str, *names: str, timeout: float = 10.0) -> list[bytes]:
+    def read(self, user: str, *names: str, timeout: float = 10.0, want: bytes = b"") -> list[bytes]:
         """Read partition 0 of each topic from the start as ``user`` (no consumer group): what the
-        broker hands out within ``timeout`` (it stops at the first message)."""
+        broker hands out within ``timeout``, stopping once a message contains ``want``."""
         consumer = KafkaConsumer(**self.options(user), enable_auto_commit=False, bootstrap_timeout_ms=15_000)
         try:
             consumer.assign([TopicPartition(topic, 0) for topic in names])
             consumer.seek_to_beginning()
             values: list[bytes] = []
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and not values:
+            while time.monotonic() < deadline and not any(want in v for v in values):
                 for records in consumer.poll(timeout_ms=500).values():
                     values += [r.value for r in records]
             return values
@@ -221,4 +221,8 @@ def test_the_order_service_takes_the_sender_from_the_tenants_topic(broker: Broke
         assert error["code"] == "CBEC-0403" and OTHER_ORDERS in error["message"], letter
     finally:
         store.close()
+    # Its outbox relay (aiokafka, idempotent) publishes as cbec-order too: the saga's principal reads it.
+    order_no = genuine.document["OrderHead"]["orderNo"].encode()
+    assert any(order_no in v for v in broker.read(service_user("saga"), topics.events("order"), timeout=30,
+                                                  want=order_no)), order_service.tails()
     assert order_service.stop() == {"order": 0}, order_service.tails()
