@@ -29,6 +29,8 @@ def make_app(
     own database), new groups start at the earliest offset, in-memory tables, and no web server
     unless ``web_port`` is given. Declare agents with ``concurrency=1`` (faust's default; more
     can commit past an in-flight message, faust #606) and scale with partitions and replicas.
+    ``kafka``: the settings section whose SASL/TLS options become the broker credentials (as for
+    every other client, :func:`cbec.bus.security.client_options`).
     """
     brokers = [f"kafka://{server.strip()}" for server in bootstrap.split(",") if server.strip()]
     settings: dict[str, Any] = {
