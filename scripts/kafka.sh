@@ -5,14 +5,31 @@
 #   scripts/kafka.sh status  -> exit 0 and the bootstrap line when running, exit 3 when not
 # Env: CBEC_KAFKA_PORT (default 19092; the next free port is used when taken), CBEC_STACK_DIR,
 #      CBEC_KAFKA_HEAP (default "-Xms128m -Xmx512m"), CBEC_KAFKA_START_TIMEOUT (seconds, default 120).
+# CBEC_KAFKA_SECURE=1 (or scripts/kafka-secure.sh): a second, independent broker (its own dirs, default
+#   port 19192) with one SASL_PLAINTEXT listener (SCRAM-SHA-512), the StandardAuthorizer and
+#   allow.everyone.if.no.acl.found=false. SCRAM users are added at format time: the super user
+#   CBEC_KAFKA_ADMIN_USER (default admin; password CBEC_KAFKA_ADMIN_PASSWORD, else drawn at random) and
+#   CBEC_KAFKA_SCRAM_USERS ("name=password,name=password"). It prints CBEC_SECURE_KAFKA_BOOTSTRAP,
+#   CBEC_SECURE_KAFKA_ADMIN_USER and CBEC_SECURE_KAFKA_ADMIN_PASSWORD (test credentials: the file is 0600).
+#   The controller listener takes SASL PLAIN with the super user only.
 set -euo pipefail
 # shellcheck source=scripts/_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$CBEC_ROOT/scripts/kafka/pom.xml")"
 LIBS_DIR="$CBEC_ROOT/.kafka/libs"
-RUN_DIR="$CBEC_STACK_DIR/kafka"
-DATA_DIR="$CBEC_STACK_DIR/kafka-data"
+SECURE="${CBEC_KAFKA_SECURE:-0}"
+if [ "$SECURE" = 1 ]; then
+    RUN_DIR="$CBEC_STACK_DIR/kafka-secure"
+    DATA_DIR="$CBEC_STACK_DIR/kafka-secure-data"
+    DEFAULT_PORT=19192
+    ADMIN_USER="${CBEC_KAFKA_ADMIN_USER:-admin}"
+    ADMIN_PASSWORD="${CBEC_KAFKA_ADMIN_PASSWORD:-}"
+else
+    RUN_DIR="$CBEC_STACK_DIR/kafka"
+    DATA_DIR="$CBEC_STACK_DIR/kafka-data"
+    DEFAULT_PORT=19092
+fi
 PID_FILE="$RUN_DIR/kafka.pid"
 ENV_FILE="$RUN_DIR/kafka.env"
 LOG_FILE="$RUN_DIR/kafka.out"
@@ -44,16 +61,54 @@ fetch_jars() {
     mv "$LIBS_DIR.tmp" "$LIBS_DIR"
 }
 
+listener_config() {  # listener_config PORT CONTROLLER_PORT
+    if [ "$SECURE" != 1 ]; then
+        cat <<PROPS
+listeners=PLAINTEXT://127.0.0.1:$1,CONTROLLER://127.0.0.1:$2
+advertised.listeners=PLAINTEXT://127.0.0.1:$1
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+PROPS
+        return
+    fi
+    cat <<PROPS
+listeners=SASL_PLAINTEXT://127.0.0.1:$1,CONTROLLER://127.0.0.1:$2
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$1
+inter.broker.listener.name=SASL_PLAINTEXT
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$ADMIN_USER" password="$ADMIN_PASSWORD";
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$ADMIN_USER" password="$ADMIN_PASSWORD" user_$ADMIN_USER="$ADMIN_PASSWORD";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:$ADMIN_USER
+PROPS
+}
+
+# --add-scram arguments of the storage format: the super user and CBEC_KAFKA_SCRAM_USERS.
+scram_args() {
+    local entry name
+    printf '%s\n' --add-scram "SCRAM-SHA-512=[name=$ADMIN_USER,password=$ADMIN_PASSWORD]"
+    IFS=',' read -ra entries <<< "${CBEC_KAFKA_SCRAM_USERS:-}"
+    for entry in "${entries[@]}"; do
+        [ -n "$entry" ] || continue
+        name="${entry%%=*}"
+        [ "$name" != "$entry" ] || die "CBEC_KAFKA_SCRAM_USERS: '$name' has no =password"
+        printf '%s\n' --add-scram "SCRAM-SHA-512=[name=$name,password=${entry#*=}]"
+    done
+}
+
 write_config() {  # write_config PORT CONTROLLER_PORT
+    if [ "$SECURE" = 1 ]; then umask 077; fi  # the file holds the super user's password
     cat > "$RUN_DIR/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$2
-listeners=PLAINTEXT://127.0.0.1:$1,CONTROLLER://127.0.0.1:$2
-advertised.listeners=PLAINTEXT://127.0.0.1:$1
-inter.broker.listener.name=PLAINTEXT
+$(listener_config "$1" "$2")
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$DATA_DIR
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -83,10 +138,14 @@ wait_ready() {  # wait_ready PID PORT
         pid_alive "$pid" || { log "Kafka exited during start"; return 1; }
         if grep -q "Kafka Server started" "$LOG_FILE" 2>/dev/null; then
             if ! "$py" -c 'import kafka' 2>/dev/null; then return 0; fi
-            if "$py" - "127.0.0.1:$port" <<'PY' 2>/dev/null
-import sys
+            if "$py" - "127.0.0.1:$port" "$SECURE" "${ADMIN_USER:-}" <<'PY' 2>/dev/null
+import os, sys
 from kafka.admin import KafkaAdminClient
-admin = KafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=5000)
+sasl = {}
+if sys.argv[2] == "1":
+    sasl = {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": sys.argv[3], "sasl_plain_password": os.environ["CBEC_KAFKA_ADMIN_PASSWORD"]}
+admin = KafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=5000, **sasl)
 admin.list_topics()
 admin.close()
 PY
@@ -108,7 +167,13 @@ start() {
     ensure_java
     fetch_jars
     mkdir -p "$RUN_DIR"
-    port="${CBEC_KAFKA_PORT:-19092}"
+    port="${CBEC_KAFKA_PORT:-$DEFAULT_PORT}"
+    scram=()
+    if [ "$SECURE" = 1 ]; then
+        [ -n "$ADMIN_PASSWORD" ] || ADMIN_PASSWORD="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+        export CBEC_KAFKA_ADMIN_PASSWORD="$ADMIN_PASSWORD"
+        mapfile -t scram < <(scram_args)
+    fi
     # A port found free can be taken by a parallel run before the broker binds it: then try further up.
     for attempt in 1 2 3; do
         rm -rf "$DATA_DIR"
@@ -121,7 +186,7 @@ start() {
             cid="$("$(helper_python)" -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())')"
         done
         java -cp "$LIBS_DIR/*" -Dlog4j.configuration="file:$RUN_DIR/log4j.properties" \
-            kafka.tools.StorageTool format -t "$cid" -c "$RUN_DIR/server.properties" --ignore-formatted \
+            kafka.tools.StorageTool format -t "$cid" -c "$RUN_DIR/server.properties" --ignore-formatted "${scram[@]}" \
             > "$RUN_DIR/format.out" 2>&1 || { cat "$RUN_DIR/format.out" >&2; die "storage format failed"; }
         # shellcheck disable=SC2086  # the heap options are meant to split
         nohup setsid java ${CBEC_KAFKA_HEAP:--Xms128m -Xmx512m} -XX:+UseG1GC -Djava.awt.headless=true \
@@ -131,7 +196,12 @@ start() {
         echo "$pid" > "$PID_FILE"
         log "Kafka $KAFKA_VERSION starting on 127.0.0.1:$port (pid $pid, log $LOG_FILE)"
         if wait_ready "$pid" "$port"; then
-            echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$port" > "$ENV_FILE"
+            if [ "$SECURE" = 1 ]; then
+                printf '%s\n' "CBEC_SECURE_KAFKA_BOOTSTRAP=127.0.0.1:$port" "CBEC_SECURE_KAFKA_ADMIN_USER=$ADMIN_USER" \
+                    "CBEC_SECURE_KAFKA_ADMIN_PASSWORD=$ADMIN_PASSWORD" > "$ENV_FILE"
+            else
+                echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$port" > "$ENV_FILE"
+            fi
             log "Kafka ready"
             cat "$ENV_FILE"
             return 0

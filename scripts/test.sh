@@ -4,6 +4,9 @@
 #   bash scripts/test.sh                 # the whole tests/ suite
 #   bash scripts/test.sh tests/unit -q   # any pytest arguments
 # External servers: set KAFKA_BOOTSTRAP_SERVERS and/or DATABASE_URL and nothing is started for them.
+# A second broker with SASL/SCRAM and ACLs (scripts/kafka-secure.sh) is started in parallel for the Kafka
+# identity tests (CBEC_SECURE_KAFKA_BOOTSTRAP and its super user's credentials), unless
+# CBEC_SECURE_KAFKA_BOOTSTRAP is given.
 # CI=true (or CBEC_REQUIRE_INTEGRATION=1): a server that cannot start is a hard failure, and so is
 # pytest collecting no test. CBEC_LINT=1 also runs ruff and mypy on shared/ cli/ services/ testkit/.
 set -euo pipefail
@@ -39,6 +42,7 @@ for stale in "$CBEC_ROOT"/.stack/test-run-*; do
     [ -d "$stale" ] && [ "$stale" != "$CBEC_STACK_DIR" ] || continue
     pid_alive "${stale##*-}" && continue
     CBEC_STACK_DIR="$stale" bash scripts/kafka.sh stop 2>/dev/null || true
+    CBEC_STACK_DIR="$stale" bash scripts/kafka-secure.sh stop 2>/dev/null || true
     CBEC_STACK_DIR="$stale" bash scripts/postgres.sh stop 2>/dev/null || true
     if [ ! -f "$stale/kept" ]; then
         if [ -f "$stale/postgres/pgdata.location" ]; then rm -rf "$(cat "$stale/postgres/pgdata.location")"; fi
@@ -80,6 +84,13 @@ if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
 else
     log "using external Kafka at $KAFKA_BOOTSTRAP_SERVERS"
 fi
+if [ -z "${CBEC_SECURE_KAFKA_BOOTSTRAP:-}" ]; then
+    STARTED+=(kafka-secure)
+    bash scripts/kafka-secure.sh start > "$OUT/kafka-secure.env" 2> "$OUT/kafka-secure.log" &
+    pids+=($!); names+=(kafka-secure)
+else
+    log "using external secure Kafka at $CBEC_SECURE_KAFKA_BOOTSTRAP"
+fi
 if [ -z "${DATABASE_URL:-}" ]; then
     STARTED+=(postgres)
     bash scripts/postgres.sh start > "$OUT/postgres.env" 2> "$OUT/postgres.log" &
@@ -110,7 +121,8 @@ if [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
     export CBEC_KAFKA_BOOTSTRAP_SERVERS="${CBEC_KAFKA_BOOTSTRAP_SERVERS:-$KAFKA_BOOTSTRAP_SERVERS}"
 fi
 if [ -n "${DATABASE_URL:-}" ]; then export CBEC_DATABASE_URL="${CBEC_DATABASE_URL:-$DATABASE_URL}"; fi
-log "servers ready in $((SECONDS - step_start))s: KAFKA_BOOTSTRAP_SERVERS=${KAFKA_BOOTSTRAP_SERVERS:-none}"
+log "servers ready in $((SECONDS - step_start))s: KAFKA_BOOTSTRAP_SERVERS=${KAFKA_BOOTSTRAP_SERVERS:-none}" \
+    "CBEC_SECURE_KAFKA_BOOTSTRAP=${CBEC_SECURE_KAFKA_BOOTSTRAP:-none}"
 
 lint_rc=0
 if [ "${CBEC_LINT:-0}" = 1 ]; then

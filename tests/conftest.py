@@ -141,3 +141,37 @@ def pkcs11_token() -> Pkcs11Token:
         label=os.environ.get("CBEC_PKCS11_TOKEN_LABEL", "cbec-signer"),
         pin=os.environ.get("CBEC_PKCS11_PIN", ""),
     )
+
+
+@dataclass(frozen=True)
+class SecureKafka:
+    """A broker with SASL/SCRAM and ACLs (`scripts/kafka-secure.sh`) and its super user."""
+
+    bootstrap: str
+    admin_user: str
+    admin_password: str
+
+    def env(self, user: str, password: str) -> dict[str, str]:
+        """The `CBEC_KAFKA_*` variables of a process connecting as `user`."""
+        return {"CBEC_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "CBEC_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "CBEC_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "CBEC_KAFKA_USERNAME": user,
+                "CBEC_KAFKA_PASSWORD": password}
+
+    def settings(self, user: str, password: str) -> Any:
+        """The `kafka` settings section of a client connecting as `user`."""
+        from cbec.settings import Settings
+
+        return Settings.from_environ(self.env(user, password)).kafka
+
+    def admin(self) -> Any:
+        return self.settings(self.admin_user, self.admin_password)
+
+
+@pytest.fixture(scope="session")
+def secure_kafka() -> SecureKafka:
+    """The SASL/SCRAM + ACL broker `scripts/test.sh` starts beside the plain one (`CBEC_SECURE_KAFKA_*`)."""
+    bootstrap = os.environ.get("CBEC_SECURE_KAFKA_BOOTSTRAP")
+    password = os.environ.get("CBEC_SECURE_KAFKA_ADMIN_PASSWORD")
+    if not (bootstrap and password):
+        _unavailable("a Kafka broker with SASL and ACLs (CBEC_SECURE_KAFKA_BOOTSTRAP)")
+    return SecureKafka(bootstrap, os.environ.get("CBEC_SECURE_KAFKA_ADMIN_USER", "admin"), password)

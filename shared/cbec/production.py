@@ -56,6 +56,23 @@ def webhook_problems(settings: Settings, tenants: TenantRegistry) -> list[str]:
     return problems
 
 
+def kafka_problems(settings: Settings) -> list[str]:
+    """Kafka without authentication (PLAINTEXT or SSL without a client certificate) or SASL without
+    credentials: anyone who reaches the broker could write any command or receipt."""
+    kafka = settings.kafka
+    if kafka.security_protocol == "PLAINTEXT":
+        return ["CBEC_KAFKA_SECURITY_PROTOCOL is PLAINTEXT (clients unauthenticated; use SASL_SSL or"
+                " SASL_PLAINTEXT with SCRAM)"]
+    if kafka.security_protocol == "SSL" and kafka.ssl_certfile is None:
+        return ["CBEC_KAFKA_SSL_CERTFILE is not set (SSL without a client certificate authenticates nobody)"]
+    problems = []
+    if kafka.uses_sasl and not kafka.username:
+        problems.append(f"CBEC_KAFKA_USERNAME is not set (required with {kafka.security_protocol})")
+    if kafka.uses_sasl and (kafka.password is None or not kafka.password.get_secret_value()):
+        problems.append(f"CBEC_KAFKA_PASSWORD is not set (required with {kafka.security_protocol})")
+    return problems
+
+
 def signer_problems(tenants: TenantRegistry, keyed: Iterable[str]) -> list[str]:
     have = set(keyed)
     return [f"CBEC_SIGNER_TENANTS_FILE names no signing key for tenant {t.customs_code}"

@@ -8,10 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cbec import production
 from cbec.bus.aio_kafka import AioKafkaPublisher
 from cbec.bus.in_process import InProcessBus
 from cbec.bus.kafka import KafkaConsumerLoop, ensure_topics
 from cbec.bus.ports import BatchHandler, Handler, Subscription
+from cbec.bus.security import client_options
 from cbec.runtime import ServiceProcess
 from cbec.settings import Settings
 from cbec.store.event_store import EventStore
@@ -58,13 +60,15 @@ class Service:
 def as_process(service: Service, settings: Settings) -> ServiceProcess:
     """The service on Kafka: its topics created, one consumer loop per group, one relay per outbox."""
     configure_tracing(service.name, console_exporter(settings.telemetry.otel_exporter))
+    production.require(settings, production.kafka_problems(settings))
     bootstrap = settings.kafka.bootstrap_servers
+    client, aio_client = client_options(settings.kafka), client_options(settings.kafka, "aiokafka")
     topics = [*service.topics, *(t for c in service.consumes for t in c.subscription.topics)]
-    ensure_topics(bootstrap, topics, settings.kafka.topic_partitions)
-    consumers = [KafkaConsumerLoop(bootstrap, c.subscription, c.handler, batch_handler=c.batch_handler)
+    ensure_topics(bootstrap, topics, settings.kafka.topic_partitions, **client)
+    consumers = [KafkaConsumerLoop(bootstrap, c.subscription, c.handler, batch_handler=c.batch_handler, **client)
                  for c in service.consumes]
-    relays = [OutboxRelay(o.store, AioKafkaPublisher(bootstrap, client_id=f"cbec-{service.name}"), name=o.name,
-                          route=o.route) for o in service.outboxes]
+    relays = [OutboxRelay(o.store, AioKafkaPublisher(bootstrap, client_id=f"cbec-{service.name}", **aio_client),
+                          name=o.name, route=o.route) for o in service.outboxes]
     return ServiceProcess(
         service.name,
         consumers=consumers,

@@ -37,8 +37,28 @@ class Section(BaseModel):
 
 
 class KafkaSettings(Section):
+    """The broker address and how every client of the process authenticates to it
+    (``cbec.bus.security.client_options`` turns it into client keyword arguments)."""
+
     bootstrap_servers: str = env("CBEC_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:19092")
     topic_partitions: int = env("CBEC_TOPIC_PARTITIONS", default=4)
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = env(
+        "CBEC_KAFKA_SECURITY_PROTOCOL", default="PLAINTEXT")
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = env("CBEC_KAFKA_SASL_MECHANISM",
+                                                                    default="SCRAM-SHA-512")
+    username: str | None = env("CBEC_KAFKA_USERNAME")
+    password: SecretStr | None = env("CBEC_KAFKA_PASSWORD")
+    ssl_cafile: Path | None = env("CBEC_KAFKA_SSL_CAFILE")
+    ssl_certfile: Path | None = env("CBEC_KAFKA_SSL_CERTFILE")
+    ssl_keyfile: Path | None = env("CBEC_KAFKA_SSL_KEYFILE")
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
 
 
 class DatabaseSettings(Section):

@@ -1,5 +1,5 @@
-"""`CBEC_ENV=production cbec run order` starts on complete settings (Kafka, Postgres, a tenant registry,
-PII keys): it becomes ready, and SIGTERM ends it cleanly; the same on demo defaults exits at once."""
+"""`CBEC_ENV=production cbec run order` starts on complete settings (Kafka with SASL, Postgres, a tenant
+registry, PII keys): it becomes ready, and SIGTERM ends it cleanly; the same on demo defaults exits at once."""
 
 from __future__ import annotations
 
@@ -10,18 +10,21 @@ from pathlib import Path
 
 import pytest
 from cbec_testkit.tenants import DEMO_TENANTS
+from conftest import SecureKafka
 from service_processes import ServiceProcesses, process_env
 
 pytestmark = pytest.mark.integration
 
 
 def test_the_order_service_starts_in_production_with_complete_settings(
-    kafka_bootstrap: str, database_url: str, tmp_path: Path
+    secure_kafka: SecureKafka, database_url: str, tmp_path: Path
 ) -> None:
     tenants = tmp_path / "tenants.json"
     tenants.write_text(json.dumps(DEMO_TENANTS), encoding="utf-8")
-    env = process_env(kafka_bootstrap, database_url, tmp_path, CBEC_ENV="production", CBEC_TENANTS_FILE=str(tenants),
-                      CBEC_PII_HMAC_KEY="production-test-key", CBEC_READY_FILE=str(tmp_path / "order.ready"))
+    env = process_env(secure_kafka.bootstrap, database_url, tmp_path, CBEC_ENV="production",
+                      CBEC_TENANTS_FILE=str(tenants), CBEC_PII_HMAC_KEY="production-test-key",
+                      CBEC_READY_FILE=str(tmp_path / "order.ready"),
+                      **secure_kafka.env(secure_kafka.admin_user, secure_kafka.admin_password))
     processes = ServiceProcesses(env, tmp_path / "logs")
     try:
         processes.start("order")

@@ -238,7 +238,8 @@ _COMMANDS = {
 
 
 def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
-    """Saga commands to ``cbec.saga.commands``; status changes and alerts to ``cbec.out.status``."""
+    """Saga commands to ``cbec.saga.commands``; status changes and alerts to ``cbec.out.status`` and to
+    the tenant's ``cbec.out.status.<code>``."""
     data = event.data
     key = str(data.get("clearanceKey", ""))
     command = _COMMANDS.get(event.type)
@@ -248,7 +249,11 @@ def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
                                    tuple(as_ceb_error(e) for e in data.get("errors", [])))
         return [(topics.SAGA_COMMANDS, key, message.to_json())]
     if event.type in (domain.STATUS_PUBLISHED, domain.ALERT_RAISED):
-        return [(topics.STATUS, key, status_message(event).to_json())]
+        status = status_message(event)
+        out = [(topics.STATUS, key, status.to_json())]
+        if topics.is_customs_code(status.tenant):  # the tenant's own copy, the only one it may read
+            out.append((topics.tenant_status(status.tenant), key, status.to_json()))
+        return out
     return []
 
 

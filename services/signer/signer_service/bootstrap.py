@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from cbec import production
 from cbec.bus.ports import Message, Publisher, Subscription
+from cbec.bus.security import client_options
 from cbec.contracts.signing import ContractError, SignRequest
 from cbec.service import Consumes, Service
 from cbec.settings import Settings
@@ -65,10 +66,10 @@ def http_app(settings: Settings, app: SignerApp) -> FastAPI | None:
 
 
 def check(settings: Settings, tenants: TenantRegistry | None, app: SignerApp) -> None:
-    """In production: a tenant registry, a key for every tenant in it (each one declares), and callers
-    with their own tokens when the HTTP API is on."""
-    problems = production.tenants_problems(settings) + production.signer_http_problems(
-        settings, len(clients(settings)))
+    """In production: a tenant registry, a key for every tenant in it (each one declares), a secured
+    Kafka connection, and callers with their own tokens when the HTTP API is on."""
+    problems = (production.tenants_problems(settings) + production.kafka_problems(settings)
+                + production.signer_http_problems(settings, len(clients(settings))))
     if tenants is not None:
         problems += production.signer_problems(tenants, (e.customs_code for e in app.registry.entries()))
     production.require(settings, problems)
@@ -85,6 +86,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         dlq_topic=own.dlq_topic,
         max_poll_records=own.batch_size,
         warm_cache_per_partition=own.warm_cache_per_partition,
+        client_options=client_options(settings.kafka, "aiokafka"),
     )
 
 

@@ -20,8 +20,9 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka.errors import CommitFailedError
@@ -47,6 +48,11 @@ class WorkerConfig:
     poll_timeout_ms: int = 200
     client_id: str = "cbec-signer"
     warm_cache_per_partition: int = 2_000  # recent results read back into the idempotency cache
+    client_options: Mapping[str, Any] = field(default_factory=dict)  # security (cbec.bus.security)
+
+    def client(self) -> dict[str, Any]:
+        """Keyword arguments every aiokafka client of the worker starts from."""
+        return {"bootstrap_servers": self.bootstrap_servers, **self.client_options}
 
 
 class SignerWorker:
@@ -66,7 +72,7 @@ class SignerWorker:
 
         c = self.config
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=c.bootstrap_servers,
+            **c.client(),
             client_id=c.client_id,
             acks="all",
             linger_ms=5,
@@ -75,7 +81,7 @@ class SignerWorker:
         )
         self._consumer = AIOKafkaConsumer(
             c.requests_topic,
-            bootstrap_servers=c.bootstrap_servers,
+            **c.client(),
             group_id=c.group_id,
             client_id=c.client_id,
             enable_auto_commit=False,
@@ -95,7 +101,7 @@ class SignerWorker:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
         c = self.config
-        reader = AIOKafkaConsumer(bootstrap_servers=c.bootstrap_servers, enable_auto_commit=False)
+        reader = AIOKafkaConsumer(**c.client(), enable_auto_commit=False)
         await reader.start()
         seeded = 0
         try:

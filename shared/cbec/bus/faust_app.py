@@ -8,6 +8,8 @@ from typing import Any
 import faust
 
 from cbec.bus.ports import Message
+from cbec.bus.security import client_options
+from cbec.settings import KafkaSettings
 
 
 def make_app(
@@ -17,6 +19,7 @@ def make_app(
     partitions: int = 8,
     replication_factor: int = 1,
     web_port: int | None = None,
+    kafka: KafkaSettings | None = None,
     **overrides: Any,
 ) -> faust.App:
     """A faust app for service ``name`` on the Kafka brokers ``bootstrap`` (``host:port[,…]``).
@@ -26,6 +29,8 @@ def make_app(
     own database), new groups start at the earliest offset, in-memory tables, and no web server
     unless ``web_port`` is given. Declare agents with ``concurrency=1`` (faust's default; more
     can commit past an in-flight message, faust #606) and scale with partitions and replicas.
+    ``kafka``: the settings section whose SASL/TLS options become the broker credentials (as for
+    every other client, :func:`cbec.bus.security.client_options`).
     """
     brokers = [f"kafka://{server.strip()}" for server in bootstrap.split(",") if server.strip()]
     settings: dict[str, Any] = {
@@ -45,8 +50,20 @@ def make_app(
         "broker_commit_every": 100,
         "broker_commit_interval": 1.0,
     }
+    if kafka is not None and (kafka.uses_sasl or kafka.uses_tls):
+        settings["broker_credentials"] = credentials(kafka)
     settings.update(overrides)
     return faust.App(name, **settings)
+
+
+def credentials(kafka: KafkaSettings) -> faust.SASLCredentials | faust.SSLCredentials:
+    """faust's broker credentials for the ``kafka`` settings (through :func:`client_options`)."""
+    options = client_options(kafka, "aiokafka")
+    if kafka.uses_sasl:
+        return faust.SASLCredentials(username=options["sasl_plain_username"],
+                                     password=options["sasl_plain_password"],
+                                     mechanism=options["sasl_mechanism"], ssl_context=options.get("ssl_context"))
+    return faust.SSLCredentials(options["ssl_context"])
 
 
 def to_message(event: Any) -> Message:

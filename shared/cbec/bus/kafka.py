@@ -220,9 +220,11 @@ def ensure_topics(
     *,
     replication_factor: int = 1,
     configs: Mapping[str, str] | None = None,
+    **client: Any,
 ) -> list[str]:
-    """Create the missing topics among ``names``; return the ones created."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cbec-admin")
+    """Create the missing topics among ``names``; return the ones created. ``client``: more admin
+    client options (the security ones of ``cbec.bus.security.client_options``)."""
+    admin = KafkaAdminClient(**{"bootstrap_servers": bootstrap, "client_id": "cbec-admin", **client})
     try:
         existing = set(admin.list_topics())
         missing = [name for name in dict.fromkeys(names) if name not in existing]

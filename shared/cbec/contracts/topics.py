@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import re
+
 # Intake: public commands from platforms and partners (DeclareDocument JSON), by document type.
 IN_ORDER = "cbec.in.order"
 IN_PAYMENT = "cbec.in.payment"
@@ -24,7 +26,36 @@ INTAKE_TOPICS: dict[str, str] = {
     IN_RETURN: "CEB625",
     IN_ENTRY: "CEB711",
 }
-"""Intake topic → the document type it carries."""
+"""Intake topic → the document type it carries (the shared topics: development only, see
+:func:`tenant_intake`)."""
+
+_CUSTOMS_CODE = re.compile(r"[0-9A-Za-z]{10}")
+
+
+def is_customs_code(code: str) -> bool:
+    """Whether ``code`` can name a tenant's topic (10 letters or digits, as customs codes are)."""
+    return bool(_CUSTOMS_CODE.fullmatch(code))
+
+
+def tenant_intake(topic: str, customs_code: str) -> str:
+    """One tenant's own intake topic for the documents of shared intake ``topic``:
+    ``cbec.in.order.3105960001``. Only that tenant's principal may write it (ACLs), and the owning
+    service takes the sender from the name (docs/security.md, "Identity on Kafka")."""
+    if topic not in INTAKE_TOPICS or not _CUSTOMS_CODE.fullmatch(customs_code):
+        raise ValueError(f"no tenant intake topic for {topic!r} and customs code {customs_code!r}")
+    return f"{topic}.{customs_code}"
+
+
+def intake_binding(topic: str) -> tuple[str, str | None] | None:
+    """``(shared intake topic, the tenant it binds or None)`` for an intake topic, None for any other:
+    ``cbec.in.order.3105960001`` → ``("cbec.in.order", "3105960001")``, ``cbec.in.order`` →
+    ``("cbec.in.order", None)``."""
+    if topic in INTAKE_TOPICS:
+        return topic, None
+    shared, _, code = topic.rpartition(".")
+    if shared in INTAKE_TOPICS and _CUSTOMS_CODE.fullmatch(code):
+        return shared, code
+    return None
 
 GOODS_LEFT = "cbec.in.goods-left"  # RecordGoodsLeft, for the saga
 
@@ -35,7 +66,15 @@ TRANSMISSIONS = "cbec.customs.transmissions"  # signed documents handed to the c
 RECEIPTS = "cbec.customs.receipts"  # customs receipts, correlated by business key
 
 SAGA_COMMANDS = "cbec.saga.commands"
-STATUS = "cbec.out.status"
+STATUS = "cbec.out.status"  # every tenant's status changes (the saga's webhooks; development tools)
+
+
+def tenant_status(customs_code: str) -> str:
+    """The status topic one tenant may read: ``cbec.out.status.3105960001``."""
+    if not _CUSTOMS_CODE.fullmatch(customs_code):
+        raise ValueError(f"no status topic for customs code {customs_code!r}")
+    return f"{STATUS}.{customs_code}"
+
 
 DECLARATION_SERVICES = ("order", "payment", "logistics", "inventory")
 """The owning declaration services, each publishing on ``cbec.<service>.events``."""

@@ -13,25 +13,27 @@ import uuid
 from collections.abc import Sequence
 
 from cbec.bus.ports import BatchHandler, Message
-from cbec.contracts.commands import INTAKE_TOPICS, CommandRejected, DeclareDocument, parse_declare
+from cbec.contracts.commands import CommandRejected, DeclareDocument, parse_declare
 from cbec.declaration import clearance
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.bus_glue import bus_handler, position_of
-from cbec.declaration.dispatch import dead_letter, declare_parsed, handlers
+from cbec.declaration.dispatch import dead_letter, declare_parsed, handlers, intake_topics, sender_mismatch
 from cbec.declaration.ports import Position
 from cbec.telemetry import consuming
 
 
-def batch_handler(service: str, app: DeclarationApp, store: BatchingDeclarations) -> BatchHandler:
+def batch_handler(service: str, app: DeclarationApp, store: BatchingDeclarations, *,
+                  shared_intake: bool = True) -> BatchHandler:
     """The consumer's batch handler for ``app`` (whose store must be ``store``): intake partitions
-    in one transaction per batch, every other topic one message at a time."""
-    one_by_one = bus_handler(service, handlers(app))
-    intake = {topic: code for topic, code in INTAKE_TOPICS.items() if code in app.doc_types}
+    in one transaction per batch, every other topic one message at a time. Without ``shared_intake``
+    only the tenants' own intake topics are handled (production)."""
+    one_by_one = bus_handler(service, handlers(app, shared_intake=shared_intake))
+    intake = intake_topics(app, shared=shared_intake)
 
     def handle(messages: Sequence[Message]) -> None:
         positions = [position_of(service, m) for m in messages]
-        code = intake.get(messages[0].topic) if messages else None
+        code, bound = intake.get(messages[0].topic, (None, None)) if messages else (None, None)
         if code is None or len(messages) < 2 or len({p.source for p in positions}) > 1:
             for message in messages:
                 one_by_one(message)
@@ -47,6 +49,10 @@ def batch_handler(service: str, app: DeclarationApp, store: BatchingDeclarations
                 command = parse_declare(message.value, default_doc_type=code)
             except CommandRejected as rejected:
                 work.append((message, position, rejected))
+                continue
+            mismatch = sender_mismatch(command, message.topic, bound)
+            if mismatch:
+                work.append((message, position, CommandRejected(mismatch)))
                 continue
             work.append((message, position, command))
             streams += streams_read_by(app, command)

@@ -106,7 +106,8 @@ def service(
     readmodel: ReadModel | None = None,
 ) -> Service:
     """The service's parts; with a read model, a projection poller and the HTTP API too."""
-    table = handlers(app)
+    shared_intake = not settings.production  # production reads only the tenants' own intake topics
+    table = handlers(app, shared_intake=shared_intake)
 
     def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
         return routing.route(name, event.stream_id, event.version, event.type, event.data)
@@ -115,7 +116,7 @@ def service(
         name,
         app,
         consumes=[Consumes(Subscription(tuple(table), f"cbec-{name}"),
-                           batch_handler=batch_handler(name, app, declarations))],
+                           batch_handler=batch_handler(name, app, declarations, shared_intake=shared_intake))],
         outboxes=[Outbox(store, settings.database.schema_for(name), route)],
         topics=[*table, topics.events(name), topics.SIGN_REQUESTS, topics.dead_letters(name)],
     )

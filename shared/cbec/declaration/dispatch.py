@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[bytes, Position], None]
 
+SENDER_NOT_TOPIC_TENANT = "CBEC-0403"  # as the HTTP intake's sender that is not the caller
+
 
 def dead_letter(app: DeclarationApp, raw: bytes, position: Position, errors: list[CebError]) -> None:
     """Keep an unreadable command with its errors; the outbox takes it to cbec.dlq.<service>."""
@@ -33,14 +35,41 @@ def dead_letter(app: DeclarationApp, raw: bytes, position: Position, errors: lis
         pass
 
 
-def handlers(app: DeclarationApp) -> dict[str, Handler]:
-    """Topic → handler for the intake topics of the app's document types and the shared feedback topics.
+def intake_topics(app: DeclarationApp, *, shared: bool = True) -> dict[str, tuple[str, str | None]]:
+    """Intake topic → (document type, the sender it binds) for the app's document types: each registered
+    tenant allowed to send a type has its own topic (``cbec.in.order.<code>``, the sender is the code);
+    with ``shared`` also the shared topics, whose JSON ``sender`` nobody vouches for (development)."""
+    table: dict[str, tuple[str, str | None]] = {}
+    for topic, code in topics.INTAKE_TOPICS.items():
+        policy = app.policies.get(code)
+        if policy is None:
+            continue
+        if shared:
+            table[topic] = (code, None)
+        for tenant in app.tenants.all():
+            if tenant.roles & policy.sender_roles:
+                table[topics.tenant_intake(topic, tenant.customs_code)] = (code, tenant.customs_code)
+    return table
+
+
+def sender_mismatch(command: DeclareDocument, topic: str, bound: str | None) -> list[CebError]:
+    """On a tenant's own intake topic the sender is the topic's tenant; a JSON ``sender`` naming any
+    other enterprise is refused."""
+    if bound is None or command.sender == bound:
+        return []
+    return [CebError(SENDER_NOT_TOPIC_TENANT, "sender", "tenancy",
+                     f"sender {command.sender!r} is not the tenant of topic {topic} ({bound}):"
+                     " a tenant declares only on its own intake topic")]
+
+
+def handlers(app: DeclarationApp, *, shared_intake: bool = True) -> dict[str, Handler]:
+    """Topic → handler for the intake topics of the app's document types (see :func:`intake_topics`) and
+    the shared feedback topics.
 
     A feedback message that breaks its contract is dead-lettered like an unreadable command."""
     table: dict[str, Handler] = {}
-    for topic, code in topics.INTAKE_TOPICS.items():
-        if code in app.doc_types:
-            table[topic] = _intake(app, code)
+    for topic, (code, bound) in intake_topics(app, shared=shared_intake).items():
+        table[topic] = _intake(app, code, topic, bound)
 
     def on_sign_result(raw: bytes, position: Position) -> None:
         result = SignResult.from_json(raw)
@@ -103,12 +132,16 @@ def _saga(app: DeclarationApp) -> Handler:
     return handle
 
 
-def _intake(app: DeclarationApp, code: str) -> Handler:
+def _intake(app: DeclarationApp, code: str, topic: str, bound: str | None) -> Handler:
     def handle(raw: bytes, position: Position) -> None:
         try:
             command = parse_declare(raw, default_doc_type=code)
         except CommandRejected as rejected:
             dead_letter(app, raw, position, rejected.errors)
+            return
+        mismatch = sender_mismatch(command, topic, bound)
+        if mismatch:
+            dead_letter(app, raw, position, mismatch)
             return
         declare_parsed(app, raw, command, position)
 

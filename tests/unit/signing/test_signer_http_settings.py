@@ -45,7 +45,9 @@ def test_another_address_is_bound_only_when_configured(tmp_path: Path) -> None:
 
 
 def test_production_refuses_an_http_api_without_client_tokens(tmp_path: Path) -> None:
-    environ = _environ(tmp_path, CBEC_ENV="production", CBEC_TENANTS_FILE=str(tmp_path / "tenants.json"))
+    environ = _environ(tmp_path, CBEC_ENV="production", CBEC_TENANTS_FILE=str(tmp_path / "tenants.json"),
+                       CBEC_KAFKA_SECURITY_PROTOCOL="SASL_PLAINTEXT", CBEC_KAFKA_USERNAME="cbec-signer",
+                       CBEC_KAFKA_PASSWORD="signer-secret")
     with pytest.raises(UnsafeForProduction, match="CBEC_SIGNER_CLIENTS_FILE"):
         _started(environ)
     _, client = issue_client([CODE])
