@@ -13,6 +13,7 @@ from cbec.declaration.batch_intake import batch_handler
 from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.http import make_http_app
+from cbec.intake_limits import IntakeLimits
 from cbec.privacy.cipher import AesGcmCipher
 from cbec.readmodel import Projection, ReadModel, StoreSource
 from cbec.service import Consumes, Outbox, Service
@@ -49,9 +50,11 @@ def open_readmodel(settings: Settings, service: str) -> ReadModel:
 
 
 def configure(app: DeclarationApp, settings: Settings) -> DeclarationApp:
-    """Apply ``CBEC_REDECLARE_APP_TYPE`` and ``CBEC_SAGA_GATE`` to a service's application."""
+    """Apply ``CBEC_REDECLARE_APP_TYPE``, ``CBEC_SAGA_GATE`` and the intake limits to a service's application."""
     app.redeclare_app_type = settings.declaration.redeclare_app_type
     app.gate = settings.saga.gate
+    limits = settings.intake_limits
+    app.limits = IntakeLimits(limits.max_body_bytes, limits.json_max_depth, limits.max_findings)
     return app
 
 
