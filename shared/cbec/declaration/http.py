@@ -12,7 +12,8 @@ import logging
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
@@ -24,6 +25,7 @@ from cbec.contracts.schema_check import check_declare
 from cbec.declaration import shape, statuses
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.doctypes import BY_CODE
+from cbec.declaration.openapi import self_contained
 from cbec.declaration.ports import VersionConflict
 from cbec.declaration.views import status_view
 from cbec.errors import CebError
@@ -102,6 +104,7 @@ def caller(
 
 
 Caller = Annotated[str, Depends(caller)]
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # what RequestLimits lets through (a control character is 400)
 
 
 def make_router(
@@ -183,8 +186,12 @@ def make_router(
             headers["Location"] = _location(doc_type.code, doc_type.business_key(command.document))
         return JSONResponse(content, code, headers=headers)
 
-    @router.get("/v1/documents/{doc_type}/{key:path}", responses={404: {"model": Problem}})
-    def document(doc_type: str, key: str, tenant: Caller) -> JSONResponse:
+    @router.get("/v1/documents/{doc_type}/{key:path}", responses={400: {"model": Problem}, 404: {"model": Problem}})
+    def document(
+        doc_type: Annotated[str, Path(pattern=PRINTABLE)],
+        key: Annotated[str, Path(pattern=PRINTABLE)],
+        tenant: Caller,
+    ) -> JSONResponse:
         state = app.find(doc_type, tuple(key.split("/"))) if doc_type in app.doc_types else None
         roles = viewer_roles(tenant, state.document, state.sender) if state is not None else frozenset()
         if state is None or not roles:
@@ -197,12 +204,13 @@ def make_router(
             view["errors"] = [{k: mask_text(str(v)) for k, v in e.items()} for e in view["errors"]]
         return JSONResponse(view)
 
-    @router.get("/v1/documents", response_model=DocumentPage, responses={400: {"model": Problem}})
+    @router.get("/v1/documents", response_model=DocumentPage,
+                responses={400: {"model": Problem}, 503: {"model": Problem}})
     def documents(
         tenant: Caller,
-        status: str | None = None,
-        docType: str | None = None,  # noqa: N803 - the public query parameter name
-        cursor: str | None = None,
+        status: Annotated[str | None, Query(pattern=PRINTABLE)] = None,
+        docType: Annotated[str | None, Query(pattern=PRINTABLE)] = None,  # noqa: N803 - the public name
+        cursor: Annotated[str | None, Query(pattern=PRINTABLE)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     ) -> JSONResponse:
         if readmodel is None:
@@ -282,6 +290,15 @@ def make_http_app(
         return response
 
     api.state.api_keys = registry
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            api.openapi_schema = self_contained(get_openapi(
+                title=api.title, version=api.version, description=api.description, routes=api.routes,
+            ), app.doc_types)
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
     api.add_middleware(RequestLimits, max_body_bytes=max_body_bytes or app.limits.max_bytes)
     api.include_router(
         make_router(app, readmodel=readmodel, projection=projection, validate_schema=validate_schema)
