@@ -21,13 +21,12 @@ from typing import Any
 
 import pytest
 import schemathesis
+from hostile_apis import Api, build
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
-
-from tests.hostile.services import Api, build
 
 SERVICES = ("order", "payment", "logistics", "inventory")
 # Examples per operation and generation mode: the declare route gets most of them.

@@ -59,7 +59,7 @@ class Intake(DeclarationCore):
                          "the business key fields are required")
             )
             return self._refuse_unkeyed(position, *errors)
-        bad_key = shape.check_key(doc_type, policy.where, key)
+        bad_key = shape.check_key(doc_type, policy.where, policy.head(command.document), command.ebp_code)
         if bad_key:
             return self._refuse_unkeyed(position, *bad_key)
         stream_id = doc_type.stream_id(key)

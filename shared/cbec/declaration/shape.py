@@ -36,12 +36,18 @@ def check_lines(doc_type: DocType, document: dict[str, Any], code: str = TOO_MAN
     return [CebError(code, name, "lines limit", f"{len(lines)} lines; a {doc_type.kind} holds at most {limit}")]
 
 
-def check_key(doc_type: DocType, where: str, key: tuple[str, ...]) -> list[CebError]:
-    """Each key field holds only the characters customs and the platform's addresses accept."""
+CLEARANCE_FIELDS = ("ebpCode", "orderNo")  # a clearance is ebpCode:orderNo, whatever the type's own key
+
+
+def check_key(doc_type: DocType, where: str, head: dict[str, Any], ebp_code: str = "") -> list[CebError]:
+    """The key fields, and the fields naming the clearance (the head's ebpCode and orderNo, the
+    command's ebpCode), hold only the characters customs and the platform's addresses accept."""
+    fields = dict.fromkeys((*doc_type.key_fields, *CLEARANCE_FIELDS))
+    named = [(f"{where}.{name}", head.get(name)) for name in fields if name in head]
     return [
-        CebError(KEY_CHARACTERS, f"{where}.{field}", "business key characters",
-                 f"{field} may hold only ASCII letters, digits, '-', '_' and '.' (at most 60), starting "
-                 "with a letter or digit")
-        for field, value in zip(doc_type.key_fields, key, strict=True)
-        if len(value) > 60 or not _KEY.fullmatch(value)
+        CebError(KEY_CHARACTERS, path, "business key characters",
+                 f"{path.rpartition('.')[2]} may hold only ASCII letters, digits, '-', '_' and '.' (at most "
+                 "60), starting with a letter or digit")
+        for path, value in [*named, ("ebpCode", ebp_code or None)]
+        if value is not None and not (isinstance(value, str) and len(value) <= 60 and _KEY.fullmatch(value))
     ]

@@ -24,8 +24,9 @@ from cbec.declaration.ports import Position
 from cbec.intake_limits import IntakeLimits, nesting_depth
 from cbec.store.event_store import EventStore
 from cbec_testkit.memory import InMemoryDeclarationStore
-from cbec_testkit.samples import PLATFORM, order_document
+from cbec_testkit.samples import LOGISTICS_COMPANY, PAYMENT_COMPANY, PLATFORM, order_document
 from cbec_testkit.tenants import demo_registry
+from conftest import World
 
 TOPIC = "cbec.in.order"
 
@@ -139,3 +140,13 @@ def test_the_batched_intake_applies_the_same_limits(tmp_path: Path) -> None:
 def test_depth_is_measured_on_the_bytes_skipping_strings() -> None:
     assert nesting_depth(b'{"a": [1, {"b": "[[[[{{{{"}], "c": "\\"[["}') == 3
     assert nesting_depth(b"[" * 1000, stop_after=32) == 33
+
+
+def test_the_fields_naming_a_clearance_follow_the_key_rule_too(world: World) -> None:
+    c = world.clearance(3)
+    c.payment["PaymentHead"]["orderNo"] = "ＤＥＭＯ3"  # a payment's key is its transaction id; its clearance is not
+    refused = world.declare("CEB411", PAYMENT_COMPANY, c.payment)
+    assert [(e.code, e.path) for e in refused.errors] == [("CBEC-0013", "PaymentHead.orderNo")]
+    waybill = world.declare("CEB511", LOGISTICS_COMPANY, c.waybill, ebp="A:B")
+    assert [(e.code, e.path) for e in waybill.errors] == [("CBEC-0013", "ebpCode")]
+    assert world.events("CEB411") == [] and world.events("CEB511") == []
