@@ -53,8 +53,8 @@ class LimitBreached(ValueError):
 
 
 def too_large(size: int | None, limit: int) -> CebError:
-    told = f"{size} bytes" if size is not None else "more"
-    return CebError(TOO_LARGE, "$", "size limit", f"the message is {told}; at most {limit} bytes are accepted")
+    told = f"{size} bytes long" if size is not None else "longer than that"
+    return CebError(TOO_LARGE, "$", "size limit", f"at most {limit} bytes are accepted; the message is {told}")
 
 
 def nesting_depth(raw: bytes, stop_after: int | None = None) -> int:

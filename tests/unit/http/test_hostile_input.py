@@ -67,6 +67,14 @@ def test_a_body_over_the_limit_is_413_before_it_is_read() -> None:
     assert api.stored() == []
 
 
+def test_a_chunked_body_without_a_length_is_413_too() -> None:
+    api = Api(max_body_bytes=10_000)
+    chunks = (b"x" * 1000 for _ in range(100))
+    headers = {**api.headers, "Content-Type": "application/json"}
+    answer = api.client.post("/v1/documents", content=chunks, headers=headers)
+    assert finding(answer, 413)["code"] == "CBEC-0413"
+
+
 def test_a_streamed_body_is_cut_off_at_the_limit_not_read_whole() -> None:
     """No Content-Length: the middleware counts the chunks and stops asking for more at the limit."""
     asked = 0
