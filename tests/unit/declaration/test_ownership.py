@@ -17,8 +17,10 @@ from cbec.auth.keys import ApiKeyRegistry, issue_key
 from cbec.contracts.commands import DeclareDocument
 from cbec.contracts.customs import ReceiptReceived
 from cbec.declaration.application import DeclarationApp, Outcome
+from cbec.declaration.dispatch import handlers
 from cbec.declaration.doctypes import ORDER
 from cbec.declaration.http import make_http_app
+from cbec.declaration.ports import Position
 from cbec.tenants import TenantRegistry
 from cbec_testkit.memory import InMemoryDeclarationStore
 from cbec_testkit.samples import PLATFORM, order_document
@@ -121,3 +123,12 @@ def test_the_owner_does_not_see_a_foreign_attempt_over_http(orders: Orders) -> N
     assert answer.status_code == 422 and answer.json()["errors"][0]["code"] == "CBEC-1005"
     assert answer.json()["streamId"] is None
     assert client.get(location, headers=owner).json() == before
+
+
+def test_on_kafka_the_foreign_attempt_goes_to_the_dead_letter_topic_not_the_owners_stream(orders: Orders) -> None:
+    before = orders.stream()
+    raw = DeclareDocument("seller-7", SELLER, "CEB311", as_seller(orders.order, "3")).to_json()
+    handlers(orders.app)["cbec.in.order"](raw, Position("order|cbec.in.order/0", 41))
+    [letter] = [d for _, _, t, d in orders.store.log if t == "CommandDeadLettered"]
+    assert letter["errors"][0]["code"] == "CBEC-1005" and SELLER in letter["command"]
+    assert orders.stream() == before
