@@ -127,6 +127,16 @@ class DeclarationSettings(Section):
     redeclare_app_type: Literal["1", "2"] = env("CBEC_REDECLARE_APP_TYPE", default="2")
 
 
+class IntakeLimitSettings(Section):
+    """Limits every intake (HTTP and Kafka) applies before other work (:mod:`cbec.intake_limits`):
+    ``CBEC_MAX_BODY_BYTES`` (a request body or intake message, 2 MiB), ``CBEC_JSON_MAX_DEPTH`` (32)
+    and ``CBEC_MAX_FINDINGS`` (findings returned or recorded per refusal, 100)."""
+
+    max_body_bytes: int = env("CBEC_MAX_BODY_BYTES", default=2 * 1024 * 1024)
+    json_max_depth: int = env("CBEC_JSON_MAX_DEPTH", default=32)
+    max_findings: int = env("CBEC_MAX_FINDINGS", default=100)
+
+
 class SagaSettings(Section):
     """``CBEC_SAGA_GATE`` (120 or 2): the status below which a document customs answered may still be
     resent; the saga and the declaration services both use it. Receipt deadline and resends."""
@@ -277,6 +287,7 @@ class Settings(BaseSettings):
     pii: PiiSettings = Field(default_factory=PiiSettings)
     quota: QuotaLimits = Field(default_factory=QuotaLimits)
     declaration: DeclarationSettings = Field(default_factory=DeclarationSettings)
+    intake_limits: IntakeLimitSettings = Field(default_factory=IntakeLimitSettings)
     saga: SagaSettings = Field(default_factory=SagaSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     signer: SignerSettings = Field(default_factory=SignerSettings)

@@ -40,6 +40,7 @@ LIST_POLICY = ListPolicy(
     no_change_code="-621011",
     no_change_released_code="-621012",
     held_at_intake=True,
+    too_many_lines_code="-621030",  # list data exceeds the limit
 )
 CANCEL_POLICY = DocumentPolicy(
     CANCEL,

@@ -11,10 +11,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cbec.contracts.base import ContractError, JsonMessage, check_schema, finding, load_object, text
+from cbec.contracts.base import ContractError, JsonMessage, check_schema, finding, text
 from cbec.contracts.topics import GOODS_LEFT as GOODS_LEFT_TOPIC
 from cbec.contracts.topics import INTAKE_TOPICS
 from cbec.errors import CebError
+from cbec.intake_limits import DEFAULT_LIMITS, IntakeLimits, LimitBreached, load_json
 
 RECORD_GOODS_LEFT = "RecordGoodsLeft"
 
@@ -39,7 +40,7 @@ class DeclareDocument:
     def content_hash(self) -> str:
         """Hash of the business content, so a repeat with the same content is recognised."""
         canonical = json.dumps(self.document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
     def to_json(self) -> bytes:
         body: dict[str, Any] = {
@@ -62,12 +63,24 @@ class CommandRejected(ContractError):
     """A command that cannot even be read; carries the findings (the consumer dead-letters it)."""
 
 
-def parse_declare(raw: bytes | str, *, default_doc_type: str | None = None) -> DeclareDocument:
-    """Read a DeclareDocument from JSON bytes, naming every field that is missing or wrong."""
+def parse_declare(
+    raw: bytes | str, *, default_doc_type: str | None = None, limits: IntakeLimits = DEFAULT_LIMITS
+) -> DeclareDocument:
+    """Read a DeclareDocument from JSON bytes, naming every field that is missing or wrong.
+
+    The size, depth and character limits (:mod:`cbec.intake_limits`) come first: a message over
+    them is rejected before it is parsed."""
     try:
-        data = load_object(raw)
-    except ContractError as bad:
+        data = load_json(raw, limits)
+    except LimitBreached as bad:
         raise CommandRejected(bad.errors) from None
+    if not isinstance(data, dict):
+        raise CommandRejected([CebError("CBEC-0001", "$", "JSON", "the message must be a JSON object")])
+    return declare_from_object(data, default_doc_type=default_doc_type)
+
+
+def declare_from_object(data: dict[str, Any], *, default_doc_type: str | None = None) -> DeclareDocument:
+    """A DeclareDocument from its parsed JSON object (see :func:`parse_declare`)."""
     errors: list[CebError] = []
     for name in ("commandId", "sender"):
         if not isinstance(data.get(name), str) or not data.get(name):
@@ -121,5 +134,6 @@ __all__ = [
     "CommandRejected",
     "DeclareDocument",
     "GoodsLeft",
+    "declare_from_object",
     "parse_declare",
 ]

@@ -46,7 +46,7 @@ def batch_handler(service: str, app: DeclarationApp, store: BatchingDeclarations
             if done is not None and position.offset <= done:
                 continue  # a redelivery: handled alone, it would change nothing either
             try:
-                command = parse_declare(message.value, default_doc_type=code)
+                command = parse_declare(message.value, default_doc_type=code, limits=app.limits)
             except CommandRejected as rejected:
                 work.append((message, position, rejected))
                 continue

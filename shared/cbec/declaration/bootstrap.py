@@ -19,6 +19,7 @@ from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.http import make_http_app
 from cbec.declaration.ports import DeclarationStore
+from cbec.intake_limits import IntakeLimits
 from cbec.privacy.cipher import AesGcmCipher
 from cbec.readmodel import Projection, ReadModel, StoreSource
 from cbec.runtime import ServiceProcess
@@ -61,6 +62,8 @@ class DeclarationBootstrap:
             declarations, tenants,
             redeclare_app_type=settings.declaration.redeclare_app_type, gate=settings.saga.gate)
         app.receipt_max_skew = timedelta(seconds=settings.saga.receipt_max_skew)  # CBEC_RECEIPT_MAX_SKEW
+        limits = settings.intake_limits
+        app.limits = IntakeLimits(limits.max_body_bytes, limits.json_max_depth, limits.max_findings)
         return service(self.name, app, store, declarations, settings, readmodel)
 
     def check(self, settings: Settings) -> None:

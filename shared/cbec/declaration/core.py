@@ -21,7 +21,9 @@ from cbec.declaration.guards import Guard
 from cbec.declaration.lifecycle import Declaration
 from cbec.declaration.policy import DocumentPolicy
 from cbec.declaration.ports import DeclarationStore, Position, Renderer, StreamAppend, Validator
+from cbec.declaration.statuses import REFUSED_AT_INTAKE
 from cbec.errors import CebError
+from cbec.intake_limits import DEFAULT_LIMITS, IntakeLimits
 from cbec.store.handling import mark_handled, retry_on_conflict
 from cbec.tenants import TenantRegistry
 
@@ -31,12 +33,18 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What happened to a command: accepted, duplicate or refused (with every error)."""
+    """What happened to a command: accepted, duplicate or refused (with the first findings, and how
+    many more were left out: ``omitted``)."""
 
     result: str
     stream_id: uuid.UUID | None
     status: str = ""
     errors: list[CebError] = field(default_factory=list)
+    omitted: int = 0
+
+    @property
+    def error_count(self) -> int:
+        return len(self.errors) + self.omitted
 
 
 class DeclarationCore:
@@ -59,6 +67,7 @@ class DeclarationCore:
         guards: Sequence[Guard] = (),
         redeclare_app_type: str = "2",
         gate: int = 120,
+        limits: IntakeLimits = DEFAULT_LIMITS,
     ) -> None:
         self.policies: dict[str, DocumentPolicy] = {p.code: p for p in policies}
         self.doc_types: dict[str, DocType] = {p.code: p.doc_type for p in policies}
@@ -72,6 +81,7 @@ class DeclarationCore:
         self.guards = list(guards)
         self.redeclare_app_type = redeclare_app_type
         self.gate = gate
+        self.limits = limits
 
     # -- queries ---------------------------------------------------------------------------------
     def load(self, doc_type: DocType, stream_id: uuid.UUID) -> Declaration:
@@ -114,6 +124,11 @@ class DeclarationCore:
         for guard in self.guards:
             appends += guard.on_events(doc_type, stream_id, state, events)
         self.store.append_batch(appends, position)
+
+    def _refused(self, stream_id: uuid.UUID | None, errors: list[CebError]) -> Outcome:
+        """A refusal carrying at most ``limits.max_findings`` findings (and the count of the rest)."""
+        kept = errors[: self.limits.max_findings]
+        return Outcome("refused", stream_id, REFUSED_AT_INTAKE, kept, len(errors) - len(kept))
 
     def _mark(self, position: Position | None) -> None:
         mark_handled(self.store.record_position, position)

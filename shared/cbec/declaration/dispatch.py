@@ -135,7 +135,7 @@ def _saga(app: DeclarationApp) -> Handler:
 def _intake(app: DeclarationApp, code: str, topic: str, bound: str | None) -> Handler:
     def handle(raw: bytes, position: Position) -> None:
         try:
-            command = parse_declare(raw, default_doc_type=code)
+            command = parse_declare(raw, default_doc_type=code, limits=app.limits)
         except CommandRejected as rejected:
             dead_letter(app, raw, position, rejected.errors)
             return

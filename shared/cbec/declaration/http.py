@@ -8,24 +8,29 @@ a returned document is masked for the parties that need not see it.
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from cbec.auth.keys import ApiKeyRegistry
-from cbec.contracts.commands import CommandRejected, parse_declare
+from cbec.contracts.commands import CommandRejected, declare_from_object
 from cbec.contracts.schema_check import check_declare
-from cbec.declaration import statuses
+from cbec.declaration import shape, statuses
 from cbec.declaration.application import DeclarationApp
+from cbec.declaration.doctypes import BY_CODE
+from cbec.declaration.openapi import self_contained
 from cbec.declaration.ports import VersionConflict
 from cbec.declaration.views import status_view
 from cbec.errors import CebError
+from cbec.http_limits import RequestLimits
+from cbec.intake_limits import TOO_LARGE, LimitBreached, load_json
 from cbec.privacy.log_filter import mask_text
 from cbec.privacy.masking import mask_document, viewer_roles
 from cbec.readmodel.cursor import BadCursor
@@ -48,7 +53,8 @@ class DeclareResult(BaseModel):
     result: str  # accepted | duplicate | refused
     status: str
     streamId: str | None  # noqa: N815
-    errors: list[ErrorItem]
+    errors: list[ErrorItem]  # the first findings (at most CBEC_MAX_FINDINGS)
+    errorCount: int  # noqa: N815 - every finding, also those left out of ``errors``
 
 
 class DocumentSummary(BaseModel):
@@ -98,6 +104,7 @@ def caller(
 
 
 Caller = Annotated[str, Depends(caller)]
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # what RequestLimits lets through (a control character is 400)
 
 
 def make_router(
@@ -109,6 +116,7 @@ def make_router(
 ) -> APIRouter:
     """The routes; the including app holds the key registry in ``app.state.api_keys``."""
     router = APIRouter()
+    limits = app.limits
 
     @router.get("/health")
     def health() -> dict[str, str]:
@@ -120,9 +128,11 @@ def make_router(
         responses={
             200: {"model": DeclareResult, "description": "a repeat of a stored command"},
             202: {"model": DeclareResult, "description": "accepted"},
+            400: {"model": Problem, "description": "a parameter holds a control character"},
             403: {"model": Problem},
             409: {"model": Problem},
-            422: {"model": DeclareResult, "description": "refused, with every error"},
+            413: {"model": Problem, "description": "the body is larger than CBEC_MAX_BODY_BYTES"},
+            422: {"model": DeclareResult, "description": "refused, with the first findings and their count"},
         },
         openapi_extra={
             "requestBody": {
@@ -132,23 +142,30 @@ def make_router(
         },
     )
     async def declare(request: Request, tenant: Caller) -> JSONResponse:
-        raw = await request.body()
+        raw = await request.body()  # RequestLimits has bounded it
         try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return refused([CebError("CBEC-0001", "$", "JSON", "the body is not valid JSON")])
-        if isinstance(body, dict) and body.get("sender") != tenant:
+            body = load_json(raw, limits)
+        except LimitBreached as bad:
+            if bad.errors[0].code == TOO_LARGE:
+                return problem(413, TOO_LARGE, bad.errors[0].message, "$", bad.errors[0].rule)
+            return refused(bad.errors)
+        if not isinstance(body, dict):
+            return refused([CebError("CBEC-0001", "$", "JSON", "the body must be one command (a JSON object)")])
+        if body.get("sender") != tenant:
             return problem(
                 403, "CBEC-0403", "sender must be the customs code of the calling tenant", "sender", "tenancy"
             )
+        too_many = _lines(app, body)  # before the schema looks at any line
+        if too_many:
+            return refused(too_many)
         if validate_schema:
             findings = check_declare(body)
             if findings:
-                return refused(findings)
+                return refused(findings, limits.max_findings)
         try:
-            command = parse_declare(raw)
+            command = declare_from_object(body)
         except CommandRejected as rejected:
-            return refused(rejected.errors)
+            return refused(rejected.errors, limits.max_findings)
         try:
             outcome = await run_in_threadpool(app.declare, command)  # blocking store I/O
         except VersionConflict:
@@ -160,18 +177,21 @@ def make_router(
             "status": outcome.status,
             "streamId": str(outcome.stream_id) if outcome.stream_id else None,
             "errors": [e.to_dict() for e in outcome.errors],
+            "errorCount": outcome.error_count,
         }
         code = {"accepted": 202, "duplicate": 200}.get(outcome.result, 422)
         headers = {}
         doc_type = app.doc_types.get(command.doc_type)
         if code != 422 and doc_type is not None:
-            headers["Location"] = f"/v1/documents/{doc_type.code}/" + "/".join(
-                doc_type.business_key(command.document)
-            )
+            headers["Location"] = _location(doc_type.code, doc_type.business_key(command.document))
         return JSONResponse(content, code, headers=headers)
 
-    @router.get("/v1/documents/{doc_type}/{key:path}", responses={404: {"model": Problem}})
-    def document(doc_type: str, key: str, tenant: Caller) -> JSONResponse:
+    @router.get("/v1/documents/{doc_type}/{key:path}", responses={400: {"model": Problem}, 404: {"model": Problem}})
+    def document(
+        doc_type: Annotated[str, Path(pattern=PRINTABLE)],
+        key: Annotated[str, Path(pattern=PRINTABLE)],
+        tenant: Caller,
+    ) -> JSONResponse:
         state = app.find(doc_type, tuple(key.split("/"))) if doc_type in app.doc_types else None
         roles = viewer_roles(tenant, state.document, state.sender) if state is not None else frozenset()
         if state is None or not roles:
@@ -184,12 +204,13 @@ def make_router(
             view["errors"] = [{k: mask_text(str(v)) for k, v in e.items()} for e in view["errors"]]
         return JSONResponse(view)
 
-    @router.get("/v1/documents", response_model=DocumentPage, responses={400: {"model": Problem}})
+    @router.get("/v1/documents", response_model=DocumentPage,
+                responses={400: {"model": Problem}, 503: {"model": Problem}})
     def documents(
         tenant: Caller,
-        status: str | None = None,
-        docType: str | None = None,  # noqa: N803 - the public query parameter name
-        cursor: str | None = None,
+        status: Annotated[str | None, Query(pattern=PRINTABLE)] = None,
+        docType: Annotated[str | None, Query(pattern=PRINTABLE)] = None,  # noqa: N803 - the public name
+        cursor: Annotated[str | None, Query(pattern=PRINTABLE)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     ) -> JSONResponse:
         if readmodel is None:
@@ -205,16 +226,34 @@ def make_router(
     return router
 
 
-def refused(errors: list[CebError]) -> JSONResponse:
+def refused(errors: list[CebError], max_findings: int | None = None) -> JSONResponse:
+    """422 with the first ``max_findings`` findings and the count of all of them."""
+    kept = errors if max_findings is None else errors[:max_findings]
     return JSONResponse(
         {
             "result": "refused",
             "status": statuses.REFUSED_AT_INTAKE,
             "streamId": None,
-            "errors": [e.to_dict() for e in errors],
+            "errors": [e.to_dict() for e in kept],
+            "errorCount": len(errors),
         },
         422,
     )
+
+
+def _lines(app: DeclarationApp, body: dict[str, Any]) -> list[CebError]:
+    """The line limit of the command's document type, checked on the raw command."""
+    code = str(body.get("docType", ""))
+    doc_type, document, policy = BY_CODE.get(code), body.get("document"), app.policies.get(code)
+    if doc_type is None or not isinstance(document, dict):
+        return []
+    found = shape.check_lines(doc_type, document, policy.too_many_lines_code if policy else shape.TOO_MANY_LINES)
+    return [CebError(e.code, f"document.{e.path}", e.rule, e.message) for e in found]
+
+
+def _location(doc_type: str, key: tuple[str, ...]) -> str:
+    """The document's address; each key part escaped, so no key can make the header illegal."""
+    return f"/v1/documents/{doc_type}/" + "/".join(quote(part, safe="") for part in key)
 
 
 def make_http_app(
@@ -225,8 +264,12 @@ def make_http_app(
     readmodel: ReadModel | None = None,
     projection: Projection | None = None,
     validate_schema: bool = True,
+    max_body_bytes: int | None = None,
 ) -> FastAPI:
     """The service's API; ``auth`` holds the callers' API keys (none: every authenticated call is 401).
+
+    Bodies over ``max_body_bytes`` (default: the app's ``limits.max_bytes``) are answered 413 while
+    they are read; a parameter holding a control character is answered 400 (:mod:`cbec.http_limits`).
 
     Without ``readmodel`` the listing answers 503; with ``projection`` a listing first catches the
     read model up, so a caller sees its own declarations at once.
@@ -247,6 +290,16 @@ def make_http_app(
         return response
 
     api.state.api_keys = registry
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            api.openapi_schema = self_contained(get_openapi(
+                title=api.title, version=api.version, description=api.description, routes=api.routes,
+            ), app.doc_types)
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
+    api.add_middleware(RequestLimits, max_body_bytes=max_body_bytes or app.limits.max_bytes)
     api.include_router(
         make_router(app, readmodel=readmodel, projection=projection, validate_schema=validate_schema)
     )

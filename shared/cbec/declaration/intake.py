@@ -11,7 +11,7 @@ from datetime import timedelta, timezone
 from typing import Any
 
 from cbec.contracts.commands import DeclareDocument
-from cbec.declaration import changes, statuses, tenancy
+from cbec.declaration import changes, ownership, shape, statuses, tenancy
 from cbec.declaration import lifecycle as lc
 from cbec.declaration.core import DeclarationCore, Events, Outcome
 from cbec.declaration.lifecycle import Declaration
@@ -39,6 +39,9 @@ class Intake(DeclarationCore):
                 ),
             )
         doc_type = policy.doc_type
+        too_many = shape.check_lines(doc_type, command.document, policy.too_many_lines_code)
+        if too_many:  # counted before anything looks at a line
+            return self._refuse_unkeyed(position, *too_many)
         key = (
             doc_type.business_key(command.document)
             if isinstance(command.document.get(doc_type.head or ""), dict) or doc_type.head is None
@@ -56,6 +59,9 @@ class Intake(DeclarationCore):
                          "the business key fields are required")
             )
             return self._refuse_unkeyed(position, *errors)
+        bad_key = shape.check_key(doc_type, policy.where, policy.head(command.document), command.ebp_code)
+        if bad_key:
+            return self._refuse_unkeyed(position, *bad_key)
         stream_id = doc_type.stream_id(key)
 
         def attempt() -> Outcome:
@@ -77,6 +83,10 @@ class Intake(DeclarationCore):
         position: Position | None,
     ) -> Outcome:
         doc_type = policy.doc_type
+        if not ownership.may_change(self.tenants, command.sender, state.owner):
+            # The sender's own refusal: returned (and dead-lettered on Kafka), never in the owner's stream.
+            errors = tenancy.check_sender(self.tenants, command.sender, policy) or [ownership.not_owner(policy)]
+            return self._refuse_unkeyed(position, *errors)
         ref = lc.command_ref(command.sender, command.command_id)
         if ref in state.commands:
             self._mark(position)
@@ -142,7 +152,7 @@ class Intake(DeclarationCore):
 
     def _refuse_unkeyed(self, position: Position | None, *errors: CebError) -> Outcome:
         self._mark(position)
-        return Outcome("refused", None, statuses.REFUSED_AT_INTAKE, list(errors))
+        return self._refused(None, list(errors))
 
     def _refuse(
         self,
@@ -154,15 +164,18 @@ class Intake(DeclarationCore):
         position: Position | None,
         identity: Identity,
     ) -> Outcome:
+        outcome = self._refused(stream_id, errors)
         data = self._data(policy.doc_type, state, commandId=command.command_id, sender=command.sender,
-                          errors=[e.to_dict() for e in errors])
+                          errors=[e.to_dict() for e in outcome.errors])
+        if outcome.omitted:
+            data["errorCount"] = outcome.error_count
         if not state.clearance_key:
             data.update(identity.links, clearanceKey=identity.clearance_key)
         try:
             self.store.append(stream_id, state.version, [(lc.REFUSED, data)], position)
         except AlreadyProcessed:
             pass
-        return Outcome("refused", stream_id, statuses.REFUSED_AT_INTAKE, errors)
+        return outcome
 
     def _authorise(self, command: DeclareDocument, policy: DocumentPolicy) -> list[CebError]:
         errors = tenancy.check_sender(self.tenants, command.sender, policy)

@@ -51,6 +51,7 @@ class Declaration:
     ever_released: bool = False  # customs has seen (or is about to see) a version of this document
     superseded: int = 0  # receipts before this index answer an earlier version
     sender: str = ""
+    owner: str = ""  # the sender of the first document received: only it (or its delegate) may change it
     content_hash: str = ""
     document: dict[str, Any] | None = None
     waiting_for: list[str] = field(default_factory=list)
@@ -79,6 +80,7 @@ class Declaration:
             self.phase = "received"
             self.clearance_key = data["clearanceKey"]
             self.sender = data["sender"]
+            self.owner = self.owner or self.sender
             self.content_hash = data["contentHash"]
             self.document = data["document"]
             self.app_type = data.get("appType", "1")

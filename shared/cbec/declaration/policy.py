@@ -52,6 +52,7 @@ class DocumentPolicy:
       (None: it may), the second once the document is released (800/899).
     - ``deletable``: appType 3 may delete an accepted document; ``new_only``: only appType 1 is allowed.
     - ``held_at_intake``: it waits for the saga's release (the saga owns what it waits for).
+    - ``too_many_lines_code``: refuses more lines than the type holds (:mod:`.shape`).
     """
 
     doc_type: DocType
@@ -64,6 +65,7 @@ class DocumentPolicy:
     deletable: bool = False
     new_only: bool = False
     held_at_intake: bool = False
+    too_many_lines_code: str = "CBEC-0014"  # more lines than the type holds (customs' code where it has one)
 
     @property
     def code(self) -> str:
