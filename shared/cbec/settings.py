@@ -37,8 +37,15 @@ class Section(BaseModel):
 
 
 class KafkaSettings(Section):
+    """``CBEC_KAFKA_MAX_MESSAGE_BYTES``: the largest message cbec writes (topics are created with it as
+    ``max.message.bytes``, dead-letter topics with twice as much; producers match it). A larger one is
+    dead-lettered by the outbox relay. ``CBEC_KAFKA_POISON_ATTEMPTS``: how often a consumer tries a
+    message before dead-lettering it."""
+
     bootstrap_servers: str = env("CBEC_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:19092")
     topic_partitions: int = env("CBEC_TOPIC_PARTITIONS", default=4)
+    max_message_bytes: int = env("CBEC_KAFKA_MAX_MESSAGE_BYTES", default=4 * 1024 * 1024)
+    poison_attempts: int = env("CBEC_KAFKA_POISON_ATTEMPTS", default=3)
 
 
 class DatabaseSettings(Section):

@@ -6,7 +6,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
-from cbec.bus.poison import Attempts, MessageDefect, is_infrastructure
+from cbec.bus.poison import Attempts, MessageDefect, is_certain, is_infrastructure
 from cbec.bus.ports import BatchHandler, DeadLetter, Handler, HandlerFailed, Message
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,9 @@ def deliver(
         except Exception as error:
             if dead_letter is None:
                 raise HandlerFailed(message, error) from error
-            if not isinstance(error, MessageDefect) and (is_infrastructure(error) or not attempts.exhausted(message)):
+            if not is_certain(error) and (is_infrastructure(error) or not attempts.exhausted(message)):
                 raise HandlerFailed(message, error) from error
-            tried = 0 if isinstance(error, MessageDefect) else max(attempts.of(message), 1)
+            tried = 0 if message.defects else max(attempts.of(message), 1)
             log.warning("dead-lettering %s[%d]@%d after %d attempt(s): %s", message.topic, message.partition,
                         message.offset, tried, type(error).__name__)
             with contextlib.suppress(AttributeError, TypeError):

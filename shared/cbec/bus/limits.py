@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from cbec.contracts import topics
 
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+TOO_LARGE = "CBEC-0091"
+"""The finding code of a message above the configured size limit."""
 RECORD_OVERHEAD = 1024  # record batch header, record framing, timestamps: well within this
 
 

@@ -7,6 +7,8 @@ A consumer must never stall a partition on one message, nor end quietly. Each fa
 * **an infrastructure error** (the database or broker unreachable, a timeout, out of file handles):
   nothing is wrong with the message; it is retried, and when that goes on the error ends the
   process (the runtime exits 70 and is restarted) rather than dropping a good message;
+* **a broken contract** (an error marked ``poison = True``, like ``ContractError``): dead-lettered at
+  once, as trying again cannot help;
 * **anything else** (the handler refused the message: unreadable JSON, a broken contract, a value
   the database will not store, a ``RecursionError``): retried up to ``max_attempts`` times in all,
   then dead-lettered, and the partition moves on.
@@ -44,6 +46,12 @@ class MessageDefect(ValueError):
     def __init__(self, defects: Sequence[str]) -> None:
         self.defects = tuple(defects)
         super().__init__("; ".join(self.defects))
+
+
+def is_certain(error: BaseException) -> bool:
+    """Whether ``error`` says for sure the message is poison (no retry can help): a defect of the
+    record, or an error marked ``poison = True`` (``cbec.contracts.base.ContractError``)."""
+    return isinstance(error, MessageDefect) or getattr(error, "poison", False) is True
 
 
 def is_infrastructure(error: BaseException) -> bool:
@@ -154,5 +162,9 @@ def dead_letter_of(message: Message, errors: Sequence[CebError], *, source: str 
 
 def poison_letter(message: Message, error: BaseException) -> DeadLetter:
     """The dead letter of a poison message: its reasons as CBEC-0090 findings."""
-    findings = [CebError(POISON, "$", "poison", reason) for reason in reasons(message, error)]
+    given = getattr(error, "errors", None)
+    if isinstance(given, list) and given and all(isinstance(e, CebError) for e in given):
+        findings = list(given)  # a ContractError names its own findings
+    else:
+        findings = [CebError(POISON, "$", "poison", reason) for reason in reasons(message, error)]
     return dead_letter_of(message, findings, attempts=getattr(error, "attempts", 0))

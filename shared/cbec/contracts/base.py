@@ -15,7 +15,10 @@ from cbec.errors import CebError
 
 
 class ContractError(ValueError):
-    """A message does not follow its contract; ``errors`` names each finding."""
+    """A message does not follow its contract; ``errors`` names each finding. A consumer dead-letters
+    it at once (``poison``: trying again cannot help, see ``cbec.bus.poison``)."""
+
+    poison = True
 
     def __init__(self, errors: Sequence[CebError] | str) -> None:
         if isinstance(errors, str):

@@ -11,7 +11,7 @@ from cbec.declaration import routing
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.batch_intake import batch_handler
 from cbec.declaration.batching import BatchingDeclarations
-from cbec.declaration.dispatch import handlers
+from cbec.declaration.dispatch import handlers, poison_sink
 from cbec.declaration.http import make_http_app
 from cbec.privacy.cipher import AesGcmCipher
 from cbec.readmodel import Projection, ReadModel, StoreSource
@@ -65,16 +65,18 @@ def service(
 ) -> Service:
     """The service's parts; with a read model, a projection poller and the HTTP API too."""
     table = handlers(app)
+    cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
 
     def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
-        return routing.route(name, event.stream_id, event.version, event.type, event.data)
+        return routing.route(name, event.stream_id, event.version, event.type, event.data, cipher)
 
     parts = Service(
         name,
         app,
         consumes=[Consumes(Subscription(tuple(table), f"cbec-{name}"),
-                           batch_handler=batch_handler(name, app, declarations))],
-        outboxes=[Outbox(store, settings.database.schema_for(name), route)],
+                           batch_handler=batch_handler(name, app, declarations),
+                           dead_letter=poison_sink(declarations))],
+        outboxes=[Outbox(store, settings.database.schema_for(name), route, routing.too_large(name))],
         topics=[*table, topics.events(name), topics.SIGN_REQUESTS, topics.dead_letters(name)],
     )
     if readmodel is not None:

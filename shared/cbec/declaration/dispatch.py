@@ -11,7 +11,6 @@ from dataclasses import replace
 
 from cbec.bus.poison import dead_letter_of, poison_letter
 from cbec.bus.ports import Message
-
 from cbec.contracts import saga, topics
 from cbec.contracts.base import ContractError
 from cbec.contracts.commands import CommandRejected, DeclareDocument, parse_declare
