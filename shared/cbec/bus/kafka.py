@@ -249,6 +249,8 @@ def ensure_topics(
     try:
         existing = set(admin.list_topics())
         missing = [name for name in dict.fromkeys(names) if name not in existing]
+        if max_message_bytes:
+            _raise_limits(admin, [n for n in dict.fromkeys(names) if n in existing], max_message_bytes)
         if not missing:
             return []
         spec = {
@@ -269,3 +271,29 @@ def ensure_topics(
         return missing
     finally:
         admin.close()
+
+
+def _raise_limits(admin: Any, names: list[str], limit: int) -> None:
+    """Raise ``max.message.bytes`` of existing topics to what cbec writes (never lower it)."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    if not names:
+        return
+    try:
+        found = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n, {"max.message.bytes": None})
+                                        for n in names], config_filter="all")
+        current: dict[str, Any] = {}
+        if isinstance(found, dict):
+            current = found.get("TOPIC") or found.get(ConfigResourceType.TOPIC) or {}
+        low = []
+        for name in names:
+            entry = (current.get(name) or {}).get("max.message.bytes")
+            value = entry.get("value") if isinstance(entry, dict) else entry
+            if value is None or int(value) < topic_limit(name, limit):
+                low.append(name)
+        if low:
+            admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, n,
+                                                {"max.message.bytes": str(topic_limit(n, limit))}) for n in low])
+            log.info("raised max.message.bytes of %d existing topic(s)", len(low))
+    except Exception as error:  # noqa: BLE001 - not allowed (ACLs) or an old broker: the limit stays as it is
+        log.warning("could not check max.message.bytes of existing topics (%s: %s)", type(error).__name__, error)
