@@ -37,7 +37,7 @@ def _message(raw: RawMessage) -> dict[str, Any]:
 def entry(value: bytes | None, cipher: Sealer | None) -> dict[str, Any]:
     """One dead letter as the operator reads it (sealed ones opened when the ring holds their key)."""
     try:
-        letter = DeadLetter.from_json(value)
+        letter = DeadLetter.from_json(value if value is not None else b"null")
     except ContractError as bad:  # e.g. an entry written before dead letters were envelopes
         return {"unreadable": str(bad), "value": _readable(value)}
     out: dict[str, Any] = {"source": letter.source, "topic": letter.topic, "partition": letter.partition,

@@ -10,7 +10,6 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from cbec.contracts import topics
@@ -63,7 +62,8 @@ def stack(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.Temp
         assert codes == dict.fromkeys(SERVICES, 0), (codes, running.tails())
 
 
-def eventually(check: Callable[[], bool], stack: ServiceProcesses, what: str, timeout: float = 240) -> None:
+def eventually(check: Callable[[], bool], stack: ServiceProcesses, what: str, timeout: float = 240,
+               detail: Callable[[], object] = lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -71,7 +71,7 @@ def eventually(check: Callable[[], bool], stack: ServiceProcesses, what: str, ti
         dead = {name: p.poll() for name, p in stack.procs.items() if p.poll() is not None}
         assert not dead, f"processes ended: {dead}\n{stack.tails()}"
         time.sleep(1.0)
-    pytest.fail(f"{what} not met in time\n{stack.tails()}", pytrace=False)
+    pytest.fail(f"{what} not met in time: {detail()}\n{stack.tails()}", pytrace=False)
 
 
 def state(stack: ServiceProcesses, doc_type: str, key: tuple[str, ...]) -> lifecycle.Declaration:
@@ -129,7 +129,7 @@ def test_every_poison_message_is_dead_lettered_exactly_and_nothing_stalls_or_die
                 if not any(letter.topic == topic and letter.partition == partition and letter.offset == offset
                            and kept(letter, poison) for letter in letters.get(dlq, []))]
 
-    eventually(all_dead_lettered, stack, "every poison message dead-lettered")
+    eventually(all_dead_lettered, stack, "every poison message dead-lettered", detail=lambda: missing()[:40])
     assert all(p.poll() is None for p in stack.procs.values())
     report = (f"poison catalogue (Kafka): {len(sent)} records on {len({t for t, *_ in sent})} topics, "
               f"{sum(expected.values())} dead letters in {len(expected)} dead-letter topics, all byte for byte; "

@@ -66,6 +66,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         warm_cache_per_partition=own.warm_cache_per_partition,
         max_message_bytes=settings.kafka.max_message_bytes,
         pii_keys=settings.pii.key_spec(),
+        topic_partitions=settings.kafka.topic_partitions,
     )
 
 

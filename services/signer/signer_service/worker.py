@@ -52,6 +52,7 @@ class WorkerConfig:
     warm_cache_per_partition: int = 2_000  # recent results read back into the idempotency cache
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES  # CBEC_KAFKA_MAX_MESSAGE_BYTES
     pii_keys: str | None = field(default=None, repr=False)  # CBEC_PII_KEYS: seals dead letters
+    topic_partitions: int | None = None  # create the three topics (with the size limit) at start when set
 
 
 class SignerWorker:
@@ -71,6 +72,12 @@ class SignerWorker:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
         c = self.config
+        if c.topic_partitions:
+            from cbec.bus.kafka import ensure_topics
+
+            names = [c.requests_topic, c.results_topic, c.dlq_topic]
+            await asyncio.to_thread(ensure_topics, c.bootstrap_servers, names, c.topic_partitions,
+                                    max_message_bytes=c.max_message_bytes)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=c.bootstrap_servers,
             client_id=c.client_id,
@@ -173,6 +180,7 @@ class SignerWorker:
         if not records:
             return 0
         requests: list[SignRequest] = []
+        acks: list[Any] = []
         for record in records:
             try:
                 requests.append(SignRequest.from_json(record.value))
@@ -180,7 +188,7 @@ class SignerWorker:
                 log.warning("signer: unreadable request %s[%d]@%d: %s", record.topic, record.partition,
                             record.offset, type(exc).__name__)
                 self.app.metrics.record_error(BAD_REQUEST)
-                await self._producer.send(c.dlq_topic, key=record.key, value=self.dead_letter(record, exc))
+                acks.append(await self._producer.send(c.dlq_topic, key=record.key, value=self.dead_letter(record, exc)))
         t2 = time.perf_counter()
         loop = asyncio.get_running_loop()
         results = await loop.run_in_executor(self._signing, self.app.handle_batch, requests)
@@ -190,8 +198,9 @@ class SignerWorker:
             limit = topic_limit(c.results_topic, c.max_message_bytes)
             if record_size(result.clearance_key, value) > limit:
                 value = too_large(result, len(value), limit).to_json()
-            await self._producer.send(c.results_topic, key=result.clearance_key.encode(), value=value)
+            acks.append(await self._producer.send(c.results_topic, key=result.clearance_key.encode(), value=value))
         await self._producer.flush()
+        await asyncio.gather(*acks)  # a refused result or dead letter fails the batch: nothing is committed
         t4 = time.perf_counter()
         try:
             await self._consumer.commit()
