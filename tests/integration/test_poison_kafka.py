@@ -160,3 +160,31 @@ def test_an_oversized_sign_request_does_not_keep_another_tenants_document_from_b
                            for s in [json.loads(v or b"{}") for v in read_topic(kafka_bootstrap, topics.STATUS)]),
                stack, "the signing alert on cbec.out.status")
     assert all(p.poll() is None for p in stack.procs.values())
+
+
+def test_topics_get_the_configured_size_limit_and_existing_ones_are_raised_never_lowered(kafka_bootstrap: str) -> None:
+    import uuid
+
+    from cbec.bus.kafka import _topics_of, ensure_topics
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    suffix = uuid.uuid4().hex[:8]
+    old, dlq, new = f"poison-old-{suffix}", topics.dead_letters(f"poison-{suffix}"), f"poison-new-{suffix}"
+    ensure_topics(kafka_bootstrap, [old], 1)  # created before any limit was configured: the broker's 1 MB
+    ensure_topics(kafka_bootstrap, [old, dlq, new], 1, max_message_bytes=3_000_000)
+    ensure_topics(kafka_bootstrap, [old], 1, max_message_bytes=2_000_000)  # a smaller limit lowers nothing
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        found = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n, {"max.message.bytes": None})
+                                        for n in (old, dlq, new)], config_filter="all")
+    finally:
+        admin.close()
+    described = _topics_of(found)
+
+    def limit(name: str) -> int:
+        entry = described[name]["max.message.bytes"]
+        return int(entry["value"] if isinstance(entry, dict) else entry)
+
+    assert (limit(old), limit(new), limit(dlq)) == (3_000_000, 3_000_000, 2 * 3_000_000 + 64 * 1024)

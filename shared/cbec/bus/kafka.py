@@ -282,9 +282,7 @@ def _raise_limits(admin: Any, names: list[str], limit: int) -> None:
     try:
         found = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n, {"max.message.bytes": None})
                                         for n in names], config_filter="all")
-        current: dict[str, Any] = {}
-        if isinstance(found, dict):
-            current = found.get("TOPIC") or found.get(ConfigResourceType.TOPIC) or {}
+        current: dict[str, Any] = _topics_of(found)
         low = []
         for name in names:
             entry = (current.get(name) or {}).get("max.message.bytes")
@@ -297,3 +295,13 @@ def _raise_limits(admin: Any, names: list[str], limit: int) -> None:
             log.info("raised max.message.bytes of %d existing topic(s)", len(low))
     except Exception as error:  # noqa: BLE001 - not allowed (ACLs) or an old broker: the limit stays as it is
         log.warning("could not check max.message.bytes of existing topics (%s: %s)", type(error).__name__, error)
+
+
+def _topics_of(described: Any) -> dict[str, Any]:
+    """The topics part of a ``describe_configs`` answer (keyed "topic" or by the resource type)."""
+    if not isinstance(described, dict):
+        return {}
+    for kind, found in described.items():
+        if str(kind).lower().endswith("topic") and isinstance(found, dict):
+            return found
+    return {}
