@@ -12,13 +12,14 @@ from cbec import production
 from cbec.bus.aio_kafka import AioKafkaPublisher
 from cbec.bus.in_process import InProcessBus
 from cbec.bus.kafka import KafkaConsumerLoop, ensure_topics
-from cbec.bus.ports import BatchHandler, Handler, Subscription
+from cbec.bus.limits import dead_letter_limit
+from cbec.bus.ports import BatchHandler, DeadLetter, Handler, Subscription
 from cbec.bus.security import client_options
 from cbec.runtime import ServiceProcess
 from cbec.settings import Settings
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
-from cbec.store.outbox import OutboxRelay
+from cbec.store.outbox import OutboxRelay, TooLarge
 from cbec.telemetry import configure_tracing, console_exporter
 
 Poller = Callable[[], int]
@@ -27,20 +28,24 @@ Route = Callable[[RecordedEvent], list[tuple[str, str, bytes]]]
 
 @dataclass(frozen=True)
 class Consumes:
-    """One consumer group of the service: a handler per message or per batch."""
+    """One consumer group of the service: a handler per message or per batch, and where its poison
+    messages go (``cbec.bus.poison``; without one a failing message is retried for ever)."""
 
     subscription: Subscription
     handler: Handler | None = None
     batch_handler: BatchHandler | None = None
+    dead_letter: DeadLetter | None = None
 
 
 @dataclass(frozen=True)
 class Outbox:
-    """The service's store and how its events become messages."""
+    """The service's store, how its events become messages, and what replaces a message above the
+    size limit (``OutboxRelay``; by default it is logged and left out)."""
 
     store: EventStore
     name: str
     route: Route
+    too_large: TooLarge | None = None
 
 
 @dataclass
@@ -64,11 +69,16 @@ def as_process(service: Service, settings: Settings) -> ServiceProcess:
     bootstrap = settings.kafka.bootstrap_servers
     client, aio_client = client_options(settings.kafka), client_options(settings.kafka, "aiokafka")
     topics = [*service.topics, *(t for c in service.consumes for t in c.subscription.topics)]
-    ensure_topics(bootstrap, topics, settings.kafka.topic_partitions, **client)
-    consumers = [KafkaConsumerLoop(bootstrap, c.subscription, c.handler, batch_handler=c.batch_handler, **client)
+    limit = settings.kafka.max_message_bytes
+    ensure_topics(bootstrap, topics, settings.kafka.topic_partitions, max_message_bytes=limit, **client)
+    consumers = [KafkaConsumerLoop(bootstrap, c.subscription, c.handler, batch_handler=c.batch_handler,
+                                   dead_letter=c.dead_letter, max_attempts=settings.kafka.poison_attempts,
+                                   max_partition_fetch_bytes=dead_letter_limit(limit), **client)
                  for c in service.consumes]
-    relays = [OutboxRelay(o.store, AioKafkaPublisher(bootstrap, client_id=f"cbec-{service.name}", **aio_client),
-                          name=o.name, route=o.route) for o in service.outboxes]
+    relays = [OutboxRelay(o.store, AioKafkaPublisher(bootstrap, client_id=f"cbec-{service.name}",
+                                                     max_request_size=dead_letter_limit(limit), **aio_client),
+                          name=o.name, route=o.route, max_message_bytes=limit, too_large=o.too_large)
+              for o in service.outboxes]
     return ServiceProcess(
         service.name,
         consumers=consumers,
@@ -84,8 +94,12 @@ def as_process(service: Service, settings: Settings) -> ServiceProcess:
     )
 
 
-def attach(service: Service, bus: InProcessBus) -> list[OutboxRelay]:
-    """The service on an in-process bus; returns its relays (step them with ``run_once``)."""
+def attach(service: Service, bus: InProcessBus, settings: Settings | None = None) -> list[OutboxRelay]:
+    """The service on an in-process bus; returns its relays (step them with ``run_once``). Poison
+    messages and the size limit are handled as on Kafka (three attempts and no limit without ``settings``)."""
     for c in service.consumes:
-        bus.consumer(c.subscription, c.handler, batch_handler=c.batch_handler)
-    return [OutboxRelay(o.store, bus, name=o.name, route=o.route) for o in service.outboxes]
+        bus.consumer(c.subscription, c.handler, batch_handler=c.batch_handler, dead_letter=c.dead_letter,
+                     max_attempts=settings.kafka.poison_attempts if settings else 3)
+    limit = settings.kafka.max_message_bytes if settings else None
+    return [OutboxRelay(o.store, bus, name=o.name, route=o.route, max_message_bytes=limit, too_large=o.too_large)
+            for o in service.outboxes]

@@ -38,10 +38,16 @@ class Section(BaseModel):
 
 class KafkaSettings(Section):
     """The broker address and how every client of the process authenticates to it
-    (``cbec.bus.security.client_options`` turns it into client keyword arguments)."""
+    (``cbec.bus.security.client_options`` turns it into client keyword arguments).
+    ``CBEC_KAFKA_MAX_MESSAGE_BYTES``: the largest message cbec writes (topics are created with it as
+    ``max.message.bytes``, dead-letter topics with twice as much; producers match it); a larger one is
+    dead-lettered by the outbox relay. ``CBEC_KAFKA_POISON_ATTEMPTS``: how often a consumer tries a
+    message before dead-lettering it."""
 
     bootstrap_servers: str = env("CBEC_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:19092")
     topic_partitions: int = env("CBEC_TOPIC_PARTITIONS", default=4)
+    max_message_bytes: int = env("CBEC_KAFKA_MAX_MESSAGE_BYTES", default=4 * 1024 * 1024)
+    poison_attempts: int = env("CBEC_KAFKA_POISON_ATTEMPTS", default=3)
     security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = env(
         "CBEC_KAFKA_SECURITY_PROTOCOL", default="PLAINTEXT")
     sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = env("CBEC_KAFKA_SASL_MECHANISM",

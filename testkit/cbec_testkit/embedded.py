@@ -110,7 +110,7 @@ class EmbeddedStack:
 
     def _add(self, service: Service) -> Service:
         self.services[service.name] = service
-        self.relays += attach(service, self.bus)
+        self.relays += attach(service, self.bus, self.settings)
         return service
 
     # -- driving --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cbec.contracts.dead_letter import DeadLetter
 from cbec.contracts.signing import SignRequest, SignResult
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.pool import KeyPool
@@ -95,7 +96,8 @@ def test_requests_become_signed_results_and_are_committed_once(kafka_bootstrap: 
     assert set(by_id) == {r.request_id for r in requests}
     assert all(r.ok and verify_document(r.signed_xml()).ok for r in results)
     assert [r for r in results if r.request_id == "req-3"][0] == [r for r in results if r.request_id == "req-3"][1]
-    assert _consume_all(kafka_bootstrap, config.dlq_topic, 1) == [b"{not json"]
+    [dead] = [DeadLetter.from_json(v) for v in _consume_all(kafka_bootstrap, config.dlq_topic, 1)]
+    assert dead.raw is not None and dead.raw.value == b"{not json" and dead.raw.key == b"x"
 
     # A new member of the same group starts after the committed offsets: nothing is signed twice.
     async def sign_again() -> int:

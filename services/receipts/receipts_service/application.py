@@ -59,14 +59,13 @@ class CustomsLinkApp:
         self.now = now
 
     def on_signed(self, raw: bytes, position: Position) -> None:
-        """A message on ``cbec.sign.results``: transmit it; one that breaks the contract is skipped
-        (logged; the declaration services dead-letter it)."""
+        """A message on ``cbec.sign.results``: transmit it; one that breaks the contract raises
+        ``ContractError``, which the consumer dead-letters on ``cbec.dlq.receipts``."""
         try:
             result = SignResult.from_json(raw)
         except ContractError as bad:
             log.warning("unreadable sign result at %s@%d: %s", position.source, position.offset, bad)
-            self._mark(position)
-            return
+            raise
         self.transmit(result, position)
 
     def transmit(self, result: SignResult, position: Position | None = None) -> str | None:

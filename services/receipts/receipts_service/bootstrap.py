@@ -6,11 +6,15 @@ from __future__ import annotations
 from cbec import production
 from cbec.bus.ports import Subscription
 from cbec.contracts import topics
+from cbec.contracts.dead_letter import DEAD_LETTERED
 from cbec.customs.filedrop import FileDropLink
 from cbec.customs.http_link import HttpGatewayLink
 from cbec.customs.transport import Transport
 from cbec.declaration.bus_glue import bus_handler
+from cbec.declaration.dispatch import poison_sink
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
+from cbec.declaration.routing import dead_letter_message
+from cbec.privacy.cipher import AesGcmCipher
 from cbec.runtime import ServiceProcess
 from cbec.service import Consumes, Outbox, Service, as_process
 from cbec.settings import Settings
@@ -34,18 +38,22 @@ def transport(settings: Settings) -> Transport:
 def build(settings: Settings, tenants: TenantRegistry, store: EventStore, link: Transport) -> Service:
     """The customs link on ``store``, sending and receiving through ``link``."""
     app = CustomsLinkApp(EventStoreDeclarations(store), link, tenants)
+    cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
 
     def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
+        if event.type == DEAD_LETTERED:
+            return [dead_letter_message(SERVICE, event.data, cipher)]
         return route(event.stream_id, event.version, event.type, event.data)
 
     return Service(
         SERVICE,
         app,
         consumes=[Consumes(Subscription((topics.SIGN_RESULTS,), f"cbec-{SERVICE}"),
-                           bus_handler(SERVICE, {topics.SIGN_RESULTS: app.on_signed}))],
+                           bus_handler(SERVICE, {topics.SIGN_RESULTS: app.on_signed}),
+                           dead_letter=poison_sink(app.store))],
         outboxes=[Outbox(store, settings.database.schema_for(SERVICE), relay_route)],
         pollers=[app.poll_inbox],
-        topics=[topics.TRANSMISSIONS, topics.RECEIPTS],
+        topics=[topics.TRANSMISSIONS, topics.RECEIPTS, topics.dead_letters(SERVICE)],
     )
 
 

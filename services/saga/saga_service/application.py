@@ -105,7 +105,9 @@ class SagaApp:
             else:
                 self._observe_step(uow, DeclarationEvent.from_json(message.value).to_dict(), now)
         except ContractError as bad:
+            # Dead-lettered to cbec.dlq.saga by the consumer (the batch is redone without it).
             log.warning("saga: unreadable message on %s@%d: %s", message.topic, message.offset, bad)
+            raise
 
     def observe(self, envelope: dict[str, Any], tracking: Tracking | None = None) -> list[Decision]:
         """Fold one declaration event into its clearance and act on it."""

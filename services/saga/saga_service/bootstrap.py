@@ -10,7 +10,12 @@ from cbec.auth.keys import ApiKeyRegistry
 from cbec.bus.ports import Subscription
 from cbec.clock import Clock, SystemClock
 from cbec.contracts import topics
+from cbec.contracts.dead_letter import DEAD_LETTERED
+from cbec.declaration.dispatch import poison_sink
+from cbec.declaration.eventstore_adapter import EventStoreDeclarations
+from cbec.declaration.routing import dead_letter_message
 from cbec.net.callbacks import CallbackGuard
+from cbec.privacy.cipher import AesGcmCipher
 from cbec.runtime import ServiceProcess
 from cbec.service import Consumes, Outbox, Service, as_process
 from cbec.settings import Settings
@@ -51,17 +56,23 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
     app = SagaApp(store, policy=policy, clock=clock)
     hooks = notifier(settings, tenants, store, clock=clock, post=post)
 
+    cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
+    poison = poison_sink(EventStoreDeclarations(store))
+
     def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
+        if event.type == DEAD_LETTERED:
+            return [dead_letter_message(NAME, event.data, cipher)]
         return route(event) + webhooks.route(event)
 
     service = Service(
         NAME,
         app,
-        consumes=[Consumes(Subscription(INPUT_TOPICS, "cbec-saga"), batch_handler=app.handle_batch),
-                  Consumes(Subscription((topics.STATUS,), "cbec-webhooks"), hooks.handle)],
+        consumes=[Consumes(Subscription(INPUT_TOPICS, "cbec-saga"), batch_handler=app.handle_batch,
+                           dead_letter=poison),
+                  Consumes(Subscription((topics.STATUS,), "cbec-webhooks"), hooks.handle, dead_letter=poison)],
         outboxes=[Outbox(store, settings.database.schema_for(NAME), relay_route)],
         pollers=[app.tick, hooks.poll],
-        topics=[topics.SAGA_COMMANDS, topics.STATUS, topics.WEBHOOK_DEAD_LETTERS,
+        topics=[topics.SAGA_COMMANDS, topics.STATUS, topics.WEBHOOK_DEAD_LETTERS, topics.dead_letters(NAME),
                 *(topics.tenant_status(t.customs_code) for t in tenants.all())],
         http_app=make_http_app(app, auth if auth is not None else api_keys(settings)),
     )

@@ -7,9 +7,11 @@ import logging
 from collections.abc import Mapping
 
 from cbec import production
+from cbec.bus.poison import poison_letter
 from cbec.bus.ports import Message, Publisher, Subscription
 from cbec.bus.security import client_options
-from cbec.contracts.signing import ContractError, SignRequest
+from cbec.contracts.signing import SignRequest
+from cbec.privacy.cipher import AesGcmCipher
 from cbec.service import Consumes, Service
 from cbec.settings import Settings
 from cbec.signing.keys import SigningKey
@@ -87,6 +89,9 @@ def worker_config(settings: Settings) -> WorkerConfig:
         max_poll_records=own.batch_size,
         warm_cache_per_partition=own.warm_cache_per_partition,
         client_options=client_options(settings.kafka, "aiokafka"),
+        max_message_bytes=settings.kafka.max_message_bytes,
+        pii_keys=settings.pii.key_spec(),
+        topic_partitions=settings.kafka.topic_partitions,
     )
 
 
@@ -94,19 +99,20 @@ def build(settings: Settings, app: SignerApp, publisher: Publisher) -> Service:
     """The signer on a bus other than Kafka (the embedded demo, tests): each request is signed and its
     result published, as :class:`~signer_service.worker.SignerWorker` does on Kafka."""
     own = settings.signer
+    cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
 
     def on_request(message: Message) -> None:
-        try:
-            request = SignRequest.from_json(message.value)
-        except ContractError as exc:
-            log.warning("signer: unreadable request %s@%d: %s", message.topic, message.offset, exc)
-            app.metrics.record_error(BAD_REQUEST)
-            publisher.publish(own.dlq_topic, message.key or "", message.value)
-            return
-        result = app.handle(request)
+        result = app.handle(SignRequest.from_json(message.value))
         publisher.publish(own.results_topic, result.clearance_key, result.to_json())
 
-    return Service(NAME, app, consumes=[Consumes(Subscription((own.requests_topic,), own.group_id), on_request)],
+    def dead_letter(message: Message, error: BaseException) -> None:
+        log.warning("signer: unreadable request %s@%d: %s", message.topic, message.offset, type(error).__name__)
+        app.metrics.record_error(BAD_REQUEST)
+        letter = poison_letter(message, error).sealed_with(cipher)
+        publisher.publish(own.dlq_topic, letter.key, letter.to_json())
+
+    return Service(NAME, app, consumes=[Consumes(Subscription((own.requests_topic,), own.group_id), on_request,
+                                                 dead_letter=dead_letter)],
                    topics=[own.results_topic, own.dlq_topic])
 
 

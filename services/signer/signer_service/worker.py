@@ -26,8 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka.errors import CommitFailedError
+from cbec.bus.limits import DEFAULT_MAX_MESSAGE_BYTES, TOO_LARGE, dead_letter_limit, record_size, topic_limit
+from cbec.bus.poison import message_of, poison_letter
 from cbec.contracts import topics
-from cbec.contracts.signing import ContractError, SignRequest, SignResult
+from cbec.contracts.signing import ContractError, SignError, SignRequest, SignResult
+from cbec.privacy.cipher import AesGcmCipher
 
 from signer_service.application import BAD_REQUEST, SignerApp
 
@@ -43,11 +46,14 @@ class WorkerConfig:
     group_id: str = "cbec-signer"
     requests_topic: str = topics.SIGN_REQUESTS
     results_topic: str = topics.SIGN_RESULTS
-    dlq_topic: str = topics.SIGNER_DEAD_LETTERS  # the unreadable request, as it came
+    dlq_topic: str = topics.SIGNER_DEAD_LETTERS  # unreadable requests, as dead letters (lossless, sealed)
     max_poll_records: int = 500
     poll_timeout_ms: int = 200
     client_id: str = "cbec-signer"
     warm_cache_per_partition: int = 2_000  # recent results read back into the idempotency cache
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES  # CBEC_KAFKA_MAX_MESSAGE_BYTES
+    pii_keys: str | None = field(default=None, repr=False)  # CBEC_PII_KEYS: seals dead letters
+    topic_partitions: int | None = None  # create the three topics (with the size limit) at start when set
     client_options: Mapping[str, Any] = field(default_factory=dict)  # security (cbec.bus.security)
 
     def client(self) -> dict[str, Any]:
@@ -66,18 +72,25 @@ class SignerWorker:
         self._signing = ThreadPoolExecutor(1, thread_name_prefix="sign-batch")
         self._consumer: Any = None
         self._producer: Any = None
+        self._cipher = AesGcmCipher.from_spec(config.pii_keys)
 
     async def start(self) -> None:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
         c = self.config
+        if c.topic_partitions:
+            from cbec.bus.kafka import ensure_topics
+
+            names = [c.requests_topic, c.results_topic, c.dlq_topic]
+            await asyncio.to_thread(ensure_topics, c.bootstrap_servers, names, c.topic_partitions,
+                                    max_message_bytes=c.max_message_bytes)
         self._producer = AIOKafkaProducer(
             **c.client(),
             client_id=c.client_id,
             acks="all",
             linger_ms=5,
             max_batch_size=1024 * 1024,
-            max_request_size=8 * 1024 * 1024,
+            max_request_size=max(8 * 1024 * 1024, dead_letter_limit(c.max_message_bytes)),
         )
         self._consumer = AIOKafkaConsumer(
             c.requests_topic,
@@ -87,7 +100,7 @@ class SignerWorker:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=c.max_poll_records,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
+            max_partition_fetch_bytes=max(8 * 1024 * 1024, dead_letter_limit(c.max_message_bytes)),
             fetch_max_bytes=64 * 1024 * 1024,
         )
         await self._producer.start()
@@ -173,22 +186,27 @@ class SignerWorker:
         if not records:
             return 0
         requests: list[SignRequest] = []
+        acks: list[Any] = []
         for record in records:
             try:
                 requests.append(SignRequest.from_json(record.value))
-            except ContractError as exc:
-                log.warning(
-                    "signer: unreadable request %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
-                )
+            except Exception as exc:  # noqa: BLE001 - an unreadable request is poison, never a reason to stop
+                log.warning("signer: unreadable request %s[%d]@%d: %s", record.topic, record.partition,
+                            record.offset, type(exc).__name__)
                 self.app.metrics.record_error(BAD_REQUEST)
-                await self._producer.send(c.dlq_topic, key=record.key, value=record.value)
+                acks.append(await self._producer.send(c.dlq_topic, key=record.key, value=self.dead_letter(record, exc)))
         t2 = time.perf_counter()
         loop = asyncio.get_running_loop()
         results = await loop.run_in_executor(self._signing, self.app.handle_batch, requests)
         t3 = time.perf_counter()
         for result in results:
-            await self._producer.send(c.results_topic, key=result.clearance_key.encode(), value=result.to_json())
+            value = result.to_json()
+            limit = topic_limit(c.results_topic, c.max_message_bytes)
+            if record_size(result.clearance_key, value) > limit:
+                value = too_large(result, len(value), limit).to_json()
+            acks.append(await self._producer.send(c.results_topic, key=result.clearance_key.encode(), value=value))
         await self._producer.flush()
+        await asyncio.gather(*acks)  # a refused result or dead letter fails the batch: nothing is committed
         t4 = time.perf_counter()
         try:
             await self._consumer.commit()
@@ -200,6 +218,11 @@ class SignerWorker:
             self.seconds[name] += seconds
         self.processed += len(records)
         return len(records)
+
+    def dead_letter(self, record: Any, error: BaseException) -> bytes:
+        """The dead letter of an unreadable request: lossless, with its reasons, sealed with the PII keys."""
+        message = message_of(record.topic, record.partition, record.offset, record.key, record.value, record.headers)
+        return poison_letter(message, error).sealed_with(self._cipher).to_json()
 
     async def run(self, stop: threading.Event | None = None, *, max_messages: int | None = None) -> None:
         """Process batches until ``stop`` is set (or ``max_messages`` were handled)."""
@@ -217,3 +240,12 @@ class SignerWorker:
             if now - last_expiry > EXPIRY_WARNING_SECONDS:
                 last_expiry = now
                 self.app.registry.log_expiry_warnings()
+
+
+def too_large(result: SignResult, size: int, limit: int) -> SignResult:
+    """A failed result in place of a signed one above the size limit (the document becomes "signing
+    failed" and the saga alerts the sender), so the results partition goes on."""
+    log.error("signer: result of %s is %d bytes, above %d; sent as a failure", result.request_id, size, limit)
+    reason = f"the signed document makes a result of {size} bytes, above the limit of {limit} bytes"
+    return SignResult(result.request_id, result.tenant, result.doc_type, result.clearance_key, False,
+                      error=SignError(TOO_LARGE, reason))

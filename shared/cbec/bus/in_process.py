@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from cbec.bus.delivery import check_handlers, deliver
+from cbec.bus.poison import Attempts, message_of
 from cbec.bus.ports import BatchHandler, DeadLetter, Handler, HandlerFailed, Message, Subscription
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,25 @@ class InProcessBus:
             logs[partition].append(message)
             self._published[topic].append(message)
 
+    def publish_record(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+        *,
+        partition: int = 0,
+    ) -> None:
+        """Append a record as raw as Kafka allows (a null value, bytes that are not UTF-8 in the key
+        or headers), as any Kafka client could send it; consumers see it as Kafka consumers do."""
+        with self._lock:
+            logs = self._partitions.get(topic)
+            if logs is None:
+                logs = self._partitions[topic] = [[] for _ in range(self._default_partitions)]
+            message = message_of(topic, partition, len(logs[partition]), key, value, headers)
+            logs[partition].append(message)
+            self._published[topic].append(message)
+
     def flush(self) -> None:
         """Nothing to wait for: publishing is synchronous."""
 
@@ -97,10 +117,15 @@ class InProcessBus:
         batch_handler: BatchHandler | None = None,
         dead_letter: DeadLetter | None = None,
         max_batch: int = 500,
+        max_attempts: int = 1,
     ) -> InProcessConsumer:
-        """A consumer for ``subscription``; :meth:`drain` drives it along with all others."""
+        """A consumer for ``subscription``; :meth:`drain` drives it along with all others.
+
+        Poison messages are handled as on Kafka: with a ``dead_letter``, a record with defects is
+        dead-lettered at once and a failing one after ``max_attempts`` (``cbec.bus.poison``)."""
         check_handlers(handler, batch_handler)
-        consumer = InProcessConsumer(self, subscription, handler, batch_handler, dead_letter, max_batch)
+        consumer = InProcessConsumer(self, subscription, handler, batch_handler, dead_letter, max_batch,
+                                     Attempts(max_attempts))
         with self._lock:
             self._consumers.append(consumer)
         return consumer
@@ -190,6 +215,7 @@ class InProcessConsumer:
         batch_handler: BatchHandler | None,
         dead_letter: DeadLetter | None,
         max_batch: int,
+        attempts: Attempts | None = None,
     ) -> None:
         self.bus = bus
         self.subscription = subscription
@@ -197,6 +223,7 @@ class InProcessConsumer:
         self._handler = handler
         self._batch_handler = batch_handler
         self._dead_letter = dead_letter
+        self._attempts = attempts or Attempts()
         self.closed = False
 
     def run_once(self, timeout: float = 0.0) -> int:
@@ -222,6 +249,7 @@ class InProcessConsumer:
             batch_handler=batch_handler,
             dead_letter=self._dead_letter,
             commit=commit,
+            attempts=self._attempts,
         )
 
 

@@ -13,6 +13,8 @@ from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from cbec.bus.delivery import check_handlers, deliver
+from cbec.bus.limits import topic_limit
+from cbec.bus.poison import Attempts, is_infrastructure, message_of
 from cbec.bus.ports import (
     BatchHandler,
     DeadLetter,
@@ -91,6 +93,10 @@ class KafkaConsumerLoop:
     rebalance) delivers that message again. Any other error (a failed commit after a
     rebalance, a broken connection) leaves ``run_forever``: the process runtime treats it as fatal.
 
+    With a ``dead_letter``, a poison message is retried ``max_attempts`` times in all and then
+    dead-lettered, and a record with defects at once (``cbec.bus.poison``); an infrastructure
+    error is retried, and ends ``run_forever`` after ``max_infrastructure_failures`` in a row.
+
     ``consumer_factory`` builds the kafka-python client from its keyword config (default
     ``KafkaConsumer``; tests pass a fake).
     """
@@ -103,6 +109,8 @@ class KafkaConsumerLoop:
         *,
         batch_handler: BatchHandler | None = None,
         dead_letter: DeadLetter | None = None,
+        max_attempts: int = 1,
+        max_infrastructure_failures: int = 20,
         client_id: str | None = None,
         max_poll_records: int = 500,
         consumer_factory: Callable[..., Any] = KafkaConsumer,
@@ -122,6 +130,8 @@ class KafkaConsumerLoop:
         self._handler = handler
         self._batch_handler = batch_handler
         self._dead_letter = dead_letter
+        self._attempts = Attempts(max_attempts)
+        self._max_infrastructure_failures = max_infrastructure_failures
         self._joined = threading.Event()
         self._consumer = consumer_factory(**config)
         self._consumer.subscribe(topics=list(subscription.topics), listener=_JoinListener(self._joined))
@@ -155,6 +165,7 @@ class KafkaConsumerLoop:
                         batch_handler=self._batch_handler,
                         dead_letter=self._dead_letter,
                         commit=commit,
+                        attempts=self._attempts,
                     )
                 except HandlerFailed as failure:
                     self._rewind(tp, failure.message.offset, pending[index + 1 :])
@@ -167,12 +178,18 @@ class KafkaConsumerLoop:
     def run_forever(self, stop: threading.Event, *, retry_pause: float = 1.0) -> None:
         """Consume until ``stop`` is set; a failed message is retried after ``retry_pause``.
 
-        Only ``HandlerFailed`` is retried here; every other exception propagates to the caller.
+        Only ``HandlerFailed`` is retried here; every other exception propagates to the caller, and
+        so does an infrastructure error once it failed ``max_infrastructure_failures`` times in a row.
         """
+        infrastructure_failures = 0
         while not stop.is_set():
             try:
                 self.run_once(timeout=0.5)
             except HandlerFailed as failure:
+                if is_infrastructure(failure.error):
+                    infrastructure_failures += 1
+                    if infrastructure_failures >= self._max_infrastructure_failures:
+                        raise
                 log.warning(
                     "handler failed on %s[%d]@%d (%s); retrying",
                     failure.message.topic,
@@ -180,7 +197,9 @@ class KafkaConsumerLoop:
                     failure.message.offset,
                     type(failure.error).__name__,
                 )
-                stop.wait(retry_pause)
+                stop.wait(min(retry_pause * 2 ** max(infrastructure_failures - 1, 0), 15.0))
+            else:
+                infrastructure_failures = 0
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
@@ -208,9 +227,8 @@ class _JoinListener(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 def _message(record: Any) -> Message:
-    headers: Mapping[str, str] = {k: v.decode("utf-8") for k, v in (record.headers or [])}
-    key = record.key.decode("utf-8") if record.key is not None else None
-    return Message(record.topic, record.partition, record.offset, key, record.value, dict(headers))
+    """The record as a ``Message``; never raises: what cannot be decoded is named in ``defects``."""
+    return message_of(record.topic, record.partition, record.offset, record.key, record.value, record.headers)
 
 
 def ensure_topics(
@@ -220,21 +238,31 @@ def ensure_topics(
     *,
     replication_factor: int = 1,
     configs: Mapping[str, str] | None = None,
+    max_message_bytes: int | None = None,
     **client: Any,
 ) -> list[str]:
-    """Create the missing topics among ``names``; return the ones created. ``client``: more admin
-    client options (the security ones of ``cbec.bus.security.client_options``)."""
+    """Create the missing topics among ``names``; return the ones created.
+
+    With ``max_message_bytes`` each topic is created with ``max.message.bytes`` set to it (twice as
+    much for a dead-letter topic, see ``cbec.bus.limits``). ``client``: more admin client options (the
+    security ones of ``cbec.bus.security.client_options``).
+    """
     admin = KafkaAdminClient(**{"bootstrap_servers": bootstrap, "client_id": "cbec-admin", **client})
     try:
         existing = set(admin.list_topics())
         missing = [name for name in dict.fromkeys(names) if name not in existing]
+        if max_message_bytes:
+            _raise_limits(admin, [n for n in dict.fromkeys(names) if n in existing], max_message_bytes)
         if not missing:
             return []
         spec = {
             name: {
                 "num_partitions": partitions,
                 "replication_factor": replication_factor,
-                "configs": dict(configs or {}),
+                "configs": {
+                    **({"max.message.bytes": str(topic_limit(name, max_message_bytes))} if max_message_bytes else {}),
+                    **dict(configs or {}),
+                },
             }
             for name in missing
         }
@@ -245,3 +273,37 @@ def ensure_topics(
         return missing
     finally:
         admin.close()
+
+
+def _raise_limits(admin: Any, names: list[str], limit: int) -> None:
+    """Raise ``max.message.bytes`` of existing topics to what cbec writes (never lower it)."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    if not names:
+        return
+    try:
+        found = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n, {"max.message.bytes": None})
+                                        for n in names], config_filter="all")
+        current: dict[str, Any] = _topics_of(found)
+        low = []
+        for name in names:
+            entry = (current.get(name) or {}).get("max.message.bytes")
+            value = entry.get("value") if isinstance(entry, dict) else entry
+            if value is None or int(value) < topic_limit(name, limit):
+                low.append(name)
+        if low:
+            admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, n,
+                                                {"max.message.bytes": str(topic_limit(n, limit))}) for n in low])
+            log.info("raised max.message.bytes of %d existing topic(s)", len(low))
+    except Exception as error:  # noqa: BLE001 - not allowed (ACLs) or an old broker: the limit stays as it is
+        log.warning("could not check max.message.bytes of existing topics (%s: %s)", type(error).__name__, error)
+
+
+def _topics_of(described: Any) -> dict[str, Any]:
+    """The topics part of a ``describe_configs`` answer (keyed "topic" or by the resource type)."""
+    if not isinstance(described, dict):
+        return {}
+    for kind, found in described.items():
+        if str(kind).lower().endswith("topic") and isinstance(found, dict):
+            return found
+    return {}

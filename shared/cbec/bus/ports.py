@@ -9,7 +9,13 @@ from typing import Protocol, runtime_checkable
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One delivered message. ``offset`` is its position within ``topic``/``partition``."""
+    """One delivered message. ``offset`` is its position within ``topic``/``partition``.
+
+    ``headers`` holds the headers whose values are UTF-8 text. An adapter that meets a record it
+    cannot present faithfully (a null value, a key or header value that is not UTF-8) still delivers
+    it, with ``defects`` naming each problem and ``raw_headers`` the headers exactly as they came:
+    the consumer dead-letters such a message without calling the handler (``cbec.bus.poison``).
+    """
 
     topic: str
     partition: int
@@ -17,6 +23,29 @@ class Message:
     key: str | None
     value: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
+    raw_headers: tuple[tuple[str, bytes], ...] | None = None  # None: exactly ``headers``, UTF-8 encoded
+    raw_key: bytes | None = None  # set when the key is not UTF-8 (``key`` is then None)
+    defects: tuple[str, ...] = ()
+
+    def header_bytes(self) -> tuple[tuple[str, bytes], ...]:
+        """The headers as they came on the wire."""
+        if self.raw_headers is not None:
+            return self.raw_headers
+        return tuple((k, v.encode("utf-8")) for k, v in self.headers.items())
+
+    def key_bytes(self) -> bytes | None:
+        """The key as it came on the wire."""
+        if self.raw_key is not None:
+            return self.raw_key
+        return self.key.encode("utf-8") if self.key is not None else None
+
+    @property
+    def null_value(self) -> bool:
+        """Whether the record had no value at all (a tombstone); ``value`` is then ``b""``."""
+        return NULL_VALUE in self.defects
+
+
+NULL_VALUE = "the message has no value (null)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +72,9 @@ BatchHandler = Callable[[Sequence[Message]], None]
 the tracking of the last one); if it raises, the messages are handed over again one at a time."""
 
 DeadLetter = Callable[[Message, BaseException], None]
-"""Called instead of failing when a handler raises; afterwards the message counts as handled."""
+"""Called instead of failing when a message is poison: it has ``defects``, or its handler raised
+something other than an infrastructure error on its last allowed attempt (``cbec.bus.poison``);
+afterwards the message counts as handled. If the dead letter itself raises, the consumer fails."""
 
 
 @runtime_checkable

@@ -15,7 +15,10 @@ from cbec.errors import CebError
 
 
 class ContractError(ValueError):
-    """A message does not follow its contract; ``errors`` names each finding."""
+    """A message does not follow its contract; ``errors`` names each finding. A consumer dead-letters
+    it at once (``poison``: trying again cannot help, see ``cbec.bus.poison``)."""
+
+    poison = True
 
     def __init__(self, errors: Sequence[CebError] | str) -> None:
         if isinstance(errors, str):
@@ -54,12 +57,16 @@ def as_ceb_error(item: Mapping[str, Any]) -> CebError:
     return CebError(*(str(item.get(k, "")) for k in ("code", "path", "rule", "message")))
 
 
-def load_object(raw: bytes | str) -> dict[str, Any]:
+def load_object(raw: bytes | str | None) -> dict[str, Any]:
     """The JSON object in ``raw``; anything else is a :class:`ContractError` (CBEC-0001)."""
+    if raw is None:
+        raise ContractError([CebError("CBEC-0001", "$", "JSON", "the message has no value (null)")])
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ContractError([CebError("CBEC-0001", "$", "JSON", f"not valid JSON: {exc}")]) from None
+    except RecursionError:
+        raise ContractError([CebError("CBEC-0001", "$", "JSON", "JSON nested too deeply")]) from None
     if not isinstance(data, dict):
         raise ContractError([CebError("CBEC-0001", "$", "JSON", "the message must be a JSON object")])
     return data

@@ -89,8 +89,13 @@ def events(service: str) -> str:
 
 
 def dead_letters(service: str) -> str:
-    """Commands a declaration service could not read or key (``events/dead-letter.json``)."""
+    """Messages a service could not read or handle (``events/dead-letter.json``)."""
     return f"cbec.dlq.{service}"
+
+
+def is_dead_letter(topic: str) -> bool:
+    """Whether ``topic`` is a dead-letter topic (its messages carry whole other messages)."""
+    return topic.startswith(dead_letters(""))
 
 
 SERVICE_EVENTS: tuple[str, ...] = tuple(events(s) for s in DECLARATION_SERVICES)

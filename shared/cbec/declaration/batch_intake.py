@@ -18,7 +18,14 @@ from cbec.declaration import clearance
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.bus_glue import bus_handler, position_of
-from cbec.declaration.dispatch import dead_letter, declare_parsed, handlers, intake_topics, sender_mismatch
+from cbec.declaration.dispatch import (
+    dead_letter,
+    declare_parsed,
+    handlers,
+    handling,
+    intake_topics,
+    sender_mismatch,
+)
 from cbec.declaration.ports import Position
 from cbec.telemetry import consuming
 
@@ -58,7 +65,7 @@ def batch_handler(service: str, app: DeclarationApp, store: BatchingDeclarations
             streams += streams_read_by(app, command)
         with store.batch(source, streams, done_up_to=done):
             for message, position, parsed in work:
-                with consuming(message.topic, message.partition, message.offset, message.headers):
+                with consuming(message.topic, message.partition, message.offset, message.headers), handling(message):
                     if isinstance(parsed, CommandRejected):
                         dead_letter(app, message.value, position, parsed.errors)
                     else:

@@ -16,7 +16,7 @@ from cbec.declaration import routing
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.batch_intake import batch_handler
 from cbec.declaration.batching import BatchingDeclarations
-from cbec.declaration.dispatch import handlers
+from cbec.declaration.dispatch import handlers, poison_sink
 from cbec.declaration.http import make_http_app
 from cbec.declaration.ports import DeclarationStore
 from cbec.intake_limits import IntakeLimits
@@ -111,16 +111,18 @@ def service(
     """The service's parts; with a read model, a projection poller and the HTTP API too."""
     shared_intake = not settings.production  # production reads only the tenants' own intake topics
     table = handlers(app, shared_intake=shared_intake)
+    cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
 
     def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
-        return routing.route(name, event.stream_id, event.version, event.type, event.data)
+        return routing.route(name, event.stream_id, event.version, event.type, event.data, cipher)
 
     parts = Service(
         name,
         app,
         consumes=[Consumes(Subscription(tuple(table), f"cbec-{name}"),
-                           batch_handler=batch_handler(name, app, declarations, shared_intake=shared_intake))],
-        outboxes=[Outbox(store, settings.database.schema_for(name), route)],
+                           batch_handler=batch_handler(name, app, declarations, shared_intake=shared_intake),
+                           dead_letter=poison_sink(declarations))],
+        outboxes=[Outbox(store, settings.database.schema_for(name), route, routing.too_large(name))],
         topics=[*table, topics.events(name), topics.SIGN_REQUESTS, topics.dead_letters(name)],
     )
     if readmodel is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from cbec.bus.ports import Message
+from cbec.declaration.dispatch import handling
 from cbec.declaration.ports import Position
 from cbec.store.outbox import tracking_for
 from cbec.telemetry import consuming
@@ -22,7 +23,7 @@ def bus_handler(consumer: str, table: Mapping[str, TopicHandler]) -> Callable[[M
     def handle(message: Message) -> None:
         handler = table.get(message.topic)
         if handler is not None:
-            with consuming(message.topic, message.partition, message.offset, message.headers):
+            with consuming(message.topic, message.partition, message.offset, message.headers), handling(message):
                 handler(message.value, position_of(consumer, message))
 
     return handle

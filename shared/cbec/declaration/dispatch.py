@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import replace
 
+from cbec.bus.poison import dead_letter_of, poison_letter
+from cbec.bus.ports import Message
 from cbec.contracts import saga, topics
 from cbec.contracts.base import ContractError
 from cbec.contracts.commands import CommandRejected, DeclareDocument, parse_declare
@@ -14,7 +19,7 @@ from cbec.contracts.dead_letter import DEAD_LETTERED, DeadLetter
 from cbec.contracts.signing import SignResult
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.doctypes import STREAM_NAMESPACE
-from cbec.declaration.ports import AlreadyProcessed, Position, VersionConflict
+from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, VersionConflict
 from cbec.declaration.statuses import FORMAT_ERROR
 from cbec.errors import CebError
 
@@ -24,11 +29,27 @@ Handler = Callable[[bytes, Position], None]
 
 SENDER_NOT_TOPIC_TENANT = "CBEC-0403"  # as the HTTP intake's sender that is not the caller
 
+_HANDLING: ContextVar[Message | None] = ContextVar("cbec_dispatch_message", default=None)
+
+
+@contextmanager
+def handling(message: Message) -> Iterator[None]:
+    """Name the bus message being handled, so a dead letter keeps its headers and exact bytes."""
+    token = _HANDLING.set(message)
+    try:
+        yield
+    finally:
+        _HANDLING.reset(token)
+
 
 def dead_letter(app: DeclarationApp, raw: bytes, position: Position, errors: list[CebError]) -> None:
     """Keep an unreadable command with its errors; the outbox takes it to cbec.dlq.<service>."""
     stream_id = uuid.uuid5(STREAM_NAMESPACE, f"dlq:{position.source}:{position.offset}")
-    letter = DeadLetter.of(position.source, position.offset, errors, raw)
+    message = _HANDLING.get()
+    if message is not None and message.value == raw:
+        letter = replace(dead_letter_of(message, errors, source=position.source), offset=position.offset)
+    else:
+        letter = DeadLetter.of(position.source, position.offset, errors, raw)
     try:
         app.store.append(stream_id, 0, [(DEAD_LETTERED, letter.to_dict())], position)
     except (AlreadyProcessed, VersionConflict):
@@ -60,6 +81,21 @@ def sender_mismatch(command: DeclareDocument, topic: str, bound: str | None) -> 
     return [CebError(SENDER_NOT_TOPIC_TENANT, "sender", "tenancy",
                      f"sender {command.sender!r} is not the tenant of topic {topic} ({bound}):"
                      " a tenant declares only on its own intake topic")]
+
+
+def poison_sink(store: DeclarationStore) -> Callable[[Message, BaseException], None]:
+    """The consumer's dead letter: a message that could not be decoded or handled goes to the
+    service's dead-letter topic (through the store and outbox), byte for byte with its reasons."""
+
+    def sink(message: Message, error: BaseException) -> None:
+        letter = poison_letter(message, error)
+        stream_id = uuid.uuid5(STREAM_NAMESPACE, f"dlq:{message.topic}/{message.partition}@{message.offset}")
+        try:
+            store.append(stream_id, 0, [(DEAD_LETTERED, letter.to_dict())])
+        except VersionConflict:
+            pass  # dead-lettered before (a redelivery after a crash)
+
+    return sink
 
 
 def handlers(app: DeclarationApp, *, shared_intake: bool = True) -> dict[str, Handler]:

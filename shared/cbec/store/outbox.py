@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from eventsourcing.persistence import Tracking
 
+from cbec.bus.limits import record_size, topic_limit
 from cbec.bus.ports import Message, Publisher
 from cbec.store.errors import AlreadyProcessed
 from cbec.store.event_store import EventStore
@@ -18,6 +19,10 @@ log = logging.getLogger(__name__)
 
 Route = Callable[[RecordedEvent], list[tuple[str, str, bytes]]]
 """Maps one stored event to the (topic, key, value) messages that announce it (maybe none)."""
+
+TooLarge = Callable[[RecordedEvent, str, str, int, int], list[tuple[str, str, bytes]]]
+"""What to publish instead of a message above the size limit: ``(event, topic, key, size, limit)`` →
+(topic, key, value) messages (a dead letter; for a sign request also a failed sign result)."""
 
 SOURCE_HEADER = "cbec-source"
 NOTIFICATION_HEADER = "cbec-notification-id"
@@ -32,6 +37,11 @@ class OutboxRelay:
     republishes the round: consumers dedupe (see :func:`tracking_for`). Because the log is
     gap-free for readers, an event that commits late can never fall behind the position.
     Run one relay per service; a second one only causes duplicates.
+
+    With ``max_message_bytes``, each message is checked on its own before it is published: one
+    larger than its topic accepts (``cbec.bus.limits``) is replaced by what ``too_large`` returns
+    (by default nothing, logged as an error) and the relay moves on, so one oversized entry never
+    holds back the entries after it.
     """
 
     def __init__(
@@ -41,10 +51,14 @@ class OutboxRelay:
         *,
         name: str,
         route: Route,
+        max_message_bytes: int | None = None,
+        too_large: TooLarge | None = None,
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._route = route
+        self._max_message_bytes = max_message_bytes
+        self._too_large = too_large
         self.name = name
         self.tracking_name = f"outbox:{name}"
         self._position: int | None = None
@@ -71,7 +85,7 @@ class OutboxRelay:
                     "cbec-stream-version": str(event.version),
                     **{k: v for k, v in event.metadata.items() if k in TRACE_HEADERS},
                 }
-                for topic, key, value in self._route(event):
+                for topic, key, value in self._checked(event, self._route(event), headers):
                     self._publisher.publish(topic, key, value, headers)
             self._publisher.flush()
         except BaseException:
@@ -86,6 +100,26 @@ class OutboxRelay:
             return len(events)
         self._position = last
         return len(events)
+
+    def _checked(
+        self, event: RecordedEvent, messages: list[tuple[str, str, bytes]], headers: dict[str, str]
+    ) -> list[tuple[str, str, bytes]]:
+        limit = self._max_message_bytes
+        if limit is None:
+            return messages
+        out: list[tuple[str, str, bytes]] = []
+        for topic, key, value in messages:
+            size = record_size(key, value, headers)
+            allowed = topic_limit(topic, limit)
+            if size <= allowed:
+                out.append((topic, key, value))
+                continue
+            log.error("outbox %s: notification %s (%s) makes a message of %d bytes for %s, above %d; "
+                      "dead-lettered", self.name, event.notification_id, event.type, size, topic, allowed)
+            if self._too_large is not None:
+                out += [m for m in self._too_large(event, topic, key, size, allowed)
+                        if record_size(m[1], m[2], headers) <= topic_limit(m[0], limit)]
+        return out
 
     def close(self) -> None:
         """Close the publisher, if it is one that closes (once the last round is over)."""

@@ -100,6 +100,7 @@ def test_an_order_goes_from_intake_through_saga_and_signer_to_the_customs_outbox
 
 
 def test_the_signer_answers_an_unknown_tenant_with_a_failure_not_a_crash() -> None:
+    from cbec.contracts.dead_letter import DeadLetter
     from cbec.contracts.signing import SignRequest
     from ceb_samples import samples_dir
 
@@ -112,7 +113,9 @@ def test_the_signer_answers_an_unknown_tenant_with_a_failure_not_a_crash() -> No
     bus.drain()
     [result] = [json.loads(m.value) for m in bus.messages(SIGN_RESULTS_TOPIC)]
     assert not result["ok"] and result["error"]["code"]
-    assert [m.value for m in bus.messages(SETTINGS.signer.dlq_topic)] == [b"not json"]
+    [letter] = [DeadLetter.from_json(m.value) for m in bus.messages(SETTINGS.signer.dlq_topic)]
+    assert letter.raw is not None and letter.raw.value == b"not json"  # the request kept byte for byte
+    assert letter.errors[0].code == "CBEC-0001"
     app.close()
 
 
