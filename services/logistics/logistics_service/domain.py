@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cbec.contracts.commands import DeclareDocument
+from cbec.contracts.events import Links
 from cbec.declaration.doctypes import ENTRY, WAYBILL, WAYBILL_STATUS
 from cbec.declaration.lifecycle import Declaration
 from cbec.declaration.policy import DocumentPolicy, DocumentReader, Identity, platform_clearance
@@ -48,7 +49,7 @@ class WaybillPolicy(DocumentPolicy):
                      "a waybill command names the platform of its clearance (ebpCode)")
         ]
         order_no = self.head(command.document).get("orderNo", "")
-        return Identity(f"{command.ebp_code}:{order_no}", {"businessKey": list(key)}, errors)
+        return Identity(f"{command.ebp_code}:{order_no}", Links(business_key=list(key)), errors)
 
     def clearance_hint(self, command: DeclareDocument) -> str:
         return platform_clearance(command.ebp_code, self.head(command.document).get("orderNo", ""))
@@ -58,7 +59,7 @@ class WaybillPolicy(DocumentPolicy):
 class WaybillStatusPolicy(DocumentPolicy):
     def identity(self, command: DeclareDocument, key: tuple[str, ...], documents: DocumentReader) -> Identity:
         head = self.head(command.document)
-        links: dict[str, Any] = {"businessKey": list(key)}
+        links = Links(business_key=list(key))
         bill = waybill(documents, str(head.get("logisticsCode", "")), str(head.get("logisticsNo", "")))
         if bill is not None and bill.clearance_key:
             return Identity(bill.clearance_key, links)
@@ -81,7 +82,7 @@ class EntryPolicy(DocumentPolicy):
             bill = waybill(documents, str(head.get("logisticsCode", "")), number)
             if bill is not None and bill.clearance_key and bill.clearance_key not in keys:
                 keys.append(bill.clearance_key)
-        links: dict[str, Any] = {"businessKey": list(key), "clearanceKeys": keys, "logisticsNos": numbers}
+        links = Links(business_key=list(key), clearance_keys=keys, logistics_nos=numbers)
         return Identity(":".join(key), links)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar, TypedDict
 
 from cbec.contracts.base import ContractError, JsonMessage, check_schema, finding, text
 
@@ -39,6 +39,41 @@ def _json_name(name: str) -> str:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Links:
+    """Where a document's stream belongs besides its clearance: every event of the stream carries these
+    fields, and its DocumentReceived keeps them (privately) as ``links``."""
+
+    business_key: list[str] | None = None  # the document's key fields
+    clearance_keys: list[str] | None = None  # CEB711: the clearances of its waybills
+    logistics_nos: list[str] | None = None  # CEB711: the waybills it lists
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {_json_name(f.name): getattr(self, f.name) for f in fields(self)}
+        return {k: v for k, v in out.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Links:
+        return cls(business_key=data.get("businessKey"), clearance_keys=data.get("clearanceKeys"),
+                   logistics_nos=data.get("logisticsNos"))
+
+
+class StreamFields(TypedDict):
+    """The fields every event of a document's stream starts with (``EventType(**stream_fields(...), ...)``)."""
+
+    doc_type: str
+    clearance_key: str
+    business_key: list[str] | None
+    clearance_keys: list[str] | None
+    logistics_nos: list[str] | None
+
+
+def stream_fields(doc_type: str, clearance_key: str, links: Links) -> StreamFields:
+    """The document type, the clearance and the links an event of the stream names."""
+    return StreamFields(doc_type=doc_type, clearance_key=clearance_key, business_key=links.business_key,
+                        clearance_keys=links.clearance_keys, logistics_nos=links.logistics_nos)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EventData:
     """The payload fields every declaration event carries; ``None`` fields are left out of the JSON.
 
@@ -56,8 +91,21 @@ class EventData:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The stored (and, without :data:`PRIVATE_FIELDS`, the published) JSON object."""
         out = {_json_name(f.name): getattr(self, f.name) for f in fields(self) if f.name != "extra"}
         return {**{k: v for k, v in out.items() if v is not None}, **self.extra}
+
+    @property
+    def stream_links(self) -> Links:
+        """The stream's links this event names."""
+        return Links(business_key=self.business_key, clearance_keys=self.clearance_keys,
+                     logistics_nos=self.logistics_nos)
+
+    @classmethod
+    def required(cls) -> frozenset[str]:
+        """The JSON names of the fields every payload of this type carries."""
+        return frozenset(_json_name(f.name) for f in fields(cls)
+                         if f.default is MISSING and f.default_factory is MISSING)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EventData:
@@ -78,6 +126,9 @@ class DocumentReceived(EventData):
     sender: str
     command_id: str
     content_hash: str
+    # Stored, never published (PRIVATE_FIELDS): the stream's links and the document as completed at intake.
+    links: dict[str, Any] | None = None
+    document: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +139,7 @@ class DocumentRefused(EventData):
     errors: list[dict[str, str]]
     sender: str | None = None
     command_id: str | None = None
+    error_count: int | None = None  # every finding, when more were found than ``errors`` holds
     refuses_document: bool | None = None
 
 
@@ -106,6 +158,7 @@ class DocumentReleased(EventData):
     TYPE: ClassVar[str] = RELEASED
     sender: str
     request_id: str
+    xml: str | None = None  # stored, never published: the rendered document, base64 (the sign request's)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -248,6 +301,7 @@ __all__ = [
     "SIGNED",
     "SIGNING_FAILED",
     "WITHDRAWN",
+    "stream_fields",
     "DeclarationEvent",
     "DocumentHeld",
     "DocumentReceived",
@@ -258,5 +312,7 @@ __all__ = [
     "DocumentSigningFailed",
     "DocumentWithdrawn",
     "EventData",
+    "Links",
+    "StreamFields",
     "ReceiptRecorded",
 ]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from cbec.contracts.events import DocumentReleased, EventData, StreamFields, stream_fields
 from cbec.declaration import clearance
 from cbec.declaration import lifecycle as lc
 from cbec.declaration.doctypes import DocType
@@ -28,7 +29,13 @@ from cbec.store.handling import mark_handled, retry_on_conflict
 from cbec.tenants import TenantRegistry
 
 Events = list[tuple[str, dict[str, Any]]]
+"""Events as the store keeps them: ``(type, data)``."""
 T = TypeVar("T")
+
+
+def stored(events: Sequence[EventData]) -> Events:
+    """Typed events in the store's form; the one place the engine's events become dicts."""
+    return [(event.TYPE, event.to_dict()) for event in events]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,20 +113,21 @@ class DeclarationCore:
         """``step`` (which reads afresh) again while another writer wins the race for the stream."""
         return retry_on_conflict(step, self.retries, stream_id)
 
-    def _data(self, doc_type: DocType, state: Declaration, **fields: Any) -> dict[str, Any]:
+    def _stream(self, doc_type: DocType, state: Declaration) -> StreamFields:
         """Every event names its document type, its clearance and the stream's links."""
-        return {"docType": doc_type.code, "clearanceKey": state.clearance_key, **state.links, **fields}
+        return stream_fields(doc_type.code, state.clearance_key, state.links)
 
     def _commit(
         self,
         doc_type: DocType,
         stream_id: uuid.UUID,
         state: Declaration,
-        events: Events,
+        typed: Sequence[EventData],
         position: Position | None,
         extra: Sequence[StreamAppend] = (),
     ) -> None:
         """Append the document's events with the guards' bookkeeping, in one transaction."""
+        events = stored(typed)
         appends = [StreamAppend(stream_id, state.version, events), *extra]
         for guard in self.guards:
             appends += guard.on_events(doc_type, stream_id, state, events)
@@ -135,7 +143,7 @@ class DeclarationCore:
 
     def _release_event(
         self, doc_type: DocType, stream_id: uuid.UUID, version: int, state: Declaration
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> DocumentReleased:
         assert state.document is not None
         tenant = self.tenants.get(state.sender)
         base_transfer = {
@@ -145,16 +153,12 @@ class DeclarationCore:
             "dxpId": tenant.dxp_id,
         }
         xml = self.render(doc_type, state.document, base_transfer)
-        return (
-            lc.RELEASED,
-            self._data(
-                doc_type,
-                state,
-                sender=state.sender,
-                requestId=f"{doc_type.code}:{stream_id}:{version}",
-                appType=state.app_type,
-                xml=base64.b64encode(xml).decode(),
-            ),
+        return DocumentReleased(
+            **self._stream(doc_type, state),
+            sender=state.sender,
+            request_id=f"{doc_type.code}:{stream_id}:{version}",
+            app_type=state.app_type,
+            xml=base64.b64encode(xml).decode(),
         )
 
     def _parse_request_id(self, request_id: str) -> tuple[DocType | None, uuid.UUID]:

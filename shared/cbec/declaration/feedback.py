@@ -12,9 +12,9 @@ from datetime import timedelta
 
 from cbec.contracts.base import ContractError
 from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
-from cbec.declaration import lifecycle as lc
+from cbec.contracts.events import DocumentSent, DocumentSigned, DocumentSigningFailed, EventData, ReceiptRecorded
 from cbec.declaration import statuses
-from cbec.declaration.core import DeclarationCore, Events
+from cbec.declaration.core import DeclarationCore, stored
 from cbec.declaration.doctypes import DocType
 from cbec.declaration.lifecycle import Declaration, Receipt
 from cbec.declaration.ports import AlreadyProcessed, Position
@@ -35,10 +35,11 @@ class Feedback(DeclarationCore):
         if found is None:
             return False
         doc_type, stream_id, state = found
+        event: EventData
         if ok:
-            event = (lc.SIGNED, self._data(doc_type, state, requestId=request_id))
+            event = DocumentSigned(**self._stream(doc_type, state), request_id=request_id)
         else:
-            event = (lc.SIGNING_FAILED, self._data(doc_type, state, requestId=request_id, error=error or {}))
+            event = DocumentSigningFailed(**self._stream(doc_type, state), request_id=request_id, error=error or {})
         return self._append_once(stream_id, state, [event], position)
 
     def record_sent(self, sent: DocumentTransmitted, position: Position | None = None) -> bool:
@@ -46,16 +47,12 @@ class Feedback(DeclarationCore):
         if found is None:
             return False
         doc_type, stream_id, state = found
-        event = (
-            lc.SENT,
-            self._data(
-                doc_type,
-                state,
-                requestId=sent.request_id,
-                fileName=sent.file_name,
-                copMsgId=sent.cop_msg_id,
-                sentAt=sent.sent_at,
-            ),
+        event = DocumentSent(
+            **self._stream(doc_type, state),
+            request_id=sent.request_id,
+            file_name=sent.file_name,
+            cop_msg_id=sent.cop_msg_id,
+            sent_at=sent.sent_at,
         )
         return self._append_once(stream_id, state, [event], position)
 
@@ -96,17 +93,13 @@ class Feedback(DeclarationCore):
                              doc_type.code)
                 self._mark(position)
                 return False
-            event = (
-                lc.RECEIPT_RECORDED,
-                self._data(
-                    doc_type,
-                    state,
-                    receiptId=receipt.receipt_id,
-                    receiptType=receipt.receipt_type,
-                    returnStatus=receipt.return_status,
-                    returnTime=receipt.return_time,
-                    returnInfo=receipt.return_info,
-                ),
+            event = ReceiptRecorded(
+                **self._stream(doc_type, state),
+                receipt_id=receipt.receipt_id,
+                receipt_type=receipt.receipt_type,
+                return_status=receipt.return_status,
+                return_time=receipt.return_time,
+                return_info=receipt.return_info,
             )
             try:
                 self._commit(doc_type, stream_id, state, [event], position)
@@ -134,11 +127,11 @@ class Feedback(DeclarationCore):
         self,
         stream_id: uuid.UUID,
         state: Declaration,
-        events: Events,
+        events: list[EventData],
         position: Position | None,
     ) -> bool:
         try:
-            self.store.append(stream_id, state.version, events, position)
+            self.store.append(stream_id, state.version, stored(events), position)
             return True
         except AlreadyProcessed:
             return False

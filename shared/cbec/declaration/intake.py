@@ -11,9 +11,17 @@ from datetime import timedelta, timezone
 from typing import Any
 
 from cbec.contracts.commands import DeclareDocument
+from cbec.contracts.events import (
+    DocumentHeld,
+    DocumentReceived,
+    DocumentRefused,
+    DocumentWithdrawn,
+    EventData,
+    stream_fields,
+)
 from cbec.declaration import changes, ownership, shape, statuses, tenancy
 from cbec.declaration import lifecycle as lc
-from cbec.declaration.core import DeclarationCore, Events, Outcome
+from cbec.declaration.core import DeclarationCore, Outcome, stored
 from cbec.declaration.lifecycle import Declaration
 from cbec.declaration.policy import DocumentPolicy, Identity
 from cbec.declaration.ports import AlreadyProcessed, Position, StreamAppend
@@ -112,10 +120,9 @@ class Intake(DeclarationCore):
         if decision.error is not None:
             return self._refuse(policy, stream_id, state, command, [decision.error], position, identity)
         if decision.withdraw:
-            withdrawn: Events = [
-                (lc.WITHDRAWN, self._data(doc_type, state, commandId=command.command_id, sender=command.sender))
-            ]
-            self._commit(doc_type, stream_id, state, withdrawn, position)
+            withdrawn = DocumentWithdrawn(**self._stream(doc_type, state), command_id=command.command_id,
+                                          sender=command.sender)
+            self._commit(doc_type, stream_id, state, [withdrawn], position)
             return Outcome("accepted", stream_id, statuses.document_status("withdrawn"))
         document = self._complete(policy, command.document, decision.app_type)
         errors = self.validate(doc_type, document)
@@ -127,27 +134,25 @@ class Intake(DeclarationCore):
                 extra += verdict.appends
         if errors:
             return self._refuse(policy, stream_id, state, command, errors, position, identity)
-        received = {
-            "docType": doc_type.code,
-            "clearanceKey": identity.clearance_key,
-            **identity.links,
-            "sender": command.sender,
-            "commandId": command.command_id,
-            "contentHash": content_hash,
-            "appType": decision.app_type,
-            "links": identity.links,
-            "document": document,
-        }
+        received = DocumentReceived(
+            **stream_fields(doc_type.code, identity.clearance_key, identity.links),
+            sender=command.sender,
+            command_id=command.command_id,
+            content_hash=content_hash,
+            app_type=decision.app_type,
+            links=identity.links.to_dict(),
+            document=document,
+        )
         probe = state.copy()
-        probe.apply(lc.RECEIVED, received)
-        events: Events = [(lc.RECEIVED, received)]
+        probe.apply(*stored([received])[0])
+        events: list[EventData] = [received]
         if policy.held_at_intake and decision.app_type != "3":
             # The saga decides the release, and says what the document waits for.
-            events.append((lc.HELD, self._data(doc_type, probe, waitingFor=[statuses.AWAITING_RELEASE])))
+            events.append(DocumentHeld(**self._stream(doc_type, probe), waiting_for=[statuses.AWAITING_RELEASE]))
         else:
             events.append(self._release_event(doc_type, stream_id, state.version + 2, probe))
         self._commit(doc_type, stream_id, state, events, position, extra)
-        probe.apply(*events[-1])
+        probe.apply(*stored(events[-1:])[0])
         return Outcome("accepted", stream_id, probe.status)
 
     def _refuse_unkeyed(self, position: Position | None, *errors: CebError) -> Outcome:
@@ -165,14 +170,18 @@ class Intake(DeclarationCore):
         identity: Identity,
     ) -> Outcome:
         outcome = self._refused(stream_id, errors)
-        data = self._data(policy.doc_type, state, commandId=command.command_id, sender=command.sender,
-                          errors=[e.to_dict() for e in outcome.errors])
-        if outcome.omitted:
-            data["errorCount"] = outcome.error_count
-        if not state.clearance_key:
-            data.update(identity.links, clearanceKey=identity.clearance_key)
+        # A document not yet stored here belongs where its identity says.
+        where = (stream_fields(policy.code, state.clearance_key, state.links) if state.clearance_key
+                 else stream_fields(policy.code, identity.clearance_key, identity.links))
+        refused = DocumentRefused(
+            **where,
+            command_id=command.command_id,
+            sender=command.sender,
+            errors=[e.to_dict() for e in outcome.errors],
+            error_count=outcome.error_count if outcome.omitted else None,
+        )
         try:
-            self.store.append(stream_id, state.version, [(lc.REFUSED, data)], position)
+            self.store.append(stream_id, state.version, stored([refused]), position)
         except AlreadyProcessed:
             pass
         return outcome

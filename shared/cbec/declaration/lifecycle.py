@@ -16,6 +16,7 @@ from cbec.contracts.events import SENT as SENT
 from cbec.contracts.events import SIGNED as SIGNED
 from cbec.contracts.events import SIGNING_FAILED as SIGNING_FAILED
 from cbec.contracts.events import WITHDRAWN as WITHDRAWN
+from cbec.contracts.events import Links
 from cbec.declaration import statuses
 
 
@@ -45,7 +46,7 @@ class Declaration:
     phase: str = "new"
     clearance_key: str = ""
     app_type: str = ""  # of the current document: 1 new, 2 change, 3 delete
-    links: dict[str, Any] = field(default_factory=dict)  # carried on every event (businessKey, …)
+    links: Links = field(default_factory=Links)  # carried on every event (businessKey, …)
     # sender/commandId → the command's errors: a repeat returns them (a commandId is unique per sender)
     commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     ever_released: bool = False  # customs has seen (or is about to see) a version of this document
@@ -65,7 +66,6 @@ class Declaration:
         or adds to the copied containers; event data is never mutated, so the copy shares it."""
         return replace(
             self,
-            links=dict(self.links),
             commands=dict(self.commands),
             waiting_for=list(self.waiting_for),
             errors=list(self.errors),
@@ -84,7 +84,7 @@ class Declaration:
             self.content_hash = data["contentHash"]
             self.document = data["document"]
             self.app_type = data.get("appType", "1")
-            self.links = dict(data.get("links", {}))
+            self.links = Links.from_dict(data.get("links") or {})
             self.errors = []
             self.superseded = len(self.receipts)
         elif event_type == REFUSED:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cbec.contracts.commands import DeclareDocument
+from cbec.contracts.events import Links
 from cbec.declaration.doctypes import DocType
 from cbec.declaration.lifecycle import Declaration
 from cbec.errors import CebError
@@ -25,7 +26,7 @@ class Identity:
     """Where a document belongs: its clearance(s) and the links every event of its stream carries."""
 
     clearance_key: str
-    links: dict[str, Any]
+    links: Links
     errors: list[CebError] = field(default_factory=list)
 
 
@@ -89,7 +90,7 @@ class DocumentPolicy:
         """The clearance key (``ebpCode:orderNo``, else the business key) and the stream's links."""
         head = self.head(command.document)
         clearance = platform_clearance(head.get("ebpCode", ""), head.get("orderNo", ""))
-        return Identity(clearance or ":".join(key), {"businessKey": list(key)})
+        return Identity(clearance or ":".join(key), Links(business_key=list(key)))
 
     def clearance_hint(self, command: DeclareDocument) -> str:
         """The clearance a command most likely belongs to, without reading anything ('' if unknown)."""

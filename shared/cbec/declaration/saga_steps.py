@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+from cbec.contracts.events import DocumentRefused, EventData
 from cbec.declaration import clearance
-from cbec.declaration import lifecycle as lc
-from cbec.declaration.core import DeclarationCore, Events
+from cbec.declaration.core import DeclarationCore
 from cbec.declaration.doctypes import DocType
 from cbec.declaration.lifecycle import Declaration
 from cbec.declaration.ports import AlreadyProcessed, Position
@@ -48,9 +48,9 @@ class SagaSteps(DeclarationCore):
     ) -> bool:
         """The saga refuses a held document (e.g. a cancel the list's state does not allow)."""
 
-        def step(doc_type: DocType, stream_id: uuid.UUID, state: Declaration) -> Events:
-            data = self._data(doc_type, state, errors=[e.to_dict() for e in errors], refusesDocument=True)
-            return [(lc.REFUSED, data)]
+        def step(doc_type: DocType, stream_id: uuid.UUID, state: Declaration) -> list[EventData]:
+            return [DocumentRefused(**self._stream(doc_type, state), errors=[e.to_dict() for e in errors],
+                                    refuses_document=True)]
 
         return self._saga_step(doc_type_code, key, position, lambda s: s.phase in ("held", "received"), step)
 
@@ -72,7 +72,7 @@ class SagaSteps(DeclarationCore):
 
         return self._retry(attempt, stream_id)
 
-    def _release_step(self, doc_type: DocType, stream_id: uuid.UUID, state: Declaration) -> Events:
+    def _release_step(self, doc_type: DocType, stream_id: uuid.UUID, state: Declaration) -> list[EventData]:
         return [self._release_event(doc_type, stream_id, state.version + 1, state)]
 
     def _saga_step(
@@ -81,7 +81,7 @@ class SagaSteps(DeclarationCore):
         key: tuple[str, ...],
         position: Position | None,
         allowed: Callable[[Declaration], bool],
-        step: Callable[[DocType, uuid.UUID, Declaration], Events],
+        step: Callable[[DocType, uuid.UUID, Declaration], list[EventData]],
     ) -> bool:
         doc_type = self.doc_types[doc_type_code]
         stream_id = doc_type.stream_id(key)

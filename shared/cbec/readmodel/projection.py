@@ -70,7 +70,7 @@ def document_row(
     if not isinstance(doc_type, str) or doc_type not in BY_CODE:
         return None
     state = lc.fold(doc_type, [(t, d) for t, d in events if t in lc.EVENT_TYPES])
-    key: list[str] = list(state.links.get("businessKey") or [])
+    key: list[str] = list(state.links.business_key or [])
     if not key and state.document is not None:
         key = list(BY_CODE[doc_type].business_key(state.document))
     sender = state.sender or next((str(d.get("sender", "")) for t, d in events if d.get("sender")), "")
