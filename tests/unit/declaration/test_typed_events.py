@@ -8,7 +8,6 @@ from cbec.contracts.events import EVENT_DATA, EVENT_TYPES, DocumentReceived, Doc
 from cbec.errors import CebError
 from cbec.intake_limits import IntakeLimits
 from cbec_testkit.samples import DECLARANT, LOGISTICS_COMPANY, PLATFORM
-
 from conftest import World, not_read_back
 
 
