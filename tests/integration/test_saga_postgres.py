@@ -5,11 +5,10 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from cbec.clock import FakeClock
-from cbec.declaration.routing import public_event
+from cbec.contracts.events import DeclarationEvent, DocumentHeld, DocumentReceived, EventData, ReceiptRecorded
 from cbec.store.event_store import EventStore
 from saga_service import domain
 from saga_service.application import SagaApp, stream_of
@@ -20,29 +19,36 @@ pytestmark = pytest.mark.integration
 KEY = "3105960001:PG00000001"
 
 
-def _event(doc_type: str, version: int, event_type: str, **data: object) -> dict[str, Any]:
-    stream = uuid.uuid5(uuid.NAMESPACE_URL, f"{doc_type}:{KEY}")
-    data = {"docType": doc_type, "clearanceKey": KEY, **data}
-    envelope: dict[str, Any] = public_event(stream, version, event_type, data)
-    return envelope
+def _event(version: int, payload: EventData) -> DeclarationEvent:
+    stream = uuid.uuid5(uuid.NAMESPACE_URL, f"{payload.doc_type}:{KEY}")
+    return DeclarationEvent.of(stream, version, payload.TYPE, payload.to_dict())
+
+
+def _received(doc_type: str, sender: str, business_key: list[str] | None = None) -> DeclarationEvent:
+    return _event(1, DocumentReceived(doc_type=doc_type, clearance_key=KEY, business_key=business_key,
+                                      sender=sender, command_id="c1", content_hash="0" * 64))
+
+
+def _accepted(doc_type: str, return_time: str) -> DeclarationEvent:
+    return _event(2, ReceiptRecorded(doc_type=doc_type, clearance_key=KEY, receipt_id=return_time,
+                                     receipt_type=doc_type[:-1] + "2", return_status=120, return_time=return_time,
+                                     return_info=""))
 
 
 def test_concurrent_sagas_release_the_waybill_exactly_once(database_url: str, pg_schema: str) -> None:
     stores = [EventStore.open(database_url, schema=pg_schema, name="saga") for _ in range(2)]
     clock = FakeClock()
     sagas = [SagaApp(s, policy=Policy(receipt_timeout=timedelta(minutes=5)), clock=clock) for s in stores]
-    sagas[0].observe(_event("CEB511", 1, "DocumentReceived", sender="3105960003", businessKey=["L", "1"]))
-    sagas[0].observe(_event("CEB511", 2, "DocumentHeld", waitingFor=["order", "payment"]))
+    sagas[0].observe(_received("CEB511", "3105960003", ["L", "1"]))
+    sagas[0].observe(_event(2, DocumentHeld(doc_type="CEB511", clearance_key=KEY, waiting_for=["order", "payment"])))
     for doc_type, sender in (("CEB311", "3105960001"), ("CEB411", "3105960002")):
-        sagas[0].observe(_event(doc_type, 1, "DocumentReceived", sender=sender))
-    sagas[1].observe(_event("CEB311", 2, "ReceiptRecorded", returnStatus=120, returnTime="20260101000000001",
-                            returnInfo=""))
+        sagas[0].observe(_received(doc_type, sender))
+    sagas[1].observe(_accepted("CEB311", "20260101000000001"))
     barrier = threading.Barrier(2)
 
     def deliver(saga: SagaApp) -> None:
         barrier.wait()
-        saga.observe(_event("CEB411", 2, "ReceiptRecorded", returnStatus=120, returnTime="20260101000000002",
-                            returnInfo=""))
+        saga.observe(_accepted("CEB411", "20260101000000002"))
 
     threads = [threading.Thread(target=deliver, args=(s,)) for s in sagas]
     for t in threads:

@@ -103,27 +103,26 @@ class SagaApp:
             if message.topic == topics.GOODS_LEFT:
                 self._goods_left_step(uow, GoodsLeft.from_json(message.value).clearance_key, now)
             else:
-                self._observe_step(uow, DeclarationEvent.from_json(message.value).to_dict(), now)
+                self._observe_step(uow, DeclarationEvent.from_json(message.value), now)
         except ContractError as bad:
             # Dead-lettered to cbec.dlq.saga by the consumer (the batch is redone without it).
             log.warning("saga: unreadable message on %s@%d: %s", message.topic, message.offset, bad)
             raise
 
-    def observe(self, envelope: dict[str, Any], tracking: Tracking | None = None) -> list[Decision]:
+    def observe(self, event: DeclarationEvent, tracking: Tracking | None = None) -> list[Decision]:
         """Fold one declaration event into its clearance and act on it."""
-        key = str(envelope.get("clearanceKey", ""))
-        return self._run(lambda uow, now: self._observe_step(uow, envelope, now), tracking).get(key, [])
+        return self._run(lambda uow, now: self._observe_step(uow, event, now), tracking).get(event.clearance_key, [])
 
     def goods_left(self, key: str, tracking: Tracking | None = None) -> list[Decision]:
         """The goods of ``key`` left the zone or site: cancels are refused, returns allowed from now on."""
         return self._run(lambda uow, now: self._goods_left_step(uow, key, now), tracking).get(key, [])
 
-    def _observe_step(self, uow: _UnitOfWork, envelope: dict[str, Any], now: datetime) -> None:
-        key = str(envelope.get("clearanceKey", ""))
-        if not key or domain.kind_of(str(envelope.get("docType", ""))) is None:
+    def _observe_step(self, uow: _UnitOfWork, event: DeclarationEvent, now: datetime) -> None:
+        key = event.clearance_key
+        if not key or domain.kind_of(event.doc_type) is None:
             return
         touched = uow.get(key)
-        touched.events += domain.observe(touched.state, envelope, now, self.policy)
+        touched.events += domain.observe(touched.state, event, now, self.policy)
         entry_join.join(uow, key, now, self.policy)
 
     def _goods_left_step(self, uow: _UnitOfWork, key: str, now: datetime) -> None:

@@ -21,7 +21,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import cbec.declaration.lifecycle as lc
+from cbec.contracts.events import (
+    EVENT_DATA,
+    DeclarationEvent,
+    DocumentHeld,
+    DocumentReceived,
+    DocumentRefused,
+    DocumentReleased,
+    DocumentSent,
+    DocumentSigned,
+    DocumentSigningFailed,
+    DocumentWithdrawn,
+    EventData,
+    ReceiptRecorded,
+)
 from cbec.declaration import statuses
 from cbec.declaration.doctypes import BY_CODE
 from cbec.declaration.receipt_clock import DEFAULT_MAX_SKEW, return_time_problem
@@ -192,7 +205,7 @@ class Clearance:
         doc_type = str(event.get("docType", ""))
         kind = kind_of(doc_type)
         assert kind is not None  # observe() lets only followed types through
-        body: dict[str, Any] = event.get("data", {})
+        payload = observed_payload(event)
         doc = self.docs.get(kind)
         stream_id = str(event.get("streamId", ""))
         if doc is None or (stream_id and doc.stream_id and stream_id != doc.stream_id):
@@ -203,14 +216,13 @@ class Clearance:
                 doc.published, doc.published_reason = previous.published, previous.published_reason
             self.docs[kind] = doc
         doc.upstream_version = int(event.get("version", doc.upstream_version + 1))
-        kind_of_event = event["type"]
-        if body.get("businessKey"):
-            doc.business_key = [str(k) for k in body["businessKey"]]
+        if payload.business_key:
+            doc.business_key = [str(k) for k in payload.business_key]
         elif not doc.business_key and kind == "order":
             doc.business_key = self.key.split(":", 1)
-        if kind == "entry" and body.get("logisticsNos"):
-            doc.members = [str(k) for k in body["logisticsNos"]]
-        if kind_of_event == lc.RECEIVED:
+        if kind == "entry" and payload.logistics_nos:
+            doc.members = [str(k) for k in payload.logistics_nos]
+        if isinstance(payload, DocumentReceived):
             if doc.phase not in ("new", "refused"):
                 # A change (e.g. a correction after a rejection): a new version to carry through;
                 # the previous version's receipts become history.
@@ -218,37 +230,36 @@ class Clearance:
                 doc.history.extend(doc.receipts)
                 doc.receipts = []
             doc.phase = "received"
-            doc.sender = str(body.get("sender", doc.sender))
+            doc.sender = payload.sender or doc.sender
             doc.resends, doc.alerted, doc.progress_at, doc.intake_errors = 0, False, "", []
-        elif kind_of_event == lc.REFUSED:
-            if doc.phase in ("new", "refused") or body.get("refusesDocument"):
+        elif isinstance(payload, DocumentRefused):
+            if doc.phase in ("new", "refused") or payload.refuses_document:
                 doc.phase = "refused"
-            doc.sender = doc.sender or str(body.get("sender", ""))
-            doc.intake_errors = list(body.get("errors", []))
-        elif kind_of_event == lc.HELD:
+            doc.sender = doc.sender or payload.sender or ""
+            doc.intake_errors = list(payload.errors)
+        elif isinstance(payload, DocumentHeld):
             doc.phase = "held"
-        elif kind_of_event == lc.WITHDRAWN:
+        elif isinstance(payload, DocumentWithdrawn):
             # Deleted (appType 3) before customs saw this version: nothing to release or resend, and
             # no receipt of its own, so it is never at the gate for the documents that wait for it.
             doc.phase = "withdrawn"
             doc.history.extend(doc.receipts)
             doc.receipts = []
-        elif kind_of_event == lc.RELEASED:
+        elif isinstance(payload, DocumentReleased):
             doc.phase = "released"
-            doc.sender = doc.sender or str(body.get("sender", ""))
-        elif kind_of_event == lc.SIGNED:
+            doc.sender = doc.sender or payload.sender
+        elif isinstance(payload, DocumentSigned):
             doc.phase = "signed"
-        elif kind_of_event == lc.SIGNING_FAILED:
+        elif isinstance(payload, DocumentSigningFailed):
             doc.phase = "signing-failed"
-        elif kind_of_event == lc.SENT:
+        elif isinstance(payload, DocumentSent):
             doc.phase = "sent"
             doc.progress_at = data["at"]
-        elif kind_of_event == lc.RECEIPT_RECORDED:
-            status = int(body["returnStatus"])
-            receipt_type = str(body.get("receiptType", ""))
-            if receipt_type == FORMAT_ERROR:
+        elif isinstance(payload, ReceiptRecorded):
+            status = int(payload.return_status)
+            if payload.receipt_type == FORMAT_ERROR:
                 status = -abs(status) or -1  # a DXP transport code (0001 format, 1001 signature …): a failure
-            receipt = Receipt(status, str(body.get("returnTime", "")), str(body.get("returnInfo", "")), receipt_type)
+            receipt = Receipt(status, payload.return_time, payload.return_info, payload.receipt_type)
             if not any((r.status, r.time) == (receipt.status, receipt.time) for r in doc.receipts + doc.history):
                 doc.receipts.append(receipt)
             doc.progress_at = data["at"]
@@ -326,34 +337,35 @@ def fold(key: str, events: list[tuple[str, dict[str, Any]]]) -> Clearance:
 Decision = tuple[str, dict[str, Any]]
 
 
-def observe(state: Clearance, event: dict[str, Any], at: datetime, policy: Policy) -> list[Decision]:
-    """Record one upstream event (a ``cbec.event/1`` envelope) and decide what follows from it.
+def observe(state: Clearance, event: DeclarationEvent, at: datetime, policy: Policy) -> list[Decision]:
+    """Record one upstream event (a ``cbec.event/1`` envelope, read once) and decide what follows from it.
 
     Returns ``[]`` for an event already seen (same or older stream version) or of a document
     type the saga does not follow.
     """
-    kind = kind_of(str(event.get("docType", "")))
+    kind = kind_of(event.doc_type)
     if kind is None:
         return []
     doc = state.docs.get(kind)
-    stream_id = str(event.get("streamId", ""))
-    version = int(event.get("version", 0))
-    if doc is not None and (not stream_id or stream_id == doc.stream_id) and version <= doc.upstream_version:
+    if doc is not None and (not event.stream_id or event.stream_id == doc.stream_id) \
+            and event.version <= doc.upstream_version:
         return []
-    if event.get("type") == lc.RECEIPT_RECORDED:
-        problem = return_time_problem(str(event.get("data", {}).get("returnTime", "")), at, policy.receipt_max_skew)
+    payload = event.payload
+    if isinstance(payload, ReceiptRecorded):
+        problem = return_time_problem(payload.return_time, at, policy.receipt_max_skew)
         if problem is not None:
             return _refused_receipt(state, event, kind, problem.message, at)
     return then_decide(state, [(OBSERVED, {"event": _slim(event), "at": at.isoformat()})], at, policy)
 
 
-def _refused_receipt(state: Clearance, event: dict[str, Any], kind: str, why: str, at: datetime) -> list[Decision]:
+def _refused_receipt(state: Clearance, event: DeclarationEvent, kind: str, why: str,
+                     at: datetime) -> list[Decision]:
     """A receipt not from customs (dated in the future): not folded, alerted once to the document's sender."""
-    reason = f"a {event.get('docType')} receipt was refused and not recorded: {why}"
+    reason = f"a {event.doc_type} receipt was refused and not recorded: {why}"
     if reason in state.alerts:
         return []
     doc = state.docs.get(kind)
-    alert = {"clearanceKey": state.key, "kind": "", "docType": str(event.get("docType", "")),
+    alert = {"clearanceKey": state.key, "kind": "", "docType": event.doc_type,
              "tenant": doc.sender if doc is not None else "", "businessKey": doc.business_key if doc else [],
              "at": at.isoformat(), "reason": reason}
     state.apply(ALERT_RAISED, alert)
@@ -486,12 +498,29 @@ def _command(state: Clearance, doc: Doc, what: str) -> dict[str, Any]:
             "commandId": f"saga:{state.key}:{doc.kind}:{doc.generation}:{what}"}
 
 
-def _slim(event: dict[str, Any]) -> dict[str, Any]:
-    """Keep only what folding needs (the envelope never carries personal data)."""
-    keep = ("sender", "waitingFor", "receiptType", "returnStatus", "returnTime", "returnInfo", "businessKey",
-            "clearanceKeys", "logisticsNos", "errors", "requestId", "refusesDocument")
+# What the saga keeps of an upstream event's payload (the envelope never carries personal data).
+_KEPT = ("sender", "waitingFor", "receiptType", "returnStatus", "returnTime", "returnInfo", "businessKey",
+         "clearanceKeys", "logisticsNos", "errors", "requestId", "refusesDocument")
+# The payload fields it leaves out, read back as empty (folding never looks at them).
+_LEFT_OUT: dict[str, Any] = {"sender": "", "commandId": "", "contentHash": "", "waitingFor": [], "errors": [],
+                             "requestId": "", "error": {}, "fileName": "", "copMsgId": "", "sentAt": "",
+                             "receiptId": "", "receiptType": "", "returnTime": "", "returnInfo": ""}
+
+
+def _slim(event: DeclarationEvent) -> dict[str, Any]:
+    """Keep only what folding needs (stored in the saga's ``UpstreamObserved``)."""
     return {
-        "type": event.get("type"), "streamId": event.get("streamId"), "version": event.get("version"),
-        "docType": event.get("docType"), "clearanceKey": event.get("clearanceKey"),
-        "data": {k: v for k, v in dict(event.get("data", {})).items() if k in keep},
+        "type": event.type, "streamId": event.stream_id, "version": event.version,
+        "docType": event.doc_type, "clearanceKey": event.clearance_key,
+        "data": {k: v for k, v in event.data.items() if k in _KEPT},
     }
+
+
+def observed_payload(event: dict[str, Any]) -> EventData:
+    """The typed payload of an upstream event as :func:`_slim` stored it (its type's class; the base
+    class for a type this version does not know)."""
+    kind = EVENT_DATA.get(str(event.get("type", "")), EventData)
+    body = {"docType": str(event.get("docType", "")), "clearanceKey": str(event.get("clearanceKey") or ""),
+            **dict(event.get("data", {}))}
+    left_out = {k: _LEFT_OUT[k] for k in kind.required() - body.keys() if k in _LEFT_OUT}
+    return kind.from_dict({**left_out, **body})

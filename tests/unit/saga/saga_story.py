@@ -15,12 +15,26 @@ from typing import Any
 
 from cbec.bus.in_process import InProcessBus
 from cbec.clock import FakeClock
+from cbec.contracts.events import (
+    DeclarationEvent,
+    DocumentHeld,
+    DocumentReceived,
+    DocumentRefused,
+    DocumentReleased,
+    DocumentSent,
+    DocumentSigned,
+    DocumentWithdrawn,
+    EventData,
+    Links,
+    ReceiptRecorded,
+    StreamFields,
+    stream_fields,
+)
 from cbec.contracts.saga import SagaCommand
 from cbec.contracts.status import StatusMessage
 from cbec.contracts.topics import SAGA_COMMANDS as SAGA_COMMANDS_TOPIC
 from cbec.contracts.topics import STATUS as STATUS_TOPIC
 from cbec.declaration.doctypes import ALL, BY_CODE, INVENTORY
-from cbec.declaration.routing import public_event
 from cbec.store.event_store import EventStore
 from cbec.store.outbox import OutboxRelay
 from inventory_service import domain as inventory_domain
@@ -31,6 +45,7 @@ from saga_service.application import SagaApp, route
 from saga_service.domain import Policy
 
 EBP = "3105960001"
+CONTENT_HASH = "0" * 64
 # The story's enterprises by the kind of document they send.
 SENDERS = {"order": "3105960001", "payment": "3105960002", "waybill": "3105960003", "inventory": "3105960004",
            "cancel": "3105960004", "return": "3105960004", "entry": "3105960005"}
@@ -62,41 +77,49 @@ class Story:
         self.sent: list[tuple[str, str]] = []  # (clearance key, doc type) each time a document is sent
 
     # -- the owning services ----------------------------------------------------------------------
-    def emit(self, doc_type: str, event_type: str, data: dict[str, Any] | None = None,
-             key: str | None = None, stream_tag: str = "") -> dict[str, Any]:
-        key = key or self.key
-        stream = (doc_type, key + stream_tag)
+    def about(self, doc_type: str, key: str | None = None, links: Links | None = None) -> StreamFields:
+        """The fields every event of the story's ``doc_type`` document in clearance ``key`` starts with."""
+        return stream_fields(doc_type, key or self.key, links or Links())
+
+    def emit(self, payload: EventData, stream_tag: str = "") -> DeclarationEvent:
+        """Publish one event of an owning service; the saga reads it as it reads it from Kafka."""
+        key = payload.clearance_key
+        stream = (payload.doc_type, key + stream_tag)
         version = self.versions.get(stream, 0) + 1
         self.versions[stream] = version
-        stream_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{doc_type}:{key}{stream_tag}")
-        payload = {"docType": doc_type, "clearanceKey": key, **(data or {})}
-        envelope: dict[str, Any] = public_event(stream_id, version, event_type, payload)
-        self.saga.observe(envelope)
+        stream_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{payload.doc_type}:{key}{stream_tag}")
+        published = DeclarationEvent.of(stream_id, version, payload.TYPE, payload.to_dict())
+        event = DeclarationEvent.from_json(published.to_json())  # checked against its schema
+        self.saga.observe(event)
         self.pump()
-        return envelope
+        return event
 
-    def declare(self, what: str, key: str | None = None, **extra: Any) -> None:
+    def declare(self, what: str, key: str | None = None, *, sender: str | None = None,
+                clearance_keys: list[str] | None = None, logistics_nos: list[str] | None = None) -> None:
         doc_type = DOC_TYPES[what]
         key = key or self.key
         business_key = ["3105960003", waybill_no(key)] if what == "waybill" else [key, what]
-        self.emit(doc_type, "DocumentReceived", {"sender": sender_of(doc_type), "contentHash": "h",
-                                                 "businessKey": business_key, **extra}, key)
+        links = Links(business_key=business_key, clearance_keys=clearance_keys, logistics_nos=logistics_nos)
+        self.emit(DocumentReceived(**self.about(doc_type, key, links), sender=sender or sender_of(doc_type),
+                                   command_id=f"declare-{what}", content_hash=CONTENT_HASH))
         if doc_type in HELD_AT_INTAKE:
-            self.emit(doc_type, "DocumentHeld", {"waitingFor": ["prerequisites"], **extra}, key)
+            self.emit(DocumentHeld(**self.about(doc_type, key, links), waiting_for=["prerequisites"]))
         else:
             self._send(doc_type, key)
 
     def withdraw(self, what: str, key: str | None = None) -> None:
         """The sender deletes a document customs has not seen (appType 3): its service withdraws it."""
         doc_type = DOC_TYPES[what]
-        self.emit(doc_type, "DocumentWithdrawn", {"commandId": f"withdraw-{what}", "sender": sender_of(doc_type)},
-                  key)
+        self.emit(DocumentWithdrawn(**self.about(doc_type, key), command_id=f"withdraw-{what}",
+                                    sender=sender_of(doc_type)))
 
     def _send(self, doc_type: str, key: str) -> None:
-        self.emit(doc_type, "DocumentReleased", {"sender": sender_of(doc_type)}, key)
+        request_id = f"{doc_type}:{key}:{self.versions.get((doc_type, key), 0) + 1}"
+        self.emit(DocumentReleased(**self.about(doc_type, key), sender=sender_of(doc_type), request_id=request_id))
         if self.auto_send:
-            self.emit(doc_type, "DocumentSigned", {}, key)
-            self.emit(doc_type, "DocumentSent", {"fileName": "f.xml"}, key)
+            self.emit(DocumentSigned(**self.about(doc_type, key), request_id=request_id))
+            self.emit(DocumentSent(**self.about(doc_type, key), request_id=request_id, file_name="f.xml",
+                                   cop_msg_id="M1", sent_at=self.clock.now().isoformat()))
             self.sent.append((key, doc_type))
 
     def pump(self) -> None:
@@ -109,9 +132,8 @@ class Story:
             if command.command in ("ReleaseDocument", "ResendDocument"):
                 self._send(command.doc_type, command.clearance_key)
             elif command.command == "RefuseDocument":
-                errors = [e.to_dict() for e in command.errors]
-                self.emit(command.doc_type, "DocumentRefused", {"errors": errors, "refusesDocument": True},
-                          command.clearance_key)
+                self.emit(DocumentRefused(**self.about(command.doc_type, command.clearance_key),
+                                          errors=[e.to_dict() for e in command.errors], refuses_document=True))
             commands = self.bus.messages(SAGA_COMMANDS_TOPIC)
 
     # -- customs ------------------------------------------------------------------------------------
@@ -120,10 +142,10 @@ class Story:
         doc_type = DOC_TYPES[what]
         for code in codes:
             self.receipt_ms += 1
-            self.emit(doc_type, "ReceiptRecorded", {
-                "receiptType": doc_type[:-1] + str(int(doc_type[-1]) + 1), "returnStatus": code,
-                "returnTime": time or f"20260101120000{self.receipt_ms:03d}", "returnInfo": info or str(code),
-            }, key)
+            self.emit(ReceiptRecorded(**self.about(doc_type, key), receipt_id=f"r{self.receipt_ms}",
+                                      receipt_type=doc_type[:-1] + str(int(doc_type[-1]) + 1), return_status=code,
+                                      return_time=time or f"20260101120000{self.receipt_ms:03d}",
+                                      return_info=info or str(code)))
 
     def customs_accepts(self, *whats: str, key: str | None = None) -> None:
         for what in whats:

@@ -84,17 +84,33 @@ def test_everything_the_saga_publishes_validates_and_is_read_back() -> None:
 
 
 def test_the_saga_matches_only_event_types_the_services_publish() -> None:
-    """No phantom names: every declaration event type the saga's code names is one the services emit,
-    whether spelled as a literal or as one of the lifecycle's constants."""
+    """No phantom names: every declaration event the saga's code names, as a payload class it dispatches
+    on (``isinstance``), a string literal or a lifecycle constant, is one the services emit; and it
+    dispatches on the payload classes, not on names."""
+    import ast
     import re
     from pathlib import Path
 
+    import cbec.contracts.events as events
     import cbec.declaration.lifecycle as lc
     import saga_service
-    from cbec.contracts.events import EVENT_TYPES
 
-    source = "\n".join(p.read_text("utf-8") for p in Path(saga_service.__file__).parent.glob("*.py"))
+    published = set(events.EVENT_DATA.values())
+    sources = [p.read_text("utf-8") for p in Path(saga_service.__file__).parent.glob("*.py")]
+    source = "\n".join(sources)
+    dispatched: set[str] = set()
+    for tree in map(ast.parse, sources):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance":
+                target = node.args[1]
+                names = target.elts if isinstance(target, ast.Tuple) else [target]
+                dispatched |= {n.id for n in names if isinstance(n, ast.Name)}
+    named_classes = {n for n in dispatched | set(re.findall(r"\b((?:Document|Receipt)[A-Z]\w+)\b", source))
+                     if isinstance(getattr(events, n, None), type)}
+    assert {getattr(events, n) for n in named_classes} <= published
+    assert {n for n in dispatched if n.startswith(("Document", "Receipt"))} <= named_classes  # no phantom class
     literals = set(re.findall(r"""["']((?:Document|Receipt)[A-Z]\w+)["']""", source))
     constants = {getattr(lc, name) for name in re.findall(r"\blc\.([A-Z_]+)\b", source)}
-    named = literals | {c for c in constants if isinstance(c, str)}
-    assert named and named <= set(EVENT_TYPES)
+    assert literals | {c for c in constants if isinstance(c, str)} <= set(events.EVENT_TYPES)
+    # The saga folds what each published type means by its class: every type but none other.
+    assert {getattr(events, n) for n in dispatched if n in named_classes} == published

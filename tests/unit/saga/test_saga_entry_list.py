@@ -16,7 +16,7 @@ def _declared_up_to_list(story: Story, key: str) -> None:
 
 
 def _declare_entry(story: Story, *keys: str) -> None:
-    story.declare("entry", key=ENTRY, clearanceKeys=list(keys), logisticsNos=[waybill_no(k) for k in keys])
+    story.declare("entry", key=ENTRY, clearance_keys=list(keys), logistics_nos=[waybill_no(k) for k in keys])
 
 
 def test_entry_list_waits_for_the_list_of_every_waybill_in_it() -> None:
@@ -42,7 +42,7 @@ def test_entry_list_declared_after_all_its_lists_goes_out_at_once() -> None:
 
 def test_entry_list_declared_before_its_waybills_waits_for_them() -> None:
     story = Story()
-    story.declare("entry", key=ENTRY, clearanceKeys=[], logisticsNos=[waybill_no(FIRST), waybill_no(SECOND)])
+    story.declare("entry", key=ENTRY, clearance_keys=[], logistics_nos=[waybill_no(FIRST), waybill_no(SECOND)])
     assert not story.released("entry", key=ENTRY)
     _declared_up_to_list(story, FIRST)
     story.customs("list", 2, 120, key=FIRST)
@@ -54,7 +54,7 @@ def test_entry_list_declared_before_its_waybills_waits_for_them() -> None:
 
 def test_an_entry_list_naming_no_waybill_is_never_released() -> None:
     story = Story()
-    story.declare("entry", key=ENTRY, clearanceKeys=[], logisticsNos=[])
+    story.declare("entry", key=ENTRY, clearance_keys=[], logistics_nos=[])
     assert story.held_for("entry", key=ENTRY) == "waiting for its waybills"
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from saga_story import Story
+from cbec.contracts.events import DocumentReceived, DocumentReleased, DocumentSigningFailed, ReceiptRecorded
+from saga_story import CONTENT_HASH, Story
 
 
 @pytest.fixture
@@ -107,10 +108,9 @@ def test_duplicate_receipts_and_redelivered_events_change_nothing(clearance: Sto
     clearance.declare("waybill")
     clearance.customs("order", 2, 120)
     clearance.customs("order", 120, time="20260101120000002")  # the same 120 again
-    envelope = clearance.emit("CEB411", "ReceiptRecorded", {"receiptType": "CEB412", "returnStatus": 120,
-                                                             "returnTime": "20260101120000009",
-                                                             "returnInfo": ""})
-    assert clearance.saga.observe(envelope) == []  # the same event delivered twice
+    event = clearance.emit(ReceiptRecorded(**clearance.about("CEB411"), receipt_id="r9", receipt_type="CEB412",
+                                           return_status=120, return_time="20260101120000009", return_info=""))
+    assert clearance.saga.observe(event) == []  # the same event delivered twice
     assert len(clearance.commands("ReleaseDocument", "waybill")) == 1
     history = clearance.saga.view(clearance.key)["documents"]["order"]["receipts"]
     assert [r["returnStatus"] for r in history] == [2, 120]
@@ -283,16 +283,18 @@ def test_the_gate_is_120_or_2_and_nothing_else() -> None:
 
 def test_a_ceb900_format_error_is_a_rejection_with_its_reason(clearance: Story) -> None:
     clearance.declare("order")
-    clearance.emit("CEB311", "ReceiptRecorded", {"receiptType": "CEB900", "returnStatus": 2,
-                                                 "returnTime": "20260101120000001", "returnInfo": "schema: bad"})
+    clearance.emit(ReceiptRecorded(**clearance.about("CEB311"), receipt_id="f1", receipt_type="CEB900",
+                                   return_status=2, return_time="20260101120000001", return_info="schema: bad"))
     assert clearance.status_of("order") == "format error at customs (0002)"  # as the order service says
     assert clearance.saga.view(clearance.key)["documents"]["order"]["reason"] == "schema: bad"
 
 
 def test_a_signing_failure_raises_one_alert(clearance: Story) -> None:
-    clearance.emit("CEB311", "DocumentReceived", {"sender": "3105960001", "contentHash": "h"})
-    clearance.emit("CEB311", "DocumentReleased", {"sender": "3105960001"})
-    clearance.emit("CEB311", "DocumentSigningFailed", {"error": {"code": "CBEC-SIG-EXPIRED"}})
+    order = clearance.about("CEB311")
+    clearance.emit(DocumentReceived(**order, sender="3105960001", command_id="c1", content_hash=CONTENT_HASH))
+    clearance.emit(DocumentReleased(**order, sender="3105960001", request_id="CEB311:s:2"))
+    clearance.emit(DocumentSigningFailed(**order, request_id="CEB311:s:2",
+                                         error={"code": "CBEC-SIG-EXPIRED", "message": "expired"}))
     clearance.later(3600)
     alerts = [m for m in clearance.status_messages() if m.type == "ClearanceAlert"]
     assert len(alerts) == 1 and "signing CEB311 failed" in alerts[0].reason

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import uvicorn
 from cbec.bus.ports import Subscription
+from cbec.contracts.events import DocumentReceived
 from cbec.contracts.status import StatusMessage
 from cbec.contracts.topics import STATUS as STATUS_TOPIC
 from cbec.tenants import TenantRegistry
@@ -16,7 +17,7 @@ from cbec_testkit.tenants import DEMO_TENANTS
 from fastapi import FastAPI, Request, Response
 from saga_service.application import status_messages
 from saga_service.webhooks import SIGNATURE_HEADER, WebhookNotifier, httpx_post, verify
-from saga_story import Story
+from saga_story import CONTENT_HASH, Story
 
 URL = "https://platform.example/cbec/status"
 
@@ -64,7 +65,8 @@ def test_each_status_change_of_a_tenant_with_a_callback_is_posted_signed() -> No
 def test_a_failing_callback_is_retried_with_growing_backoff() -> None:
     story, receiver = Story(), Receiver(failures=2)
     notifier = _notifier(story, receiver)
-    story.emit("CEB311", "DocumentReceived", {"sender": "3105960001", "contentHash": "h"})
+    story.emit(DocumentReceived(**story.about("CEB311"), sender="3105960001", command_id="c1",
+                                content_hash=CONTENT_HASH))
     _feed(story, notifier)
     assert notifier.poll() == 1
     assert notifier.poll() == 0
@@ -81,7 +83,8 @@ def test_a_failing_callback_is_retried_with_growing_backoff() -> None:
 def test_after_n_failures_a_delivery_is_dead_lettered_and_can_be_replayed() -> None:
     story, receiver = Story(), Receiver(failures=100)
     notifier = _notifier(story, receiver, max_attempts=3)
-    story.emit("CEB311", "DocumentReceived", {"sender": "3105960001", "contentHash": "h"})
+    story.emit(DocumentReceived(**story.about("CEB311"), sender="3105960001", command_id="c1",
+                                content_hash=CONTENT_HASH))
     _feed(story, notifier)
     for _ in range(10):
         notifier.poll()
@@ -100,7 +103,8 @@ def test_after_n_failures_a_delivery_is_dead_lettered_and_can_be_replayed() -> N
 def test_pending_deliveries_survive_a_restart() -> None:
     story, receiver = Story(), Receiver(failures=1)
     notifier = _notifier(story, receiver)
-    story.emit("CEB311", "DocumentReceived", {"sender": "3105960001", "contentHash": "h"})
+    story.emit(DocumentReceived(**story.about("CEB311"), sender="3105960001", command_id="c1",
+                                content_hash=CONTENT_HASH))
     _feed(story, notifier)
     notifier.poll()
     restarted = _notifier(story, receiver)
