@@ -18,11 +18,6 @@ from cbec.store.events import RecordedEvent
 INTERNAL_EVENTS = frozenset({"ClearanceLocked", "QuotaReserved", "QuotaConsumed", "QuotaReleased"})
 
 
-def public_event(stream_id: uuid.UUID, version: int, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The versioned JSON envelope platforms consume (no personal data)."""
-    return DeclarationEvent.of(stream_id, version, event_type, data).to_dict()
-
-
 def sign_request(data: dict[str, Any]) -> SignRequest:
     """The sign request of a DocumentReleased: the sender's certificate signs the rendered XML."""
     return SignRequest(
