@@ -144,7 +144,7 @@ class Intake(DeclarationCore):
             document=document,
         )
         probe = state.copy()
-        probe.apply(*stored([received])[0])
+        probe.record(received)
         events: list[EventData] = [received]
         if policy.held_at_intake and decision.app_type != "3":
             # The saga decides the release, and says what the document waits for.
@@ -152,7 +152,7 @@ class Intake(DeclarationCore):
         else:
             events.append(self._release_event(doc_type, stream_id, state.version + 2, probe))
         self._commit(doc_type, stream_id, state, events, position, extra)
-        probe.apply(*stored(events[-1:])[0])
+        probe.record(events[-1])
         return Outcome("accepted", stream_id, probe.status)
 
     def _refuse_unkeyed(self, position: Position | None, *errors: CebError) -> Outcome:

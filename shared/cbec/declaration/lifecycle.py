@@ -16,7 +16,7 @@ from cbec.contracts.events import SENT as SENT
 from cbec.contracts.events import SIGNED as SIGNED
 from cbec.contracts.events import SIGNING_FAILED as SIGNING_FAILED
 from cbec.contracts.events import WITHDRAWN as WITHDRAWN
-from cbec.contracts.events import Links
+from cbec.contracts.events import EventData, Links
 from cbec.declaration import statuses
 
 
@@ -71,6 +71,10 @@ class Declaration:
             errors=list(self.errors),
             receipts=list(self.receipts),
         )
+
+    def record(self, event: EventData) -> None:
+        """Apply a typed event as the store will hold it."""
+        self.apply(event.TYPE, event.to_dict())
 
     def apply(self, event_type: str, data: dict[str, Any]) -> None:
         self.version += 1
