@@ -1,7 +1,7 @@
 """Inputs the hostile-input suite delivered in this run, by kind, kept in ``last-counts.json``.
 
 Each hostile test calls :func:`record` with what it sent; the final test
-(``test_suite_totals.py``) checks the total against :data:`MINIMUM_TOTAL` and the process's peak
+(``test_zz_suite_totals.py``) checks the total against :data:`MINIMUM_TOTAL` and the process's peak
 memory against :data:`MEMORY_BOUND_BYTES`.
 """
 

@@ -1,4 +1,4 @@
-"""The hostile-input suite's totals (runs last, see conftest.py): at least 10,000 hostile inputs per
+"""The hostile-input suite's totals (named to run last in this folder): at least 10,000 hostile inputs per
 run across schemathesis, the Kafka poison catalogue and the XML catalogue, and the process's peak
 memory under the bound. The counts are in tests/hostile/last-counts.json after each run."""
 
