@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from cbec.contracts.signing import SignRequest
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from signer_service.application import BACKEND_UNAVAILABLE, SignerApp
@@ -36,6 +37,23 @@ class VerifyBody(BaseModel):
     xml_b64: str
     profile: str | None = None
     registered_only: bool = False
+
+
+class Refusal(BaseModel):
+    detail: str
+
+
+# Every status a route answers is in the OpenAPI document (the hostile-input suite checks it).
+_UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"model": Refusal, "description": "the body is not JSON"}}
+_UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {401: {"model": Refusal, "description": "no valid client token"}}
+_SIGN_RESPONSES = {**_UNREADABLE, **_UNAUTHENTICATED,
+                   403: {"model": Refusal, "description": "this token may not sign for that enterprise"},
+                   422: {"description": "an invalid body, or the signing result with its error (CBEC code)"},
+                   503: {"description": "the signing result: the key backend is unavailable"}}
+_VERIFY_RESPONSES = {**_UNREADABLE, **_UNAUTHENTICATED,
+                     422: {"description": "an invalid body, or xml_b64 is not base64"}}
+_METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text format"}}
 
 
 def _bearer(authorization: str | None) -> str:
@@ -65,7 +83,7 @@ def create_router(app: SignerApp) -> APIRouter:
     every signing call is 401) and the operator's token in ``state.operator_token``."""
     router = APIRouter()
 
-    @router.post("/sign")
+    @router.post("/sign", responses=_SIGN_RESPONSES)
     def sign(body: SignBody, response: Response, caller: Annotated[SignerClient, Depends(client)]) -> dict[str, Any]:
         if body.tenant not in caller.codes:
             raise HTTPException(status_code=403, detail="this token may not sign for that enterprise")
@@ -83,7 +101,7 @@ def create_router(app: SignerApp) -> APIRouter:
             response.status_code = 503 if result.error.code == BACKEND_UNAVAILABLE else 422
         return result.to_dict()
 
-    @router.post("/verify", dependencies=[Depends(client)])
+    @router.post("/verify", dependencies=[Depends(client)], responses=_VERIFY_RESPONSES)
     def verify(body: VerifyBody) -> dict[str, object]:
         try:
             xml = base64.b64decode(body.xml_b64, validate=True)
@@ -99,7 +117,7 @@ def create_router(app: SignerApp) -> APIRouter:
             "profile": result.profile,
         }
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=PlainTextResponse, responses=_METRICS_RESPONSES)
     def metrics(per_tenant: Annotated[bool, Depends(operator)]) -> Response:
         body = app.render_metrics(per_tenant=per_tenant)
         return Response(body, media_type="text/plain; version=0.0.4")

@@ -56,7 +56,8 @@ def parse_xml(xml: bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element:
     try:
         root = etree.fromstring(xml, _PARSER)
     except etree.XMLSyntaxError as exc:
-        raise _fail("CBEC-XML", f"not well-formed XML: {exc}") from None
+        # One line: libxml2 may quote the offending input, newlines included (a forged finding line).
+        raise _fail("CBEC-XML", f"not well-formed XML: {' '.join(str(exc).split())}") from None
     if root is None:
         raise _fail("CBEC-XML", "empty document")
     if _byte_scan_suffices(xml):

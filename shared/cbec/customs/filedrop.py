@@ -8,6 +8,9 @@ from datetime import datetime
 from pathlib import Path
 
 from cbec.ceb.dxp import dxp_file_name
+from cbec.ceb.safe_xml import MAX_BYTES
+
+FETCH_BYTES = 64 * 1024 * 1024  # read per fetch() at most (one file always, whatever its size)
 
 
 def write_atomically(folder: Path, name: str, data: bytes) -> Path:
@@ -51,8 +54,22 @@ class FileDropLink:
         return write_atomically(self.outbox, name, data)
 
     def fetch(self) -> list[tuple[str, bytes]]:
-        """Receipt files in the inbox not yet acknowledged by this process, as (name, bytes)."""
-        return [(p.name, p.read_bytes()) for p in self.receipts() if p.name not in self._acknowledged]
+        """Receipt files in the inbox not yet acknowledged by this process, as (name, bytes), oldest
+        first, at most ``FETCH_BYTES`` per call (the rest on the next call): an inbox full of large
+        files never sits in memory at once. A file over ``MAX_BYTES`` is read only that far plus one
+        byte, which the parser refuses as oversize (``CBEC-XML-SIZE``)."""
+        out: list[tuple[str, bytes]] = []
+        total = 0
+        for path in self.receipts():
+            if path.name in self._acknowledged:
+                continue
+            if out and total >= FETCH_BYTES:
+                break
+            with path.open("rb") as f:
+                data = f.read(MAX_BYTES + 1)
+            out.append((path.name, data))
+            total += len(data)
+        return out
 
     def acknowledge(self, name: str) -> None:
         self._acknowledged.add(name)
