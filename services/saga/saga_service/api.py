@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from cbec.auth.keys import ApiKeyRegistry
-from cbec.declaration.http import Unauthenticated, caller, problem
+from cbec.declaration.http import Problem, Unauthenticated, caller, problem
 from cbec.privacy.log_filter import mask_text
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -58,7 +58,7 @@ def make_http_app(app: SagaApp, auth: ApiKeyRegistry | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @api.get("/v1/clearances/{key}")
+    @api.get("/v1/clearances/{key}", responses={401: {"model": Problem}, 404: {"model": Problem}})
     def clearance(key: str, tenant: str = Depends(caller)) -> JSONResponse:
         state = app.load(key)
         if not state.docs or tenant not in parties(state):

@@ -13,8 +13,9 @@ from cbec.bus import Consumer, DeadLetter, Handler, HandlerFailed, Message, Publ
 MakeConsumer = Callable[..., Consumer]
 
 
-def deliver(consumer: Consumer, until: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Run the consumer until ``until()`` holds (Kafka needs a few polls to join its group)."""
+def deliver(consumer: Consumer, until: Callable[[], bool], timeout: float = 90.0) -> None:
+    """Run the consumer until ``until()`` holds (Kafka needs a few polls to join its group; a loaded
+    machine can take tens of seconds for a first assignment on a new topic)."""
     deadline = time.monotonic() + timeout
     while not until():
         if time.monotonic() > deadline:
