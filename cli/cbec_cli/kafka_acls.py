@@ -84,9 +84,9 @@ def trust_table(tenants: TenantRegistry) -> list[TopicAccess]:
                      for t in tenants.all() if t.roles & policy.sender_roles]
         rows.append(TopicAccess(topics.events(service), (user,), (service_user(SAGA),)))
         rows.append(TopicAccess(topics.dead_letters(service), (user,), ()))
-    site_operators = tuple(tenant_user(t.customs_code) for t in tenants.all() if Role.SITE_OPERATOR in t.roles)
+    site_operators = [t.customs_code for t in tenants.all() if Role.SITE_OPERATOR in t.roles]
     rows += [
-        TopicAccess(topics.GOODS_LEFT, site_operators, (service_user(SAGA),)),
+        TopicAccess(topics.GOODS_LEFT, (), (service_user(SAGA),)),  # development only: no tenant may write it
         TopicAccess(topics.SIGN_REQUESTS, declaring, (service_user(SIGNER),)),
         TopicAccess(topics.SIGN_RESULTS, (service_user(SIGNER),),
                     (*declaring, service_user(RECEIPTS), service_user(SIGNER))),  # the signer reads its cache back
@@ -97,6 +97,8 @@ def trust_table(tenants: TenantRegistry) -> list[TopicAccess]:
         TopicAccess(topics.STATUS, (service_user(SAGA),), (service_user(SAGA),)),  # the saga's webhook sender
         TopicAccess(topics.WEBHOOK_DEAD_LETTERS, (service_user(SAGA),), ()),
     ]
+    rows += [TopicAccess(topics.tenant_goods_left(code), (tenant_user(code),), (service_user(SAGA),))
+             for code in site_operators]
     rows += [TopicAccess(topics.tenant_status(t.customs_code), (service_user(SAGA),), (tenant_user(t.customs_code),))
              for t in tenants.all()]
     return rows

@@ -23,11 +23,13 @@ from cbec.contracts.base import ContractError, as_ceb_error
 from cbec.contracts.commands import GoodsLeft
 from cbec.contracts.events import DeclarationEvent
 from cbec.contracts.status import CLEARANCE_ALERT, STATUS_CHANGED, StatusMessage
+from cbec.errors import CebError
 from cbec.store.errors import AlreadyProcessed
 from cbec.store.event_store import EventStore
 from cbec.store.events import Append, NewEvent, RecordedEvent
 from cbec.store.handling import retry_on_conflict
 from cbec.store.outbox import tracking_for
+from cbec.tenants import Role, TenantRegistry
 from eventsourcing.persistence import Tracking
 
 from saga_service import domain, entry_join
@@ -39,6 +41,14 @@ NAME = "saga"
 SAGA_NAMESPACE = uuid.UUID("0b7d2c3e-93a4-4f0e-8d53-5a7c1e2f4b60")
 EVENT_TOPICS = topics.SERVICE_EVENTS
 INPUT_TOPICS = (*EVENT_TOPICS, topics.GOODS_LEFT)
+NOT_A_PARTY = "CBEC-1006"
+
+
+def input_topics(tenants: TenantRegistry, *, shared_goods_left: bool = True) -> tuple[str, ...]:
+    """The events topics and the goods-left topics: one per site operator of the registry (bound to it
+    by ACLs) and, in development only, the shared one whose recorder nobody vouches for."""
+    own = tuple(topics.tenant_goods_left(t.customs_code) for t in tenants.all() if Role.SITE_OPERATOR in t.roles)
+    return (*EVENT_TOPICS, *((topics.GOODS_LEFT,) if shared_goods_left else ()), *own)
 
 
 def stream_of(key: str) -> uuid.UUID:
@@ -100,8 +110,9 @@ class SagaApp:
 
     def _step(self, uow: _UnitOfWork, message: Message, now: datetime) -> None:
         try:
-            if message.topic == topics.GOODS_LEFT:
-                self._goods_left_step(uow, GoodsLeft.from_json(message.value).clearance_key, now)
+            goods_left, recorder = topics.goods_left_binding(message.topic)
+            if goods_left:
+                self._goods_left_step(uow, GoodsLeft.from_json(message.value).clearance_key, now, recorder)
             else:
                 self._observe_step(uow, DeclarationEvent.from_json(message.value), now)
         except ContractError as bad:
@@ -125,8 +136,14 @@ class SagaApp:
         touched.events += domain.observe(touched.state, event, now, self.policy)
         entry_join.join(uow, key, now, self.policy)
 
-    def _goods_left_step(self, uow: _UnitOfWork, key: str, now: datetime) -> None:
+    def _goods_left_step(self, uow: _UnitOfWork, key: str, now: datetime, recorder: str | None = None) -> None:
+        """``recorder``: the site operator whose own topic the fact came on (None: the shared topic)."""
         touched = uow.get(key)
+        if recorder is not None and not domain.may_record_goods_left(touched.state, recorder):
+            raise ContractError([CebError(
+                NOT_A_PARTY, "clearanceKey", "tenancy",
+                f"{recorder} is not a party of clearance {key}: only its own senders or the site operator of an"
+                " entry list covering it report its goods leaving")])
         touched.events += domain.record_goods_left(touched.state, now, self.policy)
 
     def tick(self) -> int:

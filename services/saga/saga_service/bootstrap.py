@@ -25,7 +25,7 @@ from cbec.tenants import TenantRegistry
 
 from saga_service import webhooks
 from saga_service.api import make_http_app
-from saga_service.application import INPUT_TOPICS, NAME, SagaApp, policy_from, route
+from saga_service.application import NAME, SagaApp, input_topics, policy_from, route
 from saga_service.settings import SecretLookup
 
 
@@ -64,11 +64,11 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
             return [dead_letter_message(NAME, event.data, cipher)]
         return route(event) + webhooks.route(event)
 
+    inputs = input_topics(tenants, shared_goods_left=not settings.production)  # production: own topics only
     service = Service(
         NAME,
         app,
-        consumes=[Consumes(Subscription(INPUT_TOPICS, "cbec-saga"), batch_handler=app.handle_batch,
-                           dead_letter=poison),
+        consumes=[Consumes(Subscription(inputs, "cbec-saga"), batch_handler=app.handle_batch, dead_letter=poison),
                   Consumes(Subscription((topics.STATUS,), "cbec-webhooks"), hooks.handle, dead_letter=poison)],
         outboxes=[Outbox(store, settings.database.schema_for(NAME), relay_route)],
         pollers=[app.tick, hooks.poll],

@@ -372,6 +372,15 @@ def _refused_receipt(state: Clearance, event: DeclarationEvent, kind: str, why: 
     return [(ALERT_RAISED, alert)]
 
 
+def may_record_goods_left(state: Clearance, recorder: str) -> bool:
+    """Only a party of the clearance reports its goods leaving: an enterprise that sent one of its
+    documents (the bonded warehouse as declarant of its list) or the site operator of an entry list that
+    covers it (entry instances are keyed ``operatorCode:copNo``)."""
+    senders = {doc.sender for doc in state.docs.values() if doc.sender}
+    operators = {entry.split(":", 1)[0] for entry in state.entries}
+    return recorder in senders | operators
+
+
 def record_goods_left(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
     if state.goods_left:
         return []

@@ -57,7 +57,25 @@ def intake_binding(topic: str) -> tuple[str, str | None] | None:
         return shared, code
     return None
 
-GOODS_LEFT = "cbec.in.goods-left"  # RecordGoodsLeft, for the saga
+GOODS_LEFT = "cbec.in.goods-left"  # RecordGoodsLeft, for the saga (development: anyone's)
+
+
+def tenant_goods_left(customs_code: str) -> str:
+    """A site operator's own goods-left topic, ``cbec.in.goods-left.<code>``: only that operator's
+    principal may write it (ACLs), and the saga takes the recorder from the name."""
+    if not _CUSTOMS_CODE.fullmatch(customs_code):
+        raise ValueError(f"no goods-left topic for customs code {customs_code!r}")
+    return f"{GOODS_LEFT}.{customs_code}"
+
+
+def goods_left_binding(topic: str) -> tuple[bool, str | None]:
+    """``(is a goods-left topic, the recorder it binds or None)``: the shared topic binds nobody."""
+    if topic == GOODS_LEFT:
+        return True, None
+    shared, _, code = topic.rpartition(".")
+    if shared == GOODS_LEFT and _CUSTOMS_CODE.fullmatch(code):
+        return True, code
+    return False, None
 
 SIGN_REQUESTS = "cbec.sign.requests"
 SIGN_RESULTS = "cbec.sign.results"

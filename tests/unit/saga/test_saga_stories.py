@@ -317,3 +317,32 @@ def test_a_waybill_from_a_third_enterprise_is_released(clearance: Story) -> None
     clearance.declare("waybill")
     clearance.customs_accepts("order", "payment")
     assert clearance.released("waybill") and not clearance.commands("RefuseDocument", "waybill")
+
+
+def _goods_left_on_the_topic_of(clearance: Story, recorder: str) -> None:
+    from cbec.bus.ports import Message
+    from cbec.contracts import topics
+    from cbec.contracts.commands import GoodsLeft
+
+    fact = GoodsLeft(clearance.key, f"goods-left:{recorder}")
+    clearance.saga.handle(Message(topics.tenant_goods_left(recorder), 0, 0, clearance.key, fact.to_json()))
+    clearance.pump()
+
+
+def test_a_site_operator_outside_the_clearance_cannot_report_its_goods_leaving(clearance: Story) -> None:
+    from cbec.contracts.base import ContractError
+
+    _released_list(clearance)
+    with pytest.raises(ContractError, match="not a party") as refused:
+        _goods_left_on_the_topic_of(clearance, "3105960005")  # a site operator with no entry list here
+    assert refused.value.errors[0].code == "CBEC-1006"
+    clearance.declare("cancel")
+    assert clearance.released("cancel")  # the goods are still in: the forged fact changed nothing
+
+
+def test_the_warehouse_that_declared_the_list_reports_the_goods_leaving_on_its_own_topic(clearance: Story) -> None:
+    _released_list(clearance)
+    _goods_left_on_the_topic_of(clearance, "3105960004")  # the list's declarant (bonded warehouse)
+    clearance.declare("cancel")
+    [refusal] = clearance.commands("RefuseDocument", "cancel")
+    assert refusal.errors[0].code == "-623005"

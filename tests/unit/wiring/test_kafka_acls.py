@@ -12,7 +12,7 @@ from cbec.quota.settings import QuotaSettings
 from cbec_cli.kafka_acls import SERVICES, grants, service_user, trust_table
 from cbec_testkit.memory import InMemoryDeclarationStore
 from cbec_testkit.tenants import demo_registry
-from saga_service.application import INPUT_TOPICS
+from saga_service.application import input_topics
 
 TENANTS = demo_registry()
 GRANTS = grants(TENANTS)
@@ -25,7 +25,7 @@ def allowed(principal: str, operation: str) -> set[str]:
 def test_a_tenant_writes_only_its_own_topics_and_reads_only_its_status() -> None:
     for tenant in TENANTS.all():
         user = f"tenant-{tenant.customs_code}"
-        assert all(t.endswith("." + tenant.customs_code) or t == topics.GOODS_LEFT for t in allowed(user, "WRITE"))
+        assert all(t.endswith("." + tenant.customs_code) for t in allowed(user, "WRITE"))
         assert allowed(user, "READ") == {topics.tenant_status(tenant.customs_code)}
         assert not allowed(user, "CREATE")
 
@@ -39,7 +39,8 @@ def test_internal_topics_have_one_owner_and_no_tenant() -> None:
     for topic in (topics.SIGN_REQUESTS, topics.SIGNER_DEAD_LETTERS, *(topics.dead_letters(s) for s in
                                                                       topics.DECLARATION_SERVICES)):
         assert not any(p.startswith("tenant-") for p in (*table[topic].writers, *table[topic].readers)), topic
-    assert all(not row.writers for topic, row in table.items() if topic in topics.INTAKE_TOPICS)  # shared: dev
+    shared = {*topics.INTAKE_TOPICS, topics.GOODS_LEFT}  # development only
+    assert all(not row.writers for topic, row in table.items() if topic in shared)
 
 
 def declaration_app(service: str) -> object:
@@ -53,7 +54,7 @@ def test_every_service_may_read_what_it_subscribes_to() -> None:
     for service in topics.DECLARATION_SERVICES:
         subscribed = set(handlers(declaration_app(service)))  # type: ignore[arg-type]
         assert subscribed <= allowed(service_user(service), "READ"), service
-    assert set(INPUT_TOPICS) | {topics.STATUS} <= allowed(service_user("saga"), "READ")
+    assert set(input_topics(TENANTS)) | {topics.STATUS} <= allowed(service_user("saga"), "READ")
     assert {topics.SIGN_REQUESTS} <= allowed(service_user("signer"), "READ")
     assert {topics.SIGN_RESULTS} <= allowed(service_user("receipts"), "READ")
     assert all(any(g.principal == service_user(s) and g.resource == "GROUP" for g in GRANTS) for s in SERVICES)
