@@ -475,7 +475,7 @@ def test_every_topic_is_defined_once_and_published_in_asyncapi() -> None:
     addresses = {c["address"] for c in spec["channels"].values()}
     named = {v for k, v in vars(topics).items() if k.isupper() and isinstance(v, str)}
     templates = {topics.events("{service}"), topics.dead_letters("{service}"), "cbec.in.{doc}.{customsCode}",
-                 "cbec.out.status.{customsCode}"}
+                 "cbec.out.status.{customsCode}", "cbec.in.goods-left.{customsCode}"}
     assert named | set(topics.INTAKE_TOPICS) | templates == addresses
     services = spec["components"]["parameters"]["service"]["enum"]
     assert topics.SERVICE_EVENTS == tuple(topics.events(s) for s in services)
