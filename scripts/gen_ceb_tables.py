@@ -1,7 +1,8 @@
 """Generate ``shared/cbec/ceb/tables.py`` (one declarative field table per node) from the official XSDs,
 and ``codes_table.py`` from the official error-code and return-status CSVs.
 
-Run: ``.venv/bin/python scripts/gen_ceb_tables.py`` (reads ``cbec.reference.xsd_dir()``).
+Run: ``.venv/bin/python scripts/gen_ceb_tables.py`` (reads ``cbec.reference.xsd_dir()`` and writes
+into the ``cbec.ceb`` package of that environment's editable install).
 The output is committed; a unit test checks that it is up to date.
 """
 
@@ -13,12 +14,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cbec.ceb
+from cbec.reference import official_dir, xsd_dir
 from lxml import etree
 
 XS = "http://www.w3.org/2001/XMLSchema"
 DS = "http://www.w3.org/2000/09/xmldsig#"
 Q = {"xs": XS}
-OUT = Path(__file__).resolve().parents[1] / "shared" / "cbec" / "ceb" / "tables.py"
+OUT = Path(cbec.ceb.__file__).resolve().parent / "tables.py"  # the CEB core package (editable install)
 CODES_OUT = OUT.with_name("codes_table.py")
 
 
@@ -194,9 +197,6 @@ def _ruff_format(text: str) -> str:
 
 
 def main() -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
-    from cbec.reference import official_dir, xsd_dir
-
     outputs = {
         OUT: _ruff_format(generate(xsd_dir())),
         CODES_OUT: _ruff_format(generate_codes(official_dir())),

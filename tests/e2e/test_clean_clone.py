@@ -40,7 +40,10 @@ def test_the_demo_and_validate_run_from_a_clean_copy_with_nothing_beside_it(tmp_
     assert summary and (out / "outbox").is_dir() and any((out / "outbox").iterdir())
 
     sample = sorted((out / "outbox").glob("CEB311Message_*.xml"))[0]  # a DxpMsg as sent to customs
-    xsd = repo / "shared" / "cbec" / "ceb" / "official" / "xsd"
+    where = "from cbec.reference import xsd_dir; print(xsd_dir())"
+    xsd = subprocess.run([str(repo / ".venv" / "bin" / "python"), "-c", where], cwd=tmp_path, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert xsd.startswith(str(repo)), xsd  # the clone's own package data
     valid = subprocess.run([str(repo / ".venv" / "bin" / "cbec"), "validate", str(sample), "--xsd", str(xsd)],
                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert valid.returncode == 0, valid.stdout + valid.stderr

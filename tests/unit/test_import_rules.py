@@ -7,9 +7,12 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+import cbec
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (ROOT / "services").glob("*/*_service"))
 TESTKIT = "cbec_testkit"
+CORE = Path(cbec.__file__).resolve().parent  # the shared core package
 
 
 def _imports(path: Path, top_level_only: bool = False) -> Iterator[tuple[int, str]]:
@@ -29,7 +32,7 @@ def _root(module: str) -> str:
 
 def test_the_shared_core_imports_no_service_cli_or_test_kit() -> None:
     forbidden = {*SERVICES, "cbec_cli", TESTKIT}
-    found = [f"{p.relative_to(ROOT)}:{line} {m}" for p in (ROOT / "shared").rglob("*.py")
+    found = [f"{p.relative_to(ROOT)}:{line} {m}" for p in CORE.rglob("*.py")
              for line, m in _imports(p) if _root(m) in forbidden]
     assert found == []
 

@@ -35,7 +35,8 @@ NEEDLES = ("../" + "shared", '"shared" / ' + '"reference"', "CBEC_" + "REFERENCE
 
 
 def test_nothing_tracked_reads_the_workspace_folder_beside_the_repo() -> None:
-    """Only prose may point developers at ../shared; code, scripts and deployment files never do."""
+    """Only prose may point developers at the workspace's reading material; code, scripts and deployment
+    files never do."""
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     offenders = []
     for name in tracked.splitlines():

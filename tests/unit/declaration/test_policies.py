@@ -12,6 +12,7 @@ import re
 import tokenize
 from pathlib import Path
 
+import cbec.declaration
 import inventory_service.domain
 import logistics_service.domain
 import order_service.domain
@@ -28,7 +29,7 @@ SERVICES = {
     "inventory": inventory_service.domain,
 }
 POLICIES: dict[str, DocumentPolicy] = {p.code: p for m in SERVICES.values() for p in m.POLICIES}
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "cbec" / "declaration"
+SHARED = Path(cbec.declaration.__file__).resolve().parent  # the shared lifecycle engine
 
 
 def test_every_document_type_is_owned_by_exactly_one_service_which_states_its_rules() -> None:
