@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
+from cbec.bus.ports import HandlerFailed
 from cbec.contracts import topics
 from cbec.contracts.dead_letter import DeadLetter
 from cbec.store.outbox import NOTIFICATION_HEADER, SOURCE_HEADER
+from cbec_testkit.embedded import EmbeddedStack
+from cbec_testkit.samples import declare_clearance
 
 HUGE_CHARS = 900_000  # below the broker's default 1 MB, so it reaches the consumer
 
@@ -86,3 +90,28 @@ def kept(letter: DeadLetter, poison: Poison) -> bool:
     """Whether ``letter`` keeps ``poison`` byte for byte."""
     raw = letter.raw
     return raw is not None and (raw.key, raw.value, raw.headers) == (poison.key, poison.value, poison.headers)
+
+
+def settle(stack: EmbeddedStack, rounds: int = 3_000) -> int:
+    """Step until nothing moves; returns the failed attempts (the bus retries them, then dead-letters)."""
+    failures = 0
+    for _ in range(rounds):
+        try:
+            if not stack.step():
+                return failures
+        except HandlerFailed:
+            failures += 1
+    raise AssertionError("the stack never settled: a stalled partition or a jammed outbox")
+
+
+def clear_one_clearance(stack: EmbeddedStack) -> dict[str, Any]:
+    """Declare one full clearance and step until its list is released; returns the saga's documents view."""
+    for command in declare_clearance(1):
+        stack.submit(command)
+    view: dict[str, Any] = {}
+    for _ in range(100):
+        settle(stack)
+        view = stack.saga.view("3105960001:DEMO00000001")["documents"]
+        if view.get("inventory", {}).get("statusCode") == 800:
+            break
+    return view

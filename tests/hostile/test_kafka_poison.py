@@ -12,22 +12,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from cbec.bus.ports import HandlerFailed
 from cbec.contracts import topics
 from cbec_testkit.embedded import EmbeddedStack
 from cbec_testkit.samples import declare_clearance
 from counts import MEMORY_BOUND_BYTES, peak_rss_bytes, record
-from poison_catalogue import INTERNAL_TOPICS, catalogue, intake_catalogue
-
-
-def settle(stack: EmbeddedStack, rounds: int = 3_000) -> None:
-    for _ in range(rounds):
-        try:
-            if not stack.step():
-                return
-        except HandlerFailed:  # a poison attempt the bus retries, then dead-letters
-            pass
-    raise AssertionError("the stack never settled: a stalled partition or a jammed outbox")
+from poison_catalogue import INTERNAL_TOPICS, catalogue, clear_one_clearance, intake_catalogue, settle
 
 
 def test_no_poison_message_stalls_a_partition_kills_a_consumer_or_jams_an_outbox(tmp_path: Path) -> None:
@@ -52,13 +41,7 @@ def test_no_poison_message_stalls_a_partition_kills_a_consumer_or_jams_an_outbox
         assert stalled == []
         assert [relay.run_once() for relay in stack.relays] == [0] * len(stack.relays)
 
-        for command in declare_clearance(1):
-            stack.submit(command)
-        for _ in range(100):
-            settle(stack)
-            view = stack.saga.view("3105960001:DEMO00000001")["documents"]
-            if view.get("inventory", {}).get("statusCode") == 800:
-                break
+        view = clear_one_clearance(stack)
         assert view["inventory"]["statusCode"] == 800
         seconds = time.monotonic() - started
         record("kafka-poison", "in-process stack", sent, seconds)

@@ -12,19 +12,16 @@ from cbec.contracts import topics
 from cbec.contracts.dead_letter import DeadLetter
 from cbec_testkit.embedded import EmbeddedStack
 from cbec_testkit.samples import declare_clearance
-from poison_catalogue import INTERNAL_TOPICS, Poison, catalogue, dead_letter_topics, intake_catalogue, kept
-
-
-def settle(stack: EmbeddedStack, rounds: int = 3_000) -> int:
-    """Step until nothing moves; a failed attempt (the bus retries it) counts as movement."""
-    failures = 0
-    for _ in range(rounds):
-        try:
-            if not stack.step():
-                return failures
-        except HandlerFailed:
-            failures += 1
-    raise AssertionError("the stack never settled")
+from poison_catalogue import (
+    INTERNAL_TOPICS,
+    Poison,
+    catalogue,
+    clear_one_clearance,
+    dead_letter_topics,
+    intake_catalogue,
+    kept,
+    settle,
+)
 
 
 def test_every_poison_message_is_dead_lettered_byte_for_byte_and_a_valid_clearance_goes_through(
@@ -58,13 +55,7 @@ def test_every_poison_message_is_dead_lettered_byte_for_byte_and_a_valid_clearan
         assert missing == []
         assert retried > 0  # the messages that failed in the handler were tried again before dead-lettering
 
-        for command in declare_clearance(1):
-            stack.submit(command)
-        for _ in range(100):
-            settle(stack)
-            view = stack.saga.view("3105960001:DEMO00000001")["documents"]
-            if view.get("inventory", {}).get("statusCode") == 800:
-                break
+        view = clear_one_clearance(stack)
         assert view["order"]["statusCode"] >= 120 and view["inventory"]["statusCode"] == 800
         counts = Counter(dlq for topic, _, p in published for dlq in dead_letter_topics(topic, p))
         print(f"poison catalogue (in-process): {len(published)} messages on {len({t for t, _, _ in published})} "
