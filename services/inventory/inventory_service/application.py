@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from cbec.declaration import ceb_bridge, intake_validation
 from cbec.declaration.application import DeclarationApp
+from cbec.declaration.core import EngineOptions
 from cbec.declaration.ports import DeclarationStore
 from cbec.quota.guard import ANNUAL_CODE, SINGLE_CODE, QuotaGuard
 from cbec.quota.settings import QuotaSettings
@@ -16,9 +19,7 @@ def build(
     store: DeclarationStore,
     tenants: TenantRegistry,
     quota: QuotaSettings | None = None,
-    *,
-    redeclare_app_type: str = "2",
-    gate: int = 120,
+    **options: Unpack[EngineOptions],
 ) -> DeclarationApp:
     """The quota guard (this service's intake guard) applies the configured limits, so the CEB core's
     fixed-limit rules are left out."""
@@ -29,6 +30,5 @@ def build(
         intake_validation.validator(drop_codes={SINGLE_CODE, ANNUAL_CODE}),
         ceb_bridge.render,
         guards=[QuotaGuard(store, quota)],
-        redeclare_app_type=redeclare_app_type,
-        gate=gate,
+        **options,
     )

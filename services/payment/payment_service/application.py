@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from cbec.declaration import ceb_bridge, intake_validation
 from cbec.declaration.application import DeclarationApp
+from cbec.declaration.core import EngineOptions
 from cbec.declaration.ports import DeclarationStore
 from cbec.tenants import TenantRegistry
 
@@ -11,7 +14,7 @@ from payment_service import domain
 
 
 def build(
-    store: DeclarationStore, tenants: TenantRegistry, *, redeclare_app_type: str = "2", gate: int = 120
+    store: DeclarationStore, tenants: TenantRegistry, **options: Unpack[EngineOptions]
 ) -> DeclarationApp:
     return DeclarationApp(domain.POLICIES, store, tenants, intake_validation.validator(), ceb_bridge.render,
-                          redeclare_app_type=redeclare_app_type, gate=gate)
+                          **options)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, Unpack
 
 from cbec import production
 from cbec.auth.keys import ApiKeyRegistry
@@ -16,6 +16,7 @@ from cbec.declaration import routing
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.batch_intake import batch_handler
 from cbec.declaration.batching import BatchingDeclarations
+from cbec.declaration.core import EngineOptions
 from cbec.declaration.dispatch import handlers, poison_sink
 from cbec.declaration.http import make_http_app
 from cbec.declaration.ports import DeclarationStore
@@ -34,8 +35,19 @@ class AppBuilder(Protocol):
     """A service's ``application.build``: its policies on the shared lifecycle engine."""
 
     def __call__(
-        self, store: DeclarationStore, tenants: TenantRegistry, *, redeclare_app_type: str, gate: int
+        self, store: DeclarationStore, tenants: TenantRegistry, **options: Unpack[EngineOptions]
     ) -> DeclarationApp: ...
+
+
+def engine_options(settings: Settings) -> EngineOptions:
+    """What the lifecycle engine takes from the settings tree."""
+    limits = settings.intake_limits
+    return EngineOptions(
+        redeclare_app_type=settings.declaration.redeclare_app_type,
+        gate=settings.saga.gate,
+        limits=IntakeLimits(limits.max_body_bytes, limits.json_max_depth, limits.max_findings),
+        receipt_max_skew=timedelta(seconds=settings.saga.receipt_max_skew),
+    )
 
 
 @dataclass(frozen=True)
@@ -56,14 +68,9 @@ class DeclarationBootstrap:
         self, settings: Settings, tenants: TenantRegistry, store: EventStore, *, readmodel: ReadModel | None = None
     ) -> Service:
         """The service on ``store`` (intake batches commit in one transaction each), with
-        ``CBEC_REDECLARE_APP_TYPE``, ``CBEC_SAGA_GATE`` and ``CBEC_RECEIPT_MAX_SKEW`` applied."""
+        the engine's settings (:func:`engine_options`) applied."""
         declarations = BatchingDeclarations(store)
-        app = self.application_for(settings)(
-            declarations, tenants,
-            redeclare_app_type=settings.declaration.redeclare_app_type, gate=settings.saga.gate)
-        app.receipt_max_skew = timedelta(seconds=settings.saga.receipt_max_skew)  # CBEC_RECEIPT_MAX_SKEW
-        limits = settings.intake_limits
-        app.limits = IntakeLimits(limits.max_body_bytes, limits.json_max_depth, limits.max_findings)
+        app = self.application_for(settings)(declarations, tenants, **engine_options(settings))
         return service(self.name, app, store, declarations, settings, readmodel)
 
     def check(self, settings: Settings) -> None:

@@ -11,8 +11,8 @@ import base64
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypedDict, TypeVar
 
 from cbec.contracts.events import DocumentReleased, EventData, StreamFields, stream_fields
 from cbec.declaration import clearance
@@ -22,6 +22,7 @@ from cbec.declaration.guards import Guard
 from cbec.declaration.lifecycle import Declaration
 from cbec.declaration.policy import DocumentPolicy
 from cbec.declaration.ports import DeclarationStore, Position, Renderer, StreamAppend, Validator
+from cbec.declaration.receipt_clock import DEFAULT_MAX_SKEW
 from cbec.declaration.statuses import REFUSED_AT_INTAKE
 from cbec.errors import CebError
 from cbec.intake_limits import DEFAULT_LIMITS, IntakeLimits
@@ -54,6 +55,15 @@ class Outcome:
         return len(self.errors) + self.omitted
 
 
+class EngineOptions(TypedDict, total=False):
+    """The settings the engine takes from the settings tree (a service's ``build`` passes them on)."""
+
+    redeclare_app_type: str  # CBEC_REDECLARE_APP_TYPE
+    gate: int  # CBEC_SAGA_GATE
+    limits: IntakeLimits  # CBEC_MAX_BODY_BYTES, CBEC_JSON_MAX_DEPTH, CBEC_MAX_FINDINGS
+    receipt_max_skew: timedelta  # CBEC_RECEIPT_MAX_SKEW
+
+
 class DeclarationCore:
     """The documents of one owning service, as its policies describe them.
 
@@ -75,6 +85,7 @@ class DeclarationCore:
         redeclare_app_type: str = "2",
         gate: int = 120,
         limits: IntakeLimits = DEFAULT_LIMITS,
+        receipt_max_skew: timedelta = DEFAULT_MAX_SKEW,
     ) -> None:
         self.policies: dict[str, DocumentPolicy] = {p.code: p for p in policies}
         self.doc_types: dict[str, DocType] = {p.code: p.doc_type for p in policies}
@@ -89,6 +100,7 @@ class DeclarationCore:
         self.redeclare_app_type = redeclare_app_type
         self.gate = gate
         self.limits = limits
+        self.receipt_max_skew = receipt_max_skew
 
     # -- queries ---------------------------------------------------------------------------------
     def load(self, doc_type: DocType, stream_id: uuid.UUID) -> Declaration:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 
 from cbec.contracts.base import ContractError
 from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
@@ -18,15 +17,13 @@ from cbec.declaration.core import DeclarationCore, stored
 from cbec.declaration.doctypes import DocType
 from cbec.declaration.lifecycle import Declaration, Receipt
 from cbec.declaration.ports import AlreadyProcessed, Position
-from cbec.declaration.receipt_clock import DEFAULT_MAX_SKEW, return_time_problem
+from cbec.declaration.receipt_clock import return_time_problem
 
 log = logging.getLogger(__name__)
 
 
 class Feedback(DeclarationCore):
     """``record_signed``, ``record_sent`` and ``record_receipt``."""
-
-    receipt_max_skew: timedelta = DEFAULT_MAX_SKEW  # CBEC_RECEIPT_MAX_SKEW
 
     def record_signed(
         self, request_id: str, ok: bool, error: dict[str, str] | None, position: Position | None = None
