@@ -50,15 +50,20 @@ ensure_java() {
 
 fetch_jars() {
     [ -f "$LIBS_DIR/kafka_2.13-$KAFKA_VERSION.jar" ] && return 0
+    mkdir -p "$CBEC_ROOT/.kafka"
+    # Brokers start in parallel (plain and secure): one fetch at a time, the others wait and reuse it.
+    exec 9> "$CBEC_ROOT/.kafka/fetch.lock"
+    flock 9
+    if [ -f "$LIBS_DIR/kafka_2.13-$KAFKA_VERSION.jar" ]; then flock -u 9; return 0; fi
     log "fetching Kafka $KAFKA_VERSION jars with Maven (cached in ~/.m2)"
     rm -rf "$LIBS_DIR.tmp"
-    mkdir -p "$CBEC_ROOT/.kafka"
     mvn -B -q -f "$CBEC_ROOT/scripts/kafka/pom.xml" \
         org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
         -DincludeScope=runtime -DoutputDirectory="$LIBS_DIR.tmp" > "$CBEC_ROOT/.kafka/mvn.log" 2>&1 \
         || { tail -n 40 "$CBEC_ROOT/.kafka/mvn.log" >&2; die "Maven could not fetch the Kafka jars"; }
     rm -rf "$LIBS_DIR"
     mv "$LIBS_DIR.tmp" "$LIBS_DIR"
+    flock -u 9
 }
 
 listener_config() {  # listener_config PORT CONTROLLER_PORT
