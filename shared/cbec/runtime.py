@@ -42,6 +42,23 @@ log = logging.getLogger(__name__)
 Poller = Callable[[], int]
 """One round of work; returns how much it did (0: idle, wait ``poll_interval`` before the next)."""
 
+
+@dataclass(frozen=True)
+class Paced:
+    """A poller that says how long it may sleep when idle, and can be woken early.
+
+    ``idle()`` is the longest wait after a round that did nothing (e.g. the time to the next
+    deadline); setting ``wakeup`` ends the wait at once (e.g. a new, earlier deadline). The runtime
+    clears ``wakeup`` before each round, so a wake-up during a round leads to one more round.
+    """
+
+    step: Poller
+    idle: Callable[[], float]
+    wakeup: threading.Event | None = None
+
+    def __call__(self) -> int:
+        return self.step()
+
 EXIT_OK = 0
 EXIT_CRASHED = 70  # EX_SOFTWARE (sysexits.h): a worker thread failed
 # An uncaught exception in the main thread (a fatal start-up error) exits with Python's own 1.
@@ -67,7 +84,7 @@ class ServiceProcess:
     name: str
     consumers: Sequence[ConsumerLoop] = field(default_factory=list)
     relays: list[OutboxRelay] = field(default_factory=list)
-    pollers: list[Poller] = field(default_factory=list)
+    pollers: list[Poller | Paced] = field(default_factory=list)
     http_app: Any = None
     http_port: int | None = None
     http_host: str = "127.0.0.1"
@@ -162,9 +179,11 @@ class ServiceProcess:
             log.warning("%s: thread %s also failed: %s", self.name, thread, type(error).__name__)
         self.stop.set()
 
-    def _rounds(self, step: Poller, what: str) -> None:
+    def _rounds(self, step: Poller | Paced, what: str) -> None:
         failures = 0
         while not self.stop.is_set():
+            if isinstance(step, Paced) and step.wakeup is not None:
+                step.wakeup.clear()
             try:
                 worked = step()
             except Exception as error:
@@ -178,7 +197,22 @@ class ServiceProcess:
                 continue
             failures = 0
             if not worked:
-                self.stop.wait(self.poll_interval)
+                self._idle(step)
+
+    def _idle(self, step: Poller | Paced) -> None:
+        if not isinstance(step, Paced):
+            self.stop.wait(self.poll_interval)
+            return
+        pause = max(0.0, step.idle())
+        if step.wakeup is None:
+            self.stop.wait(pause)
+            return
+        deadline = time.monotonic() + pause
+        while not self.stop.is_set() and not step.wakeup.is_set():  # wakes on either, checks stop often
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            step.wakeup.wait(min(left, 0.5))
 
     def _http_server(self) -> Any:
         if self.http_app is None or not self.http_port:

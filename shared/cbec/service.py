@@ -15,7 +15,7 @@ from cbec.bus.kafka import KafkaConsumerLoop, ensure_topics
 from cbec.bus.limits import dead_letter_limit
 from cbec.bus.ports import BatchHandler, DeadLetter, Handler, Subscription
 from cbec.bus.security import client_options
-from cbec.runtime import ServiceProcess
+from cbec.runtime import Paced, ServiceProcess
 from cbec.settings import Settings
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
@@ -56,7 +56,7 @@ class Service:
     app: Any
     consumes: list[Consumes] = field(default_factory=list)
     outboxes: list[Outbox] = field(default_factory=list)
-    pollers: list[Poller] = field(default_factory=list)
+    pollers: list[Poller | Paced] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)  # every topic it reads or writes
     http_app: Any = None
     extras: dict[str, Any] = field(default_factory=dict)  # more parts worth naming (e.g. the webhooks)
