@@ -30,6 +30,9 @@ NOT_JSON = "CBEC-0001"
 _OPENERS = frozenset(b"[{")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _BAD_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# A JSON escape that could stand for one of them (over-matches, e.g. after an escaped backslash: that
+# only costs the walk through the parsed value).
+_BAD_ESCAPE = re.compile(r"\\u(?:00[01][0-9a-f]|d[89a-f][0-9a-f]{2}|fff[ef])", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,16 @@ def bad_character(data: Any, path: str = "$") -> str | None:
     return None
 
 
+def _may_hold_bad_character(data: bytes) -> bool:
+    """Whether the JSON text ``data`` (already parsed) could hold a bad character in a string: one
+    written as is, or escaped. False lets the caller skip the walk through the parsed value."""
+    try:
+        text = data.decode("utf-8", "surrogatepass")  # as json.loads reads UTF-8
+    except UnicodeDecodeError:
+        return True  # another encoding json.loads detected: walk the value
+    return bool(_BAD_CHARACTERS.search(text) or _BAD_ESCAPE.search(text))
+
+
 def load_json(raw: bytes | str, limits: IntakeLimits = DEFAULT_LIMITS) -> Any:
     """The JSON in ``raw``, within the limits; anything else raises :class:`LimitBreached`."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
@@ -110,7 +123,7 @@ def load_json(raw: bytes | str, limits: IntakeLimits = DEFAULT_LIMITS) -> Any:
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "not valid JSON"
         raise LimitBreached(CebError(NOT_JSON, "$", "JSON", f"the message is {reason}")) from None
-    where = bad_character(value)
+    where = bad_character(value) if _may_hold_bad_character(data) else None
     if where is not None:
         raise LimitBreached(CebError(
             BAD_CHARACTER, where, "characters",

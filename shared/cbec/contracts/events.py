@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
+from functools import cache
 from typing import Any, ClassVar, TypedDict
 
 from cbec.contracts.base import ContractError, JsonMessage, check_schema, finding, text
@@ -33,6 +34,7 @@ PRIVATE_FIELDS = frozenset({"document", "xml", "links"})
 """Payload fields that never leave the service: the document (personal data) and the rendered XML."""
 
 
+@cache
 def _json_name(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)

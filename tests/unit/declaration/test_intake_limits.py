@@ -21,7 +21,7 @@ from cbec.declaration.batch_intake import batch_handler
 from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.ports import Position
-from cbec.intake_limits import IntakeLimits, nesting_depth
+from cbec.intake_limits import IntakeLimits, LimitBreached, load_json, nesting_depth
 from cbec.store.event_store import EventStore
 from cbec_testkit.memory import InMemoryDeclarationStore
 from cbec_testkit.samples import LOGISTICS_COMPANY, PAYMENT_COMPANY, PLATFORM, order_document
@@ -150,3 +150,19 @@ def test_the_fields_naming_a_clearance_follow_the_key_rule_too(world: World) -> 
     waybill = world.declare("CEB511", LOGISTICS_COMPANY, c.waybill, ebp="A:B")
     assert [(e.code, e.path) for e in waybill.errors] == [("CBEC-0013", "ebpCode")]
     assert world.events("CEB411") == [] and world.events("CEB511") == []
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False], ids=["escaped", "as-is"])
+@pytest.mark.parametrize("bad", ["\x00", "\x1f", "\ud800", "\udfff", "\ufffe", "\uffff", "\x0b"])
+def test_a_bad_character_is_found_whether_written_as_is_or_escaped(bad: str, ensure_ascii: bool) -> None:
+    document = {"OrderHead": {"buyerName": f"张{bad}三", "note": "ok\\u0000 is text, not an escape"}}
+    raw = json.dumps(document, ensure_ascii=ensure_ascii).encode("utf-8", "surrogatepass")
+    with pytest.raises(LimitBreached) as refused:
+        load_json(raw)
+    assert [e.path for e in refused.value.errors] == ["OrderHead.buyerName"]
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False], ids=["escaped", "as-is"])
+def test_good_text_with_tabs_newlines_and_chinese_passes_however_it_is_written(ensure_ascii: bool) -> None:
+    document = {"OrderHead": {"buyerName": "张三", "note": "a\tb\nc\r 中文 \\u0000 é"}}
+    assert load_json(json.dumps(document, ensure_ascii=ensure_ascii).encode()) == document
