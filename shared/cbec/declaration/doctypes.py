@@ -24,6 +24,7 @@ class DocType:
     key_fields: tuple[str, ...]  # fields of the head that identify a document
     receipt_key_fields: tuple[str, ...]  # the same identity as named in the receipt node
     service: str  # owning service
+    concluded_later: bool = False  # customs answers again after accepting (399, 800 …): lists, cancels, returns
 
     def head_of(self, document: dict[str, Any]) -> dict[str, Any]:
         head = document[self.head] if self.head else document
@@ -103,6 +104,7 @@ INVENTORY = DocType(
     ("agentCode", "copNo"),
     ("agentCode", "copNo"),
     "inventory",
+    concluded_later=True,
 )
 CANCEL = DocType(
     "CEB623",
@@ -115,6 +117,7 @@ CANCEL = DocType(
     ("agentCode", "copNo"),
     ("agentCode", "copNo"),
     "inventory",
+    concluded_later=True,
 )
 RETURN = DocType(
     "CEB625",
@@ -127,6 +130,7 @@ RETURN = DocType(
     ("agentCode", "copNo"),
     ("agentCode", "copNo"),
     "inventory",
+    concluded_later=True,
 )
 ENTRY = DocType(
     "CEB711",

@@ -18,6 +18,7 @@ from cbec.declaration.ports import AlreadyProcessed, Position
 from cbec.errors import CebError
 
 _PROGRESS = frozenset({1, 2, 3})  # e-port progress: customs has not decided yet
+_IN_HAND = frozenset({120, 300, 399})  # accepted, conclusion pending (a type customs answers again)
 
 
 class SagaSteps(DeclarationCore):
@@ -30,18 +31,26 @@ class SagaSteps(DeclarationCore):
     def resend(self, doc_type_code: str, key: tuple[str, ...], position: Position | None = None) -> bool:
         """Release a sent document again under a new requestId (a new release: no request reaches customs
         twice): while customs has not answered it, its last receipt is 4 (sending failed), or it is an
-        e-port progress status (1–3) below the gate, e.g. a 2 whose 120 never came. Never once it is
-        rejected (100, negative, CEB900), accepted or released."""
+        e-port progress status (1–3) below the gate, e.g. a 2 whose 120 never came; for a type customs
+        answers again after accepting (lists, cancels, returns) also while it is accepted but not
+        concluded (120, 300, 399), e.g. a list whose 800 was lost: the same document (same guid) reaches
+        customs again, which answers with its current status. Never once it is rejected (100, negative,
+        CEB900), released or otherwise concluded, nor an accepted order, payment or waybill."""
 
-        def may_resend(s: Declaration) -> bool:
-            current = s.current_receipt
-            return s.phase in ("released", "signed", "sent", "signing-failed") and (
-                current is None
-                or not current.format_error
-                and (current.status == 4 or current.status in _PROGRESS and current.status < self.gate)
-            )
+        def may_resend(doc_type: DocType) -> Callable[[Declaration], bool]:
+            def allowed(s: Declaration) -> bool:
+                current = s.current_receipt
+                return s.phase in ("released", "signed", "sent", "signing-failed") and (
+                    current is None
+                    or not current.format_error
+                    and (current.status == 4 or current.status in _PROGRESS and current.status < self.gate
+                         or doc_type.concluded_later and current.status in _IN_HAND)
+                )
 
-        return self._saga_step(doc_type_code, key, position, may_resend, self._release_step)
+            return allowed
+
+        doc_type = self.doc_types[doc_type_code]
+        return self._saga_step(doc_type_code, key, position, may_resend(doc_type), self._release_step)
 
     def refuse_document(
         self, doc_type_code: str, key: tuple[str, ...], errors: list[CebError], position: Position | None = None

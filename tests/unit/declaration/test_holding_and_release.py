@@ -193,3 +193,22 @@ def test_generated_clearances_are_accepted_by_their_four_services(world: World) 
         for command in declare_clearance(100 if trade_mode == "9610" else 101, trade_mode=trade_mode):
             outcome = world.app_for(command.doc_type).declare(command)
             assert outcome.result == "accepted", (command.doc_type, outcome.errors)
+
+
+def test_a_list_whose_release_receipt_was_lost_may_be_resent_until_customs_concludes(world: World) -> None:
+    c = world.clearance(12)
+    world.declare("CEB621", DECLARANT, c.inventory)
+    app = world.apps["inventory"]
+    key = [DECLARANT, c.inventory["InventoryHead"]["copNo"]]
+    saga(world, "inventory", 1, command="ReleaseDocument", docType="CEB621", businessKey=key, commandId="rel")
+    state = world.state("CEB621", c.inventory)
+    app.record_sent(DocumentTransmitted(state.release_request_id, "CEB621", c.key, "l1.xml", "M1", "t"))
+    world.receipt("CEB621", c.inventory, 120, "20261124100000000")
+    world.receipt("CEB621", c.inventory, 399, "20261124100100000")  # and its 800 never comes
+    saga(world, "inventory", 2, command="ResendDocument", docType="CEB621", businessKey=key, commandId="r1")
+    released = world.events("CEB621", "DocumentReleased")
+    assert len(released) == 2, "accepted but not concluded: the same list goes to customs again"
+    assert released[0]["requestId"] != released[1]["requestId"]
+    world.receipt("CEB621", c.inventory, 800, "20261124100200000")
+    saga(world, "inventory", 3, command="ResendDocument", docType="CEB621", businessKey=key, commandId="r2")
+    assert len(world.events("CEB621", "DocumentReleased")) == 2, "a released list is never sent again"
