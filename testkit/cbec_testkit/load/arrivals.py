@@ -57,7 +57,7 @@ def read_arrivals(journal: Path, outbox: Path) -> tuple[list[Arrival], list[str]
         try:
             if path is None:
                 raise FileNotFoundError(name)
-            msg = codec.parse(dxp.unwrap(path.read_bytes()).data)
+            msg = codec.parse(dxp.unwrap(path.read_bytes()).data, strict=False)
         except Exception:  # noqa: BLE001 - any unreadable file is reported, not fatal to the check
             unreadable.append(name)
             continue
