@@ -36,17 +36,22 @@ def _sleep_until(start: float, offset: float) -> None:
 
 
 def kill_services(run: LoadRun) -> None:
-    """kill -9 the services of ``KILLS`` one after the other, each started again before the next."""
+    """kill -9 the services of ``KILLS`` on a timer, each started again at once.
+
+    A service killed a second time is first waited for until its previous restart is ready, so the
+    second kill hits a working process; kills of different services overlap (a restarted consumer
+    may wait out its dead predecessor's session before it gets partitions).
+    """
     assert run.processes is not None
     start = time.monotonic()
-    _sleep_until(start, 3.0)  # let the first documents get in flight
     for i, name in enumerate(KILLS):
-        _sleep_until(start, 3.0 + i * KILL_GAP)
+        _sleep_until(start, 3.0 + i * KILL_GAP)  # the first documents get in flight before the first kill
+        run.processes.wait_ready([name])
         run.note(f"kill -9 {name} (released so far: {run.released()})")
         run.processes.kill(name)
         run.processes.spawn(name)
-        run.processes.wait_ready([name])
-        run.note(f"{name} ready again")
+    run.processes.wait_ready(list(run.processes.replicas))
+    run.note(f"every service ready again (released so far: {run.released()})")
     missing = set(SERVICES) - set(KILLS)
     assert not missing, missing
 
@@ -67,14 +72,14 @@ SCENARIOS: dict[str, tuple[Fault | None, dict[str, str]]] = {
     "kill": (kill_services, {}),
     "servers": (restart_servers, {}),
     "lossy": (None, {"CBEC_SIMULATOR_LOST_RATE": "0.1", "CBEC_SIMULATOR_DUPLICATE_RATE": "0.05",
-                     "CBEC_SAGA_RECEIPT_TIMEOUT": "8", "CBEC_SAGA_MAX_RESENDS": "6"}),
+                     "CBEC_SAGA_RECEIPT_TIMEOUT": "15", "CBEC_SAGA_MAX_RESENDS": "6"}),
 }
 
 
 def scenario_config(name: str, base: RunConfig) -> tuple[RunConfig, Fault | None]:
     """The run configuration of a scenario at ``base``'s size, and its fault injection."""
     fault, env = SCENARIOS[name]
-    span = {"kill": 3.0 + len(KILLS) * KILL_GAP, "servers": SERVER_SPAN, "lossy": 30.0}[name]
+    span = {"kill": 3.0 + len(KILLS) * KILL_GAP, "servers": SERVER_SPAN, "lossy": 60.0}[name]
     config = dataclasses.replace(
         base, durable=True, use_given_servers=False, resends_allowed=name == "lossy",
         rate=base.rate or max(base.clearances / span, 1.0), env={**base.env, **env})
