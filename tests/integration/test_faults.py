@@ -11,6 +11,7 @@ tests/integration/test_faults.py``.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,13 +25,17 @@ from conftest import integration_required
 pytestmark = pytest.mark.integration
 
 CLEARANCES = int(os.environ.get("CBEC_FAULT_CLEARANCES", "80"))
+# Not pytest's tmp_path: other pytest sessions of the same user prune its numbered folders, and the
+# servers' config and data must outlive a restart. CBEC_KEEP_TEST_STACK=1 keeps the logs.
+RUNS = Path(__file__).resolve().parents[2] / ".stack" / f"test-faults-{os.getpid()}"
 
 
-def _run(scenario: str, tmp_path: Path) -> Iterator[tuple[LoadRun, Report]]:
+def _run(scenario: str) -> Iterator[tuple[LoadRun, Report]]:
     config, fault = scenario_config(scenario, RunConfig(clearances=CLEARANCES, stall_seconds=150))
-    lines: list[str] = []
+    folder = RUNS / scenario
+    shutil.rmtree(folder, ignore_errors=True)
     try:
-        run = LoadRun(config, tmp_path / scenario, say=lines.append)
+        run = LoadRun(config, folder, say=lambda line: print(line, flush=True))
         run.start()
     except (ServerError, OSError) as error:
         run.close()
@@ -40,10 +45,12 @@ def _run(scenario: str, tmp_path: Path) -> Iterator[tuple[LoadRun, Report]]:
         pytest.skip(message)
     try:
         report = run.execute(fault)
-        print("\n".join([*lines, *report.lines()]))
+        print("\n".join(report.lines()))
         yield run, report
     finally:
         run.close()
+        if os.environ.get("CBEC_KEEP_TEST_STACK") != "1":
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _explain(run: LoadRun, report: Report) -> str:
@@ -62,18 +69,18 @@ def _assert_clean(run: LoadRun, report: Report) -> None:
 
 
 @pytest.fixture
-def killed(tmp_path: Path) -> Iterator[tuple[LoadRun, Report]]:
-    yield from _run("kill", tmp_path)
+def killed() -> Iterator[tuple[LoadRun, Report]]:
+    yield from _run("kill")
 
 
 @pytest.fixture
-def restarted(tmp_path: Path) -> Iterator[tuple[LoadRun, Report]]:
-    yield from _run("servers", tmp_path)
+def restarted() -> Iterator[tuple[LoadRun, Report]]:
+    yield from _run("servers")
 
 
 @pytest.fixture
-def lossy(tmp_path: Path) -> Iterator[tuple[LoadRun, Report]]:
-    yield from _run("lossy", tmp_path)
+def lossy() -> Iterator[tuple[LoadRun, Report]]:
+    yield from _run("lossy")
 
 
 def test_every_service_killed_mid_load_loses_and_duplicates_nothing(killed: tuple[LoadRun, Report]) -> None:

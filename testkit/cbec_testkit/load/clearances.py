@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from cbec.contracts.commands import INTAKE_TOPICS, DeclareDocument
@@ -15,6 +15,14 @@ from kafka import KafkaProducer
 from cbec_testkit.samples import declare_clearance
 
 TOPIC_OF = {code: topic for topic, code in INTAKE_TOPICS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What the report needs of a published clearance."""
+
+    key: str
+    order_no: str
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,7 @@ class Publisher:
 
     bootstrap: str
     sent_at: dict[tuple[str, str], float] = field(default_factory=dict)  # (clearance key, doc type) → time
-    published: list[Clearance] = field(default_factory=list)
+    published: list[Sent] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -51,19 +59,20 @@ class Publisher:
                 self.sent_at.setdefault((clearance.key, command.doc_type), time.time())
             self._producer.send(TOPIC_OF[command.doc_type], key=key, value=command.to_json())
         with self._lock:
-            self.published.append(clearance)
+            self.published.append(Sent(clearance.key, clearance.order_no))
 
-    def run(self, clearances: list[Clearance], *, rate: float | None,
-            stop: Callable[[], bool] = lambda: False) -> None:
-        """All of them, at ``rate`` clearances per second (None: as fast as the producer takes them)."""
+    def run(self, numbers: Iterable[int], *, rate: float | None,
+            announce: Callable[[Clearance], None] = lambda _: None) -> None:
+        """Clearance ``n`` for each of ``numbers``, made as it is sent (a soak holds no backlog), at ``rate``
+        clearances per second (None: as fast as the producer takes them); ``announce`` sees each first."""
         begin = time.monotonic()
-        for i, clearance in enumerate(clearances):
-            if stop():
-                break
+        for i, n in enumerate(numbers):
+            clearance = make_clearance(n)
             if rate:
                 delay = begin + i / rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+            announce(clearance)
             self.send(clearance)
         self._producer.flush()
 

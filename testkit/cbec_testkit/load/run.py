@@ -22,7 +22,7 @@ from pathlib import Path
 from cbec.privacy.cipher import new_key
 
 from cbec_testkit.load.arrivals import NAMES, check_arrivals, read_arrivals
-from cbec_testkit.load.clearances import Clearance, Publisher, make_clearance
+from cbec_testkit.load.clearances import Publisher, Sent
 from cbec_testkit.load.cpu import CpuSampler
 from cbec_testkit.load.identities import provision_signer_keys
 from cbec_testkit.load.processes import SCALABLE, SERVICES, SIMULATOR, Processes
@@ -218,12 +218,11 @@ class LoadRun:
             count = int(c.minutes * 60 * c.rate)
         else:
             count = c.clearances
-        clearances: list[Clearance] = [make_clearance(base + i) for i in range(count)]
-        self.watch.expect(c.key for c in clearances)
         load_before = os.getloadavg()
         self.sampler.start()
         started = time.time()
-        publishing = threading.Thread(target=self.publisher.run, args=(clearances,), kwargs={"rate": c.rate},
+        publishing = threading.Thread(target=self.publisher.run, args=(range(base, base + count),),
+                                      kwargs={"rate": c.rate, "announce": self.follower.expect},
                                       name="publisher", daemon=True)
         publishing.start()
         faults: threading.Thread | None = None
@@ -243,7 +242,7 @@ class LoadRun:
         load_after = os.getloadavg()
         if fault_error:
             raise fault_error[0]
-        return self._report(clearances, started, load_before, load_after)
+        return self._report(list(self.publisher.published), started, load_before, load_after)
 
     def _wait(self, count: int, publishing: threading.Thread, faults: threading.Thread | None,
               started: float) -> None:
@@ -272,7 +271,7 @@ class LoadRun:
                 return
             time.sleep(0.5)
 
-    def _report(self, clearances: list[Clearance], started: float, load_before: tuple[float, float, float],
+    def _report(self, clearances: list[Sent], started: float, load_before: tuple[float, float, float],
                 load_after: tuple[float, float, float]) -> Report:
         assert self.publisher is not None and self.sampler is not None and self.processes is not None
         watch, sent_at = self.watch, self.publisher.sent_at

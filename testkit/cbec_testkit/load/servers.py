@@ -50,7 +50,9 @@ class Servers:
         done = subprocess.run(["bash", str(SCRIPTS / f"{server}.sh"), action], env=env, capture_output=True,
                               text=True, timeout=timeout, check=False)
         if done.returncode != 0:
-            tail = "\n".join(done.stderr.strip().splitlines()[-20:])
+            lines = done.stderr.strip().splitlines()
+            own = [line for line in lines[:-15] if line.startswith(f"[{server}]")]  # the script's own words
+            tail = "\n".join([*own, *lines[-15:]])
             raise ServerError(f"{server}.sh {action} failed (exit {done.returncode}):\n{tail}")
         return parse_env_lines(done.stdout)
 

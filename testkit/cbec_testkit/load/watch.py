@@ -8,10 +8,17 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from kafka import KafkaConsumer, TopicPartition
 
 STATUS_TOPIC = "cbec.out.status"
+
+
+class HasKey(Protocol):
+    @property
+    def key(self) -> str: ...
+
 RELEASED = 800
 ALERT = "ClearanceAlert"
 
@@ -92,6 +99,11 @@ class StatusFollower:
                     if isinstance(data, dict):
                         with self._lock:
                             self.watch.observe(data, now)
+
+    def expect(self, clearance: HasKey) -> None:
+        """Count this clearance's status messages (called before it is published)."""
+        with self._lock:
+            self.watch.keys.add(clearance.key)
 
     def snapshot(self) -> tuple[int, int, int]:
         """(released, expected, alerts) right now."""
