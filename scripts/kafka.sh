@@ -257,7 +257,8 @@ wait_ready_after_restart() {  # like wait_ready, but counts only the start lines
     local pid="$1" port="$2" deadline=$((SECONDS + ${CBEC_KAFKA_START_TIMEOUT:-120}))
     while [ "$SECONDS" -lt "$deadline" ]; do
         pid_alive "$pid" || { log "Kafka exited during restart"; return 1; }
-        if sed -n '/^--- restart/,$p' "$LOG_FILE" | tac | sed '/^--- restart/q' | grep -q "Kafka Server started"; then
+        # one pass over the whole file (no early-exiting pipe: under pipefail its SIGPIPE would read as "no")
+        if awk '/^--- restart/ {up = 0} /Kafka Server started/ {up = 1} END {exit !up}' "$LOG_FILE"; then
             wait_ready "$pid" "$port"
             return $?
         fi

@@ -6,7 +6,9 @@
 - ``servers``: the Kafka broker and then Postgres are restarted mid-load (same port, same data);
   a service that exits meanwhile is restarted, as an orchestrator would;
 - ``lossy``: customs loses 10 % of its receipts and duplicates 5 %; short receipt deadlines make the
-  saga resend what went unanswered.
+  saga resend what went unanswered;
+- ``duplicates``: customs duplicates 5 % of its receipts and loses none: nothing may change (each
+  document still reaches customs exactly once).
 
 Each scenario offers its clearances at a steady rate spread over the fault schedule, so the faults
 land while documents are in flight however fast the platform has become. Postgres runs with fsync on.
@@ -73,13 +75,14 @@ SCENARIOS: dict[str, tuple[Fault | None, dict[str, str]]] = {
     "servers": (restart_servers, {}),
     "lossy": (None, {"CBEC_SIMULATOR_LOST_RATE": "0.1", "CBEC_SIMULATOR_DUPLICATE_RATE": "0.05",
                      "CBEC_SAGA_RECEIPT_TIMEOUT": "15", "CBEC_SAGA_MAX_RESENDS": "6"}),
+    "duplicates": (None, {"CBEC_SIMULATOR_DUPLICATE_RATE": "0.05"}),
 }
 
 
 def scenario_config(name: str, base: RunConfig) -> tuple[RunConfig, Fault | None]:
     """The run configuration of a scenario at ``base``'s size, and its fault injection."""
     fault, env = SCENARIOS[name]
-    span = {"kill": 3.0 + len(KILLS) * KILL_GAP, "servers": SERVER_SPAN, "lossy": 60.0}[name]
+    span = {"kill": 3.0 + len(KILLS) * KILL_GAP, "servers": SERVER_SPAN, "lossy": 60.0, "duplicates": 30.0}[name]
     config = dataclasses.replace(
         base, durable=True, use_given_servers=False, resends_allowed=name == "lossy",
         rate=base.rate or max(base.clearances / span, 1.0), env={**base.env, **env})

@@ -250,7 +250,7 @@ class LoadRun:
         assert self.follower is not None and self.publisher is not None
         last_change, last_released, last_print = time.monotonic(), -1, 0.0
         while True:
-            released, _, alerts = self.follower.snapshot()
+            released, settled, alerts = self.follower.snapshot()
             now = time.monotonic()
             if released != last_released:
                 last_released, last_change = released, now
@@ -261,7 +261,7 @@ class LoadRun:
                 sent = len(self.publisher.published)
                 self.say(f"  {elapsed:6.0f} s  sent {sent}/{count}  released {released}  "
                          f"({released / elapsed if elapsed else 0:.1f}/s)  alerts {alerts}")
-            if released >= count and not busy:
+            if settled >= count and not busy:  # every clearance released, or alerted (it will not move)
                 return
             if not busy and now - last_change > c.stall_seconds:
                 self.say(f"no release for {c.stall_seconds:.0f} s: giving up")

@@ -54,6 +54,13 @@ class StatusWatch:
         if doc_type == "CEB621" and code == RELEASED:
             self.released.setdefault(key, at)
 
+    def alerted(self) -> set[str]:
+        return {str(alert.get("clearanceKey", "")) for alert in self.alerts}
+
+    def settled(self) -> int:
+        """Clearances that will not move any more by themselves: released, or alerted and not released."""
+        return len(self.released.keys() | self.alerted())
+
     def missing(self) -> list[str]:
         return sorted(self.keys - set(self.released))
 
@@ -106,9 +113,9 @@ class StatusFollower:
             self.watch.keys.add(clearance.key)
 
     def snapshot(self) -> tuple[int, int, int]:
-        """(released, expected, alerts) right now."""
+        """(released, settled: released or alerted, alerts) right now."""
         with self._lock:
-            return len(self.watch.released), len(self.watch.keys), len(self.watch.alerts)
+            return len(self.watch.released), self.watch.settled(), len(self.watch.alerts)
 
     def close(self) -> None:
         self._stop.set()

@@ -39,3 +39,11 @@ def test_alerts_and_rejections_are_kept_and_other_runs_clearances_ignored() -> N
     assert [a["reason"] for a in watch.alerts] == ["no receipt"]
     assert [r["clearanceKey"] for r in watch.rejections] == ["P:2"]
     assert watch.released == {} and watch.missing() == ["P:1", "P:2"]
+
+
+def test_an_alerted_clearance_is_settled_so_the_run_stops_waiting_for_it() -> None:
+    watch = StatusWatch()
+    watch.expect(["P:1", "P:2", "P:3"])
+    watch.observe(_status("P:1", "CEB621", "sent", 800), 1.0)
+    watch.observe(_status("P:2", "CEB621", "sent", None, type="ClearanceAlert", reason="no receipt"), 2.0)
+    assert watch.settled() == 2 and watch.missing() == ["P:2", "P:3"]
