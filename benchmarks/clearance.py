@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--durable", action="store_true", help="Postgres with fsync on")
     parser.add_argument("--faults", choices=sorted(SCENARIOS), default=None,
                         help="run a fault scenario of tests/integration/test_faults.py at this size")
-    parser.add_argument("--stall", type=float, default=180.0, help="give up after this long without a release")
+    parser.add_argument("--stall", type=float, default=180.0, help="give up after this long without a status message")
     parser.add_argument("--dir", type=Path, default=None, help="the run's folder (kept with --keep)")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs, DXP files)")
     parser.add_argument("--env", action="append", default=[], metavar="CBEC_X=V",

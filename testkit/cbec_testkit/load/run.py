@@ -248,12 +248,12 @@ class LoadRun:
               started: float) -> None:
         c = self.config
         assert self.follower is not None and self.publisher is not None
-        last_change, last_released, last_print = time.monotonic(), -1, 0.0
+        last_change, last_seen, last_print = time.monotonic(), -1, 0.0
         while True:
-            released, settled, alerts = self.follower.snapshot()
+            released, settled, alerts, seen = self.follower.snapshot()
             now = time.monotonic()
-            if released != last_released:
-                last_released, last_change = released, now
+            if seen != last_seen:  # any status message of the run's clearances is progress
+                last_seen, last_change = seen, now
             busy = publishing.is_alive() or (faults is not None and faults.is_alive())
             if now - last_print >= c.progress_every:
                 last_print = now
@@ -264,7 +264,7 @@ class LoadRun:
             if settled >= count and not busy:  # every clearance released, or alerted (it will not move)
                 return
             if not busy and now - last_change > c.stall_seconds:
-                self.say(f"no release for {c.stall_seconds:.0f} s: giving up")
+                self.say(f"no status message for {c.stall_seconds:.0f} s: giving up")
                 return
             if time.time() - started > c.max_seconds:
                 self.say(f"run longer than {c.max_seconds:.0f} s: giving up")

@@ -112,10 +112,11 @@ class StatusFollower:
         with self._lock:
             self.watch.keys.add(clearance.key)
 
-    def snapshot(self) -> tuple[int, int, int]:
-        """(released, settled: released or alerted, alerts) right now."""
+    def snapshot(self) -> tuple[int, int, int, int]:
+        """(released, settled: released or alerted, alerts, status messages seen) right now."""
         with self._lock:
-            return len(self.watch.released), self.watch.settled(), len(self.watch.alerts)
+            w = self.watch
+            return len(w.released), w.settled(), len(w.alerts), w.messages
 
     def close(self) -> None:
         self._stop.set()
