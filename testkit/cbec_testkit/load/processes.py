@@ -73,7 +73,9 @@ class Processes:
                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
             replica.starts += 1
 
-    def wait_ready(self, names: list[str], timeout: float = 180) -> None:
+    def wait_ready(self, names: list[str], timeout: float = 180, *, retries: int = 2) -> None:
+        """Until each is ready; one that exits at start (e.g. its topics not ready on a loaded broker) is
+        started again up to ``retries`` times, as an orchestrator would, and the exit is recorded."""
         deadline = time.monotonic() + timeout
         pending = list(names)
         while pending:
@@ -82,7 +84,11 @@ class Processes:
                 if replica.ready_file.exists() or self._logged_ready(name):
                     pending.remove(name)
                 elif replica.proc is None or replica.proc.poll() is not None:
-                    raise ProcessError(f"{name} exited at start:\n{self.tail(name)}")
+                    code = replica.proc.returncode if replica.proc is not None else None
+                    if replica.proc is None or len(replica.crashes) >= retries or self._stop.is_set():
+                        raise ProcessError(f"{name} exited at start:\n{self.tail(name)}")
+                    replica.crashes.append(code if code is not None else -1)
+                    self.spawn(name)
             if pending and time.monotonic() > deadline:
                 raise ProcessError(f"not ready after {timeout:.0f} s: {', '.join(pending)}\n"
                                    + "\n".join(self.tail(n) for n in pending))
@@ -158,10 +164,11 @@ class Processes:
         if self._supervisor is not None:
             self._supervisor.join(timeout=5)
         order = sorted(self.replicas, key=lambda n: service_of(n) == SIMULATOR)
-        for name in order:
-            proc = self.replicas[name].proc
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+        with self._lock:  # the supervisor checks the stop flag under this lock before it starts anything
+            for name in order:
+                proc = self.replicas[name].proc
+                if proc is not None and proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
         codes: dict[str, int | None] = {}
         for name in order:
             proc = self.replicas[name].proc
