@@ -9,6 +9,7 @@
 - ``clearances``: full clearances published in reverse prerequisite order at a chosen rate;
 - ``watch``: ``cbec.out.status`` followed until every list is released;
 - ``arrivals``: the simulator's journal read back, and the exactly-once / prerequisite-order check;
+- ``faults``: the fault scenarios (kill -9, server restarts, lossy or duplicating customs);
 - ``run``: a whole load run (stack, load, wait, report), as the benchmark and the fault tests use it.
 
 It relies only on the intake topics (``cbec.in.*``), ``cbec.out.status``, the ``CBEC_*`` settings and
