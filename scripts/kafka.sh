@@ -3,6 +3,7 @@
 #   scripts/kafka.sh start   -> prints KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:PORT when the broker answers
 #   scripts/kafka.sh stop    -> SIGTERM (controlled shutdown) and wait
 #   scripts/kafka.sh status  -> exit 0 and the bootstrap line when running, exit 3 when not
+#   scripts/kafka.sh restart -> stop and start the running broker again: same port, same data (a fault test)
 # Env: CBEC_KAFKA_PORT (default 19092; the next free port is used when taken), CBEC_STACK_DIR,
 #      CBEC_KAFKA_HEAP (default "-Xms128m -Xmx512m"), CBEC_KAFKA_START_TIMEOUT (seconds, default 120).
 # CBEC_KAFKA_SECURE=1 (or scripts/kafka-secure.sh): a second, independent broker (its own dirs, default
@@ -162,6 +163,17 @@ PY
     return 1
 }
 
+launch() {  # starts the broker on the written config; prints its pid
+    local pid
+    # shellcheck disable=SC2086  # the heap options are meant to split
+    nohup setsid java ${CBEC_KAFKA_HEAP:--Xms128m -Xmx512m} -XX:+UseG1GC -Djava.awt.headless=true \
+        -cp "$LIBS_DIR/*" -Dlog4j.configuration="file:$RUN_DIR/log4j.properties" \
+        kafka.Kafka "$RUN_DIR/server.properties" >> "$LOG_FILE" 2>&1 < /dev/null &
+    pid=$!
+    echo "$pid" > "$PID_FILE"
+    echo "$pid"
+}
+
 start() {
     local pid port cport cid attempt
     if pid="$(running_pid)"; then
@@ -193,12 +205,8 @@ start() {
         java -cp "$LIBS_DIR/*" -Dlog4j.configuration="file:$RUN_DIR/log4j.properties" \
             kafka.tools.StorageTool format -t "$cid" -c "$RUN_DIR/server.properties" --ignore-formatted "${scram[@]}" \
             > "$RUN_DIR/format.out" 2>&1 || { cat "$RUN_DIR/format.out" >&2; die "storage format failed"; }
-        # shellcheck disable=SC2086  # the heap options are meant to split
-        nohup setsid java ${CBEC_KAFKA_HEAP:--Xms128m -Xmx512m} -XX:+UseG1GC -Djava.awt.headless=true \
-            -cp "$LIBS_DIR/*" -Dlog4j.configuration="file:$RUN_DIR/log4j.properties" \
-            kafka.Kafka "$RUN_DIR/server.properties" > "$LOG_FILE" 2>&1 < /dev/null &
-        pid=$!
-        echo "$pid" > "$PID_FILE"
+        : > "$LOG_FILE"
+        pid="$(launch)"
         log "Kafka $KAFKA_VERSION starting on 127.0.0.1:$port (pid $pid, log $LOG_FILE)"
         if wait_ready "$pid" "$port"; then
             if [ "$SECURE" = 1 ]; then
@@ -226,4 +234,40 @@ stop() {
     rm -f "$PID_FILE" "$ENV_FILE"
 }
 
-server_main "$@"
+# The same broker again (port and data kept): for fault tests that restart Kafka under load.
+restart() {
+    local pid port
+    pid="$(running_pid)" || die "not running: nothing to restart"
+    [ -f "$ENV_FILE" ] || die "no $ENV_FILE: cannot tell the port"
+    port="$(sed -n 's/.*=127.0.0.1:\([0-9]*\)$/\1/p' "$ENV_FILE" | head -n 1)"
+    stop_pid "$pid" Kafka 60
+    echo "--- restart $(date -u +%FT%TZ)" >> "$LOG_FILE"
+    pid="$(launch)"
+    log "Kafka restarting on 127.0.0.1:$port (pid $pid)"
+    # the readiness check looks for the start line of this run only
+    if ! wait_ready_after_restart "$pid" "$port"; then
+        tail -n 40 "$LOG_FILE" >&2
+        die "Kafka did not come back (log: $LOG_FILE)"
+    fi
+    log "Kafka ready again"
+    cat "$ENV_FILE"
+}
+
+wait_ready_after_restart() {  # like wait_ready, but counts only the start lines after the restart mark
+    local pid="$1" port="$2" deadline=$((SECONDS + ${CBEC_KAFKA_START_TIMEOUT:-120}))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        pid_alive "$pid" || { log "Kafka exited during restart"; return 1; }
+        # one pass over the whole file (no early-exiting pipe: under pipefail its SIGPIPE would read as "no")
+        if awk '/^--- restart/ {up = 0} /Kafka Server started/ {up = 1} END {exit !up}' "$LOG_FILE"; then
+            wait_ready "$pid" "$port"
+            return $?
+        fi
+        sleep 0.5
+    done
+    return 1
+}
+
+case "${1:-}" in
+    restart) restart ;;
+    *) server_main "$@" ;;
+esac

@@ -3,6 +3,7 @@
 #   scripts/postgres.sh start   -> prints DATABASE_URL=postgresql://postgres@127.0.0.1:PORT/cbec
 #   scripts/postgres.sh stop    -> fast shutdown and wait
 #   scripts/postgres.sh status  -> exit 0 and the URL when running, exit 3 when not
+#   scripts/postgres.sh restart -> fast shutdown and start again: same port, same data (a fault test)
 # Env: CBEC_PG_PORT (default 15432; the next free port is used when taken), CBEC_STACK_DIR,
 #      CBEC_PG_KEEP_DATA=1 keeps an existing cluster (default: a fresh cluster per start),
 #      CBEC_PG_DURABLE=1 keeps fsync on (default off: a throwaway test cluster).
@@ -116,4 +117,18 @@ stop() {
     rm -f "$ENV_FILE"
 }
 
-server_main "$@"
+# The same cluster again (port, options and data kept): pg_ctl restarts with the options it started with.
+restart() {
+    local dir
+    running_pid >/dev/null || die "not running: nothing to restart"
+    dir="$(cat "$LOC_FILE")"
+    as_owner "$(pg_bin)/pg_ctl" -D "$dir" -l "$dir/server.log" -m fast -w -t 60 restart >&2 \
+        || { tail -n 30 "$dir/server.log" >&2 || true; die "Postgres did not come back"; }
+    log "Postgres ready again (data $dir)"
+    cat "$ENV_FILE"
+}
+
+case "${1:-}" in
+    restart) restart ;;
+    *) server_main "$@" ;;
+esac
