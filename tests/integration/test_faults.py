@@ -106,14 +106,6 @@ def test_a_broker_and_a_database_restart_mid_load_lose_and_duplicate_nothing(
     assert any("postgres is back" in line for line in run.events)
 
 
-# A product bug found by this test (2026-12-07): the saga awaits a list's final status (800) and resends the
-# list when its 800 (or 399 and 800) receipt is lost, but the inventory service refuses every resend once
-# customs accepted the list: DeclarationApp.resend (shared/cbec/declaration/saga_steps.py, `may_resend`)
-# resends only below the gate (120). The resend never reaches customs, and after CBEC_SAGA_MAX_RESENDS
-# the saga raises "no receipt for CEB621 after 6 resends": the clearance is never released.
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="a list whose 800 receipt is lost is never recovered: the saga resends it but the "
-                   "declaration service's resend stops at the gate (saga_steps.may_resend)")
 def test_lost_receipts_are_recovered_by_deadlines_and_duplicates_change_nothing(
         lossy: tuple[LoadRun, Report]) -> None:
     run, report = lossy
