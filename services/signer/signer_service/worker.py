@@ -51,6 +51,7 @@ class WorkerConfig:
     requests_topic: str = topics.SIGN_REQUESTS
     results_topic: str = topics.SIGN_RESULTS
     dlq_topic: str = topics.SIGNER_DEAD_LETTERS  # unreadable requests, as dead letters (lossless, sealed)
+    outcomes_prefix: str = ""  # before each owner's outcome topic (tests sharing a broker)
     max_poll_records: int = 500
     poll_timeout_ms: int = 200
     client_id: str = "cbec-signer"
@@ -85,7 +86,7 @@ class SignerWorker:
         if c.topic_partitions:
             from cbec.bus.kafka import ensure_topics
 
-            names = [c.requests_topic, c.results_topic, c.dlq_topic, *OUTCOME_TOPICS]
+            names = [c.requests_topic, c.results_topic, c.dlq_topic, *(c.outcomes_prefix + t for t in OUTCOME_TOPICS)]
             await asyncio.to_thread(ensure_topics, c.bootstrap_servers, names, c.topic_partitions,
                                     max_message_bytes=c.max_message_bytes)
         self._producer = AIOKafkaProducer(
@@ -213,7 +214,7 @@ class SignerWorker:
             acks.append(await self._producer.send(c.results_topic, key=key, value=value))
             outcome = outcome_message(result)
             if outcome is not None:
-                acks.append(await self._producer.send(outcome[0], key=key, value=outcome[1]))
+                acks.append(await self._producer.send(c.outcomes_prefix + outcome[0], key=key, value=outcome[1]))
         await self._producer.flush()
         await asyncio.gather(*acks)  # a refused result or dead letter fails the batch: nothing is committed
         t4 = time.perf_counter()
