@@ -279,6 +279,7 @@ def bench_kafka(
                 "requests_topic": requests,
                 "results_topic": results,
                 "dlq_topic": f"bench-{run}.dlq",
+                "outcomes_prefix": f"bench-{run}.",
                 "max_poll_records": 500,
             },
         }

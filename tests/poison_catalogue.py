@@ -71,10 +71,11 @@ def dead_letter_topics(topic: str, poison: Poison) -> set[str]:
         owner = {"CEB311": "order", "CEB411": "payment", "CEB511": "logistics", "CEB513": "logistics",
                  "CEB711": "logistics"}.get(code, "inventory")
         return {topics.dead_letters(owner)}
-    if topic in (topics.TRANSMISSIONS, topics.RECEIPTS, topics.SAGA_COMMANDS):
-        return {topics.dead_letters(s) for s in DECLARATION_SERVICES}
+    feedback = topics.feedback_kind(topic)
+    if feedback is not None:
+        return {topics.dead_letters(feedback[0])}  # only its owner reads it
     if topic == topics.SIGN_RESULTS:
-        return {topics.dead_letters(s) for s in DECLARATION_SERVICES} | {RECEIPTS_DLQ}
+        return {RECEIPTS_DLQ}
     if topic in (topics.GOODS_LEFT, *topics.SERVICE_EVENTS):
         return {SAGA_DLQ}
     if topic == topics.SIGN_REQUESTS:
@@ -82,8 +83,8 @@ def dead_letter_topics(topic: str, poison: Poison) -> set[str]:
     raise ValueError(topic)
 
 
-INTERNAL_TOPICS = (topics.SIGN_RESULTS, topics.TRANSMISSIONS, topics.RECEIPTS, topics.SAGA_COMMANDS,
-                   topics.GOODS_LEFT, *topics.SERVICE_EVENTS, topics.SIGN_REQUESTS)
+INTERNAL_TOPICS = (topics.SIGN_RESULTS, *topics.FEEDBACK_TOPICS, topics.GOODS_LEFT, *topics.SERVICE_EVENTS,
+                   topics.SIGN_REQUESTS)
 
 
 def kept(letter: DeadLetter, poison: Poison) -> bool:

@@ -84,16 +84,20 @@ def trust_table(tenants: TenantRegistry) -> list[TopicAccess]:
                      for t in tenants.all() if t.roles & policy.sender_roles]
         rows.append(TopicAccess(topics.events(service), (user,), (service_user(SAGA),)))
         rows.append(TopicAccess(topics.dead_letters(service), (user,), ()))
+        # Feedback: only the owner reads it. The owner writes its own sign outcomes too (an oversized request).
+        rows += [TopicAccess(topics.feedback(service, kind), writers, (user,)) for kind, writers in (
+            (topics.FEEDBACK_SIGNED, (service_user(SIGNER), user)),
+            (topics.FEEDBACK_SENT, (service_user(RECEIPTS),)),
+            (topics.FEEDBACK_RECEIPTS, (service_user(RECEIPTS),)),
+            (topics.FEEDBACK_COMMANDS, (service_user(SAGA),)),
+        )]
     site_operators = [t.customs_code for t in tenants.all() if Role.SITE_OPERATOR in t.roles]
     rows += [
         TopicAccess(topics.GOODS_LEFT, (), (service_user(SAGA),)),  # development only: no tenant may write it
         TopicAccess(topics.SIGN_REQUESTS, declaring, (service_user(SIGNER),)),
         TopicAccess(topics.SIGN_RESULTS, (service_user(SIGNER),),
-                    (*declaring, service_user(RECEIPTS), service_user(SIGNER))),  # the signer reads its cache back
+                    (service_user(RECEIPTS), service_user(SIGNER))),  # the signer reads its cache back
         TopicAccess(topics.SIGNER_DEAD_LETTERS, (service_user(SIGNER),), ()),
-        TopicAccess(topics.TRANSMISSIONS, (service_user(RECEIPTS),), declaring),
-        TopicAccess(topics.RECEIPTS, (service_user(RECEIPTS),), declaring),
-        TopicAccess(topics.SAGA_COMMANDS, (service_user(SAGA),), declaring),
         TopicAccess(topics.STATUS, (service_user(SAGA),), (service_user(SAGA),)),  # the saga's webhook sender
         TopicAccess(topics.WEBHOOK_DEAD_LETTERS, (service_user(SAGA),), ()),
     ]

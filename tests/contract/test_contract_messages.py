@@ -22,7 +22,7 @@ from cbec.contracts.dead_letter import DeadLetter, WebhookDeadLetter
 from cbec.contracts.events import EVENT_DATA, EVENT_TYPES, DeclarationEvent, DocumentHeld, EventData
 from cbec.contracts.saga import SagaCommand
 from cbec.contracts.schema_check import check_declare, errors_of, is_valid
-from cbec.contracts.signing import SignRequest, SignResult
+from cbec.contracts.signing import SignError, SignOutcome, SignRequest, SignResult
 from cbec.contracts.status import CLEARANCE_ALERT, STATUS_CHANGED, StatusMessage
 from cbec.declaration import ceb_bridge, routing
 from cbec.declaration.application import DeclarationApp
@@ -117,7 +117,8 @@ def produced() -> list[Routed]:
     table["cbec.in.order"](
         b'{"commandId":"c","sender":"3105960001","document":{"OrderHead":{}}}', Position("cbec.in.order:0", 8)
     )
-    table[topics.SIGN_RESULTS](b'{"request_id": "r1", "ok": "yes"}', Position("cbec.sign.results:0", 3))
+    signed = topics.feedback("order", topics.FEEDBACK_SIGNED)
+    table[signed](b'{"request_id": "r1", "ok": "yes"}', Position(f"{signed}:0", 3))
     out: list[Routed] = []
     for stream_id, version, event_type, data in store.log:
         out += routing.route("order", stream_id, version, event_type, data)
@@ -186,12 +187,17 @@ def test_sign_requests_validate_and_round_trip_the_signer_contract(produced: lis
         failed = SignResult.failure(parsed, "SIGN-1", "no key").to_dict()
         assert errors_of("signing/sign-result.json", ok) == []
         assert errors_of("signing/sign-result.json", failed) == []
+        outcome = SignResult.success(parsed, b"<signed/>").outcome().to_dict()
+        assert errors_of("signing/sign-outcome.json", outcome) == [] and "signed_xml_b64" not in outcome
+        assert SignOutcome.from_dict(outcome).to_dict() == outcome
     assert not is_valid("signing/sign-result.json", {**ok, "signed_xml_b64": None})
+    assert not is_valid("signing/sign-outcome.json", ok)  # the outcome never carries the document
+    assert not is_valid("signing/sign-outcome.json", {**failed, "error": None})
 
 
 def test_dead_letters_validate(produced: list[Routed]) -> None:
     letters = list(on("cbec.dlq.order", produced))
-    assert len(letters) == 3  # two unreadable commands and a sign result breaking its contract
+    assert len(letters) == 3  # two unreadable commands and a sign outcome breaking its contract
     for letter in letters:
         assert errors_of("events/dead-letter.json", letter) == []
         assert DeadLetter.from_dict(letter).to_dict() == letter
@@ -199,15 +205,15 @@ def test_dead_letters_validate(produced: list[Routed]) -> None:
 
 
 def test_what_the_customs_link_publishes_validates_and_is_read_back(produced: list[Routed]) -> None:
-    [sent] = on(topics.TRANSMISSIONS, produced)
+    [sent] = on(topics.feedback("order", topics.FEEDBACK_SENT), produced)
     assert errors_of("customs/document-transmitted.json", sent) == []
     assert DocumentTransmitted.from_dict(sent).to_dict() == sent
-    receipts = list(on(topics.RECEIPTS, produced))
+    receipts = list(on(topics.feedback("order", topics.FEEDBACK_RECEIPTS), produced))
     assert len(receipts) == 2
     for receipt in receipts:
         assert errors_of("customs/receipt-received.json", receipt) == []
         assert ReceiptReceived.from_dict(receipt).to_dict() == receipt
-    assert {key for topic, key, _ in produced if topic == topics.RECEIPTS} == {"3105960001:DEMO1"}
+    assert {key for topic, key, _ in produced if topic.endswith(".receipts")} == {"3105960001:DEMO1"}
 
 
 def test_saga_commands_the_services_accept_validate() -> None:
@@ -375,6 +381,9 @@ MODELS: list[tuple[str, Any]] = [
     ("signing/sign-result.json", SignResult("r1", "3105960001", "CEB311", KEY, True, "eA==")),
     ("signing/sign-result.json", SignResult.failure(SignRequest("r1", "3105960001", "CEB311", KEY, "eA=="),
                                                     "CBEC-SIG-KEY", "no key")),
+    ("signing/sign-outcome.json", SignOutcome("r1", "3105960001", "CEB311", KEY, True)),
+    ("signing/sign-outcome.json", SignOutcome("r1", "3105960001", "CEB311", KEY, False,
+                                              SignError("CBEC-SIG-KEY", "no key"))),
     ("customs/document-transmitted.json",
      DocumentTransmitted("CEB311:s:2", "CEB311", KEY, "f.xml", "m1", "2026-01-01T04:00:00+00:00")),
     ("customs/receipt-received.json",
@@ -473,15 +482,17 @@ def test_every_topic_is_defined_once_and_published_in_asyncapi() -> None:
 
     spec = yaml.safe_load(ASYNCAPI_FILE.read_text("utf-8"))
     addresses = {c["address"] for c in spec["channels"].values()}
-    named = {v for k, v in vars(topics).items() if k.isupper() and isinstance(v, str)}
+    named = {v for k, v in vars(topics).items() if k.isupper() and isinstance(v, str) and v.startswith("cbec.")}
     templates = {topics.events("{service}"), topics.dead_letters("{service}"), "cbec.in.{doc}.{customsCode}",
-                 "cbec.out.status.{customsCode}", "cbec.in.goods-left.{customsCode}"}
+                 "cbec.out.status.{customsCode}", "cbec.in.goods-left.{customsCode}",
+                 *(f"cbec.feedback.{{service}}.{kind}" for kind in topics.FEEDBACK_KINDS)}
     assert named | set(topics.INTAKE_TOPICS) | templates == addresses
     services = spec["components"]["parameters"]["service"]["enum"]
     assert topics.SERVICE_EVENTS == tuple(topics.events(s) for s in services)
 
 
-TOPIC_LITERAL = re.compile(r"""f?["']cbec\.(?:in|out|sign|saga|dlq|customs|order|payment|logistics|inventory|\{)""")
+TOPIC_LITERAL = re.compile(
+    r"""f?["']cbec\.(?:in|out|sign|saga|dlq|customs|order|payment|logistics|inventory|feedback|\{)""")
 
 
 def test_no_product_code_writes_a_topic_name_but_the_topics_module() -> None:

@@ -155,10 +155,13 @@ def test_a_tenant_writes_its_own_intake_topic_and_no_other(broker: Broker) -> No
 def test_a_forged_receipt_is_refused_by_the_broker(broker: Broker) -> None:
     forged = json.dumps({"type": "ReceiptReceived", "docType": "CEB311", "businessKey": [PLATFORM, "ORDER-1"],
                          "status": "100", "returnTime": "20991231235959000"}).encode()
-    for topic in (topics.RECEIPTS, topics.TRANSMISSIONS, topics.SIGN_RESULTS, topics.SAGA_COMMANDS):
+    for topic in (topics.SIGN_RESULTS, *topics.feedback_topics("order")):
         with pytest.raises(TopicAuthorizationFailedError):
             broker.publish(tenant_user(PLATFORM), topic, forged)
-    broker.publish(service_user("receipts"), topics.RECEIPTS, b"{}")  # the customs link's principal may
+    receipts = topics.feedback("order", topics.FEEDBACK_RECEIPTS)
+    broker.publish(service_user("receipts"), receipts, b"{}")  # the customs link's principal may
+    with pytest.raises(TopicAuthorizationFailedError):  # and no other service
+        broker.publish(service_user("payment"), receipts, b"{}")
 
 
 def test_a_tenant_reads_only_its_own_status_topic(broker: Broker) -> None:

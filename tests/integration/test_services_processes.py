@@ -137,7 +137,8 @@ def test_owning_services_accept_hold_refuse_and_dead_letter_as_separate_processe
     release = {"command": "ReleaseDocument", "docType": "CEB511", "businessKey": list(WAYBILL.business_key(waybill)),
                "clearanceKey": clearance, "commandId": f"saga-{n}"}
     for _ in range(2):
-        producer.send("cbec.saga.commands", key=clearance.encode(), value=json.dumps(release).encode())
+        producer.send("cbec.feedback.logistics.saga-commands", key=clearance.encode(),
+                      value=json.dumps(release).encode())
     producer.flush()
     producer.close()
     eventually(lambda: services.state("CEB511", WAYBILL.business_key(waybill)).phase == "released", services)

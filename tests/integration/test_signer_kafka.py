@@ -8,8 +8,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cbec.contracts import topics
 from cbec.contracts.dead_letter import DeadLetter
-from cbec.contracts.signing import SignRequest, SignResult
+from cbec.contracts.signing import SignOutcome, SignRequest, SignResult
 from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.pool import KeyPool
 from cbec.signing.registry import CertificateRegistry
@@ -65,6 +66,7 @@ def test_requests_become_signed_results_and_are_committed_once(kafka_bootstrap: 
         requests_topic=f"{kafka_topic_prefix}cbec.sign.requests",
         results_topic=f"{kafka_topic_prefix}cbec.sign.results",
         dlq_topic=f"{kafka_topic_prefix}cbec.dlq.signer",
+        outcomes_prefix=kafka_topic_prefix,
         max_poll_records=20,
     )
     _create_topics(kafka_bootstrap, [config.requests_topic, config.results_topic, config.dlq_topic], 2)
@@ -95,6 +97,10 @@ def test_requests_become_signed_results_and_are_committed_once(kafka_bootstrap: 
     by_id = {r.request_id: r for r in results}
     assert set(by_id) == {r.request_id for r in requests}
     assert all(r.ok and verify_document(r.signed_xml()).ok for r in results)
+    # The waybills' owner gets each outcome without the document, keyed by the clearance.
+    owned = f"{kafka_topic_prefix}{topics.feedback('logistics', topics.FEEDBACK_SIGNED)}"
+    outcomes = [SignOutcome.from_json(v) for v in _consume_all(kafka_bootstrap, owned, 41)]
+    assert {o.request_id for o in outcomes} == set(by_id) and all(o.ok for o in outcomes)
     assert [r for r in results if r.request_id == "req-3"][0] == [r for r in results if r.request_id == "req-3"][1]
     [dead] = [DeadLetter.from_json(v) for v in _consume_all(kafka_bootstrap, config.dlq_topic, 1)]
     assert dead.raw is not None and dead.raw.value == b"{not json" and dead.raw.key == b"x"
@@ -207,6 +213,7 @@ def test_two_replicas_share_the_partitions_and_lose_nothing(kafka_bootstrap: str
         group_id=f"{kafka_topic_prefix}cbec-signer",
         requests_topic=f"{kafka_topic_prefix}cbec.sign.requests",
         results_topic=f"{kafka_topic_prefix}cbec.sign.results",
+        outcomes_prefix=kafka_topic_prefix,
         max_poll_records=10,
     )
     _create_topics(kafka_bootstrap, [config.requests_topic, config.results_topic], 4)

@@ -18,6 +18,7 @@ from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
 from cbec.contracts.signing import SignResult
 from cbec.customs.transport import Transport
 from cbec.declaration.doctypes import BY_RECEIPT, INVENTORY, STREAM_NAMESPACE
+from cbec.declaration.owners import owner_of, receipt_owner, unowned
 from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, VersionConflict
 from cbec.store.handling import mark_handled
 from cbec.tenants import TenantRegistry
@@ -188,13 +189,28 @@ def _int(text: str) -> int:
 
 
 def route(stream_id: uuid.UUID, version: int, event_type: str, data: dict[str, Any]) -> list[tuple[str, str, bytes]]:
-    """Transmissions and receipts go to their topics, keyed by the clearance (or business) key.
+    """Transmissions and receipts go to the feedback topics of the service owning their document type
+    (``cbec.declaration.owners``), keyed by the clearance (or business) key. A receipt nobody owns (a
+    CEB900 naming neither a transmission the link sent nor a known message type) is dead-lettered on
+    ``cbec.dlq.receipts``, so it is never lost silently.
 
     The stored payloads are the messages' own ``to_dict()``, so they are read back, not re-checked."""
     if event_type == TRANSMITTED:
         sent = DocumentTransmitted(**data)
-        return [(topics.TRANSMISSIONS, sent.key, sent.to_json())]
+        owner = owner_of(sent.doc_type)
+        if owner is not None:
+            return [(topics.feedback(owner, topics.FEEDBACK_SENT), sent.key, sent.to_json())]
+        return [_unowned(stream_id, version, sent.to_json(), f"a transmission of {sent.doc_type!r}")]
     if event_type == RECEIPT_RECEIVED:
         receipt = ReceiptReceived(**data)
-        return [(topics.RECEIPTS, receipt.key, receipt.to_json())]
+        owner = receipt_owner(receipt)
+        if owner is not None:
+            return [(topics.feedback(owner, topics.FEEDBACK_RECEIPTS), receipt.key, receipt.to_json())]
+        return [_unowned(stream_id, version, receipt.to_json(),
+                         f"a {receipt.receipt_type} receipt about {receipt.doc_type or 'an unknown message'}")]
     return []
+
+
+def _unowned(stream_id: uuid.UUID, version: int, raw: bytes, what: str) -> tuple[str, str, bytes]:
+    log.warning("customs link: %s has no owning service; dead-lettered", what)
+    return unowned("receipts", f"receipts:{stream_id}", version, raw, what)

@@ -53,7 +53,8 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, link: 
                            dead_letter=poison_sink(app.store))],
         outboxes=[Outbox(store, settings.database.schema_for(SERVICE), relay_route)],
         pollers=[app.poll_inbox],
-        topics=[topics.TRANSMISSIONS, topics.RECEIPTS, topics.dead_letters(SERVICE)],
+        topics=[*topics.feedback_of_kind(topics.FEEDBACK_SENT), *topics.feedback_of_kind(topics.FEEDBACK_RECEIPTS),
+                topics.dead_letters(SERVICE)],
     )
 
 

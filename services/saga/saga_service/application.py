@@ -23,6 +23,7 @@ from cbec.contracts.base import ContractError, as_ceb_error
 from cbec.contracts.commands import GoodsLeft
 from cbec.contracts.events import DeclarationEvent
 from cbec.contracts.status import CLEARANCE_ALERT, STATUS_CHANGED, StatusMessage
+from cbec.declaration import owners
 from cbec.errors import CebError
 from cbec.store.errors import AlreadyProcessed
 from cbec.store.event_store import EventStore
@@ -256,8 +257,9 @@ _COMMANDS = {
 
 
 def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
-    """Saga commands to ``cbec.saga.commands``; status changes and alerts to ``cbec.out.status`` and to
-    the tenant's ``cbec.out.status.<code>``."""
+    """Saga commands to the ``cbec.feedback.<service>.saga-commands`` of the service owning the document
+    (a lock to every service whose types it locks); status changes and alerts to ``cbec.out.status`` and
+    to the tenant's ``cbec.out.status.<code>``."""
     data = event.data
     key = str(data.get("clearanceKey", ""))
     command = _COMMANDS.get(event.type)
@@ -265,7 +267,9 @@ def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
         message = saga.SagaCommand(command, str(data["commandId"]), key, str(data.get("docType", "")),
                                    tuple(str(k) for k in data.get("businessKey", [])),
                                    tuple(as_ceb_error(e) for e in data.get("errors", [])))
-        return [(topics.SAGA_COMMANDS, key, message.to_json())]
+        owner = owners.owner_of(message.doc_type)
+        to = owners.LOCK_OWNERS if command == saga.LOCK else (owner,) if owner is not None else ()
+        return [(topics.feedback(service, topics.FEEDBACK_COMMANDS), key, message.to_json()) for service in to]
     if event.type in (domain.STATUS_PUBLISHED, domain.ALERT_RAISED):
         status = status_message(event)
         out = [(topics.STATUS, key, status.to_json())]

@@ -72,7 +72,8 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
                   Consumes(Subscription((topics.STATUS,), "cbec-webhooks"), hooks.handle, dead_letter=poison)],
         outboxes=[Outbox(store, settings.database.schema_for(NAME), relay_route)],
         pollers=[app.tick, hooks.poll],
-        topics=[topics.SAGA_COMMANDS, topics.STATUS, topics.WEBHOOK_DEAD_LETTERS, topics.dead_letters(NAME),
+        topics=[*topics.feedback_of_kind(topics.FEEDBACK_COMMANDS), topics.STATUS, topics.WEBHOOK_DEAD_LETTERS,
+                topics.dead_letters(NAME),
                 *(topics.tenant_status(t.customs_code) for t in tenants.all())],
         http_app=make_http_app(app, auth if auth is not None else api_keys(settings)),
     )

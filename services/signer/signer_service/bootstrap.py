@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from signer_service.application import BAD_REQUEST, SignerApp
 from signer_service.backends import build_registry
 from signer_service.clients import SignerClients
-from signer_service.worker import WorkerConfig
+from signer_service.worker import OUTCOME_TOPICS, WorkerConfig, outcome_message
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,9 @@ def build(settings: Settings, app: SignerApp, publisher: Publisher) -> Service:
     def on_request(message: Message) -> None:
         result = app.handle(SignRequest.from_json(message.value))
         publisher.publish(own.results_topic, result.clearance_key, result.to_json())
+        outcome = outcome_message(result)
+        if outcome is not None:
+            publisher.publish(outcome[0], result.clearance_key, outcome[1])
 
     def dead_letter(message: Message, error: BaseException) -> None:
         log.warning("signer: unreadable request %s@%d: %s", message.topic, message.offset, type(error).__name__)
@@ -113,7 +116,7 @@ def build(settings: Settings, app: SignerApp, publisher: Publisher) -> Service:
 
     return Service(NAME, app, consumes=[Consumes(Subscription((own.requests_topic,), own.group_id), on_request,
                                                  dead_letter=dead_letter)],
-                   topics=[own.results_topic, own.dlq_topic])
+                   topics=[own.results_topic, own.dlq_topic, *OUTCOME_TOPICS])
 
 
 def run(settings: Settings, tenants: TenantRegistry | None) -> None:

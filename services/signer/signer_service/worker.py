@@ -1,4 +1,6 @@
-"""Kafka consumer-group loop: ``cbec.sign.requests`` → :class:`SignerApp` → ``cbec.sign.results``.
+"""Kafka consumer-group loop: ``cbec.sign.requests`` → :class:`SignerApp` → ``cbec.sign.results`` (the
+signed document, for the customs link) and the owner's ``cbec.feedback.<service>.sign-outcomes`` (the
+same result without the document, :func:`outcome_message`).
 
 Why a plain aiokafka consumer and not a faust agent: the signer is CPU-bound, batch-shaped work with
 a ≥1,667 msg/s per-machine target. ``getmany(max_records)`` → sign the batch → produce → flush →
@@ -30,12 +32,14 @@ from cbec.bus.limits import DEFAULT_MAX_MESSAGE_BYTES, TOO_LARGE, dead_letter_li
 from cbec.bus.poison import message_of, poison_letter
 from cbec.contracts import topics
 from cbec.contracts.signing import ContractError, SignError, SignRequest, SignResult
+from cbec.declaration.owners import owner_of
 from cbec.privacy.cipher import AesGcmCipher
 
 from signer_service.application import BAD_REQUEST, SignerApp
 
 log = logging.getLogger(__name__)
 
+OUTCOME_TOPICS = topics.feedback_of_kind(topics.FEEDBACK_SIGNED)
 HEALTH_CHECK_SECONDS = 30.0
 EXPIRY_WARNING_SECONDS = 3600.0
 
@@ -47,6 +51,7 @@ class WorkerConfig:
     requests_topic: str = topics.SIGN_REQUESTS
     results_topic: str = topics.SIGN_RESULTS
     dlq_topic: str = topics.SIGNER_DEAD_LETTERS  # unreadable requests, as dead letters (lossless, sealed)
+    outcomes_prefix: str = ""  # before each owner's outcome topic (tests sharing a broker)
     max_poll_records: int = 500
     poll_timeout_ms: int = 200
     client_id: str = "cbec-signer"
@@ -81,7 +86,7 @@ class SignerWorker:
         if c.topic_partitions:
             from cbec.bus.kafka import ensure_topics
 
-            names = [c.requests_topic, c.results_topic, c.dlq_topic]
+            names = [c.requests_topic, c.results_topic, c.dlq_topic, *(c.outcomes_prefix + t for t in OUTCOME_TOPICS)]
             await asyncio.to_thread(ensure_topics, c.bootstrap_servers, names, c.topic_partitions,
                                     max_message_bytes=c.max_message_bytes)
         self._producer = AIOKafkaProducer(
@@ -203,8 +208,13 @@ class SignerWorker:
             value = result.to_json()
             limit = topic_limit(c.results_topic, c.max_message_bytes)
             if record_size(result.clearance_key, value) > limit:
-                value = too_large(result, len(value), limit).to_json()
-            acks.append(await self._producer.send(c.results_topic, key=result.clearance_key.encode(), value=value))
+                result = too_large(result, len(value), limit)
+                value = result.to_json()
+            key = result.clearance_key.encode()
+            acks.append(await self._producer.send(c.results_topic, key=key, value=value))
+            outcome = outcome_message(result)
+            if outcome is not None:
+                acks.append(await self._producer.send(c.outcomes_prefix + outcome[0], key=key, value=outcome[1]))
         await self._producer.flush()
         await asyncio.gather(*acks)  # a refused result or dead letter fails the batch: nothing is committed
         t4 = time.perf_counter()
@@ -240,6 +250,17 @@ class SignerWorker:
             if now - last_expiry > EXPIRY_WARNING_SECONDS:
                 last_expiry = now
                 self.app.registry.log_expiry_warnings()
+
+
+def outcome_message(result: SignResult) -> tuple[str, bytes] | None:
+    """``(topic, value)`` of the result's outcome for the service owning its document type (None, logged,
+    for a type no service owns: nobody could record it)."""
+    owner = owner_of(result.doc_type)
+    if owner is None:
+        log.warning("signer: result of %s is for %r, a type no declaration service owns", result.request_id,
+                    result.doc_type)
+        return None
+    return topics.feedback(owner, topics.FEEDBACK_SIGNED), result.outcome().to_json()
 
 
 def too_large(result: SignResult, size: int, limit: int) -> SignResult:

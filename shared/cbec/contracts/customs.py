@@ -1,8 +1,9 @@
 """Messages between the declaration services and the customs link (receipts service).
 
-``cbec.customs.transmissions``: :class:`DocumentTransmitted` (``schemas/customs/document-transmitted.json``);
-``cbec.customs.receipts``: :class:`ReceiptReceived` (``schemas/customs/receipt-received.json``).
-Both are keyed by the clearance key (a receipt without one by its business key).
+``cbec.feedback.<owner>.transmissions``: :class:`DocumentTransmitted` (``schemas/customs/document-transmitted.json``);
+``cbec.feedback.<owner>.receipts``: :class:`ReceiptReceived` (``schemas/customs/receipt-received.json``).
+The owner is the declaration service of the document type (``cbec.declaration.owners``). Both are
+keyed by the clearance key (a receipt without one by its business key).
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cbec.contracts.base import ContractError, JsonMessage, check_schema, finding, text, texts
-from cbec.contracts.topics import RECEIPTS as RECEIPTS_TOPIC
-from cbec.contracts.topics import TRANSMISSIONS as TRANSMISSIONS_TOPIC
 
 TRANSMITTED_SCHEMA = "customs/document-transmitted.json"
 RECEIPT_SCHEMA = "customs/receipt-received.json"
@@ -109,4 +108,4 @@ class ReceiptReceived(JsonMessage):
         return receipt
 
 
-__all__ = ["RECEIPTS_TOPIC", "TRANSMISSIONS_TOPIC", "DocumentTransmitted", "ReceiptReceived"]
+__all__ = ["DocumentTransmitted", "ReceiptReceived"]

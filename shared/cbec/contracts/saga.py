@@ -1,4 +1,5 @@
-"""Commands the saga sends the owning services on ``cbec.saga.commands`` (``schemas/saga/saga-command.json``).
+"""Commands the saga sends the owning services, each on ``cbec.feedback.<owner>.saga-commands``
+(``schemas/saga/saga-command.json``).
 
 - ``{"command": "ReleaseDocument", "docType": "CEB511", "businessKey": ["3105960003", "LN1"],
   "clearanceKey": "3105960001:DEMO1", "commandId": "..."}``: the held document's prerequisites are
@@ -12,7 +13,8 @@
 - ``{"command": "LockClearance", "clearanceKey": "ebpCode:orderNo", "commandId"}``: the clearance's
   list was declared; its order, payment and waybill can no longer change (-301011/-401008/-504016).
 
-Each service acts on the commands for the document types it owns and ignores the rest.
+A command goes to the service that owns its document type; a lock to every service whose types it
+locks (``cbec.declaration.owners``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from cbec.contracts.base import ContractError, JsonMessage, ceb_errors, check_schema, finding, text, texts
-from cbec.contracts.topics import SAGA_COMMANDS as SAGA_COMMANDS_TOPIC
 from cbec.errors import CebError
 
 RELEASE = "ReleaseDocument"
@@ -76,4 +77,4 @@ class SagaCommand(JsonMessage):
         return command
 
 
-__all__ = ["LOCK", "NAMES", "REFUSE", "RELEASE", "RESEND", "SAGA_COMMANDS_TOPIC", "SagaCommand"]
+__all__ = ["LOCK", "NAMES", "REFUSE", "RELEASE", "RESEND", "SagaCommand"]

@@ -2,6 +2,8 @@
 
 SignRequest: ``{request_id, tenant, doc_type, clearance_key, xml_b64, profile?}``;
 SignResult: ``{request_id, tenant, doc_type, clearance_key, ok, signed_xml_b64?, error?: {code, message}}``.
+``cbec.sign.results`` carries the signed document (for the customs link); the owning service gets the
+same result without it (:meth:`SignResult.outcome`) on ``cbec.feedback.<owner>.sign-outcomes``.
 ``tenant`` is the customs code of the enterprise whose certificate signs. Schemas:
 ``schemas/signing/sign-request.json`` and ``sign-result.json``.
 """
@@ -18,6 +20,7 @@ from cbec.contracts.topics import SIGN_RESULTS as RESULTS_TOPIC
 
 REQUEST_SCHEMA = "signing/sign-request.json"
 RESULT_SCHEMA = "signing/sign-result.json"
+OUTCOME_SCHEMA = "signing/sign-outcome.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,10 @@ class SignResult(JsonMessage):
             error=SignError(code, message),
         )
 
+    def outcome(self) -> SignOutcome:
+        """This result without the signed document: what the owning service needs to know."""
+        return SignOutcome(self.request_id, self.tenant, self.doc_type, self.clearance_key, self.ok, self.error)
+
     def signed_xml(self) -> bytes:
         if self.signed_xml_b64 is None:
             raise ContractError("result carries no signed XML")
@@ -141,12 +148,6 @@ class SignResult(JsonMessage):
         ok = data.get("ok")
         if not isinstance(ok, bool):
             raise ContractError([finding("ok", "ok must be a boolean")])
-        error = data.get("error")
-        parsed_error = None
-        if error is not None:
-            if not isinstance(error, dict):
-                raise ContractError([finding("error", "error must be an object {code, message}")])
-            parsed_error = SignError(text(error, "code", path="error."), text(error, "message", required=False))
         result = cls(
             request_id=text(data, "request_id"),
             tenant=text(data, "tenant"),
@@ -154,10 +155,58 @@ class SignResult(JsonMessage):
             clearance_key=text(data, "clearance_key"),
             ok=ok,
             signed_xml_b64=None if data.get("signed_xml_b64") is None else text(data, "signed_xml_b64", required=False),
-            error=parsed_error,
+            error=_sign_error(data.get("error")),
         )
         check_schema(RESULT_SCHEMA, data)
         return result
 
 
-__all__ = ["REQUESTS_TOPIC", "RESULTS_TOPIC", "ContractError", "SignError", "SignRequest", "SignResult"]
+@dataclass(frozen=True, slots=True)
+class SignOutcome(JsonMessage):
+    """Whether one request was signed, without the document (:meth:`SignResult.outcome`)."""
+
+    request_id: str
+    tenant: str
+    doc_type: str
+    clearance_key: str
+    ok: bool
+    error: SignError | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "request_id": self.request_id,
+            "tenant": self.tenant,
+            "doc_type": self.doc_type,
+            "clearance_key": self.clearance_key,
+            "ok": self.ok,
+        }
+        if self.error is not None:
+            out["error"] = self.error.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SignOutcome:
+        ok = data.get("ok")
+        if not isinstance(ok, bool):
+            raise ContractError([finding("ok", "ok must be a boolean")])
+        outcome = cls(
+            request_id=text(data, "request_id"),
+            tenant=text(data, "tenant"),
+            doc_type=text(data, "doc_type"),
+            clearance_key=text(data, "clearance_key"),
+            ok=ok,
+            error=_sign_error(data.get("error")),
+        )
+        check_schema(OUTCOME_SCHEMA, data)
+        return outcome
+
+
+def _sign_error(error: Any) -> SignError | None:
+    if error is None:
+        return None
+    if not isinstance(error, dict):
+        raise ContractError([finding("error", "error must be an object {code, message}")])
+    return SignError(text(error, "code", path="error."), text(error, "message", required=False))
+
+
+__all__ = ["REQUESTS_TOPIC", "RESULTS_TOPIC", "ContractError", "SignError", "SignOutcome", "SignRequest", "SignResult"]

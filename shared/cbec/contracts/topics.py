@@ -78,12 +78,8 @@ def goods_left_binding(topic: str) -> tuple[bool, str | None]:
     return False, None
 
 SIGN_REQUESTS = "cbec.sign.requests"
-SIGN_RESULTS = "cbec.sign.results"
+SIGN_RESULTS = "cbec.sign.results"  # the whole signed document, for the customs link (and the signer's cache)
 
-TRANSMISSIONS = "cbec.customs.transmissions"  # signed documents handed to the customs link
-RECEIPTS = "cbec.customs.receipts"  # customs receipts, correlated by business key
-
-SAGA_COMMANDS = "cbec.saga.commands"
 STATUS = "cbec.out.status"  # every tenant's status changes (the saga's webhooks; development tools)
 
 
@@ -111,9 +107,46 @@ def dead_letters(service: str) -> str:
     return f"cbec.dlq.{service}"
 
 
+# Feedback: what the signer, the customs link and the saga tell the service that owns a document.
+# One topic per owning service and kind, keyed by clearance: a service reads only its own, and each
+# partition has one producer (so one tracking position per partition: a poll commits in one transaction).
+FEEDBACK_SIGNED = "sign-outcomes"  # SignResult without the signed XML (the signer; an oversized request: its owner)
+FEEDBACK_SENT = "transmissions"  # DocumentTransmitted (the customs link)
+FEEDBACK_RECEIPTS = "receipts"  # ReceiptReceived (the customs link)
+FEEDBACK_COMMANDS = "saga-commands"  # SagaCommand (the saga)
+FEEDBACK_KINDS = (FEEDBACK_SIGNED, FEEDBACK_SENT, FEEDBACK_RECEIPTS, FEEDBACK_COMMANDS)
+
+
+def feedback(service: str, kind: str) -> str:
+    """The feedback topic of one kind for one owning declaration service: ``cbec.feedback.order.receipts``."""
+    if service not in DECLARATION_SERVICES or kind not in FEEDBACK_KINDS:
+        raise ValueError(f"no feedback topic of kind {kind!r} for service {service!r}")
+    return f"cbec.feedback.{service}.{kind}"
+
+
+def feedback_topics(service: str) -> tuple[str, ...]:
+    """Every feedback topic one declaration service reads."""
+    return tuple(feedback(service, kind) for kind in FEEDBACK_KINDS)
+
+
+def feedback_of_kind(kind: str) -> tuple[str, ...]:
+    """The feedback topics of one kind, one per declaration service (what its producer writes)."""
+    return tuple(feedback(service, kind) for service in DECLARATION_SERVICES)
+
+
+def feedback_kind(topic: str) -> tuple[str, str] | None:
+    """``(service, kind)`` of a feedback topic, None for any other topic."""
+    prefix, _, rest = topic.partition("cbec.feedback.")
+    service, _, kind = rest.partition(".")
+    if prefix or service not in DECLARATION_SERVICES or kind not in FEEDBACK_KINDS:
+        return None
+    return service, kind
+
+
 def is_dead_letter(topic: str) -> bool:
     """Whether ``topic`` is a dead-letter topic (its messages carry whole other messages)."""
     return topic.startswith(dead_letters(""))
 
 
 SERVICE_EVENTS: tuple[str, ...] = tuple(events(s) for s in DECLARATION_SERVICES)
+FEEDBACK_TOPICS: tuple[str, ...] = tuple(t for s in DECLARATION_SERVICES for t in feedback_topics(s))

@@ -11,16 +11,14 @@ from dataclasses import replace
 
 from cbec.bus.poison import dead_letter_of, poison_letter
 from cbec.bus.ports import Message
-from cbec.contracts import saga, topics
+from cbec.contracts import topics
 from cbec.contracts.base import ContractError
 from cbec.contracts.commands import CommandRejected, DeclareDocument, parse_declare
-from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
 from cbec.contracts.dead_letter import DEAD_LETTERED, DeadLetter
-from cbec.contracts.signing import SignResult
+from cbec.declaration import feedback_handling
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.doctypes import STREAM_NAMESPACE
 from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, VersionConflict
-from cbec.declaration.statuses import FORMAT_ERROR
 from cbec.errors import CebError
 
 log = logging.getLogger(__name__)
@@ -100,70 +98,25 @@ def poison_sink(store: DeclarationStore) -> Callable[[Message, BaseException], N
 
 def handlers(app: DeclarationApp, *, shared_intake: bool = True) -> dict[str, Handler]:
     """Topic → handler for the intake topics of the app's document types (see :func:`intake_topics`) and
-    the shared feedback topics.
+    the service's own feedback topics (``cbec.feedback.<service>.<kind>``, see ``feedback_handling``).
 
     A feedback message that breaks its contract is dead-lettered like an unreadable command."""
     table: dict[str, Handler] = {}
     for topic, (code, bound) in intake_topics(app, shared=shared_intake).items():
         table[topic] = _intake(app, code, topic, bound)
-
-    def on_sign_result(raw: bytes, position: Position) -> None:
-        result = SignResult.from_json(raw)
-        if result.doc_type in app.doc_types:
-            error = result.error.to_dict() if result.error is not None else None
-            app.record_signed(result.request_id, result.ok, error, position)
-
-    def on_transmitted(raw: bytes, position: Position) -> None:
-        sent = DocumentTransmitted.from_json(raw)
-        if sent.doc_type in app.doc_types:
-            app.record_sent(sent, position)
-
-    def on_receipt(raw: bytes, position: Position) -> None:
-        receipt = ReceiptReceived.from_json(raw)
-        format_error = receipt.receipt_type == FORMAT_ERROR and receipt.doc_type in app.doc_types
-        if receipt.receipt_type in app.by_receipt or format_error:
-            app.record_receipt(receipt, position)
-
-    table[topics.SIGN_RESULTS] = _dead_lettering(app, on_sign_result)
-    table[topics.TRANSMISSIONS] = _dead_lettering(app, on_transmitted)
-    table[topics.RECEIPTS] = _dead_lettering(app, on_receipt)
-    table[topics.SAGA_COMMANDS] = _dead_lettering(app, _saga(app))
+    for topic, kind in feedback_handling.feedback_kinds(app).items():
+        table[topic] = _feedback(app, kind)
     return table
 
 
-def _dead_lettering(app: DeclarationApp, handler: Handler) -> Handler:
-    """``handler``, with a message that breaks its contract kept on the service's dead-letter topic."""
+def _feedback(app: DeclarationApp, kind: str) -> Handler:
+    """One feedback message of ``kind``; one that breaks its contract is kept on the dead-letter topic."""
 
     def handle(raw: bytes, position: Position) -> None:
         try:
-            handler(raw, position)
+            feedback_handling.apply(app, feedback_handling.decode(kind, raw), position)
         except ContractError as bad:
             dead_letter(app, raw, position, bad.errors)
-
-    return handle
-
-
-def _saga(app: DeclarationApp) -> Handler:
-    """ReleaseDocument / ResendDocument / RefuseDocument for the app's types; LockClearance where it
-    owns an order, payment or waybill. Unreadable commands are dead-lettered."""
-    locks = app.locks_clearances
-
-    def handle(raw: bytes, position: Position) -> None:
-        command = saga.SagaCommand.from_json(raw)
-        if command.command == saga.LOCK:
-            if locks:
-                app.lock_clearance(command.clearance_key, position)
-            return
-        if command.doc_type not in app.doc_types:
-            return
-        if command.command == saga.RELEASE:
-            done = app.release(command.doc_type, command.business_key, position)
-        elif command.command == saga.RESEND:
-            done = app.resend(command.doc_type, command.business_key, position)
-        else:
-            done = app.refuse_document(command.doc_type, command.business_key, list(command.errors), position)
-        log.info("saga %s %s %s: %s", command.command, command.doc_type, command.command_id,
-                 "done" if done else "nothing to do")
 
     return handle
 

@@ -56,9 +56,10 @@ def too_large(service: str) -> Callable[[RecordedEvent, str, str, int, int], lis
     """The outbox relay's answer to a message above the size limit (``OutboxRelay(too_large=...)``).
 
     The message is not sent; a dead letter naming the stored event goes to ``cbec.dlq.<service>`` (the
-    document itself stays in the event store). An oversized sign request also gets a failed sign result
-    (CBEC-0091) on ``cbec.sign.results``: the document becomes "signing failed" and the saga raises its
-    signing alert on ``cbec.out.status``, so the sender learns of it and later documents go on.
+    document itself stays in the event store). An oversized sign request also gets a failed sign outcome
+    (CBEC-0091) on the service's own ``cbec.feedback.<service>.sign-outcomes``: the document becomes
+    "signing failed" and the saga raises its signing alert on ``cbec.out.status``, so the sender learns
+    of it and later documents go on.
     """
 
     def answer(event: RecordedEvent, topic: str, key: str, size: int, limit: int) -> list[tuple[str, str, bytes]]:
@@ -70,8 +71,8 @@ def too_large(service: str) -> Callable[[RecordedEvent, str, str, int, int], lis
         out = [(topics.dead_letters(service), letter.key, letter.to_json())]
         if topic == topics.SIGN_REQUESTS and event.type == RELEASED:
             request = sign_request(event.data)
-            failed = SignResult.failure(request, TOO_LARGE, reason)
-            out.append((topics.SIGN_RESULTS, key, failed.to_json()))
+            failed = SignResult.failure(request, TOO_LARGE, reason).outcome()
+            out.append((topics.feedback(service, topics.FEEDBACK_SIGNED), key, failed.to_json()))
         return out
 
     return answer

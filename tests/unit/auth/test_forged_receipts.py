@@ -41,11 +41,12 @@ def test_a_receipt_from_2099_does_not_reject_a_live_order_and_a_genuine_one_stil
                             now=lambda: NOW)
     command = DeclareDocument("cmd-1", PLATFORM, "CEB311", order_document(1, random.Random(1)))
     orders.declare(command)
-    on_receipt = handlers(orders)[topics.RECEIPTS]
-    on_receipt(_receipt(1, 2, "20261124115900000", command), Position(topics.RECEIPTS, 1))
+    receipts = topics.feedback("order", topics.FEEDBACK_RECEIPTS)
+    on_receipt = handlers(orders)[receipts]
+    on_receipt(_receipt(1, 2, "20261124115900000", command), Position(receipts, 1))
 
     with caplog.at_level(logging.WARNING):
-        on_receipt(_receipt(2, 100, "20990101000000000", command), Position(topics.RECEIPTS, 2))
+        on_receipt(_receipt(2, 100, "20990101000000000", command), Position(receipts, 2))
     state = orders.find("CEB311", ORDER.business_key(command.document))
     assert state is not None and state.status == "declaring at e-port (2)"
     assert [r.status for r in state.receipts] == [2]
@@ -53,7 +54,7 @@ def test_a_receipt_from_2099_does_not_reject_a_live_order_and_a_genuine_one_stil
     [letter] = [data for _, _, kind, data in store.log if kind == DEAD_LETTERED]
     assert "returnTime 20990101000000000" in str(letter) and "CBEC-RECEIPT-TIME" in str(letter)
 
-    on_receipt(_receipt(3, 120, "20261124120100000", command), Position(topics.RECEIPTS, 3))
+    on_receipt(_receipt(3, 120, "20261124120100000", command), Position(receipts, 3))
     state = orders.find("CEB311", ORDER.business_key(command.document))
     assert state is not None and state.status == "customs accepted (120)"
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from cbec.ceb import codec
-from cbec.contracts.topics import SAGA_COMMANDS as SAGA_COMMANDS_TOPIC
+from cbec.contracts import topics
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.ports import Position
 from cbec.errors import CebError
@@ -28,8 +28,8 @@ def released_app_types(world: World, doc_type: str) -> list[str]:
 
 def lock(world: World, service: str, clearance_key: str, offset: int = 1) -> None:
     command = {"command": "LockClearance", "clearanceKey": clearance_key, "commandId": f"lock-{offset}"}
-    handlers(world.apps[service])[SAGA_COMMANDS_TOPIC](json.dumps(command).encode(),
-                                                      Position("cbec.saga.commands/0", offset))
+    topic = topics.feedback(service, topics.FEEDBACK_COMMANDS)
+    handlers(world.apps[service])[topic](json.dumps(command).encode(), Position(f"{topic}/0", offset))
 
 
 def test_the_same_command_id_returns_the_first_outcome_whatever_it_carries(world: World) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cbec.contracts.customs import RECEIPTS_TOPIC, DocumentTransmitted, ReceiptReceived
+from cbec.contracts import topics
+from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
 from cbec.contracts.signing import SignResult
-from cbec.contracts.topics import SAGA_COMMANDS as SAGA_COMMANDS_TOPIC
 from cbec.customs.filedrop import FileDropLink
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.doctypes import ORDER, PAYMENT
@@ -41,12 +41,13 @@ def _format_error(world: World, c: Clearance, tmp_path: Path) -> ReceiptReceived
 
 
 def _deliver(world: World, service: str, receipt: ReceiptReceived, offset: int) -> None:
-    handlers(world.apps[service])[RECEIPTS_TOPIC](receipt.to_json(), Position("cbec.customs.receipts/0", offset))
+    topic = topics.feedback(service, topics.FEEDBACK_RECEIPTS)
+    handlers(world.apps[service])[topic](receipt.to_json(), Position(f"{topic}/0", offset))
 
 
 def _saga(world: World, service: str, offset: int, **command: Any) -> None:
-    handlers(world.apps[service])[SAGA_COMMANDS_TOPIC](json.dumps(command).encode(),
-                                                       Position("cbec.saga.commands/0", offset))
+    topic = topics.feedback(service, topics.FEEDBACK_COMMANDS)
+    handlers(world.apps[service])[topic](json.dumps(command).encode(), Position(f"{topic}/0", offset))
 
 
 def _order_key(c: Clearance) -> list[str]:

@@ -7,8 +7,8 @@ import json
 
 from cbec.ceb import codec
 from cbec.ceb.xsd import xsd_errors
+from cbec.contracts import topics
 from cbec.contracts.customs import DocumentTransmitted
-from cbec.contracts.topics import SAGA_COMMANDS as SAGA_COMMANDS_TOPIC
 from cbec.declaration import routing
 from cbec.declaration.dispatch import handlers
 from cbec.declaration.doctypes import ENTRY, WAYBILL
@@ -27,8 +27,8 @@ from conftest import World
 
 
 def saga(world: World, service: str, offset: int, **command: object) -> None:
-    table = handlers(world.apps[service])
-    table[SAGA_COMMANDS_TOPIC](json.dumps(command).encode(), Position("cbec.saga.commands/0", offset))
+    topic = topics.feedback(service, topics.FEEDBACK_COMMANDS)
+    handlers(world.apps[service])[topic](json.dumps(command).encode(), Position(f"{topic}/0", offset))
 
 
 def test_a_payment_is_released_at_once_as_xsd_valid_ceb411_keyed_by_its_clearance(world: World) -> None:
@@ -125,7 +125,8 @@ def test_the_saga_refuses_a_held_cancel_and_it_is_never_released(world: World) -
 
 def test_an_unreadable_saga_command_is_dead_lettered(world: World) -> None:
     table = handlers(world.apps["order"])
-    table[SAGA_COMMANDS_TOPIC](b'{"command": "Frobnicate"}', Position("cbec.saga.commands/0", 9))
+    topic = topics.feedback("order", topics.FEEDBACK_COMMANDS)
+    table[topic](b'{"command": "Frobnicate"}', Position(f"{topic}/0", 9))
     dead = [d for _, _, t, d in world.stores["order"].log if t == "CommandDeadLettered"]
     assert dead and dead[0]["errors"][0]["path"] == "command"
 

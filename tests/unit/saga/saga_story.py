@@ -15,6 +15,7 @@ from typing import Any
 
 from cbec.bus.in_process import InProcessBus
 from cbec.clock import FakeClock
+from cbec.contracts import topics
 from cbec.contracts.events import (
     DeclarationEvent,
     DocumentHeld,
@@ -32,7 +33,6 @@ from cbec.contracts.events import (
 )
 from cbec.contracts.saga import SagaCommand
 from cbec.contracts.status import StatusMessage
-from cbec.contracts.topics import SAGA_COMMANDS as SAGA_COMMANDS_TOPIC
 from cbec.contracts.topics import STATUS as STATUS_TOPIC
 from cbec.declaration.doctypes import ALL, BY_CODE, INVENTORY
 from cbec.store.event_store import EventStore
@@ -69,6 +69,7 @@ class Story:
         self.saga = SagaApp(self.store, policy=self.policy, clock=self.clock)
         self.bus = InProcessBus()
         self.relay = OutboxRelay(self.store, self.bus, name="saga", route=route)
+        self.command_topics = topics.feedback_of_kind(topics.FEEDBACK_COMMANDS)
         self.key = f"{EBP}:{order_no}"
         self.auto_send = auto_send
         self.versions: dict[tuple[str, str], int] = {}
@@ -125,16 +126,16 @@ class Story:
     def pump(self) -> None:
         """Relay the saga's outbox and let the fake services act on new commands."""
         self.relay.run_once()
-        commands = self.bus.messages(SAGA_COMMANDS_TOPIC)
+        commands = self.issued()
         while self.handled_commands < len(commands):
-            command = SagaCommand.from_json(commands[self.handled_commands].value)
+            command = commands[self.handled_commands]
             self.handled_commands += 1
             if command.command in ("ReleaseDocument", "ResendDocument"):
                 self._send(command.doc_type, command.clearance_key)
             elif command.command == "RefuseDocument":
                 self.emit(DocumentRefused(**self.about(command.doc_type, command.clearance_key),
                                           errors=[e.to_dict() for e in command.errors], refuses_document=True))
-            commands = self.bus.messages(SAGA_COMMANDS_TOPIC)
+            commands = self.issued()
 
     # -- customs ------------------------------------------------------------------------------------
     def customs(self, what: str, *codes: int, key: str | None = None, info: str = "",
@@ -173,9 +174,15 @@ class Story:
         status = str(view.get("status", "not declared"))
         return str(view["reason"]) if status == "held" else f"not held: {status}"
 
+    def issued(self) -> list[SagaCommand]:
+        """Every command the saga issued, once (a lock goes to three services), in the order issued."""
+        found = [m for topic in self.command_topics for m in self.bus.messages(topic)]
+        found.sort(key=lambda m: int(m.headers["cbec-notification-id"]))
+        once = {SagaCommand.from_json(m.value): None for m in found}
+        return list(once)
+
     def commands(self, command: str | None = None, what: str | None = None) -> list[SagaCommand]:
-        out = [SagaCommand.from_json(m.value) for m in self.bus.messages(SAGA_COMMANDS_TOPIC)]
-        return [c for c in out if (command is None or c.command == command)
+        return [c for c in self.issued() if (command is None or c.command == command)
                 and (what is None or c.doc_type == DOC_TYPES[what])]
 
     def status_messages(self) -> list[StatusMessage]:

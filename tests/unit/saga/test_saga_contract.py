@@ -1,4 +1,5 @@
-"""What the saga publishes follows the public JSON schemas of cbec.out.status and cbec.saga.commands."""
+"""What the saga publishes follows the public JSON schemas of cbec.out.status and the saga commands
+(cbec.feedback.<service>.saga-commands)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from cbec.contracts.dead_letter import WebhookDeadLetter
 from cbec.contracts.saga import SagaCommand
 from cbec.contracts.schema_check import errors_of
 from cbec.contracts.status import CLEARANCE_ALERT, STATUS_CHANGED, StatusMessage
-from cbec.contracts.topics import SAGA_COMMANDS as SAGA_COMMANDS_TOPIC
 from cbec.contracts.topics import STATUS as STATUS_TOPIC
 from cbec.tenants import TenantRegistry
 from cbec_testkit.tenants import DEMO_TENANTS
@@ -40,7 +40,7 @@ def test_every_status_change_matches_the_status_schema() -> None:
 
 def test_every_saga_command_matches_the_saga_command_schema() -> None:
     story = _full_story()
-    commands = [json.loads(m.value) for m in story.bus.messages(SAGA_COMMANDS_TOPIC)]
+    commands = [c.to_dict() for c in story.issued()]
     assert {c["command"] for c in commands} == {"ReleaseDocument", "RefuseDocument", "LockClearance"}
     for command in commands:
         assert errors_of("saga/saga-command.json", command) == [], command
@@ -63,7 +63,7 @@ def test_everything_the_saga_publishes_validates_and_is_read_back() -> None:
     for message in statuses:
         assert errors_of("status/status-change.json", json.loads(message.value)) == []
         assert StatusMessage.from_json(message.value).to_json() == message.value
-    commands = story.bus.messages(topics.SAGA_COMMANDS)
+    commands = [m for topic in topics.feedback_of_kind(topics.FEEDBACK_COMMANDS) for m in story.bus.messages(topic)]
     assert {json.loads(m.value)["command"] for m in commands} == {"ReleaseDocument", "ResendDocument",
                                                                   "RefuseDocument", "LockClearance"}
     for message in commands:

@@ -16,6 +16,7 @@ import payment_service.bootstrap
 import pytest
 from cbec.bus.in_process import InProcessBus
 from cbec.clock import FakeClock
+from cbec.contracts import topics
 from cbec.contracts.commands import INTAKE_TOPICS
 from cbec.contracts.topics import SIGN_REQUESTS as SIGN_REQUESTS_TOPIC
 from cbec.contracts.topics import SIGN_RESULTS as SIGN_RESULTS_TOPIC
@@ -61,6 +62,9 @@ def test_a_declaration_service_consumes_its_intake_topics_and_relays_its_events(
     assert {INTAKE_TOPICS[t] for t in intake.subscription.topics if t in INTAKE_TOPICS} == codes
     assert intake.subscription.group == f"cbec-{bootstrap.SERVICE}" and intake.batch_handler is not None
     assert {events_topic(bootstrap.SERVICE), SIGN_REQUESTS_TOPIC} <= set(service.topics)
+    feedback = {t for t in intake.subscription.topics if topics.feedback_kind(t)}
+    assert feedback == set(topics.feedback_topics(bootstrap.SERVICE))  # its own feedback, nobody else's
+    assert SIGN_RESULTS_TOPIC not in intake.subscription.topics
     assert [o.name for o in service.outboxes] == [f"t_{bootstrap.SERVICE}"]
     assert service.http_app is None  # no read model given, no API
 
@@ -93,6 +97,11 @@ def test_an_order_goes_from_intake_through_saga_and_signer_to_the_customs_outbox
                 break
         [result] = [json.loads(m.value) for m in bus.messages(SIGN_RESULTS_TOPIC)]
         assert result["ok"] and result["tenant"] == PLATFORM
+        [outcome] = [json.loads(m.value) for m in bus.messages(topics.feedback("order", topics.FEEDBACK_SIGNED))]
+        assert outcome == {k: v for k, v in result.items() if k != "signed_xml_b64"}  # the same, without the XML
+        [sent] = bus.messages(topics.feedback("order", topics.FEEDBACK_SENT))
+        assert sent.key == result["clearance_key"]
+        assert not [t for t in bus.topics() if topics.feedback_kind(t) and topics.feedback_kind(t)[0] != "order"]
         assert [p.name.split("_")[0] for p in link.outbox.glob("*.xml")] == ["CEB311Message"]
         assert posted == []  # no tenant has a callback URL
     finally:
@@ -113,6 +122,8 @@ def test_the_signer_answers_an_unknown_tenant_with_a_failure_not_a_crash() -> No
     bus.drain()
     [result] = [json.loads(m.value) for m in bus.messages(SIGN_RESULTS_TOPIC)]
     assert not result["ok"] and result["error"]["code"]
+    [outcome] = bus.messages(topics.feedback("order", topics.FEEDBACK_SIGNED))  # its owner learns of it
+    assert json.loads(outcome.value) == result
     [letter] = [DeadLetter.from_json(m.value) for m in bus.messages(SETTINGS.signer.dlq_topic)]
     assert letter.raw is not None and letter.raw.value == b"not json"  # the request kept byte for byte
     assert letter.errors[0].code == "CBEC-0001"

@@ -32,10 +32,13 @@ def test_a_tenant_writes_only_its_own_topics_and_reads_only_its_status() -> None
 
 def test_internal_topics_have_one_owner_and_no_tenant() -> None:
     table = {row.topic: row for row in trust_table(TENANTS)}
-    assert table[topics.RECEIPTS].writers == (service_user("receipts"),)
-    assert table[topics.TRANSMISSIONS].writers == (service_user("receipts"),)
     assert table[topics.SIGN_RESULTS].writers == (service_user("signer"),)
-    assert table[topics.SAGA_COMMANDS].writers == (service_user("saga"),)
+    for service in topics.DECLARATION_SERVICES:
+        assert table[topics.feedback(service, topics.FEEDBACK_RECEIPTS)].writers == (service_user("receipts"),)
+        assert table[topics.feedback(service, topics.FEEDBACK_SENT)].writers == (service_user("receipts"),)
+        assert table[topics.feedback(service, topics.FEEDBACK_COMMANDS)].writers == (service_user("saga"),)
+        assert table[topics.feedback(service, topics.FEEDBACK_SIGNED)].writers == (
+            service_user("signer"), service_user(service))  # its own: an oversized request's failure
     for topic in (topics.SIGN_REQUESTS, topics.SIGNER_DEAD_LETTERS, *(topics.dead_letters(s) for s in
                                                                       topics.DECLARATION_SERVICES)):
         assert not any(p.startswith("tenant-") for p in (*table[topic].writers, *table[topic].readers)), topic
@@ -48,6 +51,18 @@ def declaration_app(service: str) -> object:
     if service == "inventory":
         return module.build(InMemoryDeclarationStore(), TENANTS, QuotaSettings(pii_hmac_key="k"))
     return module.build(InMemoryDeclarationStore(), TENANTS)
+
+
+def test_feedback_is_read_only_by_the_service_that_owns_it() -> None:
+    for service in topics.DECLARATION_SERVICES:
+        user = service_user(service)
+        readable = {t for t in allowed(user, "READ") if topics.feedback_kind(t)}
+        assert readable == set(topics.feedback_topics(service)), service
+        assert topics.SIGN_RESULTS not in allowed(user, "READ")  # the signed documents are the customs link's
+    for writer, kinds in (("signer", {topics.FEEDBACK_SIGNED}), ("saga", {topics.FEEDBACK_COMMANDS}),
+                          ("receipts", {topics.FEEDBACK_SENT, topics.FEEDBACK_RECEIPTS})):
+        written = {topics.feedback_kind(t) for t in allowed(service_user(writer), "WRITE")} - {None}
+        assert written == {(s, k) for s in topics.DECLARATION_SERVICES for k in kinds}, writer
 
 
 def test_every_service_may_read_what_it_subscribes_to() -> None:
