@@ -14,10 +14,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from cbec.bus.ports import Message
 from cbec.clock import Clock, SystemClock
@@ -26,13 +28,16 @@ from cbec.contracts.base import ContractError
 from cbec.contracts.dead_letter import WebhookDeadLetter
 from cbec.contracts.status import StatusMessage
 from cbec.net.callbacks import CallbackGuard, CallbackRefused
+from cbec.runtime import Paced
 from cbec.store.errors import AlreadyProcessed, ConcurrencyError
 from cbec.store.event_store import EventStore
-from cbec.store.events import NewEvent, RecordedEvent
+from cbec.store.events import Append, NewEvent, RecordedEvent
 from cbec.store.handling import mark_handled
 from cbec.store.outbox import tracking_for
 from cbec.tenants import TenantRegistry
 from eventsourcing.persistence import Tracking
+
+from saga_service.schedule import Entry, Schedule
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +107,22 @@ class _Pending:
     version: int
     attempts: int
     due: datetime
+    scheduled: dict[str, Any] | None = None  # the WebhookScheduled data, when this process scheduled it
 
 
 class WebhookNotifier:
-    """Delivers ``cbec.out.status`` messages to tenants' callback URLs, at least once."""
+    """Delivers ``cbec.out.status`` messages to tenants' callback URLs, at least once.
+
+    Each delivery's next attempt is a row of the schedule ``webhooks`` (:mod:`saga_service.schedule`),
+    written in the transaction of the delivery's events and deleted with its last one: a restart
+    reads the pending rows only. :attr:`pacer` is the poller: it sleeps until the earliest attempt
+    (at most ``max_idle``) and wakes when a delivery is scheduled.
+    """
 
     def __init__(self, store: EventStore, tenants: TenantRegistry, secret_for: Callable[[str], bytes], *,
                  post: Post | None = None, clock: Clock | None = None, max_attempts: int = 6,
                  backoff: timedelta = timedelta(seconds=2), max_backoff: timedelta = timedelta(minutes=10),
-                 name: str = "webhooks") -> None:
+                 name: str = "webhooks", max_idle: float = 5.0) -> None:
         self.store = store
         self.tenants = tenants
         self.secret_for = secret_for
@@ -120,8 +132,18 @@ class WebhookNotifier:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.name = name
+        self.max_idle = max_idle
         self.pending: dict[str, _Pending] = {}
-        self._rebuild()
+        self._lock = threading.Lock()  # the consumer schedules while the poller delivers
+        self.index = Schedule(store, "webhooks")
+        if self.index.created:
+            self._backfill()  # a store written before the schedule existed: once per database
+        now = self.clock.now()
+        for entry in self.index.all():  # a delivery tried before the restart is tried again at once
+            due = min(entry.due, now) if entry.attempts else entry.due
+            self.pending[entry.item] = _Pending(entry.item, entry.version, entry.attempts, due)
+        self.wakeup = threading.Event()
+        self.pacer = Paced(self.poll, self.idle, self.wakeup)
 
     # -- intake ----------------------------------------------------------------------------------
     def handle(self, message: Message) -> None:
@@ -146,10 +168,13 @@ class WebhookNotifier:
         data = {"deliveryId": delivery_id, "messageId": status.message_id, "tenant": status.tenant,
                 "url": tenant.callback_url, "body": status.to_json().decode(), "due": now.isoformat()}
         try:
-            self.store.append(stream, 0, [NewEvent(SCHEDULED, data)], tracking=tracking)
+            self.store.append_batch([Append(stream, 0, [NewEvent(SCHEDULED, data)])], tracking=tracking,
+                                    also=self.index.writes({delivery_id: Entry(delivery_id, now, 0, 1)}))
         except (AlreadyProcessed, ConcurrencyError):
             return False
-        self.pending[delivery_id] = _Pending(delivery_id, 1, 0, now)
+        with self._lock:
+            self.pending[delivery_id] = _Pending(delivery_id, 1, 0, now, data)
+        self.wakeup.set()
         return True
 
     def replay(self, statuses: list[StatusMessage], *, tag: str | None = None) -> int:
@@ -162,14 +187,23 @@ class WebhookNotifier:
     def poll(self) -> int:
         """Attempt every delivery that is due; returns how many attempts were made."""
         now = self.clock.now()
-        due = [p for p in self.pending.values() if p.due <= now]
-        for pending in sorted(due, key=lambda p: p.due):
+        with self._lock:
+            due = sorted((p for p in self.pending.values() if p.due <= now), key=lambda p: p.due)
+        for pending in due:
             self._attempt(pending, now)
         return len(due)
 
+    def idle(self) -> float:
+        """How long the poller may sleep: until the earliest pending attempt, at most ``max_idle``."""
+        with self._lock:
+            earliest = min((p.due for p in self.pending.values()), default=None)
+        if earliest is None:
+            return self.max_idle
+        return min(self.max_idle, max(0.0, (earliest - self.clock.now()).total_seconds()))
+
     def _attempt(self, pending: _Pending, now: datetime) -> None:
         stream = uuid.uuid5(WEBHOOK_NAMESPACE, pending.delivery_id)
-        scheduled = self.store.read(stream)[0].data
+        scheduled = pending.scheduled if pending.scheduled is not None else self.store.read(stream)[0].data
         body = str(scheduled["body"]).encode()
         attempt = pending.attempts + 1
         refused = False
@@ -194,17 +228,24 @@ class WebhookNotifier:
                 due=str(scheduled["due"]), attempts=attempt, error=error)
             events.append(NewEvent(DEAD_LETTERED, letter.to_dict()))
             log.warning("webhook %s dead-lettered after %d attempts", pending.delivery_id, attempt)
+        done = len(events) > 1
+        due = now + min(self.backoff * (2 ** (attempt - 1)), self.max_backoff)
+        row = None if done else Entry(pending.delivery_id, due, attempt, pending.version + len(events))
         try:
-            self.store.append(stream, pending.version, events)
+            self.store.append_batch([Append(stream, pending.version, events)],
+                                    also=self.index.writes({pending.delivery_id: row}))
         except ConcurrencyError:
-            self.pending.pop(pending.delivery_id, None)  # another notifier took it; reload later
+            with self._lock:
+                self.pending.pop(pending.delivery_id, None)  # another notifier took it
             return
-        if len(events) > 1:
-            self.pending.pop(pending.delivery_id, None)
-            return
-        pending.version += 1
-        pending.attempts = attempt
-        pending.due = now + min(self.backoff * (2 ** (attempt - 1)), self.max_backoff)
+        with self._lock:
+            if done:
+                self.pending.pop(pending.delivery_id, None)
+                return
+            pending.version += 1
+            pending.attempts = attempt
+            pending.due = due
+            pending.scheduled = scheduled
 
     def dead_letters(self) -> list[dict[str, object]]:
         out: list[dict[str, object]] = []
@@ -215,7 +256,9 @@ class WebhookNotifier:
         return out
 
     # -- helpers -----------------------------------------------------------------------------------
-    def _rebuild(self) -> None:
+    def _backfill(self) -> None:
+        """Schedule the open deliveries of a store written before the schedule existed (a log scan, once)."""
+        changes: dict[str, Entry | None] = {}
         start = 1
         while batch := self.store.notifications(start, 1000, topics=[SCHEDULED]):
             for event in batch:
@@ -228,8 +271,10 @@ class WebhookNotifier:
                 else:
                     continue
                 delivery_id = str(event.data["deliveryId"])
-                self.pending[delivery_id] = _Pending(delivery_id, len(stream), attempts, due)
+                changes[delivery_id] = Entry(delivery_id, due, attempts, len(stream))
             start = (batch[-1].notification_id or start) + 1
+        if changes:
+            self.store.append_batch([], also=self.index.writes(changes))
 
     def _mark(self, tracking: Tracking | None) -> None:
         mark_handled(self.store.record_tracking, tracking)
