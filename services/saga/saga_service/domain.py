@@ -124,9 +124,11 @@ class Doc:
     intake_errors: list[dict[str, str]] = field(default_factory=list)
     members: list[str] = field(default_factory=list)  # entry lists: the waybill numbers inside
 
+    latest: Receipt | None = None  # statuses.current(receipts), kept as receipts change (read very often)
+
     @property
     def current(self) -> Receipt | None:
-        return statuses.current(self.receipts)
+        return self.latest
 
     @property
     def status_code(self) -> int | None:
@@ -233,7 +235,7 @@ class Clearance:
                 # the previous version's receipts become history.
                 doc.generation += 1
                 doc.history.extend(doc.receipts)
-                doc.receipts = []
+                doc.receipts, doc.latest = [], None
             doc.phase = "received"
             doc.sender = str(fields.get("sender") or doc.sender)
             doc.resends, doc.alerted, doc.progress_at, doc.intake_errors = 0, False, "", []
@@ -249,7 +251,7 @@ class Clearance:
             # no receipt of its own, so it is never at the gate for the documents that wait for it.
             doc.phase = "withdrawn"
             doc.history.extend(doc.receipts)
-            doc.receipts = []
+            doc.receipts, doc.latest = [], None
         elif issubclass(payload, DocumentReleased):
             doc.phase = "released"
             doc.sender = doc.sender or str(fields.get("sender") or "")
@@ -269,6 +271,7 @@ class Clearance:
                               receipt_type)
             if not any((r.status, r.time) == (receipt.status, receipt.time) for r in doc.receipts + doc.history):
                 doc.receipts.append(receipt)
+                doc.latest = statuses.current(doc.receipts)
             doc.progress_at = data["at"]
 
     # -- views ---------------------------------------------------------------------------------
