@@ -213,7 +213,7 @@ class SagaApp:
             claim = now + self.claim_for
             if self.index.claim(entry, claim):  # else another replica (or a commit) got there first
                 acted += self._fire(entry.item, claim)
-        if due and len(due) == len(entries):
+        if len(due) == self.tick_batch:
             return max(acted, len(due))  # a full page of due rows: there may be more
         return acted
 
