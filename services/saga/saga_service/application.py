@@ -299,7 +299,13 @@ class SagaApp:
         return cached
 
     def _prefetch(self, keys: set[str]) -> None:
-        """Fold the instances of ``keys`` the cache lacks, in one query."""
+        """Fold the instances of ``keys`` the cache lacks, then their waybill index instances (which every
+        message of a clearance with a waybill touches): at most two queries for a batch."""
+        self._fold_missing(keys)
+        numbers = {entry_join.logistics_no(self._cache[k]) for k in keys if k in self._cache}
+        self._fold_missing({entry_join.waybill_index(n) for n in numbers if n})
+
+    def _fold_missing(self, keys: set[str]) -> None:
         missing = [k for k in keys if k not in self._cache]
         if not missing:
             return
