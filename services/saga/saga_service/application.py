@@ -201,21 +201,20 @@ class SagaApp:
 
     # -- deadlines -------------------------------------------------------------------------------
     def tick(self) -> int:
-        """Fire the deadlines that are due (up to ``tick_batch``); returns how many instances acted,
-        or the number fired when more may be due (the runtime then ticks again at once)."""
+        """Fire every deadline that is due (``tick_batch`` rows a query); returns how many instances acted."""
         now = self.clock.now()
-        entries = self.index.first(self.tick_batch)
-        due = [e for e in entries if e.due <= now]
-        with self._next_lock:
-            self._next_due = next((e.due for e in entries if e.due > now), None)
         acted = 0
-        for entry in due:
-            claim = now + self.claim_for
-            if self.index.claim(entry, claim):  # else another replica (or a commit) got there first
-                acted += self._fire(entry.item, claim)
-        if len(due) == self.tick_batch:
-            return max(acted, len(due))  # a full page of due rows: there may be more
-        return acted
+        while True:  # a page at a time: fired or claimed rows are no longer due
+            entries = self.index.first(self.tick_batch)
+            due = [e for e in entries if e.due <= now]
+            with self._next_lock:
+                self._next_due = next((e.due for e in entries if e.due > now), None)
+            for entry in due:
+                claim = now + self.claim_for
+                if self.index.claim(entry, claim):  # else another replica (or a commit) got there first
+                    acted += self._fire(entry.item, claim)
+            if len(due) < self.tick_batch:
+                return acted
 
     def idle(self) -> float:
         """How long the ticker may sleep: until the earliest deadline it knows, at most ``max_idle``."""

@@ -17,7 +17,6 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,28 +100,22 @@ def guarded_post(guard: CallbackGuard, timeout: float = 5.0, send: Send | None =
     return post
 
 
-@dataclass
-class _Pending:
-    delivery_id: str
-    version: int
-    attempts: int
-    due: datetime
-    scheduled: dict[str, Any] | None = None  # the WebhookScheduled data, when this process scheduled it
-
-
 class WebhookNotifier:
     """Delivers ``cbec.out.status`` messages to tenants' callback URLs, at least once.
 
-    Each delivery's next attempt is a row of the schedule ``webhooks`` (:mod:`saga_service.schedule`),
-    written in the transaction of the delivery's events and deleted with its last one: a restart
-    reads the pending rows only. :attr:`pacer` is the poller: it sleeps until the earliest attempt
-    (at most ``max_idle``) and wakes when a delivery is scheduled.
+    Each open delivery is a row of the schedule ``webhooks`` (:mod:`saga_service.schedule`): its
+    next attempt, written in the transaction of the delivery's events and deleted with its last one.
+    A start reads no log; :meth:`poll` reads the earliest rows, claims each due one (so replicas on
+    one schema do not both POST it) and attempts it. :attr:`pacer` is the poller: it sleeps until the
+    earliest attempt (at most ``max_idle``, for rows another process wrote, e.g. a replay) and wakes
+    when a delivery is scheduled.
     """
 
     def __init__(self, store: EventStore, tenants: TenantRegistry, secret_for: Callable[[str], bytes], *,
                  post: Post | None = None, clock: Clock | None = None, max_attempts: int = 6,
                  backoff: timedelta = timedelta(seconds=2), max_backoff: timedelta = timedelta(minutes=10),
-                 name: str = "webhooks", max_idle: float = 5.0) -> None:
+                 name: str = "webhooks", max_idle: float = 5.0, claim_for: timedelta = timedelta(minutes=1),
+                 poll_batch: int = 100) -> None:
         self.store = store
         self.tenants = tenants
         self.secret_for = secret_for
@@ -133,17 +126,23 @@ class WebhookNotifier:
         self.max_backoff = max_backoff
         self.name = name
         self.max_idle = max_idle
-        self.pending: dict[str, _Pending] = {}
-        self._lock = threading.Lock()  # the consumer schedules while the poller delivers
+        self.claim_for = claim_for
+        self.poll_batch = poll_batch
         self.index = Schedule(store, "webhooks")
         if self.index.created:
             self._backfill()  # a store written before the schedule existed: once per database
-        now = self.clock.now()
-        for entry in self.index.all():  # a delivery tried before the restart is tried again at once
-            due = min(entry.due, now) if entry.attempts else entry.due
-            self.pending[entry.item] = _Pending(entry.item, entry.version, entry.attempts, due)
+        # The WebhookScheduled data of deliveries scheduled here, so their first attempt reads nothing.
+        self._scheduled: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()  # the consumer schedules while the poller delivers
+        first = self.index.first(1)
+        self._next_due: datetime | None = first[0].due if first else None
         self.wakeup = threading.Event()
         self.pacer = Paced(self.poll, self.idle, self.wakeup)
+
+    @property
+    def pending(self) -> dict[str, Entry]:
+        """The open deliveries (delivery id → its next attempt), from the schedule."""
+        return {e.item: e for e in self.index.all()}
 
     # -- intake ----------------------------------------------------------------------------------
     def handle(self, message: Message) -> None:
@@ -173,8 +172,10 @@ class WebhookNotifier:
         except (AlreadyProcessed, ConcurrencyError):
             return False
         with self._lock:
-            self.pending[delivery_id] = _Pending(delivery_id, 1, 0, now, data)
-        self.wakeup.set()
+            self._scheduled[delivery_id] = data
+            while len(self._scheduled) > 10_000:  # attempted by another replica: read back when needed
+                self._scheduled.pop(next(iter(self._scheduled)))
+        self._expect(now, wake=True)
         return True
 
     def replay(self, statuses: list[StatusMessage], *, tag: str | None = None) -> int:
@@ -185,67 +186,80 @@ class WebhookNotifier:
 
     # -- delivering --------------------------------------------------------------------------------
     def poll(self) -> int:
-        """Attempt every delivery that is due; returns how many attempts were made."""
+        """Attempt the deliveries that are due (``poll_batch`` rows a query); returns how many were attempted."""
         now = self.clock.now()
-        with self._lock:
-            due = sorted((p for p in self.pending.values() if p.due <= now), key=lambda p: p.due)
-        for pending in due:
-            self._attempt(pending, now)
-        return len(due)
+        attempted = 0
+        while True:  # a page at a time: attempted or claimed rows are no longer due
+            entries = self.index.first(self.poll_batch)
+            due = [e for e in entries if e.due <= now]
+            with self._lock:
+                self._next_due = next((e.due for e in entries if e.due > now), None)
+            for entry in due:
+                if self.index.claim(entry, now + self.claim_for):  # else another replica has it
+                    self._attempt(entry, now)
+                    attempted += 1
+            if len(due) < self.poll_batch:
+                return attempted
 
     def idle(self) -> float:
-        """How long the poller may sleep: until the earliest pending attempt, at most ``max_idle``."""
+        """How long the poller may sleep: until the earliest attempt it knows of, at most ``max_idle``."""
         with self._lock:
-            earliest = min((p.due for p in self.pending.values()), default=None)
+            earliest = self._next_due
         if earliest is None:
             return self.max_idle
         return min(self.max_idle, max(0.0, (earliest - self.clock.now()).total_seconds()))
 
-    def _attempt(self, pending: _Pending, now: datetime) -> None:
-        stream = uuid.uuid5(WEBHOOK_NAMESPACE, pending.delivery_id)
-        scheduled = pending.scheduled if pending.scheduled is not None else self.store.read(stream)[0].data
+    def _expect(self, due: datetime, *, wake: bool) -> None:
+        with self._lock:
+            if self._next_due is None or due < self._next_due:
+                self._next_due = due
+                if wake:
+                    self.wakeup.set()
+
+    def _attempt(self, entry: Entry, now: datetime) -> None:
+        delivery_id = entry.item
+        stream = uuid.uuid5(WEBHOOK_NAMESPACE, delivery_id)
+        with self._lock:
+            scheduled = self._scheduled.get(delivery_id)
+        if scheduled is None:
+            scheduled = self.store.read(stream)[0].data
         body = str(scheduled["body"]).encode()
-        attempt = pending.attempts + 1
+        attempt = entry.attempts + 1
         refused = False
         try:
             secret = self.secret_for(str(scheduled["tenant"]))
             headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body),
-                       "X-Cbec-Message-Id": str(scheduled["messageId"]), "X-Cbec-Delivery-Id": pending.delivery_id}
+                       "X-Cbec-Message-Id": str(scheduled["messageId"]), "X-Cbec-Delivery-Id": delivery_id}
             code = self.post(str(scheduled["url"]), body, headers)
             error = "" if 200 <= code < 300 else f"HTTP {code}"
         except CallbackRefused as exc:  # the destination is not allowed: retrying cannot help
             code, error, refused = 0, f"refused: {exc}", True
-            log.warning("webhook %s: %s", pending.delivery_id, exc)
+            log.warning("webhook %s: %s", delivery_id, exc)
         except Exception as exc:  # noqa: BLE001 - any transport failure is retried
             code, error = 0, type(exc).__name__
         events = [NewEvent(ATTEMPTED, {"attempt": attempt, "status": code, "error": error, "at": now.isoformat()})]
         if not error:
-            events.append(NewEvent(DELIVERED, {"deliveryId": pending.delivery_id, "attempts": attempt}))
+            events.append(NewEvent(DELIVERED, {"deliveryId": delivery_id, "attempts": attempt}))
         elif refused or attempt >= self.max_attempts:
             letter = WebhookDeadLetter(
-                delivery_id=pending.delivery_id, message_id=str(scheduled["messageId"]),
+                delivery_id=delivery_id, message_id=str(scheduled["messageId"]),
                 tenant=str(scheduled["tenant"]), url=str(scheduled["url"]), body=str(scheduled["body"]),
                 due=str(scheduled["due"]), attempts=attempt, error=error)
             events.append(NewEvent(DEAD_LETTERED, letter.to_dict()))
-            log.warning("webhook %s dead-lettered after %d attempts", pending.delivery_id, attempt)
+            log.warning("webhook %s dead-lettered after %d attempts", delivery_id, attempt)
         done = len(events) > 1
         due = now + min(self.backoff * (2 ** (attempt - 1)), self.max_backoff)
-        row = None if done else Entry(pending.delivery_id, due, attempt, pending.version + len(events))
+        row = None if done else Entry(delivery_id, due, attempt, entry.version + len(events))
         try:
-            self.store.append_batch([Append(stream, pending.version, events)],
-                                    also=self.index.writes({pending.delivery_id: row}))
+            self.store.append_batch([Append(stream, entry.version, events)],
+                                    also=self.index.writes({delivery_id: row}))
         except ConcurrencyError:
+            return  # another notifier attempted it meanwhile; its commit wrote the row
+        if done:
             with self._lock:
-                self.pending.pop(pending.delivery_id, None)  # another notifier took it
-            return
-        with self._lock:
-            if done:
-                self.pending.pop(pending.delivery_id, None)
-                return
-            pending.version += 1
-            pending.attempts = attempt
-            pending.due = due
-            pending.scheduled = scheduled
+                self._scheduled.pop(delivery_id, None)
+        else:
+            self._expect(due, wake=False)  # this is the poller: it asks idle() next
 
     def dead_letters(self) -> list[dict[str, object]]:
         out: list[dict[str, object]] = []
