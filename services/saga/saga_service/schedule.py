@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from cbec.store.event_store import EventStore
 from cbec.store.recorders import InTransaction
 from eventsourcing.postgres import PostgresProcessRecorder
@@ -86,6 +87,12 @@ class Schedule:
 
     def _ensure_table(self) -> bool:
         """Create the table if needed; True when this call created it (the caller backfills it once)."""
+        try:
+            return self._create_table()
+        except psycopg.errors.UniqueViolation:  # a replica starting at the same moment created it
+            return self._create_table()
+
+    def _create_table(self) -> bool:
         with self.datastore.transaction(commit=True) as cursor:
             if self.postgres:
                 cursor.execute("SELECT to_regclass(%s) AS found",
