@@ -1,9 +1,23 @@
 """The saga's use cases over its own event store: observe events, record facts, fire deadlines, answer queries.
 
-Each handled message is one transaction: the saga events of every instance it touches (a
-clearance and, for entry lists, the instances it joins) commit together with the message's
-tracking position, so a redelivered message changes nothing. Commands and status messages leave
-through the outbox (:func:`route`).
+A consumer's poll batch (one partition's share) is one transaction: the saga events of every
+instance it touches (a clearance and, for entry lists, the instances it joins) commit together
+with the batch's tracking position and the touched instances' rows of the deadline index
+(:mod:`saga_service.schedule`), so a redelivered message changes nothing and a deadline is never
+stored apart from the state it follows from. Commands and status messages leave through the
+outbox (:func:`route`).
+
+Folded states are cached between messages and trusted without re-reading the stream: a writer
+that folded a stale state (another replica wrote meanwhile) appends at a version that exists
+already, its transaction fails with ``ConcurrencyError`` and is redone from the store. A stale
+state can only make the saga decide *more* (a version it thinks unseen, a fact it thinks new), so
+it never keeps quiet where a fresh one would act. Deadlines are the exception: a tick reads the
+stream's tail first, since "nothing is due" would write nothing to conflict on.
+
+Deadlines fire from :attr:`SagaApp.ticker` (a :class:`cbec.runtime.Paced` poller): it sleeps
+until the earliest due row (at most ``max_idle``) and is woken when a commit schedules an earlier
+one. With several replicas each due row is claimed (:meth:`Schedule.claim`) by one of them; a
+double fire would be harmless anyway, the second commit conflicting with the first.
 """
 
 from __future__ import annotations
@@ -25,6 +39,7 @@ from cbec.contracts.events import DeclarationEvent
 from cbec.contracts.status import CLEARANCE_ALERT, STATUS_CHANGED, StatusMessage
 from cbec.declaration import owners
 from cbec.errors import CebError
+from cbec.runtime import Paced
 from cbec.store.errors import AlreadyProcessed
 from cbec.store.event_store import EventStore
 from cbec.store.events import Append, NewEvent, RecordedEvent
@@ -35,6 +50,7 @@ from eventsourcing.persistence import Tracking
 
 from saga_service import domain, entry_join
 from saga_service.domain import Clearance, Decision, Policy
+from saga_service.schedule import Entry, Schedule
 
 log = logging.getLogger(__name__)
 
@@ -61,25 +77,49 @@ class _Touched:
     state: Clearance
     base_version: int
     events: list[Decision]
+    indexed: datetime | None  # the deadline index row of the state as loaded (the committed one)
+    claimed: bool = False  # a tick holds the row: write it whatever the outcome
+
+
+@dataclass(frozen=True, slots=True)
+class _Observed:
+    """One decoded input message."""
+
+    event: DeclarationEvent | None = None
+    goods_left: str = ""  # the clearance key of a goods-left fact
+    recorder: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.event.clearance_key if self.event is not None else self.goods_left
 
 
 class SagaApp:
     """The process manager behind ``cbec run saga``; the embedded demo runs it in process."""
 
     def __init__(self, store: EventStore, *, policy: Policy | None = None, clock: Clock | None = None,
-                 name: str = NAME, retries: int = 10, cache_size: int = 10_000) -> None:
+                 name: str = NAME, retries: int = 10, cache_size: int = 10_000, max_idle: float = 5.0,
+                 claim_for: timedelta = timedelta(minutes=1), tick_batch: int = 200) -> None:
         self.store = store
         self.policy = policy or Policy()
         self.clock: Clock = clock or SystemClock()
         self.name = name
         self.retries = retries
         self.cache_size = cache_size
-        self.deadlines: dict[str, datetime] = {}
-        self._deadline_lock = threading.Lock()  # the consumer and the ticking poller share it
+        self.max_idle = max_idle
+        self.claim_for = claim_for
+        self.tick_batch = tick_batch
         # One unit of work at a time: cached states are mutated while deciding (an LRU of folds).
         self._work_lock = threading.RLock()
         self._cache: dict[str, Clearance] = {}
-        self._rebuild_deadlines()
+        self.index = Schedule(store, "deadlines")
+        if self.index.created:
+            self._backfill()  # a store written before the index existed: once per database
+        self.wakeup = threading.Event()
+        self._next_lock = threading.Lock()
+        first = self.index.first(1)
+        self._next_due: datetime | None = first[0].due if first else None  # what the ticker sleeps until
+        self.ticker = Paced(self.tick, self.idle, self.wakeup)
 
     # -- queries -------------------------------------------------------------------------------
     def load(self, key: str) -> Clearance:
@@ -89,6 +129,11 @@ class SagaApp:
         """Which document waits for what, each document's status and receipts."""
         return self.load(key).view(self.policy.gate)
 
+    @property
+    def deadlines(self) -> dict[str, datetime]:
+        """Every scheduled deadline, from the index (each clearance's earliest one)."""
+        return {e.item: e.due for e in self.index.all()}
+
     # -- handling messages -----------------------------------------------------------------------
     def handle(self, message: Message) -> None:
         """Bus entry point: an events-topic envelope or a RecordGoodsLeft command."""
@@ -97,25 +142,31 @@ class SagaApp:
     def handle_batch(self, messages: Sequence[Message]) -> None:
         """Consecutive messages of one partition in one transaction, with the last one's tracking.
 
-        A redelivered message changes nothing: the domain ignores an upstream event whose stream
-        version it has already folded, and a batch whose last position is recorded is skipped.
+        Each message is decoded once; the instances the batch names and the cache lacks are read in
+        one query. A redelivered message changes nothing: the domain ignores an upstream event whose
+        stream version it has already folded, and a batch whose last position is recorded is skipped.
         """
         if not messages:
             return
+        observed = [self._decode(m) for m in messages]
 
         def work(uow: _UnitOfWork, now: datetime) -> None:
-            for message in messages:
-                self._step(uow, message, now)
+            for item in observed:
+                if item.event is not None:
+                    self._observe_step(uow, item.event, now)
+                else:
+                    self._goods_left_step(uow, item.goods_left, now, item.recorder)
 
-        self._run(work, tracking_for(self.name, messages[-1]))
+        with self._work_lock:
+            self._prefetch({o.key for o in observed if o.key})
+            self._run(work, tracking_for(self.name, messages[-1]))
 
-    def _step(self, uow: _UnitOfWork, message: Message, now: datetime) -> None:
+    def _decode(self, message: Message) -> _Observed:
         try:
             goods_left, recorder = topics.goods_left_binding(message.topic)
             if goods_left:
-                self._goods_left_step(uow, GoodsLeft.from_json(message.value).clearance_key, now, recorder)
-            else:
-                self._observe_step(uow, DeclarationEvent.from_json(message.value), now)
+                return _Observed(goods_left=GoodsLeft.from_json(message.value).clearance_key, recorder=recorder)
+            return _Observed(event=DeclarationEvent.from_json(message.value))
         except ContractError as bad:
             # Dead-lettered to cbec.dlq.saga by the consumer (the batch is redone without it).
             log.warning("saga: unreadable message on %s@%d: %s", message.topic, message.offset, bad)
@@ -134,8 +185,10 @@ class SagaApp:
         if not key or domain.kind_of(event.doc_type) is None:
             return
         touched = uow.get(key)
-        touched.events += domain.observe(touched.state, event, now, self.policy)
-        entry_join.join(uow, key, now, self.policy)
+        decided = domain.observe(touched.state, event, now, self.policy)
+        if decided:
+            touched.events += decided
+            entry_join.join(uow, key, now, self.policy)
 
     def _goods_left_step(self, uow: _UnitOfWork, key: str, now: datetime, recorder: str | None = None) -> None:
         """``recorder``: the site operator whose own topic the fact came on (None: the shared topic)."""
@@ -147,21 +200,70 @@ class SagaApp:
                 " entry list covering it report its goods leaving")])
         touched.events += domain.record_goods_left(touched.state, now, self.policy)
 
+    # -- deadlines -------------------------------------------------------------------------------
     def tick(self) -> int:
-        """Fire every deadline that is due; returns how many instances acted."""
+        """Fire every deadline that is due (``tick_batch`` rows a query); returns how many instances acted."""
         now = self.clock.now()
         acted = 0
-        with self._deadline_lock:
-            due_now = sorted((due, key) for key, due in self.deadlines.items() if due <= now)
-        for _, key in due_now:
+        while True:  # a page at a time: fired or claimed rows are no longer due
+            entries = self.index.first(self.tick_batch)
+            due = [e for e in entries if e.due <= now]
+            with self._next_lock:
+                self._next_due = next((e.due for e in entries if e.due > now), None)
+            for entry in due:
+                claim = now + self.claim_for
+                if self.index.claim(entry, claim):  # else another replica (or a commit) got there first
+                    acted += self._fire(entry.item, claim)
+            if len(due) < self.tick_batch:
+                return acted
 
-            def work(uow: _UnitOfWork, at: datetime, key: str = key) -> None:
-                touched = uow.get(key)
-                touched.events += domain.tick(touched.state, at, self.policy)
+    def idle(self) -> float:
+        """How long the ticker may sleep: until the earliest deadline it knows, at most ``max_idle``."""
+        with self._next_lock:
+            due = self._next_due
+        if due is None:
+            return self.max_idle
+        return min(self.max_idle, max(0.0, (due - self.clock.now()).total_seconds()))
 
-            if self._run(work, None).get(key):
-                acted += 1
-        return acted
+    def _fire(self, key: str, claimed: datetime) -> int:
+        def work(uow: _UnitOfWork, at: datetime) -> None:
+            touched = uow.get(key, fresh=True)
+            touched.claimed = True
+            touched.events += domain.tick(touched.state, at, self.policy)
+
+        if self._run(work, None).get(key):
+            return 1  # the commit rewrote the row
+        with self._work_lock:
+            state = self._cache.get(key) or self.load(key)
+        due = domain.next_deadline(state, self.policy)
+        self.index.settle(key, claimed, Entry(key, due) if due is not None else None)
+        return 0
+
+    def _scheduled(self, changes: dict[str, datetime | None]) -> None:
+        """After a commit: wake the ticker if it sleeps past a newly scheduled deadline."""
+        earliest = min((d for d in changes.values() if d is not None), default=None)
+        if earliest is None:
+            return
+        with self._next_lock:
+            if self._next_due is None or earliest < self._next_due:
+                self._next_due = earliest
+                self.wakeup.set()
+
+    def _backfill(self) -> None:
+        """Index the deadlines of a store written before the index existed (a scan of the log, once)."""
+        keys: set[str] = set()
+        start = 1
+        while batch := self.store.notifications(start, 1000, topics=[domain.OBSERVED]):
+            keys.update(str(e.data["event"].get("clearanceKey", "")) for e in batch)
+            start = (batch[-1].notification_id or start) + 1
+        changes: dict[str, Entry | None] = {}
+        for key in keys - {""}:
+            due = domain.next_deadline(self.load(key), self.policy)
+            if due is not None:
+                changes[key] = Entry(key, due)
+        if changes:
+            self.store.append_batch([], also=self.index.writes(changes))
+        log.info("saga: indexed %d deadlines of %d clearances", len(changes), len(keys))
 
     # -- persistence -------------------------------------------------------------------------------
     def _run(self, work: Callable[[_UnitOfWork, datetime], None],
@@ -174,7 +276,7 @@ class SagaApp:
         uow = _UnitOfWork(self)
         try:
             work(uow, self.clock.now())
-            uow.commit(tracking)
+            changes = uow.commit(tracking)
         except AlreadyProcessed:
             self._forget(uow)
             return {}
@@ -183,17 +285,33 @@ class SagaApp:
             raise
         for k, touched in uow.touched.items():
             self._remember(k, touched.state)
-            self._schedule(k, touched.state)
+        self._scheduled(changes)
         return {k: t.events for k, t in uow.touched.items()}
 
-    def _state(self, key: str) -> Clearance:
-        """The instance's state: the cached fold caught up with the store (another process may write)."""
+    def _state(self, key: str, *, fresh: bool = False) -> Clearance:
+        """The instance's state: the cached fold (``fresh``: caught up with the store first), else the store's."""
         cached = self._cache.pop(key, None)
         if cached is None:
             return self.load(key)
-        for event in self.store.read(stream_of(key), after_version=cached.version):
-            cached.apply(event.type, event.data)
+        if fresh:
+            for event in self.store.read(stream_of(key), after_version=cached.version):
+                cached.apply(event.type, event.data)
         return cached
+
+    def _prefetch(self, keys: set[str]) -> None:
+        """Fold the instances of ``keys`` the cache lacks, then their waybill index instances (which every
+        message of a clearance with a waybill touches): at most two queries for a batch."""
+        self._fold_missing(keys)
+        numbers = {entry_join.logistics_no(self._cache[k]) for k in keys if k in self._cache}
+        self._fold_missing({entry_join.waybill_index(n) for n in numbers if n})
+
+    def _fold_missing(self, keys: set[str]) -> None:
+        missing = [k for k in keys if k not in self._cache]
+        if not missing:
+            return
+        streams = self.store.read_many(stream_of(k) for k in missing)
+        for key in missing:
+            self._remember(key, domain.fold(key, [(e.type, e.data) for e in streams[stream_of(key)]]))
 
     def _remember(self, key: str, state: Clearance) -> None:
         self._cache[key] = state
@@ -204,47 +322,40 @@ class SagaApp:
         for key in uow.touched:
             self._cache.pop(key, None)
 
-    def _schedule(self, key: str, state: Clearance) -> None:
-        due = domain.next_deadline(state, self.policy)
-        with self._deadline_lock:
-            if due is None:
-                self.deadlines.pop(key, None)
-            else:
-                self.deadlines[key] = due
-
-    def _rebuild_deadlines(self) -> None:
-        keys: set[str] = set()
-        start = 1
-        while True:
-            batch = self.store.notifications(start, 1000, topics=[domain.OBSERVED])
-            if not batch:
-                break
-            keys.update(str(e.data["event"].get("clearanceKey", "")) for e in batch)
-            start = (batch[-1].notification_id or start) + 1
-        for key in keys - {""}:
-            self._schedule(key, self.load(key))
-
 
 class _UnitOfWork:
-    """The instances one message touches, loaded once and committed together."""
+    """The instances one batch touches, loaded once and committed together."""
 
     def __init__(self, app: SagaApp) -> None:
         self.app = app
         self.touched: dict[str, _Touched] = {}
 
-    def get(self, key: str) -> _Touched:
+    def get(self, key: str, *, fresh: bool = False) -> _Touched:
         if key not in self.touched:
-            state = self.app._state(key)
-            self.touched[key] = _Touched(state, state.version, [])
+            state = self.app._state(key, fresh=fresh)
+            self.touched[key] = _Touched(state, state.version, [],
+                                         domain.next_deadline(state, self.app.policy))
         return self.touched[key]
 
-    def commit(self, tracking: Tracking | None) -> None:
+    def commit(self, tracking: Tracking | None) -> dict[str, datetime | None]:
+        """Append the decided events, the tracking and the changed index rows in one transaction;
+        returns the index changes (instance key → its deadline, None: none)."""
         appends = [
             Append(stream_of(k), t.base_version, [NewEvent(type_, data) for type_, data in t.events])
             for k, t in self.touched.items() if t.events
         ]
-        if appends or tracking is not None:
-            self.app.store.append_batch(appends, tracking=tracking)
+        changes: dict[str, datetime | None] = {}
+        for key, touched in self.touched.items():
+            if touched.events or touched.claimed:
+                due = domain.next_deadline(touched.state, self.app.policy)
+                if due != touched.indexed or touched.claimed:
+                    changes[key] = due
+        if not appends and tracking is None:
+            return {}
+        also = self.app.index.writes({k: Entry(k, d) if d is not None else None for k, d in changes.items()}) \
+            if changes else None
+        self.app.store.append_batch(appends, tracking=tracking, also=also)
+        return changes
 
 
 # -- the outbox route ------------------------------------------------------------------------------

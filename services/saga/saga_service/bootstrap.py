@@ -71,7 +71,7 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
         consumes=[Consumes(Subscription(inputs, "cbec-saga"), batch_handler=app.handle_batch, dead_letter=poison),
                   Consumes(Subscription((topics.STATUS,), "cbec-webhooks"), hooks.handle, dead_letter=poison)],
         outboxes=[Outbox(store, settings.database.schema_for(NAME), relay_route)],
-        pollers=[app.tick, hooks.poll],
+        pollers=[app.ticker, hooks.pacer],
         topics=[*topics.feedback_of_kind(topics.FEEDBACK_COMMANDS), topics.STATUS, topics.WEBHOOK_DEAD_LETTERS,
                 topics.dead_letters(NAME),
                 *(topics.tenant_status(t.customs_code) for t in tenants.all())],

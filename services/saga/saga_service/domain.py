@@ -124,9 +124,11 @@ class Doc:
     intake_errors: list[dict[str, str]] = field(default_factory=list)
     members: list[str] = field(default_factory=list)  # entry lists: the waybill numbers inside
 
+    latest: Receipt | None = None  # statuses.current(receipts), kept as receipts change (read very often)
+
     @property
     def current(self) -> Receipt | None:
-        return statuses.current(self.receipts)
+        return self.latest
 
     @property
     def status_code(self) -> int | None:
@@ -201,11 +203,14 @@ class Clearance:
             self.indexed = str(data["clearanceKey"])
 
     def _observe(self, data: dict[str, Any]) -> None:
+        # Dispatched on the payload class, read from the slimmed envelope's plain fields (see _slim):
+        # folding runs for every stored event of every instance loaded, so it builds no payload objects.
         event = data["event"]
         doc_type = str(event.get("docType", ""))
         kind = kind_of(doc_type)
         assert kind is not None  # observe() lets only followed types through
-        payload = observed_payload(event)
+        fields: dict[str, Any] = event.get("data") or {}
+        payload = EVENT_DATA.get(str(event.get("type", "")), EventData)
         doc = self.docs.get(kind)
         stream_id = str(event.get("streamId", ""))
         if doc is None or (stream_id and doc.stream_id and stream_id != doc.stream_id):
@@ -216,52 +221,57 @@ class Clearance:
                 doc.published, doc.published_reason = previous.published, previous.published_reason
             self.docs[kind] = doc
         doc.upstream_version = int(event.get("version", doc.upstream_version + 1))
-        if payload.business_key:
-            doc.business_key = [str(k) for k in payload.business_key]
+        business_key = fields.get("businessKey")
+        if business_key:
+            doc.business_key = [str(k) for k in business_key]
         elif not doc.business_key and kind == "order":
             doc.business_key = self.key.split(":", 1)
-        if kind == "entry" and payload.logistics_nos:
-            doc.members = [str(k) for k in payload.logistics_nos]
-        if isinstance(payload, DocumentReceived):
+        logistics_nos = fields.get("logisticsNos")
+        if kind == "entry" and logistics_nos:
+            doc.members = [str(k) for k in logistics_nos]
+        if issubclass(payload, DocumentReceived):
             if doc.phase not in ("new", "refused"):
                 # A change (e.g. a correction after a rejection): a new version to carry through;
                 # the previous version's receipts become history.
                 doc.generation += 1
                 doc.history.extend(doc.receipts)
-                doc.receipts = []
+                doc.receipts, doc.latest = [], None
             doc.phase = "received"
-            doc.sender = payload.sender or doc.sender
+            doc.sender = str(fields.get("sender") or doc.sender)
             doc.resends, doc.alerted, doc.progress_at, doc.intake_errors = 0, False, "", []
-        elif isinstance(payload, DocumentRefused):
-            if doc.phase in ("new", "refused") or payload.refuses_document:
+        elif issubclass(payload, DocumentRefused):
+            if doc.phase in ("new", "refused") or fields.get("refusesDocument"):
                 doc.phase = "refused"
-            doc.sender = doc.sender or payload.sender or ""
-            doc.intake_errors = list(payload.errors)
-        elif isinstance(payload, DocumentHeld):
+            doc.sender = doc.sender or str(fields.get("sender") or "")
+            doc.intake_errors = list(fields.get("errors") or [])
+        elif issubclass(payload, DocumentHeld):
             doc.phase = "held"
-        elif isinstance(payload, DocumentWithdrawn):
+        elif issubclass(payload, DocumentWithdrawn):
             # Deleted (appType 3) before customs saw this version: nothing to release or resend, and
             # no receipt of its own, so it is never at the gate for the documents that wait for it.
             doc.phase = "withdrawn"
             doc.history.extend(doc.receipts)
-            doc.receipts = []
-        elif isinstance(payload, DocumentReleased):
+            doc.receipts, doc.latest = [], None
+        elif issubclass(payload, DocumentReleased):
             doc.phase = "released"
-            doc.sender = doc.sender or payload.sender
-        elif isinstance(payload, DocumentSigned):
+            doc.sender = doc.sender or str(fields.get("sender") or "")
+        elif issubclass(payload, DocumentSigned):
             doc.phase = "signed"
-        elif isinstance(payload, DocumentSigningFailed):
+        elif issubclass(payload, DocumentSigningFailed):
             doc.phase = "signing-failed"
-        elif isinstance(payload, DocumentSent):
+        elif issubclass(payload, DocumentSent):
             doc.phase = "sent"
             doc.progress_at = data["at"]
-        elif isinstance(payload, ReceiptRecorded):
-            status = int(payload.return_status)
-            if payload.receipt_type == FORMAT_ERROR:
+        elif issubclass(payload, ReceiptRecorded):
+            status = int(fields["returnStatus"])
+            receipt_type = str(fields.get("receiptType") or "")
+            if receipt_type == FORMAT_ERROR:
                 status = -abs(status) or -1  # a DXP transport code (0001 format, 1001 signature …): a failure
-            receipt = Receipt(status, payload.return_time, payload.return_info, payload.receipt_type)
+            receipt = Receipt(status, str(fields.get("returnTime") or ""), str(fields.get("returnInfo") or ""),
+                              receipt_type)
             if not any((r.status, r.time) == (receipt.status, receipt.time) for r in doc.receipts + doc.history):
                 doc.receipts.append(receipt)
+                doc.latest = statuses.current(doc.receipts)
             doc.progress_at = data["at"]
 
     # -- views ---------------------------------------------------------------------------------
@@ -350,9 +360,8 @@ def observe(state: Clearance, event: DeclarationEvent, at: datetime, policy: Pol
     if doc is not None and (not event.stream_id or event.stream_id == doc.stream_id) \
             and event.version <= doc.upstream_version:
         return []
-    payload = event.payload
-    if isinstance(payload, ReceiptRecorded):
-        problem = return_time_problem(payload.return_time, at, policy.receipt_max_skew)
+    if EVENT_DATA.get(event.type) is ReceiptRecorded:
+        problem = return_time_problem(str(event.data.get("returnTime", "")), at, policy.receipt_max_skew)
         if problem is not None:
             return _refused_receipt(state, event, kind, problem.message, at)
     return then_decide(state, [(OBSERVED, {"event": _slim(event), "at": at.isoformat()})], at, policy)
@@ -510,10 +519,6 @@ def _command(state: Clearance, doc: Doc, what: str) -> dict[str, Any]:
 # What the saga keeps of an upstream event's payload (the envelope never carries personal data).
 _KEPT = ("sender", "waitingFor", "receiptType", "returnStatus", "returnTime", "returnInfo", "businessKey",
          "clearanceKeys", "logisticsNos", "errors", "requestId", "refusesDocument")
-# The payload fields it leaves out, read back as empty (folding never looks at them).
-_LEFT_OUT: dict[str, Any] = {"sender": "", "commandId": "", "contentHash": "", "waitingFor": [], "errors": [],
-                             "requestId": "", "error": {}, "fileName": "", "copMsgId": "", "sentAt": "",
-                             "receiptId": "", "receiptType": "", "returnTime": "", "returnInfo": ""}
 
 
 def _slim(event: DeclarationEvent) -> dict[str, Any]:
@@ -523,13 +528,3 @@ def _slim(event: DeclarationEvent) -> dict[str, Any]:
         "docType": event.doc_type, "clearanceKey": event.clearance_key,
         "data": {k: v for k, v in event.data.items() if k in _KEPT},
     }
-
-
-def observed_payload(event: dict[str, Any]) -> EventData:
-    """The typed payload of an upstream event as :func:`_slim` stored it (its type's class; the base
-    class for a type this version does not know)."""
-    kind = EVENT_DATA.get(str(event.get("type", "")), EventData)
-    body = {"docType": str(event.get("docType", "")), "clearanceKey": str(event.get("clearanceKey") or ""),
-            **dict(event.get("data", {}))}
-    left_out = {k: _LEFT_OUT[k] for k in kind.required() - body.keys() if k in _LEFT_OUT}
-    return kind.from_dict({**left_out, **body})

@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from cbec.bus.ports import Message
 from cbec.clock import Clock, SystemClock
@@ -26,13 +27,16 @@ from cbec.contracts.base import ContractError
 from cbec.contracts.dead_letter import WebhookDeadLetter
 from cbec.contracts.status import StatusMessage
 from cbec.net.callbacks import CallbackGuard, CallbackRefused
+from cbec.runtime import Paced
 from cbec.store.errors import AlreadyProcessed, ConcurrencyError
 from cbec.store.event_store import EventStore
-from cbec.store.events import NewEvent, RecordedEvent
+from cbec.store.events import Append, NewEvent, RecordedEvent
 from cbec.store.handling import mark_handled
 from cbec.store.outbox import tracking_for
 from cbec.tenants import TenantRegistry
 from eventsourcing.persistence import Tracking
+
+from saga_service.schedule import Entry, Schedule
 
 log = logging.getLogger(__name__)
 
@@ -96,21 +100,22 @@ def guarded_post(guard: CallbackGuard, timeout: float = 5.0, send: Send | None =
     return post
 
 
-@dataclass
-class _Pending:
-    delivery_id: str
-    version: int
-    attempts: int
-    due: datetime
-
-
 class WebhookNotifier:
-    """Delivers ``cbec.out.status`` messages to tenants' callback URLs, at least once."""
+    """Delivers ``cbec.out.status`` messages to tenants' callback URLs, at least once.
+
+    Each open delivery is a row of the schedule ``webhooks`` (:mod:`saga_service.schedule`): its
+    next attempt, written in the transaction of the delivery's events and deleted with its last one.
+    A start reads no log; :meth:`poll` reads the earliest rows, claims each due one (so replicas on
+    one schema do not both POST it) and attempts it. :attr:`pacer` is the poller: it sleeps until the
+    earliest attempt (at most ``max_idle``, for rows another process wrote, e.g. a replay) and wakes
+    when a delivery is scheduled.
+    """
 
     def __init__(self, store: EventStore, tenants: TenantRegistry, secret_for: Callable[[str], bytes], *,
                  post: Post | None = None, clock: Clock | None = None, max_attempts: int = 6,
                  backoff: timedelta = timedelta(seconds=2), max_backoff: timedelta = timedelta(minutes=10),
-                 name: str = "webhooks") -> None:
+                 name: str = "webhooks", max_idle: float = 5.0, claim_for: timedelta = timedelta(minutes=1),
+                 poll_batch: int = 100) -> None:
         self.store = store
         self.tenants = tenants
         self.secret_for = secret_for
@@ -120,8 +125,24 @@ class WebhookNotifier:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.name = name
-        self.pending: dict[str, _Pending] = {}
-        self._rebuild()
+        self.max_idle = max_idle
+        self.claim_for = claim_for
+        self.poll_batch = poll_batch
+        self.index = Schedule(store, "webhooks")
+        if self.index.created:
+            self._backfill()  # a store written before the schedule existed: once per database
+        # The WebhookScheduled data of deliveries scheduled here, so their first attempt reads nothing.
+        self._scheduled: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()  # the consumer schedules while the poller delivers
+        first = self.index.first(1)
+        self._next_due: datetime | None = first[0].due if first else None
+        self.wakeup = threading.Event()
+        self.pacer = Paced(self.poll, self.idle, self.wakeup)
+
+    @property
+    def pending(self) -> dict[str, Entry]:
+        """The open deliveries (delivery id → its next attempt), from the schedule."""
+        return {e.item: e for e in self.index.all()}
 
     # -- intake ----------------------------------------------------------------------------------
     def handle(self, message: Message) -> None:
@@ -146,10 +167,15 @@ class WebhookNotifier:
         data = {"deliveryId": delivery_id, "messageId": status.message_id, "tenant": status.tenant,
                 "url": tenant.callback_url, "body": status.to_json().decode(), "due": now.isoformat()}
         try:
-            self.store.append(stream, 0, [NewEvent(SCHEDULED, data)], tracking=tracking)
+            self.store.append_batch([Append(stream, 0, [NewEvent(SCHEDULED, data)])], tracking=tracking,
+                                    also=self.index.writes({delivery_id: Entry(delivery_id, now, 0, 1)}))
         except (AlreadyProcessed, ConcurrencyError):
             return False
-        self.pending[delivery_id] = _Pending(delivery_id, 1, 0, now)
+        with self._lock:
+            self._scheduled[delivery_id] = data
+            while len(self._scheduled) > 10_000:  # attempted by another replica: read back when needed
+                self._scheduled.pop(next(iter(self._scheduled)))
+        self._expect(now, wake=True)
         return True
 
     def replay(self, statuses: list[StatusMessage], *, tag: str | None = None) -> int:
@@ -160,51 +186,80 @@ class WebhookNotifier:
 
     # -- delivering --------------------------------------------------------------------------------
     def poll(self) -> int:
-        """Attempt every delivery that is due; returns how many attempts were made."""
+        """Attempt the deliveries that are due (``poll_batch`` rows a query); returns how many were attempted."""
         now = self.clock.now()
-        due = [p for p in self.pending.values() if p.due <= now]
-        for pending in sorted(due, key=lambda p: p.due):
-            self._attempt(pending, now)
-        return len(due)
+        attempted = 0
+        while True:  # a page at a time: attempted or claimed rows are no longer due
+            entries = self.index.first(self.poll_batch)
+            due = [e for e in entries if e.due <= now]
+            with self._lock:
+                self._next_due = next((e.due for e in entries if e.due > now), None)
+            for entry in due:
+                if self.index.claim(entry, now + self.claim_for):  # else another replica has it
+                    self._attempt(entry, now)
+                    attempted += 1
+            if len(due) < self.poll_batch:
+                return attempted
 
-    def _attempt(self, pending: _Pending, now: datetime) -> None:
-        stream = uuid.uuid5(WEBHOOK_NAMESPACE, pending.delivery_id)
-        scheduled = self.store.read(stream)[0].data
+    def idle(self) -> float:
+        """How long the poller may sleep: until the earliest attempt it knows of, at most ``max_idle``."""
+        with self._lock:
+            earliest = self._next_due
+        if earliest is None:
+            return self.max_idle
+        return min(self.max_idle, max(0.0, (earliest - self.clock.now()).total_seconds()))
+
+    def _expect(self, due: datetime, *, wake: bool) -> None:
+        with self._lock:
+            if self._next_due is None or due < self._next_due:
+                self._next_due = due
+                if wake:
+                    self.wakeup.set()
+
+    def _attempt(self, entry: Entry, now: datetime) -> None:
+        delivery_id = entry.item
+        stream = uuid.uuid5(WEBHOOK_NAMESPACE, delivery_id)
+        with self._lock:
+            scheduled = self._scheduled.get(delivery_id)
+        if scheduled is None:
+            scheduled = self.store.read(stream)[0].data
         body = str(scheduled["body"]).encode()
-        attempt = pending.attempts + 1
+        attempt = entry.attempts + 1
         refused = False
         try:
             secret = self.secret_for(str(scheduled["tenant"]))
             headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body),
-                       "X-Cbec-Message-Id": str(scheduled["messageId"]), "X-Cbec-Delivery-Id": pending.delivery_id}
+                       "X-Cbec-Message-Id": str(scheduled["messageId"]), "X-Cbec-Delivery-Id": delivery_id}
             code = self.post(str(scheduled["url"]), body, headers)
             error = "" if 200 <= code < 300 else f"HTTP {code}"
         except CallbackRefused as exc:  # the destination is not allowed: retrying cannot help
             code, error, refused = 0, f"refused: {exc}", True
-            log.warning("webhook %s: %s", pending.delivery_id, exc)
+            log.warning("webhook %s: %s", delivery_id, exc)
         except Exception as exc:  # noqa: BLE001 - any transport failure is retried
             code, error = 0, type(exc).__name__
         events = [NewEvent(ATTEMPTED, {"attempt": attempt, "status": code, "error": error, "at": now.isoformat()})]
         if not error:
-            events.append(NewEvent(DELIVERED, {"deliveryId": pending.delivery_id, "attempts": attempt}))
+            events.append(NewEvent(DELIVERED, {"deliveryId": delivery_id, "attempts": attempt}))
         elif refused or attempt >= self.max_attempts:
             letter = WebhookDeadLetter(
-                delivery_id=pending.delivery_id, message_id=str(scheduled["messageId"]),
+                delivery_id=delivery_id, message_id=str(scheduled["messageId"]),
                 tenant=str(scheduled["tenant"]), url=str(scheduled["url"]), body=str(scheduled["body"]),
                 due=str(scheduled["due"]), attempts=attempt, error=error)
             events.append(NewEvent(DEAD_LETTERED, letter.to_dict()))
-            log.warning("webhook %s dead-lettered after %d attempts", pending.delivery_id, attempt)
+            log.warning("webhook %s dead-lettered after %d attempts", delivery_id, attempt)
+        done = len(events) > 1
+        due = now + min(self.backoff * (2 ** (attempt - 1)), self.max_backoff)
+        row = None if done else Entry(delivery_id, due, attempt, entry.version + len(events))
         try:
-            self.store.append(stream, pending.version, events)
+            self.store.append_batch([Append(stream, entry.version, events)],
+                                    also=self.index.writes({delivery_id: row}))
         except ConcurrencyError:
-            self.pending.pop(pending.delivery_id, None)  # another notifier took it; reload later
-            return
-        if len(events) > 1:
-            self.pending.pop(pending.delivery_id, None)
-            return
-        pending.version += 1
-        pending.attempts = attempt
-        pending.due = now + min(self.backoff * (2 ** (attempt - 1)), self.max_backoff)
+            return  # another notifier attempted it meanwhile; its commit wrote the row
+        if done:
+            with self._lock:
+                self._scheduled.pop(delivery_id, None)
+        else:
+            self._expect(due, wake=False)  # this is the poller: it asks idle() next
 
     def dead_letters(self) -> list[dict[str, object]]:
         out: list[dict[str, object]] = []
@@ -215,7 +270,9 @@ class WebhookNotifier:
         return out
 
     # -- helpers -----------------------------------------------------------------------------------
-    def _rebuild(self) -> None:
+    def _backfill(self) -> None:
+        """Schedule the open deliveries of a store written before the schedule existed (a log scan, once)."""
+        changes: dict[str, Entry | None] = {}
         start = 1
         while batch := self.store.notifications(start, 1000, topics=[SCHEDULED]):
             for event in batch:
@@ -228,8 +285,10 @@ class WebhookNotifier:
                 else:
                     continue
                 delivery_id = str(event.data["deliveryId"])
-                self.pending[delivery_id] = _Pending(delivery_id, len(stream), attempts, due)
+                changes[delivery_id] = Entry(delivery_id, due, attempts, len(stream))
             start = (batch[-1].notification_id or start) + 1
+        if changes:
+            self.store.append_batch([], also=self.index.writes(changes))
 
     def _mark(self, tracking: Tracking | None) -> None:
         mark_handled(self.store.record_tracking, tracking)

@@ -13,7 +13,14 @@ from cbec.clock import Clock, SystemClock
 from cbec.store.codec import Cipher, canonical_json, load_json
 from cbec.store.errors import AlreadyProcessed, ConcurrencyError, DecodeError
 from cbec.store.events import Append, NewEvent, RecordedEvent
-from cbec.store.recorders import close_recorder, count_existing_versions, open_recorder, select_streams
+from cbec.store.recorders import (
+    IN_TRANSACTION,
+    InTransaction,
+    close_recorder,
+    count_existing_versions,
+    open_recorder,
+    select_streams,
+)
 from cbec.telemetry import current_headers
 
 
@@ -77,8 +84,13 @@ class EventStore:
         """
         return self.append_batch([Append(stream_id, expected_version, events)], tracking=tracking)
 
-    def append_batch(self, appends: Sequence[Append], *, tracking: Tracking | None = None) -> list[int]:
-        """Append to several streams in one transaction (e.g. a consumer's batch of messages)."""
+    def append_batch(self, appends: Sequence[Append], *, tracking: Tracking | None = None,
+                     also: InTransaction | None = None) -> list[int]:
+        """Append to several streams in one transaction (e.g. a consumer's batch of messages).
+
+        ``also(cursor)`` runs in that transaction, before the events are inserted, with the
+        recorder's DB-API cursor (psycopg or sqlite3): rows of the service's own tables that must
+        commit or roll back with the events (e.g. the saga's deadline index)."""
         recorded_at = self._clock.now()
         stored: list[StoredEvent] = []
         for append in appends:
@@ -93,11 +105,12 @@ class EventStore:
                         state=self._encode(event, recorded_at),
                     )
                 )
-        if not stored and tracking is None:
+        if not stored and tracking is None and also is None:
             return []
         try:
             self._require_versions(appends)
-            notification_ids = self.recorder.insert_events(stored, tracking=tracking)
+            extra = {} if also is None else {IN_TRANSACTION: also}
+            notification_ids = self.recorder.insert_events(stored, tracking=tracking, **extra)
         except (IntegrityError, ConcurrencyError) as error:
             if tracking is not None and self.has_tracking(
                 tracking.application_name, tracking.notification_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +17,10 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
+
+InTransaction = Callable[[Any], None]
+"""Writes of the service's own tables, run with the recorder's cursor in the events' transaction."""
+IN_TRANSACTION = "in_transaction"  # the keyword ``insert_events`` hands it on with
 
 
 def open_recorder(
@@ -101,6 +105,12 @@ class _ArrayInsertRecorder(PostgresProcessRecorder):
             " RETURNING notification_id"
         ).format(schema=sql.Identifier(datastore.schema), table=sql.Identifier(events_table_name))
 
+    def _insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        also: InTransaction | None = kwargs.get(IN_TRANSACTION)
+        if also is not None:
+            also(curs)
+
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
     ) -> None:
@@ -125,9 +135,19 @@ def _open_sqlite(path: str, name: str, pool_size: int, max_overflow: int) -> Pro
     else:
         db_name = path
     datastore = SQLiteDatastore(db_name, pool_size=pool_size, max_overflow=max_overflow)
-    recorder = SQLiteProcessRecorder(datastore, events_table_name=f"{name}_events")
+    recorder = _SQLiteRecorder(datastore, events_table_name=f"{name}_events")
     recorder.create_table()
     return recorder
+
+
+class _SQLiteRecorder(SQLiteProcessRecorder):
+    """The library's recorder, running the caller's own writes (``in_transaction``) with the events."""
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        also: InTransaction | None = kwargs.get(IN_TRANSACTION)
+        if also is not None:
+            also(c)
+        return super()._insert_events(c, stored_events, **kwargs)
 
 
 def count_existing_versions(recorder: ProcessRecorder, versions: Sequence[tuple[UUID, int]]) -> int:

@@ -85,7 +85,8 @@ def test_everything_the_saga_publishes_validates_and_is_read_back() -> None:
 
 def test_the_saga_matches_only_event_types_the_services_publish() -> None:
     """No phantom names: every declaration event the saga's code names, as a payload class it dispatches
-    on (``isinstance``), a string literal or a lifecycle constant, is one the services emit; and it
+    on (``isinstance``, or ``issubclass`` of the type's class where folding builds no payload), a string
+    literal or a lifecycle constant, is one the services emit; and it
     dispatches on the payload classes, not on names."""
     import ast
     import re
@@ -101,7 +102,8 @@ def test_the_saga_matches_only_event_types_the_services_publish() -> None:
     dispatched: set[str] = set()
     for tree in map(ast.parse, sources):
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance":
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id in ("isinstance", "issubclass"):
                 target = node.args[1]
                 names = target.elts if isinstance(target, ast.Tuple) else [target]
                 dispatched |= {n.id for n in names if isinstance(n, ast.Name)}

@@ -109,6 +109,8 @@ def test_pending_deliveries_survive_a_restart() -> None:
     notifier.poll()
     restarted = _notifier(story, receiver)
     assert len(restarted.pending) == 1
+    assert restarted.poll() == 0, "the backoff is kept across the restart"
+    story.clock.advance(seconds=2)
     restarted.poll()
     assert len(receiver.calls) == 2 and restarted.pending == {}
 
