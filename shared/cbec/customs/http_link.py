@@ -14,12 +14,13 @@ import base64
 import itertools
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 
-from cbec.customs.filedrop import seed_file_name
+from cbec.customs.filedrop import Received, seed_file_name
 
 CST = timezone(timedelta(hours=8))
 RECEIPT_TYPES = ("CEB312", "CEB412", "CEB512", "CEB514", "CEB622", "CEB624", "CEB626", "CEB712", "CEB816",
@@ -58,23 +59,35 @@ class HttpGatewayLink:
         if response.status_code != 200 or response.text.strip() != "OK":
             raise GatewayError(f"gateway refused {name}: HTTP {response.status_code} {response.text[:200]}")
 
-    def fetch(self) -> list[tuple[str, bytes]]:
+    def transmit_many(self, files: Sequence[tuple[str, bytes]]) -> None:
+        for name, data in files:
+            self.transmit(name, data)
+
+    def fetch(self) -> list[Received]:
+        """One round of receipt queries, at most once per ``poll_every`` (sooner: nothing)."""
         if time.monotonic() - self._last_fetch < self.poll_every:
             return []
         self._last_fetch = time.monotonic()
-        out: list[tuple[str, bytes]] = []
+        out: list[Received] = []
         for receipt_type in RECEIPT_TYPES:
             params = {"dxpid": self.dxp_id, "qryid": self.cursors.get(receipt_type, "")}
             response = self.client.get(f"{self.base_url}/{receipt_type.lower()}msg", params=params)
             response.raise_for_status()
             page: dict[str, Any] = response.json()
-            out += [(str(m["name"]), base64.b64decode(m["data"])) for m in page.get("messages", [])]
+            out += [Received(str(m["name"]), base64.b64decode(m["data"])) for m in page.get("messages", [])]
             if page.get("next"):
                 self.cursors[receipt_type] = str(page["next"])
         return out
 
     def acknowledge(self, name: str) -> None:
         """Nothing to do: the query cursor already moved past it."""
+
+    def quarantine(self, name: str) -> None:
+        """Nothing to do: the query cursor already moved past it (the rejection is recorded)."""
+
+    def idle(self) -> float:
+        """Until the next round of queries is due (a poller sleeps instead of asking early)."""
+        return max(0.05, self._last_fetch + self.poll_every - time.monotonic())
 
     def close(self) -> None:
         self.client.close()
