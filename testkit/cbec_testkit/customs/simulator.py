@@ -38,6 +38,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -49,7 +50,7 @@ from cbec.ceb.model import CebMessage
 from cbec.ceb.tables import IMPORT
 from cbec.ceb.validation import RelatedDocs, validate
 from cbec.ceb.xsd import xsd_errors
-from cbec.customs.filedrop import seed_file_name, waiting_files, write_atomically
+from cbec.customs.filedrop import seed_file_name, waiting_files, write_all_atomically
 from cbec.declaration.doctypes import BY_CODE, DocType
 from cbec.settings import Settings, SimulatorSettings
 
@@ -188,6 +189,7 @@ class CustomsSimulator:
         self._last_stamp = ""
         self._silent = False
         self._stuck: set[str] = set()  # answered but could not be moved: not read again
+        self._sync_pool: ThreadPoolExecutor | None = None
         if journal is not None and journal.exists():
             self._rebuild(journal.read_text(encoding="utf-8").split())
 
@@ -579,7 +581,9 @@ class CustomsSimulator:
                                              cop_code))
 
     def _flush_due(self) -> int:
-        written = 0
+        """Write the receipts that are due, together (one folder sync); returns how many."""
+        files: list[tuple[str, bytes]] = []
+        names: set[str] = set()
         while self._queue and self._queue[0].due <= self.clock():
             item = heapq.heappop(self._queue)
             node = item.node
@@ -590,11 +594,15 @@ class CustomsSimulator:
             wrapped = dxp.wrap(business, msg_type=f"{item.receipt_type}Message", sender_id=CUSTOMS_IMPORT_DXP_ID,
                                receiver_ids=[item.reply_to or "DXPENT0000000000"], created=when)
             name = seed_file_name(item.receipt_type, item.cop_code[:10], when, self.rng.randrange(100000))
-            while (self.inbox / name).exists():
+            while name in names or (self.inbox / name).exists():
                 name = seed_file_name(item.receipt_type, item.cop_code[:10], when, self.rng.randrange(100000))
-            write_atomically(self.inbox, name, wrapped)
-            written += 1
-        return written
+            names.add(name)
+            files.append((name, wrapped))
+        if files:
+            if len(files) > 1 and self._sync_pool is None:
+                self._sync_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="simulator-sync")
+            write_all_atomically(self.inbox, files, self._sync_pool)
+        return len(files)
 
     def _return_time(self) -> str:
         """yyyyMMddHHmmssSSS in CST, strictly increasing so receipt order is never ambiguous."""
