@@ -31,14 +31,23 @@ class GatewayError(RuntimeError):
     """The gateway did not accept a message."""
 
 
+QUIET_BACKOFF = 4  # rounds that found nothing stretch the wait up to this many times ``poll_every``
+
+
 class HttpGatewayLink:
-    """Transport over the gateway; remembers how far it read each receipt type (``qryid``)."""
+    """Transport over the gateway; remembers how far it read each receipt type (``qryid``).
+
+    A round of queries costs eleven requests, so it runs at most every ``poll_every`` seconds, and
+    while rounds come back empty the wait doubles up to ``QUIET_BACKOFF`` times that; a transmission
+    (receipts will follow) or a round that found something brings it back to ``poll_every``.
+    """
 
     def __init__(self, base_url: str, dxp_id: str, *, client: httpx.Client | None = None,
                  timeout: float = 10.0, poll_every: float = 0.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.poll_every = poll_every  # seconds between two rounds of receipt queries
         self._last_fetch = float("-inf")
+        self._wait = poll_every  # until the next round of queries
         self.dxp_id = dxp_id
         self.client = client or httpx.Client(timeout=timeout)
         self.cursors: dict[str, str] = {}
@@ -58,14 +67,15 @@ class HttpGatewayLink:
         response = self.client.post(f"{self.base_url}/cebcmsg", json=body)
         if response.status_code != 200 or response.text.strip() != "OK":
             raise GatewayError(f"gateway refused {name}: HTTP {response.status_code} {response.text[:200]}")
+        self._wait = self.poll_every
 
     def transmit_many(self, files: Sequence[tuple[str, bytes]]) -> None:
         for name, data in files:
             self.transmit(name, data)
 
     def fetch(self) -> list[Received]:
-        """One round of receipt queries, at most once per ``poll_every`` (sooner: nothing)."""
-        if time.monotonic() - self._last_fetch < self.poll_every:
+        """One round of receipt queries when it is due (see the class docstring; sooner: nothing)."""
+        if time.monotonic() - self._last_fetch < self._wait:
             return []
         self._last_fetch = time.monotonic()
         out: list[Received] = []
@@ -77,6 +87,7 @@ class HttpGatewayLink:
             out += [Received(str(m["name"]), base64.b64decode(m["data"])) for m in page.get("messages", [])]
             if page.get("next"):
                 self.cursors[receipt_type] = str(page["next"])
+        self._wait = self.poll_every if out else min(2 * self._wait, QUIET_BACKOFF * self.poll_every)
         return out
 
     def acknowledge(self, name: str) -> None:
@@ -87,7 +98,7 @@ class HttpGatewayLink:
 
     def idle(self) -> float:
         """Until the next round of queries is due (a poller sleeps instead of asking early)."""
-        return max(0.05, self._last_fetch + self.poll_every - time.monotonic())
+        return max(0.05, self._last_fetch + self._wait - time.monotonic())
 
     def close(self) -> None:
         self.client.close()
