@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         orders: Annotated[int, typer.Option(help="How many clearances to declare.")] = 20,
-        out: Annotated[Path | None, typer.Option(help="Write outbox/, inbox/ and summary.json here.")] = None,
+        out: Annotated[Path | None, typer.Option(
+            help="Write outbox/ (customs takes files to outbox/taken/<day>/), inbox/ (recorded receipts go to"
+                 " inbox/archive/<day>/) and summary.json here.")] = None,
         timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 120.0,
         scenario: Annotated[str, typer.Option(help="default, or faults (rejection, inspection, lost receipts,"
                                                    " cancel and return).")] = "default",
@@ -36,6 +38,6 @@ def register(app: typer.Typer) -> None:
         if summary["entry"] is not None:
             console.print(f"entry list: {summary['entry']['status']}")
         if out is not None:
-            console.print(f"files in {out}/outbox, {out}/inbox; summary in {out}/summary.json")
+            console.print(f"files in {out}/outbox/taken, {out}/inbox/archive; summary in {out}/summary.json")
         if not all(c["finished"] for c in summary["clearances"]):
             raise typer.Exit(1)

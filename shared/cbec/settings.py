@@ -81,6 +81,7 @@ class DatabaseSettings(Section):
 class DxpSettings(Section):
     outbox: Path = env("CBEC_DXP_OUTBOX", default=Path(".stack/dxp/outbox"))
     inbox: Path = env("CBEC_DXP_INBOX", default=Path(".stack/dxp/inbox"))
+    poll_every: float = env("CBEC_DXP_POLL_EVERY", default=0.5)  # seconds an idle inbox poller waits
 
 
 class ProcessSettings(Section):
@@ -246,6 +247,8 @@ class SimulatorSettings(Section):
     duplicate_rate: float = env("CBEC_SIMULATOR_DUPLICATE_RATE", default=0.0)
     seed: int = env("CBEC_SIMULATOR_SEED", default=7)
     journal: Path | None = env("CBEC_SIMULATOR_JOURNAL")
+    verify: bool = env("CBEC_SIMULATOR_VERIFY", default=True)  # 0: skip XSD + signature checks (load runs)
+    poll_every: float = env("CBEC_SIMULATOR_POLL_EVERY", default=0.5)  # seconds an idle simulator waits
 
 
 class TelemetrySettings(Section):

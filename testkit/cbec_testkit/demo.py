@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cbec_testkit.customs.simulator import SimulatorConfig
+from cbec_testkit.customs.simulator import SimulatorConfig, dropped_files
 from cbec_testkit.embedded import EmbeddedStack, embedded_settings
 from cbec_testkit.samples import (
     DECLARANT,
@@ -246,8 +246,8 @@ def _summary(demo: Demo, scenario: str, seconds: float) -> dict[str, Any]:
         "clearances": clearances,
         "entry": entry,
         "statusCounts": dict(counts),
-        "transmitted": len(list(stack.link.outbox.glob("*.xml"))),
-        "receipts": len(list(stack.link.inbox.glob("*.xml"))),
+        "transmitted": len(dropped_files(stack.link.outbox)),
+        "receipts": len(stack.link.archived()) + len(stack.link.receipts()),
     }
 
 

@@ -39,7 +39,7 @@ def test_the_demo_and_validate_run_from_a_clean_copy_with_nothing_beside_it(tmp_
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary and (out / "outbox").is_dir() and any((out / "outbox").iterdir())
 
-    sample = sorted((out / "outbox").glob("CEB311Message_*.xml"))[0]  # a DxpMsg as sent to customs
+    sample = sorted((out / "outbox").rglob("CEB311Message_*.xml"))[0]  # a DxpMsg as sent to customs
     where = "from cbec.reference import xsd_dir; print(xsd_dir())"
     xsd = subprocess.run([str(repo / ".venv" / "bin" / "python"), "-c", where], cwd=tmp_path, capture_output=True,
                          text=True, check=True).stdout.strip()

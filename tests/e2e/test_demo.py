@@ -33,7 +33,7 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_demo_sends_every_document_once_signed_xsd_valid_and_named_by_the_seed_rule(demo_out: Path) -> None:
-    files = sorted((demo_out / "outbox").glob("*.xml"))
+    files = sorted((demo_out / "outbox").rglob("*.xml"))  # customs (the simulator) took them to taken/<day>/
     types: Counter[str] = Counter()
     for path in files:
         assert SEED_NAME.match(path.name), path.name
@@ -51,7 +51,7 @@ def test_demo_sends_every_document_once_signed_xsd_valid_and_named_by_the_seed_r
 
 def test_demo_receives_the_customs_receipt_sequence_of_each_document(demo_out: Path) -> None:
     by_type: dict[str, Counter[str]] = {}
-    for path in (demo_out / "inbox").glob("*.xml"):
+    for path in (demo_out / "inbox").rglob("*.xml"):  # the link archived them in archive/<day>/
         msg = codec.parse(dxp.unwrap(path.read_bytes()).data)
         by_type.setdefault(msg.type, Counter())[msg.docs[0]["returnStatus"]] += 1
     for receipt in ("CEB312", "CEB412", "CEB512"):

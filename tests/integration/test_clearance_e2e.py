@@ -19,6 +19,7 @@ from cbec.contracts.commands import INTAKE_TOPICS, DeclareDocument
 from cbec.declaration.doctypes import BY_CODE
 from cbec.signing.certs import generate_sm2_identity
 from cbec.store.event_store import EventStore
+from cbec_testkit.customs.simulator import answered_files
 from cbec_testkit.samples import SITE_OPERATOR, declare_clearance, entry_document
 from cbec_testkit.tenants import DEMO_TENANTS
 from kafka import KafkaProducer
@@ -61,8 +62,8 @@ def processes(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterat
 def _arrivals(journal: Path, outbox: Path) -> list[tuple[str, dict[str, Any]]]:
     """What the simulator answered, in its order: (message type, document)."""
     out = []
-    for name in journal.read_text(encoding="utf-8").split():
-        msg = codec.parse(dxp.unwrap((outbox / name).read_bytes()).data)
+    for path in answered_files(journal, outbox):
+        msg = codec.parse(dxp.unwrap(path.read_bytes()).data)
         out += [(msg.type, doc) for doc in msg.docs]
     return out
 

@@ -6,7 +6,8 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,12 @@ from cbec.contracts import topics
 from cbec.contracts.base import ContractError
 from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
 from cbec.contracts.signing import SignResult
+from cbec.customs.filedrop import Received
 from cbec.customs.transport import Transport
+from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.doctypes import BY_RECEIPT, INVENTORY, STREAM_NAMESPACE
 from cbec.declaration.owners import owner_of, receipt_owner, unowned
-from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, VersionConflict
+from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, StreamAppend, VersionConflict
 from cbec.store.handling import mark_handled
 from cbec.tenants import TenantRegistry
 
@@ -32,10 +35,27 @@ RECEIPT_FILE_INGESTED = "ReceiptFileIngested"
 RECEIPT_FILE_REJECTED = "ReceiptFileRejected"
 RECEIPT_RECEIVED = "ReceiptReceived"
 COP_MSG_INDEXED = "TransmissionIndexed"
+INBOX_SOURCE = "receipts|inbox"  # names the inbox's batches (they record no consumer position)
 
 
 def _cop_stream(cop_msg_id: str) -> uuid.UUID:
     return uuid.uuid5(STREAM_NAMESPACE, f"cop-msg:{cop_msg_id}")
+
+
+def _file_stream(message: Received) -> uuid.UUID:
+    """One stream per receipt file: its name and content (the same file again is a repeat)."""
+    digest = hashlib.sha256(message.data).hexdigest()
+    return uuid.uuid5(STREAM_NAMESPACE, f"receipt-file:{message.name}:{digest}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Transmission:
+    """A sign result about to be transmitted: its transmission stream and its new CopMsgId."""
+
+    result: SignResult
+    stream_id: uuid.UUID
+    cop_msg_id: str
+    cop_stream: uuid.UUID
 
 
 def receipt_id(receipt_type: str, node: dict[str, Any]) -> str:
@@ -44,7 +64,12 @@ def receipt_id(receipt_type: str, node: dict[str, Any]) -> str:
 
 
 class CustomsLinkApp:
-    """Transmits each signed document once and turns every receipt file into receipt events."""
+    """Transmits each signed document once and turns every receipt file into receipt events.
+
+    With a :class:`BatchingDeclarations` store, a consumer batch of sign results and a poll's receipt
+    files are each recorded in one transaction (:meth:`transmit_batch`, :meth:`poll_inbox`); with any
+    other store, one transaction per document or file.
+    """
 
     def __init__(
         self,
@@ -62,12 +87,15 @@ class CustomsLinkApp:
     def on_signed(self, raw: bytes, position: Position) -> None:
         """A message on ``cbec.sign.results``: transmit it; one that breaks the contract raises
         ``ContractError``, which the consumer dead-letters on ``cbec.dlq.receipts``."""
+        self.transmit(self.sign_result(raw, position), position)
+
+    @staticmethod
+    def sign_result(raw: bytes, position: Position) -> SignResult:
         try:
-            result = SignResult.from_json(raw)
+            return SignResult.from_json(raw)
         except ContractError as bad:
             log.warning("unreadable sign result at %s@%d: %s", position.source, position.offset, bad)
             raise
-        self.transmit(result, position)
 
     def transmit(self, result: SignResult, position: Position | None = None) -> str | None:
         """Wrap a signed document in a DxpMsg and drop it for customs; once per request id.
@@ -75,50 +103,126 @@ class CustomsLinkApp:
         The transmission is recorded before the file is written: a crash in between leaves a
         document unsent (the saga's deadline resends it), never sent twice.
         """
-        if not result.ok:
+        planned = self._plan(result)
+        if planned is None:
             self._mark(position)
             return None
+        outgoing = self._record(planned, position)
+        if outgoing is None:
+            return None
+        self.link.transmit(*outgoing)
+        return outgoing[0]
+
+    def transmit_batch(self, results: Sequence[tuple[SignResult, Position]]) -> list[str]:
+        """Transmit a consumer batch (one partition, in offset order): every transmission and the
+        batch's position in ONE transaction, then the files, handed over together after the commit
+        (record before write, as in :meth:`transmit`). If the commit fails nothing was written: the
+        caller redoes the messages one at a time. Returns the names written."""
+        store = self.store
+        if not isinstance(store, BatchingDeclarations) or len({p.source for _, p in results}) != 1:
+            return [name for r, p in results if (name := self.transmit(r, p)) is not None]
+        source = results[0][1].source
+        done = store.processed_up_to(source)
+        todo = [(r, p, self._plan(r)) for r, p in results if done is None or p.offset > done]
+        if not todo:
+            return []
+        streams = [s for _, _, plan in todo if plan is not None for s in (plan.stream_id, plan.cop_stream)]
+        outgoing: list[tuple[str, bytes]] = []
+        with store.batch(source, streams, done_up_to=done):
+            for _, position, plan in todo:
+                if plan is None:
+                    self._mark(position)
+                elif (sent := self._record(plan, position)) is not None:
+                    outgoing.append(sent)
+        self.link.transmit_many(outgoing)
+        return [name for name, _ in outgoing]
+
+    def _plan(self, result: SignResult) -> _Transmission | None:
+        if not result.ok:
+            return None
         request_id = result.request_id
-        stream_id = uuid.uuid5(STREAM_NAMESPACE, f"transmission:{request_id}")
-        if self.store.read(stream_id):
+        cop_msg_id = str(uuid.uuid4()).upper()
+        return _Transmission(result, uuid.uuid5(STREAM_NAMESPACE, f"transmission:{request_id}"), cop_msg_id,
+                             _cop_stream(cop_msg_id))
+
+    def _record(self, plan: _Transmission, position: Position | None) -> tuple[str, bytes] | None:
+        """Record one transmission (and the CopMsgId index CEB900 receipts are correlated by) with
+        ``position``; the file to write, or None if the request was transmitted before."""
+        result = plan.result
+        if self.store.read(plan.stream_id):
             self._mark(position)
             return None
         tenant = self.tenants.get(result.tenant)
         doc_type = result.doc_type
-        signed = result.signed_xml()
         when = self.now()
-        cop_msg_id = str(uuid.uuid4()).upper()
         name = self.link.free_name(doc_type, tenant.customs_code, when)
-        envelope = dxp.wrap(signed, msg_type=f"{doc_type}Message", sender_id=tenant.dxp_id,
-                            receiver_ids=[CUSTOMS_IMPORT_DXP_ID], cop_msg_id=cop_msg_id, created=when,
+        envelope = dxp.wrap(result.signed_xml(), msg_type=f"{doc_type}Message", sender_id=tenant.dxp_id,
+                            receiver_ids=[CUSTOMS_IMPORT_DXP_ID], cop_msg_id=plan.cop_msg_id, created=when,
                             file_name=name)
-        event = DocumentTransmitted(request_id, doc_type, result.clearance_key, name, cop_msg_id, when.isoformat())
+        event = DocumentTransmitted(result.request_id, doc_type, result.clearance_key, name, plan.cop_msg_id,
+                                    when.isoformat())
+        index = {"requestId": result.request_id, "docType": doc_type, "clearanceKey": result.clearance_key,
+                 "fileName": name}
         try:
-            self.store.append(stream_id, 0, [(TRANSMITTED, event.to_dict())], position)
+            self.store.append_batch([StreamAppend(plan.stream_id, 0, [(TRANSMITTED, event.to_dict())]),
+                                     StreamAppend(plan.cop_stream, 0, [(COP_MSG_INDEXED, index)])], position)
         except (VersionConflict, AlreadyProcessed):
             return None
-        try:  # the index CEB900 receipts are correlated by (their oriCopMsgId names the transmission)
-            self.store.append(_cop_stream(cop_msg_id), 0, [(COP_MSG_INDEXED, {"requestId": request_id,
-                              "docType": doc_type, "clearanceKey": result.clearance_key,
-                              "fileName": name})])
-        except VersionConflict:
-            pass
-        self.link.transmit(name, envelope)
-        return name
+        return name, envelope
 
     def ingest(self, path: Path) -> int:
         """Record one receipt file (any receipt type); a repeat of the same file is ignored."""
         return self.ingest_message(path.name, path.read_bytes())
 
-    def ingest_message(self, name: str, raw: bytes) -> int:
+    def ingest_message(self, name: str, raw: bytes, problem: str = "") -> int:
         """Record one receipt message fetched from the transport; a repeat is ignored."""
-        digest = hashlib.sha256(raw).hexdigest()
-        stream_id = uuid.uuid5(STREAM_NAMESPACE, f"receipt-file:{name}:{digest}")
-        if self.store.read(stream_id):
-            return 0
+        return self._ingest(Received(name, raw, problem))[0]
+
+    def poll_inbox(self) -> int:
+        """Ingest what the transport has (see :meth:`inbox_round`); returns how many receipts were new."""
+        return self._inbox_round()[1]
+
+    def inbox_round(self) -> int:
+        """Ingest what the transport has, in one transaction when the store batches (else, or if
+        that fails, one file at a time); then each file is acknowledged (archived), or quarantined
+        if it was recorded as rejected. Returns how many files were handled (the poller's work)."""
+        return self._inbox_round()[0]
+
+    def _inbox_round(self) -> tuple[int, int]:
+        received = self.link.fetch()
+        if not received:
+            return 0, 0
+        outcomes: list[tuple[int, bool]] | None = None
+        store = self.store
+        if isinstance(store, BatchingDeclarations) and len(received) > 1:
+            try:
+                with store.batch(INBOX_SOURCE, [_file_stream(r) for r in received], done_up_to=0):
+                    outcomes = [self._ingest(r) for r in received]
+            except Exception as error:  # noqa: BLE001 - redone file by file, which reports its own error
+                log.info("inbox batch of %d failed (%s); recording file by file", len(received),
+                         type(error).__name__)
+                outcomes = None
+        if outcomes is None:
+            outcomes = [self._ingest(r) for r in received]
+        for r, (_, rejected) in zip(received, outcomes, strict=True):
+            if rejected:
+                self.link.quarantine(r.name)
+            else:
+                self.link.acknowledge(r.name)
+        return len(received), sum(count for count, _ in outcomes)
+
+    def _ingest(self, message: Received) -> tuple[int, bool]:
+        """Record one receipt file: (new receipts, whether the file is recorded as rejected)."""
+        name = message.name
+        stream_id = _file_stream(message)
+        stored = self.store.read(stream_id)
+        if stored:
+            return 0, stored[0][0] == RECEIPT_FILE_REJECTED
         events: list[tuple[str, dict[str, Any]]]
         try:
-            receipts = self._receipts_in(raw)
+            if message.problem:
+                raise OSError(message.problem)
+            receipts = self._receipts_in(message.data)
             events = [(RECEIPT_FILE_INGESTED, {"fileName": name, "count": len(receipts)})]
             # One event per receipt: each gets its own notification id, which consumers dedupe by.
             events += [(RECEIPT_RECEIVED, r.to_dict()) for r in receipts]
@@ -129,16 +233,8 @@ class CustomsLinkApp:
         try:
             self.store.append(stream_id, 0, events)
         except VersionConflict:
-            return 0
-        return len(receipts)
-
-    def poll_inbox(self) -> int:
-        """Ingest what the transport has; each message is acknowledged once it is recorded."""
-        count = 0
-        for name, raw in self.link.fetch():
-            count += self.ingest_message(name, raw)
-            self.link.acknowledge(name)
-        return count
+            return 0, False
+        return len(receipts), events[0][0] == RECEIPT_FILE_REJECTED
 
     def transmission_of(self, cop_msg_id: str) -> dict[str, Any] | None:
         """The transmission a CopMsgId names (requestId, docType, clearanceKey, fileName)."""

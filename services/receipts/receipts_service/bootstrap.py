@@ -3,19 +3,21 @@ DXP outbox (or the HTTP gateway); DXP inbox → receipt events."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cbec import production
-from cbec.bus.ports import Subscription
+from cbec.bus.ports import BatchHandler, Message, Subscription
 from cbec.contracts import topics
 from cbec.contracts.dead_letter import DEAD_LETTERED
 from cbec.customs.filedrop import FileDropLink
 from cbec.customs.http_link import HttpGatewayLink
 from cbec.customs.transport import Transport
-from cbec.declaration.bus_glue import bus_handler
+from cbec.declaration.batching import BatchingDeclarations
+from cbec.declaration.bus_glue import bus_handler, position_of
 from cbec.declaration.dispatch import poison_sink
-from cbec.declaration.eventstore_adapter import EventStoreDeclarations
 from cbec.declaration.routing import dead_letter_message
 from cbec.privacy.cipher import AesGcmCipher
-from cbec.runtime import ServiceProcess
+from cbec.runtime import Paced, ServiceProcess
 from cbec.service import Consumes, Outbox, Service, as_process
 from cbec.settings import Settings
 from cbec.store.event_store import EventStore
@@ -32,12 +34,29 @@ def transport(settings: Settings) -> Transport:
     link = settings.link
     if link.gateway_url:
         return HttpGatewayLink(link.gateway_url, link.gateway_dxp_id, poll_every=link.gateway_poll_every)
-    return FileDropLink(settings.dxp.outbox, settings.dxp.inbox)
+    return FileDropLink(settings.dxp.outbox, settings.dxp.inbox, idle_wait=settings.dxp.poll_every)
+
+
+def sign_results_handler(app: CustomsLinkApp) -> BatchHandler:
+    """The consumer's batch handler: a partition's sign results in one transaction
+    (:meth:`CustomsLinkApp.transmit_batch`). A message that breaks the contract fails the batch, so
+    the consumer redoes the messages one at a time and dead-letters that one alone."""
+    one_by_one = bus_handler(SERVICE, {topics.SIGN_RESULTS: app.on_signed})
+
+    def handle(messages: Sequence[Message]) -> None:
+        if len(messages) < 2 or any(m.topic != topics.SIGN_RESULTS for m in messages):
+            for message in messages:
+                one_by_one(message)
+            return
+        positions = [position_of(SERVICE, m) for m in messages]
+        app.transmit_batch([(app.sign_result(m.value, p), p) for m, p in zip(messages, positions, strict=True)])
+
+    return handle
 
 
 def build(settings: Settings, tenants: TenantRegistry, store: EventStore, link: Transport) -> Service:
     """The customs link on ``store``, sending and receiving through ``link``."""
-    app = CustomsLinkApp(EventStoreDeclarations(store), link, tenants)
+    app = CustomsLinkApp(BatchingDeclarations(store), link, tenants)
     cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
 
     def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
@@ -49,10 +68,9 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, link: 
         SERVICE,
         app,
         consumes=[Consumes(Subscription((topics.SIGN_RESULTS,), f"cbec-{SERVICE}"),
-                           bus_handler(SERVICE, {topics.SIGN_RESULTS: app.on_signed}),
-                           dead_letter=poison_sink(app.store))],
+                           batch_handler=sign_results_handler(app), dead_letter=poison_sink(app.store))],
         outboxes=[Outbox(store, settings.database.schema_for(SERVICE), relay_route)],
-        pollers=[app.poll_inbox],
+        pollers=[Paced(app.inbox_round, link.idle)],
         topics=[*topics.feedback_of_kind(topics.FEEDBACK_SENT), *topics.feedback_of_kind(topics.FEEDBACK_RECEIPTS),
                 topics.dead_letters(SERVICE)],
     )

@@ -269,7 +269,9 @@ def ensure_topics(
         try:
             admin.create_topics(spec, wait_for_metadata=True)
         except TopicAlreadyExistsError:
-            pass  # created concurrently by another process
+            # Some were created concurrently by another process; the request created the others but
+            # raised before waiting for them: a consumer joining now would get no partitions of them.
+            admin.wait_for_topics(missing)
         return missing
     finally:
         admin.close()

@@ -14,12 +14,13 @@ import base64
 import itertools
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 
-from cbec.customs.filedrop import seed_file_name
+from cbec.customs.filedrop import Received, seed_file_name
 
 CST = timezone(timedelta(hours=8))
 RECEIPT_TYPES = ("CEB312", "CEB412", "CEB512", "CEB514", "CEB622", "CEB624", "CEB626", "CEB712", "CEB816",
@@ -30,14 +31,23 @@ class GatewayError(RuntimeError):
     """The gateway did not accept a message."""
 
 
+QUIET_BACKOFF = 4  # rounds that found nothing stretch the wait up to this many times ``poll_every``
+
+
 class HttpGatewayLink:
-    """Transport over the gateway; remembers how far it read each receipt type (``qryid``)."""
+    """Transport over the gateway; remembers how far it read each receipt type (``qryid``).
+
+    A round of queries costs eleven requests, so it runs at most every ``poll_every`` seconds, and
+    while rounds come back empty the wait doubles up to ``QUIET_BACKOFF`` times that; a transmission
+    (receipts will follow) or a round that found something brings it back to ``poll_every``.
+    """
 
     def __init__(self, base_url: str, dxp_id: str, *, client: httpx.Client | None = None,
                  timeout: float = 10.0, poll_every: float = 0.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.poll_every = poll_every  # seconds between two rounds of receipt queries
         self._last_fetch = float("-inf")
+        self._wait = poll_every  # until the next round of queries
         self.dxp_id = dxp_id
         self.client = client or httpx.Client(timeout=timeout)
         self.cursors: dict[str, str] = {}
@@ -57,24 +67,38 @@ class HttpGatewayLink:
         response = self.client.post(f"{self.base_url}/cebcmsg", json=body)
         if response.status_code != 200 or response.text.strip() != "OK":
             raise GatewayError(f"gateway refused {name}: HTTP {response.status_code} {response.text[:200]}")
+        self._wait = self.poll_every
 
-    def fetch(self) -> list[tuple[str, bytes]]:
-        if time.monotonic() - self._last_fetch < self.poll_every:
+    def transmit_many(self, files: Sequence[tuple[str, bytes]]) -> None:
+        for name, data in files:
+            self.transmit(name, data)
+
+    def fetch(self) -> list[Received]:
+        """One round of receipt queries when it is due (see the class docstring; sooner: nothing)."""
+        if time.monotonic() - self._last_fetch < self._wait:
             return []
         self._last_fetch = time.monotonic()
-        out: list[tuple[str, bytes]] = []
+        out: list[Received] = []
         for receipt_type in RECEIPT_TYPES:
             params = {"dxpid": self.dxp_id, "qryid": self.cursors.get(receipt_type, "")}
             response = self.client.get(f"{self.base_url}/{receipt_type.lower()}msg", params=params)
             response.raise_for_status()
             page: dict[str, Any] = response.json()
-            out += [(str(m["name"]), base64.b64decode(m["data"])) for m in page.get("messages", [])]
+            out += [Received(str(m["name"]), base64.b64decode(m["data"])) for m in page.get("messages", [])]
             if page.get("next"):
                 self.cursors[receipt_type] = str(page["next"])
+        self._wait = self.poll_every if out else min(2 * self._wait, QUIET_BACKOFF * self.poll_every)
         return out
 
     def acknowledge(self, name: str) -> None:
         """Nothing to do: the query cursor already moved past it."""
+
+    def quarantine(self, name: str) -> None:
+        """Nothing to do: the query cursor already moved past it (the rejection is recorded)."""
+
+    def idle(self) -> float:
+        """Until the next round of queries is due (a poller sleeps instead of asking early)."""
+        return max(0.05, self._last_fetch + self._wait - time.monotonic())
 
     def close(self) -> None:
         self.client.close()

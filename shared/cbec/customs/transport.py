@@ -1,4 +1,4 @@
-"""The customs link's transport port: send a DxpMsg, fetch the receipts customs sent back.
+"""The customs link's transport port: send DxpMsgs, fetch the receipts customs sent back.
 
 Two adapters: :class:`cbec.customs.filedrop.FileDropLink` (DXP exchange folders) and
 :class:`cbec.customs.http_link.HttpGatewayLink` (a regional platform's HTTP gateway).
@@ -6,8 +6,11 @@ Two adapters: :class:`cbec.customs.filedrop.FileDropLink` (DXP exchange folders)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
+
+from cbec.customs.filedrop import Received
 
 
 @runtime_checkable
@@ -20,10 +23,22 @@ class Transport(Protocol):
         """Hand one DxpMsg to customs; raise if it was not accepted."""
         ...
 
-    def fetch(self) -> list[tuple[str, bytes]]:
-        """Receipt messages waiting (name, raw bytes); fetching again may repeat them (ingest dedupes)."""
+    def transmit_many(self, files: Sequence[tuple[str, bytes]]) -> None:
+        """Hand several DxpMsgs (name, bytes) to customs; raise if one was not accepted."""
+        ...
+
+    def fetch(self) -> list[Received]:
+        """Receipt messages waiting; fetching again may repeat them (ingest dedupes)."""
         ...
 
     def acknowledge(self, name: str) -> None:
-        """``name`` is recorded: it need not be fetched again by this process."""
+        """``name`` is recorded: it need not be fetched again."""
+        ...
+
+    def quarantine(self, name: str) -> None:
+        """``name`` is recorded as rejected: it need not be fetched again (kept aside for a look)."""
+        ...
+
+    def idle(self) -> float:
+        """Seconds a poller that found nothing may wait before fetching again."""
         ...

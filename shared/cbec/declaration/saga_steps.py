@@ -22,7 +22,7 @@ _IN_HAND = frozenset({120, 300, 399})  # accepted, conclusion pending (a type cu
 
 
 class SagaSteps(DeclarationCore):
-    """The owning service's side of ``cbec.saga.commands``."""
+    """The owning service's side of ``cbec.feedback.<service>.saga-commands``."""
 
     def release(self, doc_type_code: str, key: tuple[str, ...], position: Position | None = None) -> bool:
         """Release a held document (the saga's ReleaseDocument: its prerequisites are met)."""

@@ -15,21 +15,30 @@ annual total) and answers like customs does:
   (→ 899) for lists, 2 → 120 → 399 for cancels and returns, with seeded rates of inspection (500),
   rejection (100), lost and duplicated receipts.
 
-It runs in process (the embedded demo and tests call ``poll()``) or as its own process
-(``cbec run simulator``), keeping a journal of the files it has answered so that it answers each
-exactly once across restarts (the journal's files are re-read silently to rebuild its database).
-``arrivals`` records what arrived, in order; ``clearance_arrivals`` the same per clearance.
+Like a DXP client, it takes each file it answered out of the outbox, to ``<outbox>/taken/<yyyy-mm-dd>/``,
+so a poll lists only what arrived since the last one. It runs in process (the embedded demo and tests
+call ``poll()``) or as its own process (``cbec run simulator``, idle for ``CBEC_SIMULATOR_POLL_EVERY``
+seconds at most, or until its next receipt is due), keeping a journal of the files it has answered
+(one line each: where the file now rests, relative to the outbox) so that it answers each exactly
+once across restarts: a file is journaled before it is moved, and the journal's files are re-read
+silently at start to rebuild its database. ``arrivals`` records what arrived, in order;
+``clearance_arrivals`` the same per clearance; :func:`answered_files` lists the journal's files.
+
+``verify=False`` (``CBEC_SIMULATOR_VERIFY=0``) skips the XSD and signature checks, the costly part
+of answering, for load runs where the documents are known to be well formed and signed.
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
+import os
 import random
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -41,7 +50,7 @@ from cbec.ceb.model import CebMessage
 from cbec.ceb.tables import IMPORT
 from cbec.ceb.validation import RelatedDocs, validate
 from cbec.ceb.xsd import xsd_errors
-from cbec.customs.filedrop import seed_file_name, write_atomically
+from cbec.customs.filedrop import seed_file_name, waiting_files, write_all_atomically
 from cbec.declaration.doctypes import BY_CODE, DocType
 from cbec.settings import Settings, SimulatorSettings
 
@@ -57,6 +66,9 @@ LOCKED_CODE = {"CEB311": "-301011", "CEB411": "-401008", "CEB511": "-504016"}
 CHECK_FAILED_CODE = {"CEB311": "-301001", "CEB411": "-401001", "CEB511": "-504001", "CEB513": "-505001",
                      "CEB621": "-621001", "CEB623": "-623001", "CEB625": "-625001", "CEB711": "-800001"}
 REJECTED = 100
+INDEXED_FIELDS = ("orderNo", "logisticsNo")  # the head fields records are looked up by (``_find``)
+LIST_NUMBER = "#invtNo"  # the index of lists by the number customs gave them
+TAKEN = "taken"  # <outbox>/taken/<yyyy-mm-dd>/: the files customs has answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +114,11 @@ class SimulatorConfig:
     close_delay: float | None = None  # 800 → 899 (lists); None: no 899
     inspection_rate: float = 0.0
     rejection_rate: float = 0.0
-    lost_rate: float = 0.0
+    lost_rate: float = 0.0  # first receipts lost on the way; the answer to a resend always arrives
     duplicate_rate: float = 0.0
     faults: dict[tuple[str, str], str] = field(default_factory=dict)
+    verify: bool = True  # False: no XSD or signature check (load runs)
+    poll_every: float = 0.5  # the longest an idle simulator process waits before it looks again
 
     @classmethod
     def from_settings(cls, settings: SimulatorSettings) -> SimulatorConfig:
@@ -113,7 +127,8 @@ class SimulatorConfig:
                    conclude_delay=settings.conclude_delay, release_delay=settings.release_delay,
                    inspection_delay=settings.inspection_delay, close_delay=settings.close_delay,
                    inspection_rate=settings.inspection_rate, rejection_rate=settings.rejection_rate,
-                   lost_rate=settings.lost_rate, duplicate_rate=settings.duplicate_rate)
+                   lost_rate=settings.lost_rate, duplicate_rate=settings.duplicate_rate, verify=settings.verify,
+                   poll_every=settings.poll_every)
 
 
 @dataclass
@@ -162,6 +177,8 @@ class CustomsSimulator:
         self.arrivals: list[tuple[str, str, str]] = []  # (file name, message type, business key)
         self.clearance_arrivals: dict[str, list[str]] = defaultdict(list)  # "ebp:orderNo" → doc types
         self.records: dict[tuple[str, tuple[str, ...]], _Record] = {}
+        self._by_field: dict[tuple[str, str, str], dict[tuple[str, tuple[str, ...]], None]] = defaultdict(dict)
+        self._rank: dict[tuple[str, tuple[str, ...]], int] = {}  # a key's place in ``records``
         self.annual_used: dict[str, Decimal] = defaultdict(Decimal)
         self.lost: list[tuple[str, int]] = []  # (receipt type, status) never written
         self._faults_used: set[tuple[str, str]] = set()
@@ -171,25 +188,40 @@ class CustomsSimulator:
         self._pre_nos: dict[tuple[str, tuple[str, ...]], str] = {}
         self._last_stamp = ""
         self._silent = False
+        self._stuck: set[str] = set()  # answered but could not be moved: not read again
+        self._sync_pool: ThreadPoolExecutor | None = None
         if journal is not None and journal.exists():
             self._rebuild(journal.read_text(encoding="utf-8").split())
 
     # -- the loop ---------------------------------------------------------------------------------
     def poll(self) -> int:
-        """Answer every new outbox file, then write the receipts that are due; returns work done."""
-        work = 0
-        for path in sorted(self.outbox.glob("*.xml")):
-            if path.name.startswith(".") or path.name in self.seen:
+        """Answer every new outbox file (then journal it and take it out of the outbox), then write
+        the receipts that are due; returns work done."""
+        taken: list[tuple[str, Path]] = []
+        for name in waiting_files(self.outbox):
+            if name in self._stuck:
                 continue
-            self._answer(path.name, path.read_bytes())
-            self._remember(path.name)
-            work += 1
-        work += self._flush_due()
-        return work
+            try:
+                raw = (self.outbox / name).read_bytes()
+            except FileNotFoundError:
+                continue
+            self._answer(name, raw)
+            taken.append((name, self._taken_path(name)))
+        if taken:
+            self._remember(taken)
+            for name, dest in taken:
+                self._take(name, dest)
+        return len(taken) + self._flush_due()
 
     @property
     def idle(self) -> bool:
         return not self._queue
+
+    def idle_for(self) -> float:
+        """How long the simulator process may wait: until the next receipt is due, at most ``poll_every``."""
+        if not self._queue:
+            return self.config.poll_every
+        return max(0.0, min(self.config.poll_every, self._queue[0].due - self.clock()))
 
     def run_forever(self, interval: float = 0.2, stop: Callable[[], bool] = lambda: False) -> None:
         while not stop():
@@ -212,7 +244,7 @@ class CustomsSimulator:
         if envelope.msg_type.removesuffix("Message") in SIGNATURE_MISSING_CODE and b"Signature" not in business:
             self._unsigned(envelope.msg_type.removesuffix("Message"), business, envelope.sender_id)
             return
-        problems = xsd_errors(business, "import")
+        problems = xsd_errors(business, "import") if self.config.verify else []
         if problems:
             self._format_error(name, envelope.cop_msg_id, envelope.msg_type, "; ".join(problems[:3]), "0002",
                                reply_to=envelope.sender_id)
@@ -223,7 +255,7 @@ class CustomsSimulator:
             self._format_error(name, envelope.cop_msg_id, envelope.msg_type, f"{msg.type} is not accepted here",
                                "0999", reply_to=envelope.sender_id)
             return
-        verdict = self.verify(business)
+        verdict = self.verify(business) if self.config.verify else Verdict(True)
         cop_code = (msg.base_transfer or {}).get("copCode", "0000000000")
         if not verdict.ok and msg.type not in SIGNATURE_FAILURE_CODE:
             self._format_error(name, envelope.cop_msg_id, envelope.msg_type,
@@ -265,7 +297,7 @@ class CustomsSimulator:
             # The same document again (a resend): customs repeats where it stands.
             status = existing.status(self.clock()) or 2
             info = next((i for _, s, i in reversed(existing.planned) if s == status), "")
-            self._plan(doc_type, doc, [(0.0, status, info)], reply_to, cop_code, record="none")
+            self._plan(doc_type, doc, [(0.0, status, info)], reply_to, cop_code, record="none", repeat=True)
             return
         change = head.get("appType") == "2"
         if existing is not None and not existing.rejected and not change:
@@ -325,11 +357,12 @@ class CustomsSimulator:
         self._plan(doc_type, doc, [(0.0, int(status), info[:1000])], reply_to, cop_code, record="refused")
 
     def _plan(self, doc_type: DocType, doc: dict[str, Any], plan: list[tuple[float, int, str]], reply_to: str,
-              cop_code: str, *, record: str = "accepted", lose_all: bool = False) -> None:
+              cop_code: str, *, record: str = "accepted", lose_all: bool = False, repeat: bool = False) -> None:
         """Store the document and queue its receipts.
 
         ``record``: ``accepted`` stores it; ``refused`` remembers a refusal of a key customs does not
         hold yet (so a corrected version is not taken for a duplicate); ``none`` stores nothing.
+        ``repeat``: the answer to a resend, never lost (``lost_rate`` loses a receipt once).
         """
         head = doc_type.head_of(doc)
         now = self.clock()
@@ -340,18 +373,21 @@ class CustomsSimulator:
             if doc_type.code == "CEB621":
                 previous = self.records.get((doc_type.code, doc_type.business_key(doc)))
                 entry.invt_no = previous.invt_no if previous and previous.invt_no else self._new_invt_no(head)
-            self.records[(doc_type.code, doc_type.business_key(doc))] = entry
+            self._store(doc_type, doc, entry)
+            if entry.invt_no:
+                self._by_field[(doc_type.code, LIST_NUMBER, entry.invt_no)][
+                    (doc_type.code, doc_type.business_key(doc))] = None
         elif record == "refused":
             key = (doc_type.code, doc_type.business_key(doc))
             if key not in self.records:
-                self.records[key] = _Record(doc_type.code, doc, str(head.get("guid", "")),
-                                            [(now, plan[0][1], plan[0][2])])
+                self._store(doc_type, doc, _Record(doc_type.code, doc, str(head.get("guid", "")),
+                                                   [(now, plan[0][1], plan[0][2])]))
         invt_no = entry.invt_no if entry else self._invt_no_of(doc_type, head)
         for due, status, info in plan:
             if lose_all:
                 self.lost.append((doc_type.receipt_code, status))
                 continue
-            if not self._silent and self.rng.random() < self.config.lost_rate and status != 2:
+            if not self._silent and not repeat and self.rng.random() < self.config.lost_rate and status != 2:
                 self.lost.append((doc_type.receipt_code, status))
                 continue
             copies = 2 if self.rng.random() < self.config.duplicate_rate else 1
@@ -367,9 +403,29 @@ class CustomsSimulator:
         self._faults_used.add(key)
         return fault
 
+    def _store(self, doc_type: DocType, doc: dict[str, Any], record: _Record) -> None:
+        """Keep ``record`` under its business key, indexed by the head fields :meth:`_find` looks up."""
+        key = (doc_type.code, doc_type.business_key(doc))
+        self._rank.setdefault(key, len(self._rank))
+        self.records[key] = record
+        head = doc_type.head_of(doc)
+        for name in INDEXED_FIELDS:
+            value = head.get(name)
+            if isinstance(value, str) and value:
+                self._by_field[(doc_type.code, name, value)][key] = None
+
     def _find(self, code: str, **fields: str) -> _Record | None:
-        for (c, _), record in self.records.items():
-            if c != code or record.rejected:
+        """The first record of ``code`` (in the order they were first stored) not rejected whose head
+        has ``fields``; looked up through the index of its first field, so the cost does not grow
+        with the number of records."""
+        first = next(iter(fields.items()), None)
+        if first is None or first[0] not in INDEXED_FIELDS:
+            candidates = [key for key in self.records if key[0] == code]
+        else:
+            candidates = sorted(self._by_field.get((code, first[0], first[1]), ()), key=self._rank.__getitem__)
+        for key in candidates:
+            record = self.records[key]
+            if record.rejected:
                 continue
             head = BY_CODE[code].head_of(record.doc)
             if all(head.get(k) == v for k, v in fields.items()):
@@ -407,8 +463,9 @@ class CustomsSimulator:
 
     def _list_of(self, head: dict[str, Any]) -> _Record | None:
         invt_no = str(head.get("invtNo", ""))
-        for (code, _), record in self.records.items():
-            if code == "CEB621" and not record.rejected and invt_no and record.invt_no == invt_no:
+        for key in sorted(self._by_field.get(("CEB621", LIST_NUMBER, invt_no), ()), key=self._rank.__getitem__):
+            record = self.records[key]
+            if not record.rejected and invt_no and record.invt_no == invt_no:
                 return record
         return self._find("CEB621", orderNo=str(head.get("orderNo", "")), ebpCode=str(head.get("ebpCode", "")))
 
@@ -524,7 +581,9 @@ class CustomsSimulator:
                                              cop_code))
 
     def _flush_due(self) -> int:
-        written = 0
+        """Write the receipts that are due, together (one folder sync); returns how many."""
+        files: list[tuple[str, bytes]] = []
+        names: set[str] = set()
         while self._queue and self._queue[0].due <= self.clock():
             item = heapq.heappop(self._queue)
             node = item.node
@@ -535,11 +594,15 @@ class CustomsSimulator:
             wrapped = dxp.wrap(business, msg_type=f"{item.receipt_type}Message", sender_id=CUSTOMS_IMPORT_DXP_ID,
                                receiver_ids=[item.reply_to or "DXPENT0000000000"], created=when)
             name = seed_file_name(item.receipt_type, item.cop_code[:10], when, self.rng.randrange(100000))
-            while (self.inbox / name).exists():
+            while name in names or (self.inbox / name).exists():
                 name = seed_file_name(item.receipt_type, item.cop_code[:10], when, self.rng.randrange(100000))
-            write_atomically(self.inbox, name, wrapped)
-            written += 1
-        return written
+            names.add(name)
+            files.append((name, wrapped))
+        if files:
+            if len(files) > 1 and self._sync_pool is None:
+                self._sync_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="simulator-sync")
+            write_all_atomically(self.inbox, files, self._sync_pool)
+        return len(files)
 
     def _return_time(self) -> str:
         """yyyyMMddHHmmssSSS in CST, strictly increasing so receipt order is never ambiguous."""
@@ -550,26 +613,67 @@ class CustomsSimulator:
         self._last_stamp = text
         return text
 
-    def _remember(self, name: str) -> None:
-        self.seen.add(name)
+    def _taken_path(self, name: str) -> Path:
+        """Where an answered file goes: ``taken/<day>/<name>`` (``<name>.N`` if that is taken)."""
+        folder = self.outbox / TAKEN / self.now().strftime("%Y-%m-%d")
+        dest, n = folder / name, 0
+        while dest.exists():
+            n += 1
+            dest = folder / f"{name}.{n}"
+        return dest
+
+    def _take(self, name: str, dest: Path) -> None:
+        """Move an answered file out of the outbox to ``dest``."""
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(self.outbox / name, dest)
+        except FileNotFoundError:
+            pass  # gone meanwhile
+        except OSError as error:
+            log.warning("cannot take %s out of the outbox (%s); not reading it again", name, type(error).__name__)
+            self._stuck.add(name)
+
+    def _remember(self, taken: list[tuple[str, Path]]) -> None:
+        """Journal the files answered (where they will rest), before they are moved there."""
+        self.seen.update(name for name, _ in taken)
         if self.journal is not None:
             self.journal.parent.mkdir(parents=True, exist_ok=True)
             with open(self.journal, "a", encoding="utf-8") as f:
-                f.write(name + "\n")
+                f.write("".join(f"{dest.relative_to(self.outbox).as_posix()}\n" for _, dest in taken))
 
-    def _rebuild(self, names: list[str]) -> None:
-        """Re-read the files answered before a restart to rebuild the database, writing nothing."""
+    def _rebuild(self, lines: list[str]) -> None:
+        """Re-read the files answered before a restart to rebuild the database, writing nothing. A file
+        journaled but still in the outbox (a crash before the move) is moved now, not answered again."""
         self._silent = True
         try:
-            for name in names:
-                path = self.outbox / name
-                if name not in self.seen and path.exists():
+            for line in lines:
+                path, name = self.outbox / line, Path(line).name
+                if path.parent == self.outbox:  # a line of a simulator that left the files in the outbox
+                    path = self._taken_path(name) if path.exists() else path
+                if not path.exists() and (self.outbox / name).exists():  # journaled, not moved yet
+                    self._take(name, path)
+                if path.exists():
                     self._answer(name, path.read_bytes())
                 self.seen.add(name)
         finally:
             self._silent = False
             self.arrivals.clear()
             self.clearance_arrivals.clear()
+
+
+def dropped_files(outbox: Path) -> list[Path]:
+    """Every file dropped in ``outbox``: those waiting and those the simulator took, in name order."""
+    waiting = [outbox / name for name in waiting_files(outbox)]
+    return sorted([*waiting, *outbox.glob(f"{TAKEN}/*/*.xml*")], key=lambda p: p.name)
+
+
+def answered_files(journal: Path, outbox: Path) -> list[Path]:
+    """The files a simulator with this journal answered, in the order it answered them."""
+    if not journal.exists():
+        return []
+    return [outbox / line for line in journal.read_text(encoding="utf-8").split()]
+
+
 
 
 def _lines(doc: dict[str, Any], name: str) -> list[dict[str, Any]]:
@@ -584,10 +688,11 @@ def _is_customs_code(code: str) -> bool:
 def run_process(settings: Settings) -> None:
     """``cbec run simulator``: the simulator as its own process on the DXP outbox/inbox folders, on the
     same process runtime (readiness, shutdown, crash exit) as every service."""
-    from cbec.runtime import ServiceProcess
+    from cbec.runtime import Paced, ServiceProcess
 
     journal = settings.simulator.journal or settings.dxp.outbox.parent / "simulator-journal.txt"
     simulator = CustomsSimulator(settings.dxp.outbox, settings.dxp.inbox, journal=journal,
-                                 config=SimulatorConfig.from_settings(settings.simulator))
-    ServiceProcess("simulator", pollers=[simulator.poll], poll_interval=settings.process.poll_interval,
-                   ready_file=settings.process.ready_file).run()
+                                 config=SimulatorConfig.from_settings(settings.simulator),
+                                 rng=random.Random(settings.simulator.seed))
+    ServiceProcess("simulator", pollers=[Paced(simulator.poll, simulator.idle_for)],
+                   poll_interval=settings.process.poll_interval, ready_file=settings.process.ready_file).run()

@@ -14,7 +14,7 @@ from cbec.signing.certs import generate_sm2_identity
 from cbec.signing.keys import SigningKey
 from cbec.signing.sm2 import SoftwareSM2Key
 from cbec.signing.xmldsig import sign_document
-from cbec_testkit.customs.simulator import CustomsSimulator, SimulatorConfig
+from cbec_testkit.customs.simulator import CustomsSimulator, SimulatorConfig, answered_files, dropped_files
 from cbec_testkit.samples import cancel_document, declare_clearance, entry_document, waybill_document
 
 
@@ -298,3 +298,92 @@ def test_the_simulator_process_reads_its_delays_and_rates_from_the_environment()
     settings = Settings.from_environ({"CBEC_SIMULATOR_DELAY": "0.5", "CBEC_SIMULATOR_INSPECTION_RATE": "0.25"})
     config = SimulatorConfig.from_settings(settings.simulator)
     assert (config.accept_delay, config.inspection_rate, config.lost_rate) == (0.5, 0.25, 0.0)
+
+
+def test_answered_files_are_taken_out_of_the_outbox_and_journaled_where_they_rest(
+        tmp_path: Path, key: SigningKey) -> None:
+    journal = tmp_path / "journal.txt"
+    customs = Customs(tmp_path, key)
+    customs.sim = CustomsSimulator(customs.outbox, customs.inbox, journal=journal, clock=lambda: customs.t)
+    docs = _clearance()
+    names = [customs.send("CEB311", docs["CEB311"]), customs.send("CEB411", docs["CEB411"])]
+    assert customs.statuses() == [2, 120, 2, 120]
+    assert [p.name for p in customs.outbox.glob("*.xml")] == []
+    taken = answered_files(journal, customs.outbox)
+    assert [p.name for p in taken] == names and all(p.exists() and p.parent.parent.name == "taken" for p in taken)
+    assert [p.name for p in dropped_files(customs.outbox)] == names
+
+
+def test_a_poll_reads_only_what_arrived_since_the_last_one(customs: Customs, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = _clearance()
+    customs.send("CEB311", docs["CEB311"])
+    customs.send("CEB411", docs["CEB411"])
+    customs.wait()
+    read: list[str] = []
+    real_read_bytes = Path.read_bytes
+
+    def counting(path: Path) -> bytes:
+        read.append(path.name)
+        return real_read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    assert customs.sim.poll() == 0 and read == []  # what it answered is never read again
+    name = customs.send("CEB511", docs["CEB511"])
+    customs.sim.poll()
+    assert read == [name]
+
+
+def test_a_file_journaled_before_a_crash_is_not_answered_again_after_the_restart(
+        tmp_path: Path, key: SigningKey) -> None:
+    journal = tmp_path / "journal.txt"
+    customs = Customs(tmp_path, key)
+    customs.sim = CustomsSimulator(customs.outbox, customs.inbox, journal=journal, clock=lambda: customs.t)
+    name = customs.send("CEB311", _clearance()["CEB311"])
+    assert customs.statuses() == [2, 120]
+    [taken] = answered_files(journal, customs.outbox)
+    taken.rename(customs.outbox / name)  # the crash came after the journal line, before the move
+    customs.sim = CustomsSimulator(customs.outbox, customs.inbox, journal=journal, clock=lambda: customs.t)
+    assert customs.wait() == [] and taken.exists()  # moved now, answered once
+    assert ("CEB311", ("3105960001", _clearance()["CEB311"]["OrderHead"]["orderNo"])) in customs.sim.records
+
+
+def test_without_verification_the_xsd_and_signature_checks_are_skipped(tmp_path: Path, key: SigningKey) -> None:
+    docs = _clearance()
+    for verify, expected in ((True, [-621029]), (False, [2, 120, 399, 800])):
+        customs = Customs(tmp_path / str(verify), key, SimulatorConfig(verify=verify))
+        for doc_type in ("CEB311", "CEB411", "CEB511"):
+            customs.send(doc_type, docs[doc_type])
+        customs.wait()
+        name = customs.send("CEB621", docs["CEB621"])
+        envelope = dxp.unwrap((customs.outbox / name).read_bytes())
+        tampered = envelope.data.replace(b"<ceb:freight>", b"<ceb:freight>1", 1)
+        (customs.outbox / name).write_bytes(dxp.wrap(tampered, msg_type="CEB621Message",
+                                                     sender_id="DXPENT0000000001", receiver_ids=["DXPEDCCEB0000002"]))
+        assert customs.statuses() == expected, verify
+
+
+def test_a_lost_receipt_is_recovered_by_a_resend_whose_answer_always_arrives(tmp_path: Path, key: SigningKey) -> None:
+    customs = Customs(tmp_path, key, SimulatorConfig(lost_rate=1.0))  # every first receipt but 2 is lost
+    order = _clearance()["CEB311"]
+    customs.send("CEB311", order, guid="CCCCCCCC-0000-0000-0000-000000000000")
+    assert customs.statuses() == [2]
+    for _ in range(2):  # the saga's resends: the same document again
+        customs.send("CEB311", order, guid="CCCCCCCC-0000-0000-0000-000000000000")
+        assert customs.statuses() == [120]
+
+
+def test_verification_and_pacing_come_from_the_environment() -> None:
+    from cbec.settings import Settings
+
+    settings = Settings.from_environ({"CBEC_SIMULATOR_VERIFY": "0", "CBEC_SIMULATOR_POLL_EVERY": "1.5"})
+    config = SimulatorConfig.from_settings(settings.simulator)
+    assert (config.verify, config.poll_every) == (False, 1.5)
+    assert SimulatorConfig.from_settings(Settings.from_environ({}).simulator).verify is True
+
+
+def test_an_idle_simulator_sleeps_until_its_next_receipt_is_due(tmp_path: Path, key: SigningKey) -> None:
+    customs = Customs(tmp_path, key, SimulatorConfig(accept_delay=0.2, poll_every=0.5))
+    assert customs.sim.idle_for() == 0.5
+    customs.send("CEB311", _clearance()["CEB311"])
+    customs.sim.poll()
+    assert customs.sim.idle_for() == pytest.approx(0.2)

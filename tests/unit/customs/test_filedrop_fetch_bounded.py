@@ -16,15 +16,15 @@ def test_fetch_reads_at_most_its_byte_budget_and_the_rest_on_later_calls(tmp_pat
     seen: list[str] = []
     for _ in range(5):
         batch = link.fetch()
-        assert sum(len(data) for _, data in batch) <= filedrop.FETCH_BYTES
-        for name, _ in batch:
-            seen.append(name)
-            link.acknowledge(name)
+        assert sum(len(r.data) for r in batch) <= filedrop.FETCH_BYTES
+        for received in batch:
+            seen.append(received.name)
+            link.acknowledge(received.name)
     assert seen == [f"{n}.xml" for n in range(5)]
 
 
 def test_a_file_over_the_parse_limit_is_read_only_one_byte_past_it(tmp_path: Path) -> None:
     link = FileDropLink(tmp_path / "out", tmp_path / "in")
     (link.inbox / "huge.xml").write_bytes(b"<" * (MAX_BYTES + 1_000_000))
-    [(name, data)] = link.fetch()
-    assert name == "huge.xml" and len(data) == MAX_BYTES + 1
+    [(name, data, problem)] = link.fetch()
+    assert name == "huge.xml" and len(data) == MAX_BYTES + 1 and problem == ""
