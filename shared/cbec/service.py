@@ -19,6 +19,7 @@ from cbec.runtime import Paced, ServiceProcess
 from cbec.settings import Settings
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
+from cbec.store.leases import lease_for
 from cbec.store.outbox import OutboxRelay, TooLarge
 from cbec.telemetry import configure_tracing, console_exporter
 
@@ -63,7 +64,8 @@ class Service:
 
 
 def as_process(service: Service, settings: Settings) -> ServiceProcess:
-    """The service on Kafka: its topics created, one consumer loop per group, one relay per outbox."""
+    """The service on Kafka: its topics created, one consumer loop per group, one relay per outbox (which
+    publishes only while it holds the outbox's lease, so replicas of the service never both publish)."""
     configure_tracing(service.name, console_exporter(settings.telemetry.otel_exporter))
     production.require(settings, production.kafka_problems(settings))
     bootstrap = settings.kafka.bootstrap_servers
@@ -77,7 +79,8 @@ def as_process(service: Service, settings: Settings) -> ServiceProcess:
                  for c in service.consumes]
     relays = [OutboxRelay(o.store, AioKafkaPublisher(bootstrap, client_id=f"cbec-{service.name}",
                                                      max_request_size=dead_letter_limit(limit), **aio_client),
-                          name=o.name, route=o.route, max_message_bytes=limit, too_large=o.too_large)
+                          name=o.name, route=o.route, max_message_bytes=limit, too_large=o.too_large,
+                          lease=lease_for(o.store, f"outbox:{o.name}", listen=True))
               for o in service.outboxes]
     return ServiceProcess(
         service.name,

@@ -19,6 +19,7 @@ from cbec.declaration import lifecycle as lc
 from cbec.declaration.doctypes import BY_CODE
 from cbec.privacy.masking import party_codes
 from cbec.readmodel.tables import DocumentRow, ReadModel
+from cbec.runtime import Paced
 from cbec.store.event_store import EventStore
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,13 @@ class Projection:
         if self.on_change is not None and changed:
             self.on_change(changed)
         return len(batch)
+
+    def woken_by(self, store: EventStore, safety_net: float = 5.0) -> Paced:
+        """The projection as a poller of the process runtime: a round whenever ``store`` commits, and
+        every ``safety_net`` seconds otherwise (for what other processes commit)."""
+        wakeup = threading.Event()
+        store.on_commit(lambda _committed: wakeup.set())
+        return Paced(self.run_once, lambda: safety_net, wakeup)
 
     def catch_up(self, limit: int = 500, rounds: int = 1000) -> int:
         """Run until no notification is left (or ``rounds`` rounds); return how many were applied."""
