@@ -126,7 +126,7 @@ class KafkaConsumerLoop:
             "max_poll_records": max_poll_records,
             # An idle consumer's fetch waits this long at the broker (data ends the wait at once, so
             # latency is unaffected): fewer empty round trips, the bulk of an idle consumer's CPU.
-            "fetch_max_wait_ms": 3000,
+            "fetch_max_wait_ms": 5000,
         }
         config.update(overrides)
         self.subscription = subscription
@@ -187,7 +187,7 @@ class KafkaConsumerLoop:
         infrastructure_failures = 0
         while not stop.is_set():
             try:
-                self.run_once(timeout=1.0)
+                self.run_once(timeout=2.0)
             except HandlerFailed as failure:
                 if is_infrastructure(failure.error):
                     infrastructure_failures += 1

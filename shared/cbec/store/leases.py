@@ -3,9 +3,11 @@
 On Postgres a lease is a session-level advisory lock (``pg_try_advisory_lock``) held by a connection
 of its own, kept by a daemon thread: the holder keeps it as long as that session lives; a standby
 tries again every ``retry`` seconds and takes over once the holder's session ends (the process died,
-its connection broke, or it closed the lease). The thread waits on its connection's socket, so a lost
-connection is noticed at once and the lease reads as not held. The library (eventsourcing) has no
-lease, and Postgres' own lock is the one every replica already shares, hence this small module.
+its connection broke, or it closed the lease). The thread blocks on its connection's socket (and on
+a pipe that ``close`` writes to), so it costs nothing while nothing happens, and a lost connection
+(closed by the server, or found dead by TCP keepalives) is noticed at once: the lease reads as not
+held. The library (eventsourcing) has no lease, and Postgres' own lock is the one every replica
+already shares, hence this small module.
 
 With ``listen``, the holder also LISTENs on its store's commit channel (see ``recorders``) and counts
 the commits of other processes (``foreign_commits``), so a relay wakes for a replica's events too.
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -100,14 +104,13 @@ class AdvisoryLease:
         *,
         retry: float = 5.0,
         listen: tuple[str, str] | None = None,
-        beat: float = 1.0,
     ) -> None:
         self.name = name
         self._connect = connect
         self._key = lock_key(name)
         self._retry = retry
         self._listen = listen
-        self._beat = beat
+        self._bell_read, self._bell = os.pipe()  # written by ``close`` to end the thread's wait
         self._held = threading.Event()
         self._closed = threading.Event()
         self._generation = 0
@@ -136,8 +139,14 @@ class AdvisoryLease:
 
     def close(self) -> None:
         """Stop keeping the lease; its session ends, so a standby can take it over."""
+        if self._closed.is_set():
+            return
         self._closed.set()
-        self._thread.join(timeout=self._beat + 10.0)
+        os.write(self._bell, b"x")
+        self._thread.join(timeout=10.0)
+        if not self._thread.is_alive():
+            os.close(self._bell_read)
+            os.close(self._bell)
 
     def _run(self) -> None:
         while not self._closed.is_set():
@@ -171,11 +180,13 @@ class AdvisoryLease:
                     self._wake()
                 else:
                     next_try = time.monotonic() + self._retry
-            # Waits on the socket: wakes for a notification, a broken connection, or the beat.
-            for note in conn.notifies(timeout=self._beat):
+            # What arrived (also during the queries above), without waiting; a closed connection raises.
+            for note in conn.notifies(timeout=0):
                 if self._listen is not None and note.payload != self._listen[1]:
                     self._foreign += 1
                     self._wake()
+            wait = None if self._held.is_set() else max(0.0, next_try - time.monotonic())
+            select.select([conn.fileno(), self._bell_read], [], [], wait)
 
     def _wake(self) -> None:
         for wakeup in self._watchers:

@@ -195,7 +195,8 @@ class OutboxRelay:
             self._stale = False
             self._next_check = time.monotonic() + self._safety_net
             events = self._store.notifications(after + 1, limit)
-            self._stale = self._stale or len(events) >= limit
+            if len(events) >= limit:
+                self._stale = True  # more waits (never cleared here: an overflow meanwhile still counts)
             return events
         # The ids before the first handed event are settled: committed (read them) or rolled back.
         events = self._store.notifications(after + 1, limit, stop=first - 1)
