@@ -13,7 +13,7 @@ One runtime and one shutdown path for every service process:
   plain poller sleeps ``poll_interval`` after a round that did nothing.
 * Singleton loops under replicas: a relay publishes only while it holds its lease
   (``cbec.store.leases``, a Postgres advisory lock); the standby replica tries again now and then
-  and takes over when the holder's session ends.
+  and takes over when the holder's session ends. :func:`leased` does the same for any poller.
 * Relay and poller rounds may fail transiently: a failed round is logged (one warning line) and
   retried after a backoff that doubles from ``retry_backoff`` up to ``max_retry_backoff``; after
   ``max_round_failures`` consecutive failed rounds the error is fatal like any other (defaults:
@@ -43,6 +43,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from cbec.logging_setup import configure_logging, log_uncaught
+from cbec.store.leases import Lease
 from cbec.store.outbox import OutboxRelay
 from cbec.telemetry import configure_tracing
 
@@ -67,6 +68,27 @@ class Paced:
 
     def __call__(self) -> int:
         return self.step()
+
+
+def leased(lease: Lease, poller: Poller | Paced, *, interval: float = 0.05, standby: float = 5.0) -> Paced:
+    """``poller`` as a singleton loop among replicas: its rounds run only while ``lease`` is held
+    (``cbec.store.leases.lease_for``). The standby sleeps ``standby`` seconds between looks and is
+    woken when it takes the lease; the holder sleeps as the poller says (``idle()``, or ``interval``
+    for a plain poller). Close the lease with the process (``ServiceProcess.on_close``)."""
+    wakeup = poller.wakeup if isinstance(poller, Paced) and poller.wakeup is not None else threading.Event()
+    lease.watch(wakeup)
+
+    def step() -> int:
+        return poller() if lease.held() else 0
+
+    def idle() -> float:
+        if not lease.held():
+            return standby
+        return poller.idle() if isinstance(poller, Paced) else interval
+
+    step.__qualname__ = str(getattr(poller.step if isinstance(poller, Paced) else poller, "__qualname__", "leased"))
+    return Paced(step, idle, wakeup)
+
 
 EXIT_OK = 0
 EXIT_CRASHED = 70  # EX_SOFTWARE (sysexits.h): a worker thread failed

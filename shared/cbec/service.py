@@ -61,6 +61,7 @@ class Service:
     topics: list[str] = field(default_factory=list)  # every topic it reads or writes
     http_app: Any = None
     extras: dict[str, Any] = field(default_factory=dict)  # more parts worth naming (e.g. the webhooks)
+    on_close: list[Callable[[], object]] = field(default_factory=list)  # e.g. a leased poller's lease
 
 
 def as_process(service: Service, settings: Settings) -> ServiceProcess:
@@ -93,7 +94,7 @@ def as_process(service: Service, settings: Settings) -> ServiceProcess:
         ready_file=settings.process.ready_file,
         poll_interval=settings.process.poll_interval,
         health_check=lambda: [o.store.max_notification_id() for o in service.outboxes],
-        on_close=[o.store.close for o in service.outboxes],
+        on_close=[*service.on_close, *(o.store.close for o in service.outboxes)],
     )
 
 
