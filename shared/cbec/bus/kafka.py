@@ -124,9 +124,6 @@ class KafkaConsumerLoop:
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "max_poll_records": max_poll_records,
-            # An idle consumer's fetch waits this long at the broker (data ends the wait at once, so
-            # latency is unaffected): fewer empty round trips, the bulk of an idle consumer's CPU.
-            "fetch_max_wait_ms": 5000,
         }
         config.update(overrides)
         self.subscription = subscription
