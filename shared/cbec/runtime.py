@@ -5,6 +5,15 @@ One runtime and one shutdown path for every service process:
 * Each loop runs in a thread. A thread that raises (or returns before the process was asked to
   stop) is fatal: ``threading.excepthook`` logs it as one masked JSON line naming the thread and
   the error, the process runs the shutdown below and exits with :data:`EXIT_CRASHED`.
+* Waiting: nothing busy-waits. A consumer blocks in its poll. An outbox relay is a :class:`Paced`
+  round: it sleeps until its store commits (the event store's commit hook hands the events over in
+  memory and sets its ``wakeup``), until another process's commit is announced (Postgres
+  LISTEN/NOTIFY, heard by the relay's lease), or until its safety-net read of the log is due
+  (seconds). A :class:`Paced` poller sleeps ``idle()`` seconds or until its ``wakeup`` is set; a
+  plain poller sleeps ``poll_interval`` after a round that did nothing.
+* Singleton loops under replicas: a relay publishes only while it holds its lease
+  (``cbec.store.leases``, a Postgres advisory lock); the standby replica tries again now and then
+  and takes over when the holder's session ends. :func:`leased` does the same for any poller.
 * Relay and poller rounds may fail transiently: a failed round is logged (one warning line) and
   retried after a backoff that doubles from ``retry_backoff`` up to ``max_retry_backoff``; after
   ``max_round_failures`` consecutive failed rounds the error is fatal like any other (defaults:
@@ -34,6 +43,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from cbec.logging_setup import configure_logging, log_uncaught
+from cbec.store.leases import Lease
 from cbec.store.outbox import OutboxRelay
 from cbec.telemetry import configure_tracing
 
@@ -58,6 +68,27 @@ class Paced:
 
     def __call__(self) -> int:
         return self.step()
+
+
+def leased(lease: Lease, poller: Poller | Paced, *, interval: float = 0.05, standby: float = 5.0) -> Paced:
+    """``poller`` as a singleton loop among replicas: its rounds run only while ``lease`` is held
+    (``cbec.store.leases.lease_for``). The standby sleeps ``standby`` seconds between looks and is
+    woken when it takes the lease; the holder sleeps as the poller says (``idle()``, or ``interval``
+    for a plain poller). Close the lease with the process (``ServiceProcess.on_close``)."""
+    wakeup = poller.wakeup if isinstance(poller, Paced) and poller.wakeup is not None else threading.Event()
+    lease.watch(wakeup)
+
+    def step() -> int:
+        return poller() if lease.held() else 0
+
+    def idle() -> float:
+        if not lease.held():
+            return standby
+        return poller.idle() if isinstance(poller, Paced) else interval
+
+    step.__qualname__ = str(getattr(poller.step if isinstance(poller, Paced) else poller, "__qualname__", "leased"))
+    return Paced(step, idle, wakeup)
+
 
 EXIT_OK = 0
 EXIT_CRASHED = 70  # EX_SOFTWARE (sysexits.h): a worker thread failed
@@ -102,6 +133,7 @@ class ServiceProcess:
     _crash_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False, repr=False)
     _server: Any = field(default=None, init=False, repr=False)
+    _wakeups: list[threading.Event] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._discard_ready_file()  # a restarted process never inherits its predecessor's signal
@@ -146,9 +178,14 @@ class ServiceProcess:
         for consumer in self.consumers:
             self._spawn(f"{self.name}-consumer-{consumer.name}", consumer.run_forever, self.stop)
         for relay in self.relays:
-            self._spawn(f"{self.name}-relay-{relay.name}", self._rounds, relay.run_once, f"relay {relay.name}")
+            paced = Paced(relay.step, relay.idle, relay.wakeup)
+            self._wakeups.append(relay.wakeup)
+            self._spawn(f"{self.name}-relay-{relay.name}", self._rounds, paced, f"relay {relay.name}")
         for index, poller in enumerate(self.pollers):
             what = getattr(poller, "__qualname__", f"poller {index}")
+            if isinstance(poller, Paced) and poller.wakeup is not None:
+                self._wakeups.append(poller.wakeup)
+                what = getattr(poller.step, "__qualname__", what)
             self._spawn(f"{self.name}-poller-{index}", self._rounds, poller, what)
         self._server = self._http_server()
         if self._server is not None:
@@ -178,6 +215,12 @@ class ServiceProcess:
         else:  # a follow-on failure while stopping: one short line, the first error is the story
             log.warning("%s: thread %s also failed: %s", self.name, thread, type(error).__name__)
         self.stop.set()
+        self._wake_all()
+
+    def _wake_all(self) -> None:
+        """End every paced wait (after ``stop`` is set)."""
+        for wakeup in self._wakeups:
+            wakeup.set()
 
     def _rounds(self, step: Poller | Paced, what: str) -> None:
         failures = 0
@@ -207,12 +250,8 @@ class ServiceProcess:
         if step.wakeup is None:
             self.stop.wait(pause)
             return
-        deadline = time.monotonic() + pause
-        while not self.stop.is_set() and not step.wakeup.is_set():  # wakes on either, checks stop often
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            step.wakeup.wait(min(left, 0.5))
+        if not self.stop.is_set():  # stopping sets every wakeup (``_wake_all``), so this waits for either
+            step.wakeup.wait(pause)
 
     def _http_server(self) -> Any:
         if self.http_app is None or not self.http_port:
@@ -272,6 +311,7 @@ class ServiceProcess:
 
     def _shutdown(self) -> None:
         self.stop.set()
+        self._wake_all()
         self._discard_ready_file()
         watchdog = threading.Timer(self.shutdown_timeout + 10.0, self._give_up)
         watchdog.daemon = True

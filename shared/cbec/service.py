@@ -19,6 +19,7 @@ from cbec.runtime import Paced, ServiceProcess
 from cbec.settings import Settings
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
+from cbec.store.leases import lease_for
 from cbec.store.outbox import OutboxRelay, TooLarge
 from cbec.telemetry import configure_tracing, console_exporter
 
@@ -60,10 +61,12 @@ class Service:
     topics: list[str] = field(default_factory=list)  # every topic it reads or writes
     http_app: Any = None
     extras: dict[str, Any] = field(default_factory=dict)  # more parts worth naming (e.g. the webhooks)
+    on_close: list[Callable[[], object]] = field(default_factory=list)  # e.g. a leased poller's lease
 
 
 def as_process(service: Service, settings: Settings) -> ServiceProcess:
-    """The service on Kafka: its topics created, one consumer loop per group, one relay per outbox."""
+    """The service on Kafka: its topics created, one consumer loop per group, one relay per outbox (which
+    publishes only while it holds the outbox's lease, so replicas of the service never both publish)."""
     configure_tracing(service.name, console_exporter(settings.telemetry.otel_exporter))
     production.require(settings, production.kafka_problems(settings))
     bootstrap = settings.kafka.bootstrap_servers
@@ -77,7 +80,8 @@ def as_process(service: Service, settings: Settings) -> ServiceProcess:
                  for c in service.consumes]
     relays = [OutboxRelay(o.store, AioKafkaPublisher(bootstrap, client_id=f"cbec-{service.name}",
                                                      max_request_size=dead_letter_limit(limit), **aio_client),
-                          name=o.name, route=o.route, max_message_bytes=limit, too_large=o.too_large)
+                          name=o.name, route=o.route, max_message_bytes=limit, too_large=o.too_large,
+                          lease=lease_for(o.store, f"outbox:{o.name}", listen=True))
               for o in service.outboxes]
     return ServiceProcess(
         service.name,
@@ -90,7 +94,7 @@ def as_process(service: Service, settings: Settings) -> ServiceProcess:
         ready_file=settings.process.ready_file,
         poll_interval=settings.process.poll_interval,
         health_check=lambda: [o.store.max_notification_id() for o in service.outboxes],
-        on_close=[o.store.close for o in service.outboxes],
+        on_close=[*service.on_close, *(o.store.close for o in service.outboxes)],
     )
 
 

@@ -184,7 +184,7 @@ class KafkaConsumerLoop:
         infrastructure_failures = 0
         while not stop.is_set():
             try:
-                self.run_once(timeout=0.5)
+                self.run_once(timeout=2.0)
             except HandlerFailed as failure:
                 if is_infrastructure(failure.error):
                     infrastructure_failures += 1

@@ -134,7 +134,7 @@ def service(
     )
     if readmodel is not None:
         projection = Projection(StoreSource(store), readmodel)
-        parts.pollers.append(projection.run_once)
+        parts.pollers.append(projection.woken_by(store))
         keys = settings.api_keys
         auth = ApiKeyRegistry.load(keys.file, keys.inline.get_secret_value() if keys.inline else None)
         parts.http_app = make_http_app(app, name, auth=auth, readmodel=readmodel, projection=projection)

@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from cbec.declaration import lifecycle as lc
 from cbec.declaration.doctypes import BY_CODE
 from cbec.privacy.masking import party_codes
-from cbec.readmodel.tables import DocumentRow, ReadModel
+from cbec.readmodel.tables import DocumentRow, PositionMoved, ReadModel
+from cbec.runtime import Paced
 from cbec.store.event_store import EventStore
 
 log = logging.getLogger(__name__)
@@ -124,19 +125,30 @@ class Projection:
             first_seen.setdefault(n.stream_id, n.notification_id)
             touched[n.stream_id] = n
         changed: list[tuple[DocumentRow, str]] = []
-        with self.readmodel.engine.begin() as conn:
-            for stream_id, last in touched.items():
-                events = self.source.stream(stream_id)
-                row = document_row(
-                    stream_id, events, first_seen[stream_id], last.notification_id, last.recorded_at
-                )
-                if row is not None:
-                    self.readmodel.upsert(conn, row)
-                    changed.append((row, f"{stream_id}:{len(events)}"))
-            self.readmodel.set_position(conn, self.name, batch[-1].notification_id, position)
+        try:
+            with self.readmodel.engine.begin() as conn:
+                for stream_id, last in touched.items():
+                    events = self.source.stream(stream_id)
+                    row = document_row(
+                        stream_id, events, first_seen[stream_id], last.notification_id, last.recorded_at
+                    )
+                    if row is not None:
+                        self.readmodel.upsert(conn, row)
+                        changed.append((row, f"{stream_id}:{len(events)}"))
+                self.readmodel.set_position(conn, self.name, batch[-1].notification_id, position)
+        except PositionMoved:  # a replica's projector did this round first; ours rolled back whole
+            log.info("read model %s: another projector moved on; following it", self.name)
+            return 0
         if self.on_change is not None and changed:
             self.on_change(changed)
         return len(batch)
+
+    def woken_by(self, store: EventStore, safety_net: float = 5.0) -> Paced:
+        """The projection as a poller of the process runtime: a round whenever ``store`` commits, and
+        every ``safety_net`` seconds otherwise (for what other processes commit)."""
+        wakeup = threading.Event()
+        store.on_commit(lambda _committed: wakeup.set())
+        return Paced(self.run_once, lambda: safety_net, wakeup)
 
     def catch_up(self, limit: int = 500, rounds: int = 1000) -> int:
         """Run until no notification is left (or ``rounds`` rounds); return how many were applied."""

@@ -35,6 +35,10 @@ from cbec.readmodel import cursor as cursors
 MAX_LIMIT = 200
 
 
+class PositionMoved(RuntimeError):
+    """Another projector (a replica's) moved the read model's position first."""
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentRow:
     """What a listing shows of one document (no personal data)."""
@@ -167,7 +171,7 @@ class ReadModel:
             .values(position=position)
         )
         if moved.rowcount != 1:
-            raise RuntimeError(f"read model position {name} moved under us")
+            raise PositionMoved(f"read model position {name} moved under us")
 
     def upsert(self, conn: Connection, row: DocumentRow) -> None:
         c = self.documents.c

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -23,6 +25,28 @@ from cbec.store.recorders import (
 )
 from cbec.telemetry import current_headers
 
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """An event this process has just committed, with its notification id: what a commit listener
+    gets instead of reading the event back (``event()`` parses the plaintext it was stored from)."""
+
+    notification_id: int
+    stream_id: UUID
+    version: int
+    type: str
+    body: bytes
+
+    def event(self) -> RecordedEvent:
+        return _recorded(self.stream_id, self.version, self.type, self.body, self.notification_id)
+
+
+CommitListener = Callable[[Sequence[Committed]], None]
+"""Called after each commit of events through the store; an empty list means "events were
+committed but cannot be handed on: read the log"."""
+
 
 class EventStore:
     """Streams of events keyed by UUID, plus the service's notification log and tracking.
@@ -41,6 +65,7 @@ class EventStore:
         self.recorder = recorder
         self._cipher = cipher
         self._clock: Clock = clock or SystemClock()
+        self._listeners: list[CommitListener] = []
 
     @classmethod
     def open(
@@ -59,6 +84,12 @@ class EventStore:
 
     def close(self) -> None:
         close_recorder(self.recorder)
+
+    def on_commit(self, listener: CommitListener) -> None:
+        """Call ``listener`` in the committing thread after every append that stored events, with
+        those events (see :class:`Committed`); it must be quick and must not raise (an error is logged,
+        never turned into a failed append: the events are committed)."""
+        self._listeners.append(listener)
 
     def __enter__(self) -> EventStore:
         return self
@@ -93,16 +124,19 @@ class EventStore:
         commit or roll back with the events (e.g. the saga's deadline index)."""
         recorded_at = self._clock.now()
         stored: list[StoredEvent] = []
+        bodies: list[bytes] = []
         for append in appends:
             if append.expected_version < 0:
                 raise ValueError("expected_version counts events and cannot be negative")
             for version, event in enumerate(append.events, start=append.expected_version + 1):
+                body = self._body(event, recorded_at)
+                bodies.append(body)
                 stored.append(
                     StoredEvent(
                         originator_id=append.stream_id,
                         originator_version=version,
                         topic=event.type,
-                        state=self._encode(event, recorded_at),
+                        state=self._cipher.encrypt(body) if self._cipher else body,
                     )
                 )
         if not stored and tracking is None and also is None:
@@ -122,7 +156,22 @@ class EventStore:
                 raise
             streams = _some(str(a.stream_id) for a in appends)
             raise ConcurrencyError(f"stream moved on before append: {streams}") from error
-        return list(notification_ids or [])
+        ids = list(notification_ids or [])
+        if stored and self._listeners:
+            self._committed(stored, bodies, ids)
+        return ids
+
+    def _committed(self, stored: list[StoredEvent], bodies: list[bytes], ids: list[int]) -> None:
+        committed: list[Committed] = []
+        # Paired by position: the recorders return ids in insert order (ascending, under the table lock).
+        if len(ids) == len(stored) and all(a < b for a, b in zip(ids, ids[1:], strict=False)):
+            committed = [Committed(nid, cast(UUID, s.originator_id), s.originator_version, s.topic, body)
+                         for nid, s, body in zip(ids, stored, bodies, strict=True)]
+        for listener in self._listeners:
+            try:
+                listener(committed)
+            except Exception:  # noqa: BLE001 - the append is committed; a listener's failure is its own
+                log.exception("commit listener %r failed", listener)
 
     def record_tracking(self, tracking: Tracking) -> None:
         """Record a position with no events (e.g. a message that changed nothing)."""
@@ -170,16 +219,18 @@ class EventStore:
         last = self.recorder.select_events(stream_id, desc=True, limit=1)
         return last[0].originator_version if last else 0
 
-    def notifications(self, start: int, limit: int, topics: Sequence[str] = ()) -> list[RecordedEvent]:
-        """Events with notification id >= ``start``, in notification order, at most ``limit``;
-        ``topics`` filters by event type.
+    def notifications(
+        self, start: int, limit: int, topics: Sequence[str] = (), *, stop: int | None = None
+    ) -> list[RecordedEvent]:
+        """Events with notification id >= ``start`` (and <= ``stop`` when given), in notification
+        order, at most ``limit``; ``topics`` filters by event type.
 
         Gap-free for tailing readers: ids are handed out in commit order, so once id N is
         visible every id below N is committed (visible) or rolled back (never will be). On
         Postgres the library guarantees this by inserting under an EXCLUSIVE table lock (plain
         bigserial ids may commit out of order); on SQLite the single writer lock does it.
         """
-        rows = self.recorder.select_notifications(start, limit, topics=list(topics))
+        rows = self.recorder.select_notifications(start, limit, stop=stop, topics=list(topics))
         return [self._decode(n, n.id) for n in rows]
 
     def max_notification_id(self) -> int | None:
@@ -194,30 +245,38 @@ class EventStore:
 
     # -- encoding ------------------------------------------------------------------------------
 
-    def _encode(self, event: NewEvent, recorded_at: datetime) -> bytes:
+    def _body(self, event: NewEvent, recorded_at: datetime) -> bytes:
+        """The plaintext of the stored state (encrypted with the cipher, when there is one)."""
         # The trace that caused the event travels with it, so the relay can hand it on to Kafka.
         metadata = {**current_headers(), **event.metadata}
-        state = canonical_json({"data": event.data, "metadata": metadata, "recorded_at": recorded_at})
-        return self._cipher.encrypt(state) if self._cipher else state
+        return canonical_json({"data": event.data, "metadata": metadata, "recorded_at": recorded_at})
 
     def _decode(self, stored: StoredEvent, notification_id: int | None) -> RecordedEvent:
         try:
             state = self._cipher.decrypt(stored.state) if self._cipher else stored.state
-            body: dict[str, Any] = load_json(state)
-            recorded_at = datetime.fromisoformat(body["recorded_at"])
         except Exception as error:
             raise DecodeError(
                 f"cannot decode event {stored.originator_id} v{stored.originator_version}"
             ) from error
-        return RecordedEvent(
-            stream_id=cast(UUID, stored.originator_id),
-            version=stored.originator_version,
-            type=stored.topic,
-            data=body["data"],
-            metadata=body["metadata"],
-            recorded_at=recorded_at,
-            notification_id=notification_id,
-        )
+        return _recorded(cast(UUID, stored.originator_id), stored.originator_version, stored.topic, state,
+                         notification_id)
+
+
+def _recorded(stream_id: UUID, version: int, type_: str, state: bytes, notification_id: int | None) -> RecordedEvent:
+    try:
+        body: dict[str, Any] = load_json(state)
+        recorded_at = datetime.fromisoformat(body["recorded_at"])
+    except Exception as error:
+        raise DecodeError(f"cannot decode event {stream_id} v{version}") from error
+    return RecordedEvent(
+        stream_id=stream_id,
+        version=version,
+        type=type_,
+        data=body["data"],
+        metadata=body["metadata"],
+        recorded_at=recorded_at,
+        notification_id=notification_id,
+    )
 
 
 def _some(names: Iterable[str], shown: int = 5) -> str:

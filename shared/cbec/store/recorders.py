@@ -95,10 +95,17 @@ def _open_postgres(url: str, schema: str, name: str, pool_size: int, max_overflo
 class _ArrayInsertRecorder(PostgresProcessRecorder):
     """The library's recorder, but inserting events from four plain arrays sent in binary (``%b``):
     the library's array of composite rows goes as escaped text, which costs the client about four
-    times the CPU per event. Same table lock, same ``RETURNING notification_id``."""
+    times the CPU per event. Same table lock, same ``RETURNING notification_id``.
+
+    Each inserting transaction also sends ``NOTIFY "<schema>.<table>", '<token>'`` (delivered at
+    commit): the channel is per store, and the token names this recorder, so a listener in the same
+    process can tell its own commits (already handed on in memory) from another process's."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str, tracking_table_name: str) -> None:
         super().__init__(datastore, events_table_name=events_table_name, tracking_table_name=tracking_table_name)
+        self.channel_name = f"{datastore.schema}.{events_table_name}"
+        self.token = uuid.uuid4().hex
+        self._notify = sql.SQL("NOTIFY {}, {}").format(sql.Identifier(self.channel_name), sql.Literal(self.token))
         self._insert_arrays = sql.SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])"
@@ -126,6 +133,28 @@ class _ArrayInsertRecorder(PostgresProcessRecorder):
             ),
             prepare=True,
         )
+
+    def _notify_channel(self, curs: Cursor[DictRow]) -> None:
+        curs.execute(self._notify)
+
+
+def commit_channel(recorder: ProcessRecorder) -> tuple[str, str] | None:
+    """The Postgres channel a store's commits are announced on and this recorder's own payload
+    (None for SQLite: one process, whose commits reach listeners in memory)."""
+    if isinstance(recorder, _ArrayInsertRecorder):
+        return recorder.channel_name, recorder.token
+    return None
+
+
+def connect_dedicated(recorder: ProcessRecorder) -> psycopg.Connection[Any]:
+    """A connection of its own (autocommit, TCP keepalives) to a Postgres store's database, outside
+    its pool: for a session that must last, such as an advisory lock or LISTEN."""
+    if not isinstance(recorder, PostgresProcessRecorder):
+        raise TypeError("only a Postgres store has connections of its own")
+    pooled = recorder.datastore.pool.kwargs
+    kwargs = {k: v for k, v in pooled.items() if k != "row_factory"} if isinstance(pooled, dict) else {}
+    return psycopg.connect(**kwargs, autocommit=True, connect_timeout=5, keepalives=1, keepalives_idle=10,
+                           keepalives_interval=5, keepalives_count=3)
 
 
 def _open_sqlite(path: str, name: str, pool_size: int, max_overflow: int) -> ProcessRecorder:

@@ -80,3 +80,28 @@ def test_a_document_refused_before_it_had_a_key_is_listed_for_its_sender(
     [row] = model.list("9999999999").items
     assert row.phase == "refused"
 
+
+
+def test_a_projector_that_another_replica_overtook_rolls_its_round_back_and_follows(
+    orders: DeclarationApp, store: InMemoryDeclarationStore
+) -> None:
+    for command in declare_orders(2):
+        orders.declare(command)
+    model = ReadModel.open("sqlite:///:memory:", "order")
+    ours, theirs = Projection(MemorySource(store), model), Projection(MemorySource(store), model)
+    real_position = model.position
+    model.position = lambda name, conn=None: 0  # type: ignore[method-assign]  # ours read 0 ...
+    theirs_done = []
+
+    def upsert_after_theirs(*args: object, real: object = model.upsert) -> None:
+        if not theirs_done:  # ... and theirs finishes the same round before ours commits
+            theirs_done.append(True)
+            model.position = real_position  # type: ignore[method-assign]
+            theirs.catch_up()
+            model.position = lambda name, conn=None: 0  # type: ignore[method-assign]
+        real(*args)  # type: ignore[operator]
+
+    model.upsert = upsert_after_theirs  # type: ignore[method-assign]
+    assert ours.run_once() == 0, "the overtaken round is not an error"
+    model.position = real_position  # type: ignore[method-assign]
+    assert ours.run_once() == 0 and len(model.list(PLATFORM).items) == 2
