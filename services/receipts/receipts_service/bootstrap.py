@@ -17,11 +17,12 @@ from cbec.declaration.bus_glue import bus_handler, position_of
 from cbec.declaration.dispatch import poison_sink
 from cbec.declaration.routing import dead_letter_message
 from cbec.privacy.cipher import AesGcmCipher
-from cbec.runtime import Paced, ServiceProcess
+from cbec.runtime import Paced, ServiceProcess, leased
 from cbec.service import Consumes, Outbox, Service, as_process
 from cbec.settings import Settings
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
+from cbec.store.leases import lease_for
 from cbec.tenants import TenantRegistry
 
 from receipts_service.application import CustomsLinkApp, route
@@ -64,15 +65,17 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, link: 
             return [dead_letter_message(SERVICE, event.data, cipher)]
         return route(event.stream_id, event.version, event.type, event.data)
 
+    inbox_lease = lease_for(store, f"{SERVICE}-inbox")
     return Service(
         SERVICE,
         app,
         consumes=[Consumes(Subscription((topics.SIGN_RESULTS,), f"cbec-{SERVICE}"),
                            batch_handler=sign_results_handler(app), dead_letter=poison_sink(app.store))],
         outboxes=[Outbox(store, settings.database.schema_for(SERVICE), relay_route)],
-        pollers=[Paced(app.inbox_round, link.idle)],
+        pollers=[leased(inbox_lease, Paced(app.inbox_round, link.idle))],  # one inbox reader among replicas
         topics=[*topics.feedback_of_kind(topics.FEEDBACK_SENT), *topics.feedback_of_kind(topics.FEEDBACK_RECEIPTS),
                 topics.dead_letters(SERVICE)],
+        on_close=[inbox_lease.close],
     )
 
 
