@@ -25,9 +25,17 @@ import sys
 from pathlib import Path
 
 from cbec_testkit.load.faults import SCENARIOS, scenario_config
+from cbec_testkit.load.processes import SERVICES
 from cbec_testkit.load.run import LoadRun, RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def print_idle(percent: dict[str, float], seconds: float) -> None:
+    services = {k: v for k, v in percent.items() if k in SERVICES}
+    print(f"idle stack over {seconds:.0f} s: services {sum(services.values()):.2f} % of one core in total", flush=True)
+    for name, value in sorted(percent.items()):
+        print(f"  {name:<10} {value:6.2f} %{'' if name in SERVICES else '  (apart)'}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--durable", action="store_true", help="Postgres with fsync on")
     parser.add_argument("--faults", choices=sorted(SCENARIOS), default=None,
                         help="run a fault scenario of tests/integration/test_faults.py at this size")
+    parser.add_argument("--idle", type=float, default=0.0, metavar="SECONDS",
+                        help="first measure the idle stack's CPU for this long (no traffic)")
     parser.add_argument("--stall", type=float, default=180.0, help="give up after this long without a status message")
     parser.add_argument("--dir", type=Path, default=None, help="the run's folder (kept with --keep)")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs, DXP files)")
@@ -55,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         config, during = scenario_config(args.faults, config)
     try:
         with LoadRun(config, folder, say=lambda line: print(line, flush=True)) as run:
+            if args.idle:
+                print_idle(run.idle_cost(args.idle), args.idle)
             report = run.execute(during)
             print()
             for line in report.lines():

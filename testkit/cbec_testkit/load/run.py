@@ -207,6 +207,16 @@ class LoadRun:
     def released(self) -> int:
         return self.follower.snapshot()[0] if self.follower is not None else 0
 
+    def idle_cost(self, seconds: float, settle: float = 5.0) -> dict[str, float]:
+        """Percent of one core each process used over ``seconds`` with no traffic (after ``settle``
+        seconds for start-up work to end)."""
+        time.sleep(settle)
+        sampler = CpuSampler(self._pids, trees=frozenset({"postgres"}))
+        sampler.start()
+        time.sleep(seconds)
+        sampler.stop()
+        return {name: 100 * used / seconds for name, used in sampler.seconds().items()}
+
     # -- the load ----------------------------------------------------------------------------------
     def execute(self, during: Callable[[LoadRun], None] | None = None, *, base: int | None = None) -> Report:
         c = self.config
