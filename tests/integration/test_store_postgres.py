@@ -61,3 +61,25 @@ def test_opening_a_store_twice_on_the_same_schema_is_harmless(database_url: str,
     finally:
         first.close()
         second.close()
+
+
+def test_replicas_opening_a_new_store_at_the_same_moment_all_start(database_url: str) -> None:
+    """Two replicas of a service start together on an empty database: both make the schema, the
+    tables and the read model's tables, and neither fails on the catalogue race."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cbec.readmodel import ReadModel
+
+    schema = f"race_{uuid4().hex[:8]}"
+
+    def start() -> int | None:
+        store = EventStore.open(database_url, schema=schema, name="order")
+        model = ReadModel.open(database_url, "order", schema=schema)
+        try:
+            return store.max_notification_id()
+        finally:
+            model.close()
+            store.close()
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(lambda _: start(), range(6))) == [None] * 6  # six stores, open and empty

@@ -138,10 +138,15 @@ class ReadModel:
         return model
 
     def create(self) -> None:
+        """Make the schema and tables; replicas starting together take turns (a transaction-level
+        advisory lock on Postgres), so none fails on a catalogue race."""
         with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                             {"key": f"cbec-readmodel-ddl:{self.schema}.{self.service}"})
             if self.schema:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-        self.metadata.create_all(self.engine)
+            self.metadata.create_all(conn)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -65,6 +65,9 @@ def _check_identifier(what: str, value: str) -> None:
 def _open_postgres(url: str, schema: str, name: str, pool_size: int, max_overflow: int) -> ProcessRecorder:
     params = conninfo_to_dict(url)
     with psycopg.connect(url, autocommit=True) as conn:
+        # Replicas starting together would race on CREATE … IF NOT EXISTS (a unique violation in the
+        # catalogue): the schema and tables are made under a lock taken per store.
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"cbec-ddl:{schema}.{name}",))
         # Look first, so a role without CREATE on the database can use a schema made for it.
         exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
         if exists is None:
@@ -72,6 +75,11 @@ def _open_postgres(url: str, schema: str, name: str, pool_size: int, max_overflo
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
             except psycopg.errors.UniqueViolation:
                 pass  # another process created it at the same moment
+        return _postgres_recorder(params, schema, name, pool_size, max_overflow)  # the lock ends with conn
+
+
+def _postgres_recorder(params: dict[str, Any], schema: str, name: str, pool_size: int,
+                       max_overflow: int) -> ProcessRecorder:
     datastore = PostgresDatastore(
         dbname=str(params.get("dbname") or params.get("user") or "postgres"),
         host=str(params.get("host") or "localhost"),
