@@ -145,20 +145,22 @@ class SignResult(JsonMessage):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SignResult:
-        ok = data.get("ok")
-        if not isinstance(ok, bool):
-            raise ContractError([finding("ok", "ok must be a boolean")])
         result = cls(
-            request_id=text(data, "request_id"),
-            tenant=text(data, "tenant"),
-            doc_type=text(data, "doc_type"),
-            clearance_key=text(data, "clearance_key"),
-            ok=ok,
+            **_answer_fields(data),
             signed_xml_b64=None if data.get("signed_xml_b64") is None else text(data, "signed_xml_b64", required=False),
-            error=_sign_error(data.get("error")),
         )
         check_schema(RESULT_SCHEMA, data)
         return result
+
+
+def _answer_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields a sign result and a sign outcome share, read and checked."""
+    ok = data.get("ok")
+    if not isinstance(ok, bool):
+        raise ContractError([finding("ok", "ok must be a boolean")])
+    return {"request_id": text(data, "request_id"), "tenant": text(data, "tenant"),
+            "doc_type": text(data, "doc_type"), "clearance_key": text(data, "clearance_key"), "ok": ok,
+            "error": _sign_error(data.get("error"))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,17 +188,7 @@ class SignOutcome(JsonMessage):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SignOutcome:
-        ok = data.get("ok")
-        if not isinstance(ok, bool):
-            raise ContractError([finding("ok", "ok must be a boolean")])
-        outcome = cls(
-            request_id=text(data, "request_id"),
-            tenant=text(data, "tenant"),
-            doc_type=text(data, "doc_type"),
-            clearance_key=text(data, "clearance_key"),
-            ok=ok,
-            error=_sign_error(data.get("error")),
-        )
+        outcome = cls(**_answer_fields(data))
         check_schema(OUTCOME_SCHEMA, data)
         return outcome
 
