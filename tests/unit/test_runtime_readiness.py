@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cbec.bus.ports import Message
+from cbec.bus.kafka import KafkaConsumerLoop
+from cbec.bus.ports import Message, Subscription
 from cbec.runtime import EXIT_OK, ServiceProcess
-from kafka.errors import CommitFailedError
+from kafka.errors import CommitFailedError, KafkaConnectionError
+from kafka.structs import TopicPartition
 from runtime_scenarios import TOPIC, FakeKafkaConsumer, Record, consumer_loop
 
 
@@ -170,3 +172,50 @@ def test_a_kafka_consumer_lets_a_commit_error_out_of_run_forever() -> None:
         [Record(TOPIC, 0, 7, None, b"{}")], commit_error=CommitFailedError("rebalanced"), **config))
     with pytest.raises(CommitFailedError):
         loop.run_forever(threading.Event())
+
+
+class FlakyBroker(FakeKafkaConsumer):
+    """Its commits fail while the broker restarts (a lost connection), then succeed again."""
+
+    def __init__(self, failures: int, **config: Any) -> None:
+        super().__init__([Record(TOPIC, 0, 0, b"k", b"{}"), Record(TOPIC, 0, 1, b"k", b"{}")], **config)
+        self.failures = failures
+
+    def commit(self, offsets: dict[Any, Any]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise KafkaConnectionError("broker restarting")
+        super().commit(offsets)
+
+
+def test_a_consumer_waits_out_a_broker_restart_instead_of_ending_the_process() -> None:
+    broker = FlakyBroker(1)
+    handled: list[int] = []
+    ended: list[BaseException] = []
+    loop = KafkaConsumerLoop("fake:9092", Subscription((TOPIC,), "cbec-test"), lambda m: handled.append(m.offset),
+                             consumer_factory=lambda **config: broker)
+    stop = threading.Event()
+
+    def consume() -> None:
+        try:
+            loop.run_forever(stop, retry_pause=0.01)
+        except BaseException as error:  # noqa: BLE001 - the story is that nothing ends up here
+            ended.append(error)
+
+    worker = threading.Thread(target=consume, daemon=True)
+    worker.start()
+    eventually(lambda: broker.failures == 0, timeout=10)  # the commit failed while the broker restarted
+    broker.records = [Record(TOPIC, 0, 2, b"k", b"{}")]  # the broker is back: the next poll brings more
+    eventually(lambda: bool(broker.committed), timeout=10)
+    stop.set()
+    worker.join(10)
+    assert not ended, f"the loop ended on a retriable broker error: {ended}"
+    assert handled == [0, 1, 2] and broker.committed[TopicPartition(TOPIC, 0)].offset == 3
+
+
+def test_a_commit_refused_after_a_rebalance_still_ends_the_loop() -> None:
+    broker = FakeKafkaConsumer([Record(TOPIC, 0, 0, b"k", b"{}")], commit_error=CommitFailedError("rebalanced"))
+    loop = KafkaConsumerLoop("fake:9092", Subscription((TOPIC,), "cbec-test"), lambda m: None,
+                             consumer_factory=lambda **config: broker)
+    with pytest.raises(CommitFailedError):
+        loop.run_forever(threading.Event(), retry_pause=0.01)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from cbec.bus.delivery import check_handlers, deliver
@@ -178,13 +178,24 @@ class KafkaConsumerLoop:
     def run_forever(self, stop: threading.Event, *, retry_pause: float = 1.0) -> None:
         """Consume until ``stop`` is set; a failed message is retried after ``retry_pause``.
 
-        Only ``HandlerFailed`` is retried here; every other exception propagates to the caller, and
-        so does an infrastructure error once it failed ``max_infrastructure_failures`` times in a row.
+        ``HandlerFailed`` and a retriable broker error (the broker restarting: a lost connection, a
+        timeout, no leader yet) are retried here, the latter until it failed
+        ``max_infrastructure_failures`` times in a row; every other exception (a commit refused after
+        a rebalance) propagates to the caller. A commit lost to a broker error only means redelivery
+        after a crash, which the handlers' tracking makes harmless; the next commit covers it.
         """
         infrastructure_failures = 0
         while not stop.is_set():
             try:
                 self.run_once(timeout=2.0)
+            except KafkaError as error:
+                if isinstance(error, CommitFailedError) or not getattr(error, "retriable", False):
+                    raise
+                infrastructure_failures += 1
+                if infrastructure_failures >= self._max_infrastructure_failures:
+                    raise
+                log.warning("broker unavailable for %s (%s); retrying", self.name, type(error).__name__)
+                stop.wait(min(retry_pause * 2 ** (infrastructure_failures - 1), 15.0))
             except HandlerFailed as failure:
                 if is_infrastructure(failure.error):
                     infrastructure_failures += 1
