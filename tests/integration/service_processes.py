@@ -14,6 +14,7 @@ import pytest
 from cbec.privacy.cipher import AesGcmCipher, KeyRing, new_key
 from cbec.store.event_store import EventStore
 from kafka import KafkaConsumer
+from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 GROUPS = ("cbec-order", "cbec-payment", "cbec-logistics", "cbec-inventory", "cbec-receipts", "cbec-saga",
@@ -43,7 +44,15 @@ def fast_forward(bootstrap: str, groups: tuple[str, ...] = GROUPS) -> None:
         consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
         try:
             ends = consumer.end_offsets(partitions)
-            consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in ends.items()})
+            offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in ends.items()}
+            for attempt in range(40):  # a member of an earlier test may still be in the group until its session ends
+                try:
+                    consumer.commit(offsets)
+                    break
+                except CommitFailedError:
+                    if attempt == 39:
+                        raise
+                    time.sleep(1.0)
         finally:
             consumer.close()
 
