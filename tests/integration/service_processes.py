@@ -16,6 +16,7 @@ from cbec.store.event_store import EventStore
 from kafka import KafkaConsumer
 from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 GROUPS = ("cbec-order", "cbec-payment", "cbec-logistics", "cbec-inventory", "cbec-receipts", "cbec-saga",
           "cbec-webhooks", "cbec-signer")
@@ -45,14 +46,11 @@ def fast_forward(bootstrap: str, groups: tuple[str, ...] = GROUPS) -> None:
         try:
             ends = consumer.end_offsets(partitions)
             offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in ends.items()}
-            for attempt in range(40):  # a member of an earlier test may still be in the group until its session ends
-                try:
+            # A member of an earlier test may still be in the group until its session ends.
+            for attempt in Retrying(retry=retry_if_exception_type(CommitFailedError), stop=stop_after_attempt(40),
+                                    wait=wait_fixed(1.0), reraise=True):
+                with attempt:
                     consumer.commit(offsets)
-                    break
-                except CommitFailedError:
-                    if attempt == 39:
-                        raise
-                    time.sleep(1.0)
         finally:
             consumer.close()
 
