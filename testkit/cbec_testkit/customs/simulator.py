@@ -186,7 +186,7 @@ class CustomsSimulator:
         self._seq = 0
         self._invt_seq = 0
         self._pre_nos: dict[tuple[str, tuple[str, ...]], str] = {}
-        self._last_stamp = ""
+        self._last_stamp: datetime | None = None
         self._silent = False
         self._stuck: set[str] = set()  # answered but could not be moved: not read again
         self._sync_pool: ThreadPoolExecutor | None = None
@@ -606,12 +606,12 @@ class CustomsSimulator:
 
     def _return_time(self) -> str:
         """yyyyMMddHHmmssSSS in CST, strictly increasing so receipt order is never ambiguous."""
-        stamp = self.now().astimezone(CST)
-        text = stamp.strftime("%Y%m%d%H%M%S") + f"{stamp.microsecond // 1000:03d}"
-        if text <= self._last_stamp:
-            text = str(int(self._last_stamp) + 1)
-        self._last_stamp = text
-        return text
+        now = self.now().astimezone(CST).replace(tzinfo=None)
+        stamp = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        if self._last_stamp is not None and stamp <= self._last_stamp:
+            stamp = self._last_stamp + timedelta(milliseconds=1)  # a real instant: 59.999 + 1 ms is the next minute
+        self._last_stamp = stamp
+        return stamp.strftime("%Y%m%d%H%M%S") + f"{stamp.microsecond // 1000:03d}"
 
     def _taken_path(self, name: str) -> Path:
         """Where an answered file goes: ``taken/<day>/<name>`` (``<name>.N`` if that is taken)."""

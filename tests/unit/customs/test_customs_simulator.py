@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -387,3 +388,24 @@ def test_an_idle_simulator_sleeps_until_its_next_receipt_is_due(tmp_path: Path, 
     customs.send("CEB311", _clearance()["CEB311"])
     customs.sim.poll()
     assert customs.sim.idle_for() == pytest.approx(0.2)
+
+
+def test_receipts_written_in_one_millisecond_across_a_minute_carry_real_increasing_times(
+        tmp_path: Path, key: SigningKey) -> None:
+    """Stamps kept strictly increasing step to the next real millisecond: ``…0459.999`` is followed by
+    ``…0500.000``, never by the impossible ``…0460.000`` that the platform refuses as no customs time."""
+    from datetime import datetime
+
+    from cbec.declaration.receipt_clock import parse_return_time
+
+    customs = Customs(tmp_path, key)
+    frozen = datetime(2026, 12, 7, 20, 4, 59, 999_000, tzinfo=UTC)  # 04:04:59.999 in China
+    customs.sim.now = lambda: frozen
+    docs = _clearance()
+    customs.send("CEB311", docs["CEB311"])
+    customs.send("CEB411", docs["CEB411"])
+    customs.wait()
+    stamps = sorted(str(codec.parse(dxp.unwrap(p.read_bytes()).data).docs[0]["returnTime"])
+                    for p in customs.inbox.glob("*.xml"))
+    assert stamps == ["20261208040459999", "20261208040500000", "20261208040500001", "20261208040500002"]
+    assert all(parse_return_time(s) is not None for s in stamps)
