@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +20,7 @@ from cbec.contracts import topics
 from cbec.contracts.base import ContractError
 from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
 from cbec.contracts.signing import SignResult
-from cbec.customs.filedrop import Received
+from cbec.customs.filedrop import Received, Staged
 from cbec.customs.transport import Transport
 from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.doctypes import BY_RECEIPT, INVENTORY, STREAM_NAMESPACE
@@ -35,6 +38,7 @@ RECEIPT_FILE_INGESTED = "ReceiptFileIngested"
 RECEIPT_FILE_REJECTED = "ReceiptFileRejected"
 RECEIPT_RECEIVED = "ReceiptReceived"
 COP_MSG_INDEXED = "TransmissionIndexed"
+STAGED_GRACE = 120.0  # seconds before a file another process staged may be settled by this one
 INBOX_SOURCE = "receipts|inbox"  # names the inbox's batches (they record no consumer position)
 
 
@@ -78,11 +82,17 @@ class CustomsLinkApp:
         tenants: TenantRegistry,
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        staged_grace: float = STAGED_GRACE,
     ) -> None:
         self.store = store
         self.link = link
         self.tenants = tenants
         self.now = now
+        self.staged_grace = staged_grace
+        self._handing = threading.Lock()  # staging, recording and handing over happen under it
+        self._own_staged: set[Staged] = set()  # staged by this process and not settled after a failure
+        self._unsettled = True  # at start: settle what an earlier process may have left staged
+        self._next_sweep = 0.0
 
     def on_signed(self, raw: bytes, position: Position) -> None:
         """A message on ``cbec.sign.results``: transmit it; one that breaks the contract raises
@@ -100,42 +110,104 @@ class CustomsLinkApp:
     def transmit(self, result: SignResult, position: Position | None = None) -> str | None:
         """Wrap a signed document in a DxpMsg and drop it for customs; once per request id.
 
-        The transmission is recorded before the file is written: a crash in between leaves a
-        document unsent (the saga's deadline resends it), never sent twice.
+        The file is staged (durable, not yet visible to customs), the transmission recorded, and only
+        then is the file handed over: whatever becomes of the commit or the process, the staged file is
+        settled by the record (:meth:`settle_staged`), so a recorded document is sent exactly once.
         """
-        planned = self._plan(result)
-        if planned is None:
-            self._mark(position)
-            return None
-        outgoing = self._record(planned, position)
-        if outgoing is None:
-            return None
-        self.link.transmit(*outgoing)
-        return outgoing[0]
+        with self._handing:
+            self._settle_if_due()
+            planned = self._plan(result)
+            if planned is None:
+                self._mark(position)
+                return None
+            outgoing = self._prepare(planned, position)
+            if outgoing is None:
+                return None
+            with self._unsettled_on_failure([outgoing]):
+                self.link.stage([outgoing])
+                recorded = self._append(planned, outgoing, position)
+            if not recorded:
+                self.link.discard([outgoing])
+                return None
+            with self._unsettled_on_failure([outgoing]):
+                self.link.hand_over([outgoing])
+            return outgoing.name
 
     def transmit_batch(self, results: Sequence[tuple[SignResult, Position]]) -> list[str]:
         """Transmit a consumer batch (one partition, in offset order): every transmission and the
-        batch's position in ONE transaction, then the files, handed over together after the commit
-        (record before write, as in :meth:`transmit`). If the commit fails nothing was written: the
-        caller redoes the messages one at a time. Returns the names written."""
+        batch's position in ONE transaction, with the files staged inside it and handed over together
+        after the commit (as in :meth:`transmit`). If the commit fails the caller redoes the messages one
+        at a time, which first settles what this attempt staged. Returns the names handed over."""
         store = self.store
         if not isinstance(store, BatchingDeclarations) or len({p.source for _, p in results}) != 1:
             return [name for r, p in results if (name := self.transmit(r, p)) is not None]
-        source = results[0][1].source
-        done = store.processed_up_to(source)
-        todo = [(r, p, self._plan(r)) for r, p in results if done is None or p.offset > done]
-        if not todo:
-            return []
-        streams = [s for _, _, plan in todo if plan is not None for s in (plan.stream_id, plan.cop_stream)]
-        outgoing: list[tuple[str, bytes]] = []
-        with store.batch(source, streams, done_up_to=done):
-            for _, position, plan in todo:
-                if plan is None:
-                    self._mark(position)
-                elif (sent := self._record(plan, position)) is not None:
-                    outgoing.append(sent)
-        self.link.transmit_many(outgoing)
-        return [name for name, _ in outgoing]
+        with self._handing:
+            self._settle_if_due()
+            source = results[0][1].source
+            done = store.processed_up_to(source)
+            todo = [(r, p, self._plan(r)) for r, p in results if done is None or p.offset > done]
+            if not todo:
+                return []
+            streams = [s for _, _, plan in todo if plan is not None for s in (plan.stream_id, plan.cop_stream)]
+            outgoing: list[Staged] = []
+            with self._unsettled_on_failure(outgoing):
+                with store.batch(source, streams, done_up_to=done):
+                    for _, position, plan in todo:
+                        if plan is None:
+                            self._mark(position)
+                        elif (staged := self._prepare(plan, position)) is not None and \
+                                self._append(plan, staged, position):
+                            outgoing.append(staged)
+                    self.link.stage(outgoing)  # inside the transaction: durable before anything commits
+                self.link.hand_over(outgoing)
+            return [f.name for f in outgoing]
+
+    def settle_staged(self, *, grace: float | None = None) -> int:
+        """Hand over each staged file whose transmission is recorded under its name, discard the others.
+
+        Files this process staged are settled at once; any other (a crashed process's, or a replica's
+        on a shared outbox) only once older than ``grace`` seconds, when no transaction can still be
+        deciding it. Returns how many were handed over."""
+        with self._handing:
+            return self._settle(self.staged_grace if grace is None else grace)
+
+    def _settle_if_due(self) -> None:
+        """Settle after a failure, and sweep now and then for files another process left staged."""
+        if self._unsettled or time.monotonic() >= self._next_sweep:
+            self._settle(self.staged_grace)
+
+    @contextmanager
+    def _unsettled_on_failure(self, outgoing: list[Staged]) -> Iterator[None]:
+        """On any failure, what ``outgoing`` holds (then) is left for :meth:`_settle`, which decides by
+        the record whether the commit happened."""
+        try:
+            yield
+        except BaseException:
+            self._own_staged.update(Staged(f.ticket, f.name) for f in outgoing)
+            self._unsettled = True
+            raise
+
+    def _settle(self, grace: float) -> int:
+        keep, drop = [], []
+        for staged, age in self.link.staged():
+            if staged not in self._own_staged and age < grace:
+                continue
+            try:
+                recorded = self.store.read(uuid.UUID(staged.ticket))
+            except ValueError:
+                recorded = []
+            if recorded and recorded[0][1].get("file_name") == staged.name:
+                keep.append(staged)
+            else:
+                drop.append(staged)
+        handed = self.link.hand_over(keep) if keep else 0
+        self.link.discard(drop)
+        if keep or drop:
+            log.info("customs link: settled staged files: %d handed over, %d discarded", handed, len(drop))
+        self._own_staged.difference_update(keep + drop)
+        self._unsettled = bool(self._own_staged)
+        self._next_sweep = time.monotonic() + max(grace, 1.0) / 2
+        return handed
 
     def _plan(self, result: SignResult) -> _Transmission | None:
         if not result.ok:
@@ -145,30 +217,34 @@ class CustomsLinkApp:
         return _Transmission(result, uuid.uuid5(STREAM_NAMESPACE, f"transmission:{request_id}"), cop_msg_id,
                              _cop_stream(cop_msg_id))
 
-    def _record(self, plan: _Transmission, position: Position | None) -> tuple[str, bytes] | None:
-        """Record one transmission (and the CopMsgId index CEB900 receipts are correlated by) with
-        ``position``; the file to write, or None if the request was transmitted before."""
+    def _prepare(self, plan: _Transmission, position: Position | None) -> Staged | None:
+        """The file of one transmission (ticket: its stream), or None if the request was transmitted before."""
         result = plan.result
         if self.store.read(plan.stream_id):
             self._mark(position)
             return None
         tenant = self.tenants.get(result.tenant)
-        doc_type = result.doc_type
         when = self.now()
-        name = self.link.free_name(doc_type, tenant.customs_code, when)
-        envelope = dxp.wrap(result.signed_xml(), msg_type=f"{doc_type}Message", sender_id=tenant.dxp_id,
+        name = self.link.free_name(result.doc_type, tenant.customs_code, when)
+        envelope = dxp.wrap(result.signed_xml(), msg_type=f"{result.doc_type}Message", sender_id=tenant.dxp_id,
                             receiver_ids=[CUSTOMS_IMPORT_DXP_ID], cop_msg_id=plan.cop_msg_id, created=when,
                             file_name=name)
-        event = DocumentTransmitted(result.request_id, doc_type, result.clearance_key, name, plan.cop_msg_id,
-                                    when.isoformat())
-        index = {"requestId": result.request_id, "docType": doc_type, "clearanceKey": result.clearance_key,
-                 "fileName": name}
+        return Staged(str(plan.stream_id), name, envelope)
+
+    def _append(self, plan: _Transmission, staged: Staged, position: Position | None) -> bool:
+        """Record the transmission and the CopMsgId index CEB900 receipts are correlated by, with
+        ``position``; False if another delivery recorded it first."""
+        result = plan.result
+        event = DocumentTransmitted(result.request_id, result.doc_type, result.clearance_key, staged.name,
+                                    plan.cop_msg_id, self.now().isoformat())
+        index = {"requestId": result.request_id, "docType": result.doc_type, "clearanceKey": result.clearance_key,
+                 "fileName": staged.name}
         try:
             self.store.append_batch([StreamAppend(plan.stream_id, 0, [(TRANSMITTED, event.to_dict())]),
                                      StreamAppend(plan.cop_stream, 0, [(COP_MSG_INDEXED, index)])], position)
         except (VersionConflict, AlreadyProcessed):
-            return None
-        return name, envelope
+            return False
+        return True
 
     def ingest(self, path: Path) -> int:
         """Record one receipt file (any receipt type); a repeat of the same file is ignored."""
@@ -189,6 +265,9 @@ class CustomsLinkApp:
         return self._inbox_round()[0]
 
     def _inbox_round(self) -> tuple[int, int]:
+        if self._unsettled or time.monotonic() >= self._next_sweep:
+            with self._handing:
+                self._settle_if_due()
         received = self.link.fetch()
         if not received:
             return 0, 0

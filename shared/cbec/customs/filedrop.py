@@ -6,6 +6,12 @@ moves to ``<inbox>/archive/<yyyy-mm-dd>/`` (a file recorded as rejected to
 one, and a restart costs the same after a hundred receipts as after a hundred thousand. A crash
 between the record and the move leaves the file in the inbox: it is read again and its ingest is
 deduplicated. Partial files (``.name.part``, and any name starting with a dot) are never read.
+
+Outgoing files are staged first: written and synced under ``<outbox>/.cbec-staging/<ticket>~<name>``,
+where the DXP client does not look, while the customs link records the transmission; after the commit
+they are renamed into the outbox (:meth:`FileDropLink.hand_over`). The rename is atomic, so a staged
+file is either still staged or handed over, never both or half: whatever happens to the commit or the
+process, the link can settle each staged file by its record (``CustomsLinkApp.settle_staged``).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import logging
 import os
 import random
 import stat
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -30,6 +37,8 @@ FETCH_BYTES = 64 * 1024 * 1024  # read per fetch() at most (one file always, wha
 ARCHIVE = "archive"  # <inbox>/archive/<yyyy-mm-dd>/: receipt files whose events are recorded
 QUARANTINE = "quarantine"  # <inbox>/quarantine/<yyyy-mm-dd>/: files recorded as rejected
 IDLE_WAIT = 0.5  # seconds an idle inbox poller sleeps before it looks again
+STAGING = ".cbec-staging"  # <outbox>/.cbec-staging/: written and synced, not yet handed to the DXP client
+TICKET_SEPARATOR = "~"
 
 
 class Received(NamedTuple):
@@ -38,6 +47,15 @@ class Received(NamedTuple):
     name: str
     data: bytes
     problem: str = ""
+
+
+class Staged(NamedTuple):
+    """An outgoing message kept aside until its transmission is recorded: ``ticket`` names the record
+    that decides whether it is handed over or discarded."""
+
+    ticket: str
+    name: str
+    data: bytes = b""
 
 
 def write_atomically(folder: Path, name: str, data: bytes) -> Path:
@@ -147,6 +165,10 @@ def move_aside(folder: Path, name: str, target: Path) -> Path | None:
     return dest
 
 
+def _staged_name(staged: Staged) -> str:
+    return f"{staged.ticket}{TICKET_SEPARATOR}{staged.name}"
+
+
 def seed_file_name(msg_type: str, customs_code: str, when: datetime, seq: int) -> str:
     """``CEB311Message_<10-digit code>_<yyyyMMddHHmmss>_<5 digits>.xml`` (seed 000 naming rule)."""
     return dxp_file_name(msg_type, customs_code, when, seq % 100000)
@@ -193,6 +215,54 @@ class FileDropLink:
         if len(files) > 1 and self._sync_pool is None:
             self._sync_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dxp-sync")
         write_all_atomically(self.outbox, files, self._sync_pool)
+
+    @property
+    def staging(self) -> Path:
+        return self.outbox / STAGING
+
+    def stage(self, files: Sequence[Staged]) -> None:
+        """Write and sync ``files`` where customs does not see them yet (one folder sync)."""
+        if len(files) > 1 and self._sync_pool is None:
+            self._sync_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dxp-sync")
+        write_all_atomically(self.staging, [(_staged_name(f), f.data) for f in files], self._sync_pool)
+
+    def hand_over(self, files: Sequence[Staged]) -> int:
+        """Move staged files into the outbox (an atomic rename each, one folder sync); a file no longer
+        staged (settled meanwhile) is skipped. Returns how many were handed over."""
+        moved = 0
+        for f in files:
+            try:
+                os.rename(self.staging / _staged_name(f), self.outbox / f.name)
+                moved += 1
+            except FileNotFoundError:
+                log.warning("staged %s is gone; not handed over again", f.name)
+        if moved:
+            sync_folder(self.outbox)
+        return moved
+
+    def discard(self, files: Sequence[Staged]) -> None:
+        """Remove staged files whose transmission was not recorded."""
+        for f in files:
+            (self.staging / _staged_name(f)).unlink(missing_ok=True)
+
+    def staged(self) -> list[tuple[Staged, float]]:
+        """What is staged (without its bytes) and how many seconds ago it was written."""
+        now = time.time()
+        out: list[tuple[Staged, float]] = []
+        try:
+            with os.scandir(self.staging) as entries:
+                for entry in entries:
+                    ticket, sep, name = entry.name.partition(TICKET_SEPARATOR)
+                    if entry.name.startswith(".") or not sep or not entry.is_file():
+                        continue
+                    try:
+                        age = now - entry.stat().st_mtime
+                    except FileNotFoundError:
+                        continue
+                    out.append((Staged(ticket, name), age))
+        except FileNotFoundError:
+            return []
+        return out
 
     def fetch(self) -> list[Received]:
         """Receipt files waiting in the inbox, oldest name first, at most ``FETCH_BYTES`` per call

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from cbec.customs.filedrop import Received, seed_file_name
+from cbec.customs.filedrop import Received, Staged, seed_file_name
 
 CST = timezone(timedelta(hours=8))
 RECEIPT_TYPES = ("CEB312", "CEB412", "CEB512", "CEB514", "CEB622", "CEB624", "CEB626", "CEB712", "CEB816",
@@ -52,6 +52,7 @@ class HttpGatewayLink:
         self.client = client or httpx.Client(timeout=timeout)
         self.cursors: dict[str, str] = {}
         self._seq = itertools.count(1)
+        self._staged: dict[tuple[str, str], tuple[bytes, float]] = {}
 
     def free_name(self, msg_type: str, customs_code: str, when: datetime) -> str:
         return seed_file_name(msg_type, customs_code, when, next(self._seq))
@@ -72,6 +73,32 @@ class HttpGatewayLink:
     def transmit_many(self, files: Sequence[tuple[str, bytes]]) -> None:
         for name, data in files:
             self.transmit(name, data)
+
+    def stage(self, files: Sequence[Staged]) -> None:
+        """Kept in memory: the gateway has no place to put a message aside (a crash between the record
+        and the post leaves the document unsent; the saga's receipt deadline resends it)."""
+        now = time.monotonic()
+        for f in files:
+            self._staged[(f.ticket, f.name)] = (f.data, now)
+
+    def hand_over(self, files: Sequence[Staged]) -> int:
+        posted = 0
+        for f in files:
+            held = self._staged.get((f.ticket, f.name))
+            if held is None:
+                continue
+            self.transmit(f.name, held[0])
+            del self._staged[(f.ticket, f.name)]
+            posted += 1
+        return posted
+
+    def discard(self, files: Sequence[Staged]) -> None:
+        for f in files:
+            self._staged.pop((f.ticket, f.name), None)
+
+    def staged(self) -> list[tuple[Staged, float]]:
+        now = time.monotonic()
+        return [(Staged(ticket, name), now - at) for (ticket, name), (_, at) in self._staged.items()]
 
     def fetch(self) -> list[Received]:
         """One round of receipt queries when it is due (see the class docstring; sooner: nothing)."""

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from cbec.customs.filedrop import Received
+from cbec.customs.filedrop import Received, Staged
 
 
 @runtime_checkable
@@ -25,6 +25,22 @@ class Transport(Protocol):
 
     def transmit_many(self, files: Sequence[tuple[str, bytes]]) -> None:
         """Hand several DxpMsgs (name, bytes) to customs; raise if one was not accepted."""
+        ...
+
+    def stage(self, files: Sequence[Staged]) -> None:
+        """Keep outgoing messages aside, not yet visible to customs, while their transmission is recorded."""
+        ...
+
+    def hand_over(self, files: Sequence[Staged]) -> int:
+        """Give staged messages to customs (one no longer staged is skipped); how many were given."""
+        ...
+
+    def discard(self, files: Sequence[Staged]) -> None:
+        """Drop staged messages whose transmission was not recorded."""
+        ...
+
+    def staged(self) -> list[tuple[Staged, float]]:
+        """The staged messages (bytes left out) and their age in seconds."""
         ...
 
     def fetch(self) -> list[Received]:

@@ -154,3 +154,66 @@ def test_a_batch_whose_commit_fails_writes_no_file_and_is_redone_one_by_one(link
         link.sign_result(_result(n))
     link.bus.drain()
     assert not failures and len(link.sent()) == 4 and len(link.events(TRANSMITTED)) == 4
+
+
+def test_a_batch_whose_commit_landed_but_was_reported_lost_still_sends_each_file_once(link: Link) -> None:
+    """The database restarts during COMMIT: the transaction is durable but the client sees an error.
+    The redo finds every transmission recorded, so the staged files are handed over, not forgotten."""
+    append_batch = link.store.append_batch
+    failures = [ConnectionError("server closed the connection during COMMIT")]
+
+    def lost_answer_once(appends: Sequence[Append], **kwargs: Any) -> list[int]:
+        ids = append_batch(appends, **kwargs)
+        if failures and len(appends) > 2:
+            assert link.sent() == []  # nothing visible to customs before the commit's answer
+            raise failures.pop()
+        return ids
+
+    link.store.append_batch = lost_answer_once  # type: ignore[method-assign]
+    for n in range(1, 5):
+        link.sign_result(_result(n))
+    link.bus.drain()
+    assert not failures
+    transmitted = link.events(TRANSMITTED)
+    assert len(transmitted) == 4
+    assert sorted(p.name for p in link.sent()) == sorted(t["file_name"] for t in transmitted)
+    assert link.link.staged() == []
+
+
+def test_a_link_killed_between_the_commit_and_the_hand_over_hands_the_files_over_after_restart(
+        tmp_path: Path) -> None:
+    first = Link(tmp_path)
+
+    def killed(files: Sequence[Any]) -> int:
+        raise SystemExit("kill -9")
+
+    first.link.hand_over = killed  # type: ignore[method-assign]
+    for n in range(1, 4):
+        first.sign_result(_result(n))
+    with pytest.raises(SystemExit):
+        first.bus.drain()
+    assert first.sent() == [] and len(first.events(TRANSMITTED)) == 3
+    first.store.close()
+
+    restarted = Link(tmp_path)
+    stray = tmp_path / "outbox" / ".cbec-staging" / f"{uuid.uuid4()}~CEB311Message_stray.xml"
+    stray.write_bytes(b"<staged by a transaction that never committed/>")
+    app = restarted.service.app
+    assert app.settle_staged(grace=0) == 3  # recorded: handed over; the stray one: discarded
+    assert len(restarted.sent()) == 3 and restarted.link.staged() == []
+    assert app.settle_staged(grace=0) == 0
+    restarted.store.close()
+
+
+def test_a_file_another_process_staged_moments_ago_is_left_to_it(link: Link) -> None:
+    """A replica on the same outbox may be between staging and committing: its files are settled by
+    others only once older than the grace period."""
+    ticket = str(uuid.uuid4())
+    staging = link.link.staging
+    staging.mkdir(parents=True, exist_ok=True)
+    (staging / f"{ticket}~CEB311Message_other.xml").write_bytes(b"<x/>")
+    app = link.service.app
+    app.settle_staged()  # default grace
+    assert [s.ticket for s, _ in link.link.staged()] == [ticket]
+    app.settle_staged(grace=0)
+    assert link.link.staged() == []
