@@ -92,9 +92,17 @@ class Receipt:
     time: str
     info: str
     receipt_type: str = ""
+    duplicate: bool = False  # a duplicate-key answer to a resend: the original is at customs
+
+    @property
+    def code(self) -> int:
+        """What the receipt means for progress: a duplicate-key answer to a resend counts as accepted."""
+        return statuses.ACCEPTED if self.duplicate else self.status
 
     @property
     def label(self) -> str:
+        if self.duplicate:
+            return statuses.accepted_earlier(self.status)
         if self.receipt_type == FORMAT_ERROR:
             return statuses.label(abs(self.status), self.receipt_type)
         return statuses.label(self.status)
@@ -123,6 +131,7 @@ class Doc:
     published_reason: str = ""  # and the reason told with it
     intake_errors: list[dict[str, str]] = field(default_factory=list)
     members: list[str] = field(default_factory=list)  # entry lists: the waybill numbers inside
+    original_unanswered: bool = False  # accepted earlier, yet no receipt of the original ever arrived
 
     latest: Receipt | None = None  # statuses.current(receipts), kept as receipts change (read very often)
 
@@ -133,7 +142,16 @@ class Doc:
     @property
     def status_code(self) -> int | None:
         current = self.current
-        return current.status if current else None
+        return current.code if current else None
+
+    @property
+    def accepted_earlier(self) -> bool:
+        return self.latest is not None and self.latest.duplicate
+
+    @property
+    def status_code_raw(self) -> int | None:
+        """The current receipt's own code (a duplicate-key answer keeps its negative code here)."""
+        return self.latest.status if self.latest is not None else None
 
     @property
     def rejected(self) -> bool:
@@ -239,6 +257,7 @@ class Clearance:
             doc.phase = "received"
             doc.sender = str(fields.get("sender") or doc.sender)
             doc.resends, doc.alerted, doc.progress_at, doc.intake_errors = 0, False, "", []
+            doc.original_unanswered = False
         elif issubclass(payload, DocumentRefused):
             if doc.phase in ("new", "refused") or fields.get("refusesDocument"):
                 doc.phase = "refused"
@@ -267,9 +286,12 @@ class Clearance:
             receipt_type = str(fields.get("receiptType") or "")
             if receipt_type == FORMAT_ERROR:
                 status = -abs(status) or -1  # a DXP transport code (0001 format, 1001 signature …): a failure
+            duplicate = doc.resends > 0 and statuses.is_duplicate_key(status, receipt_type)
             receipt = Receipt(status, str(fields.get("returnTime") or ""), str(fields.get("returnInfo") or ""),
-                              receipt_type)
+                              receipt_type, duplicate)
             if not any((r.status, r.time) == (receipt.status, receipt.time) for r in doc.receipts + doc.history):
+                if duplicate and not any(not r.duplicate for r in doc.receipts):
+                    doc.original_unanswered = True
                 doc.receipts.append(receipt)
                 doc.latest = statuses.current(doc.receipts)
             doc.progress_at = data["at"]
@@ -440,9 +462,16 @@ def decide(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
                                 "tenant": doc.sender, "businessKey": doc.business_key, "at": at.isoformat(),
                                 "reason": f"signing {doc.doc_type} failed: the enterprise's key or certificate"
                                           " needs attention"})
+        if doc.original_unanswered and not doc.alerted:
+            emit(ALERT_RAISED, _alert(state, doc, at, f"customs answered the resent {doc.doc_type} with "
+                                      f"{doc.status_code_raw} (already declared), but no receipt of the original "
+                                      "ever arrived: check the document at customs"))
         if _awaiting_receipt(doc, policy) and not doc.alerted:
             due = datetime.fromisoformat(doc.progress_at) + policy.receipt_timeout
-            if at >= due:
+            if at >= due and doc.accepted_earlier:  # customs holds it: another resend would be answered the same
+                emit(ALERT_RAISED, _alert(state, doc, at, f"{doc.doc_type} was accepted earlier, but customs "
+                                          f"sent no further receipt within {policy.receipt_timeout}"))
+            elif at >= due:
                 if doc.resends < policy.max_resends:
                     emit(RESEND_ISSUED, {**_command(state, doc, f"resend{doc.resends + 1}"),
                                          "attempt": doc.resends + 1, "at": at.isoformat()})
@@ -507,6 +536,11 @@ def _waybill_sender_clash(state: Clearance) -> dict[str, str] | None:
     return {"code": "CBEC-TENANCY-DISTINCT", "path": "LogisticsHead.logisticsCode", "rule": "seed 004 §六.2",
             "message": f"the waybill comes from the enterprise that sent the {' and '.join(same)}: order, payment"
                        " and waybill must come from three different enterprises"}
+
+
+def _alert(state: Clearance, doc: Doc, at: datetime, reason: str) -> dict[str, Any]:
+    return {"clearanceKey": state.key, "kind": doc.kind, "docType": doc.doc_type, "tenant": doc.sender,
+            "businessKey": doc.business_key, "at": at.isoformat(), "reason": reason}
 
 
 def _command(state: Clearance, doc: Doc, what: str) -> dict[str, Any]:

@@ -58,6 +58,7 @@ class Declaration:
     waiting_for: list[str] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     release_request_id: str = ""
+    releases: int = 0  # of the current version: a second one is a resend
     file_name: str = ""
     receipts: list[Receipt] = field(default_factory=list)
 
@@ -91,6 +92,7 @@ class Declaration:
             self.links = Links.from_dict(data.get("links") or {})
             self.errors = []
             self.superseded = len(self.receipts)
+            self.releases = 0
         elif event_type == REFUSED:
             # A refused command leaves a stored document alone, unless the saga refuses the document itself.
             if self.phase in ("new", "refused", "withdrawn") or data.get("refusesDocument"):
@@ -108,6 +110,7 @@ class Declaration:
             self.waiting_for = []
             self.release_request_id = data["requestId"]
             self.ever_released = True
+            self.releases += 1
         elif event_type == SIGNED:
             self.phase = "signed"
         elif event_type == SIGNING_FAILED:
@@ -136,9 +139,18 @@ class Declaration:
         return any(r.identity() == receipt.identity() for r in self.receipts)
 
     @property
+    def accepted_earlier(self) -> bool:
+        """Customs answered a resend with its duplicate-key code: the original reached it (its receipt was lost)."""
+        current = self.current_receipt
+        return self.releases > 1 and current is not None and statuses.is_duplicate_key(current.status,
+                                                                                       current.receipt_type)
+
+    @property
     def status(self) -> str:
         """The document's status in the platform's one vocabulary (:mod:`cbec.declaration.statuses`)."""
         current = self.current_receipt
+        if current is not None and self.accepted_earlier:
+            return statuses.accepted_earlier(current.status)
         if current is not None:
             return statuses.document_status(self.phase, current.status, current.receipt_type)
         return statuses.document_status(self.phase)
@@ -154,7 +166,8 @@ class Declaration:
     @property
     def rejected(self) -> bool:
         current = self.current_receipt
-        return current is not None and statuses.is_rejection(current.status, current.receipt_type)
+        return current is not None and statuses.is_rejection(current.status, current.receipt_type) \
+            and not self.accepted_earlier
 
     @property
     def status_code(self) -> int | None:

@@ -34,6 +34,19 @@ LABELS: dict[int, str] = {
 }
 
 REJECTED = frozenset({100})
+ACCEPTED = 120
+
+# Customs' "this key is already declared" codes (ceb-formats §4.1). Answering a resend, they mean the
+# original transmission reached customs (its receipt was lost): the document was accepted earlier.
+DUPLICATE_KEY = frozenset({
+    -301010,  # order: the same order number exists
+    -401007, -401008,  # payment: duplicate / already declared
+    -504012, -504015, -504016,  # waybill: exists / duplicate / already declared
+    -505012,  # waybill status exists
+    -621004,  # list already declared
+    -623009,  # cancel already declared
+    -800003,  # entry list already exists
+})
 
 # A CEB900 answers a transmission customs could not read; its returnStatus is a DXP code (0002, 1001 …).
 FORMAT_ERROR = "CEB900"
@@ -90,6 +103,15 @@ def document_status(phase: str, receipt_code: int | None = None, receipt_type: s
 def waiting_reason(waiting: Sequence[str]) -> str:
     """Why a held document waits (the saga's words): ``waiting for order and payment``."""
     return "waiting for " + " and ".join(waiting) if waiting else ""
+
+
+def is_duplicate_key(code: int, receipt_type: str = "") -> bool:
+    return receipt_type != FORMAT_ERROR and code in DUPLICATE_KEY
+
+
+def accepted_earlier(code: int) -> str:
+    """The status of a resent document customs answered with a duplicate-key code."""
+    return f"accepted earlier ({code})"
 
 
 def is_rejection(code: int, receipt_type: str = "") -> bool:

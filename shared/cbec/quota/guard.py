@@ -112,6 +112,7 @@ class QuotaGuard:
             elif (
                 event_type == lc.RECEIPT_RECORDED
                 and statuses.is_rejection(int(data["returnStatus"]), str(data.get("receiptType", "")))
+                and not statuses.is_duplicate_key(int(data["returnStatus"]), str(data.get("receiptType", "")))
                 or event_type == lc.WITHDRAWN
                 or event_type == lc.REFUSED
                 and data.get("refusesDocument")

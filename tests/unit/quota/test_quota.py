@@ -186,3 +186,17 @@ def test_a_list_withdrawn_before_release_gives_its_amount_back() -> None:
     doc["InventoryHead"]["appType"] = "3"
     assert inventory.declare(doc).status == "withdrawn"
     assert inventory.declare(a_list(2, "1000")).result == "accepted"
+
+
+def test_a_list_answered_already_declared_keeps_its_reservation_and_reads_accepted_earlier() -> None:
+    """-621004 after a resend means customs holds the original list: its amount stays counted."""
+    inventory = Inventory(quota_annual_limit="1000")
+    resent = a_list(1, "600")
+    inventory.declare(resent)
+    key = INVENTORY.business_key(resent)
+    inventory.app.release("CEB621", key)
+    inventory.app.resend("CEB621", key)  # the original's receipts were lost
+    inventory.receipt(resent, -621004)
+    state = inventory.app.load(INVENTORY, INVENTORY.stream_id(key))
+    assert state.status == "accepted earlier (-621004)" and not state.rejected
+    assert inventory.declare(a_list(2, "400.01")).errors[0].code == "-621018"

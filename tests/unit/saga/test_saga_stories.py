@@ -346,3 +346,40 @@ def test_the_warehouse_that_declared_the_list_reports_the_goods_leaving_on_its_o
     clearance.declare("cancel")
     [refusal] = clearance.commands("RefuseDocument", "cancel")
     assert refusal.errors[0].code == "-623005"
+
+
+def test_a_resend_answered_already_declared_reads_accepted_earlier_and_lets_the_clearance_go_on() -> None:
+    """The order's 120 was lost; the resend is answered -301010 (the same order number exists): the
+    original reached customs, so the order counts as accepted, with both receipts, and no alert."""
+    clearance = Story(timeout=30)
+    for what in ("order", "payment", "waybill"):
+        clearance.declare(what)
+    clearance.customs_accepts("payment")
+    clearance.customs("order", 2)  # the 120 is lost
+    clearance.later(30)
+    assert len(clearance.commands("ResendDocument", "order")) == 1
+    clearance.customs("order", -301010, info="订单编号重复")
+    assert clearance.status_of("order") == "accepted earlier (-301010)"
+    assert clearance.released("waybill")
+    order = clearance.saga.view(clearance.key)["documents"]["order"]
+    assert [r["returnStatus"] for r in order["receipts"]] == [2, -301010] and order["statusCode"] == 120
+    assert not [m for m in clearance.status_messages() if m.type == "ClearanceAlert"]
+    assert not [m for m in clearance.status_messages() if m.doc_type == "CEB311" and (m.status_code or 0) < 0]
+
+
+def test_an_already_declared_answer_without_any_receipt_of_the_original_raises_one_alert() -> None:
+    clearance = Story(timeout=30)
+    clearance.declare("order")
+    clearance.later(30)  # no receipt at all: resent
+    clearance.customs("order", -301010)
+    clearance.later(30)
+    assert clearance.status_of("order") == "accepted earlier (-301010)"
+    alerts = [m for m in clearance.status_messages() if m.type == "ClearanceAlert"]
+    assert len(alerts) == 1 and "no receipt of the original" in alerts[0].reason
+
+
+def test_already_declared_for_a_first_transmission_is_a_rejection(clearance: Story) -> None:
+    """Not a resend: the same order number was declared by someone, not by this transmission."""
+    clearance.declare("order")
+    clearance.customs("order", -301010)
+    assert clearance.status_of("order") == "customs error (-301010)"
