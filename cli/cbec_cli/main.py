@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cbec_cli import ceb_commands, demo, dlq, kafka_acls, run, stack
+from cbec_cli import ceb_commands, demo, dlq, kafka_acls, run, sign_commands, stack
 
 app = typer.Typer(help="cbec: cross-border e-commerce declarations to China Customs.", no_args_is_help=True)
 
@@ -19,6 +19,7 @@ demo.register(app)
 run.register(app)
 stack.register(app)
 ceb_commands.register(app)
+sign_commands.register(app)
 kafka_acls.register(app)
 dlq.register(app)
 

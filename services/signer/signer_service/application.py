@@ -19,7 +19,7 @@ from cbec.contracts.signing import ContractError, SignRequest, SignResult
 from cbec.signing.keys import BackendUnavailable
 from cbec.signing.pool import KeyPool, PoolStats
 from cbec.signing.registry import CertificateRegistry
-from cbec.signing.xmldsig import SigningError, VerifyResult, parse, verify_document
+from cbec.signing.xmldsig import SELF_CHECK, SigningError, VerifyResult, parse, verify_document
 
 from signer_service.metrics import SignerMetrics
 
@@ -116,6 +116,8 @@ class SignerApp:
             self.metrics.record_error(BACKEND_UNAVAILABLE)
             return SignResult.failure(request, BACKEND_UNAVAILABLE, str(exc))  # not cached: retryable
         except SigningError as exc:
+            if exc.code == SELF_CHECK:  # our own output failed verification: a bug or a faulty key backend
+                log.error("signer: request %s: %s", request.request_id, exc)
             result = SignResult.failure(request, exc.code, str(exc))
             self.metrics.record_error(exc.code)
         except (ContractError, ValueError) as exc:

@@ -39,7 +39,8 @@ class CertificateError(ValueError):
 @dataclass(frozen=True, slots=True)
 class CertificateInfo:
     der: bytes
-    serial_hex: str
+    serial_hex: str  # the KeyName as the E-Port writes it (see :func:`key_name`)
+    serial_number: int
     algorithm: Algorithm
     not_before: datetime
     not_after: datetime
@@ -86,9 +87,32 @@ def _load(cert: bytes) -> ax509.Certificate:
     return parsed
 
 
+def key_name(serial: int) -> str:
+    """A certificate serial as the E-Port client writes ``ds:KeyName``: its bytes in lowercase hex.
+
+    The serial's minimal big-endian bytes, two digits each, so the text always has even length and
+    keeps a leading zero nibble: ``0x1691fe9`` → ``01691fe9``, an SM2 card's ``03000000000cde6f``.
+    """
+    if serial < 0:  # not allowed by RFC 5280, but seen in broken certificates: its two's complement
+        return serial.to_bytes((serial.bit_length() + 8) // 8, "big", signed=True).hex()
+    return serial.to_bytes(max(1, (serial.bit_length() + 7) // 8), "big").hex()
+
+
+def serial_from_key_name(text: str | None) -> int | None:
+    """The serial a ``KeyName`` names, read as a hex number (any case, odd length, leading zeros);
+    ``None`` when the text is not hex (then it names no serial)."""
+    digits = (text or "").strip()
+    if not digits or len(digits) > 128 or any(c not in _HEX_DIGITS for c in digits):
+        return None
+    return int(digits, 16)
+
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def certificate_serial_hex(cert: bytes) -> str:
-    """Serial number as lowercase hex without leading zeros (the CEB ``KeyName``)."""
-    return format(_load(cert).serial_number, "x")
+    """The certificate's serial as the CEB ``KeyName`` (E-Port form, see :func:`key_name`)."""
+    return key_name(_load(cert).serial_number)
 
 
 def certificate_spki(cert: bytes) -> bytes:
@@ -118,7 +142,8 @@ def certificate_info(cert: bytes) -> CertificateInfo:
                 holder = str(attr["value"].native)
     return CertificateInfo(
         der=parsed.dump(),
-        serial_hex=format(parsed.serial_number, "x"),
+        serial_hex=key_name(parsed.serial_number),
+        serial_number=parsed.serial_number,
         algorithm=_algorithm(tbs["subject_public_key_info"]),
         not_before=tbs["validity"]["not_before"].native,
         not_after=tbs["validity"]["not_after"].native,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
@@ -79,21 +81,47 @@ class SoftwareRSAKey:
 def verify_signature(algorithm: Algorithm, certificate: bytes, data: bytes, signature: bytes) -> bool:
     """Check ``signature`` over ``data`` with the certificate's public key under ``algorithm``."""
     der = certificate_der_from_pem_or_der(certificate)
-    if algorithm == "SM2":
-        from cbec.signing.sm2 import sm2_verify
+    try:
+        # A certificate from a hostile document may be large: only ordinary ones are kept.
+        check = _public_verifier(algorithm, der) if len(der) <= 16_384 else _public_verifier.__wrapped__(algorithm, der)
+    except (ValueError, TypeError, Exception):  # unreadable or unsupported keys never verify
+        return False
+    return check(data, signature)
 
-        return sm2_verify(der, data, signature)
-    try:
-        public = serialization.load_der_public_key(certificate_spki(der))
-    except (ValueError, TypeError, Exception):  # unsupported keys (SM2) raise UnsupportedAlgorithm
-        return False
+
+@functools.lru_cache(maxsize=256)
+def _public_verifier(algorithm: Algorithm, certificate_der: bytes) -> Callable[[bytes, bytes], bool]:
+    """A verifier bound to the certificate's public key, loaded once: every signed message is checked
+    before it leaves the signer, so loading the key per call would cost throughput."""
+    if algorithm == "SM2":
+        from cbec.signing import _libcrypto as lc
+        from cbec.signing.sm2 import DEFAULT_SM2_ID, rs_to_der
+
+        sm2_key = lc.load_certificate_public_key(certificate_der)
+        if not sm2_key.is_sm2():
+            return lambda data, signature: False
+
+        def sm2(data: bytes, signature: bytes) -> bool:
+            try:
+                der = rs_to_der(signature) if len(signature) == 64 else signature
+                return lc.sm2_verify_der(sm2_key, data, der, DEFAULT_SM2_ID)
+            except (ValueError, lc.OpenSSLError):
+                return False
+
+        return sm2
+    public = serialization.load_der_public_key(certificate_spki(certificate_der))
     if not isinstance(public, rsa.RSAPublicKey):
-        return False
-    try:
-        public.verify(signature, data, padding.PKCS1v15(), hashes.SHA1())
-    except InvalidSignature:
-        return False
-    return True
+        return lambda data, signature: False
+    rsa_key = public
+
+    def rsa_sha1(data: bytes, signature: bytes) -> bool:
+        try:
+            rsa_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA1())
+        except InvalidSignature:
+            return False
+        return True
+
+    return rsa_sha1
 
 
 def load_software_key(key_pem: bytes, cert: bytes, password: bytes | None = None) -> SigningKey:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from cbec.signing.certs import CertificateError, certificate_info
+from cbec.signing.certs import CertificateError, certificate_info, serial_from_key_name
 from cbec.signing.keys import Algorithm, SigningKey, verify_signature
 from cbec.signing.profiles import (
     C14N,
@@ -132,20 +132,143 @@ def sign_document(xml: bytes, key: SigningKey, profile: str = DEFAULT_PROFILE) -
 
 
 def sign_tree(tree: etree._ElementTree, key: SigningKey, profile: str = DEFAULT_PROFILE) -> bytes:
-    """:func:`sign_document` on an already parsed document (which is modified in place)."""
-    prof = get_profile(profile)
+    """:func:`sign_document` on an already parsed document (which is modified in place).
+
+    The returned bytes are the ones to transmit, and they are verified before they are returned
+    (:func:`check_outbound`): output that would not verify is a :class:`SigningError`
+    (``CBEC-SIG-SELFCHECK``), never returned.
+    """
+    out, sent = _sign(tree, key, get_profile(profile))
+    check_outbound(out, sent, check_value=_VALUE_CHECKS.due(sent))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What the signer canonicalised and wrote; the outbound bytes must carry exactly this."""
+
+    profile: SigningProfile
+    algorithm: Algorithm
+    certificate_der: bytes
+    certificate_text: str
+    key_name: str
+    document_c14n: bytes
+    signed_input: bytes
+    signature: bytes
+    signature_text: str
+
+
+def _sign(tree: etree._ElementTree, key: SigningKey, prof: SigningProfile) -> tuple[bytes, Sent]:
+    """Sign in place and serialise once; the bytes returned are the document to transmit."""
     root = tree.getroot()
     kind = root_kind(etree.QName(root).localname)
     for old in _root_signatures(root):
         _remove_keep_tail(old)
-    digest = prof.digest(key.algorithm)
-    digest_value = base64.b64encode(digest(_document_c14n(tree, prof.document_with_comments))).decode()
+    document = _document_c14n(tree, prof.document_with_comments)
+    digest_value = base64.b64encode(prof.digest(key.algorithm)(document)).decode()
 
     sig = _insert_signature(root, kind, _template(prof, key))
     sig[0][2][2].text = digest_value  # SignedInfo/Reference/DigestValue
-    signature_value = base64.b64encode(key.sign(_signed_bytes(prof, sig[0], digest_value))).decode()
-    sig[1].text = signature_value  # SignatureValue
-    return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+    signed_input = _signed_bytes(prof, sig[0], digest_value)
+    signature = key.sign(signed_input)
+    signature_text = sig[1].text = base64.b64encode(signature).decode()  # SignatureValue
+    out = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+    certificate_text = sig[2][1][0].text or ""  # KeyInfo/X509Data/X509Certificate
+    sent = Sent(
+        prof,
+        key.algorithm,
+        key.certificate_der,
+        certificate_text,
+        key.serial_hex,
+        document,
+        signed_input,
+        signature,
+        signature_text,
+    )
+    return out, sent
+
+
+SELF_CHECK = "CBEC-SIG-SELFCHECK"
+
+
+class _ValueChecks:
+    """When the signature value itself is verified before output (see :func:`check_outbound`).
+
+    RSA verification is cheap (~20 µs) and always done. SM2 verification costs as much as signing
+    (~350 µs, it would halve the signer's throughput), so it is done on the first signature of each
+    certificate in the process and then on every ``every``-th: a key that does not match its
+    certificate, a wrong SM2 user id or an HSM that silently signs ECDSA is systematic and is
+    caught on the first message. A software key is checked against its certificate when loaded.
+    """
+
+    def __init__(self, every: int = 64) -> None:
+        self._every = every
+        self._counts: dict[bytes, int] = {}
+        self._lock = threading.Lock()
+
+    def due(self, sent: Sent) -> bool:
+        if sent.algorithm == "RSA":
+            return True
+        with self._lock:
+            n = self._counts.get(sent.certificate_der, 0)
+            if len(self._counts) > 4096:
+                self._counts.clear()
+            self._counts[sent.certificate_der] = n + 1
+        return n % self._every == 0
+
+
+_VALUE_CHECKS = _ValueChecks()
+
+
+def check_outbound(out: bytes, sent: Sent, *, check_value: bool = True) -> None:
+    """Verify ``out``, the exact bytes to transmit, against what was signed; raise if they differ.
+
+    Re-parses the bytes (nothing shared with the signing tree) and checks that the canonical
+    document without its signature is the one digested, that the signed input (canonical SignedInfo
+    or the DigestValue text) is byte for byte the one the key signed, and that SignatureValue, KeyName
+    and certificate are the ones written: so any serialisation that changes what a verifier sees is
+    caught. With ``check_value`` the signature value is verified with the certificate's public key too.
+    """
+
+    def refuse(what: str) -> SigningError:
+        return SigningError(SELF_CHECK, f"signed output does not verify ({what}); nothing was sent")
+
+    try:
+        tree = parse(out)
+    except SigningError as exc:
+        raise refuse(str(exc)) from None
+    sigs = _root_signatures(tree.getroot())
+    if len(sigs) != 1:
+        raise refuse(f"{len(sigs)} ds:Signature elements under the root")
+    sig = sigs[0]
+    prof = sent.profile
+    if prof.signed_input == "digest_value":
+        signed_input = (sig.findtext(_DIGEST_VALUE) or "").encode("ascii")
+    else:
+        signed_info = sig.find(f"{{{DS_NS}}}SignedInfo")
+        if signed_info is None:
+            raise refuse("no SignedInfo")
+        signed_input = etree.tostring(signed_info, method="c14n", exclusive=False, with_comments=False)
+    if signed_input != sent.signed_input:
+        raise refuse("the signed input changed in serialisation")
+    if sig.findtext(_KEY_NAME) != sent.key_name:
+        raise refuse("KeyName changed in serialisation")
+    # Compared as the text written (equal text, equal bytes; base64 decoding would cost more).
+    if sig.findtext(_CERTIFICATE) != sent.certificate_text:
+        raise refuse("X509Certificate changed in serialisation")
+    if sig.findtext(f"{{{DS_NS}}}SignatureValue") != sent.signature_text:
+        raise refuse("SignatureValue changed in serialisation")
+    _remove_keep_tail(sig)
+    # The digest is a function of these bytes: equal bytes, equal DigestValue (no need to rehash).
+    if _document_c14n(tree, prof.document_with_comments) != sent.document_c14n:
+        raise refuse("the document changed in serialisation: its digest no longer matches")
+    if check_value and not verify_signature(sent.algorithm, sent.certificate_der, sent.signed_input, sent.signature):
+        raise refuse("SignatureValue does not verify with the certificate: the key does not match it")
+
+
+_CERTIFICATE = f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data/{{{DS_NS}}}X509Certificate"
+_DIGEST_VALUE = f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}Reference/{{{DS_NS}}}DigestValue"
+_KEY_NAME = f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}KeyName"
 
 
 _TEMPLATES = threading.local()  # lxml trees are not shared between threads
@@ -275,8 +398,6 @@ def verify_document(
     except (binascii.Error, ValueError, CertificateError) as exc:
         return _fail("CBEC-SIG-CERT", f"embedded certificate is unreadable: {exc}")
     who = (info.serial_hex, info.algorithm)
-    if key_name_el is not None and (key_name_el.text or "").strip().lower() != info.serial_hex:
-        return _fail("CBEC-SIG-KEYNAME", "KeyName does not match the certificate serial", *who)
     if trusted is not None and cert_der not in trusted:
         return _fail("CBEC-SIG-CERT-UNTRUSTED", "certificate is not trusted", *who)
     when = at or datetime.now(UTC)
@@ -323,5 +444,37 @@ def verify_document(
         if not verify_signature(algorithm, cert_der, data, signature):
             last = _fail("CBEC-SIG-INVALID", "SignatureValue does not verify with the embedded certificate", *who)
             continue
+        if key_name_el is not None and (finding := key_name_finding(key_name_el.text, info.serial_hex)):
+            return VerifyResult(False, finding[1], finding[0], info.serial_hex, info.algorithm, prof.name)
         return VerifyResult(True, "signature valid", "OK", info.serial_hex, info.algorithm, prof.name)
     return last
+
+
+KEYNAME_LEGACY = "CBEC-SIG-KEYNAME-LEGACY"
+KEYNAME_MISMATCH = "CBEC-SIG-KEYNAME"
+
+
+def key_name_finding(text: str | None, serial_hex: str) -> tuple[str, str] | None:
+    """Why a ``KeyName`` does not name the certificate (serial ``serial_hex``), or ``None`` if it does.
+
+    Serials compare as numbers, so ``1691FE9``, ``01691fe9`` and ``001691fe9`` all name
+    ``01691fe9``. Checked only once the digest and signature value verified, so the finding says
+    that content and signature are good and only the KeyName is wrong. It is an error: SPEC18 §6
+    requires ``KeyName`` to hold the certificate serial (ceb-formats §5.1). Placeholders of up to
+    four hex digits (``0001``, as in the 2022 samples and pre-2022 clients) or non-hex text get
+    ``CBEC-SIG-KEYNAME-LEGACY``; a longer hex number (another certificate's serial) gets
+    ``CBEC-SIG-KEYNAME``.
+    """
+    named = serial_from_key_name(text)
+    if named is not None and named == int(serial_hex, 16):
+        return None
+    shown = (text or "").strip()[:40]
+    if named is None or len(shown) <= 4:
+        return KEYNAME_LEGACY, (
+            f"digest and signature valid, but KeyName {shown!r} is an old-style placeholder, not the "
+            f"certificate serial {serial_hex} (the E-Port writes the serial since 2022)"
+        )
+    return KEYNAME_MISMATCH, (
+        f"digest and signature valid, but KeyName {shown} names another certificate than the embedded "
+        f"one (serial {serial_hex})"
+    )
