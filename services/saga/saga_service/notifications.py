@@ -153,6 +153,8 @@ class Notifier:
         self.events = events  # where parked notifications are dead-lettered (None: not)
         self._wait = wait_exponential(multiplier=backoff.total_seconds(), max=max_backoff.total_seconds())
         self.metrics = Metrics(meter_provider, store.states)
+        self._lock = threading.Lock()
+        self._next_due: datetime | None = None
         self.wakeup = threading.Event()
         self.pacer = Paced(self.poll, self.idle, self.wakeup)
         self.pruner = Paced(self.prune, lambda: self.prune_every)
@@ -184,7 +186,7 @@ class Notifier:
             return False
         self.metrics.queued.add(1, {"tenant": status.tenant})
         if push:
-            self.wakeup.set()
+            self._expect(self.clock.now())
         return True
 
     def replay(self, statuses: Sequence[StatusMessage], *, tag: str | None = None) -> int:
@@ -203,15 +205,26 @@ class Notifier:
                     attempted += self._drain(tenant, now)
                 finally:
                     self.store.release(tenant)
+        next_due = self.store.next_due()  # read here, in the round, so a failing database fails a round
+        with self._lock:
+            self._next_due = next_due
         return attempted
 
     def idle(self) -> float:
-        """How long the pusher may sleep: until the earliest probe or claim it knows of, at most ``max_idle``
-        (a notification stored here wakes it; one stored by another replica is seen within ``max_idle``)."""
-        due = self.store.next_due()
+        """How long the pusher may sleep: until the earliest probe or claim the last round saw, at most
+        ``max_idle`` (a notification stored here wakes it; one stored by another replica, or an unblock
+        from the CLI, is seen within ``max_idle``)."""
+        with self._lock:
+            due = self._next_due
         if due is None:
             return self.max_idle
         return min(self.max_idle, max(0.0, (due - self.clock.now()).total_seconds()))
+
+    def _expect(self, due: datetime) -> None:
+        with self._lock:
+            if self._next_due is None or due < self._next_due:
+                self._next_due = due
+        self.wakeup.set()
 
     def _drain(self, tenant: str, now: datetime) -> int:
         attempted = 0
@@ -293,7 +306,7 @@ class Notifier:
         done = self.store.unblock(tenant)
         if done:
             log.info("notifications: tenant %s unblocked by an operator", tenant)
-            self.wakeup.set()
+            self._expect(self.clock.now())
         return done
 
     # -- pull ----------------------------------------------------------------------------------------
