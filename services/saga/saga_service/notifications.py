@@ -10,7 +10,8 @@ Push, per tenant, oldest first:
   probe, after a backoff that grows with each failed probe (``backoff`` doubling up to
   ``max_backoff``). The probe's 2xx unblocks the tenant and its queue drains in order; an operator
   may unblock it at once (:meth:`Notifier.unblock`, ``cbec notifications unblock``).
-* Any other 4xx, a redirect, or a callback address the guard refuses: the callback answered, and
+* Any other 4xx, a redirect, or a callback address the guard refuses (a name that does not resolve
+  counts as down, not refused): the callback answered, and
   retrying this one cannot help. The notification is **parked** (state ``failed``, still pulled,
   counted, and dead-lettered to ``cbec.dlq.webhooks``) and the next one goes on; a blocked tenant
   is unblocked, since its endpoint is up.
@@ -43,7 +44,7 @@ from cbec.clock import Clock, SystemClock
 from cbec.contracts.base import ContractError
 from cbec.contracts.dead_letter import WebhookDeadLetter
 from cbec.contracts.status import StatusMessage
-from cbec.net.callbacks import CallbackRefused
+from cbec.net.callbacks import CallbackRefused, Unresolvable
 from cbec.runtime import Paced
 from cbec.store.errors import ConcurrencyError
 from cbec.store.event_store import EventStore
@@ -275,6 +276,8 @@ class Notifier:
                        "X-Cbec-Message-Id": item.event_id, "X-Cbec-Delivery-Id": item.notification_id,
                        NOTIFICATION_HEADER: item.notification_id, CORRELATION_HEADER: item.correlation_id}
             code = self.post(url, body, headers)
+        except Unresolvable as exc:  # the name does not resolve now: down, like a refused connection
+            return Outcome.RETRY, str(exc)
         except CallbackRefused as exc:  # the destination is not allowed: retrying cannot help
             return Outcome.PARK, f"refused: {exc}"
         except LookupError as exc:  # no HMAC key: a configuration to fix, then the probe goes through

@@ -269,3 +269,37 @@ def test_metrics_count_per_tenant(tmp_path: Path) -> None:
     assert points[("cbec.notifications.backlog", PUSHED)] == 2
     assert points[("cbec.notifications.blocked", PUSHED)] == 1
     assert points[("cbec.notifications.blocked", PULLING)] == 0
+
+
+def test_a_refused_address_is_parked_but_a_name_that_does_not_resolve_blocks(tmp_path: Path) -> None:
+    import socket
+
+    from cbec.net.callbacks import CallbackGuard
+
+    answers: dict[str, list[str]] = {"platform.example": ["10.0.0.7"]}  # rebound to a private address
+
+    def dns(host: str, port: int) -> list[str]:
+        if host not in answers:
+            raise socket.gaierror("Name or service not known")
+        return answers[host]
+
+    def wire(url: str, body: bytes, headers: dict[str, str], server_name: str) -> int:
+        return 204
+
+    clock = FakeClock(START)
+    events = EventStore.open(database(tmp_path), schema="saga", name="saga")
+    notes = Notifier(NotificationStore.beside(events), TENANTS, lambda code: b"secret", clock=clock,
+                     post=webhooks.guarded_post(CallbackGuard(production=True, resolver=dns), send=wire))
+    notes.add(status(1))
+    notes.poll()
+    [state] = notes.count(PUSHED)
+    assert state.failed == 1 and not state.blocked and state.queued == 0
+    answers.clear()
+    notes.add(status(2))
+    notes.poll()
+    [state] = notes.count(PUSHED)
+    assert state.blocked and state.queued == 1 and "does not resolve" in state.last_error
+    answers["platform.example"] = ["8.8.8.8"]
+    clock.advance(seconds=2)
+    notes.poll()
+    assert notes.count(PUSHED)[0].queued == 0 and not notes.count(PUSHED)[0].blocked
