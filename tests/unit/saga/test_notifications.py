@@ -303,3 +303,24 @@ def test_a_refused_address_is_parked_but_a_name_that_does_not_resolve_blocks(tmp
     clock.advance(seconds=2)
     notes.poll()
     assert notes.count(PUSHED)[0].queued == 0 and not notes.count(PUSHED)[0].blocked
+
+
+def test_the_bootstrap_configures_retention_probes_pruning_and_operator_keys(tmp_path: Path) -> None:
+    import json
+
+    from cbec.auth.keys import issue_key
+    from cbec.settings import Settings
+    from saga_service import bootstrap
+
+    key, record = issue_key("ops-bob")
+    settings = Settings.from_environ({
+        "CBEC_NOTIFICATION_RETENTION_DAYS": "7", "CBEC_NOTIFICATION_PROBE_MAX_BACKOFF": "60",
+        "CBEC_NOTIFICATION_PRUNE_EVERY": "600", "CBEC_WEBHOOK_BACKOFF": "1",
+        "CBEC_OPERATOR_API_KEYS": json.dumps([{"keyId": record.keyId, "tenant": record.tenant,
+                                                "salt": record.salt, "hash": record.hash}])})
+    events = EventStore.open(database(tmp_path), schema="saga", name="saga")
+    notes = bootstrap.notifier_for(settings, TENANTS, events, clock=FakeClock(START), post=Endpoint(down=503))
+    assert notes.retention == timedelta(days=7) and notes.pruner.idle() == 600
+    assert [notes._backoff(n) for n in (1, 2, 3, 8)] == [1, 2, 4, 60]
+    assert bootstrap.operator_keys(settings).authenticate(key) == "ops-bob"
+    assert Settings.from_environ({}).notifications.retention_days == 30
