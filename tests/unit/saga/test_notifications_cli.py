@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cbec.clock import FakeClock
+from cbec.settings import Settings
 from cbec.store.event_store import EventStore
 from cbec_cli.main import app
 from saga_service.notification_store import NotificationStore
@@ -43,3 +44,24 @@ def test_count_and_unblock_on_the_saga_database(tmp_path: Path, monkeypatch: pyt
     assert again.exit_code == 0 and "was not blocked" in again.output
     unknown = runner.invoke(app, ["notifications", "unblock", "--tenant", "4403999999"])
     assert unknown.exit_code == 1
+
+
+def test_a_replay_stores_the_published_status_messages_again_as_new_notifications(tmp_path: Path) -> None:
+    import uuid
+
+    from cbec.store.events import Append, NewEvent
+    from saga_service import domain, replay
+
+    url = f"sqlite:///{tmp_path / 'saga.db'}"
+    settings = Settings.from_environ({"CBEC_DATABASE_URL": url})
+    events = EventStore.open(url, schema="cbec_saga", name="saga")
+    for number, tenant in ((1, PUSHED), (2, PULLING)):
+        events.append_batch([Append(uuid.uuid4(), 0, [NewEvent(domain.STATUS_PUBLISHED, {
+            "clearanceKey": f"{tenant}:W{number}", "docType": "CEB311", "tenant": tenant,
+            "businessKey": [tenant, f"W{number}"], "status": "customs accepted (120)", "statusCode": 120,
+            "phase": "sent", "at": "2026-01-01T00:00:00+00:00"})])])
+    assert replay.main(["--tenant", PUSHED], settings, TENANTS) == 0
+    notes = NotificationStore.beside(events)
+    [item] = notes.page(PUSHED, 0, 10)
+    assert item.clearance_key == f"{PUSHED}:W1" and item.state == "queued"
+    assert notes.page(PULLING, 0, 10) == []
