@@ -231,7 +231,9 @@ class Notifier:
         attempted = 0
         state = self.store.tenant(tenant)
         blocked, probes = (state.blocked, state.probes) if state is not None else (False, 0)
-        while attempted < self.drain_batch:
+        # Stop well inside the claim, so a slow callback never outlives it and meets a second pusher.
+        stop_at = now + self.claim_for / 2
+        while attempted < self.drain_batch and (attempted == 0 or self.clock.now() < stop_at):
             item = self.store.oldest_queued(tenant)
             if item is None:
                 break

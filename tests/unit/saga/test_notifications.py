@@ -324,3 +324,20 @@ def test_the_bootstrap_configures_retention_probes_pruning_and_operator_keys(tmp
     assert [notes._backoff(n) for n in (1, 2, 3, 8)] == [1, 2, 4, 60]
     assert bootstrap.operator_keys(settings).authenticate(key) == "ops-bob"
     assert Settings.from_environ({}).notifications.retention_days == 30
+
+
+def test_a_slow_callback_never_outlives_the_claim_on_its_queue(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+
+    def slow(url: str, body: bytes, headers: dict[str, str]) -> int:
+        clock.advance(seconds=20)  # each answer takes 20 s; the claim lasts a minute
+        return 204
+
+    events = EventStore.open(database(tmp_path), schema="saga", name="saga")
+    notes = Notifier(NotificationStore.beside(events), TENANTS, lambda code: b"secret", post=slow, clock=clock,
+                     claim_for=timedelta(minutes=1))
+    for number in range(5):
+        notes.add(status(number))
+    assert notes.poll() == 2, "stops half way into its claim"
+    assert notes.poll() == 2 and notes.poll() == 1
+    assert [n.state for n in notes.page(PUSHED, 0, 10)] == [DELIVERED] * 5
