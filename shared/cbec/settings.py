@@ -186,6 +186,19 @@ class WebhookSettings(Section):
         return (own or self.secret).get_secret_value()
 
 
+class NotificationSettings(Section):
+    """The saga's notification service (push and pull of status messages): how long notifications are
+    kept (``CBEC_NOTIFICATION_RETENTION_DAYS``, 30), the longest wait between two probes of a blocked
+    callback, how often expired ones are pruned, and the operators' API keys (a registry of its own:
+    no tenant key is ever an operator key)."""
+
+    retention_days: float = env("CBEC_NOTIFICATION_RETENTION_DAYS", default=30.0)
+    probe_max_backoff: float = env("CBEC_NOTIFICATION_PROBE_MAX_BACKOFF", default=600.0)  # seconds
+    prune_every: float = env("CBEC_NOTIFICATION_PRUNE_EVERY", default=3600.0)  # seconds
+    operator_keys_file: Path | None = env("CBEC_OPERATOR_API_KEYS_FILE")
+    operator_keys: SecretStr | None = env("CBEC_OPERATOR_API_KEYS")
+
+
 class SignerSettings(Section):
     group_id: str = env("CBEC_SIGNER_GROUP_ID", default="cbec-signer")
     requests_topic: str = env("CBEC_SIGNER_REQUESTS_TOPIC", default=topics.SIGN_REQUESTS)
@@ -299,6 +312,7 @@ class Settings(BaseSettings):
     intake_limits: IntakeLimitSettings = Field(default_factory=IntakeLimitSettings)
     saga: SagaSettings = Field(default_factory=SagaSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     signer: SignerSettings = Field(default_factory=SignerSettings)
     link: LinkSettings = Field(default_factory=LinkSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)

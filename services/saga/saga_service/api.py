@@ -7,6 +7,10 @@ A tenant is a party to a clearance when it sent one of its documents or is the p
 clearance that does not exist, so its existence does not leak. A document's reason, errors and
 receipt texts are shown whole only to its own sender; other parties see them masked
 (:func:`cbec.privacy.log_filter.mask_text`), since customs' texts may quote the declarer's data.
+
+With a :class:`~saga_service.notifications.Notifier`, the notification routes of
+:mod:`saga_service.notification_api` too: each tenant pulls its own notifications; operators (a key
+registry of their own) count and unblock.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from cbec.privacy.log_filter import mask_text
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from saga_service import notification_api
 from saga_service.application import SagaApp
 from saga_service.domain import Clearance
+from saga_service.notifications import Notifier
 
 
 def parties(state: Clearance) -> set[str]:
@@ -43,16 +49,23 @@ def masked_view(state: Clearance, view: dict[str, Any], viewer: str) -> dict[str
     return view
 
 
-def make_http_app(app: SagaApp, auth: ApiKeyRegistry | None = None) -> FastAPI:
-    """The saga's API; ``auth`` holds the callers' API keys (none: every clearance read is 401)."""
+def make_http_app(app: SagaApp, auth: ApiKeyRegistry | None = None, *, notifier: Notifier | None = None,
+                  operators: ApiKeyRegistry | None = None) -> FastAPI:
+    """The saga's API; ``auth`` holds the callers' API keys (none: every clearance read is 401),
+    ``operators`` the operators' (none: every operator route is 401)."""
     api = FastAPI(title="cbec saga", version="1")
     api.state.api_keys = auth if auth is not None else ApiKeyRegistry()
+    api.state.operator_keys = operators if operators is not None else ApiKeyRegistry()
 
     @api.exception_handler(Unauthenticated)
     async def unauthenticated(_: Request, __: Unauthenticated) -> JSONResponse:
         response = problem(401, "CBEC-0401", "a valid API key is required (Authorization: Bearer <key>)")
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
+
+    @api.exception_handler(notification_api.NotAnOperator)
+    async def not_an_operator(_: Request, __: notification_api.NotAnOperator) -> JSONResponse:
+        return problem(403, "CBEC-0403", "an operator's API key is required")
 
     @api.get("/health")
     def health() -> dict[str, str]:
@@ -65,4 +78,6 @@ def make_http_app(app: SagaApp, auth: ApiKeyRegistry | None = None) -> FastAPI:
             return problem(404, "CBEC-0404", "no such clearance", "key", "lookup")
         return JSONResponse(masked_view(state, state.view(app.policy.gate), tenant))
 
+    if notifier is not None:
+        api.include_router(notification_api.router(notifier))
     return api

@@ -1,5 +1,5 @@
 """`cbec run saga`, the embedded demo and the tests build the saga here: declaration events in → saga
-commands and status out; status out → tenants' webhooks."""
+commands and status out; status out → tenants' notifications (pulled, and pushed to their webhooks)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,10 @@ from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
 from cbec.tenants import TenantRegistry
 
-from saga_service import webhooks
+from saga_service import notifications, webhooks
 from saga_service.api import make_http_app
 from saga_service.application import NAME, SagaApp, input_topics, policy_from, route
+from saga_service.notification_store import NotificationStore
 from saga_service.settings import SecretLookup
 
 
@@ -40,6 +41,25 @@ def notifier(settings: Settings, tenants: TenantRegistry, store: EventStore, *, 
         max_attempts=hooks.max_attempts, backoff=timedelta(seconds=hooks.backoff))
 
 
+def notifier_for(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clock: Clock | None = None,
+                 post: webhooks.Post | None = None) -> notifications.Notifier:
+    """The notification service on tables beside ``store``, with the webhook keys, timeout and backoff
+    and the notification settings (retention, probe backoff cap, pruning)."""
+    hooks, own = settings.webhooks, settings.notifications
+    post = post or webhooks.guarded_post(CallbackGuard(production=settings.production), hooks.timeout)
+    return notifications.Notifier(
+        NotificationStore.beside(store), tenants, SecretLookup(hooks), post=post, clock=clock,
+        backoff=timedelta(seconds=hooks.backoff), max_backoff=timedelta(seconds=own.probe_max_backoff),
+        retention=timedelta(days=own.retention_days), prune_every=own.prune_every, events=store)
+
+
+def operator_keys(settings: Settings) -> ApiKeyRegistry:
+    """The operators' API keys (``CBEC_OPERATOR_API_KEYS_FILE``/``CBEC_OPERATOR_API_KEYS``)."""
+    own = settings.notifications
+    return ApiKeyRegistry.load(own.operator_keys_file,
+                               own.operator_keys.get_secret_value() if own.operator_keys else None)
+
+
 def api_keys(settings: Settings) -> ApiKeyRegistry:
     """The callers' API keys: the declaration services' registry (``CBEC_API_KEYS_FILE``/``CBEC_API_KEYS``)."""
     keys = settings.api_keys
@@ -47,14 +67,19 @@ def api_keys(settings: Settings) -> ApiKeyRegistry:
 
 
 def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clock: Clock | None = None,
-          post: webhooks.Post | None = None, auth: ApiKeyRegistry | None = None) -> Service:
-    """The saga on ``store``; ``clock`` and ``post`` default to the system clock and HTTPS, ``auth`` to
-    the configured API keys."""
+          post: webhooks.Post | None = None, auth: ApiKeyRegistry | None = None,
+          operators: ApiKeyRegistry | None = None) -> Service:
+    """The saga on ``store``; ``clock`` and ``post`` default to the system clock and HTTPS, ``auth`` and
+    ``operators`` to the configured API keys.
+
+    Status messages feed the notification service (consumer group ``cbec-webhooks``, as before);
+    the webhook notifier of earlier versions only drains the deliveries it still had open."""
     clock = clock or SystemClock()
     own = settings.saga
     policy = policy_from(own.gate, own.receipt_timeout, own.max_resends, own.receipt_max_skew)
     app = SagaApp(store, policy=policy, clock=clock)
     hooks = notifier(settings, tenants, store, clock=clock, post=post)
+    notes = notifier_for(settings, tenants, store, clock=clock, post=post)
 
     cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
     poison = poison_sink(EventStoreDeclarations(store))
@@ -69,15 +94,17 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
         NAME,
         app,
         consumes=[Consumes(Subscription(inputs, "cbec-saga"), batch_handler=app.handle_batch, dead_letter=poison),
-                  Consumes(Subscription((topics.STATUS,), "cbec-webhooks"), hooks.handle, dead_letter=poison)],
+                  Consumes(Subscription((topics.STATUS,), "cbec-webhooks"), notes.handle, dead_letter=poison)],
         outboxes=[Outbox(store, settings.database.schema_for(NAME), relay_route)],
-        pollers=[app.ticker, hooks.pacer],
+        pollers=[app.ticker, hooks.pacer, notes.pacer, notes.pruner],
         topics=[*topics.feedback_of_kind(topics.FEEDBACK_COMMANDS), topics.STATUS, topics.WEBHOOK_DEAD_LETTERS,
                 topics.dead_letters(NAME),
                 *(topics.tenant_status(t.customs_code) for t in tenants.all())],
-        http_app=make_http_app(app, auth if auth is not None else api_keys(settings)),
+        http_app=make_http_app(app, auth if auth is not None else api_keys(settings), notifier=notes,
+                               operators=operators if operators is not None else operator_keys(settings)),
     )
     service.extras["webhooks"] = hooks
+    service.extras["notifications"] = notes
     return service
 
 

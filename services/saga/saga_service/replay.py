@@ -1,7 +1,8 @@
-"""Replay status messages to tenants' callback URLs from the saga's store.
+"""Replay status messages to tenants from the saga's store, as new notifications.
 
 ``python -m saga_service.replay [--tenant CODE] [--since NOTIFICATION_ID]`` (same CBEC_* settings
-as ``cbec run saga``); the running saga process then delivers them.
+as ``cbec run saga``); the running saga process then pushes them (in order, behind what each tenant
+has queued) and its tenants can pull them.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from cbec.tenants_config import load_tenants
 
 from saga_service import bootstrap
 from saga_service.application import NAME, status_messages
+from saga_service.notifications import Notifier
 from saga_service.webhooks import WebhookNotifier
 
 
-def replay(store: EventStore, notifier: WebhookNotifier, *, tenant: str | None = None, since: int = 1) -> int:
+def replay(store: EventStore, notifier: Notifier | WebhookNotifier, *, tenant: str | None = None,
+           since: int = 1) -> int:
     """Queue every status message published since ``since`` (for ``tenant``) for delivery again."""
     return notifier.replay([m for _, m in status_messages(store, tenant=tenant, since=since)])
 
@@ -31,9 +34,10 @@ def main(argv: list[str] | None = None, settings: Settings | None = None,
     args = parser.parse_args(argv)
     settings = settings or Settings()
     store = EventStore.open(settings.database.url, schema=settings.database.schema_for(NAME), name=NAME)
-    hooks = bootstrap.notifier(settings, tenants or load_tenants(settings), store)
-    count = replay(store, hooks, tenant=args.tenant, since=args.since)
+    notes = bootstrap.notifier_for(settings, tenants or load_tenants(settings), store)
+    count = replay(store, notes, tenant=args.tenant, since=args.since)
     print(f"queued {count} status messages for redelivery")
+    notes.store.close()
     store.close()
     return 0
 

@@ -136,7 +136,9 @@ def test_the_saga_service_has_its_two_groups_its_pollers_and_its_api(tmp_path: P
                          demo_registry(), sqlite(stores, tmp_path, "saga"), clock=FakeClock(datetime.now(UTC)))
     assert [c.subscription.group for c in service.consumes] == ["cbec-saga", "cbec-webhooks"]
     assert (service.app.policy.gate, service.app.policy.max_resends) == (2, 5)
-    assert len(service.pollers) == 2 and service.http_app is not None
+    notes = service.extras["notifications"]
+    assert service.pollers == [service.app.ticker, service.extras["webhooks"].pacer, notes.pacer, notes.pruner]
+    assert service.http_app is not None
 
 
 def test_the_receipts_transport_follows_the_gateway_setting() -> None:
