@@ -60,12 +60,16 @@ def test_personal_data_in_an_element_that_could_not_be_placed_is_masked() -> Non
         head.find(_q("buyerIdNumber")).tag = _q("buyerIDNumber")  # type: ignore[union-attr]
         etree.SubElement(head, _q("receiverMobile")).text = "13812345678"
         etree.SubElement(head, _q("remark")).text = "call 13987654321, id 110101199003074514"
+        etree.SubElement(head, _q("Note")).text = "ring 13700001111 at the gate"
 
     head = ex.order_message().docs[0]["OrderHead"]
     msg = parse(_order_xml(edit), strict=False)
     text = "\n".join(str(w) for w in msg.warnings)
-    for secret in (head["buyerName"], head["buyerIdNumber"], "13812345678", "13987654321", "110101199003074514"):
+    for secret in (head["buyerName"], head["buyerIdNumber"], "13812345678", "13987654321", "110101199003074514",
+                   "13700001111"):
         assert secret not in text
+    # a declared field without personal data is shown, with the phone number in it masked
+    assert "'ring 1*********1 at the gate'" in _one(msg.warnings, "CBEC-UNEXPECTED", "Order[1].OrderHead.Note").message
     assert "did you mean buyerName?" in _one(msg.warnings, "CBEC-UNEXPECTED", "Order[1].OrderHead.BuyerName").message
     assert "did you mean buyerIdNumber?" in text
     assert _one(msg.warnings, "CBEC-UNEXPECTED", "Order[1].OrderHead.receiverMobile").message.count("*") >= 9
