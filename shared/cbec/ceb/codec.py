@@ -20,6 +20,7 @@ from cbec.ceb.compiled import (
     root_by_tag,
     root_for,
 )
+from cbec.ceb.dropped import described, hint, shown
 from cbec.ceb.model import CebMessage
 from cbec.ceb.safe_xml import MAX_BYTES, parse_xml
 from cbec.errors import CebError, CebValidationError
@@ -134,7 +135,11 @@ class _Parse:
         extra: dict[str, int] = {}
         text = el.text
         if text is not None and not text.isspace():
-            self.note("CBEC-UNEXPECTED", path, f"{node.name} has text of its own; it holds elements only")
+            self.note(
+                "CBEC-UNEXPECTED",
+                path,
+                f"{node.name} has text of its own; it holds elements only; the text {shown('', text)} was not kept",
+            )
         for ch in el:
             tag = ch.tag
             fast = fields.get(tag)
@@ -145,8 +150,7 @@ class _Parse:
                 continue
             entry = dispatch.get(tag)
             if entry is None:
-                local = etree.QName(ch).localname
-                self.note("CBEC-UNEXPECTED", f"{path}.{local}", f"element {local} is not declared in {node.name}")
+                self.unplaced(ch, node, path)
                 continue
             index, name, kind, sub, req = entry
             if index <= last:
@@ -156,7 +160,8 @@ class _Parse:
                     self.note(
                         "CBEC-DUPLICATE",
                         f"{path}.{name}",
-                        f"{name} occurs more than once in {node.name} (the XSD allows one)",
+                        f"{name} occurs more than once in {node.name} (the XSD allows one); "
+                        f"the first is kept and this one dropped: {described(ch)}",
                     )
                     continue
             else:
@@ -193,6 +198,14 @@ class _Parse:
                     self.note("CBEC-REQUIRED", f"{path}.{name}", f"required element {name} is missing in {node.name}")
         return data
 
+    def unplaced(self, el: etree._Element, node: CNode, path: str) -> None:
+        """An element ``node`` does not declare: a finding with its value, never a silent drop."""
+        local = etree.QName(el).localname
+        where = f"{path}.{local}" if path else local
+        self.note(
+            "CBEC-UNEXPECTED", where, f"element {local} is not declared in {node.name}{hint(el, node)}; {described(el)}"
+        )
+
 
 def serialize_detached(el: etree._Element) -> bytes:
     """``el`` as standalone UTF-8 XML, without namespace declarations it does not use."""
@@ -207,15 +220,22 @@ def parse_element(root: etree._Element, *, strict: bool = True) -> CebMessage:
     p = _Parse()
     croot = root_by_tag(root.tag)
     if croot is None:
-        croot = _lenient_root(root, p)
+        root, croot = _lenient_root(root, p)
     node = croot.node
     doc_name = croot.doc.name
     guid = root.get("guid")
     version = root.get("version")
     if len(root.attrib) > (guid is not None) + (version is not None):
-        for attr in map(str, root.attrib):
+        for attr, value in root.attrib.items():
+            attr = str(attr)
             if attr not in ("guid", "version") and not attr.startswith(_XSI):
-                p.note("CBEC-UNEXPECTED", f"@{attr}", f"attribute {attr} is not declared on {croot.name}")
+                like = f" (did you mean {attr.lower()}?)" if attr.lower() in ("guid", "version") else ""
+                p.note(
+                    "CBEC-UNEXPECTED",
+                    f"@{attr}",
+                    f"attribute {attr} is not declared on {croot.name}{like}; "
+                    f"its value {shown(attr, str(value))} was not kept",
+                )
     if guid is None:
         p.note("CBEC-REQUIRED", "@guid", f"{croot.name} has no guid attribute")
     if version is None:
@@ -223,12 +243,11 @@ def parse_element(root: etree._Element, *, strict: bool = True) -> CebMessage:
     msg = CebMessage(type=croot.type, docs=[], guid=guid or "", version=version or "")
     last = -1
     extra_docs = 0
-    base_transfer_seen = False
+    seen: set[str] = set()  # the single envelope items (BaseTransfer, ExtendMessage, Signature) met so far
     for ch in root:
         it = node.by_tag.get(ch.tag)
         if it is None:
-            local = etree.QName(ch).localname
-            p.note("CBEC-UNEXPECTED", local, f"element {local} is not declared in {croot.name}")
+            p.unplaced(ch, node, "")
             continue
         name = it.name
         if it.index < last:
@@ -240,30 +259,33 @@ def parse_element(root: etree._Element, *, strict: bool = True) -> CebMessage:
                 continue
             path = f"{doc_name}[{len(msg.docs) + 1}]"
             msg.docs.append(p.node(ch, it.node, path))  # type: ignore[arg-type]
+        elif name != "BaseSubscribe" and name in seen:
+            p.note(
+                "CBEC-DUPLICATE",
+                name,
+                f"{name} occurs more than once in {croot.name} (the XSD allows one); "
+                f"the first is kept and this one dropped: {described(ch)}",
+            )
+            continue
         elif name == "BaseTransfer":
-            if base_transfer_seen:
-                p.note(
-                    "CBEC-DUPLICATE",
-                    "BaseTransfer",
-                    f"BaseTransfer occurs more than once in {croot.name} (the XSD allows one)",
-                )
-                continue
-            base_transfer_seen = True
+            seen.add(name)
             msg.base_transfer = p.node(ch, it.node, name)  # type: ignore[arg-type]
         elif name == "BaseSubscribe":
             path = f"BaseSubscribe[{len(msg.base_subscribe) + 1}]"
             msg.base_subscribe.append(p.node(ch, it.node, path))  # type: ignore[arg-type]
         elif name == "ExtendMessage":
+            seen.add(name)
             msg.extend_message = p.node(ch, it.node, name)  # type: ignore[arg-type]
         elif it.kind == SIGNATURE:
+            seen.add(name)
             msg.signature = serialize_detached(ch)
     if not msg.docs:
-        p.note("CBEC-REQUIRED", f"{doc_name}[1]", f"{croot.name} has no {doc_name}")
+        p.note("CBEC-REQUIRED", doc_name, f"{croot.name} has no {doc_name}")
     elif 0 < croot.doc.max_occurs < len(msg.docs) + extra_docs:
         p.note("CBEC-COUNT", doc_name, f"{croot.name} holds at most {croot.doc.max_occurs} {doc_name}")
     if len(msg.base_subscribe) > 5:
         p.note("CBEC-COUNT", "BaseSubscribe", f"{croot.name} holds at most 5 BaseSubscribe")
-    if croot.is_declaration and not base_transfer_seen:
+    if croot.is_declaration and "BaseTransfer" not in seen:
         p.note("CBEC-REQUIRED", "BaseTransfer", f"{croot.name} has no BaseTransfer")
     if p.findings:
         if strict:
@@ -272,13 +294,16 @@ def parse_element(root: etree._Element, *, strict: bool = True) -> CebMessage:
     return msg
 
 
-def _lenient_root(root: etree._Element, p: _Parse) -> CRoot:
-    """Accept a root named ``CEBnnn`` (the official CEB214 sample) as ``CEBnnnMessage``."""
+def _lenient_root(root: etree._Element, p: _Parse) -> tuple[etree._Element, CRoot]:
+    """The root a near-miss names: ``CEBnnn`` (the official CEB214 sample) for ``CEBnnnMessage``, and a
+    message without the CEB namespace (read as a copy moved into it); each noted as a finding."""
     qn = etree.QName(root)
+    local = qn.localname
+    name = local if local.endswith("Message") else f"{local}Message"
     croot = None
-    if qn.namespace == NS:
+    if qn.namespace in (NS, None) and local.startswith("CEB"):
         try:
-            croot = root_for(qn.localname + "Message")
+            croot = root_for(name)
         except KeyError:
             croot = None
     if croot is None:
@@ -292,8 +317,35 @@ def _lenient_root(root: etree._Element, p: _Parse) -> CRoot:
                 )
             ]
         )
-    p.note("CBEC-ROOT", "/", f"root element is {qn.localname}; the XSD declares {croot.name}")
-    return croot
+    if qn.namespace is None:
+        p.note(
+            "CBEC-NAMESPACE",
+            "/",
+            f"{local} and its elements carry no namespace; the XSD declares them in {NS} "
+            "(read as if they did: lenient mode accepts this with a warning)",
+        )
+        root = _into_ceb_namespace(root)
+    if local != croot.name:
+        p.note("CBEC-ROOT", "/", f"root element is {local}; the XSD declares {croot.name}")
+    return root, croot
+
+
+def _into_ceb_namespace(root: etree._Element) -> etree._Element:
+    """A copy of ``root`` with every element that has no namespace moved into the CEB one, except the
+    free content of ``ExtendMessage/Message`` (xs:any), which stays as written."""
+    copy = deepcopy(root)
+    todo = [copy]  # an explicit stack: libxml2 already bounds the depth, this keeps Python's stack out of it
+    while todo:
+        el = todo.pop()
+        local = el.tag
+        if not isinstance(local, str) or local.startswith("{"):
+            continue
+        el.tag = f"{{{NS}}}{local}"
+        parent = el.getparent()
+        if local == "Message" and parent is not None and parent.tag == f"{{{NS}}}ExtendMessage":
+            continue
+        todo.extend(el)
+    return copy
 
 
 def parse(xml: bytes, *, strict: bool = True, max_bytes: int = MAX_BYTES) -> CebMessage:
@@ -314,10 +366,10 @@ def message_type_of(xml: bytes) -> str:
     if croot is not None:
         return croot.type
     qn = etree.QName(root)
-    if qn.localname == "DxpMsg":
+    if qn.localname in ("DxpMsg", "DxpMsgSv"):
         from cbec.ceb.dxp import unwrap_element
 
         return message_type_of(unwrap_element(root).data)
-    if qn.namespace == NS and qn.localname.startswith("CEB"):
-        return _lenient_root(root, _Parse()).type
+    if qn.namespace in (NS, None) and qn.localname.startswith("CEB"):
+        return _lenient_root(root, _Parse())[1].type
     raise CebValidationError([CebError("CBEC-ROOT", "/", "XSD root", f"{root.tag} is not a CEB message")])

@@ -55,6 +55,8 @@ class CNode:
     items: list[CItem] = field(default_factory=list)
     by_tag: dict[str, CItem] = field(default_factory=dict)
     by_name: dict[str, CItem] = field(default_factory=dict)
+    # lowercased name -> name: the hint for a wrong-case element ("did you mean gmodel?").
+    by_lower: dict[str, str] = field(default_factory=dict)
     required: tuple[str, ...] = ()
     # tag -> (index, name, kind, child node, 1 if required): the parser's hot-loop view of ``items``.
     dispatch: dict[str, tuple[int, str, int, CNode | None, int]] = field(default_factory=dict)
@@ -101,6 +103,7 @@ def _compile_node(schema: Schema, key: str, memo: dict[str, CNode]) -> CNode:
         node.items.append(ci)
         node.by_tag[ci.tag] = ci
         node.by_name[ci.name] = ci
+        node.by_lower[ci.name.lower()] = ci.name
         if ci.min_occurs > 0:
             required.append(ci.name)
     node.required = tuple(required)

@@ -1,4 +1,6 @@
-"""The DXP terminal-node envelope ``DxpMsg`` (namespace http://www.chinaport.gov.cn/dxp)."""
+"""The DXP envelopes (namespace http://www.chinaport.gov.cn/dxp): the terminal node's ``DxpMsg``, and
+the transport node's ``DxpMsgSv`` (a ``SvNo`` and one ``DxpMsg``), in which receipts travel between
+DXP nodes; :func:`unwrap` takes either."""
 
 from __future__ import annotations
 
@@ -35,14 +37,35 @@ _Q = {
         "IcCard",
         "BizKey",
         "Key",
+        "DxpMsgSv",
+        "SvNo",
+        "MsgId",
+        "SubMsgId",
+        "SendTime",
+        "EndNode",
+        "StaNode",
     )
 }
+ENVELOPE_TAGS = frozenset({_Q["DxpMsg"], _Q["DxpMsgSv"]})
+"""The root tags :func:`unwrap` takes."""
 _TYPE_RE = re.compile(r"CEB\d{3}")
+
+
+@dataclass(frozen=True)
+class ServerNumbers:
+    """The ``SvNo`` a DXP transport node puts around a DxpMsg (``dxp-transport.xsd``)."""
+
+    msg_id: str  # 8-digit node id + yyyyMMddHHmmss + 10-digit sequence
+    send_time: datetime  # CST-aware
+    end_node: str  # the destination server node
+    sta_node: str  # the node the message entered at
+    sub_msg_id: str | None = None  # set when a message for several receivers was split
 
 
 @dataclass
 class DxpEnvelope:
-    """An unwrapped DxpMsg; ``data`` is the decoded business XML, ``created`` is CST-aware."""
+    """An unwrapped DxpMsg; ``data`` is the decoded business XML, ``created`` is CST-aware;
+    ``server`` holds the transport node's numbers when the DxpMsg came inside a DxpMsgSv."""
 
     cop_msg_id: str
     sender_id: str
@@ -53,6 +76,7 @@ class DxpEnvelope:
     file_name: str | None = None
     ic_card: str | None = None
     biz_keys: dict[str, str] = field(default_factory=dict)
+    server: ServerNumbers | None = None
 
 
 def _cst(when: datetime) -> datetime:
@@ -64,8 +88,8 @@ def _message_name(msg_type: str) -> str:
     return msg_type if msg_type.endswith("Message") else f"{msg_type}Message"
 
 
-def _fail(path: str, message: str) -> CebValidationError:
-    return CebValidationError([CebError("CBEC-DXP", path, "dxp-terminal.xsd", message)])
+def _fail(path: str, message: str, xsd: str = "dxp-terminal.xsd") -> CebValidationError:
+    return CebValidationError([CebError("CBEC-DXP", path, xsd, message)])
 
 
 def wrap(
@@ -120,8 +144,44 @@ def _text(el: etree._Element | None) -> str | None:
     return None if el is None else (el.text or "")
 
 
+def _server_numbers(sv_no: etree._Element) -> ServerNumbers:
+    """The ``SvNo`` fields, each checked against its XSD length (hostile input gets a named field)."""
+    values: dict[str, str] = {}
+    for name, lo, hi, required in (("MsgId", 1, 32, True), ("SubMsgId", 1, 1, False), ("SendTime", 1, 64, True),
+                                   ("EndNode", 1, 8, True), ("StaNode", 1, 8, True)):
+        text = _text(sv_no.find(_Q[name]))
+        if text is None:
+            if required:
+                raise _fail(f"SvNo.{name}", f"{name} is missing", "dxp-transport.xsd")
+            continue
+        if not lo <= len(text.strip()) <= hi:
+            raise _fail(f"SvNo.{name}", f"{name} must be {lo}..{hi} characters", "dxp-transport.xsd")
+        values[name] = text.strip()
+    try:
+        sent = datetime.fromisoformat(values["SendTime"])
+    except ValueError:
+        raise _fail("SvNo.SendTime", "SendTime is not an xs:dateTime", "dxp-transport.xsd") from None
+    return ServerNumbers(values["MsgId"], _cst(sent), values["EndNode"], values["StaNode"], values.get("SubMsgId"))
+
+
+def _unwrap_server(root: etree._Element) -> DxpEnvelope:
+    """A DxpMsgSv: its SvNo first, then exactly one DxpMsg (never another DxpMsgSv: one level only)."""
+    children = [c for c in root if isinstance(c.tag, str)]
+    if not children or children[0].tag != _Q["SvNo"]:
+        raise _fail("SvNo", "DxpMsgSv needs SvNo as its first element", "dxp-transport.xsd")
+    inner = [c for c in children if c.tag == _Q["DxpMsg"]]
+    if len(inner) != 1:
+        raise _fail("DxpMsg", f"DxpMsgSv carries exactly one DxpMsg, found {len(inner)}", "dxp-transport.xsd")
+    server = _server_numbers(children[0])
+    envelope = unwrap_element(inner[0])
+    envelope.server = server
+    return envelope
+
+
 def unwrap_element(root: etree._Element) -> DxpEnvelope:
-    """Unwrap an already-parsed DxpMsg element."""
+    """Unwrap an already-parsed DxpMsg or DxpMsgSv element."""
+    if root.tag == _Q["DxpMsgSv"]:
+        return _unwrap_server(root)
     if root.tag != _Q["DxpMsg"]:
         raise _fail("/", f"root element {root.tag} is not {_Q['DxpMsg']}")
     info = root.find(_Q["TransInfo"])
@@ -162,13 +222,13 @@ def unwrap_element(root: etree._Element) -> DxpEnvelope:
 
 
 def unwrap(xml: bytes, *, max_bytes: int = MAX_BYTES) -> DxpEnvelope:
-    """Parse a DxpMsg safely and decode its business XML."""
+    """Parse a DxpMsg or DxpMsgSv safely and decode its business XML."""
     return unwrap_element(parse_xml(xml, max_bytes=max_bytes))
 
 
 def is_dxp(xml: bytes) -> bool:
-    """True when the root element is a DxpMsg (cheap check on already-trusted bytes)."""
-    return etree.QName(parse_xml(xml)).text == _Q["DxpMsg"]
+    """True when the root element is a DxpMsg or a DxpMsgSv (cheap check on already-trusted bytes)."""
+    return parse_xml(xml).tag in ENVELOPE_TAGS
 
 
 def dxp_file_name(msg_type: str, customs_code: str, when: datetime, seq: int) -> str:

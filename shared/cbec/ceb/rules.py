@@ -17,7 +17,7 @@ from typing import Any
 
 from cbec.ceb.compiled import CRoot, root_for
 from cbec.ceb.model import CebMessage
-from cbec.ceb.structure import business_key
+from cbec.ceb.structure import business_key, key_label
 from cbec.errors import CebError
 
 SINGLE_LIMIT = Decimal("5000")
@@ -169,7 +169,7 @@ class _Check:
     def add(self, code: str, field_path: str, rule: str, message: str) -> None:
         field_path = field_path.lstrip(".")
         path = f"{self.doc_path}.{field_path}" if field_path else self.doc_path
-        key = business_key(self.doc) if self.doc is not None else ""  # only on a finding: it is not cheap
+        key = key_label(self.doc) if self.doc is not None else ""  # only on a finding: it is not cheap
         where = f" ({self.doc_path} {key})" if key else ""
         self.errors.append(CebError(code, path, rule, message + where))
 

@@ -189,6 +189,11 @@ def business_key(doc: dict[str, Any]) -> str:
     return ""
 
 
+def key_label(doc: dict[str, Any]) -> str:
+    """:func:`business_key` as a finding shows it: one line (a key must not forge a line), at most 80 characters."""
+    return " ".join(business_key(doc).split())[:80]
+
+
 Check = Callable[[str], "tuple[str, str] | None"]
 Fmt = Callable[[str], "str | None"]
 
@@ -306,7 +311,7 @@ class _Walk:
 
     def add(self, code: str, path: str, rule: str, message: str) -> None:
         if self.doc is not None:
-            key = business_key(self.doc) if isinstance(self.doc, dict) else ""
+            key = key_label(self.doc) if isinstance(self.doc, dict) else ""
             self.suffix = f" ({self.label} {key})" if key else ""
             self.doc = None
         self.errors.append(CebError(code, path, rule, message + self.suffix))

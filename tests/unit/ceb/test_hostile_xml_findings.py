@@ -40,3 +40,18 @@ def test_documents_past_the_parsed_maximum_are_counted_in_one_finding() -> None:
         parse(xml)
     codes = [e.code for e in refused.value.errors]
     assert codes.count("CBEC-COUNT") == 1 and len(codes) < 5 * PARSED_MAX
+
+
+def test_a_business_key_with_a_line_break_cannot_forge_a_finding_line() -> None:
+    import cbec_testkit.samples.messages as ex
+    from cbec.ceb.rules import validate_business
+    from cbec.ceb.structure import validate_structure
+
+    msg = ex.order_message()
+    head = msg.docs[0]["OrderHead"]
+    head["orderNo"] = "A-1\nforged.path: all fine [CBEC-OK]"
+    head["appType"] = "9"  # a structural finding, which names the document by its key
+    head["acturalPaid"] = "1"  # a business finding, likewise
+    findings = validate_structure(msg) + validate_business(msg)
+    assert {f.code for f in findings} >= {"CBEC-CODE", "CBEC-ACTURAL-PAID"}
+    assert all("\n" not in str(f) and "orderNo=A-1 forged.path" in str(f) for f in findings)
