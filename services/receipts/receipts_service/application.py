@@ -323,6 +323,9 @@ class CustomsLinkApp:
     def _receipts_in(self, raw: bytes) -> list[ReceiptReceived]:
         business = dxp.unwrap(raw).data if dxp.is_dxp(raw) else raw
         msg = codec.parse(business, strict=False)
+        if msg.warnings:  # codes and paths only: a finding's message may quote a value
+            log.warning("receipt %s read leniently: %s", msg.type,
+                        ", ".join(sorted({f"{w.code} {w.path}" for w in msg.warnings}))[:500])
         out: list[ReceiptReceived] = []
         doc_type = BY_RECEIPT.get(msg.type)
         for node in msg.docs:
