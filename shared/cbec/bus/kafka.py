@@ -186,31 +186,25 @@ class KafkaConsumerLoop:
         """
         infrastructure_failures = 0
         while not stop.is_set():
+            failed: Exception
             try:
                 self.run_once(timeout=2.0)
             except KafkaError as error:
                 if isinstance(error, CommitFailedError) or not getattr(error, "retriable", False):
                     raise
-                infrastructure_failures += 1
-                if infrastructure_failures >= self._max_infrastructure_failures:
-                    raise
-                log.warning("broker unavailable for %s (%s); retrying", self.name, type(error).__name__)
-                stop.wait(min(retry_pause * 2 ** (infrastructure_failures - 1), 15.0))
+                failed, infrastructure_failures = error, infrastructure_failures + 1
+                why = f"broker unavailable for {self.name} ({type(error).__name__})"
             except HandlerFailed as failure:
-                if is_infrastructure(failure.error):
-                    infrastructure_failures += 1
-                    if infrastructure_failures >= self._max_infrastructure_failures:
-                        raise
-                log.warning(
-                    "handler failed on %s[%d]@%d (%s); retrying",
-                    failure.message.topic,
-                    failure.message.partition,
-                    failure.message.offset,
-                    type(failure.error).__name__,
-                )
-                stop.wait(min(retry_pause * 2 ** max(infrastructure_failures - 1, 0), 15.0))
+                failed, infrastructure_failures = failure, infrastructure_failures + is_infrastructure(failure.error)
+                m = failure.message
+                why = f"handler failed on {m.topic}[{m.partition}]@{m.offset} ({type(failure.error).__name__})"
             else:
                 infrastructure_failures = 0
+                continue
+            if infrastructure_failures >= self._max_infrastructure_failures:
+                raise failed
+            log.warning("%s; retrying", why)
+            stop.wait(min(retry_pause * 2 ** max(infrastructure_failures - 1, 0), 15.0))
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
