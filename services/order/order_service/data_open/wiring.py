@@ -1,0 +1,58 @@
+"""What the order service's bootstrap mounts for 179: the routes on its HTTP API, the uploader as a
+leased poller (one uploader among replicas), the store beside the order service's tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from cbec.clock import Clock, SystemClock
+from cbec.privacy.cipher import AesGcmCipher
+from cbec.runtime import Paced, leased
+from cbec.service import Service
+from cbec.settings import Settings
+from cbec.store.event_store import EventStore
+from cbec.store.leases import lease_for
+from cbec.tenants import TenantRegistry
+
+from order_service.data_open.keys import PlatformKeys
+from order_service.data_open.payload import TextSigner
+from order_service.data_open.routes import make_router
+from order_service.data_open.store import DataOpenStore
+from order_service.data_open.uploader import Uploader
+
+
+@dataclass(frozen=True)
+class DataOpen:
+    """The 179 parts of a built order service (``Service.extras["data_open"]``)."""
+
+    store: DataOpenStore
+    uploader: Uploader
+
+
+def store_url(url: str) -> str:
+    """The 179 tables' database: the same Postgres, or a file of its own beside a SQLite event store."""
+    if url.startswith("sqlite:///") and url.endswith(".db"):
+        return url[: -len(".db")] + "-data-open.db"
+    return url
+
+
+def mount(parts: Service, settings: Settings, tenants: TenantRegistry, store: EventStore, *,
+          signer: TextSigner | None = None, client: httpx.Client | None = None,
+          clock: Clock | None = None) -> Service:
+    """Add 179 to ``parts`` when it has an HTTP API (customs reaches the platform over HTTP)."""
+    if parts.http_app is None:
+        return parts
+    clock = clock or SystemClock()
+    data = DataOpenStore.open(store_url(settings.database.url), schema=settings.database.schema_for(parts.name),
+                              cipher=AesGcmCipher.from_spec(settings.pii.key_spec()))
+    own_client = client is None
+    client = client or httpx.Client(follow_redirects=False)
+    uploader = Uploader(data, signer or PlatformKeys.from_settings(settings.data_open), tenants, client,
+                        settings.data_open, clock)
+    parts.http_app.include_router(make_router(data, tenants, clock, uploader.wakeup))
+    lease = lease_for(store, "data-open-uploader")
+    parts.pollers.append(leased(lease, Paced(uploader.round, uploader.idle, uploader.wakeup)))
+    parts.on_close.extend([lease.close, data.close, *([client.close] if own_client else [])])
+    parts.extras["data_open"] = DataOpen(data, uploader)
+    return parts
