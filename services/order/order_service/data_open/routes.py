@@ -47,11 +47,11 @@ class BadOpenReq(ValueError):
 def parse_open_req(body: bytes) -> tuple[str, str, int]:
     """``(orderNo, sessionID, serviceTime)`` of a ``platDataOpen`` body, or :class:`BadOpenReq`."""
     if len(body) > MAX_OPEN_REQ:
-        raise BadOpenReq(f"the body is larger than {MAX_OPEN_REQ} bytes")
+        raise BadOpenReq(f"openReq: the body is larger than {MAX_OPEN_REQ} bytes")
     try:
         fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except (UnicodeDecodeError, ValueError):
-        raise BadOpenReq("the body must be an application/x-www-form-urlencoded form in UTF-8") from None
+        raise BadOpenReq("openReq: the body must be an application/x-www-form-urlencoded form in UTF-8") from None
     values = fields.get("openReq", [])
     if len(values) != 1:
         raise BadOpenReq("openReq: the form must hold the field openReq exactly once")
