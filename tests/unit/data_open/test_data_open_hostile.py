@@ -169,3 +169,18 @@ def test_an_oversized_payment_body_is_413(world: World) -> None:
     answer = world.platform.post("/v1/data-open/payments", content=b"x" * (1024 * 1024 + 1),
                                  headers={"Authorization": f"Bearer {world.api_keys[PLATFORM]}"})
     assert answer.status_code == 413
+
+
+def test_a_request_whose_stored_data_cannot_be_read_does_not_stop_the_others(world: World) -> None:
+    world.submit(PLATFORM, payment(PLATFORM, f"{PLATFORM}-ORDER-1"))
+    world.submit(PLATFORM, payment(PLATFORM, f"{PLATFORM}-ORDER-2"))
+    with world.store.engine.begin() as conn:
+        conn.execute(world.store.payments.update().where(world.store.payments.c.order_no == f"{PLATFORM}-ORDER-1")
+                     .values(body=b"\x00garbage"))
+    broken = world.drill(PLATFORM, f"{PLATFORM}-ORDER-1")
+    fine = world.drill(PLATFORM, f"{PLATFORM}-ORDER-2")
+
+    assert world.uploader.round() == 2
+    assert fine.passed and broken.uploaded_at is None
+    assert world.store.request(broken.session_id).state == "pending"  # type: ignore[union-attr]
+    assert "error" in [e.event for e in world.store.audit_entries(PLATFORM)]

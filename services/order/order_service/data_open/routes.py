@@ -94,7 +94,7 @@ def make_router(store: DataOpenStore, tenants: TenantRegistry, clock: Clock, wak
                             404: {"description": "no such platform (code 20000)"},
                             413: {"description": "body too large"},
                             503: {"description": "not recorded; customs may ask again (code 20000)"}})
-    async def plat_data_open(platform: Annotated[str, Path(pattern=PRINTABLE, max_length=18)],
+    async def plat_data_open(platform: Annotated[str, Path(pattern=PRINTABLE)],
                              request: Request) -> JSONResponse:
         refusal = enabled(platform)
         if refusal is not None:

@@ -54,7 +54,11 @@ class Uploader:
         now = self.clock.now()
         done = 0
         for req in self.store.due(now):
-            self.handle(req)
+            try:
+                self.handle(req)
+            except Exception as error:  # noqa: BLE001 - one bad row must not stop the others
+                log.warning("179: request %s failed (%s); tried again later", req.session_id, type(error).__name__)
+                self._later(req, self.clock.now(), "error", type(error).__name__)
             done += 1
         if self._pruned is None or now - self._pruned >= PRUNE_EVERY:
             self._pruned = now
