@@ -26,7 +26,7 @@ from cbec.errors import CebError
 from cbec.tenants import Role, TenantRegistry
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
@@ -38,6 +38,20 @@ MAX_OPEN_REQ = 4096  # bytes of a platDataOpen body; the real one is about 120
 SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 ORDER_NO = re.compile(r"^[^\x00-\x1f\x7f]{1,60}$")
 MAX_PAYMENT_BODY = 1024 * 1024
+
+
+class CodeAnswer(BaseModel):
+    """Every answer of ``platDataOpen``: ``10000`` recorded, ``20000`` not (the message says why)."""
+
+    code: str
+    message: str
+    serviceTime: int  # noqa: N815 - the interface's spelling
+
+
+OPEN_REQ_BODY = {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+    "type": "object", "required": ["openReq"],
+    "properties": {"openReq": {"type": "string", "description": 'JSON {"orderNo","sessionID","serviceTime"}'}},
+}}}}}
 
 
 class BadOpenReq(ValueError):
@@ -89,11 +103,12 @@ def make_router(store: DataOpenStore, tenants: TenantRegistry, clock: Clock, wak
         return None
 
     @router.post("/v1/data-open/{platform}/platDataOpen",
-                 responses={400: {"description": "openReq unreadable (code 20000)"},
-                            403: {"description": "179 is off for this platform (code 20000)"},
-                            404: {"description": "no such platform (code 20000)"},
+                 response_model=CodeAnswer, openapi_extra=OPEN_REQ_BODY,
+                 responses={400: {"description": "openReq unreadable (code 20000), or a control character in the path"},
+                            403: {"model": CodeAnswer, "description": "179 is off for this platform (code 20000)"},
+                            404: {"model": CodeAnswer, "description": "no such platform (code 20000)"},
                             413: {"description": "body too large"},
-                            503: {"description": "not recorded; customs may ask again (code 20000)"}})
+                            503: {"model": CodeAnswer, "description": "not recorded; ask again (code 20000)"}})
     async def plat_data_open(platform: Annotated[str, Path(pattern=PRINTABLE)],
                              request: Request) -> JSONResponse:
         refusal = enabled(platform)
