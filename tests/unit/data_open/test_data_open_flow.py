@@ -12,11 +12,13 @@ from cbec.clock import FakeClock
 from cbec.readmodel import ReadModel
 from cbec.settings import Settings
 from cbec.store.event_store import EventStore
-from data_open_world import OTHER, PLATFORM, build_world, payment, tenants
+from data_open_world import OFF, OTHER, PLATFORM, build_world, payment, tenants
 from fastapi.testclient import TestClient
 from order_service import bootstrap as order
+from order_service.data_open.keys import PlatformKeys
 from order_service.data_open.payload import signing_input
 from order_service.data_open.payment_data import PaymentRawData
+from order_service.data_open.wiring import problems
 
 
 def test_customs_drill_of_a_random_same_day_order_passes_with_an_sm2_platform(tmp_path: Path) -> None:
@@ -187,3 +189,14 @@ def test_an_amount_out_of_range_is_refused(amount: str, tmp_path: Path) -> None:
     answer = world.submit(PLATFORM, payment(PLATFORM, "O1", amount=amount))
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["path"] == "$.payExchangeInfoHead.totalAmount"
+
+
+def test_production_refuses_a_179_platform_without_a_key_or_with_the_test_endpoint(tmp_path: Path) -> None:
+    settings = Settings.from_environ({"CBEC_ENV": "production"})
+    found = problems(settings, tenants(), PlatformKeys({}))
+    assert any(PLATFORM in p for p in found) and any(OTHER in p for p in found)
+    assert not any(OFF in p for p in found)  # 179 off: no key needed
+    assert any("CBEC_DATA_OPEN_UPLOAD_URL" in p for p in found)
+    production_url = Settings.from_environ({"CBEC_DATA_OPEN_UPLOAD_URL":
+                                            "https://customs.chinaport.gov.cn/ceb2grab/grab/realTimeDataUpload"})
+    assert not any("UPLOAD_URL" in p for p in problems(production_url, tenants(), PlatformKeys({})))

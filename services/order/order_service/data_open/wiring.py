@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
+from cbec import production
 from cbec.clock import Clock, SystemClock
 from cbec.privacy.cipher import AesGcmCipher
 from cbec.runtime import Paced, leased
@@ -37,6 +38,19 @@ def store_url(url: str) -> str:
     return url
 
 
+TEST_ENDPOINT = "swapptest.singlewindow.cn"
+
+
+def problems(settings: Settings, tenants: TenantRegistry, keys: PlatformKeys) -> list[str]:
+    """What production refuses: a platform with 179 on and no key, or uploads to customs' test system."""
+    on = [t.customs_code for t in tenants.all() if t.data_open]
+    found = [f"tenant {code}: dataOpen is on but CBEC_DATA_OPEN_KEYS_FILE holds no key for it"
+             for code in on if not keys.has(code)]
+    if on and TEST_ENDPOINT in settings.data_open.upload_url:
+        found.append("CBEC_DATA_OPEN_UPLOAD_URL is customs' test endpoint (set the production one)")
+    return found
+
+
 def mount(parts: Service, settings: Settings, tenants: TenantRegistry, store: EventStore, *,
           signer: TextSigner | None = None, client: httpx.Client | None = None,
           clock: Clock | None = None) -> Service:
@@ -48,8 +62,10 @@ def mount(parts: Service, settings: Settings, tenants: TenantRegistry, store: Ev
                               cipher=AesGcmCipher.from_spec(settings.pii.key_spec()))
     own_client = client is None
     client = client or httpx.Client(follow_redirects=False)
-    uploader = Uploader(data, signer or PlatformKeys.from_settings(settings.data_open), tenants, client,
-                        settings.data_open, clock)
+    if signer is None:
+        signer = PlatformKeys.from_settings(settings.data_open)
+        production.require(settings, problems(settings, tenants, signer))
+    uploader = Uploader(data, signer, tenants, client, settings.data_open, clock)
     parts.http_app.include_router(make_router(data, tenants, clock, uploader.wakeup))
     lease = lease_for(store, "data-open-uploader")
     parts.pollers.append(leased(lease, Paced(uploader.round, uploader.idle, uploader.wakeup)))
