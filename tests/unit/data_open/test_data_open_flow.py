@@ -32,11 +32,13 @@ def test_customs_drill_of_a_random_same_day_order_passes_with_an_sm2_platform(tm
     assert drill.ack["code"] == "10000" and drill.ack_seconds < 1.0
     assert world.store.request(drill.session_id) is not None  # recorded before the answer
     assert drill.uploaded_at is None  # the upload is asynchronous
+    assert world.uploader.wakeup.is_set() and world.uploader.idle() == 0.0  # the uploader is woken at once
 
     assert world.uploader.round() == 1
     assert drill.passed, drill.problems
     assert drill.signing_form == "implementations"
     assert world.store.request(drill.session_id).state == "uploaded"  # type: ignore[union-attr]
+    assert world.uploader.idle() == 10.0  # nothing pending: it waits to be woken
     events = [e.event for e in world.store.audit_entries(PLATFORM) if e.session_id == drill.session_id]
     assert events == ["requested", "uploaded"]
 
