@@ -69,7 +69,7 @@ class TenantRegistry:
                     uscc=d.get("uscc", ""),
                     callback_url=d.get("callbackUrl", ""),
                     delegated_codes=frozenset(d.get("delegatedCodes", [])),
-                    data_open=bool(d.get("dataOpen", False)),
+                    data_open=d.get("dataOpen", False) is True,
                 )
                 for d in data
             ]

@@ -12,6 +12,7 @@ from cbec.clock import FakeClock
 from cbec.readmodel import ReadModel
 from cbec.settings import Settings
 from cbec.store.event_store import EventStore
+from cbec.tenants import TenantRegistry
 from data_open_world import OFF, OTHER, PLATFORM, build_world, payment, tenants
 from fastapi.testclient import TestClient
 from order_service import bootstrap as order
@@ -202,3 +203,12 @@ def test_production_refuses_a_179_platform_without_a_key_or_with_the_test_endpoi
     production_url = Settings.from_environ({"CBEC_DATA_OPEN_UPLOAD_URL":
                                             "https://customs.chinaport.gov.cn/ceb2grab/grab/realTimeDataUpload"})
     assert not any("UPLOAD_URL" in p for p in problems(production_url, tenants(), PlatformKeys({})))
+
+
+def test_179_is_on_only_for_a_tenant_record_with_data_open_true() -> None:
+    def record(**extra: object) -> dict[str, object]:
+        return {"customsCode": PLATFORM, "name": "p", "roles": ["platform"], "dxpId": "DXP1", **extra}
+
+    assert TenantRegistry.from_json([record(dataOpen=True)]).get(PLATFORM).data_open
+    assert not TenantRegistry.from_json([record()]).get(PLATFORM).data_open
+    assert not TenantRegistry.from_json([record(dataOpen="true")]).get(PLATFORM).data_open
