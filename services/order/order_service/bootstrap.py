@@ -22,7 +22,7 @@ class OrderBootstrap(DeclarationBootstrap):
     def build(self, settings: Settings, tenants: TenantRegistry, store: EventStore, *,
               readmodel: ReadModel | None = None) -> Service:
         parts = super().build(settings, tenants, store, readmodel=readmodel)
-        return data_open.mount(parts, settings, tenants, store)
+        return data_open.mount(parts, settings, tenants, store, readmodel)
 
 
 SERVICE = domain.SERVICE

@@ -136,7 +136,7 @@ def build_world(tmp_path: Path, *, environ: dict[str, str] | None = None, fail_f
     customs = DataOpenCustoms()
     transport = CustomsTransport(customs, fail_first)
     sleeps: list[float] = []
-    mount(parts, settings, registry, store, signer=signer, client=httpx.Client(transport=transport),
+    mount(parts, settings, registry, store, readmodel, signer=signer, client=httpx.Client(transport=transport),
           clock=clock or SystemClock())
     data_open: DataOpen = parts.extras["data_open"]
     data_open.uploader.sleep = sleeps.append

@@ -9,6 +9,7 @@ import httpx
 from cbec import production
 from cbec.clock import Clock, SystemClock
 from cbec.privacy.cipher import AesGcmCipher
+from cbec.readmodel import ReadModel
 from cbec.runtime import Paced, leased
 from cbec.service import Service
 from cbec.settings import Settings
@@ -31,10 +32,12 @@ class DataOpen:
     uploader: Uploader
 
 
-def store_url(url: str) -> str:
-    """The 179 tables' database: the same Postgres, or a file of its own beside a SQLite event store."""
-    if url.startswith("sqlite:///") and url.endswith(".db"):
-        return url[: -len(".db")] + "-data-open.db"
+def store_url(readmodel: ReadModel) -> str:
+    """The 179 tables' database, found from the read model the caller passed: the same Postgres (and
+    schema), or beside a SQLite ``<db>-readmodel.db`` a file ``<db>-data-open.db`` of their own."""
+    url = readmodel.engine.url.render_as_string(hide_password=False)
+    if url.startswith("sqlite:///") and url.endswith("-readmodel.db"):
+        return url[: -len("-readmodel.db")] + "-data-open.db"
     return url
 
 
@@ -51,14 +54,15 @@ def problems(settings: Settings, tenants: TenantRegistry, keys: PlatformKeys) ->
     return found
 
 
-def mount(parts: Service, settings: Settings, tenants: TenantRegistry, store: EventStore, *,
-          signer: TextSigner | None = None, client: httpx.Client | None = None,
+def mount(parts: Service, settings: Settings, tenants: TenantRegistry, store: EventStore,
+          readmodel: ReadModel | None, *, signer: TextSigner | None = None, client: httpx.Client | None = None,
           clock: Clock | None = None) -> Service:
-    """Add 179 to ``parts`` when it has an HTTP API (customs reaches the platform over HTTP)."""
-    if parts.http_app is None:
+    """Add 179 to ``parts`` when it has an HTTP API (customs reaches the platform over HTTP), its
+    tables beside the read model's (:func:`store_url`)."""
+    if parts.http_app is None or readmodel is None:
         return parts
     clock = clock or SystemClock()
-    data = DataOpenStore.open(store_url(settings.database.url), schema=settings.database.schema_for(parts.name),
+    data = DataOpenStore.open(store_url(readmodel), schema=readmodel.schema or settings.database.schema_for(parts.name),
                               cipher=AesGcmCipher.from_spec(settings.pii.key_spec()))
     own_client = client is None
     client = client or httpx.Client(follow_redirects=False)
