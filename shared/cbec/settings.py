@@ -245,6 +245,27 @@ class LinkSettings(Section):
     gateway_poll_every: float = env("CBEC_CUSTOMS_GATEWAY_POLL_EVERY", default=2.0)
 
 
+class DataOpenSettings(Section):
+    """The 179 payment-data interface of platform tenants (``order_service.data_open``): where the
+    signed data is uploaded, the platforms' signing keys (``CBEC_DATA_OPEN_KEYS_FILE``, a JSON list of
+    ``{"customs_code", "key_pem", "cert_pem"}``), the signing-input form, retries and retention."""
+
+    upload_url: str = env("CBEC_DATA_OPEN_UPLOAD_URL",
+                          default="https://swapptest.singlewindow.cn/ceb2grab/grab/realTimeDataUpload")
+    keys_file: Path | None = env("CBEC_DATA_OPEN_KEYS_FILE")
+    key_password: SecretStr | None = env("CBEC_DATA_OPEN_KEY_PASSWORD")
+    # "implementations": quoted JSON values, key payExchangeInfoLists (what working clients send);
+    # "spec-sample": the 2018 spec's sample (unquoted objects, key payExchangeInfoList).
+    signing_input: Literal["implementations", "spec-sample"] = env("CBEC_DATA_OPEN_SIGNING_INPUT",
+                                                                    default="implementations")
+    attempts: int = env("CBEC_DATA_OPEN_ATTEMPTS", default=4)  # POSTs per round (tenacity)
+    backoff: float = env("CBEC_DATA_OPEN_BACKOFF", default=0.5)  # seconds before the 2nd POST; doubles
+    timeout: float = env("CBEC_DATA_OPEN_TIMEOUT", default=5.0)  # seconds per POST
+    give_up_after: float = env("CBEC_DATA_OPEN_GIVE_UP_AFTER", default=3600.0)  # seconds after the request
+    retention_days: int = env("CBEC_DATA_OPEN_RETENTION_DAYS", default=3 * 366)  # ≥ 3 years (公告179)
+    poll_every: float = env("CBEC_DATA_OPEN_POLL_EVERY", default=1.0)  # seconds an idle uploader waits
+
+
 class SimulatorSettings(Section):
     """``CBEC_SIMULATOR_*`` for ``cbec run simulator`` (delays in seconds, rates 0..1)."""
 
@@ -315,6 +336,7 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     signer: SignerSettings = Field(default_factory=SignerSettings)
     link: LinkSettings = Field(default_factory=LinkSettings)
+    data_open: DataOpenSettings = Field(default_factory=DataOpenSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 

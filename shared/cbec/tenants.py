@@ -29,6 +29,7 @@ class Tenant:
     uscc: str = ""
     callback_url: str = ""
     delegated_codes: frozenset[str] = field(default_factory=frozenset)
+    data_open: bool = False  # a platform that answers customs' 179 payment-data requests
 
     def may_act_for(self, code: str) -> bool:
         return code == self.customs_code or code in self.delegated_codes
@@ -68,6 +69,7 @@ class TenantRegistry:
                     uscc=d.get("uscc", ""),
                     callback_url=d.get("callbackUrl", ""),
                     delegated_codes=frozenset(d.get("delegatedCodes", [])),
+                    data_open=d.get("dataOpen", False) is True,
                 )
                 for d in data
             ]
