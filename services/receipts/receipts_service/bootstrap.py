@@ -69,7 +69,8 @@ def _build_transport(settings: Settings, kind: TransportKind, dxp_ids: list[str]
                         send_queue=link.amqp_send_queue, receive_exchange=link.amqp_receive_exchange,
                         receive_queue=link.amqp_receive_queue, dxp_ids=dxp_ids, declare=link.amqp_declare,
                         staging=link.amqp_staging, idle_wait=link.amqp_poll_every)
-    return FileDropLink(settings.dxp.outbox, settings.dxp.inbox, idle_wait=settings.dxp.poll_every)
+    dxp = settings.dxp
+    return FileDropLink(dxp.outbox, dxp.inbox, idle_wait=dxp.poll_every, sent=dxp.sent, keep_days=dxp.outbox_keep_days)
 
 
 def sign_results_handler(app: CustomsLinkApp) -> BatchHandler:
