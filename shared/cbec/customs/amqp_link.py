@@ -134,13 +134,18 @@ class AmqpLink:
                 pass
 
     def _live(self) -> Any:
-        """An open channel whose connection answers now (a broker restart is noticed before a publish)."""
-        channel = self._open()
+        """An open channel whose connection answers now (a broker restart is noticed before a publish);
+        :class:`TransportError` when the broker cannot be reached."""
         try:
-            self._connection.process_data_events(0)
-        except BROKER_DOWN:
-            self._drop()
             channel = self._open()
+            try:
+                self._connection.process_data_events(0)
+            except BROKER_DOWN:
+                self._drop()
+                channel = self._open()
+        except BROKER_DOWN as error:
+            self._drop()
+            raise TransportError(f"AMQP broker not reachable: {type(error).__name__}") from error
         return channel
 
     def close(self) -> None:
