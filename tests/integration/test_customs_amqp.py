@@ -126,3 +126,27 @@ def _wait_for(fetch: Any) -> list[Any]:
             return list(got)
         time.sleep(0.2)
     return []
+
+
+def test_a_link_receives_only_the_receipts_routed_to_the_dxpids_of_its_tenants(
+        amqp_url: str, node_names: dict[str, str], tmp_path: Path) -> None:
+    from pika.exceptions import UnroutableError
+
+    link = AmqpLink(amqp_url, dxp_ids=["DXPENT0000000001"], **node_names)
+    link.fetch()  # declares the queues, the receive queue bound to its tenant's DXPID only
+    node = AmqpCustomsNode(amqp_url, tmp_path / "out", tmp_path / "in", send_queue=node_names["send_queue"],
+                           receive_exchange=node_names["receive_exchange"])
+    try:
+        node.publish("CEB312Message_3105960001_20261207120000_00001.xml", b"<mine/>", "DXPENT0000000001")
+        with pytest.raises(UnroutableError):  # no queue of this node takes another enterprise's receipts
+            node.publish("CEB312Message_4403960001_20261207120000_00002.xml", b"<theirs/>", "DXPENT0000000009")
+
+        assert [r.data for r in _wait_for(link.fetch)] == [b"<mine/>"]
+    finally:
+        node.close()
+        channel = link._open()
+        for queue in (node_names["send_queue"], node_names["receive_queue"], link.quarantine_queue):
+            channel.queue_delete(queue)
+        channel.exchange_delete(node_names["send_exchange"])
+        channel.exchange_delete(node_names["receive_exchange"])
+        link.close()
