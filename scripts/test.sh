@@ -6,7 +6,8 @@
 # External servers: set KAFKA_BOOTSTRAP_SERVERS and/or DATABASE_URL and nothing is started for them.
 # A second broker with SASL/SCRAM and ACLs (scripts/kafka-secure.sh) is started in parallel for the Kafka
 # identity tests (CBEC_SECURE_KAFKA_BOOTSTRAP and its super user's credentials), unless
-# CBEC_SECURE_KAFKA_BOOTSTRAP is given.
+# CBEC_SECURE_KAFKA_BOOTSTRAP is given. A throw-away RabbitMQ node (scripts/rabbitmq.sh) serves the AMQP
+# transport's tests (CBEC_TEST_AMQP_URL), unless CBEC_TEST_AMQP_URL is given.
 # CI=true (or CBEC_REQUIRE_INTEGRATION=1): a server that cannot start is a hard failure, and so is
 # pytest collecting no test. CBEC_LINT=1 also runs ruff and mypy on shared/ cli/ services/ testkit/.
 set -euo pipefail
@@ -44,6 +45,7 @@ for stale in "$CBEC_ROOT"/.stack/test-run-*; do
     CBEC_STACK_DIR="$stale" bash scripts/kafka.sh stop 2>/dev/null || true
     CBEC_STACK_DIR="$stale" bash scripts/kafka-secure.sh stop 2>/dev/null || true
     CBEC_STACK_DIR="$stale" bash scripts/postgres.sh stop 2>/dev/null || true
+    CBEC_STACK_DIR="$stale" bash scripts/rabbitmq.sh stop 2>/dev/null || true
     if [ ! -f "$stale/kept" ]; then
         if [ -f "$stale/postgres/pgdata.location" ]; then rm -rf "$(cat "$stale/postgres/pgdata.location")"; fi
         rm -rf "$stale"
@@ -98,6 +100,13 @@ if [ -z "${DATABASE_URL:-}" ]; then
 else
     log "using external Postgres at ${DATABASE_URL##*@}"  # the part after any user:password@
 fi
+if [ -z "${CBEC_TEST_AMQP_URL:-}" ]; then
+    STARTED+=(rabbitmq)
+    bash scripts/rabbitmq.sh start > "$OUT/rabbitmq.env" 2> "$OUT/rabbitmq.log" &
+    pids+=($!); names+=(rabbitmq)
+else
+    log "using external RabbitMQ at ${CBEC_TEST_AMQP_URL##*@}"
+fi
 if [ -z "${SOFTHSM2_CONF:-}" ]; then
     STARTED+=(softhsm)
     bash scripts/softhsm.sh init > "$OUT/softhsm.env" 2> "$OUT/softhsm.log" &
@@ -122,7 +131,7 @@ if [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
 fi
 if [ -n "${DATABASE_URL:-}" ]; then export CBEC_DATABASE_URL="${CBEC_DATABASE_URL:-$DATABASE_URL}"; fi
 log "servers ready in $((SECONDS - step_start))s: KAFKA_BOOTSTRAP_SERVERS=${KAFKA_BOOTSTRAP_SERVERS:-none}" \
-    "CBEC_SECURE_KAFKA_BOOTSTRAP=${CBEC_SECURE_KAFKA_BOOTSTRAP:-none}"
+    "CBEC_SECURE_KAFKA_BOOTSTRAP=${CBEC_SECURE_KAFKA_BOOTSTRAP:-none}" "CBEC_TEST_AMQP_URL=${CBEC_TEST_AMQP_URL:+set}"
 
 lint_rc=0
 if [ "${CBEC_LINT:-0}" = 1 ]; then

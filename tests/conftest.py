@@ -1,7 +1,8 @@
-"""Session fixtures for tests that need real servers: Kafka, Postgres and a PKCS#11 token.
+"""Session fixtures for tests that need real servers: Kafka, Postgres, RabbitMQ and a PKCS#11 token.
 
 Order of preference for each server:
-1. the environment (`KAFKA_BOOTSTRAP_SERVERS`, `DATABASE_URL`, `SOFTHSM2_CONF` + `CBEC_PKCS11_*`),
+1. the environment (`KAFKA_BOOTSTRAP_SERVERS`, `DATABASE_URL`, `SOFTHSM2_CONF` + `CBEC_PKCS11_*`,
+   `CBEC_TEST_AMQP_URL`),
    as exported by `scripts/test.sh` or set by a developer pointing at external servers;
 2. testcontainers, only when a Docker engine answers;
 3. otherwise the test fails when integration is required (`CI=true` or `CBEC_REQUIRE_INTEGRATION=1`),
@@ -97,6 +98,15 @@ def database_url() -> Iterator[str]:
         _unavailable("Postgres (DATABASE_URL)")
     with _postgres_container_class()("postgres:15", driver="psycopg") as container:
         yield str(container.get_connection_url(driver=None))
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    """An AMQP URL (`amqp://user:pw@host:port/vhost`) of a real RabbitMQ node (`scripts/rabbitmq.sh`)."""
+    from_env = os.environ.get("CBEC_TEST_AMQP_URL")
+    if not from_env:
+        _unavailable("RabbitMQ (CBEC_TEST_AMQP_URL)")
+    return from_env
 
 
 @pytest.fixture

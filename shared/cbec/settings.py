@@ -82,6 +82,10 @@ class DxpSettings(Section):
     outbox: Path = env("CBEC_DXP_OUTBOX", default=Path(".stack/dxp/outbox"))
     inbox: Path = env("CBEC_DXP_INBOX", default=Path(".stack/dxp/inbox"))
     poll_every: float = env("CBEC_DXP_POLL_EVERY", default=0.5)  # seconds an idle inbox poller waits
+    # The DXP client's folder of files it has sent (its send backup), if it keeps one: the link moves them
+    # to <outbox>/archive/<yyyyMMdd>/. Files left in the outbox longer than keep_days are archived too.
+    sent: Path | None = env("CBEC_DXP_SENT")
+    outbox_keep_days: float = env("CBEC_DXP_OUTBOX_KEEP_DAYS", default=30.0)
 
 
 class ProcessSettings(Section):
@@ -236,13 +240,59 @@ class SignerSettings(Section):
     http_host: str = env("CBEC_SIGNER_HTTP_HOST", default="127.0.0.1")
 
 
-class LinkSettings(Section):
-    """``CBEC_CUSTOMS_GATEWAY_URL`` selects the HTTP gateway transport (else the DXP file drop);
-    ``CBEC_CUSTOMS_GATEWAY_DXP_ID`` is the platform's own DXP id there."""
+TransportKind = Literal["filedrop", "http", "amqp"]
 
+
+class LinkSettings(Section):
+    """The customs transport(s). ``CBEC_CUSTOMS_TRANSPORT`` (``filedrop``, ``http`` or ``amqp``) is the
+    default one; unset, it is ``http`` when ``CBEC_CUSTOMS_GATEWAY_URL`` is set, else ``filedrop``.
+    ``CBEC_CUSTOMS_TRANSPORTS`` routes tenants or regions elsewhere: ``prefix=kind`` pairs, comma-separated,
+    where the prefix is a tenant's customs code or a shorter one for a region (``3105=amqp,4403960001=http``;
+    the longest match wins). ``CBEC_CUSTOMS_GATEWAY_DXP_ID`` is the platform's own DXP id at the gateway.
+
+    AMQP (``CBEC_CUSTOMS_AMQP_*``): the node's URL, its send exchange and queue, its receive exchange and
+    queue (receipts recorded as rejected go to ``<receive queue>.quarantine``), whether cbec declares
+    them (``DECLARE=0`` when the node's operator does), and an optional staging folder (else staging is in
+    memory)."""
+
+    transport: TransportKind | None = env("CBEC_CUSTOMS_TRANSPORT")
+    transports: str = env("CBEC_CUSTOMS_TRANSPORTS", default="")
     gateway_url: str = env("CBEC_CUSTOMS_GATEWAY_URL", default="")
     gateway_dxp_id: str = env("CBEC_CUSTOMS_GATEWAY_DXP_ID", default="DXPENT0000000000")
     gateway_poll_every: float = env("CBEC_CUSTOMS_GATEWAY_POLL_EVERY", default=2.0)
+    amqp_url: SecretStr | None = env("CBEC_CUSTOMS_AMQP_URL")
+    amqp_send_exchange: str = env("CBEC_CUSTOMS_AMQP_SEND_EXCHANGE", default="cbec.dxp.send")
+    amqp_send_queue: str = env("CBEC_CUSTOMS_AMQP_SEND_QUEUE", default="cbec.dxp.send")
+    amqp_receive_exchange: str = env("CBEC_CUSTOMS_AMQP_RECEIVE_EXCHANGE", default="cbec.dxp.receive")
+    amqp_receive_queue: str = env("CBEC_CUSTOMS_AMQP_RECEIVE_QUEUE", default="cbec.dxp.receive")
+    amqp_declare: bool = env("CBEC_CUSTOMS_AMQP_DECLARE", default=True)
+    amqp_staging: Path | None = env("CBEC_CUSTOMS_AMQP_STAGING")
+    amqp_poll_every: float = env("CBEC_CUSTOMS_AMQP_POLL_EVERY", default=0.5)  # seconds an idle poller waits
+
+    @model_validator(mode="after")
+    def _routes_valid(self) -> LinkSettings:
+        kinds = {self.default_kind, *self.routes().values()}
+        if "http" in kinds and not self.gateway_url:
+            raise ValueError("CBEC_CUSTOMS_GATEWAY_URL is required for the http customs transport")
+        if "amqp" in kinds and self.amqp_url is None:
+            raise ValueError("CBEC_CUSTOMS_AMQP_URL is required for the amqp customs transport")
+        return self
+
+    @property
+    def default_kind(self) -> TransportKind:
+        if self.transport is not None:
+            return self.transport
+        return "http" if self.gateway_url else "filedrop"
+
+    def routes(self) -> dict[str, TransportKind]:
+        """``CBEC_CUSTOMS_TRANSPORTS`` as customs-code prefix → transport kind."""
+        out: dict[str, TransportKind] = {}
+        for pair in filter(None, (p.strip() for p in self.transports.split(","))):
+            prefix, _, kind = (x.strip() for x in pair.partition("="))
+            if not prefix.isalnum() or len(prefix) > 10 or kind not in ("filedrop", "http", "amqp"):
+                raise ValueError(f"CBEC_CUSTOMS_TRANSPORTS: {pair!r} is not <customs-code prefix>=filedrop|http|amqp")
+            out[prefix] = kind  # type: ignore[assignment]  # checked just above
+        return out
 
 
 class DataOpenSettings(Section):

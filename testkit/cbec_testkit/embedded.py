@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from cbec.clock import Clock, SystemClock
 from cbec.contracts import topics
 from cbec.contracts.commands import INTAKE_TOPICS, DeclareDocument, GoodsLeft
 from cbec.customs.filedrop import FileDropLink
+from cbec.customs.transport import Transport
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.doctypes import BY_CODE
 from cbec.declaration.lifecycle import Declaration
@@ -78,6 +80,8 @@ class EmbeddedStack:
     clock: Clock = field(default_factory=SystemClock)
     webhook_post: webhooks.Post | None = None  # default: HTTPS POST with httpx
     signing_keys: dict[str, SigningKey] | None = None  # default: a fresh software key per tenant
+    transport: Transport | None = None  # default: the DXP file drop in dxp_dir
+    customs_node: Callable[[], int] | None = None  # moves messages between ``transport`` and the simulator
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -98,9 +102,11 @@ class EmbeddedStack:
         self.signer: SignerApp = signer.build_app(self.settings, keys)
         self._add(signer.build(self.settings, self.signer, self.bus))
 
+        # The simulator works on the DXP folders; another transport needs a customs_node that carries its
+        # messages to and from them (e.g. cbec_testkit.customs.amqp_node.AmqpCustomsNode.pump).
         self.link = FileDropLink(self.dxp_dir / "outbox", self.dxp_dir / "inbox")
         self.customs_link: CustomsLinkApp = self._add(
-            receipts.build(self.settings, self.tenants, self._store("receipts"), self.link)).app
+            receipts.build(self.settings, self.tenants, self._store("receipts"), self.transport or self.link)).app
         self.simulator = CustomsSimulator(self.link.outbox, self.link.inbox, config=self.simulator_config)
 
     def _store(self, name: str) -> EventStore:
@@ -129,7 +135,11 @@ class EmbeddedStack:
         work += sum(relay.run_once() for relay in self.relays)
         work += self.bus.drain()
         work += sum(poll() for service in self.services.values() for poll in service.pollers)
+        if self.customs_node is not None:
+            work += self.customs_node()
         work += self.simulator.poll()
+        if self.customs_node is not None:
+            work += self.customs_node()
         return work
 
     def declaration(self, doc_type_code: str, key: tuple[str, ...]) -> Declaration | None:

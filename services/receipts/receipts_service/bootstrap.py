@@ -1,5 +1,5 @@
 """`cbec run receipts`, the embedded demo and the tests build the customs link here: sign results →
-DXP outbox (or the HTTP gateway); DXP inbox → receipt events."""
+the customs transport(s) (DXP file drop, HTTP gateway, AMQP); receipts → receipt events."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from cbec import production
 from cbec.bus.ports import BatchHandler, Message, Subscription
 from cbec.contracts import topics
 from cbec.contracts.dead_letter import DEAD_LETTERED
+from cbec.customs.amqp_link import AmqpLink
 from cbec.customs.filedrop import FileDropLink
 from cbec.customs.http_link import HttpGatewayLink
+from cbec.customs.routing import TransportRouter
 from cbec.customs.transport import Transport
 from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.bus_glue import bus_handler, position_of
@@ -19,7 +21,7 @@ from cbec.declaration.routing import dead_letter_message
 from cbec.privacy.cipher import AesGcmCipher
 from cbec.runtime import Paced, ServiceProcess, leased
 from cbec.service import Consumes, Outbox, Service, as_process
-from cbec.settings import Settings
+from cbec.settings import Settings, TransportKind
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
 from cbec.store.leases import lease_for
@@ -30,12 +32,45 @@ from receipts_service.application import CustomsLinkApp, route
 SERVICE = "receipts"
 
 
-def transport(settings: Settings) -> Transport:
-    """The HTTP gateway when ``CBEC_CUSTOMS_GATEWAY_URL`` is set, else the DXP file drop."""
+def transport(settings: Settings, tenants: TenantRegistry | None = None) -> Transport:
+    """The customs transport the ``link`` settings select: one (``CBEC_CUSTOMS_TRANSPORT``; by default the
+    HTTP gateway when ``CBEC_CUSTOMS_GATEWAY_URL`` is set, else the DXP file drop), or several routed per
+    tenant or region (``CBEC_CUSTOMS_TRANSPORTS``). An AMQP link binds its receive queue to the DXPIDs of
+    the ``tenants`` it serves (all of them without a registry)."""
     link = settings.link
-    if link.gateway_url:
+    routes = link.routes()
+    longest_first = sorted(routes, key=len, reverse=True)
+
+    def kind_of(customs_code: str) -> TransportKind:
+        return next((routes[p] for p in longest_first if customs_code.startswith(p)), link.default_kind)
+
+    built: dict[TransportKind, Transport] = {}
+
+    def one(kind: TransportKind) -> Transport:
+        if kind not in built:
+            # an AMQP link binds its receive queue to the DXPIDs of its tenants (no registry: to all)
+            dxp_ids = sorted({t.dxp_id for t in tenants.all() if kind_of(t.customs_code) == kind}) if tenants else []
+            built[kind] = _build_transport(settings, kind, dxp_ids)
+        return built[kind]
+
+    default = one(link.default_kind)
+    if set(routes.values()) <= {link.default_kind}:
+        return default
+    return TransportRouter(default, {prefix: one(kind) for prefix, kind in routes.items()})
+
+
+def _build_transport(settings: Settings, kind: TransportKind, dxp_ids: list[str]) -> Transport:
+    link = settings.link
+    if kind == "http":
         return HttpGatewayLink(link.gateway_url, link.gateway_dxp_id, poll_every=link.gateway_poll_every)
-    return FileDropLink(settings.dxp.outbox, settings.dxp.inbox, idle_wait=settings.dxp.poll_every)
+    if kind == "amqp":
+        assert link.amqp_url is not None  # the settings refuse amqp without a URL
+        return AmqpLink(link.amqp_url.get_secret_value(), send_exchange=link.amqp_send_exchange,
+                        send_queue=link.amqp_send_queue, receive_exchange=link.amqp_receive_exchange,
+                        receive_queue=link.amqp_receive_queue, dxp_ids=dxp_ids, declare=link.amqp_declare,
+                        staging=link.amqp_staging, idle_wait=link.amqp_poll_every)
+    dxp = settings.dxp
+    return FileDropLink(dxp.outbox, dxp.inbox, idle_wait=dxp.poll_every, sent=dxp.sent, keep_days=dxp.outbox_keep_days)
 
 
 def sign_results_handler(app: CustomsLinkApp) -> BatchHandler:
@@ -82,4 +117,4 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, link: 
 def process(settings: Settings, tenants: TenantRegistry) -> ServiceProcess:
     production.require(settings, production.tenants_problems(settings))
     store = EventStore.open(settings.database.url, schema=settings.database.schema_for(SERVICE), name=SERVICE)
-    return as_process(build(settings, tenants, store, transport(settings)), settings)
+    return as_process(build(settings, tenants, store, transport(settings, tenants)), settings)

@@ -1,11 +1,18 @@
 """DXP file-drop transport: signed DxpMsg files into an outbox folder, receipts out of an inbox folder.
 
 The inbox holds only what is not yet recorded: once a receipt file's events are committed, the file
-moves to ``<inbox>/archive/<yyyy-mm-dd>/`` (a file recorded as rejected to
-``<inbox>/quarantine/<yyyy-mm-dd>/``), so a poll lists and reads only what arrived since the last
-one, and a restart costs the same after a hundred receipts as after a hundred thousand. A crash
+moves to ``<inbox>/archive/<yyyyMMdd>/`` (a file recorded as rejected to
+``<inbox>/quarantine/<yyyyMMdd>/``; the day in China Standard Time, as in DXP file names; folders of the
+earlier ``<yyyy-mm-dd>`` layout stay readable), so a poll lists and reads only what arrived since the
+last one, and a restart costs the same after a hundred receipts as after a hundred thousand. A crash
 between the record and the move leaves the file in the inbox: it is read again and its ingest is
 deduplicated. Partial files (``.name.part``, and any name starting with a dot) are never read.
+
+The outbox is kept clean (:meth:`FileDropLink.tidy_outbox`, at most once per ``tidy_every`` seconds,
+from the inbox poll): a DXP client that moves what it sent out of the outbox needs nothing; one that
+confirms by a copy in its send-backup folder (``sent``) has the confirmed files moved from the outbox to
+``<outbox>/archive/<yyyyMMdd>/``; any file still in the outbox after ``keep_days`` (the client never took
+or confirmed it) is archived there too, with a warning. Only the outbox's own entries are looked at.
 
 Outgoing files are staged first: written and synced under ``<outbox>/.cbec-staging/<ticket>~<name>``,
 where the DXP client does not look, while the customs link records the transmission; after the commit
@@ -23,7 +30,7 @@ import stat
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,8 +41,11 @@ log = logging.getLogger(__name__)
 
 SYNC_CHUNK = 128  # files written (descriptors open) at a time by write_all_atomically
 FETCH_BYTES = 64 * 1024 * 1024  # read per fetch() at most (one file always, whatever its size)
-ARCHIVE = "archive"  # <inbox>/archive/<yyyy-mm-dd>/: receipt files whose events are recorded
-QUARANTINE = "quarantine"  # <inbox>/quarantine/<yyyy-mm-dd>/: files recorded as rejected
+ARCHIVE = "archive"  # <inbox>/archive/<yyyyMMdd>/: receipt files whose events are recorded (outbox: sent)
+QUARANTINE = "quarantine"  # <inbox>/quarantine/<yyyyMMdd>/: files recorded as rejected
+DAY_FORMAT = "%Y%m%d"  # archive and quarantine day folders (before: %Y-%m-%d, still read by archived())
+CST = timezone(timedelta(hours=8))
+TIDY_EVERY = 3600.0  # seconds between two looks at the outbox
 IDLE_WAIT = 0.5  # seconds an idle inbox poller sleeps before it looks again
 STAGING = ".cbec-staging"  # <outbox>/.cbec-staging/: written and synced, not yet handed to the DXP client
 TICKET_SEPARATOR = "~"
@@ -179,13 +189,21 @@ class FileDropLink:
     the inbox's ``archive`` and ``quarantine`` folders (see the module docstring)."""
 
     def __init__(self, outbox: Path, inbox: Path, *, rng: random.Random | None = None,
-                 idle_wait: float = IDLE_WAIT, today: Callable[[], str] | None = None) -> None:
+                 idle_wait: float = IDLE_WAIT, today: Callable[[], str] | None = None, sent: Path | None = None,
+                 keep_days: float = 30.0, tidy_every: float = TIDY_EVERY,
+                 clock: Callable[[], float] = time.time) -> None:
         self.outbox = outbox
         self.inbox = inbox
         self.archive = inbox / ARCHIVE
         self.quarantine_dir = inbox / QUARANTINE
+        self.outbox_archive = outbox / ARCHIVE
+        self.sent = sent
+        self.keep_days = keep_days
+        self.tidy_every = tidy_every
         self.idle_wait = idle_wait
-        self._today = today or (lambda: datetime.now(UTC).strftime("%Y-%m-%d"))
+        self._clock = clock
+        self._next_tidy = float("-inf")
+        self._today = today or (lambda: datetime.now(CST).strftime(DAY_FORMAT))
         self._rng = rng or random.Random()
         self._names_this_second: tuple[str, set[str]] = ("", set())
         self._stuck: set[str] = set()  # could not be moved away: not read again by this process
@@ -269,6 +287,8 @@ class FileDropLink:
         (the rest on the next call): an inbox full of large files never sits in memory at once. A
         file over ``MAX_BYTES`` is read only that far plus one byte, which the parser refuses as
         oversize (``CBEC-XML-SIZE``); one that cannot be read comes with its ``problem``."""
+        if self._clock() >= self._next_tidy:
+            self.tidy_outbox()
         out: list[Received] = []
         total = 0
         for name in waiting_files(self.inbox):
@@ -299,12 +319,37 @@ class FileDropLink:
         """How long an idle poller may wait before fetching again."""
         return self.idle_wait
 
+    def tidy_outbox(self) -> int:
+        """Archive the outbox files the DXP client confirmed (a copy in ``sent``) or left longer than
+        ``keep_days`` (``<= 0``: never); returns how many moved. Errors are logged, never raised: the
+        inbox poll that calls this must go on."""
+        self._next_tidy = self._clock() + self.tidy_every
+        moved = stale = 0
+        oldest = self._clock() - self.keep_days * 86400 if self.keep_days > 0 else float("-inf")
+        target = self.outbox_archive / self._today()
+        for name in waiting_files(self.outbox):
+            try:
+                confirmed = self.sent is not None and (self.sent / name).is_file()
+                old = not confirmed and (self.outbox / name).stat().st_mtime < oldest
+                if (confirmed or old) and move_aside(self.outbox, name, target) is not None:
+                    moved += 1
+                    stale += old
+            except OSError as error:
+                log.warning("cannot archive %s from the outbox (%s)", name, type(error).__name__)
+        if stale:
+            log.warning("archived %d outbox files the DXP client did not take within %g days", stale, self.keep_days)
+        return moved
+
+    def outbox_archived(self) -> list[Path]:
+        """Every outbox file archived (confirmed by the DXP client, or left too long), in name order."""
+        return sorted(self.outbox_archive.glob("*/*.xml*"), key=lambda p: p.name)
+
     def receipts(self) -> list[Path]:
         """Receipt files waiting in the inbox, oldest name first (partial files are never listed)."""
         return [self.inbox / name for name in waiting_files(self.inbox)]
 
     def archived(self) -> list[Path]:
-        """Every receipt file the link has recorded (the archive), in name order."""
+        """Every receipt file the link has recorded (the archive, both day layouts), in name order."""
         return sorted(self.archive.glob("*/*.xml*"), key=lambda p: p.name)
 
     def _move(self, name: str, root: Path) -> None:

@@ -11,6 +11,7 @@ The test kit's ``cbec_testkit.customs.gateway`` plays such a gateway in front of
 from __future__ import annotations
 
 import base64
+import binascii
 import itertools
 import time
 import uuid
@@ -20,7 +21,9 @@ from typing import Any
 
 import httpx
 
+from cbec.ceb.safe_xml import MAX_BYTES
 from cbec.customs.filedrop import Received, Staged, seed_file_name
+from cbec.customs.transport import message_name
 
 CST = timezone(timedelta(hours=8))
 RECEIPT_TYPES = ("CEB312", "CEB412", "CEB512", "CEB514", "CEB622", "CEB624", "CEB626", "CEB712", "CEB816",
@@ -111,7 +114,7 @@ class HttpGatewayLink:
             response = self.client.get(f"{self.base_url}/{receipt_type.lower()}msg", params=params)
             response.raise_for_status()
             page: dict[str, Any] = response.json()
-            out += [Received(str(m["name"]), base64.b64decode(m["data"])) for m in page.get("messages", [])]
+            out += [_received(m) for m in page.get("messages", [])]
             if page.get("next"):
                 self.cursors[receipt_type] = str(page["next"])
         self._wait = self.poll_every if out else min(2 * self._wait, QUIET_BACKOFF * self.poll_every)
@@ -129,3 +132,20 @@ class HttpGatewayLink:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _received(message: object) -> Received:
+    """One message of a gateway page; a malformed one comes with its ``problem`` (never an exception).
+    Data over ``MAX_BYTES`` is cut to that plus one byte, which the parser refuses as oversize."""
+    if not isinstance(message, dict):
+        return Received(message_name((), repr(message).encode()[:4096]), b"",
+                        "malformed gateway message: not an object")
+    encoded = message.get("data")
+    try:
+        if not isinstance(encoded, str):
+            raise ValueError("no base64 'data'")
+        data = base64.b64decode(encoded[:4 * (MAX_BYTES // 3 + 2)])[:MAX_BYTES + 1]
+    except (ValueError, binascii.Error) as error:
+        raw = str(encoded).encode()[:4096]
+        return Received(message_name((message.get("name"),), raw), b"", f"malformed gateway message: {error}")
+    return Received(message_name((message.get("name"),), data), data)

@@ -1,16 +1,33 @@
 """The customs link's transport port: send DxpMsgs, fetch the receipts customs sent back.
 
-Two adapters: :class:`cbec.customs.filedrop.FileDropLink` (DXP exchange folders) and
-:class:`cbec.customs.http_link.HttpGatewayLink` (a regional platform's HTTP gateway).
+Adapters: :class:`cbec.customs.filedrop.FileDropLink` (DXP exchange folders),
+:class:`cbec.customs.http_link.HttpGatewayLink` (a regional platform's HTTP gateway),
+:class:`cbec.customs.amqp_link.AmqpLink` (a DXP node's queues on RabbitMQ), and
+:class:`cbec.customs.routing.TransportRouter` (several of them, chosen per tenant or region).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from cbec.customs.filedrop import Received, Staged
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
+
+
+def message_name(candidates: Sequence[object], body: bytes) -> str:
+    """A received message's name: the first candidate that is a safe file name (letters, digits, ``_.-``;
+    no path), else one derived from the content, so the same message always gets the same name."""
+    for candidate in candidates:
+        if isinstance(candidate, bytes):
+            candidate = candidate.decode("utf-8", "replace")
+        if isinstance(candidate, str) and SAFE_NAME.fullmatch(candidate):
+            return candidate
+    return f"RECEIVED_{hashlib.sha256(body).hexdigest()[:32]}.xml"
 
 
 @runtime_checkable

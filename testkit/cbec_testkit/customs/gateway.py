@@ -33,6 +33,7 @@ def fake_gateway(outbox: Path, inbox: Path) -> FastAPI:
         return "OK"
 
     served: dict[str, list[str]] = {}
+    app.state.extra = []  # raw message entries served once, with the next page of any type (hostile tests)
 
     @app.get("/{receipt_type}msg")
     def receipts(receipt_type: str, dxpid: str, qryid: str = "") -> dict[str, Any]:
@@ -44,7 +45,10 @@ def fake_gateway(outbox: Path, inbox: Path) -> FastAPI:
         known += [p.name for p in fresh]
         start = int(qryid or 0)
         names = known[start:]
-        messages = [{"name": n, "data": base64.b64encode((inbox / n).read_bytes()).decode()} for n in names]
+        messages: list[Any] = [{"name": n, "data": base64.b64encode((inbox / n).read_bytes()).decode()}
+                               for n in names]
+        messages += app.state.extra
+        app.state.extra = []
         return {"messages": messages, "next": str(len(known))}
 
     return app

@@ -687,12 +687,22 @@ def _is_customs_code(code: str) -> bool:
 
 def run_process(settings: Settings) -> None:
     """``cbec run simulator``: the simulator as its own process on the DXP outbox/inbox folders, on the
-    same process runtime (readiness, shutdown, crash exit) as every service."""
-    from cbec.runtime import Paced, ServiceProcess
+    same process runtime (readiness, shutdown, crash exit) as every service; with
+    ``CBEC_CUSTOMS_TRANSPORT=amqp`` it sits behind the broker (:class:`AmqpCustomsNode`)."""
+    from cbec.runtime import Paced, Poller, ServiceProcess
 
     journal = settings.simulator.journal or settings.dxp.outbox.parent / "simulator-journal.txt"
     simulator = CustomsSimulator(settings.dxp.outbox, settings.dxp.inbox, journal=journal,
                                  config=SimulatorConfig.from_settings(settings.simulator),
                                  rng=random.Random(settings.simulator.seed))
-    ServiceProcess("simulator", pollers=[Paced(simulator.poll, simulator.idle_for)],
-                   poll_interval=settings.process.poll_interval, ready_file=settings.process.ready_file).run()
+    pollers: list[Poller | Paced] = [Paced(simulator.poll, simulator.idle_for)]
+    link = settings.link
+    if link.default_kind == "amqp" and link.amqp_url is not None:
+        # customs behind the DXP node's broker: the node carries messages to and from the simulator's folders
+        from cbec_testkit.customs.amqp_node import AmqpCustomsNode
+
+        node = AmqpCustomsNode(link.amqp_url.get_secret_value(), settings.dxp.outbox, settings.dxp.inbox,
+                               send_queue=link.amqp_send_queue, receive_exchange=link.amqp_receive_exchange)
+        pollers.append(Paced(node.pump, lambda: link.amqp_poll_every))
+    ServiceProcess("simulator", pollers=pollers, poll_interval=settings.process.poll_interval,
+                   ready_file=settings.process.ready_file).run()

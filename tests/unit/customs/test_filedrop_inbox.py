@@ -19,7 +19,7 @@ from cbec_testkit.memory import InMemoryDeclarationStore
 from cbec_testkit.tenants import demo_registry
 from receipts_service.application import RECEIPT_FILE_REJECTED, RECEIPT_RECEIVED, CustomsLinkApp
 
-DAY = "2026-12-07"
+DAY = "20261207"
 
 
 def _receipt(n: int, status: str = "120") -> bytes:
