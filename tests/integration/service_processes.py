@@ -16,7 +16,7 @@ from cbec.store.event_store import EventStore
 from kafka import KafkaConsumer
 from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 GROUPS = ("cbec-order", "cbec-payment", "cbec-logistics", "cbec-inventory", "cbec-receipts", "cbec-saga",
           "cbec-webhooks", "cbec-signer")
@@ -46,8 +46,9 @@ def fast_forward(bootstrap: str, groups: tuple[str, ...] = GROUPS) -> None:
         try:
             ends = consumer.end_offsets(partitions)
             offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in ends.items()}
-            # A member of an earlier test may still be in the group until its session ends.
-            for attempt in Retrying(retry=retry_if_exception_type(CommitFailedError), stop=stop_after_attempt(40),
+            # A member of an earlier test may still be in the group until its session ends (kafka-python's
+            # session timeout is 45 s; a member lost mid-rebalance can hold the group longer).
+            for attempt in Retrying(retry=retry_if_exception_type(CommitFailedError), stop=stop_after_delay(150),
                                     wait=wait_fixed(1.0), reraise=True):
                 with attempt:
                     consumer.commit(offsets)
