@@ -38,6 +38,7 @@ RECEIPT_FILE_INGESTED = "ReceiptFileIngested"
 RECEIPT_FILE_REJECTED = "ReceiptFileRejected"
 RECEIPT_RECEIVED = "ReceiptReceived"
 COP_MSG_INDEXED = "TransmissionIndexed"
+SETTLE_RETRY = 5.0  # seconds after a failed hand-over or settle before the next try
 STAGED_GRACE = 120.0  # seconds before a file another process staged may be settled by this one
 INBOX_SOURCE = "receipts|inbox"  # names the inbox's batches (they record no consumer position)
 
@@ -93,6 +94,7 @@ class CustomsLinkApp:
         self._own_staged: set[Staged] = set()  # staged by this process and not settled after a failure
         self._unsettled = True  # at start: settle what an earlier process may have left staged
         self._next_sweep = 0.0
+        self._retry_at = 0.0  # after a failed settle: not before this
 
     def on_signed(self, raw: bytes, position: Position) -> None:
         """A message on ``cbec.sign.results``: transmit it; one that breaks the contract raises
@@ -129,8 +131,7 @@ class CustomsLinkApp:
             if not recorded:
                 self.link.discard([outgoing])
                 return None
-            with self._unsettled_on_failure([outgoing]):
-                self.link.hand_over([outgoing])
+            self._hand_over([outgoing])
             return outgoing.name
 
     def transmit_batch(self, results: Sequence[tuple[SignResult, Position]]) -> list[str]:
@@ -150,16 +151,15 @@ class CustomsLinkApp:
                 return []
             streams = [s for _, _, plan in todo if plan is not None for s in (plan.stream_id, plan.cop_stream)]
             outgoing: list[Staged] = []
-            with self._unsettled_on_failure(outgoing):
-                with store.batch(source, streams, done_up_to=done):
-                    for _, position, plan in todo:
-                        if plan is None:
-                            self._mark(position)
-                        elif (staged := self._prepare(plan, position)) is not None and \
-                                self._append(plan, staged, position):
-                            outgoing.append(staged)
-                    self.link.stage(outgoing)  # inside the transaction: durable before anything commits
-                self.link.hand_over(outgoing)
+            with self._unsettled_on_failure(outgoing), store.batch(source, streams, done_up_to=done):
+                for _, position, plan in todo:
+                    if plan is None:
+                        self._mark(position)
+                    elif (staged := self._prepare(plan, position)) is not None and \
+                            self._append(plan, staged, position):
+                        outgoing.append(staged)
+                self.link.stage(outgoing)  # inside the transaction: durable before anything commits
+            self._hand_over(outgoing)
             return [f.name for f in outgoing]
 
     def settle_staged(self, *, grace: float | None = None) -> int:
@@ -172,9 +172,31 @@ class CustomsLinkApp:
             return self._settle(self.staged_grace if grace is None else grace)
 
     def _settle_if_due(self) -> None:
-        """Settle after a failure, and sweep now and then for files another process left staged."""
-        if self._unsettled or time.monotonic() >= self._next_sweep:
+        """Settle after a failure, and sweep now and then for files another process left staged. A
+        settle that fails (the transport or the database away) is retried later, never in the way of
+        new transmissions: what it settles is recorded already, and nothing new depends on it."""
+        now = time.monotonic()
+        if not (self._unsettled and now >= self._retry_at) and now < self._next_sweep:
+            return
+        try:
             self._settle(self.staged_grace)
+        except Exception as error:  # noqa: BLE001 - retried after SETTLE_RETRY; the files stay staged
+            self._retry_at = now + SETTLE_RETRY
+            self._next_sweep = max(self._next_sweep, self._retry_at)
+            log.warning("customs link: staged files not settled yet (%s); retrying in %.0f s",
+                        type(error).__name__, SETTLE_RETRY)
+
+    def _hand_over(self, outgoing: list[Staged]) -> None:
+        """Hand over what was just recorded. A failure here is not the message's fault: the files stay
+        staged and are settled later (the consumer moves on; the transmissions are recorded)."""
+        try:
+            self.link.hand_over(outgoing)
+        except Exception as error:  # noqa: BLE001 - see the docstring
+            self._own_staged.update(Staged(f.ticket, f.name) for f in outgoing)
+            self._unsettled = True
+            self._retry_at = time.monotonic() + SETTLE_RETRY
+            log.error("customs link: %d recorded transmission(s) not handed over yet (%s); retrying in %.0f s",
+                      len(outgoing), type(error).__name__, SETTLE_RETRY)
 
     @contextmanager
     def _unsettled_on_failure(self, outgoing: list[Staged]) -> Iterator[None]:

@@ -217,3 +217,26 @@ def test_a_file_another_process_staged_moments_ago_is_left_to_it(link: Link) -> 
     assert [s.ticket for s, _ in link.link.staged()] == [ticket]
     app.settle_staged(grace=0)
     assert link.link.staged() == []
+
+
+def test_a_transport_that_is_away_at_hand_over_costs_no_dead_letter_and_the_files_go_out_when_it_is_back(
+        link: Link) -> None:
+    """The broker or gateway is down after the commit: the sign results are done (recorded), the files
+    stay staged, and a later settle hands them over; nothing is dead-lettered, nothing is sent twice."""
+    hand_over = link.link.hand_over
+    away = [True]
+
+    def flaky(files: Sequence[Any]) -> int:
+        if away[0]:
+            raise ConnectionError("transport away")
+        return hand_over(files)
+
+    link.link.hand_over = flaky  # type: ignore[method-assign]
+    for n in range(1, 4):
+        link.sign_result(_result(n))
+    link.bus.drain()
+    assert link.sent() == [] and len(link.link.staged()) == 3
+    assert link.events(DEAD_LETTERED) == [] and link.bus.lag(GROUP, topics.SIGN_RESULTS) == 0
+    away[0] = False
+    assert link.service.app.settle_staged() == 3
+    assert len(link.sent()) == 3 and link.link.staged() == []
