@@ -35,7 +35,7 @@ class DataOpen:
 def store_url(readmodel: ReadModel) -> str:
     """The 179 tables' database, found from the read model the caller passed: the same Postgres (and
     schema), or beside a SQLite ``<db>-readmodel.db`` a file ``<db>-data-open.db`` of their own."""
-    url = readmodel.engine.url.render_as_string(hide_password=False)
+    url = readmodel.url or readmodel.engine.url.render_as_string(hide_password=False)
     if url.startswith("sqlite:///") and url.endswith("-readmodel.db"):
         return url[: -len("-readmodel.db")] + "-data-open.db"
     return url
