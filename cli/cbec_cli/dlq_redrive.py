@@ -6,7 +6,8 @@ was read from. Redriving opens it, sends the message back to that topic and part
 more (``cbec-redriven``: the letter's id) and then appends a *mark* to the dead-letter topic itself, keyed
 ``redriven:<id>``. The marks are the ledger: a letter with a mark is never redriven again, by anyone, for
 as long as the topic keeps the letter (marks and letters share its retention). A crash between the send
-and the mark sends that message once more on the next run: consumers are idempotent (at-least-once).
+and the mark sends that message once more on the next run, as at-least-once delivery may anyway (a
+repeated command maps to the same document stream; nothing reaches customs twice).
 
 A letter is refused, with its reason, when its original topic is not one the product consumes (or is
 missing: letters written before dead letters were lossless), when it keeps no message, or when it is
@@ -117,7 +118,7 @@ def consumed_topic(topic: str) -> bool:
     """Whether a cbec service consumes ``topic`` (so a message may be redriven onto it)."""
     if not topic or topics.is_dead_letter(topic):
         return False
-    fixed = {topics.SIGN_REQUESTS, topics.SIGN_RESULTS, *topics.SERVICE_EVENTS, *topics.FEEDBACK_TOPICS}
+    fixed = {topics.SIGN_REQUESTS, topics.SIGN_RESULTS, topics.STATUS, *topics.SERVICE_EVENTS, *topics.FEEDBACK_TOPICS}
     return topic in fixed or topics.intake_binding(topic) is not None or topics.goods_left_binding(topic)[0]
 
 
