@@ -167,12 +167,13 @@ def _refusal(record: Record, cipher: Sealer | None) -> DeadLetter | str:
     except ContractError as bad:
         return f"not a dead letter with a message to redrive ({bad})"
     if letter.sealed is not None:
+        key_id = letter.sealed[0]
         if cipher is None:
-            return f"sealed with key {letter.sealed[0]}: set CBEC_PII_KEYS to open it"
+            return f"sealed with key {key_id}: set CBEC_PII_KEYS to open it"
         try:
             letter = letter.opened_with(cipher)
         except CipherError as error:
-            return f"sealed with key {letter.sealed[0]}: {error}"
+            return f"sealed with key {key_id}: {error}"
     if not consumed_topic(letter.topic):
         return f"its original topic {letter.topic!r} is not one cbec consumes" if letter.topic \
             else "its original topic is unknown (a letter from before dead letters kept it)"

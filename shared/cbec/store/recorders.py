@@ -13,7 +13,7 @@ from eventsourcing.persistence import ProcessRecorder, StoredEvent
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteProcessRecorder
 from psycopg import Cursor, sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
@@ -80,7 +80,7 @@ def _check_identifier(what: str, value: str) -> None:
 
 def _open_postgres(url: str, schema: str, name: str, pool_size: int, max_overflow: int) -> ProcessRecorder:
     params = libpq_params(url)
-    with psycopg.connect(**params, autocommit=True) as conn:
+    with psycopg.connect(make_conninfo("", **params), autocommit=True) as conn:
         # Replicas starting together would race on CREATE … IF NOT EXISTS (a unique violation in the
         # catalogue): the schema and tables are made under a lock taken per store.
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"cbec-ddl:{schema}.{name}",))
@@ -120,7 +120,10 @@ def postgres_datastore(params: dict[str, str], schema: str, pool_size: int, max_
     )
     # The library's pool passes on only the five parameters above: its connections get the URL's
     # own, every option included (the pool opens on first use, so nothing has connected yet).
-    datastore.pool.kwargs.update(params)
+    pooled = datastore.pool.kwargs
+    if not isinstance(pooled, dict):
+        raise TypeError("the eventsourcing pool no longer keeps its connection parameters in a dict")
+    pooled.update(params)
     return datastore
 
 
@@ -183,6 +186,8 @@ def connection_params(recorder: ProcessRecorder) -> dict[str, str]:
     if not isinstance(recorder, PostgresProcessRecorder):
         raise TypeError("only a Postgres store has connection parameters")
     pooled = recorder.datastore.pool.kwargs
+    if not isinstance(pooled, dict):
+        raise TypeError("the eventsourcing pool no longer keeps its connection parameters in a dict")
     return {k: str(v) for k, v in pooled.items() if k != "row_factory" and v is not None}
 
 
