@@ -73,8 +73,9 @@ class DatabaseSettings(Section):
     ``CBEC_DATABASE_URL`` is a libpq URL: every option in it (``sslmode``, ``sslrootcert``,
     ``target_session_attrs``, ``application_name``, ``options`` …) reaches every connection.
     ``CBEC_DB_POOL_SIZE`` / ``CBEC_DB_MAX_OVERFLOW``: the connections each pool keeps / may add under
-    load; a service has two such pools (event store, read model), so at most
-    ``2 × (pool size + max overflow)`` pooled connections per process (see docs/runbook.md)."""
+    load; a declaration service has two such pools (event store, read model; order a third, its 179
+    store), so at most ``2 × (pool size + max overflow)`` pooled connections per process, order 3 ×
+    (see docs/runbook.md §1)."""
 
     url: str = env("CBEC_DATABASE_URL", "DATABASE_URL", default="sqlite:///cbec.db")
     pool_size: int = Field(5, ge=1, validation_alias=AliasChoices("CBEC_DB_POOL_SIZE"))

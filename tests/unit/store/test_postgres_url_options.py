@@ -5,9 +5,11 @@ engine is stopped at the moment it would hand its parameters to the driver."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cbec.declaration.bootstrap import open_store
 from cbec.readmodel.tables import open_engine
 from cbec.settings import Settings
 from cbec.store.recorders import libpq_params, postgres_datastore
@@ -68,3 +70,14 @@ def test_pool_sizes_come_from_the_settings_and_default_to_todays() -> None:
     assert (Settings.from_environ({}).database.pool_size, Settings.from_environ({}).database.max_overflow) == (5, 10)
     tuned = Settings.from_environ({"CBEC_DB_POOL_SIZE": "2", "CBEC_DB_MAX_OVERFLOW": "1"}).database
     assert (tuned.pool_size, tuned.max_overflow) == (2, 1)
+
+
+def test_a_declaration_service_opens_its_event_store_with_the_configured_pool(tmp_path: Path) -> None:
+    settings = Settings.from_environ({"CBEC_DATABASE_URL": f"sqlite:///{tmp_path / 'cbec.db'}",
+                                      "CBEC_DB_POOL_SIZE": "2", "CBEC_DB_MAX_OVERFLOW": "3"})
+    store = open_store(settings, "order")
+    try:
+        pool: Any = getattr(store.recorder, "datastore").pool  # noqa: B009 - the SQLite datastore has one
+        assert (pool.pool_size, pool.max_overflow) == (2, 3)
+    finally:
+        store.close()
