@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Idempotent developer/CI setup: .venv (Python 3.11) with the hashed lock and the repo installed editable.
-# Fast when nothing changed: a stamp holds the hash of requirements.lock + pyproject.toml.
+# Idempotent developer/CI setup: .venv (Python 3.11) with the hashed locks and the repo installed editable.
+# requirements.lock holds the runtime dependencies only (what the production image installs);
+# requirements-dev.lock holds the same pins plus the dev tools (pytest, mypy, hypothesis, testcontainers …).
+# Regenerate both after a change to pyproject.toml (the existing pins are kept as preferences):
+#   .venv/bin/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 -o requirements.lock
+#   .venv/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+#       -o requirements-dev.lock
+# Fast when nothing changed: a stamp holds the hash of both locks + pyproject.toml.
 set -euo pipefail
 # shellcheck source=scripts/_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
@@ -37,14 +43,15 @@ if [ ! -x "$VENV/bin/uv" ]; then
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check "uv==$UV_VERSION" >&2
 fi
 
-want="$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$(cat requirements.lock requirements-dev.lock pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && "$VENV/bin/python" -c 'import cbec, cbec_cli' 2>/dev/null; then
     log ".venv up to date"
     exit 0
 fi
 
-log "installing requirements.lock (hashes required) and the repo (editable)"
-"$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --require-hashes -r requirements.lock >&2
+log "installing requirements.lock + requirements-dev.lock (hashes required) and the repo (editable)"
+"$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --require-hashes -r requirements.lock \
+    -r requirements-dev.lock >&2
 "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --no-deps -e . >&2
 echo "$want" > "$STAMP"
 log ".venv ready"

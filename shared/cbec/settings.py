@@ -68,7 +68,18 @@ class KafkaSettings(Section):
 
 
 class DatabaseSettings(Section):
+    """Where the service's tables live and how many connections it holds.
+
+    ``CBEC_DATABASE_URL`` is a libpq URL: every option in it (``sslmode``, ``sslrootcert``,
+    ``target_session_attrs``, ``application_name``, ``options`` …) reaches every connection.
+    ``CBEC_DB_POOL_SIZE`` / ``CBEC_DB_MAX_OVERFLOW``: the connections each pool keeps / may add under
+    load; a declaration service has two such pools (event store, read model; order a third, its 179
+    store), so at most ``2 × (pool size + max overflow)`` pooled connections per process, order 3 ×
+    (see docs/runbook.md §1)."""
+
     url: str = env("CBEC_DATABASE_URL", "DATABASE_URL", default="sqlite:///cbec.db")
+    pool_size: int = Field(5, ge=1, validation_alias=AliasChoices("CBEC_DB_POOL_SIZE"))
+    max_overflow: int = Field(10, ge=0, validation_alias=AliasChoices("CBEC_DB_MAX_OVERFLOW"))
     # Each service's tables live in schema <prefix><service>; the prefix also keeps "order" (a reserved
     # word) out of bare identifiers and isolates test runs that share one database.
     schema_prefix: str = env("CBEC_SCHEMA_PREFIX", default="cbec_")

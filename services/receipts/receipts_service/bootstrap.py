@@ -116,5 +116,7 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, link: 
 
 def process(settings: Settings, tenants: TenantRegistry) -> ServiceProcess:
     production.require(settings, production.tenants_problems(settings))
-    store = EventStore.open(settings.database.url, schema=settings.database.schema_for(SERVICE), name=SERVICE)
+    db = settings.database
+    store = EventStore.open(db.url, schema=db.schema_for(SERVICE), name=SERVICE, pool_size=db.pool_size,
+                            max_overflow=db.max_overflow)
     return as_process(build(settings, tenants, store, transport(settings, tenants)), settings)

@@ -114,5 +114,7 @@ def check(settings: Settings, tenants: TenantRegistry) -> None:
 
 def process(settings: Settings, tenants: TenantRegistry) -> ServiceProcess:
     check(settings, tenants)
-    store = EventStore.open(settings.database.url, schema=settings.database.schema_for(NAME), name=NAME)
+    db = settings.database
+    store = EventStore.open(db.url, schema=db.schema_for(NAME), name=NAME, pool_size=db.pool_size,
+                            max_overflow=db.max_overflow)
     return as_process(build(settings, tenants, store), settings)

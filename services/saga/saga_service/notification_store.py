@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cbec.readmodel.tables import postgres_engine
 from cbec.store.event_store import EventStore
+from cbec.store.recorders import connection_params
 from eventsourcing.postgres import PostgresProcessRecorder
 from sqlalchemy import (
     BigInteger,
@@ -45,7 +47,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
@@ -315,11 +317,7 @@ def engine_for(store: EventStore) -> Engine:
     schema), its SQLite file, or, for an in-memory store, a private in-memory database."""
     datastore: Any = getattr(store.recorder, "datastore")  # noqa: B009 - both recorders have one
     if isinstance(store.recorder, PostgresProcessRecorder):
-        params = {k: v for k, v in dict(datastore.pool.kwargs).items() if k != "row_factory" and v not in (None, "")}
-        url = URL.create("postgresql+psycopg", username=params.get("user"), password=params.get("password"),
-                         host=params.get("host"), port=int(params["port"]) if params.get("port") else None,
-                         database=params.get("dbname"))
-        return create_engine(url, pool_size=2, max_overflow=4, pool_pre_ping=True)
+        return postgres_engine(connection_params(store.recorder), pool_size=2, max_overflow=4)
     name = str(datastore.pool.db_name)
     if datastore.pool.is_sqlite_memory_mode:
         return create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})

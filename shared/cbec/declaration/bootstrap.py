@@ -92,8 +92,9 @@ class DeclarationBootstrap:
 def open_store(settings: Settings, service: str) -> EventStore:
     """The service's event store, its personal data encrypted under ``CBEC_PII_KEYS`` when set."""
     cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
-    return EventStore.open(settings.database.url, schema=settings.database.schema_for(service), name=service,
-                           cipher=cipher)
+    db = settings.database
+    return EventStore.open(db.url, schema=db.schema_for(service), name=service, cipher=cipher,
+                           pool_size=db.pool_size, max_overflow=db.max_overflow)
 
 
 def readmodel_url(url: str) -> str:
@@ -104,7 +105,9 @@ def readmodel_url(url: str) -> str:
 
 
 def open_readmodel(settings: Settings, service: str) -> ReadModel:
-    return ReadModel.open(readmodel_url(settings.database.url), service, schema=settings.database.schema_for(service))
+    db = settings.database
+    return ReadModel.open(readmodel_url(db.url), service, schema=db.schema_for(service), pool_size=db.pool_size,
+                          max_overflow=db.max_overflow)
 
 
 def service(

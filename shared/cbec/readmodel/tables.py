@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
 
 from cbec.readmodel import cursor as cursors
+from cbec.store.recorders import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE, libpq_params
 
 MAX_LIMIT = 200
 
@@ -83,21 +84,32 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
-def open_engine(url: str, *, pool_size: int = 5) -> Engine:
+def open_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, max_overflow: int = DEFAULT_MAX_OVERFLOW) -> Engine:
+    """An engine on ``url``: for Postgres a pool of ``pool_size`` connections (+ ``max_overflow``
+    under load), each made with every libpq option of the URL (see :func:`postgres_engine`)."""
     url = sqlalchemy_url(url)
     if url in ("sqlite://", "sqlite:///:memory:"):
         # One shared connection, so every thread (the HTTP server's pool) sees the same database.
         return create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
     if url.startswith("sqlite"):
         return create_engine(url, connect_args={"check_same_thread": False})
-    return create_engine(url, pool_size=pool_size, pool_pre_ping=True)
+    return postgres_engine(libpq_params(url), pool_size=pool_size, max_overflow=max_overflow)
+
+
+def postgres_engine(params: Mapping[str, str], *, pool_size: int, max_overflow: int) -> Engine:
+    """A Postgres engine whose connections are made from libpq ``params`` as they are: SQLAlchemy's
+    own URL cannot hold several hosts (``target_session_attrs``) and re-spells some options, so the
+    engine's URL names only the driver and every parameter goes to psycopg untouched."""
+    return create_engine("postgresql+psycopg://", connect_args=dict(params), pool_size=pool_size,
+                         max_overflow=max_overflow, pool_pre_ping=True)
 
 
 class ReadModel:
     """Tables ``<service>_documents``, ``<service>_document_parties`` and ``<service>_readmodel_tracking``."""
 
-    def __init__(self, engine: Engine, service: str, *, schema: str | None = None) -> None:
+    def __init__(self, engine: Engine, service: str, *, schema: str | None = None, url: str | None = None) -> None:
         self.engine = engine
+        self.url = url  # what it was opened with (the engine's own URL holds no Postgres parameters)
         self.service = service
         self.schema = schema if engine.dialect.name == "postgresql" else None
         self.metadata = MetaData(schema=self.schema)
@@ -131,9 +143,11 @@ class ReadModel:
         )
 
     @classmethod
-    def open(cls, url: str, service: str, *, schema: str | None = None) -> ReadModel:
+    def open(cls, url: str, service: str, *, schema: str | None = None, pool_size: int = DEFAULT_POOL_SIZE,
+             max_overflow: int = DEFAULT_MAX_OVERFLOW) -> ReadModel:
         """Connect and create the tables if needed (Postgres: in ``schema``, made if missing)."""
-        model = cls(open_engine(url), service, schema=schema)
+        model = cls(open_engine(url, pool_size=pool_size, max_overflow=max_overflow), service, schema=schema,
+                    url=url)
         model.create()
         return model
 

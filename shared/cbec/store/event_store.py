@@ -16,6 +16,8 @@ from cbec.store.codec import Cipher, canonical_json, load_json
 from cbec.store.errors import AlreadyProcessed, ConcurrencyError, DecodeError
 from cbec.store.events import Append, NewEvent, RecordedEvent
 from cbec.store.recorders import (
+    DEFAULT_MAX_OVERFLOW,
+    DEFAULT_POOL_SIZE,
     IN_TRANSACTION,
     InTransaction,
     close_recorder,
@@ -76,10 +78,11 @@ class EventStore:
         name: str,
         cipher: Cipher | None = None,
         clock: Clock | None = None,
-        pool_size: int = 5,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        max_overflow: int = DEFAULT_MAX_OVERFLOW,
     ) -> EventStore:
         """Open (and create if needed) the store of service ``name``; see :func:`open_recorder`."""
-        recorder = open_recorder(url, schema=schema, name=name, pool_size=pool_size)
+        recorder = open_recorder(url, schema=schema, name=name, pool_size=pool_size, max_overflow=max_overflow)
         return cls(recorder, cipher=cipher, clock=clock)
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ from eventsourcing.persistence import ProcessRecorder, StoredEvent
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteProcessRecorder
 from psycopg import Cursor, sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
@@ -23,19 +23,35 @@ InTransaction = Callable[[Any], None]
 IN_TRANSACTION = "in_transaction"  # the keyword ``insert_events`` hands it on with
 
 
+DEFAULT_POOL_SIZE = 5
+DEFAULT_MAX_OVERFLOW = 10
+
+
+def libpq_params(url: str) -> dict[str, str]:
+    """Every libpq connection parameter a ``postgresql://`` URL (or the SQLAlchemy spelling
+    ``postgresql+psycopg://``) gives: host(s), port(s), dbname, user, password and every query option
+    (``sslmode``, ``sslrootcert``, ``sslcert``, ``sslkey``, ``target_session_attrs``,
+    ``application_name``, ``connect_timeout``, ``options`` …), parsed by libpq itself, so every pool
+    connects exactly as ``psql "<url>"`` would. An unknown option is an error, not ignored."""
+    url = re.sub(r"^postgres(ql)?\+psycopg://", "postgresql://", url)
+    return {k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None}
+
+
 def open_recorder(
     url: str,
     *,
     schema: str,
     name: str,
-    pool_size: int = 5,
-    max_overflow: int = 10,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    max_overflow: int = DEFAULT_MAX_OVERFLOW,
 ) -> ProcessRecorder:
     """Return a ready recorder for service ``name``, creating its schema and tables if needed.
 
     ``postgresql://user:password@host:port/db`` (or ``postgresql+psycopg://…``) gives a
     ``PostgresProcessRecorder`` whose tables ``<name>_events`` and ``<name>_tracking`` live in
-    Postgres schema ``schema``.
+    Postgres schema ``schema``; every libpq option of the URL reaches each pooled connection
+    (:func:`libpq_params`). The pool holds ``pool_size`` connections and opens up to
+    ``max_overflow`` more under load.
     ``sqlite:///relative/file.db``, ``sqlite:////absolute/file.db`` or ``sqlite:///:memory:``
     give an ``SQLiteProcessRecorder`` (``schema`` is ignored: use one file per service, since the
     library's SQLite tracking table is not prefixed). Each ``:memory:`` call is a fresh database.
@@ -63,8 +79,8 @@ def _check_identifier(what: str, value: str) -> None:
 
 
 def _open_postgres(url: str, schema: str, name: str, pool_size: int, max_overflow: int) -> ProcessRecorder:
-    params = conninfo_to_dict(url)
-    with psycopg.connect(url, autocommit=True) as conn:
+    params = libpq_params(url)
+    with psycopg.connect(make_conninfo("", **params), autocommit=True) as conn:
         # Replicas starting together would race on CREATE … IF NOT EXISTS (a unique violation in the
         # catalogue): the schema and tables are made under a lock taken per store.
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"cbec-ddl:{schema}.{name}",))
@@ -78,8 +94,19 @@ def _open_postgres(url: str, schema: str, name: str, pool_size: int, max_overflo
         return _postgres_recorder(params, schema, name, pool_size, max_overflow)  # the lock ends with conn
 
 
-def _postgres_recorder(params: dict[str, Any], schema: str, name: str, pool_size: int,
+def _postgres_recorder(params: dict[str, str], schema: str, name: str, pool_size: int,
                        max_overflow: int) -> ProcessRecorder:
+    recorder = _ArrayInsertRecorder(
+        postgres_datastore(params, schema, pool_size, max_overflow),
+        events_table_name=f"{name}_events",
+        tracking_table_name=f"{name}_tracking",
+    )
+    recorder.create_table()
+    return recorder
+
+
+def postgres_datastore(params: dict[str, str], schema: str, pool_size: int, max_overflow: int) -> PostgresDatastore:
+    """The library's datastore (its pool not yet open) connecting with every one of ``params``."""
     datastore = PostgresDatastore(
         dbname=str(params.get("dbname") or params.get("user") or "postgres"),
         host=str(params.get("host") or "localhost"),
@@ -91,13 +118,13 @@ def _postgres_recorder(params: dict[str, Any], schema: str, name: str, pool_size
         max_overflow=max_overflow,
         idle_in_transaction_session_timeout=5,
     )
-    recorder = _ArrayInsertRecorder(
-        datastore,
-        events_table_name=f"{name}_events",
-        tracking_table_name=f"{name}_tracking",
-    )
-    recorder.create_table()
-    return recorder
+    # The library's pool passes on only the five parameters above: its connections get the URL's
+    # own, every option included (the pool opens on first use, so nothing has connected yet).
+    pooled = datastore.pool.kwargs
+    if not isinstance(pooled, dict):
+        raise TypeError("the eventsourcing pool no longer keeps its connection parameters in a dict")
+    pooled.update(params)
+    return datastore
 
 
 class _ArrayInsertRecorder(PostgresProcessRecorder):
@@ -154,15 +181,25 @@ def commit_channel(recorder: ProcessRecorder) -> tuple[str, str] | None:
     return None
 
 
+def connection_params(recorder: ProcessRecorder) -> dict[str, str]:
+    """The libpq parameters a Postgres store's pool connects with (those of its URL)."""
+    if not isinstance(recorder, PostgresProcessRecorder):
+        raise TypeError("only a Postgres store has connection parameters")
+    pooled = recorder.datastore.pool.kwargs
+    if not isinstance(pooled, dict):
+        raise TypeError("the eventsourcing pool no longer keeps its connection parameters in a dict")
+    return {k: str(v) for k, v in pooled.items() if k != "row_factory" and v is not None}
+
+
 def connect_dedicated(recorder: ProcessRecorder) -> psycopg.Connection[Any]:
     """A connection of its own (autocommit, TCP keepalives) to a Postgres store's database, outside
-    its pool: for a session that must last, such as an advisory lock or LISTEN."""
+    its pool: for a session that must last, such as an advisory lock or LISTEN. The URL's own
+    options (e.g. its ``connect_timeout`` or ``keepalives_idle``) win over these defaults."""
     if not isinstance(recorder, PostgresProcessRecorder):
         raise TypeError("only a Postgres store has connections of its own")
-    pooled = recorder.datastore.pool.kwargs
-    kwargs = {k: v for k, v in pooled.items() if k != "row_factory"} if isinstance(pooled, dict) else {}
-    return psycopg.connect(**kwargs, autocommit=True, connect_timeout=5, keepalives=1, keepalives_idle=10,
-                           keepalives_interval=5, keepalives_count=3)
+    kwargs: dict[str, Any] = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10,
+                              "keepalives_interval": 5, "keepalives_count": 3, **connection_params(recorder)}
+    return psycopg.connect(**kwargs, autocommit=True)
 
 
 def _open_sqlite(path: str, name: str, pool_size: int, max_overflow: int) -> ProcessRecorder:

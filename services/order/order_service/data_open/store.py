@@ -14,6 +14,7 @@ from typing import Literal
 
 from cbec.privacy.cipher import AesGcmCipher
 from cbec.readmodel.tables import open_engine
+from cbec.store.recorders import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -107,8 +108,9 @@ class DataOpenStore:
         )
 
     @classmethod
-    def open(cls, url: str, *, schema: str | None = None, cipher: AesGcmCipher | None = None) -> DataOpenStore:
-        store = cls(open_engine(url), schema=schema, cipher=cipher)
+    def open(cls, url: str, *, schema: str | None = None, cipher: AesGcmCipher | None = None,
+             pool_size: int = DEFAULT_POOL_SIZE, max_overflow: int = DEFAULT_MAX_OVERFLOW) -> DataOpenStore:
+        store = cls(open_engine(url, pool_size=pool_size, max_overflow=max_overflow), schema=schema, cipher=cipher)
         store.create()
         return store
 

@@ -35,7 +35,7 @@ class DataOpen:
 def store_url(readmodel: ReadModel) -> str:
     """The 179 tables' database, found from the read model the caller passed: the same Postgres (and
     schema), or beside a SQLite ``<db>-readmodel.db`` a file ``<db>-data-open.db`` of their own."""
-    url = readmodel.engine.url.render_as_string(hide_password=False)
+    url = readmodel.url or readmodel.engine.url.render_as_string(hide_password=False)
     if url.startswith("sqlite:///") and url.endswith("-readmodel.db"):
         return url[: -len("-readmodel.db")] + "-data-open.db"
     return url
@@ -63,7 +63,8 @@ def mount(parts: Service, settings: Settings, tenants: TenantRegistry, store: Ev
         return parts
     clock = clock or SystemClock()
     data = DataOpenStore.open(store_url(readmodel), schema=readmodel.schema or settings.database.schema_for(parts.name),
-                              cipher=AesGcmCipher.from_spec(settings.pii.key_spec()))
+                              cipher=AesGcmCipher.from_spec(settings.pii.key_spec()),
+                              pool_size=settings.database.pool_size, max_overflow=settings.database.max_overflow)
     own_client = client is None
     client = client or httpx.Client(follow_redirects=False)
     if signer is None:
