@@ -75,6 +75,23 @@ def test_compose_starts_each_service_from_its_dockerfile_once_kafka_and_postgres
     assert services["simulator"]["command"] == ["cbec", "run", "simulator"]
 
 
+def test_compose_signs_on_a_softhsm_token_made_once_before_the_signer_starts() -> None:
+    """The default compose stack signs: a one-shot service makes the token (the chart's dev script) on a
+    volume the signer mounts (tests/integration/test_chart_softhsm_init.py signs with these settings)."""
+    services = compose()["services"]
+    init, signer = services["softhsm-init"], services["signer"]
+    assert init["command"] == ["python", "/opt/cbec/softhsm-init.py"]
+    assert "./charts/cbec/files/softhsm-init.py:/opt/cbec/softhsm-init.py:ro" in init["volumes"]
+    assert signer["depends_on"]["softhsm-init"] == {"condition": "service_completed_successfully"}
+    assert signer["environment"]["CBEC_SIGNER_BACKEND"] == "pkcs11"
+    token = init["environment"]["SOFTHSM_DIR"]
+    assert f"softhsm:{token}" in init["volumes"] and f"softhsm:{token}" in signer["volumes"]
+    assert signer["environment"]["SOFTHSM2_CONF"] == f"{token}/softhsm2.conf"
+    assert signer["environment"]["CBEC_PKCS11_PIN"] == init["environment"]["CBEC_PKCS11_PIN"]
+    assert token.startswith("/var/lib/cbec/"), "a folder the image gives uid 10001 (Dockerfile)"
+    assert re.search(r"mkdir -p [^\n]*" + re.escape(token), (ROOT / "Dockerfile").read_text())
+
+
 def chart_documents(profile: str = "prod") -> list[dict[str, Any]]:
     """The chart as rendered into k8s/ by `scripts/helm.sh render` (tests/deploy checks it is current)."""
     return load_all(ROOT / "k8s" / f"{profile}.yaml")

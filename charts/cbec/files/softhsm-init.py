@@ -1,7 +1,8 @@
 """Dev only: a SoftHSM2 token with one RSA key per tenant, and the signer's tenants file naming them.
 
 Run by the chart's softhsm-init Job (on the signer image built with WITH_SOFTHSM=1) onto the PVC at
-$SOFTHSM_DIR. Idempotent: a finished token (its signer-tenants.json exists) is left as it is. The
+$SOFTHSM_DIR, and by docker compose's softhsm-init service onto a volume (tenants: $CBEC_TENANTS_FILE,
+else the test kit's demo tenants). Idempotent: a finished token (its signer-tenants.json exists) is left as it is. The
 certificates come from a throw-away test CA: nothing here is fit for production.
 """
 
@@ -35,7 +36,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 from pkcs11 import KeyType  # noqa: E402
 from pkcs11.util.rsa import encode_rsa_public_key  # noqa: E402
 
-tenants = json.loads(Path(os.environ["CBEC_TENANTS_FILE"]).read_text(encoding="utf-8"))
+if os.environ.get("CBEC_TENANTS_FILE"):
+    tenants = json.loads(Path(os.environ["CBEC_TENANTS_FILE"]).read_text(encoding="utf-8"))
+else:  # docker compose: the demo tenants of the test kit, as the services use them
+    from cbec_testkit.tenants import DEMO_TENANTS
+
+    tenants = DEMO_TENANTS
 ca = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 entries = []
 module = load_module(os.environ.get("CBEC_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so"))
