@@ -74,6 +74,17 @@ def test_each_role_is_granted_exactly_its_own_intake_topics() -> None:
     assert rendered_grants(docs, skip="cbec-keda") == set(kafka_acls.grants(TenantRegistry.from_json(tenants)))
 
 
+def test_a_tenant_code_with_capitals_keeps_its_topic_names_but_gets_no_kafka_user() -> None:
+    import json
+
+    tenant = {"customsCode": "3105AB0001", "name": "T", "roles": ["payment"], "dxpId": "DXPENT0000000009"}
+    error = render_error("prod", "json:tenants=" + json.dumps([tenant]))
+    assert "create this tenant's user and ACLs with `cbec kafka-acls`" in error
+    docs = render("prod", "json:tenants=" + json.dumps([tenant]), "kafka.strimzi.users=false")
+    topics = {t["metadata"]["name"]: t["spec"]["topicName"] for t in of_kind(docs, "KafkaTopic")}
+    assert topics["cbec.in.payment.3105ab0001"] == "cbec.in.payment.3105AB0001"
+
+
 def test_keda_may_only_describe_cbec_topics_and_groups() -> None:
     [keda] = [u for u in of_kind(render("prod"), "KafkaUser") if u["metadata"]["name"] == "cbec-keda"]
     acls = keda["spec"]["authorization"]["acls"]

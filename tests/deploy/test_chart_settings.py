@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from cbec.settings import WEBHOOK_SECRET_PREFIX, Settings
 from pydantic import AliasChoices, BaseModel
-from rendered import PROFILES, of_kind, pod_specs, render
+from rendered import PROFILES, of_kind, pod_specs, render, render_error
 
 PROPOSED = {
     # not yet read by shared/cbec/settings.py (the database section and topic creation are being added
@@ -60,3 +60,14 @@ def test_the_customs_link_runs_on_amqp_without_a_shared_volume() -> None:
     assert "secretKeyRef" in env["CBEC_CUSTOMS_AMQP_URL"]["valueFrom"]
     assert not [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
     assert receipts["spec"]["replicas"] == 2  # the inbox lease holder and a warm standby
+
+
+def test_file_drop_needs_a_shared_read_write_many_claim() -> None:
+    error = render_error("prod", "customs.transport=filedrop")
+    assert "customs.filedrop.existingClaim (ReadWriteMany" in error
+    docs = render("prod", "customs.transport=filedrop", "customs.filedrop.existingClaim=dxp-share")
+    [receipts] = [d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == "receipts"]
+    volumes = {v["name"]: v for v in receipts["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["dxp"] == {"name": "dxp", "persistentVolumeClaim": {"claimName": "dxp-share"}}
+    env = {e["name"]: e for e in receipts["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["CBEC_CUSTOMS_TRANSPORT"]["value"] == "filedrop" and "CBEC_CUSTOMS_AMQP_URL" not in env
