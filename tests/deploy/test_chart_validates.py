@@ -4,9 +4,12 @@ downloaded at test time), the Strimzi and KEDA kinds against the small schemas i
 
 from __future__ import annotations
 
+from typing import Any
+
 import jsonschema
 import kubernetes_validate
 import pytest
+import yaml
 from crd_schemas import CRD_SCHEMAS
 from rendered import CHART, PROFILES, ROOT, helm, render, template_args
 
@@ -34,6 +37,29 @@ def test_every_rendered_object_matches_its_schema(profile: str) -> None:
             pytest.fail(f"{name}: no schema for {doc['apiVersion']} {doc['kind']} (add one to crd_schemas.py)")
         except kubernetes_validate.ValidationError as error:
             pytest.fail(f"{profile}: {name}: {error.message} at {list(error.path)}")
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    """A loader that refuses a mapping with a key twice (the API server's strict decoding does)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        duplicated = {k for k in keys if keys.count(k) > 1}
+        if duplicated:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate keys {duplicated}", node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_no_rendered_mapping_repeats_a_key(profile: str) -> None:
+    done = helm(*template_args(profile))
+    assert done.returncode == 0, done.stderr
+    assert list(yaml.load_all(done.stdout, Loader=_UniqueKeys))  # noqa: S506  (a safe loader)
+
+
+def test_the_unique_key_loader_refuses_a_repeated_label() -> None:
+    with pytest.raises(yaml.constructor.ConstructorError):
+        yaml.load("labels: {a: 1, a: 2}", Loader=_UniqueKeys)  # noqa: S506
 
 
 def test_a_crd_schema_refuses_a_malformed_object() -> None:

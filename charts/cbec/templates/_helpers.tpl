@@ -12,6 +12,11 @@ app.kubernetes.io/name: {{ .name }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end }}
 
+{{/* The component label alone, next to "cbec.labels" (which holds the instance already). */}}
+{{- define "cbec.name" -}}
+app.kubernetes.io/name: {{ .name }}
+{{- end }}
+
 {{- define "cbec.kafkaNamespace" -}}
 {{ .Values.kafka.resourceNamespace | default .Release.Namespace }}
 {{- end }}
