@@ -211,3 +211,11 @@ def test_network_policies_deny_by_default_and_open_each_service_only_what_it_nee
 
 def test_a_service_naming_an_undefined_destination_does_not_render() -> None:
     assert "networkPolicy.destinations does not define" in render_error("prod", "services.order.egress={dns,nowhere}")
+
+
+def test_sm2_keys_on_a_vendor_hsm_need_its_mechanism_code() -> None:
+    assert "sm2Mechanism" in render_error("prod", "signer.pkcs11.algorithm=SM2")
+    docs = render("prod", "signer.pkcs11.algorithm=SM2", "signer.pkcs11.sm2Mechanism=2147483649")
+    [signer] = [d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == "signer"]
+    env = {e["name"]: e.get("value") for e in signer["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["CBEC_PKCS11_ALGORITHM"] == "SM2" and env["CBEC_PKCS11_SM2_MECHANISM"] == "2147483649"
