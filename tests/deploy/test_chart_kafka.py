@@ -132,12 +132,24 @@ def _tenants_in(docs: tuple[dict[str, Any], ...]) -> TenantRegistry:
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_keda_never_scales_a_group_past_the_partitions_it_reads(profile: str) -> None:
-    docs = render(profile)
+    scale = [f"services.{s}.autoscaling.{k}" for s in ("signer", "order") for k in ("enabled=true", "minReplicas=1")]
+    if profile == "dev":  # two partitions a topic
+        scale += ["services.signer.autoscaling.maxReplicas=2", "services.order.autoscaling.maxReplicas=2"]
+    docs = render(profile, *scale)
     scaled = {s["spec"]["scaleTargetRef"]["name"] for s in of_kind(docs, "ScaledObject")}
-    assert "signer" in scaled
+    assert {"signer", "order"} <= scaled
     if profile == "prod":
         assert scaled == {"signer", "order", "payment", "logistics", "inventory"}
     assert scaling_problems(docs) == []
+
+
+def test_the_partition_check_finds_a_maximum_above_a_topic_it_reads() -> None:
+    docs = render("prod")
+    [signer] = [s for s in of_kind(docs, "ScaledObject") if s["metadata"]["name"] == "signer"]
+    too_many = {**signer, "spec": {**signer["spec"], "maxReplicaCount": 13}}
+    others = tuple(d for d in docs if d is not signer)
+    assert scaling_problems((*others, too_many)) == ["signer: 13 > 12 (cbec.sign.requests)",
+                                                     "signer: 13 > 12 (cbec.sign.results)"]
 
 
 def test_the_chart_refuses_a_maximum_above_the_partitions() -> None:
