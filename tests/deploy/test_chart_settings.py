@@ -11,10 +11,12 @@ from pydantic import AliasChoices, BaseModel
 from rendered import PROFILES, of_kind, pod_specs, render, render_error
 
 PROPOSED = {
-    # not yet read by shared/cbec/settings.py (the database section and topic creation are being added
-    # by the pool-size and Kafka work of issue #14); rendered so a deployment configures them already
-    "CBEC_DATABASE_POOL_SIZE",
-    "CBEC_DATABASE_MAX_OVERFLOW",
+    # read by the settings of the parallel #14 branches, not yet on this one: pool sizes (database
+    # settings) and the drain time (process settings)
+    "CBEC_DB_POOL_SIZE",
+    "CBEC_DB_MAX_OVERFLOW",
+    "CBEC_SHUTDOWN_GRACE",
+    # not read by any branch yet: services should skip creating topics when it is 0 (Strimzi owns them)
     "CBEC_KAFKA_CREATE_TOPICS",
 }
 
