@@ -1,8 +1,10 @@
 """Small JSON schemas for the custom resources the chart renders (Strimzi KafkaTopic and KafkaUser,
-KEDA ScaledObject and TriggerAuthentication): apiVersion, kind and the fields their operators require.
+KEDA ScaledObject and TriggerAuthentication, the Prometheus Operator's ServiceMonitor): apiVersion,
+kind and the fields their operators require.
 
 Hand-written because no registry package ships these CRDs' schemas; they hold the fields the chart
-uses, written from the operators' API references (Strimzi v1beta2, KEDA v1alpha1)."""
+uses, written from the operators' API references (Strimzi v1beta2, KEDA v1alpha1, Prometheus Operator
+v1)."""
 
 from __future__ import annotations
 
@@ -121,10 +123,26 @@ TRIGGER_AUTHENTICATION = _resource("keda.sh/v1alpha1", "TriggerAuthentication", 
     "properties": {"secretTargetRef": _TARGET_REF, "configMapTargetRef": _TARGET_REF},
 })
 
+SERVICE_MONITOR = _resource("monitoring.coreos.com/v1", "ServiceMonitor", {
+    "type": "object",
+    "required": ["selector", "endpoints"],
+    "additionalProperties": False,
+    "properties": {
+        "selector": {"type": "object", "required": ["matchLabels"]},
+        "namespaceSelector": {"type": "object", "properties": {"matchNames": {"type": "array",
+                                                                               "items": {"type": "string"}}}},
+        "endpoints": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["port"], "additionalProperties": False,
+            "properties": {"port": {"type": "string"}, "path": {"type": "string", "pattern": "^/"},
+                           "interval": {"type": "string", "pattern": r"^[0-9]+(ms|s|m|h)$"}}}},
+    },
+})
+
 CRD_SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {
     "KafkaTopic": {"kafka.strimzi.io/v1beta2": KAFKA_TOPIC},
     "KafkaUser": {"kafka.strimzi.io/v1beta2": KAFKA_USER},
     "ScaledObject": {"keda.sh/v1alpha1": SCALED_OBJECT},
     "TriggerAuthentication": {"keda.sh/v1alpha1": TRIGGER_AUTHENTICATION},
+    "ServiceMonitor": {"monitoring.coreos.com/v1": SERVICE_MONITOR},
 }
 """kind → apiVersion → schema: a custom resource of another apiVersion is refused by the test."""

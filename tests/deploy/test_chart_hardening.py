@@ -219,3 +219,17 @@ def test_sm2_keys_on_a_vendor_hsm_need_its_mechanism_code() -> None:
     [signer] = [d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == "signer"]
     env = {e["name"]: e.get("value") for e in signer["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["CBEC_PKCS11_ALGORITHM"] == "SM2" and env["CBEC_PKCS11_SM2_MECHANISM"] == "2147483649"
+
+
+def test_prometheus_scrapes_every_service_on_the_port_its_network_policy_opens_to_scrapers() -> None:
+    docs = render("prod")
+    [monitor] = of_kind(docs, "ServiceMonitor")
+    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+    selected = monitor["spec"]["selector"]["matchLabels"].items()
+    services = [s for s in of_kind(docs, "Service") if selected <= s["metadata"]["labels"].items()]
+    assert {s["metadata"]["name"] for s in services} == set(SERVICES)
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(docs, "NetworkPolicy")}
+    for service in services:
+        [port] = [p for p in service["spec"]["ports"] if p["name"] == "http"]
+        scraped = policies[service["metadata"]["name"]]["ingress"][0]
+        assert scraped["ports"] == [{"protocol": "TCP", "port": port["port"]}]
