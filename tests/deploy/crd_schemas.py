@@ -40,7 +40,8 @@ KAFKA_TOPIC = _resource("kafka.strimzi.io/v1beta2", "KafkaTopic", {
         "topicName": {"type": "string", "pattern": r"^[a-zA-Z0-9._-]{1,249}$"},
         "partitions": {"type": "integer", "minimum": 1},
         "replicas": {"type": "integer", "minimum": 1, "maximum": 32767},
-        "config": {"type": "object", "additionalProperties": {"type": ["string", "integer", "boolean", "number"]}},
+        # Kafka configs are integers, strings or booleans: a float (6.048e+08) is refused
+        "config": {"type": "object", "additionalProperties": {"type": ["string", "integer", "boolean"]}},
     },
 }, _STRIMZI_METADATA)
 

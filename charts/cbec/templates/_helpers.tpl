@@ -56,7 +56,7 @@ capabilities:
 {{/* The partitions of one topic: (dict "root" $ "topic" "cbec.sign.requests"). */}}
 {{- define "cbec.partitions" -}}
 {{- $t := .root.Values.kafka.topics -}}
-{{ index $t.partitionsByTopic .topic | default $t.partitions }}
+{{ index $t.partitionsByTopic .topic | default $t.partitions | int64 }}
 {{- end }}
 
 {{/*
