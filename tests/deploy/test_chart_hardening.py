@@ -200,7 +200,7 @@ def test_network_policies_deny_by_default_and_open_each_service_only_what_it_nee
     assert set(policies) == {"cbec-default-deny", *SERVICES}
     assert ports(egress_of(docs, "order")) == {53, 9093, 5432, 4317, 4318, 443}  # data-open upload: 443
     assert ports(egress_of(docs, "payment")) == {53, 9093, 5432, 4317, 4318}  # no internet
-    assert ports(egress_of(docs, "signer")) == {53, 9093, 5432, 4317, 4318, 1792}  # the HSM
+    assert ports(egress_of(docs, "signer")) == {53, 9093, 4317, 4318, 1792}  # the HSM, no database
     assert ports(egress_of(docs, "receipts")) == {53, 9093, 5432, 4317, 4318, 5671}  # the DXP node (AMQPS)
     assert ports(egress_of(docs, "saga")) == {53, 9093, 5432, 4317, 4318, 443}  # webhooks
     [webhooks] = [r for r in egress_of(docs, "saga") if r["ports"] == [{"protocol": "TCP", "port": 443}]]
