@@ -7,7 +7,9 @@ import re
 from typing import Any
 
 import pytest
-from rendered import PROFILES, SERVICES, of_kind, pod_specs, render, render_error
+from rendered import BUILD_TIMEOUT, PROFILES, SERVICES, of_kind, pod_specs, render, render_error
+
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + 600)  # the first test may build helm (minutes)
 
 
 def restricted_problems(where: str, pod: dict[str, Any]) -> list[str]:

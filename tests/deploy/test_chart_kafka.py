@@ -10,7 +10,9 @@ import pytest
 import yaml
 from cbec.tenants import TenantRegistry
 from cbec_cli import kafka_acls
-from rendered import CHART, PROFILES, of_kind, render, render_error
+from rendered import BUILD_TIMEOUT, CHART, PROFILES, of_kind, render, render_error
+
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + 600)  # the first test may build helm (minutes)
 
 OPERATIONS = {"Read": "READ", "Write": "WRITE", "Create": "CREATE", "Describe": "DESCRIBE"}
 PATTERNS = {"literal": "LITERAL", "prefix": "PREFIXED"}

@@ -11,7 +11,9 @@ import pytest
 from cbec import production
 from cbec.settings import Settings
 from cbec.tenants import TenantRegistry
-from rendered import SERVICES, of_kind, render
+from rendered import BUILD_TIMEOUT, SERVICES, of_kind, render
+
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + 600)  # the first test may build helm (minutes)
 
 DECLARATION = ("order", "payment", "logistics", "inventory")
 

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from cbec.settings import WEBHOOK_SECRET_PREFIX, Settings
 from pydantic import AliasChoices, BaseModel
-from rendered import PROFILES, of_kind, pod_specs, render, render_error
+from rendered import BUILD_TIMEOUT, PROFILES, of_kind, pod_specs, render, render_error
+
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + 600)  # the first test may build helm (minutes)
 
 PROPOSED = {
     # read by the settings of the parallel #14 branches, not yet on this one: pool sizes (database

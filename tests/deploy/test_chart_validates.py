@@ -11,7 +11,9 @@ import kubernetes_validate
 import pytest
 import yaml
 from crd_schemas import CRD_SCHEMAS
-from rendered import CHART, PROFILES, ROOT, helm, render, render_error, template_args
+from rendered import BUILD_TIMEOUT, CHART, PROFILES, ROOT, helm, render, render_error, template_args
+
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + 600)  # the first test may build helm (minutes)
 
 KUBERNETES = "1.37"
 
