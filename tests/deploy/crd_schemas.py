@@ -1,10 +1,10 @@
 """Small JSON schemas for the custom resources the chart renders (Strimzi KafkaTopic and KafkaUser,
-KEDA ScaledObject and TriggerAuthentication, the Prometheus Operator's ServiceMonitor): apiVersion,
-kind and the fields their operators require.
+KEDA ScaledObject and TriggerAuthentication, the Prometheus Operator's ServiceMonitor, CloudNativePG's
+Cluster and ScheduledBackup): apiVersion, kind and the fields their operators require.
 
 Hand-written because no registry package ships these CRDs' schemas; they hold the fields the chart
 uses, written from the operators' API references (Strimzi v1beta2, KEDA v1alpha1, Prometheus Operator
-v1)."""
+v1, CloudNativePG v1)."""
 
 from __future__ import annotations
 
@@ -139,11 +139,47 @@ SERVICE_MONITOR = _resource("monitoring.coreos.com/v1", "ServiceMonitor", {
     },
 })
 
+_SECRET_KEY = {"type": "object", "required": ["name", "key"], "properties": {"name": _NAME, "key": {"type": "string"}}}
+
+CNPG_CLUSTER = _resource("postgresql.cnpg.io/v1", "Cluster", {
+    "type": "object",
+    "required": ["instances", "storage"],
+    "additionalProperties": False,
+    "properties": {
+        "instances": {"type": "integer", "minimum": 1},
+        "imageName": {"type": "string"},
+        "storage": {"type": "object", "required": ["size"]},
+        "bootstrap": {"type": "object",
+                      "properties": {"initdb": {"type": "object", "required": ["database", "owner"]}}},
+        "postgresql": {"type": "object", "properties": {
+            "parameters": {"type": "object", "additionalProperties": {"type": "string"}}}},
+        "backup": {"type": "object", "required": ["barmanObjectStore"], "properties": {
+            "retentionPolicy": {"type": "string", "pattern": r"^[1-9][0-9]*[dwm]$"},
+            "barmanObjectStore": {"type": "object", "required": ["destinationPath"], "properties": {
+                "destinationPath": {"type": "string", "minLength": 1},
+                "s3Credentials": {"type": "object", "required": ["accessKeyId", "secretAccessKey"],
+                                  "properties": {"accessKeyId": _SECRET_KEY, "secretAccessKey": _SECRET_KEY}}}}}},
+    },
+})
+
+SCHEDULED_BACKUP = _resource("postgresql.cnpg.io/v1", "ScheduledBackup", {
+    "type": "object",
+    "required": ["schedule", "cluster"],
+    "additionalProperties": False,
+    "properties": {
+        "schedule": {"type": "string", "pattern": r"^\S+( \S+){5}$"},  # six fields: seconds first
+        "backupOwnerReference": {"enum": ["none", "self", "cluster"]},
+        "cluster": {"type": "object", "required": ["name"], "properties": {"name": _NAME}},
+    },
+})
+
 CRD_SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {
     "KafkaTopic": {"kafka.strimzi.io/v1beta2": KAFKA_TOPIC},
     "KafkaUser": {"kafka.strimzi.io/v1beta2": KAFKA_USER},
     "ScaledObject": {"keda.sh/v1alpha1": SCALED_OBJECT},
     "TriggerAuthentication": {"keda.sh/v1alpha1": TRIGGER_AUTHENTICATION},
     "ServiceMonitor": {"monitoring.coreos.com/v1": SERVICE_MONITOR},
+    "Cluster": {"postgresql.cnpg.io/v1": CNPG_CLUSTER},
+    "ScheduledBackup": {"postgresql.cnpg.io/v1": SCHEDULED_BACKUP},
 }
 """kind → apiVersion → schema: a custom resource of another apiVersion is refused by the test."""

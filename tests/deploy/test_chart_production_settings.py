@@ -71,3 +71,15 @@ def test_the_check_finds_what_the_development_values_leave_out() -> None:
     problems = production_problems(render("dev"), "order")
     assert "CBEC_ENV is not production" in problems
     assert any(p.startswith("CBEC_KAFKA_SECURITY_PROTOCOL is PLAINTEXT") for p in problems)
+
+
+def test_dev_runs_on_an_example_cloudnativepg_cluster_with_daily_backups() -> None:
+    docs = render("dev")
+    [cluster] = of_kind(docs, "Cluster")
+    [backup] = of_kind(docs, "ScheduledBackup")
+    assert backup["spec"]["cluster"]["name"] == cluster["metadata"]["name"] == "cbec-db"
+    assert cluster["spec"]["backup"]["barmanObjectStore"]["destinationPath"].startswith("s3://")
+    [order] = [d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == "order"]
+    url = next(e for e in order["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "CBEC_DATABASE_URL")
+    assert url["valueFrom"]["secretKeyRef"] == {"name": "cbec-db-app", "key": "uri"}  # written by CloudNativePG
+    assert not of_kind(render("prod"), "Cluster"), "production uses the platform's Postgres"
