@@ -38,7 +38,7 @@ RUN if [ "$WITH_TESTKIT" != 1 ]; then rm -rf testkit; fi
 RUN pip install --no-deps . \
     && groupadd --system --gid 10001 cbec \
     && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/cbec cbec \
-    && mkdir -p /var/lib/cbec/dxp/outbox /var/lib/cbec/dxp/inbox \
+    && mkdir -p /var/lib/cbec/dxp/outbox /var/lib/cbec/dxp/inbox /var/lib/cbec/softhsm \
     && chown -R 10001:10001 /var/lib/cbec
 
 USER 10001:10001
