@@ -3,7 +3,8 @@ which also carries the client's ``process_*`` and ``python_*`` series).
 
 Per message (a counter increment, label children cached): ``cbec_messages_handled_total{service,topic}``,
 ``cbec_handler_errors_total{service,topic,kind}`` (each failed attempt; ``kind`` is the error's type),
-``cbec_messages_dead_lettered_total{service,topic}``. Sampled when scraped, at most every ``every``
+``cbec_messages_dead_lettered_total{service,topic}``. Every 10 s, by each consumer from what its fetches
+reported: ``cbec_consumer_lag{group,topic,partition}``. Sampled when scraped, at most every ``every``
 seconds (a query, never per message): ``cbec_outbox_backlog{outbox}`` (events not yet relayed) and
 whatever a service adds with :class:`Sampled` (e.g. the saga's notification circuits). The loops'
 ``cbec_loop_busy_seconds{loop}`` shows how long each loop's current round has run (the liveness input).
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, disable_created_metrics, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -35,6 +36,8 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created serie
 HANDLED = Counter("cbec_messages_handled", "Messages handled (dead-lettered ones included)",
                   ["service", "topic"])
 ERRORS = Counter("cbec_handler_errors", "Failed handler attempts by error type", ["service", "topic", "kind"])
+CONSUMER_LAG = Gauge("cbec_consumer_lag", "Messages behind the partition's end (sampled every 10 s)",
+                     ["group", "topic", "partition"])
 DEAD_LETTERED = Counter("cbec_messages_dead_lettered", "Messages sent to a dead-letter topic",
                         ["service", "topic"])
 

@@ -7,13 +7,16 @@ import uuid
 from collections.abc import Sequence
 
 import pytest
-from cbec.bus.ports import Message
+from cbec.bus.kafka import KafkaConsumerLoop
+from cbec.bus.ports import Message, Subscription
 from cbec.health import Heartbeat
 from cbec.metrics import Instrumented, Sampled, cached, exposition, outbox_backlog
 from cbec.store.event_store import EventStore
 from cbec.store.events import NewEvent
 from cbec.store.outbox import OutboxRelay
+from kafka.structs import TopicPartition
 from prometheus_client import REGISTRY, CollectorRegistry
+from runtime_scenarios import TOPIC, FakeKafkaConsumer
 
 
 class Clock:
@@ -128,3 +131,25 @@ class _Sink:
 
     def close(self) -> None:
         pass
+
+
+class BehindConsumer(FakeKafkaConsumer):
+    """A consumer whose fetches reported the partition's end at offset 12; it is at 5."""
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return 12
+
+    def position(self, tp: TopicPartition, timeout_ms: int | None = None) -> int:
+        return 5
+
+
+def test_a_consumer_reports_its_lag_per_partition_from_what_its_fetches_said() -> None:
+    loop = KafkaConsumerLoop("fake:9092", Subscription((TOPIC,), "cbec-lag-test"), lambda m: None,
+                             consumer_factory=BehindConsumer)
+    loop.run_once(timeout=0)
+    loop._sample_lag()
+    assert sample("cbec_consumer_lag", group="cbec-lag-test", topic=TOPIC, partition="0") == 7
+    loop._consumer.assigned = set()  # revoked: the series goes
+    loop._sample_lag(every=0)
+    assert REGISTRY.get_sample_value("cbec_consumer_lag", {"group": "cbec-lag-test", "topic": TOPIC,
+                                                           "partition": "0"}) is None

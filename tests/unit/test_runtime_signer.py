@@ -42,3 +42,22 @@ class BrokenBackends:
 def test_a_key_backend_without_a_working_connection_keeps_the_signer_unready() -> None:
     with pytest.raises(RuntimeError, match="1101180326"):
         signing_keys_answer(BrokenBackends())  # type: ignore[arg-type]
+
+
+def test_without_its_api_the_signer_serves_probes_and_summed_metrics_on_the_process_port(tmp_path: Path) -> None:
+    key, cert = generate_sm2_identity("3105960001", "示例跨境电商平台有限公司")
+    (tmp_path / "key.pem").write_bytes(key)
+    (tmp_path / "cert.pem").write_bytes(cert)
+    process = build_process(Settings.from_environ({
+        "CBEC_SIGNER_BACKEND": "software", "CBEC_SIGNER_KEY_PEM": str(tmp_path / "key.pem"),
+        "CBEC_SIGNER_CERT_PEM": str(tmp_path / "cert.pem"), "CBEC_SIGNER_TENANT": "3105960001",
+        "CBEC_HTTP_PORT": "18091", "CBEC_SHUTDOWN_GRACE": "6"}))
+    try:
+        assert process.http_app is None and process.http_port == 18091  # probes only: no /sign
+        assert (process.shutdown_timeout, process.close_timeout) == (4.0, 2.0)
+        text = process.metrics().decode()
+        assert "cbec_signer_signs_total 0.0" in text and "cbec_signer_pool_connected 1.0" in text
+        assert "cbec_signer_certificate_days_to_expiry_min" in text and "3105960001" not in text
+    finally:
+        for close in process.on_close:
+            close()

@@ -53,7 +53,8 @@ def collector() -> Iterator[Collector]:
 
 
 def test_spans_reach_the_collector_the_standard_variables_name(collector: Collector) -> None:
-    settings = Settings.from_environ({"OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_SERVICE_NAME": "cbec-saga-eu"})
+    settings = Settings.from_environ({"OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
+                                      "OTEL_SERVICE_NAME": "cbec-saga-eu"})
     exporter = exporter_for(settings.telemetry)
     assert isinstance(exporter, OTLPSpanExporter)
     provider = tracer_provider("saga", exporter, settings.telemetry)
