@@ -1,13 +1,15 @@
 """Prometheus metrics of a service process, on ``prometheus_client``'s process registry (``REGISTRY``,
 which also carries the client's ``process_*`` and ``python_*`` series).
 
-Per message (a counter increment, label children cached): ``cbec_messages_handled_total{service,topic}``,
-``cbec_handler_errors_total{service,topic,kind}`` (each failed attempt; ``kind`` is the error's type),
-``cbec_messages_dead_lettered_total{service,topic}``. Every 10 s, by each consumer from what its fetches
-reported: ``cbec_consumer_lag{group,topic,partition}``. Sampled when scraped, at most every ``every``
-seconds (a query, never per message): ``cbec_outbox_backlog{outbox}`` (events not yet relayed) and
-whatever a service adds with :class:`Sampled` (e.g. the saga's notification circuits). The loops'
-``cbec_loop_busy_seconds{loop}`` shows how long each loop's current round has run (the liveness input).
+* Per message (a counter increment, label children cached): ``cbec_messages_handled_total{service,topic}``,
+  ``cbec_handler_errors_total{service,topic,kind}`` (each failed attempt; ``kind`` is the error's type),
+  ``cbec_messages_dead_lettered_total{service,topic}``; the customs link's new receipts:
+  ``cbec_receipt_delay_seconds{receipt_type}`` (from customs' ``returnTime`` to recorded here).
+* Every 10 s, by each consumer from what its fetches reported: ``cbec_consumer_lag{group,topic,partition}``.
+* Sampled when scraped, at most every ``every`` seconds (a query, never per message):
+  ``cbec_outbox_backlog{outbox}`` (events not yet relayed) and whatever a service adds with
+  :class:`Sampled` (e.g. the saga's notification circuits).
+* ``cbec_loop_busy_seconds{loop}``: how long each loop's current round has run (the liveness input).
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, disable_created_metrics, generate_latest
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -38,6 +48,8 @@ HANDLED = Counter("cbec_messages_handled", "Messages handled (dead-lettered ones
 ERRORS = Counter("cbec_handler_errors", "Failed handler attempts by error type", ["service", "topic", "kind"])
 CONSUMER_LAG = Gauge("cbec_consumer_lag", "Messages behind the partition's end (sampled every 10 s)",
                      ["group", "topic", "partition"])
+RECEIPT_DELAY = Histogram("cbec_receipt_delay_seconds", "From customs' returnTime to the receipt recorded here",
+                          ["receipt_type"], buckets=(1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600, 14400, 86400))
 DEAD_LETTERED = Counter("cbec_messages_dead_lettered", "Messages sent to a dead-letter topic",
                         ["service", "topic"])
 
