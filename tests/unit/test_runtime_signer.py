@@ -55,6 +55,8 @@ def test_without_its_api_the_signer_serves_probes_and_summed_metrics_on_the_proc
     try:
         assert process.http_app is None and process.http_port == 18091  # probes only: no /sign
         assert (process.shutdown_timeout, process.close_timeout) == (4.0, 2.0)
+        [loop] = process.consumers
+        assert isinstance(loop, SignerLoop) and process.heartbeats == [loop.worker.heartbeat]  # /livez reads it
         text = process.metrics().decode()
         assert "cbec_signer_signs_total 0.0" in text and "cbec_signer_pool_connected 1.0" in text
         assert "cbec_signer_certificate_days_to_expiry_min" in text and "3105960001" not in text

@@ -70,6 +70,7 @@ def build_process(settings: Settings | None = None, tenants: TenantRegistry | No
         health_check=lambda: signing_keys_answer(app),
         on_close=[app.close],
         stall_after=settings.process.stall_after,
+        heartbeats=[worker.heartbeat],
         extra_metrics=lambda: app.render_metrics(per_tenant=False).encode(),
         shutdown_timeout=settings.process.shutdown_timeout,
         close_timeout=settings.process.close_timeout,

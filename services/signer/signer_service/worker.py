@@ -33,6 +33,7 @@ from cbec.bus.poison import message_of, poison_letter
 from cbec.contracts import topics
 from cbec.contracts.signing import ContractError, SignError, SignRequest, SignResult
 from cbec.declaration.owners import owner_of
+from cbec.health import Heartbeat
 from cbec.privacy.cipher import AesGcmCipher
 from cbec.telemetry import TRACE_HEADERS, consuming, current_headers
 
@@ -74,6 +75,7 @@ class SignerWorker:
         self.app = app
         self.config = config
         self.processed = 0
+        self.heartbeat = Heartbeat("consumer-signer")  # busy through each batch: the liveness probe reads it
         self.seconds: dict[str, float] = {"poll": 0.0, "decode": 0.0, "sign": 0.0, "produce": 0.0, "commit": 0.0}
         self._signing = ThreadPoolExecutor(1, thread_name_prefix="sign-batch")
         self._consumer: Any = None
@@ -245,7 +247,8 @@ class SignerWorker:
         last_health = last_expiry = time.monotonic()
         loop = asyncio.get_running_loop()
         while not stop.is_set():
-            await self.process_once()
+            with self.heartbeat.busy():
+                await self.process_once()
             if max_messages is not None and self.processed >= max_messages:
                 break
             now = time.monotonic()
