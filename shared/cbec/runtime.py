@@ -136,6 +136,7 @@ class ServiceProcess:
     poll_interval: float = 0.05
     stop: threading.Event = field(default_factory=threading.Event)
     health_check: Callable[[], object] | None = None
+    ready_check: Callable[[], object] | None = None  # /readyz after start (default: ``health_check``)
     on_close: list[Callable[[], object]] = field(default_factory=list)
     max_round_failures: int = 20
     retry_backoff: float = 0.5
@@ -318,11 +319,12 @@ class ServiceProcess:
                 self.stop.wait(0.05)
         return False
 
-    def _healthy(self) -> bool:
-        if self.health_check is None:
+    def _healthy(self, check: Callable[[], object] | None = None) -> bool:
+        check = check or self.health_check
+        if check is None:
             return True
         try:
-            self.health_check()
+            check()
         except Exception as error:  # noqa: BLE001 - not ready yet; asked again
             log.warning("%s: health check failed (%s: %s); asking again", self.name, type(error).__name__, error)
             return False
@@ -352,7 +354,8 @@ class ServiceProcess:
         if not all(c.joined() for c in self.consumers):
             return Verdict(False, "consumers not joined")
         if self._health_now is None:
-            self._health_now = Cached(lambda: Verdict(True) if self._healthy() else Verdict(False, "health check"))
+            check = self.ready_check or self.health_check
+            self._health_now = Cached(lambda: Verdict(True) if self._healthy(check) else Verdict(False, "health check"))
         return self._health_now()
 
     def metrics(self) -> bytes:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from cbec.settings import Settings
 from cbec.signing.certs import generate_sm2_identity
-from signer_service.main import SignerLoop, build_process, signing_keys_answer
+from cbec.signing.pool import PoolStats
+from signer_service.main import SignerLoop, build_process, sessions_open, signing_keys_answer
 
 
 def test_the_signer_process_is_a_service_process_ready_once_its_keys_answer(tmp_path: Path) -> None:
@@ -63,3 +64,21 @@ def test_without_its_api_the_signer_serves_probes_and_summed_metrics_on_the_proc
     finally:
         for close in process.on_close:
             close()
+
+
+class Pools:
+    """Key pools by tenant: one busy with its only session, one whose session is gone."""
+
+    def __init__(self, connected: dict[str, int]) -> None:
+        self.connected = connected
+
+    def pool_stats(self) -> dict[str, PoolStats]:
+        return {code: PoolStats(size=1, connected=n, in_use=n, waiting=3, signs=0, reconnects=0, failures=0)
+                for code, n in self.connected.items()}
+
+
+def test_once_running_the_signer_stays_ready_while_every_pool_has_a_session_however_busy() -> None:
+    sessions_open(Pools({"3105960001": 1}))  # type: ignore[arg-type]  # busy, no idle session: still ready
+    with pytest.raises(RuntimeError, match="1 tenant") as lost:
+        sessions_open(Pools({"3105960001": 1, "1101180326": 0}))  # type: ignore[arg-type]
+    assert "1101180326" not in str(lost.value)  # the probe's answer names no tenant

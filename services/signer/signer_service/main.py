@@ -48,6 +48,14 @@ def signing_keys_answer(app: SignerApp) -> None:
         raise RuntimeError(f"no working connection to the key backend(s) of {', '.join(broken)}")
 
 
+def sessions_open(app: SignerApp) -> None:
+    """The signer's readiness once running: every key pool holds at least one open session (read from the
+    pools' figures, so a busy pool is not probed and a signer under load stays ready)."""
+    closed = sorted(name for name, stats in app.pool_stats().items() if stats.connected == 0)
+    if closed:
+        raise RuntimeError(f"no open session to the key backend(s) of {len(closed)} tenant(s)")
+
+
 def build_process(settings: Settings | None = None, tenants: TenantRegistry | None = None) -> ServiceProcess:
     """The signer's Kafka worker and optional HTTP API (``CBEC_SIGNER_HTTP_PORT``) as one process; without
     the API, ``CBEC_HTTP_PORT`` serves the probes and metrics alone."""
@@ -68,6 +76,7 @@ def build_process(settings: Settings | None = None, tenants: TenantRegistry | No
         http_host=own.http_host,
         ready_file=settings.process.ready_file,
         health_check=lambda: signing_keys_answer(app),
+        ready_check=lambda: sessions_open(app),
         on_close=[app.close],
         stall_after=settings.process.stall_after,
         heartbeats=[worker.heartbeat],
