@@ -21,9 +21,17 @@ One runtime and one shutdown path for every service process:
 * Readiness (``cbec <name>: ready`` on stdout and the ready file) is signalled once every consumer
   has joined its group (its first assignment arrived, possibly with no partitions), the HTTP
   server is listening and ``health_check`` (e.g. a trivial store query) returned.
-* SIGTERM/SIGINT set ``stop``: the ready file goes first, then HTTP stops, threads are joined
-  within ``shutdown_timeout``, consumers, relays (their publishers) and ``on_close`` callbacks are
-  closed; exit code 0.
+* Probes (``cbec.health``): with ``http_port`` the process serves ``/livez``, ``/readyz`` and
+  ``/metrics`` on it, on the service's own API (``http_app``) or on a small app of their own.
+  ``/readyz`` is the readiness above, asked again (the health check at most once a second) until
+  ``stop``; ``/livez`` fails after a crash, when a loop's thread is gone, or when a loop's current
+  round (a consumer: its current message or batch) has been busy longer than ``stall_after``.
+* SIGTERM/SIGINT set ``stop``: the ready file goes first (``/readyz`` answers 503), the loops take
+  no new work: a consumer finishes and commits the batch it polled, a relay or poller its round;
+  threads are joined within ``shutdown_timeout``, consumers, relays (their publishers) are closed,
+  HTTP stops, ``on_close`` callbacks run; exit code 0. Whatever still hangs ``close_timeout``
+  later is left behind (``os._exit``), so the process is gone within the sum of the two
+  (``CBEC_SHUTDOWN_GRACE``).
   The ready file is also removed after a crash, and a stale one is removed when the process
   object is built and again when it starts.
 """
@@ -42,10 +50,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
+from prometheus_client import REGISTRY
+from prometheus_client.registry import Collector
+
+from cbec.health import Cached, Heartbeat, Verdict, add_routes, probe_app
 from cbec.logging_setup import configure_logging, log_uncaught
+from cbec.metrics import exposition, loop_busy
 from cbec.store.leases import Lease
 from cbec.store.outbox import OutboxRelay
-from cbec.telemetry import configure_tracing
+from cbec.telemetry import configure_tracing, flush_tracing
 
 log = logging.getLogger(__name__)
 
@@ -123,17 +136,27 @@ class ServiceProcess:
     poll_interval: float = 0.05
     stop: threading.Event = field(default_factory=threading.Event)
     health_check: Callable[[], object] | None = None
+    ready_check: Callable[[], object] | None = None  # /readyz after start (default: ``health_check``)
     on_close: list[Callable[[], object]] = field(default_factory=list)
     max_round_failures: int = 20
     retry_backoff: float = 0.5
     max_retry_backoff: float = 15.0
     shutdown_timeout: float = 10.0
+    close_timeout: float = 10.0
     tracing: bool = True
+    heartbeats: list[Heartbeat] = field(default_factory=list)  # the consumers' (their handlers beat)
+    stall_after: float = 300.0
+    collectors: list[Collector] = field(default_factory=list)  # registered on the process registry while serving
+    extra_metrics: Callable[[], bytes] | None = None  # appended to /metrics (e.g. the signer's figures)
     _crash: BaseException | None = field(default=None, init=False, repr=False)
     _crash_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False, repr=False)
     _server: Any = field(default=None, init=False, repr=False)
     _wakeups: list[threading.Event] = field(default_factory=list, init=False, repr=False)
+    _beats: list[Heartbeat] = field(default_factory=list, init=False, repr=False)
+    _ready: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _http_thread: threading.Thread | None = field(default=None, init=False, repr=False)
+    _health_now: Cached | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._discard_ready_file()  # a restarted process never inherits its predecessor's signal
@@ -154,6 +177,9 @@ class ServiceProcess:
         previous_hook = threading.excepthook
         threading.excepthook = self._thread_failed
         previous_signals = self._install_signal_handlers()
+        collectors = [*self.collectors, loop_busy(lambda: [*self._beats, *self.heartbeats])]
+        for collector in collectors:
+            REGISTRY.register(collector)
         try:
             self._start_threads()
             log.info("%s: running (%d loops)", self.name, len(self._threads))
@@ -163,6 +189,8 @@ class ServiceProcess:
             log.info("%s: stopping", self.name)
         finally:
             self._shutdown()
+            for collector in collectors:
+                REGISTRY.unregister(collector)
             for sig, handler in previous_signals.items():
                 signal.signal(sig, handler)
             threading.excepthook = previous_hook
@@ -180,18 +208,24 @@ class ServiceProcess:
         for relay in self.relays:
             paced = Paced(relay.step, relay.idle, relay.wakeup)
             self._wakeups.append(relay.wakeup)
-            self._spawn(f"{self.name}-relay-{relay.name}", self._rounds, paced, f"relay {relay.name}")
+            self._spawn(f"{self.name}-relay-{relay.name}", self._rounds, paced, f"relay {relay.name}",
+                        self._beat(f"relay-{relay.name}"))
         for index, poller in enumerate(self.pollers):
             what = getattr(poller, "__qualname__", f"poller {index}")
             if isinstance(poller, Paced) and poller.wakeup is not None:
                 self._wakeups.append(poller.wakeup)
                 what = getattr(poller.step, "__qualname__", what)
-            self._spawn(f"{self.name}-poller-{index}", self._rounds, poller, what)
+            self._spawn(f"{self.name}-poller-{index}", self._rounds, poller, what, self._beat(f"poller-{index}"))
         self._server = self._http_server()
         if self._server is not None:
-            self._spawn(f"{self.name}-http", self._server.run)
+            self._http_thread = self._spawn(f"{self.name}-http", self._server.run)
 
-    def _spawn(self, name: str, target: Callable[..., object], *args: Any) -> None:
+    def _beat(self, name: str) -> Heartbeat:
+        beat = Heartbeat(name)
+        self._beats.append(beat)
+        return beat
+
+    def _spawn(self, name: str, target: Callable[..., object], *args: Any) -> threading.Thread:
         def supervised() -> None:
             target(*args)
             if not self.stop.is_set():
@@ -200,6 +234,7 @@ class ServiceProcess:
         thread = threading.Thread(target=supervised, name=name, daemon=True)
         self._threads.append(thread)
         thread.start()
+        return thread
 
     def _thread_failed(self, args: threading.ExceptHookArgs) -> None:
         error = args.exc_value
@@ -222,13 +257,14 @@ class ServiceProcess:
         for wakeup in self._wakeups:
             wakeup.set()
 
-    def _rounds(self, step: Poller | Paced, what: str) -> None:
+    def _rounds(self, step: Poller | Paced, what: str, beat: Heartbeat) -> None:
         failures = 0
         while not self.stop.is_set():
             if isinstance(step, Paced) and step.wakeup is not None:
                 step.wakeup.clear()
             try:
-                worked = step()
+                with beat.busy():
+                    worked = step()
             except Exception as error:
                 failures += 1
                 if failures >= self.max_round_failures:
@@ -254,12 +290,18 @@ class ServiceProcess:
             step.wakeup.wait(pause)
 
     def _http_server(self) -> Any:
-        if self.http_app is None or not self.http_port:
+        if not self.http_port:
             return None
         import uvicorn
+        from fastapi import FastAPI
 
+        app = self.http_app
+        if app is None:
+            app = probe_app(self)
+        elif isinstance(app, FastAPI):
+            add_routes(app, self)
         # log_config=None: uvicorn logs through the root logger (JSON, masked), not its own handlers.
-        config = uvicorn.Config(self.http_app, host=self.http_host, port=self.http_port, log_level="warning",
+        config = uvicorn.Config(app, host=self.http_host, port=self.http_port, log_level="warning",
                                 log_config=None)
         return uvicorn.Server(config)  # installs no signal handlers outside the main thread
 
@@ -277,17 +319,51 @@ class ServiceProcess:
                 self.stop.wait(0.05)
         return False
 
-    def _healthy(self) -> bool:
-        if self.health_check is None:
+    def _healthy(self, check: Callable[[], object] | None = None) -> bool:
+        check = check or self.health_check
+        if check is None:
             return True
         try:
-            self.health_check()
+            check()
         except Exception as error:  # noqa: BLE001 - not ready yet; asked again
             log.warning("%s: health check failed (%s: %s); asking again", self.name, type(error).__name__, error)
             return False
         return True
 
+    # -- probes (cbec.health) ---------------------------------------------------------------------
+    def live(self) -> Verdict:
+        """Alive: no crash, every loop thread running, no round busy longer than ``stall_after``."""
+        if self._crash is not None:
+            return Verdict(False, "crashed")
+        if not self.stop.is_set():
+            gone = sorted(t.name for t in self._threads if not t.is_alive())
+            if gone:
+                return Verdict(False, f"loop ended: {', '.join(gone)}")
+        stalled = sorted(b.name for b in (*self._beats, *self.heartbeats) if b.busy_for() > self.stall_after)
+        if stalled:
+            return Verdict(False, f"no progress for {self.stall_after:.0f} s: {', '.join(stalled)}")
+        return Verdict(True)
+
+    def ready(self) -> Verdict:
+        """Ready: signalled ready (consumers joined, health check passed), not stopping, and the health
+        check still passes (asked at most once a second)."""
+        if self.stop.is_set():
+            return Verdict(False, "stopping")
+        if not self._ready.is_set():
+            return Verdict(False, "starting")
+        if not all(c.joined() for c in self.consumers):
+            return Verdict(False, "consumers not joined")
+        if self._health_now is None:
+            check = self.ready_check or self.health_check
+            self._health_now = Cached(lambda: Verdict(True) if self._healthy(check) else Verdict(False, "health check"))
+        return self._health_now()
+
+    def metrics(self) -> bytes:
+        """The Prometheus text of the process registry (and ``extra_metrics``)."""
+        return exposition() + (self.extra_metrics() if self.extra_metrics is not None else b"")
+
     def _signal_ready(self) -> None:
+        self._ready.set()
         if self.ready_file is not None:  # container readiness probes look for it
             self.ready_file.parent.mkdir(parents=True, exist_ok=True)
             partial = self.ready_file.with_name(f".{self.ready_file.name}.{os.getpid()}")
@@ -313,15 +389,18 @@ class ServiceProcess:
         self.stop.set()
         self._wake_all()
         self._discard_ready_file()
-        watchdog = threading.Timer(self.shutdown_timeout + 10.0, self._give_up)
+        watchdog = threading.Timer(self.shutdown_timeout + self.close_timeout, self._give_up)
         watchdog.daemon = True
         watchdog.start()
         try:
+            deadline = time.monotonic() + self.shutdown_timeout
+            loops = [t for t in self._threads if t is not self._http_thread]  # probes answer while draining
+            for thread in loops:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
             if self._server is not None:
                 self._server.should_exit = True
-            deadline = time.monotonic() + self.shutdown_timeout
-            for thread in self._threads:
-                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            if self._http_thread is not None:
+                self._http_thread.join(timeout=max(1.0, deadline - time.monotonic()))
             stuck = {t.name for t in self._threads if t.is_alive()}
             if stuck:
                 log.warning("%s: threads still running after %.0f s: %s", self.name, self.shutdown_timeout,
@@ -334,6 +413,7 @@ class ServiceProcess:
                     self._close(relay.close, f"relay {relay.name}")
             for close in self.on_close:
                 self._close(close, getattr(close, "__qualname__", "close"))
+            self._close(lambda: flush_tracing(min(5.0, self.close_timeout / 2)), "tracing")
         finally:
             watchdog.cancel()
             self._discard_ready_file()

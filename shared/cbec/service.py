@@ -15,13 +15,15 @@ from cbec.bus.kafka import KafkaConsumerLoop, ensure_topics
 from cbec.bus.limits import dead_letter_limit
 from cbec.bus.ports import BatchHandler, DeadLetter, Handler, Subscription
 from cbec.bus.security import client_options
+from cbec.health import Heartbeat
+from cbec.metrics import Instrumented, outbox_backlog
 from cbec.runtime import Paced, ServiceProcess
 from cbec.settings import Settings
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
 from cbec.store.leases import lease_for
 from cbec.store.outbox import OutboxRelay, TooLarge
-from cbec.telemetry import configure_tracing, console_exporter
+from cbec.telemetry import configure_tracing, exporter_for
 
 Poller = Callable[[], int]
 Route = Callable[[RecordedEvent], list[tuple[str, str, bytes]]]
@@ -62,39 +64,52 @@ class Service:
     http_app: Any = None
     extras: dict[str, Any] = field(default_factory=dict)  # more parts worth naming (e.g. the webhooks)
     on_close: list[Callable[[], object]] = field(default_factory=list)  # e.g. a leased poller's lease
+    collectors: list[Any] = field(default_factory=list)  # Prometheus collectors of its own (cbec.metrics)
 
 
 def as_process(service: Service, settings: Settings) -> ServiceProcess:
     """The service on Kafka: its topics created, one consumer loop per group, one relay per outbox (which
-    publishes only while it holds the outbox's lease, so replicas of the service never both publish)."""
-    configure_tracing(service.name, console_exporter(settings.telemetry.otel_exporter))
+    publishes only while it holds the outbox's lease, so replicas of the service never both publish).
+    Each consumer's handlers are counted (``cbec.metrics``) and beat its liveness heartbeat."""
+    configure_tracing(service.name, exporter_for(settings.telemetry), settings.telemetry)
     production.require(settings, production.kafka_problems(settings))
     bootstrap = settings.kafka.bootstrap_servers
     client, aio_client = client_options(settings.kafka), client_options(settings.kafka, "aiokafka")
     topics = [*service.topics, *(t for c in service.consumes for t in c.subscription.topics)]
     limit = settings.kafka.max_message_bytes
     ensure_topics(bootstrap, topics, settings.kafka.topic_partitions, max_message_bytes=limit, **client)
-    consumers = [KafkaConsumerLoop(bootstrap, c.subscription, c.handler, batch_handler=c.batch_handler,
-                                   dead_letter=c.dead_letter, max_attempts=settings.kafka.poison_attempts,
+    heartbeats = [Heartbeat(f"consumer-{c.subscription.group}") for c in service.consumes]
+    counted = [Instrumented(service.name, beat) for beat in heartbeats]
+    consumers = [KafkaConsumerLoop(bootstrap, c.subscription, n.handler(c.handler),
+                                   batch_handler=n.batch_handler(c.batch_handler),
+                                   dead_letter=n.dead_letter(c.dead_letter),
+                                   max_attempts=settings.kafka.poison_attempts,
                                    max_partition_fetch_bytes=dead_letter_limit(limit), **client)
-                 for c in service.consumes]
+                 for c, n in zip(service.consumes, counted, strict=True)]
     relays = [OutboxRelay(o.store, AioKafkaPublisher(bootstrap, client_id=f"cbec-{service.name}",
                                                      max_request_size=dead_letter_limit(limit), **aio_client),
                           name=o.name, route=o.route, max_message_bytes=limit, too_large=o.too_large,
                           lease=lease_for(o.store, f"outbox:{o.name}", listen=True))
               for o in service.outboxes]
+    process = settings.process
     return ServiceProcess(
         service.name,
         consumers=consumers,
         relays=relays,
         pollers=service.pollers,
         http_app=service.http_app,
-        http_port=settings.process.http_port,
-        http_host=settings.process.http_host,
-        ready_file=settings.process.ready_file,
-        poll_interval=settings.process.poll_interval,
+        http_port=process.http_port,
+        http_host=process.http_host,
+        ready_file=process.ready_file,
+        poll_interval=process.poll_interval,
         health_check=lambda: [o.store.max_notification_id() for o in service.outboxes],
         on_close=[*service.on_close, *(o.store.close for o in service.outboxes)],
+        heartbeats=heartbeats,
+        stall_after=process.stall_after,
+        collectors=[outbox_backlog([(r, o.store) for r, o in zip(relays, service.outboxes, strict=True)]),
+                    *service.collectors],
+        shutdown_timeout=process.shutdown_timeout,
+        close_timeout=process.close_timeout,
     )
 
 

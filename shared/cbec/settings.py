@@ -102,11 +102,25 @@ class DxpSettings(Section):
 class ProcessSettings(Section):
     """How the process presents itself: HTTP listener, readiness file, loop pacing, log level."""
 
+    # The one port of the process: its HTTP API if it has one, and /livez, /readyz, /metrics (cbec.health).
     http_port: int | None = env("CBEC_HTTP_PORT")
-    http_host: str = env("CBEC_HTTP_HOST", default="127.0.0.1")
+    http_host: str = env("CBEC_HTTP_HOST", default="0.0.0.0")  # noqa: S104 - probes reach the pod address
     ready_file: Path | None = env("CBEC_READY_FILE")
     poll_interval: float = env("CBEC_POLL_INTERVAL", default=0.05)
     log_level: str | None = env("CBEC_LOG_LEVEL")  # default: INFO for services, WARNING for the demo
+    # SIGTERM: the loops finish their batch within 2/3 of the grace, closing gets the rest; then it exits.
+    shutdown_grace: float = env("CBEC_SHUTDOWN_GRACE", default=25.0)
+    stall_after: float = env("CBEC_STALL_AFTER", default=300.0)  # /livez: a round busy this long is stuck
+
+    @property
+    def shutdown_timeout(self) -> float:
+        """The process runtime's time for the loops to finish (2/3 of the grace)."""
+        return self.shutdown_grace * 2 / 3
+
+    @property
+    def close_timeout(self) -> float:
+        """The process runtime's time for closing after that (the rest of the grace)."""
+        return self.shutdown_grace / 3
 
 
 class TenantsSettings(Section):
@@ -248,7 +262,7 @@ class SignerSettings(Section):
     clients_file: Path | None = env("CBEC_SIGNER_CLIENTS_FILE")
     clients: SecretStr | None = env("CBEC_SIGNER_CLIENTS")
     http_port: int | None = env("CBEC_SIGNER_HTTP_PORT")
-    http_host: str = env("CBEC_SIGNER_HTTP_HOST", default="127.0.0.1")
+    http_host: str = env("CBEC_SIGNER_HTTP_HOST", "CBEC_HTTP_HOST", default="0.0.0.0")  # noqa: S104 - as CBEC_HTTP_HOST
 
 
 TransportKind = Literal["filedrop", "http", "amqp"]
@@ -347,10 +361,20 @@ class SimulatorSettings(Section):
 
 
 class TelemetrySettings(Section):
+    """Tracing (``cbec.telemetry``): the standard OpenTelemetry variables choose the exporter; the SDK
+    itself reads the rest of them (``OTEL_TRACES_SAMPLER``, ``OTEL_EXPORTER_OTLP_HEADERS``, ``..._TIMEOUT``,
+    ``OTEL_RESOURCE_ATTRIBUTES`` …) from the environment."""
+
     otel_exporter: str = env("CBEC_OTEL_EXPORTER", default="")  # "console" prints finished trace spans
+    otlp_endpoint: str = env("OTEL_EXPORTER_OTLP_ENDPOINT", default="")  # OTLP/HTTP: <endpoint>/v1/traces
+    otlp_traces_endpoint: str = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default="")  # the full URL
+    traces_exporter: str = env("OTEL_TRACES_EXPORTER", default="")  # otlp (the default with an endpoint), console, none
+    service_name: str = env("OTEL_SERVICE_NAME", default="")  # default: cbec-<service>
+    sdk_disabled: bool = env("OTEL_SDK_DISABLED", default=False)
 
 
-_BARE = {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}
+_BARE = {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+         "OTEL_TRACES_EXPORTER", "OTEL_SERVICE_NAME", "OTEL_SDK_DISABLED"}
 
 
 def _tree_input(environ: Mapping[str, str]) -> dict[str, Any]:

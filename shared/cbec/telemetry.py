@@ -1,16 +1,29 @@
 """Tracing with OpenTelemetry: one span per handled message, the W3C trace context carried in Kafka
-headers and in each stored event's metadata, so a clearance can be followed from intake to receipt."""
+headers and in each stored event's metadata, so a clearance can be followed from intake to receipt.
+
+Export follows the standard variables: with ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``..._TRACES_ENDPOINT``)
+spans go to an OTLP/HTTP collector (``opentelemetry-exporter-otlp-proto-http``); ``OTEL_TRACES_EXPORTER``
+``console`` (or ``CBEC_OTEL_EXPORTER=console``) prints them, ``none`` or ``OTEL_SDK_DISABLED=true``
+exports nothing. The sampler is the SDK's, from ``OTEL_TRACES_SAMPLER``/``..._ARG`` (default: parent
+based, always on)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from opentelemetry import context, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+if TYPE_CHECKING:
+    from cbec.settings import TelemetrySettings
+
+log = logging.getLogger(__name__)
 
 TRACE_HEADERS = ("traceparent", "tracestate")
 _propagator = TraceContextTextMapPropagator()
@@ -20,22 +33,59 @@ _tracer = trace.get_tracer("cbec")
 _installed: list[TracerProvider] = []
 
 
-def console_exporter(setting: str) -> SpanExporter | None:
-    """The exporter ``CBEC_OTEL_EXPORTER`` names (``console`` prints finished spans), if any."""
-    return ConsoleSpanExporter() if setting == "console" else None
+def otlp_traces_url(settings: TelemetrySettings) -> str:
+    """Where OTLP/HTTP spans go: ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` as given, else
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` + ``/v1/traces`` (the specification's rule); "" for none."""
+    if settings.otlp_traces_endpoint:
+        return settings.otlp_traces_endpoint
+    if settings.otlp_endpoint:
+        return settings.otlp_endpoint.rstrip("/") + "/v1/traces"
+    return ""
 
 
-def configure_tracing(service: str, exporter: SpanExporter | None = None) -> TracerProvider:
+def exporter_for(settings: TelemetrySettings) -> SpanExporter | None:
+    """The span exporter the settings ask for, if any (see the module docstring)."""
+    kind = settings.traces_exporter.strip().lower()
+    if settings.sdk_disabled or kind == "none":
+        return None
+    if kind == "console" or settings.otel_exporter == "console":
+        return ConsoleSpanExporter()
+    url = otlp_traces_url(settings)
+    if not url:
+        if kind == "otlp":
+            log.warning("telemetry: OTEL_TRACES_EXPORTER=otlp without OTEL_EXPORTER_OTLP_ENDPOINT; not exporting")
+        return None
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=url)
+
+
+def tracer_provider(service: str, exporter: SpanExporter | None = None,
+                    settings: TelemetrySettings | None = None) -> TracerProvider:
+    """A provider for ``service`` (``OTEL_SERVICE_NAME`` or ``cbec-<service>``) exporting to ``exporter``."""
+    name = (settings.service_name if settings is not None else "") or f"cbec-{service}"
+    provider = TracerProvider(resource=Resource.create({"service.name": name}))
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def configure_tracing(service: str, exporter: SpanExporter | None = None,
+                      settings: TelemetrySettings | None = None) -> TracerProvider:
     """Install the process's tracer provider, once: a later call returns the one installed (the bootstrap
     installs it with the configured exporter before the process runtime asks again)."""
     if _installed:
         return _installed[0]
-    provider = TracerProvider(resource=Resource.create({"service.name": f"cbec-{service}"}))
+    provider = tracer_provider(service, exporter, settings)
     _installed.append(provider)
-    if exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     return provider
+
+
+def flush_tracing(timeout: float = 5.0) -> None:
+    """Hand the finished spans to the exporter before the process exits (at most ``timeout`` seconds)."""
+    for provider in _installed:
+        provider.force_flush(int(timeout * 1000))
 
 
 def current_headers() -> dict[str, str]:

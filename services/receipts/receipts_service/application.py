@@ -26,6 +26,8 @@ from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.doctypes import BY_RECEIPT, INVENTORY, STREAM_NAMESPACE
 from cbec.declaration.owners import owner_of, receipt_owner, unowned
 from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, StreamAppend, VersionConflict
+from cbec.declaration.receipt_clock import parse_return_time
+from cbec.metrics import RECEIPT_DELAY
 from cbec.store.handling import mark_handled
 from cbec.tenants import TenantRegistry
 
@@ -335,7 +337,16 @@ class CustomsLinkApp:
             self.store.append(stream_id, 0, events)
         except VersionConflict:
             return 0, False
+        self._observe_delays(receipts)
         return len(receipts), events[0][0] == RECEIPT_FILE_REJECTED
+
+    def _observe_delays(self, receipts: Sequence[ReceiptReceived]) -> None:
+        """``cbec_receipt_delay_seconds`` by receipt type: how long after customs issued it each arrived."""
+        now = self.now()
+        for receipt in receipts:
+            issued = parse_return_time(receipt.return_time)
+            if issued is not None:
+                RECEIPT_DELAY.labels(receipt.receipt_type).observe(max(0.0, (now - issued).total_seconds()))
 
     def transmission_of(self, cop_msg_id: str) -> dict[str, Any] | None:
         """The transmission a CopMsgId names (requestId, docType, clearanceKey, fileName)."""

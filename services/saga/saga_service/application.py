@@ -26,7 +26,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,6 +45,7 @@ from cbec.store.event_store import EventStore
 from cbec.store.events import Append, NewEvent, RecordedEvent
 from cbec.store.handling import retry_on_conflict
 from cbec.store.outbox import tracking_for
+from cbec.telemetry import consuming, current_headers
 from cbec.tenants import Role, TenantRegistry
 from eventsourcing.persistence import Tracking
 
@@ -79,6 +80,7 @@ class _Touched:
     events: list[Decision]
     indexed: datetime | None  # the deadline index row of the state as loaded (the committed one)
     claimed: bool = False  # a tick holds the row: write it whatever the outcome
+    trace: dict[str, str] = field(default_factory=dict)  # the span of the message that decided its events
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +153,16 @@ class SagaApp:
         observed = [self._decode(m) for m in messages]
 
         def work(uow: _UnitOfWork, now: datetime) -> None:
-            for item in observed:
-                if item.event is not None:
-                    self._observe_step(uow, item.event, now)
-                else:
-                    self._goods_left_step(uow, item.goods_left, now, item.recorder)
+            for item, message in zip(observed, messages, strict=True):
+                # A span per message, child of its producer's: the events it decides carry it on.
+                with consuming(message.topic, message.partition, message.offset, message.headers):
+                    if item.event is not None:
+                        self._observe_step(uow, item.event, now)
+                    else:
+                        self._goods_left_step(uow, item.goods_left, now, item.recorder)
+                    touched = uow.touched.get(item.key)
+                    if touched is not None:
+                        touched.trace = current_headers()
 
         with self._work_lock:
             self._prefetch({o.key for o in observed if o.key})
@@ -341,7 +348,7 @@ class _UnitOfWork:
         """Append the decided events, the tracking and the changed index rows in one transaction;
         returns the index changes (instance key → its deadline, None: none)."""
         appends = [
-            Append(stream_of(k), t.base_version, [NewEvent(type_, data) for type_, data in t.events])
+            Append(stream_of(k), t.base_version, [NewEvent(type_, data, t.trace) for type_, data in t.events])
             for k, t in self.touched.items() if t.events
         ]
         changes: dict[str, datetime | None] = {}

@@ -14,13 +14,15 @@ from cbec.contracts.dead_letter import DEAD_LETTERED
 from cbec.declaration.dispatch import poison_sink
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
 from cbec.declaration.routing import dead_letter_message
+from cbec.metrics import Sampled, cached
 from cbec.net.callbacks import CallbackGuard
 from cbec.privacy.cipher import AesGcmCipher
-from cbec.runtime import ServiceProcess
+from cbec.runtime import ServiceProcess, leased
 from cbec.service import Consumes, Outbox, Service, as_process
 from cbec.settings import Settings
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
+from cbec.store.leases import lease_for
 from cbec.tenants import TenantRegistry
 
 from saga_service import notifications, webhooks
@@ -90,22 +92,42 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
         return route(event) + webhooks.route(event)
 
     inputs = input_topics(tenants, shared_goods_left=not settings.production)  # production: own topics only
+    # One replica runs the deadlines, the webhook retries and the pruning (their rows are claimed, so a
+    # second one would only race for them); every replica pushes notifications, tenant by claimed tenant.
+    singleton = lease_for(store, f"{NAME}-pollers")
     service = Service(
         NAME,
         app,
         consumes=[Consumes(Subscription(inputs, "cbec-saga"), batch_handler=app.handle_batch, dead_letter=poison),
                   Consumes(Subscription((topics.STATUS,), "cbec-webhooks"), notes.handle, dead_letter=poison)],
         outboxes=[Outbox(store, settings.database.schema_for(NAME), relay_route)],
-        pollers=[app.ticker, hooks.pacer, notes.pacer, notes.pruner],
+        pollers=[leased(singleton, app.ticker), leased(singleton, hooks.pacer), notes.pacer,
+                 leased(singleton, notes.pruner)],
         topics=[*topics.feedback_of_kind(topics.FEEDBACK_COMMANDS), topics.STATUS, topics.WEBHOOK_DEAD_LETTERS,
                 topics.dead_letters(NAME),
                 *(topics.tenant_status(t.customs_code) for t in tenants.all())],
         http_app=make_http_app(app, auth if auth is not None else api_keys(settings), notifier=notes,
                                operators=operators if operators is not None else operator_keys(settings)),
+        on_close=[singleton.close],
+        collectors=notification_gauges(notes),
     )
     service.extras["webhooks"] = hooks
     service.extras["notifications"] = notes
     return service
+
+
+def notification_gauges(notes: notifications.Notifier) -> list[Sampled]:
+    """Per tenant, sampled when scraped: ``cbec_notification_circuit_open`` (1 while its callback is
+    blocked) and ``cbec_notifications_queued`` (waiting for push); the OTel counters stay as they are."""
+    states = cached(notes.store.states, every=10.0)  # one read for both gauges
+
+    def read(field: str) -> list[tuple[tuple[str], float]]:
+        return [((s.tenant,), float(getattr(s, field))) for s in states()]
+
+    return [Sampled("cbec_notification_circuit_open", "1 while the tenant's callback is blocked", ["tenant"],
+                    lambda: read("blocked"), every=0),
+            Sampled("cbec_notifications_queued", "Notifications waiting for push", ["tenant"],
+                    lambda: read("queued"), every=0)]
 
 
 def check(settings: Settings, tenants: TenantRegistry) -> None:

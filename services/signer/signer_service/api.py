@@ -1,4 +1,5 @@
-"""HTTP API: ``POST /sign`` and ``POST /verify`` (a client token), ``GET /metrics``, ``GET /health``.
+"""HTTP API: ``POST /sign`` and ``POST /verify`` (a client token), ``GET /metrics``, ``GET /health``
+(and, added by the process runtime, ``GET /livez`` and ``GET /readyz``: ``cbec.health``).
 
 Each caller has its own token (:mod:`signer_service.clients`) naming the enterprises it may sign
 for: ``POST /sign`` for any other ``tenant`` is 403, and the registry refuses a document whose
@@ -16,8 +17,10 @@ import uuid
 from typing import Annotated, Any
 
 from cbec.contracts.signing import SignRequest
+from cbec.metrics import exposition
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from signer_service.application import BACKEND_UNAVAILABLE, SignerApp
@@ -119,8 +122,8 @@ def create_router(app: SignerApp) -> APIRouter:
 
     @router.get("/metrics", response_class=PlainTextResponse, responses=_METRICS_RESPONSES)
     def metrics(per_tenant: Annotated[bool, Depends(operator)]) -> Response:
-        body = app.render_metrics(per_tenant=per_tenant)
-        return Response(body, media_type="text/plain; version=0.0.4")
+        body = app.render_metrics(per_tenant=per_tenant).encode() + exposition()  # + the process's own
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/health")
     def health() -> dict[str, object]:

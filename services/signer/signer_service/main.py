@@ -9,6 +9,7 @@ import threading
 from cbec.logging_setup import configure_logging
 from cbec.runtime import ServiceProcess
 from cbec.settings import Settings
+from cbec.telemetry import configure_tracing, exporter_for
 from cbec.tenants import TenantRegistry
 
 from signer_service import bootstrap
@@ -47,9 +48,19 @@ def signing_keys_answer(app: SignerApp) -> None:
         raise RuntimeError(f"no working connection to the key backend(s) of {', '.join(broken)}")
 
 
+def sessions_open(app: SignerApp) -> None:
+    """The signer's readiness once running: every key pool holds at least one open session (read from the
+    pools' figures, so a busy pool is not probed and a signer under load stays ready)."""
+    closed = sorted(name for name, stats in app.pool_stats().items() if stats.connected == 0)
+    if closed:
+        raise RuntimeError(f"no open session to the key backend(s) of {len(closed)} tenant(s)")
+
+
 def build_process(settings: Settings | None = None, tenants: TenantRegistry | None = None) -> ServiceProcess:
-    """The signer's Kafka worker and optional HTTP API (``CBEC_SIGNER_HTTP_PORT``) as one process."""
+    """The signer's Kafka worker and optional HTTP API (``CBEC_SIGNER_HTTP_PORT``) as one process; without
+    the API, ``CBEC_HTTP_PORT`` serves the probes and metrics alone."""
     settings = settings or Settings()
+    configure_tracing(bootstrap.NAME, exporter_for(settings.telemetry), settings.telemetry)
     app = bootstrap.build_app(settings)
     bootstrap.check(settings, tenants, app)
     app.registry.log_expiry_warnings()
@@ -61,11 +72,17 @@ def build_process(settings: Settings | None = None, tenants: TenantRegistry | No
         "signer",
         consumers=[SignerLoop(worker)],
         http_app=http_app,
-        http_port=own.http_port,
+        http_port=own.http_port or settings.process.http_port,
         http_host=own.http_host,
         ready_file=settings.process.ready_file,
         health_check=lambda: signing_keys_answer(app),
+        ready_check=lambda: sessions_open(app),
         on_close=[app.close],
+        stall_after=settings.process.stall_after,
+        heartbeats=[worker.heartbeat],
+        extra_metrics=lambda: app.render_metrics(per_tenant=False).encode(),
+        shutdown_timeout=settings.process.shutdown_timeout,
+        close_timeout=settings.process.close_timeout,
     )
 
 

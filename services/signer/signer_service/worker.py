@@ -33,7 +33,9 @@ from cbec.bus.poison import message_of, poison_letter
 from cbec.contracts import topics
 from cbec.contracts.signing import ContractError, SignError, SignRequest, SignResult
 from cbec.declaration.owners import owner_of
+from cbec.health import Heartbeat
 from cbec.privacy.cipher import AesGcmCipher
+from cbec.telemetry import TRACE_HEADERS, consuming, current_headers
 
 from signer_service.application import BAD_REQUEST, SignerApp
 
@@ -73,6 +75,7 @@ class SignerWorker:
         self.app = app
         self.config = config
         self.processed = 0
+        self.heartbeat = Heartbeat("consumer-signer")  # busy through each batch: the liveness probe reads it
         self.seconds: dict[str, float] = {"poll": 0.0, "decode": 0.0, "sign": 0.0, "produce": 0.0, "commit": 0.0}
         self._signing = ThreadPoolExecutor(1, thread_name_prefix="sign-batch")
         self._consumer: Any = None
@@ -191,10 +194,12 @@ class SignerWorker:
         if not records:
             return 0
         requests: list[SignRequest] = []
+        origins: list[Any] = []  # the record of each request, whose trace its results continue
         acks: list[Any] = []
         for record in records:
             try:
                 requests.append(SignRequest.from_json(record.value))
+                origins.append(record)
             except Exception as exc:  # noqa: BLE001 - an unreadable request is poison, never a reason to stop
                 log.warning("signer: unreadable request %s[%d]@%d: %s", record.topic, record.partition,
                             record.offset, type(exc).__name__)
@@ -204,17 +209,19 @@ class SignerWorker:
         loop = asyncio.get_running_loop()
         results = await loop.run_in_executor(self._signing, self.app.handle_batch, requests)
         t3 = time.perf_counter()
-        for result in results:
+        for result, origin in zip(results, origins, strict=True):
             value = result.to_json()
             limit = topic_limit(c.results_topic, c.max_message_bytes)
             if record_size(result.clearance_key, value) > limit:
                 result = too_large(result, len(value), limit)
                 value = result.to_json()
             key = result.clearance_key.encode()
-            acks.append(await self._producer.send(c.results_topic, key=key, value=value))
+            headers = _traced(origin)
+            acks.append(await self._producer.send(c.results_topic, key=key, value=value, headers=headers))
             outcome = outcome_message(result)
             if outcome is not None:
-                acks.append(await self._producer.send(c.outcomes_prefix + outcome[0], key=key, value=outcome[1]))
+                acks.append(await self._producer.send(c.outcomes_prefix + outcome[0], key=key, value=outcome[1],
+                                                      headers=headers))
         await self._producer.flush()
         await asyncio.gather(*acks)  # a refused result or dead letter fails the batch: nothing is committed
         t4 = time.perf_counter()
@@ -240,7 +247,8 @@ class SignerWorker:
         last_health = last_expiry = time.monotonic()
         loop = asyncio.get_running_loop()
         while not stop.is_set():
-            await self.process_once()
+            with self.heartbeat.busy():
+                await self.process_once()
             if max_messages is not None and self.processed >= max_messages:
                 break
             now = time.monotonic()
@@ -250,6 +258,13 @@ class SignerWorker:
             if now - last_expiry > EXPIRY_WARNING_SECONDS:
                 last_expiry = now
                 self.app.registry.log_expiry_warnings()
+
+
+def _traced(record: Any) -> list[tuple[str, bytes]]:
+    """The trace headers for a request's results: a span that continues the request's trace."""
+    given = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ()) if k in TRACE_HEADERS and v}
+    with consuming(record.topic, record.partition, record.offset, given):
+        return [(k, v.encode()) for k, v in current_headers().items()]
 
 
 def outcome_message(result: SignResult) -> tuple[str, bytes] | None:

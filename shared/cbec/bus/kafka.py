@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from cbec.bus.ports import (
     PublishFailed,
     Subscription,
 )
+from cbec.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +135,8 @@ class KafkaConsumerLoop:
         self._attempts = Attempts(max_attempts)
         self._max_infrastructure_failures = max_infrastructure_failures
         self._joined = threading.Event()
+        self._lag_sampled = -float("inf")
+        self._lagging: set[tuple[str, str, str]] = set()
         self._consumer = consumer_factory(**config)
         self._consumer.subscribe(topics=list(subscription.topics), listener=_JoinListener(self._joined))
 
@@ -189,6 +193,7 @@ class KafkaConsumerLoop:
             failed: Exception
             try:
                 self.run_once(timeout=2.0)
+                self._sample_lag()
             except KafkaError as error:
                 if isinstance(error, CommitFailedError) or not getattr(error, "retriable", False):
                     raise
@@ -208,6 +213,35 @@ class KafkaConsumerLoop:
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
+
+    def lag(self) -> dict[TopicPartition, int]:
+        """Messages behind the end of each assigned partition, from what the last fetches reported
+        (no request to the broker; a partition not fetched yet is left out)."""
+        out: dict[TopicPartition, int] = {}
+        highwater: Callable[[TopicPartition], int | None] | None = getattr(self._consumer, "highwater", None)
+        if highwater is None:
+            return out
+        for tp in self._consumer.assignment():
+            high = highwater(tp)
+            position = self._consumer.position(tp, timeout_ms=0) if high is not None else None
+            if high is not None and position is not None:
+                out[tp] = max(0, high - position)
+        return out
+
+    def _sample_lag(self, every: float = 10.0) -> None:
+        """``cbec_consumer_lag`` every ``every`` seconds, in the consumer's own thread (the client is not
+        thread-safe); partitions no longer assigned lose their series."""
+        now = time.monotonic()
+        if now - self._lag_sampled < every:
+            return
+        self._lag_sampled = now
+        group = self.subscription.group
+        current = {(group, tp.topic, str(tp.partition)): behind for tp, behind in self.lag().items()}
+        for labels in self._lagging - current.keys():
+            CONSUMER_LAG.remove(*labels)
+        for labels, behind in current.items():
+            CONSUMER_LAG.labels(*labels).set(behind)
+        self._lagging = set(current)
 
     def _rewind(
         self, failed: TopicPartition, offset: int, untouched: Iterable[tuple[TopicPartition, Any]]

@@ -705,4 +705,5 @@ def run_process(settings: Settings) -> None:
                                send_queue=link.amqp_send_queue, receive_exchange=link.amqp_receive_exchange)
         pollers.append(Paced(node.pump, lambda: link.amqp_poll_every))
     ServiceProcess("simulator", pollers=pollers, poll_interval=settings.process.poll_interval,
-                   ready_file=settings.process.ready_file).run()
+                   ready_file=settings.process.ready_file, http_port=settings.process.http_port,
+                   http_host=settings.process.http_host).run()

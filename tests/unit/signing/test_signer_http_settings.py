@@ -36,12 +36,13 @@ def _started(environ: dict[str, str]) -> tuple[str | None, bool]:
             close()
 
 
-def test_the_http_api_binds_loopback_by_default(tmp_path: Path) -> None:
-    assert _started(_environ(tmp_path)) == ("127.0.0.1", True)
+def test_the_http_api_binds_every_address_by_default_so_probes_reach_the_pod(tmp_path: Path) -> None:
+    assert _started(_environ(tmp_path)) == ("0.0.0.0", True)
 
 
-def test_another_address_is_bound_only_when_configured(tmp_path: Path) -> None:
-    assert _started(_environ(tmp_path, CBEC_SIGNER_HTTP_HOST="0.0.0.0")) == ("0.0.0.0", True)
+def test_loopback_only_when_configured_by_the_signer_or_the_process_setting(tmp_path: Path) -> None:
+    assert _started(_environ(tmp_path, CBEC_SIGNER_HTTP_HOST="127.0.0.1")) == ("127.0.0.1", True)
+    assert _started(_environ(tmp_path, CBEC_HTTP_HOST="127.0.0.1")) == ("127.0.0.1", True)
 
 
 def test_production_refuses_an_http_api_without_client_tokens(tmp_path: Path) -> None:

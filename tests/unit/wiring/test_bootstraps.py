@@ -30,6 +30,7 @@ from cbec.store.event_store import EventStore
 from cbec.store.outbox import OutboxRelay
 from cbec_testkit.samples import PLATFORM, declare_orders
 from cbec_testkit.tenants import demo_registry
+from prometheus_client import CollectorRegistry
 from receipts_service import bootstrap as receipts
 from saga_service import bootstrap as saga
 from signer_service import bootstrap as signer
@@ -137,7 +138,17 @@ def test_the_saga_service_has_its_two_groups_its_pollers_and_its_api(tmp_path: P
     assert [c.subscription.group for c in service.consumes] == ["cbec-saga", "cbec-webhooks"]
     assert (service.app.policy.gate, service.app.policy.max_resends) == (2, 5)
     notes = service.extras["notifications"]
-    assert service.pollers == [service.app.ticker, service.extras["webhooks"].pacer, notes.pacer, notes.pruner]
+    ticker, hooks, pusher, pruner = service.pollers
+    assert pusher is notes.pacer  # every replica pushes, tenant by claimed tenant
+    # one replica (the lease holder) fires deadlines, retries webhooks and prunes, woken as before
+    assert (ticker.wakeup, hooks.wakeup) == (service.app.ticker.wakeup, service.extras["webhooks"].pacer.wakeup)
+    assert [getattr(p.step, "__qualname__", "") for p in (ticker, hooks, pruner)] == [
+        "SagaApp.tick", "WebhookNotifier.poll", "Notifier.prune"]
+    assert len(service.on_close) == 1 and len(service.collectors) == 2  # the lease; the notification gauges
+    scraped = CollectorRegistry()
+    for collector in service.collectors:
+        scraped.register(collector)
+    assert {m.name for m in scraped.collect()} == {"cbec_notification_circuit_open", "cbec_notifications_queued"}
     assert service.http_app is not None
 
 
