@@ -67,6 +67,16 @@ class Service:
     collectors: list[Any] = field(default_factory=list)  # Prometheus collectors of its own (cbec.metrics)
 
 
+def create_topics(service: Service, settings: Settings, client: dict[str, Any]) -> list[str]:
+    """Create the topics the service writes and reads that are missing (none with
+    ``CBEC_KAFKA_CREATE_TOPICS=0``: a platform team's operator owns them); return those created."""
+    if not settings.kafka.create_topics:
+        return []
+    topics = [*service.topics, *(t for c in service.consumes for t in c.subscription.topics)]
+    return ensure_topics(settings.kafka.bootstrap_servers, topics, settings.kafka.topic_partitions,
+                         max_message_bytes=settings.kafka.max_message_bytes, **client)
+
+
 def as_process(service: Service, settings: Settings) -> ServiceProcess:
     """The service on Kafka: its topics created, one consumer loop per group, one relay per outbox (which
     publishes only while it holds the outbox's lease, so replicas of the service never both publish).
@@ -75,9 +85,8 @@ def as_process(service: Service, settings: Settings) -> ServiceProcess:
     production.require(settings, production.kafka_problems(settings))
     bootstrap = settings.kafka.bootstrap_servers
     client, aio_client = client_options(settings.kafka), client_options(settings.kafka, "aiokafka")
-    topics = [*service.topics, *(t for c in service.consumes for t in c.subscription.topics)]
     limit = settings.kafka.max_message_bytes
-    ensure_topics(bootstrap, topics, settings.kafka.topic_partitions, max_message_bytes=limit, **client)
+    create_topics(service, settings, client)
     heartbeats = [Heartbeat(f"consumer-{c.subscription.group}") for c in service.consumes]
     counted = [Instrumented(service.name, beat) for beat in heartbeats]
     consumers = [KafkaConsumerLoop(bootstrap, c.subscription, n.handler(c.handler),

@@ -48,6 +48,8 @@ class KafkaSettings(Section):
     topic_partitions: int = env("CBEC_TOPIC_PARTITIONS", default=4)
     max_message_bytes: int = env("CBEC_KAFKA_MAX_MESSAGE_BYTES", default=4 * 1024 * 1024)
     poison_attempts: int = env("CBEC_KAFKA_POISON_ATTEMPTS", default=3)
+    # 0: the services never create topics (a platform team's operator, e.g. Strimzi, owns them)
+    create_topics: bool = env("CBEC_KAFKA_CREATE_TOPICS", default=True)
     security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = env(
         "CBEC_KAFKA_SECURITY_PROTOCOL", default="PLAINTEXT")
     sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = env("CBEC_KAFKA_SASL_MECHANISM",

@@ -91,7 +91,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         client_options=client_options(settings.kafka, "aiokafka"),
         max_message_bytes=settings.kafka.max_message_bytes,
         pii_keys=settings.pii.key_spec(),
-        topic_partitions=settings.kafka.topic_partitions,
+        topic_partitions=settings.kafka.topic_partitions if settings.kafka.create_topics else None,
     )
 
 

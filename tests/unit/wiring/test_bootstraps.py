@@ -159,3 +159,23 @@ def test_the_receipts_transport_follows_the_gateway_setting() -> None:
     gateway = receipts.transport(Settings.from_environ({"CBEC_CUSTOMS_GATEWAY_URL": "http://127.0.0.1:1"}))
     assert isinstance(gateway, HttpGatewayLink)
     gateway.close()
+
+
+def test_a_service_creates_its_topics_unless_a_platform_operator_owns_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``CBEC_KAFKA_CREATE_TOPICS=0`` (the Helm chart's production values, Strimzi owning the topics):
+    the service never asks the broker to create one."""
+    import cbec.service
+
+    asked: list[list[str]] = []
+
+    def recording(bootstrap: str, names: list[str], partitions: int, **options: object) -> list[str]:
+        asked.append(list(names))
+        return list(names)
+
+    monkeypatch.setattr(cbec.service, "ensure_topics", recording)
+    service = Service("order", app=None, topics=[events_topic("order")])
+    assert cbec.service.create_topics(service, SETTINGS, {}) == [events_topic("order")]
+    owned = Settings.from_environ({"CBEC_PII_HMAC_KEY": "test-key", "CBEC_KAFKA_CREATE_TOPICS": "0"})
+    assert cbec.service.create_topics(service, owned, {}) == []
+    assert asked == [[events_topic("order")]]
