@@ -10,10 +10,15 @@ BIN_DIR="$ROOT/.stack/bin"
 HELM="$BIN_DIR/helm"
 STAMP="$BIN_DIR/helm.version"
 
+built() { [[ -x "$HELM" && -f "$STAMP" && "$(cat "$STAMP")" == "$HELM_VERSION" ]]; }
+
 build() {
-    if [[ -x "$HELM" && -f "$STAMP" && "$(cat "$STAMP")" == "$HELM_VERSION" ]]; then
-        return 0
-    fi
+    built && return 0
+    mkdir -p "$BIN_DIR"
+    # One build at a time (.ci/run starts one early in the background; a test may ask meanwhile).
+    exec 9>"$BIN_DIR/helm.lock"
+    flock 9
+    built && return 0
     command -v go >/dev/null || { echo "helm.sh: the Go toolchain is needed to build helm $HELM_VERSION" >&2; exit 3; }
     mkdir -p "$BIN_DIR"
     echo "helm.sh: building helm $HELM_VERSION from the Go module proxy (once)" >&2
