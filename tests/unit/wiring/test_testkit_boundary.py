@@ -62,3 +62,13 @@ except SystemExit as exc:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "CBEC_TENANTS_FILE is not set and the demo tenants (test kit) are not installed" in done.stdout
+
+
+def test_every_test_module_has_a_name_of_its_own() -> None:
+    """pytest imports test modules by their base name (rootdir-relative, no packages): two files of
+    the same name in different folders stop the whole run at collection."""
+    from collections import Counter
+
+    tests = Path(__file__).resolve().parents[2]
+    names = Counter(p.name for p in tests.rglob("test_*.py"))
+    assert [name for name, count in names.items() if count > 1] == []
