@@ -1,5 +1,6 @@
 """What a process refuses to run with when ``CBEC_ENV=production``: development stand-ins for secrets
-and configuration. Development (the default, and ``cbec demo``/``cbec up``) only warns."""
+and configuration. Development (the default, and ``cbec demo``/``cbec up``) only warns. A secret given as
+``<NAME>_FILE`` is configured like one given as ``<NAME>`` (``cbec.settings`` reads the file)."""
 
 from __future__ import annotations
 
@@ -31,13 +32,14 @@ def tenants_problems(settings: Settings) -> list[str]:
 
 def personal_data_problems(settings: Settings) -> list[str]:
     if settings.pii.key_spec() is None:
-        return ["CBEC_PII_KEYS is not set (personal data would be stored unencrypted)"]
+        return ["CBEC_PII_KEYS (or CBEC_PII_KEYS_FILE) is not set (personal data would be stored unencrypted)"]
     return []
 
 
 def buyer_key_problems(settings: Settings) -> list[str]:
     if settings.pii.uses_development_key():
-        return ["CBEC_PII_HMAC_KEY is not set (buyer quota keys would use the public development key)"]
+        return ["CBEC_PII_HMAC_KEY (or CBEC_PII_HMAC_KEY_FILE) is not set (buyer quota keys would use the public"
+                " development key)"]
     return []
 
 
@@ -52,7 +54,8 @@ def webhook_problems(settings: Settings, tenants: TenantRegistry) -> list[str]:
             continue
         shared = " (the shared CBEC_WEBHOOK_SECRET would let any tenant forge its callbacks)" if hooks.secret_for(
             code) else ""
-        problems.append(f"CBEC_WEBHOOK_SECRET_{code} is not set for tenant {code}, which has a callbackUrl{shared}")
+        problems.append(f"CBEC_WEBHOOK_SECRET_{code} (or CBEC_WEBHOOK_SECRET_{code}_FILE) is not set for tenant"
+                        f" {code}, which has a callbackUrl{shared}")
     return problems
 
 
@@ -69,7 +72,8 @@ def kafka_problems(settings: Settings) -> list[str]:
     if kafka.uses_sasl and not kafka.username:
         problems.append(f"CBEC_KAFKA_USERNAME is not set (required with {kafka.security_protocol})")
     if kafka.uses_sasl and (kafka.password is None or not kafka.password.get_secret_value()):
-        problems.append(f"CBEC_KAFKA_PASSWORD is not set (required with {kafka.security_protocol})")
+        problems.append(f"CBEC_KAFKA_PASSWORD (or CBEC_KAFKA_PASSWORD_FILE) is not set (required with"
+                        f" {kafka.security_protocol})")
     return problems
 
 

@@ -4,16 +4,23 @@ Every field keeps its documented flat ``CBEC_*`` name (``validation_alias``); th
 addresses also accept the bare ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` every Kafka or Postgres
 tool knows, the ``CBEC_`` name winning when both are set. Nothing else in the product reads the
 environment: constructors take values. Secrets never live in the repository.
+
+Every secret (each ``SecretStr`` field, ``CBEC_DATABASE_URL`` and ``CBEC_WEBHOOK_SECRET_<code>``) may
+instead be given as a file: ``<NAME>_FILE`` names it (a mounted Kubernetes Secret, a compose secret), its
+content less one trailing newline is the value. Setting both, or naming a file that cannot be read,
+stops the process at start-up with a message naming the variables and the path, never the content.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
@@ -388,6 +395,66 @@ def _tree_input(environ: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+# Secrets that are not SecretStr fields; names whose <NAME>_FILE is a setting of its own (the API keys,
+# the signer's clients) keep that meaning: their file holds JSON the service parses.
+_MORE_SECRETS = {"CBEC_DATABASE_URL"}
+_TENANT_SECRET_FILE = re.compile(rf"^{WEBHOOK_SECRET_PREFIX}(\w+)_FILE$")
+
+
+class SecretFileError(SystemExit):
+    """A secret's ``<NAME>_FILE`` could not be used; the message names the variables and the path."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"cbec: {problem}")
+
+    def __str__(self) -> str:
+        return str(self.code)
+
+
+@functools.cache
+def secret_names() -> frozenset[str]:
+    """Every secret's variable name that also has a ``<NAME>_FILE`` form."""
+    names: set[str] = set(_MORE_SECRETS)
+    aliases: set[str] = set()
+    for section in Settings.model_fields.values():
+        model = section.annotation
+        if not (isinstance(model, type) and issubclass(model, Section)):
+            continue
+        for field in model.model_fields.values():
+            choices = field.validation_alias.choices if isinstance(field.validation_alias, AliasChoices) else []
+            flat = [c for c in choices if isinstance(c, str)]
+            aliases.update(flat)
+            if SecretStr in (field.annotation, *get_args(field.annotation)):
+                names.update(flat)
+    return frozenset(n for n in names if f"{n}_FILE" not in aliases)
+
+
+def _read_secret(variable: str, path: str) -> str:
+    try:
+        content = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise SecretFileError(f"{variable}={path}: cannot read the secret file ({reason})") from None
+    return content[:-1] if content.endswith("\n") else content
+
+
+def with_secret_files(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` with each secret's ``<NAME>_FILE`` replaced by ``<NAME>`` holding the file's content."""
+    out = dict(environ)
+    for variable, path in environ.items():
+        tenant = _TENANT_SECRET_FILE.match(variable)
+        name = variable[:-len("_FILE")]
+        if not (tenant or (variable.endswith("_FILE") and name in secret_names())):
+            continue
+        del out[variable]
+        if not path:
+            continue
+        if environ.get(name):
+            raise SecretFileError(f"both {name} and {variable} are set: give the secret one way only")
+        out[name] = _read_secret(variable, path)
+    return out
+
+
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("cbec_settings_environ", default=None)
 
 
@@ -397,7 +464,7 @@ class _FlatEnvironment(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         given = _ENVIRON.get()
-        return _tree_input(os.environ if given is None else given)
+        return _tree_input(with_secret_files(os.environ if given is None else given))
 
 
 class Settings(BaseSettings):

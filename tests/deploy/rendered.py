@@ -91,3 +91,21 @@ def pod_specs(docs: tuple[dict[str, Any], ...]) -> list[tuple[str, dict[str, Any
     """``(kind/name, pod spec)`` of every workload."""
     return [(f"{d['kind']}/{d['metadata']['name']}", d["spec"]["template"]["spec"])
             for d in docs if d["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")]
+
+
+def mounted_secret_files(pod: dict[str, Any], container: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """``path -> (Secret, key)`` for every file the container sees from a Secret item (``secret`` or
+    ``projected`` volumes with ``items``), by where it mounts them."""
+    by_volume: dict[str, list[tuple[str, str, str]]] = {}
+    for volume in pod.get("volumes", []):
+        if "secret" in volume:
+            sources = [{"secret": {"name": volume["secret"]["secretName"], "items": volume["secret"].get("items", [])}}]
+        else:
+            sources = volume.get("projected", {}).get("sources", [])
+        by_volume[volume["name"]] = [(s["secret"]["name"], item["key"], item["path"])
+                                     for s in sources if "secret" in s for item in s["secret"].get("items", [])]
+    files = {}
+    for mount in container.get("volumeMounts", []):
+        for secret, key, path in by_volume.get(mount["name"], []):
+            files[f"{mount['mountPath']}/{path}"] = (secret, key)
+    return files

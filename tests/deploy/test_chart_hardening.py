@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from rendered import BUILD_TIMEOUT, PROFILES, SERVICES, of_kind, pod_specs, render, render_error
+from rendered import BUILD_TIMEOUT, PROFILES, SERVICES, mounted_secret_files, of_kind, pod_specs, render, render_error
 
 pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + 600)  # the first test may build helm (minutes)
 
@@ -137,9 +137,11 @@ def test_secrets_reach_pods_as_files_or_secret_references_never_as_literals(prof
     docs = render(profile)
     assert secret_values_in_env(docs) == []
     [signer] = [d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == "signer"]
-    env = {e["name"]: e for e in signer["spec"]["template"]["spec"]["containers"][0]["env"]}
+    pod = signer["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
     assert env["CBEC_SIGNER_CLIENTS_FILE"]["value"].startswith("/etc/cbec/")
-    assert "secretKeyRef" in env["CBEC_PKCS11_PIN"]["valueFrom"]
+    assert env["CBEC_PKCS11_PIN_FILE"]["value"] in mounted_secret_files(pod, container)
 
 
 def test_software_keys_come_from_a_mounted_secret_of_files() -> None:
@@ -151,7 +153,7 @@ def test_software_keys_come_from_a_mounted_secret_of_files() -> None:
     assert env["CBEC_SIGNER_TENANTS_FILE"] == "/etc/cbec/signer-keys/tenants.json"
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["signer-keys"]["secret"]["secretName"] == "cbec-signer-keys"
-    assert "CBEC_PKCS11_PIN" not in env
+    assert "CBEC_PKCS11_PIN" not in env and "CBEC_PKCS11_PIN_FILE" not in env
 
 
 def test_the_vendor_pkcs11_module_is_copied_by_an_init_container_and_its_config_mounted() -> None:

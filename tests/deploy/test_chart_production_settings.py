@@ -1,37 +1,43 @@
 """Each production pod gets every setting `CBEC_ENV=production` demands of its service (cbec.production):
-the environment a Deployment renders (its ConfigMap, literal values, and a stand-in for each Secret key
-it references) is read by the settings tree and passes the service's production checks."""
+the environment a Deployment renders (its ConfigMap, literal values, and a stand-in for each Secret file
+a ``*_FILE`` variable names) is read by the settings tree and passes the service's production checks."""
 
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cbec import production
-from cbec.settings import Settings
+from cbec.settings import Settings, with_secret_files
 from cbec.tenants import TenantRegistry
-from rendered import BUILD_TIMEOUT, SERVICES, of_kind, render
+from rendered import BUILD_TIMEOUT, SERVICES, mounted_secret_files, of_kind, render
 
 pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + 600)  # the first test may build helm (minutes)
 
 DECLARATION = ("order", "payment", "logistics", "inventory")
 
 
-def pod_environment(docs: tuple[dict[str, Any], ...], service: str) -> dict[str, str]:
+def pod_environment(docs: tuple[dict[str, Any], ...], service: str, tmp: Path) -> dict[str, str]:
+    """The container's environment, each mounted Secret file a stand-in under ``tmp`` holding
+    ``from-secret-<Secret>-<key>``; a ``*_FILE`` naming no mounted Secret item keeps its path."""
     config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in of_kind(docs, "ConfigMap")}
     [deployment] = [d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == service]
-    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    files = mounted_secret_files(pod, container)
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
         env |= config_maps[source["configMapRef"]["name"]]
     for entry in container.get("env", []):
-        if "value" in entry:
-            env[entry["name"]] = entry["value"]
-        else:
-            ref = entry["valueFrom"]["secretKeyRef"]
-            if not ref.get("optional"):
-                env[entry["name"]] = f"from-secret-{ref['name']}-{ref['key']}"
+        value = entry["value"]  # no value from a secretKeyRef (test_chart_hardening)
+        if value in files:
+            stand_in = tmp / value.strip("/").replace("/", "_")
+            stand_in.write_text("from-secret-{}-{}\n".format(*files[value]), encoding="utf-8")
+            value = str(stand_in)
+        env[entry["name"]] = value
     return env
 
 
@@ -41,7 +47,8 @@ def registry(docs: tuple[dict[str, Any], ...]) -> TenantRegistry:
 
 
 def production_problems(docs: tuple[dict[str, Any], ...], service: str) -> list[str]:
-    settings = Settings.from_environ(pod_environment(docs, service))
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.from_environ(pod_environment(docs, service, Path(tmp)))
     problems = production.tenants_problems(settings) + production.kafka_problems(settings)
     if not settings.production:
         problems.append("CBEC_ENV is not production")
@@ -59,11 +66,11 @@ def test_each_production_pod_has_what_production_demands(service: str) -> None:
     assert production_problems(render("prod"), service) == []
 
 
-def test_a_tenant_with_a_callback_gets_its_own_webhook_key_in_the_saga() -> None:
+def test_a_tenant_with_a_callback_gets_its_own_webhook_key_in_the_saga(tmp_path: Path) -> None:
     docs = render("prod")
     hooked = [t.customs_code for t in registry(docs).all() if t.callback_url]
     assert hooked
-    env = pod_environment(docs, "saga")
+    env = with_secret_files(pod_environment(docs, "saga", tmp_path))
     assert all(env[f"CBEC_WEBHOOK_SECRET_{code}"] == f"from-secret-cbec-webhooks-{code}" for code in hooked)
 
 
@@ -80,6 +87,8 @@ def test_dev_runs_on_an_example_cloudnativepg_cluster_with_daily_backups() -> No
     assert backup["spec"]["cluster"]["name"] == cluster["metadata"]["name"] == "cbec-db"
     assert cluster["spec"]["backup"]["barmanObjectStore"]["destinationPath"].startswith("s3://")
     [order] = [d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == "order"]
-    url = next(e for e in order["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "CBEC_DATABASE_URL")
-    assert url["valueFrom"]["secretKeyRef"] == {"name": "cbec-db-app", "key": "uri"}  # written by CloudNativePG
+    pod = order["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    url = next(e["value"] for e in container["env"] if e["name"] == "CBEC_DATABASE_URL_FILE")
+    assert mounted_secret_files(pod, container)[url] == ("cbec-db-app", "uri")  # written by CloudNativePG
     assert not of_kind(render("prod"), "Cluster"), "production uses the platform's Postgres"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cbec.settings import WEBHOOK_SECRET_PREFIX, Settings
+from cbec.settings import WEBHOOK_SECRET_PREFIX, Settings, secret_names
 from pydantic import AliasChoices, BaseModel
-from rendered import BUILD_TIMEOUT, PROFILES, of_kind, pod_specs, render, render_error
+from rendered import BUILD_TIMEOUT, PROFILES, mounted_secret_files, of_kind, pod_specs, render, render_error
 
 pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + 600)  # the first test may build helm (minutes)
 
@@ -25,7 +25,7 @@ def setting_names() -> set[str]:
             alias = inner.validation_alias
             if isinstance(alias, AliasChoices):
                 names |= {c for c in alias.choices if isinstance(c, str)}
-    return names
+    return names | {f"{name}_FILE" for name in secret_names()}
 
 
 def rendered_names(docs: tuple[dict[str, Any], ...]) -> set[str]:
@@ -43,7 +43,7 @@ def test_the_settings_tree_is_read_by_its_aliases() -> None:
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_rendered_cbec_variable_is_a_setting(profile: str) -> None:
     unknown = {n for n in rendered_names(render(profile)) - setting_names() - PROPOSED
-               if not n.startswith(WEBHOOK_SECRET_PREFIX) and n != "CBEC_PKCS11_SO_PIN"}
+               if not n.startswith(WEBHOOK_SECRET_PREFIX) and not n.startswith("CBEC_PKCS11_SO_PIN")}
     assert unknown == set()
 
 
@@ -51,9 +51,11 @@ def test_the_customs_link_runs_on_amqp_without_a_shared_volume() -> None:
     docs = render("prod")
     [receipts] = [d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == "receipts"]
     pod = receipts["spec"]["template"]["spec"]
-    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    [container] = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
     assert env["CBEC_CUSTOMS_TRANSPORT"]["value"] == "amqp"
-    assert "secretKeyRef" in env["CBEC_CUSTOMS_AMQP_URL"]["valueFrom"]
+    url = env["CBEC_CUSTOMS_AMQP_URL_FILE"]["value"]
+    assert mounted_secret_files(pod, container)[url] == ("cbec-customs-amqp", "url")
     assert not [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
     assert receipts["spec"]["replicas"] == 2  # the inbox lease holder and a warm standby
 
@@ -66,4 +68,5 @@ def test_file_drop_needs_a_shared_read_write_many_claim() -> None:
     volumes = {v["name"]: v for v in receipts["spec"]["template"]["spec"]["volumes"]}
     assert volumes["dxp"] == {"name": "dxp", "persistentVolumeClaim": {"claimName": "dxp-share"}}
     env = {e["name"]: e for e in receipts["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["CBEC_CUSTOMS_TRANSPORT"]["value"] == "filedrop" and "CBEC_CUSTOMS_AMQP_URL" not in env
+    assert env["CBEC_CUSTOMS_TRANSPORT"]["value"] == "filedrop"
+    assert "CBEC_CUSTOMS_AMQP_URL" not in env and "CBEC_CUSTOMS_AMQP_URL_FILE" not in env

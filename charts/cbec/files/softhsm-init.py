@@ -24,9 +24,20 @@ conf = root / "softhsm2.conf"
 conf.write_text(f"directories.tokendir = {root}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n"
                 "slots.removable = false\n")
 os.environ["SOFTHSM2_CONF"] = str(conf)
-label, pin = os.environ["CBEC_PKCS11_TOKEN_LABEL"], os.environ["CBEC_PKCS11_PIN"]
+
+
+def secret(name: str) -> str:
+    """``name``'s value, or the content of the file ``<name>_FILE`` names (less one trailing newline)."""
+    path = os.environ.get(f"{name}_FILE")
+    if not path:
+        return os.environ[name]
+    content = Path(path).read_text(encoding="utf-8")
+    return content[:-1] if content.endswith("\n") else content
+
+
+label, pin = os.environ["CBEC_PKCS11_TOKEN_LABEL"], secret("CBEC_PKCS11_PIN")
 subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
-                "--so-pin", os.environ["CBEC_PKCS11_SO_PIN"], "--pin", pin], check=True, stdout=subprocess.DEVNULL)
+                "--so-pin", secret("CBEC_PKCS11_SO_PIN"), "--pin", pin], check=True, stdout=subprocess.DEVNULL)
 
 from asn1crypto import keys as akeys  # noqa: E402  (after SOFTHSM2_CONF is set)
 from cbec.signing.certs import rsa_certificate_for_public_key  # noqa: E402
