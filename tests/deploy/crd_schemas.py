@@ -1,6 +1,6 @@
 """Small JSON schemas for the custom resources the chart renders (Strimzi KafkaTopic and KafkaUser,
-KEDA ScaledObject and TriggerAuthentication, the Prometheus Operator's ServiceMonitor, CloudNativePG's
-Cluster and ScheduledBackup): apiVersion, kind and the fields their operators require.
+KEDA ScaledObject and TriggerAuthentication, the Prometheus Operator's ServiceMonitor and PrometheusRule,
+CloudNativePG's Cluster and ScheduledBackup): apiVersion, kind and the fields their operators require.
 
 Hand-written because no registry package ships these CRDs' schemas; they hold the fields the chart
 uses, written from the operators' API references (Strimzi v1beta2, KEDA v1alpha1, Prometheus Operator
@@ -139,6 +139,35 @@ SERVICE_MONITOR = _resource("monitoring.coreos.com/v1", "ServiceMonitor", {
     },
 })
 
+_DURATION = {"type": "string", "pattern": r"^[0-9]+(ms|s|m|h|d|w|y)$"}
+_RULE = {
+    "type": "object",
+    "required": ["expr"],
+    "oneOf": [{"required": ["alert"]}, {"required": ["record"]}],
+    "additionalProperties": False,
+    "properties": {
+        "alert": {"type": "string", "pattern": r"^[a-zA-Z_][a-zA-Z0-9_]*$"},
+        "record": {"type": "string", "pattern": r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"},
+        "expr": {"type": "string", "minLength": 1},
+        "for": _DURATION,
+        "keep_firing_for": _DURATION,
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+PROMETHEUS_RULE = _resource("monitoring.coreos.com/v1", "PrometheusRule", {
+    "type": "object",
+    "required": ["groups"],
+    "additionalProperties": False,
+    "properties": {
+        "groups": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["name", "rules"], "additionalProperties": False,
+            "properties": {"name": {"type": "string", "minLength": 1}, "interval": _DURATION,
+                           "rules": {"type": "array", "minItems": 1, "items": _RULE}}}},
+    },
+})
+
 _SECRET_KEY = {"type": "object", "required": ["name", "key"], "properties": {"name": _NAME, "key": {"type": "string"}}}
 
 CNPG_CLUSTER = _resource("postgresql.cnpg.io/v1", "Cluster", {
@@ -179,6 +208,7 @@ CRD_SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {
     "ScaledObject": {"keda.sh/v1alpha1": SCALED_OBJECT},
     "TriggerAuthentication": {"keda.sh/v1alpha1": TRIGGER_AUTHENTICATION},
     "ServiceMonitor": {"monitoring.coreos.com/v1": SERVICE_MONITOR},
+    "PrometheusRule": {"monitoring.coreos.com/v1": PROMETHEUS_RULE},
     "Cluster": {"postgresql.cnpg.io/v1": CNPG_CLUSTER},
     "ScheduledBackup": {"postgresql.cnpg.io/v1": SCHEDULED_BACKUP},
 }
