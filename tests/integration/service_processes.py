@@ -88,7 +88,7 @@ class ServiceProcesses:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = path.read_text(errors="replace")
-            if "ready" in text:
+            if f"cbec {name}: ready" in text:  # its own line ("already exists" holds "ready" too)
                 return
             if self.procs[name].poll() is not None:
                 pytest.fail(f"{name} exited early:\n{text[-3000:]}")

@@ -41,7 +41,8 @@ class Replicas:
             self.procs.append(subprocess.Popen([sys.executable, "-m", "cbec_cli.main", "run", "order"], env=self.env,
                                                stdout=log, stderr=subprocess.STDOUT))
         for index in range(2):
-            eventually(lambda index=index: "ready" in self.log(index), self, 120)
+            # the process's own line ("already exists" in a traceback holds "ready" too)
+            eventually(lambda index=index: "cbec order: ready" in self.log(index), self, 120)
 
     def log(self, index: int) -> str:
         return (self.logs / f"order-{index}.log").read_text(errors="replace")

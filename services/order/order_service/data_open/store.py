@@ -115,7 +115,12 @@ class DataOpenStore:
         return store
 
     def create(self) -> None:
+        """Make the schema and tables; replicas starting together take turns (a transaction-level
+        advisory lock on Postgres), so none fails on a catalogue race."""
         with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                             {"key": f"cbec-data-open-ddl:{self.schema}"})
             if self.schema is not None:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
             self.metadata.create_all(conn)
