@@ -48,7 +48,9 @@ class Replicas:
         return (self.logs / f"order-{index}.log").read_text(errors="replace")
 
     def holder(self) -> int:
-        [index] = [i for i in range(2) if "lease" in self.log(i) and "taken" in self.log(i)]
+        # the outbox's lease: other leases of the service (e.g. the 179 uploader's) may sit with the other replica
+        [index] = [i for i in range(2) if any("lease" in line and ".outbox:" in line and "taken" in line
+                                              for line in self.log(i).splitlines())]
         return index
 
     def tails(self) -> str:

@@ -152,15 +152,7 @@ class ReadModel:
         return model
 
     def create(self) -> None:
-        """Make the schema and tables; replicas starting together take turns (a transaction-level
-        advisory lock on Postgres), so none fails on a catalogue race."""
-        with self.engine.begin() as conn:
-            if self.engine.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                             {"key": f"cbec-readmodel-ddl:{self.schema}.{self.service}"})
-            if self.schema:
-                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-            self.metadata.create_all(conn)
+        create_tables(self.engine, self.metadata, self.schema, f"cbec-readmodel-ddl:{self.schema}.{self.service}")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -298,3 +290,14 @@ class ReadModel:
             sequence=int(r["sequence"]),
             updated_at=updated if updated.tzinfo else updated.replace(tzinfo=UTC),
         )
+
+
+def create_tables(engine: Engine, metadata: MetaData, schema: str | None, lock_key: str) -> None:
+    """Make ``schema`` and ``metadata``'s tables; replicas starting together take turns (a
+    transaction-level advisory lock on ``lock_key`` on Postgres), so none fails on a catalogue race."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": lock_key})
+        if schema:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        metadata.create_all(conn)

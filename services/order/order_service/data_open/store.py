@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from cbec.privacy.cipher import AesGcmCipher
-from cbec.readmodel.tables import open_engine
+from cbec.readmodel.tables import create_tables, open_engine
 from cbec.store.recorders import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE
 from sqlalchemy import (
     BigInteger,
@@ -30,7 +30,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -115,15 +114,7 @@ class DataOpenStore:
         return store
 
     def create(self) -> None:
-        """Make the schema and tables; replicas starting together take turns (a transaction-level
-        advisory lock on Postgres), so none fails on a catalogue race."""
-        with self.engine.begin() as conn:
-            if self.engine.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                             {"key": f"cbec-data-open-ddl:{self.schema}"})
-            if self.schema is not None:
-                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-            self.metadata.create_all(conn)
+        create_tables(self.engine, self.metadata, self.schema, f"cbec-data-open-ddl:{self.schema}")
 
     def close(self) -> None:
         self.engine.dispose()
