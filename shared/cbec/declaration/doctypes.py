@@ -145,6 +145,59 @@ ENTRY = DocType(
     "logistics",
 )
 
+
+# Export (XSD-E22). Receipt keys are the identity fields every export return node carries.
+EXPORT_ORDER = DocType(
+    "CEB303", "export-order", "Order", "OrderHead", "OrderList", "CEB304", "OrderReturn",
+    ("ebpCode", "ebcCode", "orderNo"), ("ebpCode", "ebcCode", "orderNo"), "order",
+)
+COLLECTION = DocType(  # 收款单: the e-commerce enterprise received the buyer's payment
+    "CEB403", "collection", "Receipts", None, None, "CEB404", "ReceiptsReturn",
+    ("ebcCode", "orderNo"), ("ebcCode", "orderNo"), "payment",
+)
+EXPORT_WAYBILL = DocType(
+    "CEB505", "export-waybill", "Logistics", None, None, "CEB506", "LogisticsReturn",
+    ("logisticsCode", "logisticsNo"), ("logisticsCode", "logisticsNo"), "logistics",
+)
+ARRIVAL = DocType(  # 运抵单
+    "CEB507", "arrival", "Arrival", "ArrivalHead", "ArrivalList", "CEB508", "ArrivalReturn",
+    ("operatorCode", "copNo"), ("operatorCode", "copNo"), "logistics",
+)
+DEPARTURE = DocType(  # 离境单
+    "CEB509", "departure", "Departure", "DepartureHead", "DepartureList", "CEB510", "DepartureReturn",
+    ("logisticsCode", "copNo"), ("logisticsCode", "copNo"), "logistics",
+)
+MASTER_BILL = DocType(  # 清单总分单: lists/waybills bound to the master bill of lading
+    "CEB607", "master-bill", "WayBill", "WayBillHead", "WayBillList", "CEB608", "WayBillReturn",
+    ("agentCode", "copNo"), ("agentCode", "copNo"), "logistics",
+)
+EXPORT_LIST = DocType(
+    "CEB603", "export-inventory", "Inventory", "InventoryHead", "InventoryList", "CEB604", "InventoryReturn",
+    ("agentCode", "copNo"), ("agentCode", "copNo"), "inventory", concluded_later=True,
+)
+EXPORT_CANCEL = DocType(
+    "CEB605", "export-cancel", "InvtCancel", None, None, "CEB606", "InvtCancelReturn",
+    ("agentCode", "copNo"), ("agentCode", "copNo"), "inventory", concluded_later=True,
+)
+EXPORT_RETURN = DocType(  # 退货申请单 (公告2020年第44号)
+    "CEB213", "export-return", "InvtRefund", "InvtRefundHead", "InvtRefundList", "CEB214", "RefundReturn",
+    ("agentCode", "coElNo"), ("agentCode", "coElNo"), "inventory", concluded_later=True,
+)
+RETURN_TALLY = DocType(  # 退运理货明细单 at the supervision site
+    "CEB215", "return-tally", "InvtRefundDetail", None, None, "CEB216", "InvtRefundDetailReturn",
+    ("operatorCode", "coElNo", "logisticsNo"), ("operatorCode", "coElNo", "logisticsNo"), "inventory",
+)
+SUMMARY = DocType(  # 汇总申请单; customs closes it with a CEB792 汇总结果单 (matched by sumNo)
+    "CEB701", "summary", "SummaryApply", "SummaryApplyHead", "SummaryApplyList", "CEB702", "SummaryReturn",
+    ("agentCode", "copNo"), ("agentCode", "copNo"), "inventory", concluded_later=True,
+)
+
+EXPORT: tuple[DocType, ...] = (
+    EXPORT_ORDER, COLLECTION, EXPORT_WAYBILL, ARRIVAL, DEPARTURE, MASTER_BILL,
+    EXPORT_LIST, EXPORT_CANCEL, EXPORT_RETURN, RETURN_TALLY, SUMMARY,
+)
+EXPORT_BY_CODE: dict[str, DocType] = {d.code: d for d in EXPORT}
+
 ALL: tuple[DocType, ...] = (ORDER, PAYMENT, WAYBILL, WAYBILL_STATUS, INVENTORY, CANCEL, RETURN, ENTRY)
 BY_CODE: dict[str, DocType] = {d.code: d for d in ALL}
 BY_RECEIPT: dict[str, DocType] = {d.receipt_code: d for d in ALL}
