@@ -31,7 +31,9 @@ RUNS = Path(__file__).resolve().parents[2] / ".stack" / f"test-faults-{os.getpid
 
 
 def _run(scenario: str) -> Iterator[tuple[LoadRun, Report]]:
-    config, fault = scenario_config(scenario, RunConfig(clearances=CLEARANCES, stall_seconds=240))
+    # INFO logs: a failure's explanation follows the missing clearances through every service's log.
+    config, fault = scenario_config(scenario, RunConfig(clearances=CLEARANCES, stall_seconds=240,
+                                                        env={"CBEC_LOG_LEVEL": "INFO"}))
     folder = RUNS / scenario
     shutil.rmtree(folder, ignore_errors=True)
     run = LoadRun(config, folder, say=lambda line: print(line, flush=True))
@@ -58,7 +60,15 @@ def _run(scenario: str) -> Iterator[tuple[LoadRun, Report]]:
 def _explain(run: LoadRun, report: Report) -> str:
     assert run.processes is not None
     errors = [line for line in run.processes.grep('"level": "ERROR"')][-30:]
-    return "\n".join([*report.lines(), "faults:", *run.events, "error log lines:", *errors,
+    followed: list[str] = []
+    for key in report.missing[:3]:  # every log line naming a missing clearance's order
+        order_no = key.rsplit(":", 1)[-1]
+        followed += [f"log lines naming {order_no}:", *run.processes.grep(order_no)[-40:]]
+    staging = run.outbox / ".cbec-staging"
+    staged = sorted(p.name for p in staging.iterdir()) if staging.is_dir() else []
+    return "\n".join([*report.lines(), "faults:", *run.events, "error log lines:", *errors, *followed,
+                      "customs link lines:", *run.processes.grep("customs link")[-30:],
+                      f"still staged ({len(staged)}):", *staged[:20],
                       *(run.processes.tail(name, 1500) for name in run.processes.replicas)])
 
 
