@@ -47,6 +47,7 @@ def config(prefix: str, connection: Connection | None = None) -> Config:
         raise ValueError(f"CBEC_SCHEMA_PREFIX must match {_PREFIX.pattern}: {prefix!r}")
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", str(HERE / "versions"))
     cfg.attributes["schema_prefix"] = prefix
     if connection is not None:
