@@ -22,12 +22,14 @@ if TYPE_CHECKING:  # the saga's modules load when a command runs, not for `cbec 
 
 @contextmanager
 def opened(settings: Settings) -> Iterator[NotificationStore]:
-    """The saga's notification tables (created if the saga never ran)."""
+    """The saga's notification tables (on Postgres migrated or checked first, as a service does)."""
+    from cbec.migrations.startup import prepare_database
     from cbec.store.event_store import EventStore
     from saga_service.application import NAME
     from saga_service.notification_store import NotificationStore
 
-    store = EventStore.open(settings.database.url, schema=settings.database.schema_for(NAME), name=NAME)
+    store = EventStore.open(settings.database.url, schema=settings.database.schema_for(NAME), name=NAME,
+                            create=prepare_database(settings))
     try:
         notes = NotificationStore.beside(store)
         try:

@@ -92,6 +92,10 @@ class DatabaseSettings(Section):
     # Each service's tables live in schema <prefix><service>; the prefix also keeps "order" (a reserved
     # word) out of bare identifiers and isolates test runs that share one database.
     schema_prefix: str = env("CBEC_SCHEMA_PREFIX", default="cbec_")
+    # Postgres schema changes (cbec.migrations): "auto" brings the database to the newest migration when a
+    # service starts (development); "off" only checks it is there and refuses to start if not (run
+    # `cbec migrate`, in Kubernetes the chart's migration Job). CBEC_ENV=production is always "off".
+    migrate: Literal["auto", "off"] = env("CBEC_DB_MIGRATE", default="auto")
 
     def schema_for(self, service: str) -> str:
         """The Postgres schema (or SQLite file stem) that holds ``service``'s tables."""
@@ -517,4 +521,9 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def migrates_at_start(self) -> bool:
+        """Whether a service may change the database schema at start (never in production)."""
+        return self.database.migrate == "auto" and not self.production
 

@@ -170,8 +170,7 @@ def test_the_vendor_pkcs11_module_is_copied_by_an_init_container_and_its_config_
 
 def test_dev_initialises_a_softhsm_token_onto_a_claim_the_signer_mounts() -> None:
     docs = render("dev")
-    [job] = of_kind(docs, "Job")
-    assert job["metadata"]["name"] == "cbec-softhsm-init"
+    [job] = [j for j in of_kind(docs, "Job") if j["metadata"]["name"] == "cbec-softhsm-init"]
     [claim] = [c for c in of_kind(docs, "PersistentVolumeClaim") if c["metadata"]["name"] == "cbec-softhsm"]
     job_claims = {v["persistentVolumeClaim"]["claimName"] for v in job["spec"]["template"]["spec"]["volumes"]
                   if "persistentVolumeClaim" in v}
@@ -201,7 +200,7 @@ def test_network_policies_deny_by_default_and_open_each_service_only_what_it_nee
     deny = policies["cbec-default-deny"]
     assert deny["podSelector"] == {"matchLabels": {"app.kubernetes.io/part-of": "cbec"}}
     assert set(deny["policyTypes"]) == {"Ingress", "Egress"} and "ingress" not in deny and "egress" not in deny
-    assert set(policies) == {"cbec-default-deny", *SERVICES}
+    assert set(policies) == {"cbec-default-deny", *SERVICES, "cbec-migrate"}  # the migration Job's: Postgres
     assert ports(egress_of(docs, "order")) == {53, 9093, 5432, 4317, 4318, 443}  # data-open upload: 443
     assert ports(egress_of(docs, "payment")) == {53, 9093, 5432, 4317, 4318}  # no internet
     assert ports(egress_of(docs, "signer")) == {53, 9093, 4317, 4318, 1792}  # the HSM, no database

@@ -75,6 +75,12 @@ class ServiceProcesses:
         return EventStore.open(self.env["CBEC_DATABASE_URL"], schema=self.schema_prefix + service, name=service,
                                cipher=cipher)
 
+    def migrate(self) -> None:
+        """`cbec migrate`, as the chart's hook Job runs it before the services (production never migrates)."""
+        done = subprocess.run([sys.executable, "-m", "cbec_cli.main", "migrate"], env=self.env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+
     def start(self, *names: str) -> None:
         for name in names:
             log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process

@@ -192,6 +192,7 @@ def order_service(broker: Broker, database_url: str, tmp_path: Path) -> Iterator
                       CBEC_TENANTS_FILE=str(tenants), CBEC_PII_HMAC_KEY="production-test-key",
                       CBEC_READY_FILE=str(tmp_path / "order.ready"), **broker.kafka.env(user, broker.passwords[user]))
     running = ServiceProcesses(env, tmp_path / "logs")
+    running.migrate()  # what the chart's hook Job does first
     try:
         running.start("order")
         yield running

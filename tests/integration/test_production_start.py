@@ -26,6 +26,7 @@ def test_the_order_service_starts_in_production_with_complete_settings(
                       CBEC_READY_FILE=str(tmp_path / "order.ready"),
                       **secure_kafka.env(secure_kafka.admin_user, secure_kafka.admin_password))
     processes = ServiceProcesses(env, tmp_path / "logs")
+    processes.migrate()  # what the chart's hook Job does first
     try:
         processes.start("order")
         assert (tmp_path / "order.ready").exists()

@@ -18,6 +18,7 @@ from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.bus_glue import bus_handler, position_of
 from cbec.declaration.dispatch import poison_sink
 from cbec.declaration.routing import dead_letter_message
+from cbec.migrations.startup import prepare_database
 from cbec.privacy.cipher import AesGcmCipher
 from cbec.runtime import Paced, ServiceProcess, leased
 from cbec.service import Consumes, Outbox, Service, as_process
@@ -118,5 +119,5 @@ def process(settings: Settings, tenants: TenantRegistry) -> ServiceProcess:
     production.require(settings, production.tenants_problems(settings))
     db = settings.database
     store = EventStore.open(db.url, schema=db.schema_for(SERVICE), name=SERVICE, pool_size=db.pool_size,
-                            max_overflow=db.max_overflow)
+                            max_overflow=db.max_overflow, create=prepare_database(settings))
     return as_process(build(settings, tenants, store, transport(settings, tenants)), settings)

@@ -15,6 +15,7 @@ from cbec.declaration.dispatch import poison_sink
 from cbec.declaration.eventstore_adapter import EventStoreDeclarations
 from cbec.declaration.routing import dead_letter_message
 from cbec.metrics import Sampled, cached
+from cbec.migrations.startup import prepare_database
 from cbec.net.callbacks import CallbackGuard
 from cbec.privacy.cipher import AesGcmCipher
 from cbec.runtime import ServiceProcess, leased
@@ -138,5 +139,5 @@ def process(settings: Settings, tenants: TenantRegistry) -> ServiceProcess:
     check(settings, tenants)
     db = settings.database
     store = EventStore.open(db.url, schema=db.schema_for(NAME), name=NAME, pool_size=db.pool_size,
-                            max_overflow=db.max_overflow)
+                            max_overflow=db.max_overflow, create=prepare_database(settings))
     return as_process(build(settings, tenants, store), settings)

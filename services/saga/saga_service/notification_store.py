@@ -104,7 +104,8 @@ class TenantState:
 class NotificationStore:
     """The two tables; every method is one short transaction."""
 
-    def __init__(self, engine: Engine, *, service: str = "saga", schema: str | None = None) -> None:
+    def __init__(self, engine: Engine, *, service: str = "saga", schema: str | None = None,
+                 create: bool = True) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self.metadata = MetaData(schema=schema if self.postgres else None)
@@ -140,7 +141,8 @@ class NotificationStore:
             Column("last_error", String(300), nullable=False, default=""),
             Column("claimed_until", BigInteger, nullable=False, default=0),
         )
-        self._create()
+        if create:  # else the migrations made them (cbec.migrations)
+            self._create()
 
     @classmethod
     def beside(cls, store: EventStore) -> NotificationStore:
@@ -148,7 +150,8 @@ class NotificationStore:
         recorder = store.recorder
         prefix = str(getattr(recorder, "events_table_name", "saga_events")).removesuffix("_events")
         schema = getattr(getattr(recorder, "datastore"), "schema", None)  # noqa: B009 - Postgres only
-        return cls(engine_for(store), service=prefix, schema=str(schema) if schema else None)
+        return cls(engine_for(store), service=prefix, schema=str(schema) if schema else None,
+                   create=store.creates_tables)
 
     def close(self) -> None:
         self.engine.dispose()

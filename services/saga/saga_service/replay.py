@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from cbec.migrations.startup import prepare_database
 from cbec.settings import Settings
 from cbec.store.event_store import EventStore
 from cbec.tenants import TenantRegistry
@@ -33,7 +34,8 @@ def main(argv: list[str] | None = None, settings: Settings | None = None,
     parser.add_argument("--since", type=int, default=1)
     args = parser.parse_args(argv)
     settings = settings or Settings()
-    store = EventStore.open(settings.database.url, schema=settings.database.schema_for(NAME), name=NAME)
+    store = EventStore.open(settings.database.url, schema=settings.database.schema_for(NAME), name=NAME,
+                            create=prepare_database(settings))
     notes = bootstrap.notifier_for(settings, tenants or load_tenants(settings), store)
     count = replay(store, notes, tenant=args.tenant, since=args.since)
     print(f"queued {count} status messages for redelivery")

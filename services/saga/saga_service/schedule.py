@@ -83,7 +83,7 @@ class Schedule:
             f"CREATE INDEX IF NOT EXISTS {self.table}_due ON {qualified} (due)",
         ]
         self.rows_read = 0  # start-up and tick cost, for tests and benchmarks
-        self.created = self._ensure_table()
+        self.created = self._ensure_table() if store.creates_tables else False  # else: cbec.migrations
 
     def _ensure_table(self) -> bool:
         """Create the table if needed; True when this call created it (the caller backfills it once)."""

@@ -21,6 +21,7 @@ from cbec.declaration.dispatch import handlers, poison_sink
 from cbec.declaration.http import make_http_app
 from cbec.declaration.ports import DeclarationStore
 from cbec.intake_limits import IntakeLimits
+from cbec.migrations.startup import prepare_database, stores_make_tables
 from cbec.privacy.cipher import AesGcmCipher
 from cbec.readmodel import Projection, ReadModel, StoreSource
 from cbec.runtime import ServiceProcess
@@ -90,11 +91,13 @@ class DeclarationBootstrap:
 
 
 def open_store(settings: Settings, service: str) -> EventStore:
-    """The service's event store, its personal data encrypted under ``CBEC_PII_KEYS`` when set."""
+    """The service's event store, its personal data encrypted under ``CBEC_PII_KEYS`` when set; on
+    Postgres first the database is migrated, or checked (:func:`cbec.migrations.startup.prepare_database`)."""
+    create = prepare_database(settings)
     cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
     db = settings.database
     return EventStore.open(db.url, schema=db.schema_for(service), name=service, cipher=cipher,
-                           pool_size=db.pool_size, max_overflow=db.max_overflow)
+                           pool_size=db.pool_size, max_overflow=db.max_overflow, create=create)
 
 
 def readmodel_url(url: str) -> str:
@@ -107,7 +110,7 @@ def readmodel_url(url: str) -> str:
 def open_readmodel(settings: Settings, service: str) -> ReadModel:
     db = settings.database
     return ReadModel.open(readmodel_url(db.url), service, schema=db.schema_for(service), pool_size=db.pool_size,
-                          max_overflow=db.max_overflow)
+                          max_overflow=db.max_overflow, create=stores_make_tables(settings))
 
 
 def service(

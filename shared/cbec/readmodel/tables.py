@@ -144,11 +144,13 @@ class ReadModel:
 
     @classmethod
     def open(cls, url: str, service: str, *, schema: str | None = None, pool_size: int = DEFAULT_POOL_SIZE,
-             max_overflow: int = DEFAULT_MAX_OVERFLOW) -> ReadModel:
-        """Connect and create the tables if needed (Postgres: in ``schema``, made if missing)."""
+             max_overflow: int = DEFAULT_MAX_OVERFLOW, create: bool = True) -> ReadModel:
+        """Connect and create the tables if needed (Postgres: in ``schema``, made if missing), unless
+        ``create=False`` (a service on Postgres: the migrations made them)."""
         model = cls(open_engine(url, pool_size=pool_size, max_overflow=max_overflow), service, schema=schema,
                     url=url)
-        model.create()
+        if create:
+            model.create()
         return model
 
     def create(self) -> None:

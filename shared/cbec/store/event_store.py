@@ -68,6 +68,8 @@ class EventStore:
         self._cipher = cipher
         self._clock: Clock = clock or SystemClock()
         self._listeners: list[CommitListener] = []
+        # Whether tables kept beside the store make themselves (False: the migrations made them).
+        self.creates_tables = True
 
     @classmethod
     def open(
@@ -80,10 +82,15 @@ class EventStore:
         clock: Clock | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
         max_overflow: int = DEFAULT_MAX_OVERFLOW,
+        create: bool = True,
     ) -> EventStore:
-        """Open (and create if needed) the store of service ``name``; see :func:`open_recorder`."""
-        recorder = open_recorder(url, schema=schema, name=name, pool_size=pool_size, max_overflow=max_overflow)
-        return cls(recorder, cipher=cipher, clock=clock)
+        """Open (and create if needed, unless ``create=False``) the store of service ``name``; see
+        :func:`open_recorder`. Tables kept beside it follow ``creates_tables``."""
+        recorder = open_recorder(url, schema=schema, name=name, pool_size=pool_size, max_overflow=max_overflow,
+                                 create=create)
+        store = cls(recorder, cipher=cipher, clock=clock)
+        store.creates_tables = create
+        return store
 
     def close(self) -> None:
         close_recorder(self.recorder)

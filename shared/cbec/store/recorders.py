@@ -44,8 +44,10 @@ def open_recorder(
     name: str,
     pool_size: int = DEFAULT_POOL_SIZE,
     max_overflow: int = DEFAULT_MAX_OVERFLOW,
+    create: bool = True,
 ) -> ProcessRecorder:
-    """Return a ready recorder for service ``name``, creating its schema and tables if needed.
+    """Return a ready recorder for service ``name``, creating its schema and tables if needed
+    (``create=False``: never; on Postgres a service's tables come from :mod:`cbec.migrations`).
 
     ``postgresql://user:password@host:port/db`` (or ``postgresql+psycopg://…``) gives a
     ``PostgresProcessRecorder`` whose tables ``<name>_events`` and ``<name>_tracking`` live in
@@ -60,6 +62,8 @@ def open_recorder(
     url = re.sub(r"^postgres(ql)?\+psycopg://", "postgresql://", url)  # SQLAlchemy spelling
     if url.startswith(("postgresql://", "postgres://")):
         _check_identifier("schema", schema)
+        if not create:
+            return _postgres_recorder(libpq_params(url), schema, name, pool_size, max_overflow, create=False)
         return _open_postgres(url, schema, name, pool_size, max_overflow)
     if url.startswith("sqlite:///"):
         return _open_sqlite(url[len("sqlite:///") :], name, pool_size, max_overflow)
@@ -95,13 +99,14 @@ def _open_postgres(url: str, schema: str, name: str, pool_size: int, max_overflo
 
 
 def _postgres_recorder(params: dict[str, str], schema: str, name: str, pool_size: int,
-                       max_overflow: int) -> ProcessRecorder:
+                       max_overflow: int, *, create: bool = True) -> ProcessRecorder:
     recorder = _ArrayInsertRecorder(
         postgres_datastore(params, schema, pool_size, max_overflow),
         events_table_name=f"{name}_events",
         tracking_table_name=f"{name}_tracking",
     )
-    recorder.create_table()
+    if create:
+        recorder.create_table()
     return recorder
 
 

@@ -108,9 +108,11 @@ class DataOpenStore:
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None, cipher: AesGcmCipher | None = None,
-             pool_size: int = DEFAULT_POOL_SIZE, max_overflow: int = DEFAULT_MAX_OVERFLOW) -> DataOpenStore:
+             pool_size: int = DEFAULT_POOL_SIZE, max_overflow: int = DEFAULT_MAX_OVERFLOW,
+             create: bool = True) -> DataOpenStore:
         store = cls(open_engine(url, pool_size=pool_size, max_overflow=max_overflow), schema=schema, cipher=cipher)
-        store.create()
+        if create:  # else the migrations made the tables (cbec.migrations)
+            store.create()
         return store
 
     def create(self) -> None:

@@ -64,7 +64,8 @@ def mount(parts: Service, settings: Settings, tenants: TenantRegistry, store: Ev
     clock = clock or SystemClock()
     data = DataOpenStore.open(store_url(readmodel), schema=readmodel.schema or settings.database.schema_for(parts.name),
                               cipher=AesGcmCipher.from_spec(settings.pii.key_spec()),
-                              pool_size=settings.database.pool_size, max_overflow=settings.database.max_overflow)
+                              pool_size=settings.database.pool_size, max_overflow=settings.database.max_overflow,
+                              create=store.creates_tables)
     own_client = client is None
     client = client or httpx.Client(follow_redirects=False)
     if signer is None:
