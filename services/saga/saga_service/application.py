@@ -162,9 +162,10 @@ class SagaApp:
                         self._observe_step(uow, item.event, now)
                     else:
                         self._goods_left_step(uow, item.goods_left, now, item.recorder)
-                    touched = uow.touched.get(item.key)
-                    if touched is not None:
-                        touched.trace = current_headers()
+                    decided_in = current_headers()  # also for the instances it joined (entry lists, indexes)
+                    for key, touched in uow.touched.items():
+                        if key == item.key or not touched.trace:
+                            touched.trace = decided_in
 
         with self._work_lock:
             self._prefetch({o.key for o in observed if o.key})
