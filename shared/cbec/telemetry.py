@@ -10,6 +10,8 @@ based, always on)."""
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -108,3 +110,42 @@ def consuming(topic: str, partition: int, offset: int, headers: Mapping[str, str
             yield span
     finally:
         context.detach(token)
+
+
+@contextmanager
+def continuing(headers: Mapping[str, str], name: str) -> Iterator[trace.Span]:
+    """A span ``name`` continuing the trace in ``headers`` (W3C ``traceparent``; a new trace without one):
+    for work that picks up a document's trace from a store rather than from the message it handles."""
+    parent = _propagator.extract({k: v for k, v in headers.items() if k in TRACE_HEADERS})
+    token = context.attach(parent)
+    try:
+        with _tracer.start_as_current_span(name) as span:
+            yield span
+    finally:
+        context.detach(token)
+
+
+class RecentTraces:
+    """The trace context of the latest work on each key (e.g. a document sent to customs), kept in memory
+    for the last ``size`` keys, so a later event about the same key (its receipt) continues that trace.
+    Only a hint: after a restart or on another replica the later work starts a trace of its own."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._traces: OrderedDict[str, dict[str, str]] = OrderedDict()
+
+    def remember(self, key: str, headers: Mapping[str, str] | None = None) -> None:
+        """Keep ``headers`` (default: the current trace context) for ``key``; nothing outside a trace."""
+        found = dict(headers) if headers is not None else current_headers()
+        if not found.get("traceparent"):
+            return
+        with self._lock:
+            self._traces[key] = found
+            self._traces.move_to_end(key)
+            while len(self._traces) > self._size:
+                self._traces.popitem(last=False)
+
+    def get(self, key: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._traces.get(key, {}))

@@ -1,14 +1,16 @@
 """The chart's PrometheusRule and Grafana dashboard read only metrics the code exposes, and every alert
 leads to its runbook subsection.
 
-The exposed names are collected from the code itself: the shared process metrics (``cbec.metrics``), the
-saga's notification gauges and the signer's figures are instantiated and rendered here, so renaming a
-metric in the code fails these tests until the rule and the dashboard follow."""
+The exposed names are collected from the code itself: the services' metric modules are imported and the
+process registry read (what they register at import), and the collectors they add per process (the outbox
+backlog, the saga's notification and document gauges, the signer's figures) are instantiated and rendered
+here, so renaming a metric in the code fails these tests until the rule and the dashboard follow."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -16,10 +18,10 @@ import jsonschema
 import pytest
 from crd_schemas import CRD_SCHEMAS
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
-from rendered import BUILD_TIMEOUT, CHART, ROOT, of_kind, render
+from rendered import BUILD_TIMEOUT, CHART, ROOT, of_kind, render, render_error
 
 pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + 600)  # the first test may build helm (minutes)
 
@@ -31,17 +33,21 @@ PROMETHEUS_OWN = {"up"}
 
 # -- what the code exposes -----------------------------------------------------------------------------
 
-def _names_in(text: str) -> set[str]:
-    """Every series name a Prometheus text can carry, also for a family that has no sample yet (a
-    labelled metric before its first use): a counter's ``_total``, a histogram's ``_bucket``/``_count``/``_sum``."""
+def _series_of(families: Iterable[Metric]) -> set[str]:
+    """Every series name the families can carry, also for a family that has no sample yet (a labelled
+    metric before its first use): a counter's ``_total``, a histogram's ``_bucket``/``_count``/``_sum``."""
     names: set[str] = set()
-    for family in text_string_to_metric_families(text):
+    for family in families:
         names |= {sample.name for sample in family.samples}
         names |= {
             "counter": {f"{family.name}_total"},
             "histogram": {f"{family.name}_{end}" for end in ("bucket", "count", "sum")},
         }.get(family.type, {family.name})
     return names
+
+
+def _names_in(text: str) -> set[str]:
+    return _series_of(text_string_to_metric_families(text))
 
 
 def _rendered(collectors: list[Collector]) -> str:
@@ -52,24 +58,30 @@ def _rendered(collectors: list[Collector]) -> str:
 
 
 def exposed_metric_names() -> set[str]:
+    import saga_service.metrics  # noqa: F401 - registers the saga's alert counter
+    import signer_service.metrics  # noqa: F401
     from cbec import metrics
     from cbec.signing.pool import PoolStats
+    from prometheus_client import REGISTRY
     from saga_service.bootstrap import notification_gauges
+    from saga_service.metrics import DocumentGauges
     from signer_service.metrics import SignerMetrics
 
-    process = [v for v in vars(metrics).values() if isinstance(v, MetricWrapperBase)]
-    process += [metrics.outbox_backlog([]), metrics.loop_busy(list)]
+    process = _series_of(REGISTRY.collect())  # what the imported modules registered
+    per_process = [metrics.outbox_backlog([]), metrics.loop_busy(list)]
     state = SimpleNamespace(tenant="3105960001", blocked=True, queued=2)
     notes = SimpleNamespace(store=SimpleNamespace(states=lambda: [state]))
     saga = cast(list[Collector], notification_gauges(cast(Any, notes)))
+    saga += DocumentGauges.collectors(cast(Any, SimpleNamespace(counts=lambda: (
+        [(("CEB511", "order,payment"), 1.0)], [(("CEB311",), 1.0)]))))
     signer = SignerMetrics()
     signer.record_sign(0.01)
     signer.record_error("expired")
     pools = {"3105960001": PoolStats(size=2, connected=2, in_use=1, waiting=0, signs=1, reconnects=0, failures=0)}
     expiries = {"3105960001": 40 * 86400.0}
-    texts = [_rendered(process), _rendered(saga),
+    texts = [_rendered(per_process), _rendered(saga),
              signer.render(pools, expiries, per_tenant=True), signer.render(pools, expiries, per_tenant=False)]
-    return set().union(*(_names_in(t) for t in texts))
+    return process | set().union(*(_names_in(t) for t in texts))
 
 
 EXPOSED = exposed_metric_names()
@@ -102,6 +114,7 @@ def test_the_exposed_names_come_from_the_code() -> None:
     saga's and the signer's (so a rename in any of them changes this set)."""
     assert {"cbec_messages_handled_total", "cbec_receipt_delay_seconds_bucket", "cbec_outbox_backlog",
             "cbec_consumer_lag", "cbec_notification_circuit_open", "cbec_signer_sign_seconds_bucket",
+            "cbec_documents_held", "cbec_documents_past_receipt_deadline", "cbec_saga_alerts_total",
             "cbec_signer_certificate_days_to_expiry_min", "cbec_signer_pool_in_use"} <= EXPOSED
     assert "cbec_messages_handled" not in EXPOSED  # a counter is read by its _total series
 
@@ -142,7 +155,8 @@ REQUIRED_ALERTS = {
     "CbecConsumerLagHigh": "cbec_consumer_lag",
     "CbecOutboxBacklogGrowing": "cbec_outbox_backlog",
     "CbecReceiptDelayHigh": "cbec_receipt_delay_seconds_bucket",
-    "CbecReceiptsPastDeadline": "cbec_receipt_delay_seconds_count",
+    "CbecReceiptsPastDeadline": "cbec_documents_past_receipt_deadline",
+    "CbecReceiptsSilent": "cbec_receipt_delay_seconds_count",
     "CbecCertificateExpiresSoon": "cbec_signer_certificate_days_to_expiry_min",
     "CbecDeadLettersGrowing": "cbec_messages_dead_lettered_total",
     "CbecTargetDown": "up",
@@ -180,8 +194,26 @@ def test_every_alert_has_a_severity_and_a_runbook_subsection() -> None:
         assert alert["labels"]["severity"] in {"warning", "critical"}, alert["alert"]
         assert alert["annotations"]["summary"] and alert["annotations"]["description"]
         url, _, anchor = alert["annotations"]["runbook_url"].partition("#")
-        assert url.endswith("docs/runbook.md"), alert["alert"]
+        assert url == "docs/runbook.md", alert["alert"]  # no base URL set: the path in the source tree
+        assert anchor == alert["alert"].lower() or alert["alert"] == "CbecCertificateExpiresVerySoon"
         assert anchor in anchors, f"{alert['alert']}: docs/runbook.md has no heading #{anchor}"
+
+
+def test_runbook_links_lead_to_the_runbook_where_the_repository_is_served() -> None:
+    docs = render("prod", "metrics.prometheusRule.runbookBaseUrl=https://git.corp.example/cbec/-/blob/v0.1.0/")
+    [rule] = of_kind(docs, "PrometheusRule")
+    links = {r["annotations"]["runbook_url"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert "https://git.corp.example/cbec/-/blob/v0.1.0/docs/runbook.md#cbecreceiptspastdeadline" in links
+    assert all(link.startswith("https://git.corp.example/cbec/-/blob/v0.1.0/docs/runbook.md#") for link in links)
+
+
+def test_a_runbook_base_that_is_not_a_url_is_refused() -> None:
+    assert "runbookBaseUrl" in render_error("prod", "metrics.prometheusRule.runbookBaseUrl=git.corp.example/cbec")
+
+
+def test_the_runbook_anchor_check_tells_a_missing_heading() -> None:
+    anchors = _runbook_anchors()
+    assert "cbecconsumerlaghigh" in anchors and "cbecnosuchalert" not in anchors
 
 
 def test_the_thresholds_are_values() -> None:
@@ -231,7 +263,8 @@ def test_the_dashboard_shows_what_the_issue_asks() -> None:
     assert {"cbec_messages_handled_total", "cbec_handler_errors_total", "cbec_consumer_lag", "cbec_outbox_backlog",
             "cbec_receipt_delay_seconds_bucket", "cbec_signer_sign_seconds_bucket", "cbec_signer_pool_in_use",
             "cbec_signer_certificate_days_to_expiry_min", "cbec_notification_circuit_open",
-            "cbec_messages_dead_lettered_total"} <= read
+            "cbec_messages_dead_lettered_total", "cbec_documents_held", "cbec_documents_past_receipt_deadline",
+            "cbec_saga_alerts_total"} <= read
 
 
 def test_the_dashboard_ships_in_a_config_map_the_grafana_sidecar_loads() -> None:

@@ -65,3 +65,37 @@ def test_events_stored_outside_any_trace_carry_no_trace_headers() -> None:
     store.append(stream, 0, [NewEvent("DocumentReceived", {})])
     assert store.read(stream)[0].metadata == {}
     store.close()
+
+
+def test_a_batch_of_messages_stores_each_ones_events_under_its_own_trace(spans: InMemorySpanExporter) -> None:
+    from cbec.declaration.batching import BatchingDeclarations
+    from cbec.declaration.ports import Position, StreamAppend
+    from cbec.telemetry import consuming
+
+    store = EventStore.open("sqlite:///:memory:", schema="order", name="order")
+    batching = BatchingDeclarations(store)
+    other = "0af7651916cd43dd8448eb211c80319c"
+    messages = [(uuid.uuid4(), INCOMING), (uuid.uuid4(), {"traceparent": f"00-{other}-b7ad6b7169203331-01"})]
+    with batching.batch("cbec.in.order:0"):
+        for offset, (stream, headers) in enumerate(messages, start=1):
+            with consuming("cbec.in.order", 0, offset, headers):
+                batching.append_batch([StreamAppend(stream, 0, [("DocumentReceived", {})])],
+                                      Position("cbec.in.order:0", offset))
+    # committed after both spans ended, yet each event names the trace of the message it came from
+    assert [store.read(s)[0].metadata["traceparent"].split("-")[1] for s, _ in messages] == [INCOMING_TRACE, other]
+    store.close()
+
+
+def test_recent_traces_keep_the_latest_context_per_key_within_their_size(spans: InMemorySpanExporter) -> None:
+    from cbec.telemetry import RecentTraces, continuing
+
+    traces = RecentTraces(size=2)
+    traces.remember("CEB311:a")  # outside any span: nothing to keep
+    assert traces.get("CEB311:a") == {}
+    with continuing(INCOMING, "sent"):
+        traces.remember("CEB311:a")
+    traces.remember("CEB411:b", {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+    with continuing(traces.get("CEB311:a"), "customs receipt") as receipt:
+        assert f"{receipt.get_span_context().trace_id:032x}" == INCOMING_TRACE
+    traces.remember("CEB511:c", {"traceparent": "00-1af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+    assert traces.get("CEB311:a") == {} and traces.get("CEB411:b") and traces.get("CEB511:c")  # the oldest went

@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,12 +23,13 @@ from cbec.contracts.signing import SignResult
 from cbec.customs.filedrop import Received, Staged
 from cbec.customs.transport import Transport
 from cbec.declaration.batching import BatchingDeclarations
-from cbec.declaration.doctypes import BY_RECEIPT, INVENTORY, STREAM_NAMESPACE
+from cbec.declaration.doctypes import BY_CODE, BY_RECEIPT, INVENTORY, STREAM_NAMESPACE
 from cbec.declaration.owners import owner_of, receipt_owner, unowned
 from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, StreamAppend, VersionConflict
 from cbec.declaration.receipt_clock import parse_return_time
 from cbec.metrics import RECEIPT_DELAY
 from cbec.store.handling import mark_handled
+from cbec.telemetry import RecentTraces, continuing
 from cbec.tenants import TenantRegistry
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class CustomsLinkApp:
         self._unsettled = True  # at start: settle what an earlier process may have left staged
         self._next_sweep = 0.0
         self._retry_at = 0.0  # after a failed settle: not before this
+        self.traces = RecentTraces()  # each document's last transmission: its receipts continue that trace
 
     def on_signed(self, raw: bytes, position: Position) -> None:
         """A message on ``cbec.sign.results``: transmit it; one that breaks the contract raises
@@ -136,11 +138,13 @@ class CustomsLinkApp:
             self._hand_over([outgoing])
             return outgoing.name
 
-    def transmit_batch(self, results: Sequence[tuple[SignResult, Position]]) -> list[str]:
+    def transmit_batch(self, results: Sequence[tuple[SignResult, Position]],
+                       traced: Callable[[Position], AbstractContextManager[object]] | None = None) -> list[str]:
         """Transmit a consumer batch (one partition, in offset order): every transmission and the
         batch's position in ONE transaction, with the files staged inside it and handed over together
         after the commit (as in :meth:`transmit`). If the commit fails the caller redoes the messages one
-        at a time, which first settles what this attempt staged. Returns the names handed over."""
+        at a time, which first settles what this attempt staged. Returns the names handed over.
+        ``traced(position)``: the span each message's work runs in (its trace goes on with its events)."""
         store = self.store
         if not isinstance(store, BatchingDeclarations) or len({p.source for _, p in results}) != 1:
             return [name for r, p in results if (name := self.transmit(r, p)) is not None]
@@ -155,11 +159,12 @@ class CustomsLinkApp:
             outgoing: list[Staged] = []
             with self._unsettled_on_failure(outgoing), store.batch(source, streams, done_up_to=done):
                 for _, position, plan in todo:
-                    if plan is None:
-                        self._mark(position)
-                    elif (staged := self._prepare(plan, position)) is not None and \
-                            self._append(plan, staged, position):
-                        outgoing.append(staged)
+                    with traced(position) if traced is not None else nullcontext():
+                        if plan is None:
+                            self._mark(position)
+                        elif (staged := self._prepare(plan, position)) is not None and \
+                                self._append(plan, staged, position):
+                            outgoing.append(staged)
                 self.link.stage(outgoing)  # inside the transaction: durable before anything commits
             self._hand_over(outgoing)
             return [f.name for f in outgoing]
@@ -268,6 +273,7 @@ class CustomsLinkApp:
                                      StreamAppend(plan.cop_stream, 0, [(COP_MSG_INDEXED, index)])], position)
         except (VersionConflict, AlreadyProcessed):
             return False
+        self.traces.remember(result.request_id.rsplit(":", 1)[0])  # the document: "<code>:<stream>"
         return True
 
     def ingest(self, path: Path) -> int:
@@ -334,7 +340,8 @@ class CustomsLinkApp:
             receipts = []
             events = [(RECEIPT_FILE_REJECTED, {"fileName": name, "error": str(exc)[:500]})]
         try:
-            self.store.append(stream_id, 0, events)
+            with continuing(self._trace_of(receipts), "customs receipt"):
+                self.store.append(stream_id, 0, events)
         except VersionConflict:
             return 0, False
         self._observe_delays(receipts)
@@ -347,6 +354,21 @@ class CustomsLinkApp:
             issued = parse_return_time(receipt.return_time)
             if issued is not None:
                 RECEIPT_DELAY.labels(receipt.receipt_type).observe(max(0.0, (now - issued).total_seconds()))
+
+    def _trace_of(self, receipts: Sequence[ReceiptReceived]) -> dict[str, str]:
+        """The trace of the transmission the file's first known receipt answers (empty: none known)."""
+        for receipt in receipts:
+            request_id = receipt.node.get("requestId", "")
+            doc_type = BY_CODE.get(receipt.doc_type)
+            if request_id:
+                key = request_id.rsplit(":", 1)[0]
+            elif doc_type is not None:
+                key = f"{doc_type.code}:{doc_type.stream_id(tuple(receipt.business_key))}"
+            else:
+                continue
+            if found := self.traces.get(key):
+                return found
+        return {}
 
     def transmission_of(self, cop_msg_id: str) -> dict[str, Any] | None:
         """The transmission a CopMsgId names (requestId, docType, clearanceKey, fileName)."""

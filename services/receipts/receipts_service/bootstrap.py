@@ -4,6 +4,7 @@ the customs transport(s) (DXP file drop, HTTP gateway, AMQP); receipts → recei
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 from cbec import production
 from cbec.bus.ports import BatchHandler, Message, Subscription
@@ -17,6 +18,7 @@ from cbec.customs.transport import Transport
 from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.bus_glue import bus_handler, position_of
 from cbec.declaration.dispatch import poison_sink
+from cbec.declaration.ports import Position
 from cbec.declaration.routing import dead_letter_message
 from cbec.migrations.startup import prepare_database
 from cbec.privacy.cipher import AesGcmCipher
@@ -26,6 +28,7 @@ from cbec.settings import Settings, TransportKind
 from cbec.store.event_store import EventStore
 from cbec.store.events import RecordedEvent
 from cbec.store.leases import lease_for
+from cbec.telemetry import consuming
 from cbec.tenants import TenantRegistry
 
 from receipts_service.application import CustomsLinkApp, route
@@ -86,7 +89,14 @@ def sign_results_handler(app: CustomsLinkApp) -> BatchHandler:
                 one_by_one(message)
             return
         positions = [position_of(SERVICE, m) for m in messages]
-        app.transmit_batch([(app.sign_result(m.value, p), p) for m, p in zip(messages, positions, strict=True)])
+        by_position = dict(zip(positions, messages, strict=True))
+
+        def traced(position: Position) -> AbstractContextManager[object]:  # each message's span, as one by one
+            m = by_position[position]
+            return consuming(m.topic, m.partition, m.offset, m.headers)
+
+        app.transmit_batch([(app.sign_result(m.value, p), p) for m, p in zip(messages, positions, strict=True)],
+                           traced)
 
     return handle
 

@@ -51,6 +51,7 @@ from eventsourcing.persistence import Tracking
 
 from saga_service import domain, entry_join
 from saga_service.domain import Clearance, Decision, Policy
+from saga_service.metrics import CommitObserver, in_turn
 from saga_service.schedule import Entry, Schedule
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class SagaApp:
         first = self.index.first(1)
         self._next_due: datetime | None = first[0].due if first else None  # what the ticker sleeps until
         self.ticker = Paced(self.tick, self.idle, self.wakeup)
+        self.observers: list[CommitObserver] = []  # rows written with each commit, told what it recorded
 
     # -- queries -------------------------------------------------------------------------------
     def load(self, key: str) -> Clearance:
@@ -160,9 +162,10 @@ class SagaApp:
                         self._observe_step(uow, item.event, now)
                     else:
                         self._goods_left_step(uow, item.goods_left, now, item.recorder)
-                    touched = uow.touched.get(item.key)
-                    if touched is not None:
-                        touched.trace = current_headers()
+                    decided_in = current_headers()  # also for the instances it joined (entry lists, indexes)
+                    for key, touched in uow.touched.items():
+                        if key == item.key or not touched.trace:
+                            touched.trace = decided_in
 
         with self._work_lock:
             self._prefetch({o.key for o in observed if o.key})
@@ -292,6 +295,8 @@ class SagaApp:
             raise
         for k, touched in uow.touched.items():
             self._remember(k, touched.state)
+        for observer in self.observers:
+            observer.committed([e for t in uow.touched.values() for e in t.events])
         self._scheduled(changes)
         return {k: t.events for k, t in uow.touched.items()}
 
@@ -361,6 +366,8 @@ class _UnitOfWork:
             return {}
         also = self.app.index.writes({k: Entry(k, d) if d is not None else None for k, d in changes.items()}) \
             if changes else None
+        changed = {k: t.state for k, t in self.touched.items() if t.events}
+        also = in_turn(also, *(o.writes(changed) for o in self.app.observers))
         self.app.store.append_batch(appends, tracking=tracking, also=also)
         return changes
 

@@ -29,6 +29,7 @@ from cbec.tenants import TenantRegistry
 from saga_service import notifications, webhooks
 from saga_service.api import make_http_app
 from saga_service.application import NAME, SagaApp, input_topics, policy_from, route
+from saga_service.metrics import DocumentGauges
 from saga_service.notification_store import NotificationStore
 from saga_service.settings import SecretLookup
 
@@ -81,6 +82,7 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
     own = settings.saga
     policy = policy_from(own.gate, own.receipt_timeout, own.max_resends, own.receipt_max_skew)
     app = SagaApp(store, policy=policy, clock=clock)
+    documents = DocumentGauges(store, policy, clock=clock).attach(app)  # held / past-deadline gauges, alerts
     hooks = notifier(settings, tenants, store, clock=clock, post=post)
     notes = notifier_for(settings, tenants, store, clock=clock, post=post)
 
@@ -110,7 +112,7 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
         http_app=make_http_app(app, auth if auth is not None else api_keys(settings), notifier=notes,
                                operators=operators if operators is not None else operator_keys(settings)),
         on_close=[singleton.close],
-        collectors=notification_gauges(notes),
+        collectors=[*notification_gauges(notes), *documents.collectors()],
     )
     service.extras["webhooks"] = hooks
     service.extras["notifications"] = notes

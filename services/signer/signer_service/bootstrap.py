@@ -17,6 +17,7 @@ from cbec.settings import Settings
 from cbec.signing.keys import SigningKey
 from cbec.signing.pool import KeyPool
 from cbec.signing.registry import CertificateRegistry
+from cbec.telemetry import consuming, current_headers
 from cbec.tenants import TenantRegistry
 from fastapi import FastAPI
 
@@ -102,11 +103,14 @@ def build(settings: Settings, app: SignerApp, publisher: Publisher) -> Service:
     cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
 
     def on_request(message: Message) -> None:
-        result = app.handle(SignRequest.from_json(message.value))
-        publisher.publish(own.results_topic, result.clearance_key, result.to_json())
-        outcome = outcome_message(result)
-        if outcome is not None:
-            publisher.publish(outcome[0], result.clearance_key, outcome[1])
+        # a span continuing the request's trace; its result and outcome carry it on (as the worker's do)
+        with consuming(message.topic, message.partition, message.offset, message.headers):
+            result = app.handle(SignRequest.from_json(message.value))
+            traced = current_headers()
+            publisher.publish(own.results_topic, result.clearance_key, result.to_json(), traced)
+            outcome = outcome_message(result)
+            if outcome is not None:
+                publisher.publish(outcome[0], result.clearance_key, outcome[1], traced)
 
     def dead_letter(message: Message, error: BaseException) -> None:
         log.warning("signer: unreadable request %s@%d: %s", message.topic, message.offset, type(error).__name__)

@@ -27,6 +27,7 @@ from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position,
 from cbec.store.codec import canonical_json, load_json
 from cbec.store.event_store import EventStore
 from cbec.store.events import Append, NewEvent
+from cbec.telemetry import current_headers
 
 Event = tuple[str, dict[str, Any]]
 
@@ -88,11 +89,13 @@ class BatchingDeclarations(DeclarationStore):
                 raise VersionConflict(f"{a.stream_id}: expected {a.expected_version}, at {at[a.stream_id]}")
             at[a.stream_id] += len(a.events)
         batch.claim(position)
+        traced = current_headers()
         for a in appends:
             if a.events:
                 batch.pending.setdefault(a.stream_id, []).extend(a.events)
                 batch.appends.append(
-                    Append(a.stream_id, a.expected_version, [NewEvent(kind, data) for kind, data in a.events])
+                    # the trace of the message being handled now, not of the batch's commit
+                    Append(a.stream_id, a.expected_version, [NewEvent(kind, data, traced) for kind, data in a.events])
                 )
 
     def record_position(self, position: Position) -> None:

@@ -341,3 +341,29 @@ def test_a_slow_callback_never_outlives_the_claim_on_its_queue(tmp_path: Path) -
     assert notes.poll() == 2, "stops half way into its claim"
     assert notes.poll() == 2 and notes.poll() == 1
     assert [n.state for n in notes.page(PUSHED, 0, 10)] == [DELIVERED] * 5
+
+
+def test_prometheus_shows_each_tenants_circuit_open_while_its_callback_is_down(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry
+    from saga_service.bootstrap import notification_gauges
+
+    clock, endpoint = FakeClock(START), Endpoint(down=503)
+    notes, _ = notifier(database(tmp_path), endpoint, clock)
+
+    def scrape() -> dict[str, tuple[float | None, float | None]]:
+        """(circuit open, queued) per tenant, as a fresh scrape reads them (the gauges cache 10 s)."""
+        scraped = CollectorRegistry()
+        for gauge in notification_gauges(notes):
+            scraped.register(gauge)
+        return {t: (scraped.get_sample_value("cbec_notification_circuit_open", {"tenant": t}),
+                    scraped.get_sample_value("cbec_notifications_queued", {"tenant": t})) for t in (PUSHED, PULLING)}
+
+    notes.add(status(1))
+    notes.add(status(2))
+    notes.add(status(3, PULLING))
+    notes.poll()
+    assert scrape() == {PUSHED: (1, 2), PULLING: (0, 0)}  # the pulling tenant has no callback to block
+    endpoint.down = None
+    clock.advance(minutes=10)
+    notes.poll()  # the probe passes and the queue drains
+    assert scrape() == {PUSHED: (0, 0), PULLING: (0, 0)}

@@ -144,11 +144,12 @@ def test_the_saga_service_has_its_two_groups_its_pollers_and_its_api(tmp_path: P
     assert (ticker.wakeup, hooks.wakeup) == (service.app.ticker.wakeup, service.extras["webhooks"].pacer.wakeup)
     assert [getattr(p.step, "__qualname__", "") for p in (ticker, hooks, pruner)] == [
         "SagaApp.tick", "WebhookNotifier.poll", "Notifier.prune"]
-    assert len(service.on_close) == 1 and len(service.collectors) == 2  # the lease; the notification gauges
+    assert len(service.on_close) == 1 and len(service.collectors) == 4  # the lease; notification, document gauges
     scraped = CollectorRegistry()
     for collector in service.collectors:
         scraped.register(collector)
-    assert {m.name for m in scraped.collect()} == {"cbec_notification_circuit_open", "cbec_notifications_queued"}
+    assert {m.name for m in scraped.collect()} == {"cbec_notification_circuit_open", "cbec_notifications_queued",
+                                                   "cbec_documents_held", "cbec_documents_past_receipt_deadline"}
     assert service.http_app is not None
 
 
