@@ -2,7 +2,9 @@
 # cbec.ceb); every service image (services/<name>/Dockerfile) starts FROM it and only names its command.
 # Build from the repo root:
 #   docker build -t cbec/base:local .
-FROM python:3.11-slim
+# The Debian release is named in the tag (not only the Python version), so a rebuild never moves the
+# system packages below to another release silently.
+FROM python:3.11-slim-trixie
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -15,6 +17,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # SoftHSM2 lets the signer's pkcs11 backend run without a hardware HSM (tests, demos); production mounts
 # the vendor's PKCS#11 module instead and points CBEC_PKCS11_MODULE at it.
 ARG WITH_SOFTHSM=0
+# DL3008 (pin apt versions): softhsm2 is a development and test package only (WITH_SOFTHSM=1), taken from
+# the Debian release the base image's tag names; a pinned version would break with each point release.
+# hadolint ignore=DL3008
 RUN if [ "$WITH_SOFTHSM" = 1 ]; then \
         apt-get update && apt-get install -y --no-install-recommends softhsm2 && rm -rf /var/lib/apt/lists/*; \
     fi
@@ -43,5 +48,5 @@ RUN pip install --no-deps . \
 
 USER 10001:10001
 # Ready once the service has created $CBEC_READY_FILE (consumers joined, HTTP listening).
-HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD test -f "$CBEC_READY_FILE"
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["/bin/sh", "-c", "test -f \"$CBEC_READY_FILE\""]
 CMD ["cbec", "--help"]

@@ -7,6 +7,12 @@
 # Env: CBEC_PG_PORT (default 15432; the next free port is used when taken), CBEC_STACK_DIR,
 #      CBEC_PG_KEEP_DATA=1 keeps an existing cluster (default: a fresh cluster per start),
 #      CBEC_PG_DURABLE=1 keeps fsync on (default off: a throwaway test cluster).
+# TLS mode (a production-like server; the plain mode above is unchanged when these are unset):
+#      CBEC_PG_TLS_CERT / CBEC_PG_TLS_KEY: the server's certificate and key (PEM; copied into the data
+#      directory, key mode 0600); the server then has ssl=on and pg_hba accepts TLS connections only
+#      (hostssl, scram-sha-256; hostnossl rejected). CBEC_PG_PASSWORD (required in TLS mode) is the
+#      postgres user's password. CBEC_PG_TLS_CA: the CA file clients check the server with; the URL then
+#      says sslmode=verify-full&sslrootcert=<it> and names the host `localhost` (in the certificate).
 # Postgres refuses to run as root, so under root the cluster runs as the `postgres` system user.
 set -euo pipefail
 # shellcheck source=scripts/_lib.sh
@@ -56,6 +62,22 @@ running_pid() {
     pid_alive "$pid" && echo "$pid"
 }
 
+tls_mode() { [ -n "${CBEC_PG_TLS_CERT:-}" ] || [ -n "${CBEC_PG_TLS_KEY:-}" ]; }
+
+# TLS mode: the server's certificate and key in the data directory, ssl=on, TLS-only password logins.
+setup_tls() {
+    local dir="$1"
+    install -m 0644 "$CBEC_PG_TLS_CERT" "$dir/server.crt"
+    install -m 0600 "$CBEC_PG_TLS_KEY" "$dir/server.key"
+    is_root && chown postgres: "$dir/server.crt" "$dir/server.key"
+    cat > "$dir/pg_hba.conf" <<'HBA'
+# TLS mode (scripts/postgres.sh): password logins over TLS only
+hostnossl all all 0.0.0.0/0 reject
+hostssl   all all 127.0.0.1/32 scram-sha-256
+HBA
+    is_root && chown postgres: "$dir/pg_hba.conf"
+}
+
 start() {
     local bin dir port pid url
     if pid="$(running_pid)"; then
@@ -68,13 +90,31 @@ start() {
     mkdir -p "$RUN_DIR"
     dir="$(data_dir)"
     echo "$dir" > "$LOC_FILE"
+    local auth=(--auth=trust) pwfile="" tls_opts=""
+    if tls_mode; then  # checked before any cluster is made
+        [ -r "${CBEC_PG_TLS_CERT:-}" ] && [ -r "${CBEC_PG_TLS_KEY:-}" ] \
+            || die "TLS mode needs both CBEC_PG_TLS_CERT and CBEC_PG_TLS_KEY (readable PEM files)"
+        [ -n "${CBEC_PG_PASSWORD:-}" ] || die "TLS mode needs CBEC_PG_PASSWORD (logins are password-only)"
+    fi
     if [ "${CBEC_PG_KEEP_DATA:-0}" != 1 ] || [ ! -f "$dir/PG_VERSION" ]; then
         rm -rf "$dir"
         mkdir -p "$dir"
         is_root && chown postgres: "$dir"
         chmod 700 "$dir"
-        as_owner "$bin/initdb" -D "$dir" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
-            > "$RUN_DIR/initdb.log" 2>&1 || { cat "$RUN_DIR/initdb.log" >&2; die "initdb failed"; }
+        if tls_mode; then
+            pwfile="$(mktemp)"
+            printf '%s\n' "${CBEC_PG_PASSWORD:?TLS mode needs CBEC_PG_PASSWORD}" > "$pwfile"
+            is_root && chown postgres: "$pwfile"
+            auth=(--auth=scram-sha-256 "--pwfile=$pwfile")
+        fi
+        as_owner "$bin/initdb" -D "$dir" -U postgres "${auth[@]}" --encoding=UTF8 --locale=C.UTF-8 \
+            > "$RUN_DIR/initdb.log" 2>&1 || { rm -f "$pwfile"; cat "$RUN_DIR/initdb.log" >&2; die "initdb failed"; }
+        rm -f "$pwfile"
+    fi
+    if tls_mode; then
+        setup_tls "$dir"
+        tls_opts="-c ssl=on -c ssl_min_protocol_version=TLSv1.2"
+        export PGPASSWORD="$CBEC_PG_PASSWORD" PGSSLMODE=require
     fi
     local fsync=off attempt
     [ "${CBEC_PG_DURABLE:-0}" = 1 ] && fsync=on
@@ -85,7 +125,7 @@ start() {
         # TCP on loopback only; no unix socket (its path could exceed the 107-byte limit).
         if as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start -o \
             "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200 \
-             -c fsync=$fsync -c synchronous_commit=$fsync -c full_page_writes=$fsync" >&2; then
+             -c fsync=$fsync -c synchronous_commit=$fsync -c full_page_writes=$fsync $tls_opts" >&2; then
             break
         fi
         if [ "$attempt" -eq 4 ] || ! grep -q "could not bind\|Address already in use" "$dir/server.log"; then
@@ -101,9 +141,18 @@ start() {
             || die "could not create database cbec"
     fi
     url="postgresql://postgres@127.0.0.1:$port/cbec"
+    if tls_mode; then
+        url="postgresql://postgres:$(url_quote "$CBEC_PG_PASSWORD")@localhost:$port/cbec?sslmode=require"
+        [ -n "${CBEC_PG_TLS_CA:-}" ] \
+            && url="${url%%\?*}?sslmode=verify-full&sslrootcert=$(url_quote "$CBEC_PG_TLS_CA" /)"
+    fi
     echo "DATABASE_URL=$url" > "$ENV_FILE"
     log "Postgres ready on 127.0.0.1:$port (data $dir)"
     cat "$ENV_FILE"
+}
+
+url_quote() {  # url_quote VALUE [SAFE]: percent-encodes one URL component (SAFE characters kept)
+    "$(helper_python)" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=sys.argv[2]))' "$1" "${2:-}"
 }
 
 stop() {

@@ -69,10 +69,10 @@ def test_the_token_job_gives_the_signer_a_key_for_every_demo_tenant(
     token = tmp_path / "softhsm"
     base = {k: v for k, v in os.environ.items() if not k.startswith(("CBEC_", "SOFTHSM2_"))}
     pins = {"CBEC_PKCS11_PIN": "1234-dev", "CBEC_PKCS11_SO_PIN": "5678"}
-    if deployment is signer_pod_env:  # the chart mounts the PINs as files (/run/secrets/cbec), not values
-        for name, pin in pins.items():
-            (tmp_path / name).write_text(pin + "\n", encoding="utf-8")
-        pins = {f"{name}_FILE": str(tmp_path / name) for name in pins}
+    # the chart and compose mount the PINs as files (/run/secrets/cbec), not values
+    for name, pin in pins.items():
+        (tmp_path / name).write_text(pin + "\n", encoding="utf-8")
+    pins = {f"{name}_FILE": str(tmp_path / name) for name in pins}
     job = {**base, "SOFTHSM_DIR": str(token), "CBEC_TENANTS_FILE": str(tenants), "CBEC_PKCS11_MODULE": MODULE,
            "CBEC_PKCS11_TOKEN_LABEL": "cbec-signer", **pins}
     first = subprocess.run([sys.executable, str(SCRIPT)], env=job, capture_output=True, text=True, timeout=120)

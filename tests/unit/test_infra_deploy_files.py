@@ -40,7 +40,7 @@ def test_each_service_image_runs_cbec_run_on_the_common_image(name: str) -> None
 
 def test_the_common_image_installs_the_hashed_lock_and_runs_as_the_non_root_uid() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.M)
+    assert re.search(r"^FROM python:3\.11-slim-\w+$", dockerfile, re.M)  # the Debian release named in the tag
     assert re.search(r"pip install --no-deps --require-hashes -r requirements\.lock", dockerfile)
     assert re.search(r"^USER 10001", dockerfile, re.M), "images run as the non-root uid the k8s manifests expect"
     assert compose()["services"]["base"]["build"]["dockerfile"] == "Dockerfile"
@@ -63,15 +63,19 @@ def test_compose_runs_kraft_kafka_3_9_and_postgres_15_with_health_checks() -> No
 
 
 def test_compose_starts_each_service_from_its_dockerfile_once_kafka_and_postgres_are_healthy() -> None:
+    """Each service waits for the servers it uses (the signer keeps no store; the simulator uses neither)
+    and reads the database URL from its secret file (tests/deploy/test_compose.py checks them all)."""
     services = compose()["services"]
     for name in [*SERVICES, "simulator"]:
         service = services[name]
         assert (ROOT / service["build"]["dockerfile"]).exists()
-        for server in ("kafka", "postgres"):
-            assert service["depends_on"][server] == {"condition": "service_healthy"}, name
         env = service["environment"]
-        assert env["CBEC_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-        assert env["CBEC_DATABASE_URL"].startswith("postgresql://")
+        uses = {"kafka": name != "simulator", "postgres": name not in ("signer", "simulator")}
+        for server, used in uses.items():
+            if used:
+                assert service["depends_on"][server] == {"condition": "service_healthy"}, name
+                assert env["CBEC_KAFKA_BOOTSTRAP_SERVERS" if server == "kafka" else "CBEC_DATABASE_URL_FILE"], name
+        assert "CBEC_DATABASE_URL" not in env and "DATABASE_URL" not in env, name
     assert services["simulator"]["command"] == ["cbec", "run", "simulator"]
 
 
@@ -87,7 +91,10 @@ def test_compose_signs_on_a_softhsm_token_made_once_before_the_signer_starts() -
     token = init["environment"]["SOFTHSM_DIR"]
     assert f"softhsm:{token}" in init["volumes"] and f"softhsm:{token}" in signer["volumes"]
     assert signer["environment"]["SOFTHSM2_CONF"] == f"{token}/softhsm2.conf"
-    assert signer["environment"]["CBEC_PKCS11_PIN"] == init["environment"]["CBEC_PKCS11_PIN"]
+    pin = "/run/secrets/cbec/pkcs11-pin"  # the same secret file for both (compose `secrets:`)
+    assert signer["environment"]["CBEC_PKCS11_PIN_FILE"] == init["environment"]["CBEC_PKCS11_PIN_FILE"] == pin
+    assert {"source": "pkcs11-pin", "target": pin} in signer["secrets"] and \
+        {"source": "pkcs11-pin", "target": pin} in init["secrets"]
     assert token.startswith("/var/lib/cbec/"), "a folder the image gives uid 10001 (Dockerfile)"
     assert re.search(r"mkdir -p [^\n]*" + re.escape(token), (ROOT / "Dockerfile").read_text())
 

@@ -14,7 +14,7 @@ from signer_service.bootstrap import worker_config
 ROOT = Path(__file__).resolve().parents[3]
 # Read by something other than a process's settings: the test runner, compose, `cbec up`.
 NOT_SETTINGS = {"CBEC_REQUIRE_INTEGRATION", "CBEC_TEST_AMQP_URL", "CBEC_SIGNER_REPLICAS", "CBEC_STACK_DIR",
-                "CBEC_SERVICE_NAME"}
+                "CBEC_SERVICE_NAME", "CBEC_COMPOSE_SECRETS"}
 
 
 def known_names() -> set[str]:
