@@ -155,7 +155,7 @@ def test_an_empty_database_migrates_to_exactly_the_tables_the_services_make(data
     for table in ("order.order_events", "order.order_tracking", "order.order_documents",
                   "order.order_data_open_requests", "inventory.inventory_readmodel_tracking",
                   "receipts.receipts_events", "saga.saga_deadlines", "saga.saga_webhooks",
-                  "saga.saga_notifications", "saga.saga_notification_tenants"):
+                  "saga.saga_notifications", "saga.saga_notification_tenants", "saga.saga_documents"):
         assert table in made  # (the comparison above is not between two empty schemas)
 
 

@@ -33,13 +33,13 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
+from cbec import migrations
 from cbec.bus.kafka import ensure_topics
 from cbec.bus.security import client_options
 from cbec.ceb import codec, dxp
 from cbec.contracts import topics
 from cbec.contracts.commands import INTAKE_TOPICS
 from cbec.customs.amqp_link import AmqpLink
-from cbec.declaration.bootstrap import open_readmodel, open_store
 from cbec.declaration.doctypes import BY_CODE
 from cbec.privacy.cipher import new_key
 from cbec.settings import Settings, with_secret_files
@@ -182,20 +182,11 @@ def tls_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsPostgr
 
 
 def create_schemas(settings: Settings) -> None:
-    """The database schema of every service, made before any service starts, as a platform's
-    migration Job would.
-
-    Production services are to run no DDL (the Alembic migrations, another change): until that is
-    merged, this makes the schema with the calls the development mode makes at start (each store and
-    read model opened once; what else a service creates lazily it still creates itself). After the
-    merge this one function becomes ``cbec migrate`` run with the same settings.
-    """
-    for service in STORES:
-        open_store(settings, service).close()
-        open_readmodel(settings, service).close()
-    for service in ("receipts", "saga"):
-        db = settings.database
-        EventStore.open(db.url, schema=db.schema_for(service), name=service).close()
+    """The database schema of every service, made before any service starts by the migrations, as the
+    chart's hook Job runs them (production services run no DDL and refuse a database behind head)."""
+    db = settings.database
+    done = migrations.upgrade(db.url, db.schema_prefix)
+    assert done.head == migrations.head()
 
 
 # -- Kafka as the platform team runs it ------------------------------------------------------------------

@@ -137,13 +137,16 @@ class DocumentGauges:
             # one grouped query for both gauges
             "count": f"SELECT doc_type, held_for, count(held_for) AS held,"
                      f" sum(CASE WHEN receipt_due <= {mark} THEN 1 ELSE 0 END) AS past"
-                     f" FROM {qualified} GROUP BY doc_type, held_for",
+                     f" FROM {qualified} WHERE clearance <> '' GROUP BY doc_type, held_for",
+            # the row that says the table was filled from the log (the table may come from a migration)
+            "filled": f"SELECT count(*) AS n FROM {qualified} WHERE clearance = ''",
+            "mark": f"INSERT INTO {qualified} (clearance, kind, doc_type) VALUES ('', 'filled', '')",
         }
         self._create = [
             f"CREATE TABLE IF NOT EXISTS {qualified} (clearance TEXT NOT NULL, kind TEXT NOT NULL,"
             " doc_type TEXT NOT NULL, held_for TEXT, receipt_due BIGINT, PRIMARY KEY (clearance, kind))",
         ]
-        self.created = self._ensure_table()
+        self.created = self._ensure_table() if store.creates_tables else False  # else: cbec.migrations
         self.counts = cached(self._count, every=every)
 
     def _ensure_table(self) -> bool:
@@ -166,11 +169,18 @@ class DocumentGauges:
 
     # -- the saga's commit hooks ---------------------------------------------------------------
     def attach(self, app: Any) -> DocumentGauges:
-        """Hook into ``app`` (a ``SagaApp``); a table created just now is filled from the log once."""
+        """Hook into ``app`` (a ``SagaApp``); a table not yet filled (created just now, here or by a
+        migration) is filled from the log once."""
         app.observers.append(self)
-        if self.created:
+        if not self._filled():
             self.backfill(app.load)
         return self
+
+    def _filled(self) -> bool:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._sql["filled"])
+            row = cursor.fetchone()
+        return int(row["n"] if self.postgres else row[0]) > 0
 
     def writes(self, changed: Mapping[str, Clearance]) -> InTransaction | None:
         """The rows of the ``changed`` instances, written with their events (instance order, so concurrent
@@ -203,9 +213,14 @@ class DocumentGauges:
             keys.update(str(e.data["event"].get("clearanceKey", "")) for e in batch)
             start = (batch[-1].notification_id or start) + 1
         states = {k: load(k) for k in keys - {""}}
-        write = self.writes(states)
-        if write is not None:
-            self.store.append_batch([], also=write)
+        rows = self.writes(states)
+
+        def write(cursor: Any) -> None:
+            if rows is not None:
+                rows(cursor)
+            cursor.execute(self._sql["mark"])
+
+        self.store.append_batch([], also=write)
         log.info("saga: document gauges filled from %d clearances", len(states))
         return len(states)
 
