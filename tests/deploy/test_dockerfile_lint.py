@@ -38,12 +38,7 @@ DEVELOPMENT_ONLY = {
     "CKV_K8S_40": "the throw-away AMQP broker of the dev values runs as its image's own user",
 }
 # Findings the chart templates still have to fix (not deliberate): (profile, check id, resource) -> what.
-TO_FIX = {
-    ("dev", "CKV_K8S_8", "Deployment.default.simulator"): "the simulator serves /livez: add a liveness probe",
-    ("dev", "CKV_K8S_9", "Deployment.default.simulator"): "the simulator serves /readyz: add a readiness probe",
-    ("dev", "CKV_K8S_15", "Deployment.default.simulator"): "take images.pullPolicy like the services",
-    ("dev", "CKV_K8S_15", "Deployment.default.dxp-broker"): "set imagePullPolicy (images.pullPolicy)",
-    ("dev", "CKV_K8S_15", "Job.default.cbec-softhsm-init"): "take images.pullPolicy like the signer",
+TO_FIX: dict[tuple[str, str, str], str] = {
 }
 
 
