@@ -62,18 +62,23 @@ def test_compose_runs_kraft_kafka_3_9_and_postgres_15_with_health_checks() -> No
         assert kafka_env[single_broker_setting] == 1
 
 
-def test_compose_starts_each_service_from_its_dockerfile_once_kafka_and_postgres_are_healthy() -> None:
-    """Each service waits for the servers it uses (the signer keeps no store; the simulator uses neither)
-    and reads the database URL from its secret file (tests/deploy/test_compose.py checks them all)."""
+def test_compose_starts_each_service_from_its_dockerfile_once_kafka_is_healthy_and_postgres_migrated() -> None:
+    """Each service waits for the servers it uses (the signer keeps no store; the simulator uses neither):
+    Kafka healthy, and Postgres through the one-shot migration, which waits for Postgres itself; each
+    reads the database URL from its secret file (tests/deploy/test_compose.py checks them all)."""
     services = compose()["services"]
+    assert services["migrate"]["command"] == ["cbec", "migrate"]
+    assert services["migrate"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
     for name in [*SERVICES, "simulator"]:
         service = services[name]
         assert (ROOT / service["build"]["dockerfile"]).exists()
         env = service["environment"]
         uses = {"kafka": name != "simulator", "postgres": name not in ("signer", "simulator")}
+        waits = {"kafka": ("kafka", "service_healthy"), "postgres": ("migrate", "service_completed_successfully")}
         for server, used in uses.items():
             if used:
-                assert service["depends_on"][server] == {"condition": "service_healthy"}, name
+                on, condition = waits[server]
+                assert service["depends_on"][on] == {"condition": condition}, name
                 assert env["CBEC_KAFKA_BOOTSTRAP_SERVERS" if server == "kafka" else "CBEC_DATABASE_URL_FILE"], name
         assert "CBEC_DATABASE_URL" not in env and "DATABASE_URL" not in env, name
     assert services["simulator"]["command"] == ["cbec", "run", "simulator"]
