@@ -51,6 +51,7 @@ from eventsourcing.persistence import Tracking
 
 from saga_service import domain, entry_join, export_join
 from saga_service.domain import Clearance, Decision, Policy
+from saga_service.export_rules import ExportPolicy
 from saga_service.schedule import Entry, Schedule
 
 log = logging.getLogger(__name__)
@@ -419,11 +420,18 @@ def status_message(event: RecordedEvent) -> StatusMessage:
     )
 
 
-def policy_from(gate: int, receipt_timeout_s: float, max_resends: int, receipt_max_skew_s: float = 600.0) -> Policy:
+def policy_from(gate: int, receipt_timeout_s: float, max_resends: int, receipt_max_skew_s: float = 600.0,
+                export_collection: str = "") -> Policy:
+    """The saga's policy from its settings (``export_collection``: the trade modes whose export list waits for
+    a 收款单, comma-separated)."""
     if gate not in (2, 120):
         raise ValueError(f"the saga gate is 120 (customs accepted) or 2 (declaring at e-port), not {gate}")
+    modes = frozenset(m.strip() for m in export_collection.split(",") if m.strip())
+    unknown = modes - {"9610", "9710", "9810", "1210", "*"}
+    if unknown:
+        raise ValueError(f"CBEC_SAGA_EXPORT_COLLECTION names no export trade mode: {', '.join(sorted(unknown))}")
     return Policy(gate=gate, receipt_timeout=timedelta(seconds=receipt_timeout_s), max_resends=max_resends,
-                  receipt_max_skew=timedelta(seconds=receipt_max_skew_s))
+                  receipt_max_skew=timedelta(seconds=receipt_max_skew_s), export=ExportPolicy(modes))
 
 
 def status_messages(store: EventStore, *, tenant: str | None = None,

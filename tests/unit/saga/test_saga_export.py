@@ -277,3 +277,16 @@ def test_a_redelivered_receipt_releases_the_departure_once(story: ExportStory) -
     story.saga.observe(event)
     story.pump()
     assert len(story.commands("ReleaseDocument", "departure")) == 1
+
+
+# -- the region's setting ------------------------------------------------------------------------------
+def test_the_region_names_the_trade_modes_whose_list_waits_for_a_collection() -> None:
+    from cbec.settings import Settings
+    from saga_service.application import policy_from
+
+    own = Settings.from_environ({"CBEC_SAGA_EXPORT_COLLECTION": "9610, 9810"}).saga
+    policy = policy_from(own.gate, own.receipt_timeout, own.max_resends, own.receipt_max_skew, own.export_collection)
+    assert policy.export.collection_for == frozenset({"9610", "9810"})
+    assert policy_from(120, 30, 1).export.collection_for == frozenset()
+    with pytest.raises(ValueError, match="names no export trade mode: 9999"):
+        policy_from(120, 30, 1, export_collection="9610,9999")
