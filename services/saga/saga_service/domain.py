@@ -143,7 +143,9 @@ class Doc:
     published: str = ""  # the last status told to the sender
     published_reason: str = ""  # and the reason told with it
     intake_errors: list[dict[str, str]] = field(default_factory=list)
-    members: list[str] = field(default_factory=list)  # entry lists: the waybill numbers inside
+    members: list[str] = field(default_factory=list)  # entry lists: the waybill numbers inside (export groups:
+    # the member clearances)
+    listed: list[str] = field(default_factory=list)  # export groups: the waybill numbers they list
     original_unanswered: bool = False  # accepted earlier, yet no receipt of the original ever arrived
     trade_mode: str = ""  # export: the list's tradeMode (or the order's, from its orderType)
     strategy: str = ""  # export: the B2B strategy the sender applied (``9710报关单`` …)
@@ -203,7 +205,7 @@ class Clearance:
     indexed: str = ""  # waybill index instance: the clearance the waybill belongs to
     alerts: list[str] = field(default_factory=list)
     groups: dict[str, list[str]] = field(default_factory=dict)  # export member: group kind -> group instances
-    ready: list[str] = field(default_factory=list)  # export group: member clearances where it needs them
+    ready: list[str] = field(default_factory=list)  # export group: "<kind>|<member clearance>" where it needs them
     milestones: dict[str, str] = field(default_factory=dict)  # export member: arrived/departed/… -> when
     export_policy: ExportPolicy = field(default=ExportPolicy(), compare=False)  # configuration, not state
 
@@ -244,8 +246,9 @@ class Clearance:
             if data["groupKey"] not in keys:
                 keys.append(str(data["groupKey"]))
         elif event_type == MEMBER_READY:
-            if data["memberKey"] not in self.ready:
-                self.ready.append(str(data["memberKey"]))
+            ready = f"{data.get('kind', '')}|{data['memberKey']}"
+            if ready not in self.ready:
+                self.ready.append(ready)
         elif event_type == MILESTONE:
             self.milestones.setdefault(str(data["milestone"]), str(data["at"]))
 
@@ -279,6 +282,8 @@ class Clearance:
         clearance_keys = fields.get("clearanceKeys")
         if kind in export_rules.GROUPS and clearance_keys:
             doc.members = [str(k) for k in clearance_keys]
+        if kind in export_rules.GROUPS and logistics_nos:
+            doc.listed = [str(k) for k in logistics_nos]
         if fields.get("tradeMode") or fields.get("orderType"):
             doc.trade_mode = str(fields.get("tradeMode") or export_rules.ORDER_TYPES.get(str(fields["orderType"]), ""))
         if fields.get("strategy"):
@@ -347,11 +352,17 @@ class Clearance:
         if kind in export_rules.GROUPS and doc is not None:
             if not doc.members:
                 return ["its lists"]
-            return [export_rules.member_waits_for(kind, k) for k in doc.members if k not in self.ready]
+            unknown = len(set(doc.listed)) - len(doc.members)
+            return [export_rules.member_waits_for(kind, k) for k in doc.members if not self.is_ready(kind, k)] + \
+                ([f"the clearance of {unknown} waybill(s) it lists (not declared when it was)"] if unknown > 0 else [])
         if kind in (export_rules.WAYBILL, export_rules.LIST):
             return [p for p in export_rules.prerequisites(self, kind, self.export_policy)
                     if not self._at_gate(p, gate)]
         return [p for p in PREREQUISITES.get(kind, ()) if not self._at_gate(p, gate)]
+
+    def is_ready(self, kind: str, member: str) -> bool:
+        """Export group: member clearance ``member`` is where the ``kind`` document needs it."""
+        return f"{kind}|{member}" in self.ready
 
     def _at_gate(self, kind: str, gate: int) -> bool:
         doc = self.docs.get(kind)

@@ -45,8 +45,9 @@ def _as_group(instances: Instances, key: str, now: datetime, policy: Policy) -> 
             member = instances.get(member_key)
             if key not in member.state.groups.get(kind, []):
                 member.events += _decide(member.state, GROUP_REGISTERED, {"kind": kind, "groupKey": key}, now, policy)
-            if member_key not in group.state.ready and export_rules.member_ready(member.state, kind, policy.gate):
-                group.events += _decide(group.state, MEMBER_READY, {"memberKey": member_key}, now, policy)
+            ready = export_rules.member_ready(member.state, kind, policy.gate)
+            if ready and not group.state.is_ready(kind, member_key):
+                group.events += _decide(group.state, MEMBER_READY, {"kind": kind, "memberKey": member_key}, now, policy)
             if milestone and milestone not in member.state.milestones:
                 data = {"milestone": milestone, "groupKey": key, "at": now.isoformat(), **_result(group.state, kind)}
                 member.events += _decide(member.state, MILESTONE, data, now, policy)
@@ -62,8 +63,8 @@ def _as_member(instances: Instances, key: str, now: datetime, policy: Policy) ->
             continue
         for group_key in group_keys:
             group = instances.get(group_key)
-            if key not in group.state.ready:
-                group.events += _decide(group.state, MEMBER_READY, {"memberKey": key}, now, policy)
+            if not group.state.is_ready(kind, key):
+                group.events += _decide(group.state, MEMBER_READY, {"kind": kind, "memberKey": key}, now, policy)
 
 
 def _result(group: Clearance, kind: str) -> dict[str, str]:

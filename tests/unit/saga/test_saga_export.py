@@ -290,3 +290,18 @@ def test_the_region_names_the_trade_modes_whose_list_waits_for_a_collection() ->
     assert policy_from(120, 30, 1).export.collection_for == frozenset()
     with pytest.raises(ValueError, match="names no export trade mode: 9999"):
         policy_from(120, 30, 1, export_collection="9610,9999")
+
+
+def test_a_departure_listing_a_waybill_no_clearance_declares_stays_held(story: ExportStory) -> None:
+    _departed(story, FIRST)
+    story.declare("departure", key="3305960013:DEP0002", clearance_keys=[FIRST], logistics_nos=["LN1", "LN9"])
+    assert story.held_for("departure", key="3305960013:DEP0002") == \
+        "waiting for the clearance of 1 waybill(s) it lists (not declared when it was)"
+
+
+def test_a_master_bill_and_a_summary_sharing_a_key_wait_each_for_its_own_condition(story: ExportStory) -> None:
+    _released_list(story, FIRST)
+    story.declare("departure", key=MASTER, clearance_keys=[FIRST])  # the same agent:copNo as the master bill
+    story.declare("master-bill", key=MASTER, clearance_keys=[FIRST])
+    assert story.released("master-bill", key=MASTER)
+    assert not story.released("departure", key=MASTER)
