@@ -23,7 +23,7 @@ from cbec.contracts.signing import SignResult
 from cbec.customs.filedrop import Received, Staged
 from cbec.customs.transport import Transport
 from cbec.declaration.batching import BatchingDeclarations
-from cbec.declaration.doctypes import BY_RECEIPT, INVENTORY, STREAM_NAMESPACE
+from cbec.declaration.doctypes import BY_RECEIPT, EXPORT_BY_CODE, INVENTORY, STREAM_NAMESPACE
 from cbec.declaration.owners import owner_of, receipt_owner, unowned
 from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, StreamAppend, VersionConflict
 from cbec.declaration.receipt_clock import parse_return_time
@@ -33,7 +33,8 @@ from cbec.tenants import TenantRegistry
 
 log = logging.getLogger(__name__)
 
-CUSTOMS_IMPORT_DXP_ID = "DXPEDCCEB0000002"
+CUSTOMS_IMPORT_DXP_ID = "DXPEDCCEB0000002"  # customs' DXP id for import messages (311 … 818)
+CUSTOMS_EXPORT_DXP_ID = "DXPEDCCEB0000003"  # and for export messages (303 … 792), ceb-formats §6
 
 TRANSMITTED = "DocumentTransmitted"
 RECEIPT_FILE_INGESTED = "ReceiptFileIngested"
@@ -63,6 +64,11 @@ class _Transmission:
     stream_id: uuid.UUID
     cop_msg_id: str
     cop_stream: uuid.UUID
+
+
+def customs_dxp_id(doc_type: str) -> str:
+    """The DXP id customs receives ``doc_type`` messages under (export and import differ)."""
+    return CUSTOMS_EXPORT_DXP_ID if doc_type in EXPORT_BY_CODE else CUSTOMS_IMPORT_DXP_ID
 
 
 def receipt_id(receipt_type: str, node: dict[str, Any]) -> str:
@@ -251,7 +257,7 @@ class CustomsLinkApp:
         when = self.now()
         name = self.link.free_name(result.doc_type, tenant.customs_code, when)
         envelope = dxp.wrap(result.signed_xml(), msg_type=f"{result.doc_type}Message", sender_id=tenant.dxp_id,
-                            receiver_ids=[CUSTOMS_IMPORT_DXP_ID], cop_msg_id=plan.cop_msg_id, created=when,
+                            receiver_ids=[customs_dxp_id(result.doc_type)], cop_msg_id=plan.cop_msg_id, created=when,
                             file_name=name)
         return Staged(str(plan.stream_id), name, envelope)
 

@@ -249,8 +249,8 @@ class CustomsSimulator:
         if envelope.msg_type.removesuffix("Message") in SIGNATURE_MISSING_CODE and b"Signature" not in business:
             self._unsigned(envelope.msg_type.removesuffix("Message"), business, envelope.sender_id)
             return
-        kind = "export" if is_export(envelope.msg_type.removesuffix("Message")) else "import"
-        problems = xsd_errors(business, kind) if self.config.verify else []
+        export = is_export(envelope.msg_type.removesuffix("Message"))
+        problems = xsd_errors(business, "export" if export else "import") if self.config.verify else []
         if problems:
             self._format_error(name, envelope.cop_msg_id, envelope.msg_type, "; ".join(problems[:3]), "0002",
                                reply_to=envelope.sender_id)
