@@ -67,7 +67,9 @@ class Intake(DeclarationCore):
                          "the business key fields are required")
             )
             return self._refuse_unkeyed(position, *errors)
-        bad_key = shape.check_key(doc_type, policy.where, policy.head(command.document), command.ebp_code)
+        bad_key = shape.check_key(doc_type, policy.where, policy.head(command.document), command.ebp_code,
+                                  envelope={"orderNo": command.order_no, "ebcCode": command.ebc_code},
+                                  no_platform=policy.overseas_platform)
         if bad_key:
             return self._refuse_unkeyed(position, *bad_key)
         stream_id = doc_type.stream_id(key)

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from cbec.declaration.doctypes import DocType
@@ -36,18 +37,32 @@ def check_lines(doc_type: DocType, document: dict[str, Any], code: str = TOO_MAN
     return [CebError(code, name, "lines limit", f"{len(lines)} lines; a {doc_type.kind} holds at most {limit}")]
 
 
-CLEARANCE_FIELDS = ("ebpCode", "orderNo")  # a clearance is ebpCode:orderNo, whatever the type's own key
+CLEARANCE_FIELDS = ("ebpCode", "ebcCode", "orderNo")  # name a clearance (ebpCode:orderNo, E:ebcCode:orderNo)
+NO_PLATFORM = "无"
+"""The ebpCode an overseas platform without a customs code declares (export, ceb-formats §3)."""
 
 
-def check_key(doc_type: DocType, where: str, head: dict[str, Any], ebp_code: str = "") -> list[CebError]:
-    """The key fields, and the fields naming the clearance (the head's ebpCode and orderNo, the
-    command's ebpCode), hold only the characters customs and the platform's addresses accept."""
+def check_key(
+    doc_type: DocType, where: str, head: dict[str, Any], ebp_code: str = "", *,
+    envelope: Mapping[str, str] | None = None, no_platform: bool = False,
+) -> list[CebError]:
+    """The key fields, and the fields naming the clearance (the head's ebpCode, ebcCode and orderNo, the
+    command's ``ebp_code`` and ``envelope`` fields), hold only the characters customs and the platform's
+    addresses accept. With ``no_platform`` an ebpCode may be ``无`` (an overseas platform)."""
     fields = dict.fromkeys((*doc_type.key_fields, *CLEARANCE_FIELDS))
     named = [(f"{where}.{name}", head.get(name)) for name in fields if name in head]
+    outside = [("ebpCode", ebp_code or None), *((name, value or None) for name, value in (envelope or {}).items())]
+
+    def fine(path: str, value: object) -> bool:
+        if no_platform and value == NO_PLATFORM and path.rpartition(".")[2] == "ebpCode":
+            return True
+        return isinstance(value, str) and len(value) <= 60 and bool(_KEY.fullmatch(value))
+
     return [
         CebError(KEY_CHARACTERS, path, "business key characters",
                  f"{path.rpartition('.')[2]} may hold only ASCII letters, digits, '-', '_' and '.' (at most "
-                 "60), starting with a letter or digit")
-        for path, value in [*named, ("ebpCode", ebp_code or None)]
-        if value is not None and not (isinstance(value, str) and len(value) <= 60 and _KEY.fullmatch(value))
+                 "60), starting with a letter or digit" + (f", or be {NO_PLATFORM}" if no_platform and
+                                                           path.endswith("ebpCode") else ""))
+        for path, value in [*named, *outside]
+        if value is not None and not fine(path, value)
     ]
