@@ -253,7 +253,8 @@ def _run_export(orders: int, out: Path | None, timeout: float, console: Console,
         summary = {"scenario": scenario, "flow": "export", "seconds": round(time.monotonic() - started, 2),
                    **report, "entry": None, "statusCounts": dict(counts),
                    "transmitted": len(dropped_files(stack.link.outbox)),
-                   "receipts": len(stack.link.archived()) + len(stack.link.receipts())}
+                   "receipts": len(stack.link.archived()) + len(stack.link.receipts()),
+                   "sent": [list(a) for a in stack.simulator.arrivals]}  # in the order customs got them
     finally:
         stack.close()
     if out is not None:
@@ -329,7 +330,7 @@ def table(summary: dict[str, Any]) -> Table:
 def export_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"cbec demo export ({summary['scenario']}): clearances",
                   caption="receipt codes: 2 declaring, 120 accepted, 399 concluded, 800 released")
-    for column in ("clearance", "mode", "order", "收款单", "waybill", "list", "milestones", "note"):
+    for column in ("clearance", "mode", "order", "收款单", "waybill", "list", "reached", "note"):
         table.add_column(column, no_wrap=column not in ("milestones", "note"), overflow="fold")
     for c in summary["clearances"]:
         docs = c["documents"]
@@ -338,5 +339,5 @@ def export_table(summary: dict[str, Any]) -> Table:
                  for k in ("export-cancel", "export-return", "return-tally") if k in docs]
         table.add_row(c["clearanceKey"], c["tradeMode"], *(_cell(docs.get(k, {})) for k in
                       ("export-order", "collection", "export-waybill", "export-inventory")),
-                      ", ".join(c["export"].get("milestones", {})), "; ".join(notes))
+                      next(reversed(c["export"].get("milestones", {})), ""), "; ".join(notes))
     return table

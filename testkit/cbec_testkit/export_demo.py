@@ -59,7 +59,7 @@ def cases(count: int, scenario: str) -> list[ExportCase]:
 
 
 def _command(code: str, sender: str, document: dict[str, Any], name: str, **envelope: str) -> DeclareDocument:
-    return DeclareDocument(f"cmd-{code}-{name}", sender, code, document, **envelope)  # type: ignore[arg-type]
+    return DeclareDocument(f"cmd-{code}-{name}", sender, code, document, **envelope)
 
 
 class ExportDemo:
@@ -135,10 +135,13 @@ class ExportDemo:
                           (self._all_numbered, self._declare_master_bill),
                           (self._all_departed, self._declare_summary)]
         for case in self.clearances:
-            if case.expect == "cancel refused":
-                self.reactions.append((lambda case=case: self.departed(case), lambda case=case: self._cancel(case)))
-            elif case.expect == "returned":
-                self.reactions.append((lambda case=case: self.departed(case), lambda case=case: self._return(case)))
+            if case.expect in ("cancel refused", "returned"):
+                self.reactions.append(self._after_departure(case))
+
+    def _after_departure(self, case: ExportCase) -> tuple[Callable[[], bool], Callable[[], None]]:
+        """The scenario's cancel (refused) or return (with its tally), once the goods departed."""
+        then = self._cancel if case.expect == "cancel refused" else self._return
+        return (lambda: self.departed(case)), (lambda: then(case))
 
     def _waybills_declared(self) -> bool:
         return all(self.state("CEB505", c.documents["CEB505"]) is not None for c in self.clearances)

@@ -22,6 +22,7 @@ from cbec.contracts.events import (
 from cbec.declaration import changes, ownership, shape, statuses, tenancy
 from cbec.declaration import lifecycle as lc
 from cbec.declaration.core import DeclarationCore, Outcome, stored
+from cbec.declaration.doctypes import EXPORT_BY_CODE
 from cbec.declaration.lifecycle import Declaration
 from cbec.declaration.policy import DocumentPolicy, Identity
 from cbec.declaration.ports import AlreadyProcessed, Position, StreamAppend
@@ -144,6 +145,8 @@ class Intake(DeclarationCore):
             app_type=decision.app_type,
             links=identity.links.to_dict(),
             document=document,
+            trade_mode=_export_field(doc_type.code, document, "tradeMode"),
+            order_type=_export_field(doc_type.code, document, "orderType"),
         )
         probe = state.copy()
         probe.record(received)
@@ -211,3 +214,10 @@ class Intake(DeclarationCore):
         head.setdefault("appTime", self.now().astimezone(CST).strftime("%Y%m%d%H%M%S"))
         head.setdefault("appStatus", "2")
         return document
+
+
+def _export_field(code: str, document: dict[str, Any], name: str) -> str | None:
+    """Export: the trade mode the saga orders the clearance by (a list's tradeMode, an order's orderType)."""
+    found = EXPORT_BY_CODE.get(code)
+    value = found.head_of(document).get(name) if found is not None else None
+    return value if isinstance(value, str) and value else None

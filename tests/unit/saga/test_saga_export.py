@@ -305,3 +305,11 @@ def test_a_master_bill_and_a_summary_sharing_a_key_wait_each_for_its_own_conditi
     story.declare("master-bill", key=MASTER, clearance_keys=[FIRST])
     assert story.released("master-bill", key=MASTER)
     assert not story.released("departure", key=MASTER)
+
+
+def test_the_story_holds_what_the_owning_services_hold_at_intake() -> None:
+    from export_story import EXPORT_TYPES, SENT_AT_ONCE
+    from saga_story import HELD_AT_INTAKE
+
+    assert {code for code in EXPORT_TYPES.values() if code not in SENT_AT_ONCE} == \
+        {code for code in HELD_AT_INTAKE if code in EXPORT_TYPES.values()}
