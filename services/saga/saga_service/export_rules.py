@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from cbec.contracts.events import SUMMARY_RESULT_RECORDED
 from cbec.declaration.receipt_clock import parse_return_time
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ ORDER_TYPES = {"E": "9610", "B": "9710", "W": "9810"}  # CEB303 orderType → th
 DECLARATION_MODE = "报关单"  # the strategy suffix of customs-declaration mode (seed 003)
 RETURN_WINDOW = timedelta(days=365)  # 公告2020年第44号: goods come back within 1 year of release
 
-SUMMARY_RESULT = "SummaryResultRecorded"
+SUMMARY_RESULT = SUMMARY_RESULT_RECORDED
 """The summary owner's public event for a CEB792 on the CEB701's stream (closes the summary's lists)."""
 
 CANCEL_CODE = "CBEC-EXPORT-CANCEL"
