@@ -87,6 +87,7 @@ RETURN_POLICY = DocumentPolicy(
 
 
 NOT_DECLARED_HERE = "CBEC-2010"
+STALE = "CBEC-2006"  # an export version older (appTime) than the stored one: no customs code in these ranges
 INVT_NO = "invtNo"  # the number customs gives an export list (CEB604)
 SUM_NO = "sumNo"  # the number customs gives a summary (CEB702)
 
@@ -183,6 +184,7 @@ EXPORT_LIST_POLICY = ExportOrderPolicy(
     sender_roles=_LIST_SENDERS,
     sender_code_fields=("agentCode",),
     no_change_code="CBEC-2003",
+    stale_code=STALE,
     held_at_intake=True,
     overseas_platform=True,
     numbered_by=(INVT_NO,),
@@ -200,6 +202,7 @@ EXPORT_RETURN_POLICY = ExportReturnPolicy(
     sender_roles=_LIST_SENDERS,
     sender_code_fields=("agentCode",),
     deletable=True,
+    stale_code=STALE,
     held_at_intake=True,
     overseas_platform=True,
 )
@@ -207,6 +210,7 @@ RETURN_TALLY_POLICY = ReturnTallyPolicy(
     RETURN_TALLY,
     sender_roles=frozenset({Role.SITE_OPERATOR}),
     sender_code_fields=("operatorCode",),
+    stale_code=STALE,
     held_at_intake=True,
 )
 SUMMARY_POLICY = SummaryPolicy(
@@ -214,6 +218,7 @@ SUMMARY_POLICY = SummaryPolicy(
     sender_roles=_LIST_SENDERS,
     sender_code_fields=("agentCode",),
     no_change_code="CBEC-2003",
+    stale_code=STALE,
     held_at_intake=True,
     numbered_by=(SUM_NO,),
     results=("CEB792",),

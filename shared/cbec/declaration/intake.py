@@ -119,8 +119,9 @@ class Intake(DeclarationCore):
         )
         requested = str(doc_type.head_of(command.document).get("appType", "1"))
         decision = changes.decide(policy, state, requested, locked, self.redeclare_app_type)
-        if decision.error is not None:
-            return self._refuse(policy, stream_id, state, command, [decision.error], position, identity)
+        error = decision.error or changes.stale(policy, state, command.document)
+        if error is not None:
+            return self._refuse(policy, stream_id, state, command, [error], position, identity)
         if decision.withdraw:
             withdrawn = DocumentWithdrawn(**self._stream(doc_type, state), command_id=command.command_id,
                                           sender=command.sender)
