@@ -188,6 +188,9 @@ EXPORT_LIST_POLICY = ExportOrderPolicy(
     held_at_intake=True,
     overseas_platform=True,
     numbered_by=(INVT_NO,),
+    takes_strategy=True,
+    strategy_fields=(("tradeMode", "trade_mode"),),  # a strategy fills 9610, 9710 or 9810
+    is_list=True,  # none under a 报关单 strategy
 )
 EXPORT_CANCEL_POLICY = ExportCancelPolicy(
     EXPORT_CANCEL,
@@ -196,6 +199,7 @@ EXPORT_CANCEL_POLICY = ExportCancelPolicy(
     no_change_code="CBEC-2003",
     new_only=True,
     held_at_intake=True,
+    takes_strategy=True,
 )
 EXPORT_RETURN_POLICY = ExportReturnPolicy(
     EXPORT_RETURN,
@@ -205,6 +209,7 @@ EXPORT_RETURN_POLICY = ExportReturnPolicy(
     stale_code=STALE,
     held_at_intake=True,
     overseas_platform=True,
+    takes_strategy=True,
 )
 RETURN_TALLY_POLICY = ReturnTallyPolicy(
     RETURN_TALLY,
@@ -212,6 +217,7 @@ RETURN_TALLY_POLICY = ReturnTallyPolicy(
     sender_code_fields=("operatorCode",),
     stale_code=STALE,
     held_at_intake=True,
+    takes_strategy=True,
 )
 SUMMARY_POLICY = SummaryPolicy(
     SUMMARY,
@@ -223,6 +229,7 @@ SUMMARY_POLICY = SummaryPolicy(
     numbered_by=(SUM_NO,),
     results=("CEB792",),
     result_number=SUM_NO,
+    takes_strategy=True,
 )
 
 POLICIES: tuple[DocumentPolicy, ...] = (

@@ -197,6 +197,7 @@ EXPORT_WAYBILL_POLICY = ExportWaybillPolicy(
     deletable=True,
     stale_code=STALE,
     held_at_intake=True,
+    takes_strategy=True,
 )
 ARRIVAL_POLICY = ExportWaybillsPolicy(
     ARRIVAL,
@@ -204,6 +205,7 @@ ARRIVAL_POLICY = ExportWaybillsPolicy(
     sender_code_fields=("operatorCode",),
     stale_code=STALE,
     held_at_intake=True,
+    takes_strategy=True,
 )
 DEPARTURE_POLICY = ExportWaybillsPolicy(
     DEPARTURE,
@@ -211,6 +213,7 @@ DEPARTURE_POLICY = ExportWaybillsPolicy(
     sender_code_fields=("logisticsCode",),
     stale_code=STALE,
     held_at_intake=True,
+    takes_strategy=True,
 )
 MASTER_BILL_POLICY = ExportWaybillsPolicy(
     MASTER_BILL,
@@ -218,6 +221,7 @@ MASTER_BILL_POLICY = ExportWaybillsPolicy(
     sender_code_fields=("agentCode",),
     stale_code=STALE,
     held_at_intake=True,
+    takes_strategy=True,
 )
 
 POLICIES: tuple[DocumentPolicy, ...] = (

@@ -47,6 +47,8 @@ EXPORT_ORDER_POLICY = ExportOrderPolicy(
     stale_code="-301014",  # older than the stored version
     deletable=True,
     overseas_platform=True,
+    takes_strategy=True,
+    strategy_fields=(("orderType", "order_type"),),  # a strategy fills E, B or W
 )
 
 POLICIES: tuple[DocumentPolicy, ...] = (ORDER_POLICY, EXPORT_ORDER_POLICY)

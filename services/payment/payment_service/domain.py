@@ -45,6 +45,7 @@ COLLECTION_POLICY = ExportOrderPolicy(
     stale_code="-401012",  # older than the stored version
     deletable=True,
     overseas_platform=True,
+    takes_strategy=True,
 )
 
 POLICIES: tuple[DocumentPolicy, ...] = (PAYMENT_POLICY, COLLECTION_POLICY)
