@@ -87,6 +87,7 @@ RETURN_POLICY = DocumentPolicy(
 
 
 NOT_DECLARED_HERE = "CBEC-2010"
+STALE = "CBEC-2006"  # an export version older (appTime) than the stored one: no customs code in these ranges
 INVT_NO = "invtNo"  # the number customs gives an export list (CEB604)
 SUM_NO = "sumNo"  # the number customs gives a summary (CEB702)
 
@@ -183,9 +184,13 @@ EXPORT_LIST_POLICY = ExportOrderPolicy(
     sender_roles=_LIST_SENDERS,
     sender_code_fields=("agentCode",),
     no_change_code="CBEC-2003",
+    stale_code=STALE,
     held_at_intake=True,
     overseas_platform=True,
     numbered_by=(INVT_NO,),
+    takes_strategy=True,
+    strategy_fields=(("tradeMode", "trade_mode"),),  # a strategy fills 9610, 9710 or 9810
+    is_list=True,  # none under a 报关单 strategy
 )
 EXPORT_CANCEL_POLICY = ExportCancelPolicy(
     EXPORT_CANCEL,
@@ -194,30 +199,37 @@ EXPORT_CANCEL_POLICY = ExportCancelPolicy(
     no_change_code="CBEC-2003",
     new_only=True,
     held_at_intake=True,
+    takes_strategy=True,
 )
 EXPORT_RETURN_POLICY = ExportReturnPolicy(
     EXPORT_RETURN,
     sender_roles=_LIST_SENDERS,
     sender_code_fields=("agentCode",),
     deletable=True,
+    stale_code=STALE,
     held_at_intake=True,
     overseas_platform=True,
+    takes_strategy=True,
 )
 RETURN_TALLY_POLICY = ReturnTallyPolicy(
     RETURN_TALLY,
     sender_roles=frozenset({Role.SITE_OPERATOR}),
     sender_code_fields=("operatorCode",),
+    stale_code=STALE,
     held_at_intake=True,
+    takes_strategy=True,
 )
 SUMMARY_POLICY = SummaryPolicy(
     SUMMARY,
     sender_roles=_LIST_SENDERS,
     sender_code_fields=("agentCode",),
     no_change_code="CBEC-2003",
+    stale_code=STALE,
     held_at_intake=True,
     numbered_by=(SUM_NO,),
     results=("CEB792",),
     result_number=SUM_NO,
+    takes_strategy=True,
 )
 
 POLICIES: tuple[DocumentPolicy, ...] = (

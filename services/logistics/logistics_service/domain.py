@@ -164,6 +164,7 @@ class ExportWaybillsPolicy(DocumentPolicy):
 
 
 _CARRIER = frozenset({Role.LOGISTICS})
+STALE = "CBEC-2006"  # an export version older (appTime) than the stored one: no customs code in these ranges
 
 WAYBILL_POLICY = WaybillPolicy(
     WAYBILL,
@@ -194,25 +195,33 @@ EXPORT_WAYBILL_POLICY = ExportWaybillPolicy(
     in_flight_code="-504012",
     locked_code="-504016",
     deletable=True,
+    stale_code=STALE,
     held_at_intake=True,
+    takes_strategy=True,
 )
 ARRIVAL_POLICY = ExportWaybillsPolicy(
     ARRIVAL,
     sender_roles=frozenset({Role.SITE_OPERATOR}),
     sender_code_fields=("operatorCode",),
+    stale_code=STALE,
     held_at_intake=True,
+    takes_strategy=True,
 )
 DEPARTURE_POLICY = ExportWaybillsPolicy(
     DEPARTURE,
     sender_roles=_CARRIER,
     sender_code_fields=("logisticsCode",),
+    stale_code=STALE,
     held_at_intake=True,
+    takes_strategy=True,
 )
 MASTER_BILL_POLICY = ExportWaybillsPolicy(
     MASTER_BILL,
     sender_roles=frozenset({Role.DECLARANT, Role.LOGISTICS}),
     sender_code_fields=("agentCode",),
+    stale_code=STALE,
     held_at_intake=True,
+    takes_strategy=True,
 )
 
 POLICIES: tuple[DocumentPolicy, ...] = (

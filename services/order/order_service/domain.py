@@ -44,8 +44,11 @@ EXPORT_ORDER_POLICY = ExportOrderPolicy(
     sender_code_fields=("ebcCode", "ebpCode"),
     in_flight_code="-301010",  # the same order number exists
     locked_code="-301011",  # the list is declared
+    stale_code="-301014",  # older than the stored version
     deletable=True,
     overseas_platform=True,
+    takes_strategy=True,
+    strategy_fields=(("orderType", "order_type"),),  # a strategy fills E, B or W
 )
 
 POLICIES: tuple[DocumentPolicy, ...] = (ORDER_POLICY, EXPORT_ORDER_POLICY)

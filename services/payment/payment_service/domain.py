@@ -42,8 +42,10 @@ COLLECTION_POLICY = ExportOrderPolicy(
     sender_code_fields=("ebcCode", "ebpCode"),
     in_flight_code="-401007",  # the same document exists
     locked_code="-401008",  # the list is declared
+    stale_code="-401012",  # older than the stored version
     deletable=True,
     overseas_platform=True,
+    takes_strategy=True,
 )
 
 POLICIES: tuple[DocumentPolicy, ...] = (PAYMENT_POLICY, COLLECTION_POLICY)

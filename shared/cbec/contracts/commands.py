@@ -32,6 +32,8 @@ class DeclareDocument:
     Optional ``"orderNo"`` and ``"ebcCode"``: the order of an export clearance (``E:<ebcCode>:<orderNo>``)
     for an export waybill (CEB505), whose Logistics node names no order (``orderNo`` is required for it;
     ``ebcCode`` when the node leaves its own ``ebcCode`` out).
+    Optional ``"strategy"`` (export): the preset the document is declared under (``9710清单`` …, see
+    ``cbec.declaration.strategies``); without one the sender's tenant record names the default.
     """
 
     command_id: str
@@ -41,6 +43,7 @@ class DeclareDocument:
     ebp_code: str = ""
     order_no: str = ""
     ebc_code: str = ""
+    strategy: str = ""
 
     def content_hash(self) -> str:
         """Hash of the business content, so a repeat with the same content is recognised."""
@@ -60,6 +63,8 @@ class DeclareDocument:
             body["orderNo"] = self.order_no
         if self.ebc_code:
             body["ebcCode"] = self.ebc_code
+        if self.strategy:
+            body["strategy"] = self.strategy
         return json.dumps(body, ensure_ascii=False).encode()
 
     @classmethod
@@ -98,7 +103,7 @@ def declare_from_object(data: dict[str, Any], *, default_doc_type: str | None = 
     if not isinstance(doc_type, str):
         errors.append(CebError("CBEC-0002", "docType", "contract", "docType is required"))
     document = data.get("document")
-    envelope = {name: data.get(name, "") for name in ("ebpCode", "orderNo", "ebcCode")}
+    envelope = {name: data.get(name, "") for name in ("ebpCode", "orderNo", "ebcCode", "strategy")}
     for name, value in envelope.items():
         if not isinstance(value, str):
             errors.append(CebError("CBEC-0002", name, "contract", f"{name} must be a string"))
@@ -108,7 +113,8 @@ def declare_from_object(data: dict[str, Any], *, default_doc_type: str | None = 
         raise CommandRejected(errors)
     assert isinstance(doc_type, str) and isinstance(document, dict)
     return DeclareDocument(str(data["commandId"]), str(data["sender"]), doc_type, document,
-                           str(envelope["ebpCode"]), str(envelope["orderNo"]), str(envelope["ebcCode"]))
+                           str(envelope["ebpCode"]), str(envelope["orderNo"]), str(envelope["ebcCode"]),
+                           str(envelope["strategy"]))
 
 
 @dataclass(frozen=True, slots=True)

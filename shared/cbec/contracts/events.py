@@ -130,8 +130,10 @@ class DocumentReceived(EventData):
     sender: str
     command_id: str
     content_hash: str
-    trade_mode: str | None = None  # export: the list's tradeMode (the saga orders the clearance by it)
-    order_type: str | None = None  # export: the order's orderType (E B2C, B B2B, W overseas-warehouse booking)
+    # Export: what the saga needs of the document (its trade mode, order type and strategy), published.
+    trade_mode: str | None = None
+    order_type: str | None = None
+    strategy: str | None = None
     # Stored, never published (PRIVATE_FIELDS): the stream's links and the document as completed at intake.
     links: dict[str, Any] | None = None
     document: dict[str, Any] | None = None

@@ -12,6 +12,7 @@ from cbec.ceb.spec import Child, F, Node, Schema, Sig
 from cbec.ceb.tables import EXPORT, IMPORT
 from cbec.contracts.commands import INTAKE_TOPICS
 from cbec.declaration.doctypes import BY_CODE, EXPORT_BY_CODE
+from cbec.declaration.strategies import PRESETS
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 BASE_URI = "https://schemas.cbec.example/"
@@ -145,7 +146,13 @@ ENVELOPE_ORDER = {
 def command_schema(code: str) -> dict[str, Any]:
     """DeclareDocument for one document type, as sent on its intake topic or over HTTP."""
     topic = next(t for t, c in INTAKE_TOPICS.items() if c == code)
-    envelope = ENVELOPE_ORDER if code == EXPORT_WAYBILL else {}
+    envelope: dict[str, Any] = dict(ENVELOPE_ORDER) if code == EXPORT_WAYBILL else {}
+    if code in EXPORT_BY_CODE:
+        envelope["strategy"] = {
+            "enum": list(PRESETS),
+            "description": "the export strategy the document is declared under (fills tradeMode/orderType left "
+            "out); without one the sender's tenant record names the default",
+        }
     required = ["commandId", "sender", "document", *(["ebpCode"] if code == "CEB511" else []),
                 *(["orderNo"] if code == EXPORT_WAYBILL else [])]
     return {

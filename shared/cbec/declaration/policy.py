@@ -70,6 +70,9 @@ class DocumentPolicy:
     - ``deletable``: appType 3 may delete an accepted document; ``new_only``: only appType 1 is allowed.
     - ``held_at_intake``: it waits for the saga's release (the saga owns what it waits for).
     - ``too_many_lines_code``: refuses more lines than the type holds (:mod:`.shape`).
+    - ``takes_strategy``: an export strategy applies to it (:mod:`.strategies`); ``strategy_fields``: the head
+      fields a strategy fills (field, strategy attribute); ``is_list``: the list a 报关单 strategy declares none of.
+    - ``stale_code``: refuses a version dated (appTime) before the stored one (None: not checked).
     - ``overseas_platform``: its ebpCode may be ``无`` (an overseas platform without a customs code).
     - ``numbered_by``: receipt fields holding a number customs assigns to the document (an export list's
       invtNo); the service indexes it, so later documents naming the number find it (:mod:`.numbers`).
@@ -89,6 +92,10 @@ class DocumentPolicy:
     held_at_intake: bool = False
     too_many_lines_code: str = "CBEC-0014"  # more lines than the type holds (customs' code where it has one)
     overseas_platform: bool = False
+    stale_code: str | None = None
+    takes_strategy: bool = False
+    strategy_fields: tuple[tuple[str, str], ...] = ()
+    is_list: bool = False
     numbered_by: tuple[str, ...] = ()
     results: tuple[str, ...] = ()
     result_number: str = ""

@@ -33,7 +33,9 @@ def export_registry() -> TenantRegistry:
     others = [(OTHER_SELLER, "ecommerce"), (OTHER_CARRIER, "logistics"), (OTHER_AGENT, "declarant"),
               (OTHER_SITE, "site_operator")]
     return TenantRegistry.from_json([
-        *DEMO_TENANTS,
+        # the seller has filed its overseas warehouse (9810 export needs it)
+        *({**t, "overseasWarehouseFiling": "HWC3105960001"} if t["customsCode"] == SELLER else t
+          for t in DEMO_TENANTS),
         *({"customsCode": code, "name": f"其他企业{code[-2:]}", "roles": [role], "dxpId": f"DXPENT00000000{code[-2:]}"}
           for code, role in others),
     ])

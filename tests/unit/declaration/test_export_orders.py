@@ -120,3 +120,32 @@ def test_a_repeat_is_idempotent(world: World) -> None:
     assert world.declare(CODE, SELLER, c.order(), command_id="same").result == "duplicate"
     assert world.declare(CODE, SELLER, c.order()).result == "duplicate"  # the same content, a new command
     assert world.events(CODE) == stored and first.result == "accepted"
+
+
+@pytest.mark.parametrize(("where", "field", "value"), [
+    ("OrderList", "currency", "人民币"), ("OrderList", "unit", "11吨"), ("OrderHead", "currency", "USD"),
+])
+def test_an_order_naming_no_customs_code_is_refused_naming_the_field_the_rule_and_the_code(
+    world: World, where: str, field: str, value: str
+) -> None:
+    order = ExportClearance(11).order()
+    node = order[where][0] if where == "OrderList" else order[where]
+    node[field] = value
+    [error] = world.declare(CODE, SELLER, order).errors
+    path = f"Order[1].{where}[1].{field}" if where == "OrderList" else f"Order[1].{where}.{field}"
+    assert (error.code, error.path) == ("CBEC-CODE", path)
+    assert error.rule.startswith("§9 JGS-20") and value in error.message
+
+
+def test_a_change_dated_before_the_version_customs_has_is_refused_with_customs_code(world: World) -> None:
+    c = ExportClearance(12)
+    order = c.order()
+    order["OrderHead"]["appTime"] = "20261201100000"
+    world.declare(CODE, SELLER, order)
+    assert world.receipt(CODE, order, 120, "20261201100000000")
+    older = copy.deepcopy(order)
+    older["OrderHead"].update(appType="2", appTime="20261201090000", note="older")
+    [error] = world.declare(CODE, SELLER, older).errors
+    assert (error.code, error.path) == ("-301014", "OrderHead.appTime")
+    older["OrderHead"]["appTime"] = "20261201110000"
+    assert world.declare(CODE, SELLER, older).result == "accepted"
