@@ -130,13 +130,13 @@ class DocumentReceived(EventData):
     sender: str
     command_id: str
     content_hash: str
-    # Export: what the saga needs of the document (its trade mode, order type and strategy), published.
-    trade_mode: str | None = None
-    order_type: str | None = None
-    strategy: str | None = None
+    trade_mode: str | None = None  # export: the list's tradeMode (the saga orders the clearance by it)
+    order_type: str | None = None  # export: the order's orderType (E B2C, B B2B, W overseas-warehouse booking)
     # Stored, never published (PRIVATE_FIELDS): the stream's links and the document as completed at intake.
     links: dict[str, Any] | None = None
     document: dict[str, Any] | None = None
+
+    strategy: str | None = None  # export, published: the strategy it was declared under (9710报关单 …)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta, timezone
-from typing import Any, TypedDict
+from typing import Any
 
 from cbec.contracts.commands import DeclareDocument
 from cbec.contracts.events import (
@@ -22,24 +22,13 @@ from cbec.contracts.events import (
 from cbec.declaration import changes, ownership, shape, statuses, strategies, tenancy
 from cbec.declaration import lifecycle as lc
 from cbec.declaration.core import DeclarationCore, Outcome, stored
+from cbec.declaration.doctypes import EXPORT_BY_CODE
 from cbec.declaration.lifecycle import Declaration
 from cbec.declaration.policy import DocumentPolicy, Identity
 from cbec.declaration.ports import AlreadyProcessed, Position, StreamAppend
 from cbec.errors import CebError
 
 CST = timezone(timedelta(hours=8))
-
-
-class ExportFacts(TypedDict):
-    """What a DocumentReceived publishes of an export document for the saga."""
-
-    trade_mode: str | None
-    order_type: str | None
-    strategy: str | None
-
-
-def _text_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 class Intake(DeclarationCore):
@@ -155,13 +144,15 @@ class Intake(DeclarationCore):
             return self._refuse(policy, stream_id, state, command, errors, position, identity)
         received = DocumentReceived(
             **stream_fields(doc_type.code, identity.clearance_key, identity.links),
+            strategy=applied.strategy or None,
             sender=command.sender,
             command_id=command.command_id,
             content_hash=content_hash,
             app_type=decision.app_type,
-            **self._export_facts(policy, document, applied.strategy),
             links=identity.links.to_dict(),
             document=document,
+            trade_mode=_export_field(doc_type.code, document, "tradeMode"),
+            order_type=_export_field(doc_type.code, document, "orderType"),
         )
         probe = state.copy()
         probe.record(received)
@@ -217,14 +208,6 @@ class Intake(DeclarationCore):
         return strategies.apply(strategy, policy.strategy_fields, policy.is_list, policy.doc_type.head,
                                 command.document, policy.where)
 
-    @staticmethod
-    def _export_facts(policy: DocumentPolicy, document: dict[str, Any], strategy: str) -> ExportFacts:
-        """The head fields a strategy fills (tradeMode, orderType) and the strategy: public, for the saga."""
-        head = policy.head(document)
-        values = {attribute: head.get(name) for name, attribute in policy.strategy_fields}
-        return ExportFacts(trade_mode=_text_or_none(values.get("trade_mode")),
-                           order_type=_text_or_none(values.get("order_type")), strategy=strategy or None)
-
     def _authorise(self, command: DeclareDocument, policy: DocumentPolicy) -> list[CebError]:
         errors = tenancy.check_sender(self.tenants, command.sender, policy)
         if errors:
@@ -248,3 +231,10 @@ class Intake(DeclarationCore):
         head.setdefault("appTime", self.now().astimezone(CST).strftime("%Y%m%d%H%M%S"))
         head.setdefault("appStatus", "2")
         return document
+
+
+def _export_field(code: str, document: dict[str, Any], name: str) -> str | None:
+    """Export: the trade mode the saga orders the clearance by (a list's tradeMode, an order's orderType)."""
+    found = EXPORT_BY_CODE.get(code)
+    value = found.head_of(document).get(name) if found is not None else None
+    return value if isinstance(value, str) and value else None
