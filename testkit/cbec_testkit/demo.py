@@ -226,10 +226,11 @@ def run_demo(orders: int, out: Path | None, timeout: float, console: Console,
 def _run_export(orders: int, out: Path | None, timeout: float, console: Console, scenario: str,
                 settings: Settings, state_dir: Path, dxp_dir: Path) -> dict[str, Any]:
     from cbec_testkit.export_demo import ExportDemo, cases
+    from cbec_testkit.tenants import export_demo_registry
 
     # 9610 lists wait for their 收款单 here (CBEC_SAGA_EXPORT_COLLECTION), as some regions require
     saga_settings = settings.saga.model_copy(update={"export_collection": settings.saga.export_collection or "9610"})
-    stack = EmbeddedStack(workdir=state_dir / "state", dxp_dir=dxp_dir,
+    stack = EmbeddedStack(workdir=state_dir / "state", dxp_dir=dxp_dir, tenants=export_demo_registry(),
                           settings=embedded_settings(settings.model_copy(update={"saga": saga_settings})))
     demo = ExportDemo(stack, cases(orders, scenario))
     started = time.monotonic()
@@ -249,7 +250,8 @@ def _run_export(orders: int, out: Path | None, timeout: float, console: Console,
                 if not work:
                     time.sleep(0.02)
         report = demo.summary()
-        counts = Counter(c["documents"]["export-inventory"].get("status", "missing") for c in report["clearances"])
+        counts = Counter(c["documents"]["export-inventory"].get("status", "missing") for c in report["clearances"]
+                         if "export-inventory" in c["documents"])
         summary = {"scenario": scenario, "flow": "export", "seconds": round(time.monotonic() - started, 2),
                    **report, "entry": None, "statusCounts": dict(counts),
                    "transmitted": len(dropped_files(stack.link.outbox)),
@@ -337,7 +339,7 @@ def export_table(summary: dict[str, Any]) -> Table:
         notes = [f"{k}: refused ({docs[k]['errors'][0]['code']})" if docs[k].get("phase") == "refused"
                  and docs[k].get("errors") else f"{k}: {docs[k].get('status')}"
                  for k in ("export-cancel", "export-return", "return-tally") if k in docs]
-        table.add_row(c["clearanceKey"], c["tradeMode"], *(_cell(docs.get(k, {})) for k in
+        table.add_row(c["clearanceKey"], c.get("strategy") or c["tradeMode"], *(_cell(docs.get(k, {})) for k in
                       ("export-order", "collection", "export-waybill", "export-inventory")),
                       next(reversed(c["export"].get("milestones", {})), ""), "; ".join(notes))
     return table

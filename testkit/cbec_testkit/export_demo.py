@@ -8,6 +8,10 @@ the 离境单 once the goods arrived. Once customs has given each list its numbe
 binds them; once they departed, the month's summary (CEB701, composed by ``cbec summary compose``) is
 declared, customs answers with a CEB702 and the CEB792 summary result, and the saga closes the lists.
 
+One more 9710 clearance is declared in customs-declaration mode (strategy ``9710报关单``): its order and
+waybill only, no list; it goes on the 运抵单 and the 离境单 and is finished once its waybill and its
+departure are accepted (its goods are declared on an ordinary customs declaration, outside CEB).
+
 ``--scenario faults`` adds two clearances: a cancel declared after departure, refused by the saga
 (``CBEC-EXPORT-CANCEL``), and a return (CEB213) after departure with its tally (CEB215).
 """
@@ -38,7 +42,8 @@ class ExportCase:
 
     clearance: ExportClearance
     documents: dict[str, DeclareDocument] = field(default_factory=dict)
-    expect: str = "summarised"  # or "cancel refused", "returned"
+    expect: str = "summarised"  # or "cancel refused", "returned", "departed" (报关单模式: no list)
+    strategy: str = ""  # the export strategy its commands name (``9710报关单``)
 
     @property
     def key(self) -> str:
@@ -52,6 +57,7 @@ class ExportCase:
 def cases(count: int, scenario: str) -> list[ExportCase]:
     """``count`` clearances (at least one per trade mode) and, for ``faults``, two more."""
     out = [ExportCase(ExportClearance(n, MODES[(n - 1) % len(MODES)])) for n in range(1, max(count, 3) + 1)]
+    out.append(ExportCase(ExportClearance(len(out) + 1, "9710"), expect="departed", strategy="9710报关单"))
     if scenario == "faults":
         out += [ExportCase(ExportClearance(len(out) + 1, "9610"), expect="cancel refused"),
                 ExportCase(ExportClearance(len(out) + 2, "9610"), expect="returned")]
@@ -89,6 +95,8 @@ class ExportDemo:
         return dict(self.stack.saga.view(key).get("export") or {})
 
     def invt_no(self, case: ExportCase) -> str:
+        if "CEB603" not in case.documents:
+            return ""
         record = self.stack.simulator.records.get(("CEB603", BY_CODE["CEB603"].business_key(
             case.documents["CEB603"].document)))
         return record.invt_no if record is not None else ""
@@ -100,6 +108,11 @@ class ExportDemo:
 
     def departed(self, case: ExportCase) -> bool:
         return "departed" in self.export_view(case.key).get("milestones", {})
+
+    @property
+    def listed(self) -> list[ExportCase]:
+        """The clearances declared with a list (清单模式)."""
+        return [c for c in self.clearances if not c.strategy.endswith("报关单")]
 
     def finished(self, case: ExportCase) -> bool:
         summarised = bool(self.export_view(case.key).get("finished"))
@@ -121,13 +134,14 @@ class ExportDemo:
     # -- declaring ------------------------------------------------------------------------------
     def start(self) -> None:
         for case in self.clearances:
-            c = case.clearance
-            case.documents["CEB303"] = _command("CEB303", SELLER, samples.order_document(c), c.order_no)
+            c, strategy = case.clearance, {"strategy": case.strategy} if case.strategy else {}
+            case.documents["CEB303"] = _command("CEB303", SELLER, samples.order_document(c), c.order_no, **strategy)
             if c.trade_mode == "9610":
                 case.documents["CEB403"] = _command("CEB403", SELLER, samples.collection_document(c), c.order_no)
             case.documents["CEB505"] = _command("CEB505", LOGISTICS_COMPANY, samples.waybill_document(c), c.order_no,
-                                                order_no=c.order_no, ebc_code=SELLER)
-            case.documents["CEB603"] = _command("CEB603", DECLARANT, samples.inventory_document(c), c.order_no)
+                                                order_no=c.order_no, ebc_code=SELLER, **strategy)
+            if case in self.listed:
+                case.documents["CEB603"] = _command("CEB603", DECLARANT, samples.inventory_document(c), c.order_no)
             for code in LIST_TYPES:
                 if code in case.documents:
                     self.stack.submit(case.documents[code])
@@ -155,21 +169,21 @@ class ExportDemo:
         self.stack.submit(self.groups["CEB509"])
 
     def _all_numbered(self) -> bool:
-        return all(self.invt_no(c) and self.status(c, "CEB603") == RELEASED for c in self.clearances)
+        return all(self.invt_no(c) and self.status(c, "CEB603") == RELEASED for c in self.listed)
 
     def _declare_master_bill(self) -> None:
-        lists = [(c.clearance, self.invt_no(c)) for c in self.clearances]
+        lists = [(c.clearance, self.invt_no(c)) for c in self.listed]
         self.groups["CEB607"] = _command("CEB607", DECLARANT, samples.master_bill_document(lists, "WB0001"), "m")
         self.stack.submit(self.groups["CEB607"])
 
     def _all_departed(self) -> bool:
-        return all(self.departed(c) and self.released_at(c) for c in self.clearances)
+        return all(self.departed(c) and self.released_at(c) for c in self.listed)
 
     def _declare_summary(self) -> None:
         from cbec_cli.summary import ReleasedList, compose, month_period
 
         lists = [ReleasedList(self.invt_no(c), self.released_at(c), c.documents["CEB603"].document)
-                 for c in self.clearances]
+                 for c in self.listed]
         start, end = month_period(f"{lists[0].released_at[:4]}-{lists[0].released_at[4:6]}")
         [summary] = compose(lists, ebc_code=SELLER, start=start, end=end, cop_no="SUM0001")
         self.groups["CEB701"] = _command("CEB701", DECLARANT, summary, "s")
@@ -202,7 +216,8 @@ class ExportDemo:
                 state = self.state(code, command)
                 documents[BY_CODE[code].kind] = status_view(state) if state else {"status": "missing"}
             saga = self.stack.saga.view(c.key)
-            clearances.append({"clearanceKey": c.key, "tradeMode": c.trade_mode, "expected": c.expect,
+            clearances.append({"clearanceKey": c.key, "tradeMode": c.trade_mode, "strategy": c.strategy,
+                               "expected": c.expect,
                                "finished": self.finished(c), "invtNo": self.invt_no(c), "documents": documents,
                                "saga": {k: d["status"] for k, d in saga["documents"].items()},
                                "export": saga.get("export", {}), "alerts": saga["alerts"]})

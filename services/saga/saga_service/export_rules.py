@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from cbec.contracts.events import SUMMARY_RESULT_RECORDED
 from cbec.declaration.receipt_clock import parse_return_time
+from cbec.declaration.strategies import DECLARATION_MODE  # the strategy suffix of 报关单模式 (seed 003)
 
 if TYPE_CHECKING:
     from saga_service.domain import Clearance
@@ -46,7 +47,6 @@ MILESTONE_OF = {ARRIVAL: ARRIVED, DEPARTURE: DEPARTED, MASTER_BILL: BOUND, SUMMA
 
 RELEASED = frozenset({800, 899})  # an export list released (放行) or closed (结关): ceb-formats §4
 ORDER_TYPES = {"E": "9610", "B": "9710", "W": "9810"}  # CEB303 orderType → the list's trade mode (REV22)
-DECLARATION_MODE = "报关单"  # the strategy suffix of customs-declaration mode (seed 003)
 RETURN_WINDOW = timedelta(days=365)  # 公告2020年第44号: goods come back within 1 year of release
 
 SUMMARY_RESULT = SUMMARY_RESULT_RECORDED

@@ -76,11 +76,11 @@ class ExportStory(Story):
         doc_type = EXPORT_TYPES[what]
         key = key or self.key
         links = Links(business_key=[key, what], clearance_keys=clearance_keys, logistics_nos=logistics_nos)
-        extra = {"strategy": strategy} if strategy else {}  # no service names a strategy yet (issue 15 item 5)
         self.emit(DocumentReceived(**stream_fields(doc_type, key, links), sender=sender or SENDERS[doc_type],
                                    command_id=f"declare-{what}", content_hash=CONTENT_HASH,
                                    order_type=ORDER_TYPE[trade_mode] if trade_mode and what == "order" else None,
-                                   trade_mode=trade_mode if trade_mode and what == "list" else None, extra=extra))
+                                   trade_mode=trade_mode if trade_mode and what == "list" else None,
+                                   strategy=strategy or None))
         if doc_type in SENT_AT_ONCE:
             self._send(doc_type, key)
         else:
