@@ -87,6 +87,7 @@ RETURN_POLICY = DocumentPolicy(
 
 
 NOT_DECLARED_HERE = "CBEC-2010"
+MAX_LISTED = 1000  # the most lines a document listing waybills or lists holds here
 STALE = "CBEC-2006"  # an export version older (appTime) than the stored one: no customs code in these ranges
 INVT_NO = "invtNo"  # the number customs gives an export list (CEB604)
 SUM_NO = "sumNo"  # the number customs gives a summary (CEB702)
@@ -191,6 +192,7 @@ EXPORT_LIST_POLICY = ExportOrderPolicy(
     takes_strategy=True,
     strategy_fields=(("tradeMode", "trade_mode"),),  # a strategy fills 9610, 9710 or 9810
     is_list=True,  # none under a 报关单 strategy
+    max_lines=100,  # XSD-E22
 )
 EXPORT_CANCEL_POLICY = ExportCancelPolicy(
     EXPORT_CANCEL,
@@ -210,6 +212,7 @@ EXPORT_RETURN_POLICY = ExportReturnPolicy(
     held_at_intake=True,
     overseas_platform=True,
     takes_strategy=True,
+    max_lines=100,  # XSD-E22
 )
 RETURN_TALLY_POLICY = ReturnTallyPolicy(
     RETURN_TALLY,
@@ -230,6 +233,7 @@ SUMMARY_POLICY = SummaryPolicy(
     results=("CEB792",),
     result_number=SUM_NO,
     takes_strategy=True,
+    max_lines=MAX_LISTED,  # unbounded in the XSD: the platform's own bound
 )
 
 POLICIES: tuple[DocumentPolicy, ...] = (

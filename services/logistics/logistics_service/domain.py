@@ -164,6 +164,7 @@ class ExportWaybillsPolicy(DocumentPolicy):
 
 
 _CARRIER = frozenset({Role.LOGISTICS})
+MAX_LISTED = 1000  # the most lines a document listing waybills or lists holds here
 STALE = "CBEC-2006"  # an export version older (appTime) than the stored one: no customs code in these ranges
 
 WAYBILL_POLICY = WaybillPolicy(
@@ -206,6 +207,7 @@ ARRIVAL_POLICY = ExportWaybillsPolicy(
     stale_code=STALE,
     held_at_intake=True,
     takes_strategy=True,
+    max_lines=MAX_LISTED,  # unbounded in the XSD: the platform's own bound
 )
 DEPARTURE_POLICY = ExportWaybillsPolicy(
     DEPARTURE,
@@ -214,6 +216,7 @@ DEPARTURE_POLICY = ExportWaybillsPolicy(
     stale_code=STALE,
     held_at_intake=True,
     takes_strategy=True,
+    max_lines=MAX_LISTED,  # unbounded in the XSD: the platform's own bound
 )
 MASTER_BILL_POLICY = ExportWaybillsPolicy(
     MASTER_BILL,
@@ -222,6 +225,7 @@ MASTER_BILL_POLICY = ExportWaybillsPolicy(
     stale_code=STALE,
     held_at_intake=True,
     takes_strategy=True,
+    max_lines=MAX_LISTED,  # unbounded in the XSD: the platform's own bound
 )
 
 POLICIES: tuple[DocumentPolicy, ...] = (

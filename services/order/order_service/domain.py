@@ -49,6 +49,7 @@ EXPORT_ORDER_POLICY = ExportOrderPolicy(
     overseas_platform=True,
     takes_strategy=True,
     strategy_fields=(("orderType", "order_type"),),  # a strategy fills E, B or W
+    max_lines=100,  # XSD-E22
 )
 
 POLICIES: tuple[DocumentPolicy, ...] = (ORDER_POLICY, EXPORT_ORDER_POLICY)

@@ -48,7 +48,7 @@ class Intake(DeclarationCore):
                 ),
             )
         doc_type = policy.doc_type
-        too_many = shape.check_lines(doc_type, command.document, policy.too_many_lines_code)
+        too_many = shape.check_lines(doc_type, command.document, policy.too_many_lines_code, policy.max_lines)
         if too_many:  # counted before anything looks at a line
             return self._refuse_unkeyed(position, *too_many)
         key = (

@@ -91,6 +91,7 @@ class DocumentPolicy:
     new_only: bool = False
     held_at_intake: bool = False
     too_many_lines_code: str = "CBEC-0014"  # more lines than the type holds (customs' code where it has one)
+    max_lines: int | None = None  # the lines it holds, when not the shared bound of its line node (:mod:`.shape`)
     overseas_platform: bool = False
     stale_code: str | None = None
     takes_strategy: bool = False

@@ -3,7 +3,8 @@
 - Lines: an order, a list and a return hold at most 99 lines (XSD ``maxOccurs="99"``), counted before
   the schema or the business rules look at any line, so a document of 600,000 lines costs one count.
   An entry list (unbounded in the XSD) holds at most 1,000 waybills here. The code is the policy's
-  ``too_many_lines_code``: customs' own where it has one (-621030 for a list), else CBEC-0014.
+  ``too_many_lines_code``: customs' own where it has one (-621030 for a list), else CBEC-0014. An export
+  type's policy names its own bound (``max_lines``: 100 where the export XSD says so, else 1,000).
 - Business keys: the key fields (orderNo, copNo, logisticsNo, the enterprise codes …) name a document
   at customs, in receipts, stream names (``kind:a:b``) and URLs (``/v1/documents/CEB311/a/b``). They
   hold ASCII letters, digits and ``-``, ``_``, ``.`` only; a full-width, zero-width, space, tab or
@@ -27,10 +28,13 @@ KEY_CHARACTERS = "CBEC-0013"
 _KEY = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]*")
 
 
-def check_lines(doc_type: DocType, document: dict[str, Any], code: str = TOO_MANY_LINES) -> list[CebError]:
-    """At most 99 lines (1,000 in an entry list), reported with ``code``."""
+def check_lines(
+    doc_type: DocType, document: dict[str, Any], code: str = TOO_MANY_LINES, limit: int | None = None
+) -> list[CebError]:
+    """At most 99 lines (1,000 in an entry list; ``limit`` when the type's policy names one), reported with
+    ``code``."""
     name = doc_type.lines or ""
-    limit = LINE_LIMITS.get(name)
+    limit = limit or LINE_LIMITS.get(name)
     lines = document.get(name)
     if limit is None or not isinstance(lines, list) or len(lines) <= limit:
         return []

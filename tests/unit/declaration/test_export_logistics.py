@@ -129,3 +129,9 @@ def test_another_enterprise_cannot_send_nor_read_it_and_a_repeat_is_idempotent(
     location = f"/v1/documents/{code}/" + "/".join(stored[0]["businessKey"])
     assert client.get(location, headers={"X-Api-Key": keys[stranger][0]}).status_code == 404
     assert client.get(location, headers={"X-Api-Key": keys[sender][0]}).status_code == 200
+
+
+def test_a_document_listing_waybills_holds_at_most_a_thousand(world: World) -> None:
+    many = [ExportClearance(n) for n in range(10, 1011)]
+    [error] = world.declare("CEB507", SITE_OPERATOR, arrival("ARR9", *many)).errors
+    assert (error.code, error.path) == ("CBEC-0014", "ArrivalList")

@@ -149,3 +149,15 @@ def test_a_change_dated_before_the_version_customs_has_is_refused_with_customs_c
     assert (error.code, error.path) == ("-301014", "OrderHead.appTime")
     older["OrderHead"]["appTime"] = "20261201110000"
     assert world.declare(CODE, SELLER, older).result == "accepted"
+
+
+def test_an_export_order_holds_a_hundred_lines_as_its_xsd_says(world: World) -> None:
+    order = ExportClearance(13).order()
+    line = order["OrderList"][0]
+    order["OrderList"] = [{**line, "gnum": str(i)} for i in range(1, 101)]
+    order["OrderHead"]["goodsValue"] = "200000"
+    assert world.declare(CODE, SELLER, order).result == "accepted"
+    order["OrderList"].append({**line, "gnum": "101"})
+    order["OrderHead"]["orderNo"] = "EXP00000013B"
+    [error] = world.declare(CODE, SELLER, order).errors
+    assert (error.code, error.path) == ("CBEC-0014", "OrderList")
