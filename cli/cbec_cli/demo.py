@@ -21,16 +21,20 @@ def register(app: typer.Typer) -> None:
         timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 120.0,
         scenario: Annotated[str, typer.Option(help="default, or faults (rejection, inspection, lost receipts,"
                                                    " cancel and return).")] = "default",
+        flow: Annotated[str, typer.Option(help="import (9610/1210), or export (9610, 9710 and 9810 through"
+                                               " arrival, departure and a monthly summary).")] = "import",
     ) -> None:
         """Run full clearances on the embedded stack (SQLite, in-process bus, saga, simulator)."""
         if scenario not in ("default", "faults"):
             raise typer.BadParameter("scenario is default or faults")
+        if flow not in ("import", "export"):
+            raise typer.BadParameter("flow is import or export")
         from cbec_testkit.demo import run_demo, table  # the test kit: installed for development only
 
         settings = Settings()  # the one read of the environment in this process
         configure_logging(settings.process.log_level or "WARNING")  # JSON, personal data masked
         console = Console()
-        summary = run_demo(orders, out, timeout, console, scenario, settings)
+        summary = run_demo(orders, out, timeout, console, scenario, settings, flow)
         console.print(table(summary))
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(summary["statusCounts"].items()))
         console.print(f"[bold]{len(summary['clearances'])} clearances[/] in {summary['seconds']} s — lists {counts};"

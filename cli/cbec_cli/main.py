@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cbec_cli import ceb_commands, demo, dlq, kafka_acls, migrate, notifications, run, sign_commands, stack
+from cbec_cli import ceb_commands, demo, dlq, kafka_acls, migrate, notifications, run, sign_commands, stack, summary
 
 app = typer.Typer(help="cbec: cross-border e-commerce declarations to China Customs.", no_args_is_help=True)
 
@@ -24,6 +24,7 @@ kafka_acls.register(app)
 dlq.register(app)
 notifications.register(app)
 migrate.register(app)
+summary.register(app)
 
 if __name__ == "__main__":
     app()

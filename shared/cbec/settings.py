@@ -196,6 +196,9 @@ class SagaSettings(Section):
     # A receipt whose returnTime is later than now + this many seconds is refused (declaration services
     # and saga): customs' clock may run a little ahead, a forged receipt far ahead.
     receipt_max_skew: float = env("CBEC_RECEIPT_MAX_SKEW", default=600.0)
+    # Export: the trade modes whose list (CEB603) waits for a 收款单 (CEB403), comma-separated ("9610,9710";
+    # "*" every mode; empty: none) -- where the region requires one.
+    export_collection: str = env("CBEC_SAGA_EXPORT_COLLECTION", default="")
 
 
 class WebhookSettings(Section):

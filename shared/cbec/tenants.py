@@ -30,9 +30,18 @@ class Tenant:
     callback_url: str = ""
     delegated_codes: frozenset[str] = field(default_factory=frozenset)
     data_open: bool = False  # a platform that answers customs' 179 payment-data requests
+    strategy: str = ""  # the export strategy its documents take when a command names none (``9710清单`` …)
+    overseas_warehouse_filing: str = ""  # its 海外仓备案 (overseas-warehouse filing): 9810 export needs one
 
     def may_act_for(self, code: str) -> bool:
         return code == self.customs_code or code in self.delegated_codes
+
+
+def _text(record: dict[str, Any], name: str) -> str:
+    value = record.get(name, "")
+    if not isinstance(value, str):
+        raise ValueError(f"tenant {record.get('customsCode')!r}: {name} must be a string")
+    return value
 
 
 class UnknownTenant(KeyError):
@@ -70,6 +79,8 @@ class TenantRegistry:
                     callback_url=d.get("callbackUrl", ""),
                     delegated_codes=frozenset(d.get("delegatedCodes", [])),
                     data_open=d.get("dataOpen", False) is True,
+                    strategy=_text(d, "strategy"),
+                    overseas_warehouse_filing=_text(d, "overseasWarehouseFiling"),
                 )
                 for d in data
             ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cbec import production
+from cbec.declaration.strategies import PRESETS
 from cbec.net.callbacks import CallbackGuard, Resolver, vet
 from cbec.settings import Settings
 from cbec.tenants import TenantRegistry
@@ -28,6 +29,10 @@ def load_tenants(settings: Settings, fallback: Callable[[], TenantRegistry] | No
         raise NoTenants("cbec: CBEC_TENANTS_FILE is not set (a JSON list of the enterprises this platform serves)")
     else:
         registry = fallback()
+    unknown = [f"{t.customs_code}: {t.strategy!r}" for t in registry.all() if t.strategy and t.strategy not in PRESETS]
+    if unknown:
+        raise NoTenants(f"cbec: tenants name strategies that do not exist ({'; '.join(unknown)}); the presets are "
+                        f"{', '.join(PRESETS)}")
     vetted, problems = vet(registry, CallbackGuard(production=settings.production, resolver=resolver))
     production.require(settings, problems)
     return vetted

@@ -178,14 +178,17 @@ def faults_config(clearances: list[Clearance]) -> SimulatorConfig:
 
 
 def run_demo(orders: int, out: Path | None, timeout: float, console: Console,
-             scenario: str = "default", settings: Settings | None = None) -> dict[str, Any]:
+             scenario: str = "default", settings: Settings | None = None, flow: str = "import") -> dict[str, Any]:
     """Run ``orders`` clearances (at least seven for ``faults``) to release and report each one; the
-    demo is development whatever ``settings`` say (``CBEC_ENV`` is ignored here)."""
+    demo is development whatever ``settings`` say (``CBEC_ENV`` is ignored here). ``flow="export"``: the
+    export chain instead (:mod:`cbec_testkit.export_demo`)."""
     settings = settings or Settings()
     state_dir = Path(tempfile.mkdtemp(prefix="cbec-demo-"))
     dxp_dir = out if out is not None else state_dir / "dxp"
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    if flow == "export":
+        return _run_export(orders, out, timeout, console, scenario, settings, state_dir, dxp_dir)
     if scenario == "faults":
         clearances = _clearances(max(orders, 7))
         quick_resends = SagaSettings(gate=settings.saga.gate, receipt_timeout=1.0, max_resends=3)
@@ -212,6 +215,48 @@ def run_demo(orders: int, out: Path | None, timeout: float, console: Console,
                 if not work:
                     time.sleep(0.02)
         summary = _summary(demo, scenario, time.monotonic() - started)
+    finally:
+        stack.close()
+    if out is not None:
+        (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    shutil.rmtree(state_dir, ignore_errors=True)
+    return summary
+
+
+def _run_export(orders: int, out: Path | None, timeout: float, console: Console, scenario: str,
+                settings: Settings, state_dir: Path, dxp_dir: Path) -> dict[str, Any]:
+    from cbec_testkit.export_demo import ExportDemo, cases
+    from cbec_testkit.tenants import export_demo_registry
+
+    # 9610 lists wait for their 收款单 here (CBEC_SAGA_EXPORT_COLLECTION), as some regions require
+    saga_settings = settings.saga.model_copy(update={"export_collection": settings.saga.export_collection or "9610"})
+    stack = EmbeddedStack(workdir=state_dir / "state", dxp_dir=dxp_dir, tenants=export_demo_registry(),
+                          settings=embedded_settings(settings.model_copy(update={"saga": saga_settings})))
+    demo = ExportDemo(stack, cases(orders, scenario))
+    started = time.monotonic()
+    try:
+        demo.start()
+        deadline = started + timeout
+        with Progress(TextColumn("[bold]exporting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=False) as progress:
+            task = progress.add_task("clearances", total=len(demo.clearances))
+            while True:
+                work = stack.step()
+                demo.react()
+                finished = sum(1 for c in demo.clearances if demo.finished(c))
+                progress.update(task, completed=finished)
+                if finished == len(demo.clearances) or time.monotonic() > deadline:
+                    break
+                if not work:
+                    time.sleep(0.02)
+        report = demo.summary()
+        counts = Counter(c["documents"]["export-inventory"].get("status", "missing") for c in report["clearances"]
+                         if "export-inventory" in c["documents"])
+        summary = {"scenario": scenario, "flow": "export", "seconds": round(time.monotonic() - started, 2),
+                   **report, "entry": None, "statusCounts": dict(counts),
+                   "transmitted": len(dropped_files(stack.link.outbox)),
+                   "receipts": len(stack.link.archived()) + len(stack.link.receipts()),
+                   "sent": [list(a) for a in stack.simulator.arrivals]}  # in the order customs got them
     finally:
         stack.close()
     if out is not None:
@@ -260,6 +305,8 @@ def _cell(doc: dict[str, Any]) -> str:
 
 
 def table(summary: dict[str, Any]) -> Table:
+    if summary.get("flow") == "export":
+        return export_table(summary)
     table = Table(title=f"cbec demo ({summary['scenario']}): clearances",
                   caption="customs receipt codes: 2 declaring, 120 accepted, 399 concluded, 500 inspection, "
                           "800 released, 100 rejected")
@@ -279,4 +326,20 @@ def table(summary: dict[str, Any]) -> Table:
             notes.append("order corrected")
         table.add_row(c["clearanceKey"], c["tradeMode"], *(_cell(docs.get(k, {})) for k in
                       ("order", "payment", "waybill", "inventory")), history, "; ".join(notes))
+    return table
+
+
+def export_table(summary: dict[str, Any]) -> Table:
+    table = Table(title=f"cbec demo export ({summary['scenario']}): clearances",
+                  caption="receipt codes: 2 declaring, 120 accepted, 399 concluded, 800 released")
+    for column in ("clearance", "mode", "order", "收款单", "waybill", "list", "reached", "note"):
+        table.add_column(column, no_wrap=column not in ("milestones", "note"), overflow="fold")
+    for c in summary["clearances"]:
+        docs = c["documents"]
+        notes = [f"{k}: refused ({docs[k]['errors'][0]['code']})" if docs[k].get("phase") == "refused"
+                 and docs[k].get("errors") else f"{k}: {docs[k].get('status')}"
+                 for k in ("export-cancel", "export-return", "return-tally") if k in docs]
+        table.add_row(c["clearanceKey"], c.get("strategy") or c["tradeMode"], *(_cell(docs.get(k, {})) for k in
+                      ("export-order", "collection", "export-waybill", "export-inventory")),
+                      next(reversed(c["export"].get("milestones", {})), ""), "; ".join(notes))
     return table

@@ -25,3 +25,13 @@ DEMO_TENANTS: list[dict[str, Any]] = [
 def demo_registry() -> TenantRegistry:
     """The built-in tenants the embedded demo, the local stack and the tests declare with."""
     return TenantRegistry.from_json(DEMO_TENANTS)
+
+
+OVERSEAS_WAREHOUSE_FILING = "HWC3105960001"  # the demo platform's (fictitious) 海外仓备案, for 9810 export
+
+
+def export_demo_registry() -> TenantRegistry:
+    """The demo tenants, the platform (the export demo's seller) with an overseas-warehouse filing: 9810
+    export needs one in the seller's record (the plain demo tenants have none, so 9810 is refused there)."""
+    return TenantRegistry.from_json([{**t, "overseasWarehouseFiling": OVERSEAS_WAREHOUSE_FILING}
+                                     if t["customsCode"] == p.PLATFORM else t for t in DEMO_TENANTS])

@@ -19,7 +19,14 @@ from cbec.contracts.base import ContractError
 from cbec.contracts.commands import DeclareDocument, GoodsLeft
 from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
 from cbec.contracts.dead_letter import DeadLetter, WebhookDeadLetter
-from cbec.contracts.events import EVENT_DATA, EVENT_TYPES, DeclarationEvent, DocumentHeld, EventData
+from cbec.contracts.events import (
+    EVENT_DATA,
+    EVENT_TYPES,
+    DeclarationEvent,
+    DocumentHeld,
+    EventData,
+    SummaryResultRecorded,
+)
 from cbec.contracts.saga import SagaCommand
 from cbec.contracts.schema_check import check_declare, errors_of, is_valid
 from cbec.contracts.signing import SignError, SignOutcome, SignRequest, SignResult
@@ -309,6 +316,19 @@ def test_every_lifecycle_event_type_has_a_schema_and_an_asyncapi_message() -> No
         assert {"$ref": f"#/components/messages/{event_type}"} in messages.values()
 
 
+def test_an_export_waybill_command_must_name_the_order_of_its_clearance() -> None:
+    waybill = {"logisticsCode": "3105960003", "logisticsName": "物流", "logisticsNo": "ELN1", "freight": "1",
+               "insuredFee": "0", "currency": "142", "grossWeight": "1", "packNo": "1", "goodsInfo": "包裹"}
+    command = {"commandId": "w1", "sender": "3105960003", "docType": "CEB505", "document": waybill}
+    assert [e.path for e in check_declare(command)] == ["$"]
+    named = {**command, "orderNo": "EXP1", "ebcCode": "3105960001"}
+    assert check_declare(named) == []
+    assert check_declare({**named, "orderNo": "EXP 1"}) != []
+    parsed = DeclareDocument.from_json(json.dumps(named).encode())
+    assert (parsed.order_no, parsed.ebc_code) == ("EXP1", "3105960001")
+    assert DeclareDocument.from_json(parsed.to_json()) == parsed
+
+
 def test_a_waybill_command_must_name_the_platform_of_its_clearance() -> None:
     from cbec_testkit.samples import messages as examples
 
@@ -402,6 +422,14 @@ MODELS: list[tuple[str, Any]] = [
     ("events/DocumentHeld.json", DeclarationEvent("DocumentHeld", str(uuid.UUID(int=7)), 2, "CEB411", KEY,
                                                   {"docType": "CEB411", "clearanceKey": KEY,
                                                    "businessKey": ["3105960002", "P1"], "waitingFor": ["order"]})),
+    ("events/SummaryResultRecorded.json",
+     DeclarationEvent("SummaryResultRecorded", str(uuid.UUID(int=8)), 5, "CEB701", "3105960004:SUM1",
+                      SummaryResultRecorded(doc_type="CEB701", clearance_key="3105960004:SUM1",
+                                            business_key=["3105960004", "SUM1"],
+                                            clearance_keys=["E:3105960001:EXP1"], result_id="sr-1",
+                                            sum_no="S51652026000001", dec_state="A", op_date="20261201100000000",
+                                            invt_nos=["51652026E000000001"], entry_id="516520261000000001"
+                                            ).to_dict())),
     ("events/dead-letter.json", DeadLetter.of("cbec.in.order:0", 7, [ERROR], b"{not json")),
     ("events/webhook-dead-letter.json", WebhookDeadLetter("s:3", "s:3", "3105960001", "https://p.example/cb",
                                                           '{"schema":"cbec.status/1"}', "2026-01-01T00:00:00+00:00",
@@ -442,7 +470,7 @@ def test_every_decoder_raises_the_one_contract_error_on_unreadable_input(model: 
 def _broken(schema: str, message: Any) -> dict[str, Any]:
     """The message with one value its schema forbids (the types still right)."""
     data: dict[str, Any] = json.loads(message.to_json())
-    if schema.startswith("events/D"):
+    if schema.startswith(("events/D", "events/S")):  # a declaration event: leak the document
         return {**data, "data": {**data["data"], "document": {"OrderHead": {}}}}
     for name, value in (("request_id", ""), ("tenant", "not a code"), ("receipt_type", "XYZ"),
                         ("clearanceKey", "no-colon"), ("attempts", 0), ("offset", -1)):

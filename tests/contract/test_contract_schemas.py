@@ -129,6 +129,18 @@ def _examples() -> list[tuple[str, dict[str, Any]]]:
     for name in ("CEB513Message.xml", "CEB711Message.xml"):
         message = codec.parse((samples_dir() / "import" / name).read_bytes(), strict=False)
         docs += [(message.type, d) for d in message.docs]
+    for code in ("CEB303", "CEB403", "CEB505", "CEB507", "CEB603", "CEB605", "CEB213", "CEB215", "CEB701"):
+        message = codec.parse((samples_dir() / "export" / f"{code}Message.xml").read_bytes(), strict=False)
+        docs += [(message.type, d) for d in message.docs]
+    # The 2022 samples have no departure and no master bill.
+    transport = {"customsCode": "5165", "copNo": "C1", "logisticsCode": "3105960003", "logisticsName": "物流",
+                 "trafMode": "5", "trafName": "飞机", "voyageNo": "CZ465", "billNo": "B1", "msgCount": "1",
+                 "msgSeqNo": "1"}
+    docs.append(("CEB509", {"DepartureHead": {**transport, "leaveTime": "20261201120000"},
+                            "DepartureList": [{"gnum": "1", "logisticsNo": "L1"}]}))
+    docs.append(("CEB607", {"WayBillHead": {**transport, "agentCode": "3105960004", "agentName": "申报",
+                                            "grossWeight": "1.5"},
+                            "WayBillList": [{"gnum": "1", "logisticsNo": "L1", "invtNo": "51652026E000000001"}]}))
     return docs
 
 

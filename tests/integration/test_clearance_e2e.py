@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,5 +112,99 @@ def test_clearances_reach_release_with_each_document_sent_once_in_prerequisite_o
     listed = [i for i, (t, doc) in enumerate(arrivals) if t == "CEB621"
               and doc["InventoryHead"]["logisticsNo"] in {w["LogisticsHead"]["logisticsNo"] for w in waybills}]
     assert max(listed) < types.index("CEB711")
+    stopped = processes.down()
+    assert all(f"{name}: stopped" in stopped for name in PROCESSES), (stopped, processes.tails())
+
+
+def _send(kafka_bootstrap: str, commands: list[DeclareDocument]) -> None:
+    topics = {code: topic for topic, code in INTAKE_TOPICS.items()}
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    for command in commands:
+        key = ":".join(BY_CODE[command.doc_type].business_key(command.document))
+        producer.send(topics[command.doc_type], key=key.encode(), value=command.to_json())
+    producer.flush()
+    producer.close()
+
+
+def _export_views(database_url: str, schema: str, keys: list[str]) -> list[dict[str, Any]]:
+    store = EventStore.open(database_url, schema=schema, name="saga")
+    try:
+        return [domain.fold(k, [(e.type, e.data) for e in store.read(stream_of(k))]).view() for k in keys]
+    finally:
+        store.close()
+
+
+def _wait_for(what: str, check: Callable[[], bool], processes: CbecUpStack, seconds: float = 240) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(1.0)
+    pytest.fail(f"{what} did not happen\n{processes.tails()}", pytrace=False)
+
+
+def _list_numbers(inbox: Path) -> dict[str, str]:
+    """copNo → the invtNo customs gave the list (from the CEB604 receipts the link archived)."""
+    out = {}
+    for path in inbox.rglob("CEB604*.xml"):
+        node = codec.parse(dxp.unwrap(path.read_bytes()).data).docs[0]
+        if node.get("invtNo"):
+            out[str(node["copNo"])] = str(node["invtNo"])
+    return out
+
+
+def test_export_clearances_go_through_arrival_departure_and_a_summary_in_the_sagas_order(
+        processes: CbecUpStack, kafka_bootstrap: str, database_url: str, tmp_path: Path) -> None:
+    from cbec_cli.summary import ReleasedList, compose, month_period
+    from cbec_testkit.samples import DECLARANT, LOGISTICS_COMPANY, SITE_OPERATOR
+    from cbec_testkit.samples import export as samples
+
+    base = int(time.time()) % 100_000
+    cases = [samples.ExportClearance(base * 10 + i, mode) for i, mode in enumerate(("9610", "9710"))]
+    lists: dict[str, DeclareDocument] = {}
+    commands: list[DeclareDocument] = []
+    for c in cases:  # the list first, the order last: the saga puts them in order
+        lists[c.cop_no] = DeclareDocument(f"l-{c.order_no}", DECLARANT, "CEB603", samples.inventory_document(c))
+        commands += [lists[c.cop_no],
+                     DeclareDocument(f"w-{c.order_no}", LOGISTICS_COMPANY, "CEB505", samples.waybill_document(c),
+                                     order_no=c.order_no, ebc_code=samples.SELLER),
+                     DeclareDocument(f"o-{c.order_no}", samples.SELLER, "CEB303", samples.order_document(c))]
+    _send(kafka_bootstrap, commands)
+    schema = processes.schema_prefix + "saga"
+    keys = [c.clearance_key for c in cases]
+
+    def waybills_known() -> bool:
+        return all("export-waybill" in v["documents"] for v in _export_views(database_url, schema, keys))
+
+    _wait_for("the waybills declared", waybills_known, processes)
+    _send(kafka_bootstrap, [
+        DeclareDocument(f"d-{base}", LOGISTICS_COMPANY, "CEB509", samples.departure_document(cases, f"DEP{base}")),
+        DeclareDocument(f"a-{base}", SITE_OPERATOR, "CEB507", samples.arrival_document(cases, f"ARR{base}"))])
+
+    def departed() -> bool:
+        views = _export_views(database_url, schema, keys)
+        return all("departed" in v.get("export", {}).get("milestones", {}) for v in views)
+
+    _wait_for("the departure of every clearance", departed, processes)
+    numbers = _list_numbers(tmp_path / "dxp/inbox")
+    released = [ReleasedList(numbers[c.cop_no], time.strftime("%Y%m%d%H%M%S"), lists[c.cop_no].document)
+                for c in cases]
+    start, end = month_period(time.strftime("%Y-%m"))
+    [summary] = compose(released, ebc_code=samples.SELLER, start=start, end=end, cop_no=f"SUM{base}")
+    _send(kafka_bootstrap, [DeclareDocument(f"s-{base}", DECLARANT, "CEB701", summary)])
+
+    def finished() -> bool:
+        return all(v.get("export", {}).get("finished") for v in _export_views(database_url, schema, keys))
+
+    _wait_for("the summary result closing every list", finished, processes)
+    arrivals = _arrivals(tmp_path / "simulator-journal.txt", tmp_path / "dxp/outbox")
+    types = [t for t, _ in arrivals]
+    for c in cases:
+        mine = [t for t, doc in arrivals if t in ("CEB303", "CEB505", "CEB603")
+                and (BY_CODE[t].head_of(doc).get("orderNo") == c.order_no or doc.get("logisticsNo") == c.logistics_no)]
+        assert mine == ["CEB303", "CEB505", "CEB603"], mine  # each once, in the saga's order
+    assert [types.count(t) for t in ("CEB507", "CEB509", "CEB701")] == [1, 1, 1]
+    assert max(i for i, t in enumerate(types) if t == "CEB603") < types.index("CEB507") < types.index("CEB509") \
+        < types.index("CEB701")
     stopped = processes.down()
     assert all(f"{name}: stopped" in stopped for name in PROCESSES), (stopped, processes.tails())

@@ -18,12 +18,12 @@ from typing import Any
 from cbec.ceb import codec, dxp
 from cbec.contracts import topics
 from cbec.contracts.base import ContractError
-from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
+from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived, summary_result_node
 from cbec.contracts.signing import SignResult
 from cbec.customs.filedrop import Received, Staged
 from cbec.customs.transport import Transport
 from cbec.declaration.batching import BatchingDeclarations
-from cbec.declaration.doctypes import BY_CODE, BY_RECEIPT, INVENTORY, STREAM_NAMESPACE
+from cbec.declaration.doctypes import BY_CODE, BY_RECEIPT, EXPORT_BY_CODE, INVENTORY, STREAM_NAMESPACE, SUMMARY
 from cbec.declaration.owners import owner_of, receipt_owner, unowned
 from cbec.declaration.ports import AlreadyProcessed, DeclarationStore, Position, StreamAppend, VersionConflict
 from cbec.declaration.receipt_clock import parse_return_time
@@ -34,7 +34,8 @@ from cbec.tenants import TenantRegistry
 
 log = logging.getLogger(__name__)
 
-CUSTOMS_IMPORT_DXP_ID = "DXPEDCCEB0000002"
+CUSTOMS_IMPORT_DXP_ID = "DXPEDCCEB0000002"  # customs' DXP id for import messages (311 … 818)
+CUSTOMS_EXPORT_DXP_ID = "DXPEDCCEB0000003"  # and for export messages (303 … 792), ceb-formats §6
 
 TRANSMITTED = "DocumentTransmitted"
 RECEIPT_FILE_INGESTED = "ReceiptFileIngested"
@@ -44,6 +45,7 @@ COP_MSG_INDEXED = "TransmissionIndexed"
 SETTLE_RETRY = 5.0  # seconds after a failed hand-over or settle before the next try
 STAGED_GRACE = 120.0  # seconds before a file another process staged may be settled by this one
 INBOX_SOURCE = "receipts|inbox"  # names the inbox's batches (they record no consumer position)
+SUMMARY_RESULT = "CEB792"  # 汇总结果单: customs' own message about a summary (CEB701), not a receipt of it
 
 
 def _cop_stream(cop_msg_id: str) -> uuid.UUID:
@@ -64,6 +66,11 @@ class _Transmission:
     stream_id: uuid.UUID
     cop_msg_id: str
     cop_stream: uuid.UUID
+
+
+def customs_dxp_id(doc_type: str) -> str:
+    """The DXP id customs receives ``doc_type`` messages under (export and import differ)."""
+    return CUSTOMS_EXPORT_DXP_ID if doc_type in EXPORT_BY_CODE else CUSTOMS_IMPORT_DXP_ID
 
 
 def receipt_id(receipt_type: str, node: dict[str, Any]) -> str:
@@ -256,7 +263,7 @@ class CustomsLinkApp:
         when = self.now()
         name = self.link.free_name(result.doc_type, tenant.customs_code, when)
         envelope = dxp.wrap(result.signed_xml(), msg_type=f"{result.doc_type}Message", sender_id=tenant.dxp_id,
-                            receiver_ids=[CUSTOMS_IMPORT_DXP_ID], cop_msg_id=plan.cop_msg_id, created=when,
+                            receiver_ids=[customs_dxp_id(result.doc_type)], cop_msg_id=plan.cop_msg_id, created=when,
                             file_name=name)
         return Staged(str(plan.stream_id), name, envelope)
 
@@ -382,6 +389,8 @@ class CustomsLinkApp:
             log.warning("receipt %s read leniently: %s", msg.type,
                         ", ".join(sorted({f"{w.code} {w.path}" for w in msg.warnings}))[:500])
         out: list[ReceiptReceived] = []
+        if msg.type == SUMMARY_RESULT:
+            return [self._summary_result(node) for node in msg.docs]
         doc_type = BY_RECEIPT.get(msg.type)
         for node in msg.docs:
             flat = {k: v for k, v in node.items() if isinstance(v, str)}
@@ -408,6 +417,18 @@ class CustomsLinkApp:
                 return_status=_int(flat.get("returnStatus", "")), return_time=flat.get("returnTime", ""),
                 return_info=flat.get("returnInfo", ""), node=flat))
         return out
+
+    @staticmethod
+    def _summary_result(node: dict[str, Any]) -> ReceiptReceived:
+        """A CEB792 for the summary's owner (``summary_result_node``): found by its sumNo, which the
+        summary's CEB702 gave (SummaryResultHead names no copNo), so the business key stays empty."""
+        head = node.get("SummaryResultHead")
+        lines = node.get("SummaryResultList") or []
+        flat = summary_result_node(head if isinstance(head, dict) else {},
+                                   [x for x in (lines if isinstance(lines, list) else [lines]) if isinstance(x, dict)])
+        return ReceiptReceived(receipt_id=receipt_id(SUMMARY_RESULT, flat), receipt_type=SUMMARY_RESULT,
+                               doc_type=SUMMARY.code, business_key=[], return_status=0,
+                               return_time=flat.get("opDate", ""), return_info=flat.get("decState", ""), node=flat)
 
     def _mark(self, position: Position | None) -> None:
         mark_handled(self.store.record_position, position)

@@ -49,8 +49,9 @@ from cbec.telemetry import consuming, current_headers
 from cbec.tenants import Role, TenantRegistry
 from eventsourcing.persistence import Tracking
 
-from saga_service import domain, entry_join
+from saga_service import domain, entry_join, export_join
 from saga_service.domain import Clearance, Decision, Policy
+from saga_service.export_rules import ExportPolicy
 from saga_service.metrics import CommitObserver, in_turn
 from saga_service.schedule import Entry, Schedule
 
@@ -127,7 +128,7 @@ class SagaApp:
 
     # -- queries -------------------------------------------------------------------------------
     def load(self, key: str) -> Clearance:
-        return domain.fold(key, [(e.type, e.data) for e in self.store.read(stream_of(key))])
+        return domain.fold(key, [(e.type, e.data) for e in self.store.read(stream_of(key))], self.policy.export)
 
     def view(self, key: str) -> dict[str, Any]:
         """Which document waits for what, each document's status and receipts."""
@@ -199,6 +200,7 @@ class SagaApp:
         if decided:
             touched.events += decided
             entry_join.join(uow, key, now, self.policy)
+            export_join.join(uow, key, now, self.policy)
 
     def _goods_left_step(self, uow: _UnitOfWork, key: str, now: datetime, recorder: str | None = None) -> None:
         """``recorder``: the site operator whose own topic the fact came on (None: the shared topic)."""
@@ -323,7 +325,8 @@ class SagaApp:
             return
         streams = self.store.read_many(stream_of(k) for k in missing)
         for key in missing:
-            self._remember(key, domain.fold(key, [(e.type, e.data) for e in streams[stream_of(key)]]))
+            self._remember(key, domain.fold(key, [(e.type, e.data) for e in streams[stream_of(key)]],
+                                            self.policy.export))
 
     def _remember(self, key: str, state: Clearance) -> None:
         self._cache[key] = state
@@ -392,7 +395,8 @@ def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
         message = saga.SagaCommand(command, str(data["commandId"]), key, str(data.get("docType", "")),
                                    tuple(str(k) for k in data.get("businessKey", [])),
                                    tuple(as_ceb_error(e) for e in data.get("errors", [])))
-        owner = owners.owner_of(message.doc_type)
+        followed = domain.FOLLOWED.get(message.doc_type)
+        owner = followed.service if followed is not None else None
         to = owners.LOCK_OWNERS if command == saga.LOCK else (owner,) if owner is not None else ()
         return [(topics.feedback(service, topics.FEEDBACK_COMMANDS), key, message.to_json()) for service in to]
     if event.type in (domain.STATUS_PUBLISHED, domain.ALERT_RAISED):
@@ -423,11 +427,18 @@ def status_message(event: RecordedEvent) -> StatusMessage:
     )
 
 
-def policy_from(gate: int, receipt_timeout_s: float, max_resends: int, receipt_max_skew_s: float = 600.0) -> Policy:
+def policy_from(gate: int, receipt_timeout_s: float, max_resends: int, receipt_max_skew_s: float = 600.0,
+                export_collection: str = "") -> Policy:
+    """The saga's policy from its settings (``export_collection``: the trade modes whose export list waits for
+    a 收款单, comma-separated)."""
     if gate not in (2, 120):
         raise ValueError(f"the saga gate is 120 (customs accepted) or 2 (declaring at e-port), not {gate}")
+    modes = frozenset(m.strip() for m in export_collection.split(",") if m.strip())
+    unknown = modes - {"9610", "9710", "9810", "1210", "*"}
+    if unknown:
+        raise ValueError(f"CBEC_SAGA_EXPORT_COLLECTION names no export trade mode: {', '.join(sorted(unknown))}")
     return Policy(gate=gate, receipt_timeout=timedelta(seconds=receipt_timeout_s), max_resends=max_resends,
-                  receipt_max_skew=timedelta(seconds=receipt_max_skew_s))
+                  receipt_max_skew=timedelta(seconds=receipt_max_skew_s), export=ExportPolicy(modes))
 
 
 def status_messages(store: EventStore, *, tenant: str | None = None,

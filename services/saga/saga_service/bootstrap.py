@@ -80,7 +80,7 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
     the webhook notifier of earlier versions only drains the deliveries it still had open."""
     clock = clock or SystemClock()
     own = settings.saga
-    policy = policy_from(own.gate, own.receipt_timeout, own.max_resends, own.receipt_max_skew)
+    policy = policy_from(own.gate, own.receipt_timeout, own.max_resends, own.receipt_max_skew, own.export_collection)
     app = SagaApp(store, policy=policy, clock=clock)
     documents = DocumentGauges(store, policy, clock=clock).attach(app)  # held / past-deadline gauges, alerts
     hooks = notifier(settings, tenants, store, clock=clock, post=post)

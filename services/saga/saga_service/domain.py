@@ -36,9 +36,12 @@ from cbec.contracts.events import (
     ReceiptRecorded,
 )
 from cbec.declaration import statuses
-from cbec.declaration.doctypes import BY_CODE
+from cbec.declaration.doctypes import BY_CODE, EXPORT_BY_CODE
 from cbec.declaration.receipt_clock import DEFAULT_MAX_SKEW, return_time_problem
 from cbec.declaration.statuses import FORMAT_ERROR, is_rejection
+
+from saga_service import export_rules
+from saga_service.export_rules import ExportPolicy
 
 # Saga event types (what the saga's own streams hold).
 OBSERVED = "UpstreamObserved"
@@ -52,11 +55,16 @@ GOODS_LEFT = "GoodsLeftRecorded"
 ENTRY_REGISTERED = "EntryRegistered"
 MEMBER_AT_GATE = "MemberAtGate"
 WAYBILL_INDEXED = "WaybillIndexed"
+GROUP_REGISTERED = "GroupRegistered"  # export member: a group document (运抵单 …) names this clearance
+MEMBER_READY = "MemberReady"  # export group: a member clearance is where the group needs it
+MILESTONE = "MilestoneRecorded"  # export member: a group reached a milestone (arrived, departed …)
+
+FOLLOWED = {**EXPORT_BY_CODE, **BY_CODE}
 
 
 def kind_of(doc_type: str) -> str | None:
     """The kind (``order``, ``waybill`` …) of a message code the saga follows; None for any other."""
-    found = BY_CODE.get(doc_type)
+    found = FOLLOWED.get(doc_type)
     return found.kind if found is not None else None
 
 
@@ -70,6 +78,10 @@ FINAL: dict[str, frozenset[int]] = {
     "inventory": frozenset({800, 899, 700}),
     "cancel": frozenset({399, 800, 899}),
     "return": frozenset({399, 800, 899}),
+    export_rules.LIST: frozenset({800, 899, 700}),
+    export_rules.CANCEL: frozenset({399, 800, 899}),
+    export_rules.RETURN: frozenset({399, 800, 899}),
+    export_rules.SUMMARY: frozenset({399}),
 }
 NOT_PROGRESS = frozenset({1, 4, 100})
 RETURN_STATES = frozenset({800, 899})
@@ -84,6 +96,7 @@ class Policy:
     receipt_timeout: timedelta = timedelta(minutes=10)
     max_resends: int = 3
     receipt_max_skew: timedelta = DEFAULT_MAX_SKEW  # a receipt stamped later than now + this is refused
+    export: ExportPolicy = ExportPolicy()
 
 
 @dataclass(slots=True)
@@ -130,8 +143,13 @@ class Doc:
     published: str = ""  # the last status told to the sender
     published_reason: str = ""  # and the reason told with it
     intake_errors: list[dict[str, str]] = field(default_factory=list)
-    members: list[str] = field(default_factory=list)  # entry lists: the waybill numbers inside
+    members: list[str] = field(default_factory=list)  # entry lists: the waybill numbers inside (export groups:
+    # the member clearances)
+    listed: list[str] = field(default_factory=list)  # export groups: the waybill numbers they list
     original_unanswered: bool = False  # accepted earlier, yet no receipt of the original ever arrived
+    trade_mode: str = ""  # export: the list's tradeMode (or the order's, from its orderType)
+    strategy: str = ""  # export: the B2B strategy the sender applied (``9710报关单`` …)
+    result: dict[str, str] = field(default_factory=dict)  # export summary: the CEB792 (sumNo, entryId, decState)
 
     latest: Receipt | None = None  # statuses.current(receipts), kept as receipts change (read very often)
 
@@ -186,6 +204,10 @@ class Clearance:
     members_at_gate: list[str] = field(default_factory=list)  # entry instance: waybills whose list is declared
     indexed: str = ""  # waybill index instance: the clearance the waybill belongs to
     alerts: list[str] = field(default_factory=list)
+    groups: dict[str, list[str]] = field(default_factory=dict)  # export member: group kind -> group instances
+    ready: list[str] = field(default_factory=list)  # export group: "<kind>|<member clearance>" where it needs them
+    milestones: dict[str, str] = field(default_factory=dict)  # export member: arrived/departed/… -> when
+    export_policy: ExportPolicy = field(default=ExportPolicy(), compare=False)  # configuration, not state
 
     # -- folding -----------------------------------------------------------------------------
     def apply(self, event_type: str, data: dict[str, Any]) -> None:
@@ -219,6 +241,16 @@ class Clearance:
                 self.members_at_gate.append(data["logisticsNo"])
         elif event_type == WAYBILL_INDEXED:
             self.indexed = str(data["clearanceKey"])
+        elif event_type == GROUP_REGISTERED:
+            keys = self.groups.setdefault(str(data["kind"]), [])
+            if data["groupKey"] not in keys:
+                keys.append(str(data["groupKey"]))
+        elif event_type == MEMBER_READY:
+            ready = f"{data.get('kind', '')}|{data['memberKey']}"
+            if ready not in self.ready:
+                self.ready.append(ready)
+        elif event_type == MILESTONE:
+            self.milestones.setdefault(str(data["milestone"]), str(data["at"]))
 
     def _observe(self, data: dict[str, Any]) -> None:
         # Dispatched on the payload class, read from the slimmed envelope's plain fields (see _slim):
@@ -247,6 +279,18 @@ class Clearance:
         logistics_nos = fields.get("logisticsNos")
         if kind == "entry" and logistics_nos:
             doc.members = [str(k) for k in logistics_nos]
+        clearance_keys = fields.get("clearanceKeys")
+        if kind in export_rules.GROUPS and clearance_keys:
+            doc.members = [str(k) for k in clearance_keys]
+        if kind in export_rules.GROUPS and logistics_nos:
+            doc.listed = [str(k) for k in logistics_nos]
+        if fields.get("tradeMode") or fields.get("orderType"):
+            doc.trade_mode = str(fields.get("tradeMode") or export_rules.ORDER_TYPES.get(str(fields["orderType"]), ""))
+        if fields.get("strategy"):
+            doc.strategy = str(fields["strategy"])
+        if event.get("type") == export_rules.SUMMARY_RESULT:
+            doc.result = {k: str(fields[k]) for k in ("sumNo", "entryId", "decState") if fields.get(k) is not None}
+            return
         if issubclass(payload, DocumentReceived):
             if doc.phase not in ("new", "refused"):
                 # A change (e.g. a correction after a rejection): a new version to carry through;
@@ -305,7 +349,20 @@ class Clearance:
                 return ["its waybills"]
             missing = [k for k in doc.members if k not in self.members_at_gate]
             return [f"the list of waybill {k}" for k in missing]
+        if kind in export_rules.GROUPS and doc is not None:
+            if not doc.members:
+                return ["its lists"]
+            unknown = len(set(doc.listed)) - len(doc.members)
+            return [export_rules.member_waits_for(kind, k) for k in doc.members if not self.is_ready(kind, k)] + \
+                ([f"the clearance of {unknown} waybill(s) it lists (not declared when it was)"] if unknown > 0 else [])
+        if kind in (export_rules.WAYBILL, export_rules.LIST):
+            return [p for p in export_rules.prerequisites(self, kind, self.export_policy)
+                    if not self._at_gate(p, gate)]
         return [p for p in PREREQUISITES.get(kind, ()) if not self._at_gate(p, gate)]
+
+    def is_ready(self, kind: str, member: str) -> bool:
+        """Export group: member clearance ``member`` is where the ``kind`` document needs it."""
+        return f"{kind}|{member}" in self.ready
 
     def _at_gate(self, kind: str, gate: int) -> bool:
         doc = self.docs.get(kind)
@@ -335,7 +392,22 @@ class Clearance:
         return ""
 
     def view(self, gate: int = 120) -> dict[str, Any]:
-        """The clearance view: each document's status, what it waits for, and its receipts."""
+        """The clearance view: each document's status, what it waits for, and its receipts (and, for an
+        export clearance or group, where it stands in the export chain)."""
+        out = self._view(gate)
+        if export_rules.is_export(self.key) or self.milestones or any(k in export_rules.GROUPS for k in self.docs):
+            summary = self.docs.get(export_rules.SUMMARY)
+            out["export"] = {
+                "tradeMode": export_rules.trade_mode(self),
+                "mode": "customs-declaration" if export_rules.customs_declaration_mode(self) else "list",
+                "milestones": dict(self.milestones),
+                "groups": {k: list(v) for k, v in self.groups.items()},
+                "finished": export_rules.finished(self, gate),
+                **({"summaryResult": dict(summary.result)} if summary is not None and summary.result else {}),
+            }
+        return out
+
+    def _view(self, gate: int) -> dict[str, Any]:
         return {
             "clearanceKey": self.key,
             "locked": self.locked,
@@ -358,8 +430,8 @@ class Clearance:
         }
 
 
-def fold(key: str, events: list[tuple[str, dict[str, Any]]]) -> Clearance:
-    state = Clearance(key)
+def fold(key: str, events: list[tuple[str, dict[str, Any]]], export: ExportPolicy | None = None) -> Clearance:
+    state = Clearance(key, export_policy=export or ExportPolicy())
     for event_type, data in events:
         state.apply(event_type, data)
     return state
@@ -452,7 +524,7 @@ def decide(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
     for kind, doc in list(state.docs.items()):
         if doc.phase == "held" and doc.released_generation != doc.generation \
                 and doc.refused_generation != doc.generation:
-            verdict = _gate(state, kind, policy)
+            verdict = _gate(state, kind, policy, at)
             if verdict is True:
                 emit(RELEASE_ISSUED, _command(state, doc, "release"))
             elif isinstance(verdict, dict):
@@ -479,7 +551,7 @@ def decide(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
                     emit(ALERT_RAISED, {"clearanceKey": state.key, "kind": kind, "docType": doc.doc_type,
                                         "tenant": doc.sender, "businessKey": doc.business_key, "at": at.isoformat(),
                                         "reason": f"no receipt for {doc.doc_type} after {doc.resends} resends"})
-    inventory = state.docs.get("inventory")
+    inventory = state.docs.get("inventory") or state.docs.get(export_rules.LIST)
     if inventory is not None and not state.locked and inventory.at_gate(policy.gate):
         emit(LOCK_ISSUED, {"clearanceKey": state.key, "commandId": f"lock:{state.key}", "at": at.isoformat()})
     for kind, doc in state.docs.items():
@@ -496,8 +568,12 @@ def decide(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
     return out
 
 
-def _gate(state: Clearance, kind: str, policy: Policy) -> bool | dict[str, str] | None:
+def _gate(state: Clearance, kind: str, policy: Policy, at: datetime) -> bool | dict[str, str] | None:
     """True to release, an error to refuse with, None to keep waiting."""
+    if kind == export_rules.CANCEL:
+        return export_rules.cancel_verdict(state)
+    if kind == export_rules.RETURN:
+        return export_rules.return_verdict(state, at)
     if kind in ("cancel", "return"):
         inventory = state.docs.get("inventory")
         list_status = inventory.status_code if inventory else None
@@ -552,7 +628,8 @@ def _command(state: Clearance, doc: Doc, what: str) -> dict[str, Any]:
 
 # What the saga keeps of an upstream event's payload (the envelope never carries personal data).
 _KEPT = ("sender", "waitingFor", "receiptType", "returnStatus", "returnTime", "returnInfo", "businessKey",
-         "clearanceKeys", "logisticsNos", "errors", "requestId", "refusesDocument")
+         "clearanceKeys", "logisticsNos", "errors", "requestId", "refusesDocument",
+         "tradeMode", "orderType", "strategy", "sumNo", "entryId", "decState")
 
 
 def _slim(event: DeclarationEvent) -> dict[str, Any]:

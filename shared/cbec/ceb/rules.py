@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from cbec.ceb import export_rules
 from cbec.ceb.compiled import CRoot, root_for
 from cbec.ceb.model import CebMessage
 from cbec.ceb.structure import business_key, key_label
@@ -659,6 +660,8 @@ def validate_business(
         if t in ("CEB311", "CEB621"):
             _rule_limits(c, doc, fp, msg, related)
         _rule_signature(c, head, fp, msg, before_signing)
+        if not is_import:
+            export_rules.check(t, doc, head, fp, c.lines(doc), c.ln(doc), c.add)
         if related is not None:
             _rule_cross(c, doc, fp, msg, related)
             if t == "CEB625" and related.certificate_code and head.get("agentCode") != related.certificate_code:

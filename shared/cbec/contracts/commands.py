@@ -29,6 +29,11 @@ class DeclareDocument:
     Optional ``"ebpCode"``: the platform of the clearance (the clearance key is ``ebpCode:orderNo``),
     required for CEB511, whose LogisticsHead does not name it. A CEB513 joins its waybill's clearance
     (its ebpCode is used only when the waybill's clearance is unknown).
+    Optional ``"orderNo"`` and ``"ebcCode"``: the order of an export clearance (``E:<ebcCode>:<orderNo>``)
+    for an export waybill (CEB505), whose Logistics node names no order (``orderNo`` is required for it;
+    ``ebcCode`` when the node leaves its own ``ebcCode`` out).
+    Optional ``"strategy"`` (export): the preset the document is declared under (``9710清单`` …, see
+    ``cbec.declaration.strategies``); without one the sender's tenant record names the default.
     """
 
     command_id: str
@@ -36,6 +41,9 @@ class DeclareDocument:
     doc_type: str
     document: dict[str, Any]
     ebp_code: str = ""
+    order_no: str = ""
+    ebc_code: str = ""
+    strategy: str = ""
 
     def content_hash(self) -> str:
         """Hash of the business content, so a repeat with the same content is recognised."""
@@ -51,6 +59,12 @@ class DeclareDocument:
         }
         if self.ebp_code:
             body["ebpCode"] = self.ebp_code
+        if self.order_no:
+            body["orderNo"] = self.order_no
+        if self.ebc_code:
+            body["ebcCode"] = self.ebc_code
+        if self.strategy:
+            body["strategy"] = self.strategy
         return json.dumps(body, ensure_ascii=False).encode()
 
     @classmethod
@@ -89,15 +103,18 @@ def declare_from_object(data: dict[str, Any], *, default_doc_type: str | None = 
     if not isinstance(doc_type, str):
         errors.append(CebError("CBEC-0002", "docType", "contract", "docType is required"))
     document = data.get("document")
-    ebp_code = data.get("ebpCode", "")
-    if not isinstance(ebp_code, str):
-        errors.append(CebError("CBEC-0002", "ebpCode", "contract", "ebpCode must be a string"))
+    envelope = {name: data.get(name, "") for name in ("ebpCode", "orderNo", "ebcCode", "strategy")}
+    for name, value in envelope.items():
+        if not isinstance(value, str):
+            errors.append(CebError("CBEC-0002", name, "contract", f"{name} must be a string"))
     if not isinstance(document, dict):
         errors.append(CebError("CBEC-0002", "document", "contract", "document is required (a JSON object)"))
     if errors:
         raise CommandRejected(errors)
     assert isinstance(doc_type, str) and isinstance(document, dict)
-    return DeclareDocument(str(data["commandId"]), str(data["sender"]), doc_type, document, str(ebp_code))
+    return DeclareDocument(str(data["commandId"]), str(data["sender"]), doc_type, document,
+                           str(envelope["ebpCode"]), str(envelope["orderNo"]), str(envelope["ebcCode"]),
+                           str(envelope["strategy"]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ keyed by the clearance key (a receipt without one by its business key).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,4 +109,22 @@ class ReceiptReceived(JsonMessage):
         return receipt
 
 
-__all__ = ["DocumentTransmitted", "ReceiptReceived"]
+SUMMARY_RESULT_LISTS = "invtNos"
+"""The ``node`` field of a summary result naming its lists (comma-separated invtNos)."""
+
+
+def summary_result_node(head: Mapping[str, Any], lines: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The ``node`` of the ReceiptReceived carrying customs' summary result (CEB792 汇总结果单) to the
+    summary's owner: the SummaryResultHead's text fields (sumNo, decState, opDate, agentCode …) and
+    ``invtNos``, the lists its SummaryResultList names, each once, in order, comma-separated.
+
+    The rest of that ReceiptReceived: ``receipt_type`` the result's message type, ``doc_type`` the
+    summary's, ``business_key`` the summary's agentCode and copNo when the link knows them (else empty:
+    the owner finds the summary by sumNo, which its CEB702 receipt gave), ``return_time`` the opDate."""
+    node = {str(k): v for k, v in head.items() if isinstance(v, str)}
+    invt_nos = dict.fromkeys(str(line.get("invtNo", "")) for line in lines if line.get("invtNo"))
+    node[SUMMARY_RESULT_LISTS] = ",".join(invt_nos)
+    return node
+
+
+__all__ = ["SUMMARY_RESULT_LISTS", "DocumentTransmitted", "ReceiptReceived", "summary_result_node"]

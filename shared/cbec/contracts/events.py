@@ -28,7 +28,9 @@ SIGNING_FAILED = "DocumentSigningFailed"
 SENT = "DocumentSent"
 RECEIPT_RECORDED = "ReceiptRecorded"
 WITHDRAWN = "DocumentWithdrawn"  # deleted (appType 3) before customs ever saw it: nothing is sent
-EVENT_TYPES = (RECEIVED, REFUSED, HELD, RELEASED, SIGNED, SIGNING_FAILED, SENT, RECEIPT_RECORDED, WITHDRAWN)
+SUMMARY_RESULT_RECORDED = "SummaryResultRecorded"  # customs' CEB792 汇总结果单, on its summary's (CEB701) stream
+EVENT_TYPES = (RECEIVED, REFUSED, HELD, RELEASED, SIGNED, SIGNING_FAILED, SENT, RECEIPT_RECORDED, WITHDRAWN,
+               SUMMARY_RESULT_RECORDED)
 
 PRIVATE_FIELDS = frozenset({"document", "xml", "links"})
 """Payload fields that never leave the service: the document (personal data) and the rendered XML."""
@@ -46,8 +48,8 @@ class Links:
     fields, and its DocumentReceived keeps them (privately) as ``links``."""
 
     business_key: list[str] | None = None  # the document's key fields
-    clearance_keys: list[str] | None = None  # CEB711: the clearances of its waybills
-    logistics_nos: list[str] | None = None  # CEB711: the waybills it lists
+    clearance_keys: list[str] | None = None  # documents spanning clearances (CEB711, CEB507/509/607/701/215)
+    logistics_nos: list[str] | None = None  # the waybills it lists
 
     def to_dict(self) -> dict[str, Any]:
         out = {_json_name(f.name): getattr(self, f.name) for f in fields(self)}
@@ -87,8 +89,8 @@ class EventData:
     doc_type: str
     clearance_key: str = ""
     business_key: list[str] | None = None  # the document's key fields
-    clearance_keys: list[str] | None = None  # CEB711: the clearances of its waybills
-    logistics_nos: list[str] | None = None  # CEB711: the waybills it lists
+    clearance_keys: list[str] | None = None  # documents spanning clearances: the clearances it names
+    logistics_nos: list[str] | None = None  # the waybills it lists
     app_type: str | None = None  # 1 new, 2 change, 3 delete
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -128,9 +130,13 @@ class DocumentReceived(EventData):
     sender: str
     command_id: str
     content_hash: str
+    trade_mode: str | None = None  # export: the list's tradeMode (the saga orders the clearance by it)
+    order_type: str | None = None  # export: the order's orderType (E B2C, B B2B, W overseas-warehouse booking)
     # Stored, never published (PRIVATE_FIELDS): the stream's links and the document as completed at intake.
     links: dict[str, Any] | None = None
     document: dict[str, Any] | None = None
+
+    strategy: str | None = None  # export, published: the strategy it was declared under (9710报关单 …)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,6 +203,7 @@ class ReceiptRecorded(EventData):
     return_status: int
     return_time: str
     return_info: str
+    numbers: dict[str, str] | None = None  # numbers customs assigned in it (an export list's invtNo, a sumNo)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,10 +215,26 @@ class DocumentWithdrawn(EventData):
     sender: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SummaryResultRecorded(EventData):
+    """Customs' summary result (CEB792 汇总结果单, customs → enterprise) for a summary (CEB701), recorded
+    once on the summary's stream; ``invt_nos`` are the lists it closes. Not a receipt: the summary's own
+    receipts (CEB702) stay ``ReceiptRecorded``."""
+
+    TYPE: ClassVar[str] = SUMMARY_RESULT_RECORDED
+    result_id: str  # the customs link's id of the result (repeats carry the same id)
+    sum_no: str  # customs' summary number (汇总申请编号), also in the summary's CEB702
+    dec_state: str  # the customs declaration's state (decState)
+    op_date: str  # when customs issued it (opDate, 17 digits)
+    invt_nos: list[str]  # the lists it summarises (SummaryResultList.invtNo, each once, in order)
+    decl_seq_no: str | None = None  # the declaration's sequence number (declSeqNo)
+    entry_id: str | None = None  # the customs declaration number (entryId) once assigned
+
+
 EVENT_DATA: dict[str, type[EventData]] = {
     c.TYPE: c
     for c in (DocumentReceived, DocumentRefused, DocumentHeld, DocumentReleased, DocumentSigned,
-              DocumentSigningFailed, DocumentSent, ReceiptRecorded, DocumentWithdrawn)
+              DocumentSigningFailed, DocumentSent, ReceiptRecorded, DocumentWithdrawn, SummaryResultRecorded)
 }
 """Event type → its payload class."""
 
@@ -302,6 +325,7 @@ __all__ = [
     "SENT",
     "SIGNED",
     "SIGNING_FAILED",
+    "SUMMARY_RESULT_RECORDED",
     "WITHDRAWN",
     "stream_fields",
     "DeclarationEvent",
@@ -317,4 +341,5 @@ __all__ = [
     "Links",
     "StreamFields",
     "ReceiptRecorded",
+    "SummaryResultRecorded",
 ]

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from cbec.ceb.spec import Child, F, Node, Schema, Sig
-from cbec.ceb.tables import IMPORT
+from cbec.ceb.tables import EXPORT, IMPORT
 from cbec.contracts.commands import INTAKE_TOPICS
-from cbec.declaration.doctypes import BY_CODE
+from cbec.declaration.doctypes import BY_CODE, EXPORT_BY_CODE
+from cbec.declaration.strategies import PRESETS
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 BASE_URI = "https://schemas.cbec.example/"
@@ -91,25 +92,32 @@ def node_schema(
     }
 
 
+def tables_of(code: str) -> Schema:
+    """The XSD field tables holding message ``code``: export (XSD-E22) or import (XSD-I22)."""
+    return EXPORT if code in EXPORT_BY_CODE else IMPORT
+
+
 def document_node(code: str) -> Node:
     """The business node a DeclareDocument of ``code`` carries (``Order``, ``InvtCancel`` …)."""
-    root = IMPORT.nodes[f"{code}Message"]
+    tables = tables_of(code)
+    root = tables.nodes[f"{code}Message"]
     docs = [i for i in root.items if isinstance(i, Child) and i.name not in ENVELOPE_ITEMS]
     assert len(docs) == 1, code
-    return IMPORT.nodes[docs[0].node]
+    return tables.nodes[docs[0].node]
 
 
 def document_schema(code: str) -> dict[str, Any]:
     """The ``document`` of a DeclareDocument of type ``code``; platform-filled head fields are optional."""
     doc_type = BY_CODE[code]
+    tables = tables_of(code)
     node = document_node(code)
     defs: dict[str, Any] = {}
     if doc_type.head is None:
-        body = node_schema(IMPORT, node, defs, filled=PLATFORM_FILLED)
+        body = node_schema(tables, node, defs, filled=PLATFORM_FILLED)
     else:
         head_key = next(i.node for i in node.items if isinstance(i, Child) and i.name == doc_type.head)
-        defs[_def_name(head_key)] = node_schema(IMPORT, IMPORT.nodes[head_key], defs, filled=PLATFORM_FILLED)
-        body = node_schema(IMPORT, node, defs, filled=frozenset())
+        defs[_def_name(head_key)] = node_schema(tables, tables.nodes[head_key], defs, filled=PLATFORM_FILLED)
+        body = node_schema(tables, node, defs, filled=frozenset())
     return {
         "$schema": DRAFT,
         "$id": f"{BASE_URI}documents/{code}.json",
@@ -119,9 +127,34 @@ def document_schema(code: str) -> dict[str, Any]:
     }
 
 
+# The order an export waybill's clearance is (E:<ebcCode>:<orderNo>): its Logistics node names none.
+EXPORT_WAYBILL = "CEB505"
+ENVELOPE_ORDER = {
+    "orderNo": {
+        "type": "string",
+        "pattern": "^[0-9A-Za-z][0-9A-Za-z._-]{0,59}$",
+        "description": "the export order of the waybill's clearance (E:<ebcCode>:<orderNo>)",
+    },
+    "ebcCode": {
+        "type": "string",
+        "pattern": "^[0-9A-Za-z]{1,18}$",
+        "description": "the seller of the clearance when Logistics.ebcCode is left out",
+    },
+}
+
+
 def command_schema(code: str) -> dict[str, Any]:
     """DeclareDocument for one document type, as sent on its intake topic or over HTTP."""
     topic = next(t for t, c in INTAKE_TOPICS.items() if c == code)
+    envelope: dict[str, Any] = dict(ENVELOPE_ORDER) if code == EXPORT_WAYBILL else {}
+    if code in EXPORT_BY_CODE:
+        envelope["strategy"] = {
+            "enum": list(PRESETS),
+            "description": "the export strategy the document is declared under (fills tradeMode/orderType left "
+            "out); without one the sender's tenant record names the default",
+        }
+    required = ["commandId", "sender", "document", *(["ebpCode"] if code == "CEB511" else []),
+                *(["orderNo"] if code == EXPORT_WAYBILL else [])]
     return {
         "$schema": DRAFT,
         "$id": f"{BASE_URI}commands/declare-{code}.json",
@@ -143,9 +176,10 @@ def command_schema(code: str) -> dict[str, Any]:
                 "description": "platform of the clearance (ebpCode:orderNo) when the document "
                 "does not name it; required for CEB511",
             },
+            **envelope,
             "document": {"$ref": f"../documents/{code}.json"},
         },
-        "required": ["commandId", "sender", "document", *(["ebpCode"] if code == "CEB511" else [])],
+        "required": required,
         "additionalProperties": False,
     }
 

@@ -16,6 +16,18 @@ IN_INVENTORY = "cbec.in.inventory"
 IN_CANCEL = "cbec.in.cancel"
 IN_RETURN = "cbec.in.return"
 IN_ENTRY = "cbec.in.entry"
+# Export, named like the import ones: ``cbec.in.<kind>`` of the document type.
+IN_EXPORT_ORDER = "cbec.in.export-order"
+IN_COLLECTION = "cbec.in.collection"  # 收款单
+IN_EXPORT_WAYBILL = "cbec.in.export-waybill"
+IN_ARRIVAL = "cbec.in.arrival"  # 运抵单
+IN_DEPARTURE = "cbec.in.departure"  # 离境单
+IN_MASTER_BILL = "cbec.in.master-bill"  # 清单总分单
+IN_EXPORT_INVENTORY = "cbec.in.export-inventory"
+IN_EXPORT_CANCEL = "cbec.in.export-cancel"
+IN_EXPORT_RETURN = "cbec.in.export-return"  # 退货申请单
+IN_RETURN_TALLY = "cbec.in.return-tally"  # 退运理货明细单
+IN_SUMMARY = "cbec.in.summary"  # 汇总申请单
 INTAKE_TOPICS: dict[str, str] = {
     IN_ORDER: "CEB311",
     IN_PAYMENT: "CEB411",
@@ -25,6 +37,17 @@ INTAKE_TOPICS: dict[str, str] = {
     IN_CANCEL: "CEB623",
     IN_RETURN: "CEB625",
     IN_ENTRY: "CEB711",
+    IN_EXPORT_ORDER: "CEB303",
+    IN_COLLECTION: "CEB403",
+    IN_EXPORT_WAYBILL: "CEB505",
+    IN_ARRIVAL: "CEB507",
+    IN_DEPARTURE: "CEB509",
+    IN_MASTER_BILL: "CEB607",
+    IN_EXPORT_INVENTORY: "CEB603",
+    IN_EXPORT_CANCEL: "CEB605",
+    IN_EXPORT_RETURN: "CEB213",
+    IN_RETURN_TALLY: "CEB215",
+    IN_SUMMARY: "CEB701",
 }
 """Intake topic → the document type it carries (the shared topics: development only, see
 :func:`tenant_intake`)."""

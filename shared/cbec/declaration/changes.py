@@ -8,11 +8,14 @@
   clearance is not locked. A lock (the saga's ``LockClearance``: the list is declared) refuses
   changes to a type with a ``locked_code``. A type with a ``no_change_code`` never changes once accepted.
 - Delete (appType 3) before release withdraws the document; nothing is sent.
+- A type with a ``stale_code`` refuses a version whose appTime is earlier than the stored version's
+  (customs ignores an older message: -301014 …); a version leaving appTime out gets the time of intake.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from cbec.declaration.lifecycle import Declaration
 from cbec.declaration.policy import DocumentPolicy
@@ -76,6 +79,19 @@ def decide(policy: DocumentPolicy, state: Declaration, requested: str, locked: b
                                            f"a {doc_type.kind} cannot be deleted now"))
         return Decision("3")
     return Decision("1" if state.app_type == "3" else "2")
+
+
+def stale(policy: DocumentPolicy, state: Declaration, document: dict[str, Any]) -> CebError | None:
+    """The refusal of a version dated (appTime) before the version stored, for a type with a ``stale_code``."""
+    if policy.stale_code is None or state.document is None or not state.ever_released:
+        return None
+    new, old = policy.head(document).get("appTime"), policy.head(state.document).get("appTime")
+    if not (isinstance(new, str) and isinstance(old, str) and new.isdigit() and old.isdigit()):
+        return None
+    if len(new) != len(old) or new >= old:
+        return None
+    return CebError(policy.stale_code, f"{policy.where}.appTime", "§8.A.23 appTime increases on changes",
+                    f"appTime {new} is earlier than the stored version's {old}; customs ignores an older message")
 
 
 def _nothing_to_delete(where: str) -> CebError:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict, TypeVar
 
 from cbec.contracts.events import DocumentReleased, EventData, StreamFields, stream_fields
-from cbec.declaration import clearance
+from cbec.declaration import clearance, numbers
 from cbec.declaration import lifecycle as lc
 from cbec.declaration.doctypes import DocType
 from cbec.declaration.guards import Guard
@@ -90,6 +90,7 @@ class DeclarationCore:
         self.policies: dict[str, DocumentPolicy] = {p.code: p for p in policies}
         self.doc_types: dict[str, DocType] = {p.code: p.doc_type for p in policies}
         self.by_receipt: dict[str, DocType] = {p.doc_type.receipt_code: p.doc_type for p in policies}
+        self.by_result: dict[str, DocumentPolicy] = {r: p for p in policies for r in p.results}
         self.store = store
         self.tenants = tenants
         self.validate = validate
@@ -108,6 +109,16 @@ class DeclarationCore:
 
     def find(self, doc_type_code: str, key: tuple[str, ...]) -> Declaration | None:
         doc_type = self.doc_types[doc_type_code]
+        state = self.load(doc_type, doc_type.stream_id(key))
+        return state if state.version else None
+
+    def numbered(self, doc_type: DocType, name: str, value: str) -> Declaration | None:
+        """The document of ``doc_type`` customs gave ``value`` in receipt field ``name`` (:mod:`.numbers`)."""
+        if not value:
+            return None
+        key = numbers.assigned(self.store.read(numbers.stream_id(doc_type, name, value)))
+        if key is None:
+            return None
         state = self.load(doc_type, doc_type.stream_id(key))
         return state if state.version else None
 

@@ -146,7 +146,8 @@ ENTRY = DocType(
 )
 
 
-# Export (XSD-E22). Receipt keys are the identity fields every export return node carries.
+# Export (XSD-E22). Receipt keys are the identity fields every export return node carries. Owners: order
+# (303), payment (403), logistics (505, 507, 509, 607), inventory (603, 605, 213, 215, 701).
 EXPORT_ORDER = DocType(
     "CEB303", "export-order", "Order", "OrderHead", "OrderList", "CEB304", "OrderReturn",
     ("ebpCode", "ebcCode", "orderNo"), ("ebpCode", "ebcCode", "orderNo"), "order",
@@ -198,7 +199,8 @@ EXPORT: tuple[DocType, ...] = (
 )
 EXPORT_BY_CODE: dict[str, DocType] = {d.code: d for d in EXPORT}
 
-ALL: tuple[DocType, ...] = (ORDER, PAYMENT, WAYBILL, WAYBILL_STATUS, INVENTORY, CANCEL, RETURN, ENTRY)
+IMPORT: tuple[DocType, ...] = (ORDER, PAYMENT, WAYBILL, WAYBILL_STATUS, INVENTORY, CANCEL, RETURN, ENTRY)
+ALL: tuple[DocType, ...] = (*IMPORT, *EXPORT)  # every type an owning service declares
 BY_CODE: dict[str, DocType] = {d.code: d for d in ALL}
 BY_RECEIPT: dict[str, DocType] = {d.receipt_code: d for d in ALL}
 BY_KIND: dict[str, DocType] = {d.kind: d for d in ALL}

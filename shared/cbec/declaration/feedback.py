@@ -12,7 +12,7 @@ import uuid
 from cbec.contracts.base import ContractError
 from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
 from cbec.contracts.events import DocumentSent, DocumentSigned, DocumentSigningFailed, EventData, ReceiptRecorded
-from cbec.declaration import statuses
+from cbec.declaration import numbers, statuses
 from cbec.declaration.core import DeclarationCore, stored
 from cbec.declaration.doctypes import DocType
 from cbec.declaration.lifecycle import Declaration, Receipt
@@ -78,6 +78,9 @@ class Feedback(DeclarationCore):
             doc_type = by_receipt
             stream_id = doc_type.stream_id(tuple(receipt.business_key))
         r = Receipt(receipt.receipt_type, receipt.return_status, receipt.return_time, receipt.return_info)
+        policy = self.policies.get(doc_type.code)
+        assigned = {name: receipt.node[name] for name in (policy.numbered_by if policy else ())
+                    if receipt.node.get(name) and receipt.receipt_type == doc_type.receipt_code}
 
         def attempt() -> bool:
             state = self.load(doc_type, stream_id)
@@ -97,7 +100,44 @@ class Feedback(DeclarationCore):
                 return_status=receipt.return_status,
                 return_time=receipt.return_time,
                 return_info=receipt.return_info,
+                numbers=assigned or None,
             )
+            key = tuple(state.links.business_key or doc_type.business_key(state.document or {}))
+            index = numbers.index(doc_type, key, assigned, self.store.read)
+            try:
+                self._commit(doc_type, stream_id, state, [event], position, index)
+                return True
+            except AlreadyProcessed:
+                return False
+
+        return self._retry(attempt, stream_id)
+
+    def record_result(self, result: ReceiptReceived, position: Position | None = None) -> bool:
+        """Keep customs' ``result`` (a message customs issues, not a receipt: a policy's ``results``) once on
+        the stream of the document it is about: by its business key, else by the number customs gave
+        that document (the policy's ``result_number``). A result for no document here is marked handled."""
+        policy = self.by_result.get(result.receipt_type)
+        if policy is None:
+            self._mark(position)
+            return False
+        doc_type = policy.doc_type
+        key = tuple(result.business_key)
+        if len(key) != len(doc_type.key_fields) or not all(key):
+            found = self.numbered(doc_type, policy.result_number, result.node.get(policy.result_number, ""))
+            key = tuple(found.links.business_key or ()) if found is not None else ()
+        if not key:
+            log.warning("result %s of type %s names no %s declared here", result.receipt_id, result.receipt_type,
+                        doc_type.code)
+            self._mark(position)
+            return False
+        stream_id = doc_type.stream_id(key)
+
+        def attempt() -> bool:
+            state = self.load(doc_type, stream_id)
+            event = policy.result_event(result, self._stream(doc_type, state)) if state.version else None
+            if event is None or result.receipt_id in state.results:
+                self._mark(position)
+                return False
             try:
                 self._commit(doc_type, stream_id, state, [event], position)
                 return True

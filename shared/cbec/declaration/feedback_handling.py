@@ -66,6 +66,10 @@ def streams_read_by(app: DeclarationApp, message: FeedbackMessage) -> list[uuid.
         answered = app.by_receipt.get(message.receipt_type)
         if answered is not None:
             return [answered.stream_id(tuple(message.business_key))]
+        result_of = app.by_result.get(message.receipt_type)
+        if result_of is not None:
+            key = tuple(message.business_key)
+            return [result_of.doc_type.stream_id(key)] if len(key) == len(result_of.doc_type.key_fields) else []
         return _request_stream(app, message.node.get("requestId", ""))
     if message.command == saga.LOCK:
         return [clearance.stream_id(message.clearance_key)]
@@ -86,6 +90,9 @@ def _request_stream(app: DeclarationApp, request_id: str) -> list[uuid.UUID]:
 def _receipt(app: DeclarationApp, receipt: ReceiptReceived, position: Position) -> None:
     if receipt.receipt_type in app.by_receipt or receipt.receipt_type == FORMAT_ERROR and receipt.node.get("requestId"):
         app.record_receipt(receipt, position)
+        return
+    if receipt.receipt_type in app.by_result:  # customs' own message about a document (a summary result)
+        app.record_result(receipt, position)
         return
     if receipt.receipt_type == FORMAT_ERROR:
         log.warning("format error %s answers no transmission the customs link knows (%s %s)",

@@ -247,7 +247,8 @@ def _lines(app: DeclarationApp, body: dict[str, Any]) -> list[CebError]:
     doc_type, document, policy = BY_CODE.get(code), body.get("document"), app.policies.get(code)
     if doc_type is None or not isinstance(document, dict):
         return []
-    found = shape.check_lines(doc_type, document, policy.too_many_lines_code if policy else shape.TOO_MANY_LINES)
+    found = shape.check_lines(doc_type, document, policy.too_many_lines_code if policy else shape.TOO_MANY_LINES,
+                              policy.max_lines if policy else None)
     return [CebError(e.code, f"document.{e.path}", e.rule, e.message) for e in found]
 
 

@@ -19,9 +19,10 @@ from cbec.contracts.events import (
     EventData,
     stream_fields,
 )
-from cbec.declaration import changes, ownership, shape, statuses, tenancy
+from cbec.declaration import changes, ownership, shape, statuses, strategies, tenancy
 from cbec.declaration import lifecycle as lc
 from cbec.declaration.core import DeclarationCore, Outcome, stored
+from cbec.declaration.doctypes import EXPORT_BY_CODE
 from cbec.declaration.lifecycle import Declaration
 from cbec.declaration.policy import DocumentPolicy, Identity
 from cbec.declaration.ports import AlreadyProcessed, Position, StreamAppend
@@ -47,7 +48,7 @@ class Intake(DeclarationCore):
                 ),
             )
         doc_type = policy.doc_type
-        too_many = shape.check_lines(doc_type, command.document, policy.too_many_lines_code)
+        too_many = shape.check_lines(doc_type, command.document, policy.too_many_lines_code, policy.max_lines)
         if too_many:  # counted before anything looks at a line
             return self._refuse_unkeyed(position, *too_many)
         key = (
@@ -67,7 +68,9 @@ class Intake(DeclarationCore):
                          "the business key fields are required")
             )
             return self._refuse_unkeyed(position, *errors)
-        bad_key = shape.check_key(doc_type, policy.where, policy.head(command.document), command.ebp_code)
+        bad_key = shape.check_key(doc_type, policy.where, policy.head(command.document), command.ebp_code,
+                                  envelope={"orderNo": command.order_no, "ebcCode": command.ebc_code},
+                                  no_platform=policy.overseas_platform)
         if bad_key:
             return self._refuse_unkeyed(position, *bad_key)
         stream_id = doc_type.stream_id(key)
@@ -109,7 +112,11 @@ class Intake(DeclarationCore):
             self._mark(position)
             return Outcome("duplicate", stream_id, state.status)
         identity = policy.identity(command, key, self)
-        errors = self._authorise(command, policy) + identity.errors
+        applied = self._strategy(command, policy)
+        errors = self._authorise(command, policy) + identity.errors + list(applied.errors)
+        if not errors:
+            errors = strategies.overseas_filing(self.tenants, command.sender, policy.strategy_fields, policy.where,
+                                                policy.head(applied.document))
         if errors:
             return self._refuse(policy, stream_id, state, command, errors, position, identity)
         locked = policy.locked_code is not None and any(
@@ -117,14 +124,15 @@ class Intake(DeclarationCore):
         )
         requested = str(doc_type.head_of(command.document).get("appType", "1"))
         decision = changes.decide(policy, state, requested, locked, self.redeclare_app_type)
-        if decision.error is not None:
-            return self._refuse(policy, stream_id, state, command, [decision.error], position, identity)
+        error = decision.error or changes.stale(policy, state, command.document)
+        if error is not None:
+            return self._refuse(policy, stream_id, state, command, [error], position, identity)
         if decision.withdraw:
             withdrawn = DocumentWithdrawn(**self._stream(doc_type, state), command_id=command.command_id,
                                           sender=command.sender)
             self._commit(doc_type, stream_id, state, [withdrawn], position)
             return Outcome("accepted", stream_id, statuses.document_status("withdrawn"))
-        document = self._complete(policy, command.document, decision.app_type)
+        document = self._complete(policy, applied.document, decision.app_type)
         errors = self.validate(doc_type, document)
         extra: list[StreamAppend] = []
         if not errors:
@@ -136,12 +144,15 @@ class Intake(DeclarationCore):
             return self._refuse(policy, stream_id, state, command, errors, position, identity)
         received = DocumentReceived(
             **stream_fields(doc_type.code, identity.clearance_key, identity.links),
+            strategy=applied.strategy or None,
             sender=command.sender,
             command_id=command.command_id,
             content_hash=content_hash,
             app_type=decision.app_type,
             links=identity.links.to_dict(),
             document=document,
+            trade_mode=_export_field(doc_type.code, document, "tradeMode"),
+            order_type=_export_field(doc_type.code, document, "orderType"),
         )
         probe = state.copy()
         probe.record(received)
@@ -186,6 +197,17 @@ class Intake(DeclarationCore):
             pass
         return outcome
 
+    def _strategy(self, command: DeclareDocument, policy: DocumentPolicy) -> strategies.Applied:
+        """The command's export strategy (or its sender's default) applied to its document."""
+        if not policy.takes_strategy:
+            refused = (CebError("CBEC-0002", "strategy", "strategy", "a strategy applies to export documents only"),)
+            return strategies.Applied(command.document, errors=refused if command.strategy else ())
+        strategy, errors = strategies.named(command.strategy, self.tenants, command.sender)
+        if errors:
+            return strategies.Applied(command.document, errors=tuple(errors))
+        return strategies.apply(strategy, policy.strategy_fields, policy.is_list, policy.doc_type.head,
+                                command.document, policy.where)
+
     def _authorise(self, command: DeclareDocument, policy: DocumentPolicy) -> list[CebError]:
         errors = tenancy.check_sender(self.tenants, command.sender, policy)
         if errors:
@@ -209,3 +231,10 @@ class Intake(DeclarationCore):
         head.setdefault("appTime", self.now().astimezone(CST).strftime("%Y%m%d%H%M%S"))
         head.setdefault("appStatus", "2")
         return document
+
+
+def _export_field(code: str, document: dict[str, Any], name: str) -> str | None:
+    """Export: the trade mode the saga orders the clearance by (a list's tradeMode, an order's orderType)."""
+    found = EXPORT_BY_CODE.get(code)
+    value = found.head_of(document).get(name) if found is not None else None
+    return value if isinstance(value, str) and value else None

@@ -15,6 +15,7 @@ from cbec.contracts.events import RELEASED as RELEASED
 from cbec.contracts.events import SENT as SENT
 from cbec.contracts.events import SIGNED as SIGNED
 from cbec.contracts.events import SIGNING_FAILED as SIGNING_FAILED
+from cbec.contracts.events import SUMMARY_RESULT_RECORDED as SUMMARY_RESULT_RECORDED
 from cbec.contracts.events import WITHDRAWN as WITHDRAWN
 from cbec.contracts.events import EventData, Links
 from cbec.declaration import statuses
@@ -61,6 +62,8 @@ class Declaration:
     releases: int = 0  # of the current version: a second one is a resend
     file_name: str = ""
     receipts: list[Receipt] = field(default_factory=list)
+    numbers: dict[str, str] = field(default_factory=dict)  # customs' numbers for it (invtNo, sumNo …)
+    results: list[str] = field(default_factory=list)  # ids of customs' results recorded (a summary's CEB792)
 
     def copy(self) -> Declaration:
         """A copy to apply events to, leaving this one as it is. ``apply`` replaces what it changes
@@ -71,6 +74,8 @@ class Declaration:
             waiting_for=list(self.waiting_for),
             errors=list(self.errors),
             receipts=list(self.receipts),
+            numbers=dict(self.numbers),
+            results=list(self.results),
         )
 
     def record(self, event: EventData) -> None:
@@ -125,6 +130,9 @@ class Declaration:
                     data["receiptType"], int(data["returnStatus"]), data["returnTime"], data["returnInfo"]
                 )
             )
+            self.numbers = {**self.numbers, **(data.get("numbers") or {})}
+        elif event_type == SUMMARY_RESULT_RECORDED:
+            self.results = [*self.results, data["resultId"]]
 
     @property
     def current_receipt(self) -> Receipt | None:

@@ -15,13 +15,23 @@ from __future__ import annotations
 from cbec.contracts import topics
 from cbec.contracts.customs import ReceiptReceived
 from cbec.contracts.dead_letter import DeadLetter
-from cbec.declaration.doctypes import BY_CODE, BY_RECEIPT, ORDER, PAYMENT, WAYBILL
+from cbec.declaration.doctypes import (
+    BY_CODE,
+    BY_RECEIPT,
+    COLLECTION,
+    EXPORT_ORDER,
+    EXPORT_WAYBILL,
+    ORDER,
+    PAYMENT,
+    WAYBILL,
+)
 from cbec.errors import CebError
 
 NO_OWNER = "CBEC-0092"
 
-LOCKED_BY_CLEARANCE = (ORDER, PAYMENT, WAYBILL)
-"""The types a clearance's declared list locks (their policies' ``locked_code``: -301011/-401008/-504016)."""
+LOCKED_BY_CLEARANCE = (ORDER, PAYMENT, WAYBILL, EXPORT_ORDER, COLLECTION, EXPORT_WAYBILL)
+"""The types a clearance's declared list locks (their policies' ``locked_code``: -301011/-401008/-504016).
+An import clearance (``ebpCode:orderNo``) holds only import types, an export one (``E:…``) only export types."""
 
 LOCK_OWNERS: tuple[str, ...] = tuple(dict.fromkeys(d.service for d in LOCKED_BY_CLEARANCE))
 """The services a LockClearance goes to."""

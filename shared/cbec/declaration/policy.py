@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cbec.contracts.commands import DeclareDocument
-from cbec.contracts.events import Links
+from cbec.contracts.customs import ReceiptReceived
+from cbec.contracts.events import EventData, Links, StreamFields
 from cbec.declaration.doctypes import DocType
 from cbec.declaration.lifecycle import Declaration
 from cbec.errors import CebError
@@ -35,10 +36,25 @@ class DocumentReader(Protocol):
 
     def load(self, doc_type: DocType, stream_id: uuid.UUID) -> Declaration: ...
 
+    def numbered(self, doc_type: DocType, name: str, value: str) -> Declaration | None:
+        """The document of ``doc_type`` customs gave number ``value`` in field ``name`` (:mod:`.numbers`)."""
+        ...
+
 
 def platform_clearance(ebp_code: object, order_no: object) -> str:
     """The clearance key ``ebpCode:orderNo`` ('' unless both are known)."""
     return f"{ebp_code}:{order_no}" if ebp_code and order_no else ""
+
+
+EXPORT_PREFIX = "E"
+
+
+def export_clearance(ebc_code: object, order_no: object) -> str:
+    """The clearance key of an export order, ``E:<ebcCode>:<orderNo>`` ('' unless both are known).
+
+    The seller (ebcCode) names it because an overseas platform may declare ebpCode ``无``; the prefix keeps
+    it apart from an import clearance ``ebpCode:orderNo``."""
+    return f"{EXPORT_PREFIX}:{ebc_code}:{order_no}" if ebc_code and order_no else ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,14 @@ class DocumentPolicy:
     - ``deletable``: appType 3 may delete an accepted document; ``new_only``: only appType 1 is allowed.
     - ``held_at_intake``: it waits for the saga's release (the saga owns what it waits for).
     - ``too_many_lines_code``: refuses more lines than the type holds (:mod:`.shape`).
+    - ``takes_strategy``: an export strategy applies to it (:mod:`.strategies`); ``strategy_fields``: the head
+      fields a strategy fills (field, strategy attribute); ``is_list``: the list a 报关单 strategy declares none of.
+    - ``stale_code``: refuses a version dated (appTime) before the stored one (None: not checked).
+    - ``overseas_platform``: its ebpCode may be ``无`` (an overseas platform without a customs code).
+    - ``numbered_by``: receipt fields holding a number customs assigns to the document (an export list's
+      invtNo); the service indexes it, so later documents naming the number find it (:mod:`.numbers`).
+    - ``results``: customs-issued messages (not receipts) recorded on this type's streams, each
+      found by business key or by ``result_number`` and turned into an event by :meth:`result_event`.
     """
 
     doc_type: DocType
@@ -67,6 +91,15 @@ class DocumentPolicy:
     new_only: bool = False
     held_at_intake: bool = False
     too_many_lines_code: str = "CBEC-0014"  # more lines than the type holds (customs' code where it has one)
+    max_lines: int | None = None  # the lines it holds, when not the shared bound of its line node (:mod:`.shape`)
+    overseas_platform: bool = False
+    stale_code: str | None = None
+    takes_strategy: bool = False
+    strategy_fields: tuple[tuple[str, str], ...] = ()
+    is_list: bool = False
+    numbered_by: tuple[str, ...] = ()
+    results: tuple[str, ...] = ()
+    result_number: str = ""
 
     @property
     def code(self) -> str:
@@ -96,3 +129,21 @@ class DocumentPolicy:
         """The clearance a command most likely belongs to, without reading anything ('' if unknown)."""
         head = self.head(command.document)
         return platform_clearance(head.get("ebpCode", ""), head.get("orderNo", ""))
+
+    def result_event(self, result: ReceiptReceived, stream: StreamFields) -> EventData | None:
+        """The event recording customs' ``result`` (one of ``results``) on the document's stream (None: it
+        is not for this type)."""
+        return None
+
+
+@dataclass(frozen=True)
+class ExportOrderPolicy(DocumentPolicy):
+    """An export document naming its seller and order in its head (ebcCode, orderNo): its clearance is
+    ``E:<ebcCode>:<orderNo>`` (:func:`export_clearance`), else its own business key."""
+
+    def identity(self, command: DeclareDocument, key: tuple[str, ...], documents: DocumentReader) -> Identity:
+        return Identity(self.clearance_hint(command) or ":".join(key), Links(business_key=list(key)))
+
+    def clearance_hint(self, command: DeclareDocument) -> str:
+        head = self.head(command.document)
+        return export_clearance(head.get("ebcCode", ""), head.get("orderNo", ""))

@@ -47,12 +47,14 @@ from typing import Any
 
 from cbec.ceb import codec, dxp
 from cbec.ceb.model import CebMessage
-from cbec.ceb.tables import IMPORT
+from cbec.ceb.tables import EXPORT, IMPORT
 from cbec.ceb.validation import RelatedDocs, validate
 from cbec.ceb.xsd import xsd_errors
 from cbec.customs.filedrop import seed_file_name, waiting_files, write_all_atomically
-from cbec.declaration.doctypes import BY_CODE, DocType
+from cbec.declaration.doctypes import BY_CODE, EXPORT_BY_CODE, DocType
 from cbec.settings import Settings, SimulatorSettings
+
+from cbec_testkit.customs.export_desk import CUSTOMS_EXPORT_DXP_ID, ExportDesk, is_export
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ CHECK_FAILED_CODE = {"CEB311": "-301001", "CEB411": "-401001", "CEB511": "-50400
 REJECTED = 100
 INDEXED_FIELDS = ("orderNo", "logisticsNo")  # the head fields records are looked up by (``_find``)
 LIST_NUMBER = "#invtNo"  # the index of lists by the number customs gave them
+TYPES: dict[str, DocType] = {**EXPORT_BY_CODE, **BY_CODE}  # every type customs answers
+NUMBERED = ("CEB621", "CEB603")  # lists: customs gives each an invtNo
 TAKEN = "taken"  # <outbox>/taken/<yyyy-mm-dd>/: the files customs has answered
 
 
@@ -190,6 +194,7 @@ class CustomsSimulator:
         self._silent = False
         self._stuck: set[str] = set()  # answered but could not be moved: not read again
         self._sync_pool: ThreadPoolExecutor | None = None
+        self.export = ExportDesk(self)
         if journal is not None and journal.exists():
             self._rebuild(journal.read_text(encoding="utf-8").split())
 
@@ -244,13 +249,14 @@ class CustomsSimulator:
         if envelope.msg_type.removesuffix("Message") in SIGNATURE_MISSING_CODE and b"Signature" not in business:
             self._unsigned(envelope.msg_type.removesuffix("Message"), business, envelope.sender_id)
             return
-        problems = xsd_errors(business, "import") if self.config.verify else []
+        export = is_export(envelope.msg_type.removesuffix("Message"))
+        problems = xsd_errors(business, "export" if export else "import") if self.config.verify else []
         if problems:
             self._format_error(name, envelope.cop_msg_id, envelope.msg_type, "; ".join(problems[:3]), "0002",
                                reply_to=envelope.sender_id)
             return
         msg = codec.parse(business)
-        doc_type = BY_CODE.get(msg.type)
+        doc_type = TYPES.get(msg.type)
         if doc_type is None:
             self._format_error(name, envelope.cop_msg_id, envelope.msg_type, f"{msg.type} is not accepted here",
                                "0999", reply_to=envelope.sender_id)
@@ -301,8 +307,15 @@ class CustomsSimulator:
             return
         change = head.get("appType") == "2"
         if existing is not None and not existing.rejected and not change:
-            self._refuse(doc_type, doc, DUPLICATE_CODE[code], "已存在相同编号的单证", reply_to, cop_code)
+            duplicate, why = self.export.duplicate(code) if is_export(code) else \
+                (DUPLICATE_CODE[code], "已存在相同编号的单证")
+            self._refuse(doc_type, doc, duplicate, why, reply_to, cop_code)
             return
+        if is_export(code):
+            refusal = self.export.refusal(doc_type, doc)
+            if refusal:
+                self._refuse(doc_type, doc, str(REJECTED), refusal, reply_to, cop_code)
+                return
         if change and code in LOCKED_CODE and self._list_declared(head):
             self._refuse(doc_type, doc, LOCKED_CODE[code], "清单已申报，状态不符", reply_to, cop_code)
             return
@@ -329,6 +342,11 @@ class CustomsSimulator:
         code = doc_type.code
         head = doc_type.head_of(doc)
         fault = self._fault(code, head)
+        if is_export(code):
+            self._plan(doc_type, doc, self.export.plan(code), reply_to, cop_code, lose_all=fault == "lose")
+            if code == "CEB701" and fault != "lose":
+                self._summary_result(doc_type, doc, reply_to, cop_code)
+            return
         t = c.first_delay
         plan: list[tuple[float, int, str]] = [(t, 2, "电子口岸申报中")]
         if fault == "reject" or (fault is None and self.rng.random() < c.rejection_rate):
@@ -352,6 +370,14 @@ class CustomsSimulator:
                 self._count_annual(doc)
         self._plan(doc_type, doc, plan, reply_to, cop_code, lose_all=fault == "lose")
 
+    def _summary_result(self, doc_type: DocType, doc: dict[str, Any], reply_to: str, cop_code: str) -> None:
+        """After a summary is concluded, customs issues its CEB792 汇总结果单 (not a receipt)."""
+        if self._silent:
+            return
+        due = self.export.plan(doc_type.code)[-1][0] + self.config.conclude_delay
+        node = self.export.summary_result(doc, self.export.sum_no(doc_type, doc_type.head_of(doc)), due)
+        self._schedule(due, "CEB792", node, reply_to, cop_code)
+
     def _refuse(self, doc_type: DocType, doc: dict[str, Any], status: str, info: str, reply_to: str,
                 cop_code: str) -> None:
         self._plan(doc_type, doc, [(0.0, int(status), info[:1000])], reply_to, cop_code, record="refused")
@@ -370,9 +396,10 @@ class CustomsSimulator:
         if record == "accepted":
             entry = _Record(doc_type.code, doc, str(head.get("guid", "")),
                             [(now + due, status, info) for due, status, info in plan])
-            if doc_type.code == "CEB621":
+            if doc_type.code in NUMBERED:
                 previous = self.records.get((doc_type.code, doc_type.business_key(doc)))
-                entry.invt_no = previous.invt_no if previous and previous.invt_no else self._new_invt_no(head)
+                entry.invt_no = previous.invt_no if previous and previous.invt_no else \
+                    self._new_invt_no(head, "E" if is_export(doc_type.code) else "I")
             self._store(doc_type, doc, entry)
             if entry.invt_no:
                 self._by_field[(doc_type.code, LIST_NUMBER, entry.invt_no)][
@@ -427,8 +454,20 @@ class CustomsSimulator:
             record = self.records[key]
             if record.rejected:
                 continue
-            head = BY_CODE[code].head_of(record.doc)
+            head = TYPES[code].head_of(record.doc)
             if all(head.get(k) == v for k, v in fields.items()):
+                return record
+        return None
+
+    def find(self, code: str, **fields: str) -> _Record | None:
+        """The first accepted (not rejected) record of ``code`` whose head has ``fields``."""
+        return self._find(code, **fields)
+
+    def list_numbered(self, code: str, invt_no: str) -> _Record | None:
+        """The list of type ``code`` customs gave number ``invt_no`` (None: none)."""
+        for key in sorted(self._by_field.get((code, LIST_NUMBER, invt_no), ()), key=self._rank.__getitem__):
+            record = self.records[key]
+            if not record.rejected and invt_no and record.invt_no == invt_no:
                 return record
         return None
 
@@ -502,10 +541,11 @@ class CustomsSimulator:
         if buyer:
             self.annual_used[buyer] += amount
 
-    def _new_invt_no(self, head: dict[str, Any]) -> str:
+    def _new_invt_no(self, head: dict[str, Any], flow: str = "I") -> str:
+        """关区 (4) + year (4) + I/E + a serial: the list number customs assigns (REV22: C..20)."""
         self._invt_seq += 1
         customs = str(head.get("customsCode", "0000"))[:4].ljust(4, "0")
-        return f"{customs}{self.now().astimezone(CST):%Y}I{self._invt_seq:09d}"
+        return f"{customs}{self.now().astimezone(CST):%Y}{flow}{self._invt_seq:09d}"
 
     def _pre_no(self, doc_type: DocType, head: dict[str, Any]) -> str:
         """The e-port pre-entry number customs gives every list, cancel and return (stable per key)."""
@@ -515,11 +555,13 @@ class CustomsSimulator:
         return self._pre_nos[key]
 
     def _invt_no_of(self, doc_type: DocType, head: dict[str, Any]) -> str:
-        if doc_type.code == "CEB621":
+        if doc_type.code in NUMBERED:
             return ""
         return str(head.get("invtNo", ""))
 
     def _clearances_of(self, doc_type: DocType, doc: dict[str, Any]) -> list[str]:
+        if is_export(doc_type.code):
+            return self.export.clearances_of(doc_type, doc)
         head = doc_type.head_of(doc)
         order_no = str(head.get("orderNo", ""))
         if doc_type.code == "CEB711":
@@ -544,7 +586,8 @@ class CustomsSimulator:
         if self._silent:
             return
         node: dict[str, Any] = {}
-        for item in IMPORT.nodes[doc_type.return_node].items:
+        schema = EXPORT if is_export(doc_type.code) else IMPORT
+        for item in schema.nodes[doc_type.return_node].items:
             if item.name == "returnStatus":
                 node[item.name] = status
             elif item.name == "returnTime":
@@ -555,8 +598,12 @@ class CustomsSimulator:
                 node[item.name] = invt_no
             elif item.name == "preNo":
                 node[item.name] = self._pre_no(doc_type, head)
+            elif item.name == "sumNo" and doc_type.code == "CEB701":
+                node[item.name] = self.export.sum_no(doc_type, head)
             elif item.name in head:
                 node[item.name] = head[item.name]
+            elif schema is EXPORT and item.min_occurs:  # e.g. the invtNo of a list refused before it got one
+                node[item.name] = ""
         self._schedule(due, doc_type.receipt_code, node, reply_to, cop_code)
 
     def _format_error(self, name: str, cop_msg_id: str, msg_type: str, info: str, code: str,
@@ -587,11 +634,15 @@ class CustomsSimulator:
         while self._queue and self._queue[0].due <= self.clock():
             item = heapq.heappop(self._queue)
             node = item.node
-            node["returnTime"] = self._return_time()
+            if "SummaryResultHead" in node:  # a CEB792: issued now
+                node["SummaryResultHead"]["opDate"] = self._return_time()
+            else:
+                node["returnTime"] = self._return_time()
             msg = CebMessage(type=item.receipt_type, docs=[node], guid=str(uuid.uuid4()).upper())
             business = codec.build(msg)
             when = self.now()
-            wrapped = dxp.wrap(business, msg_type=f"{item.receipt_type}Message", sender_id=CUSTOMS_IMPORT_DXP_ID,
+            customs_id = CUSTOMS_EXPORT_DXP_ID if is_export_receipt(item.receipt_type) else CUSTOMS_IMPORT_DXP_ID
+            wrapped = dxp.wrap(business, msg_type=f"{item.receipt_type}Message", sender_id=customs_id,
                                receiver_ids=[item.reply_to or "DXPENT0000000000"], created=when)
             name = seed_file_name(item.receipt_type, item.cop_code[:10], when, self.rng.randrange(100000))
             while name in names or (self.inbox / name).exists():
@@ -659,6 +710,13 @@ class CustomsSimulator:
             self._silent = False
             self.arrivals.clear()
             self.clearance_arrivals.clear()
+
+
+_EXPORT_RECEIPTS = frozenset({d.receipt_code for d in EXPORT_BY_CODE.values()} | {"CEB792"})
+
+
+def is_export_receipt(receipt_type: str) -> bool:
+    return receipt_type in _EXPORT_RECEIPTS
 
 
 def dropped_files(outbox: Path) -> list[Path]:

@@ -23,6 +23,7 @@ from cbec.declaration.doctypes import BY_CODE
 from cbec.declaration.lifecycle import Declaration
 from cbec.quota.settings import QuotaSettings
 from cbec.settings import Settings
+from cbec.tenants import TenantRegistry
 from cbec_testkit.memory import InMemoryDeclarationStore
 from cbec_testkit.samples import (
     DECLARANT,
@@ -69,9 +70,9 @@ class World:
         return self.stores[BY_CODE[doc_type].service]
 
     def declare(self, doc_type: str, sender: str, document: dict[str, Any], *, ebp: str = "",
-                command_id: str | None = None) -> Outcome:
+                command_id: str | None = None, order_no: str = "", ebc_code: str = "") -> Outcome:
         command = DeclareDocument(command_id or f"cmd-{next(_ids)}", sender, doc_type,
-                                  copy.deepcopy(document), ebp)
+                                  copy.deepcopy(document), ebp, order_no, ebc_code)
         return self.app_for(doc_type).declare(command)
 
     def state(self, doc_type: str, document: dict[str, Any]) -> Declaration:
@@ -88,11 +89,12 @@ class World:
         """Every declaration event the services stored (their bookkeeping events left out)."""
         return [(t, d) for store in self.stores.values() for _, _, t, d in store.log if t in EVENT_DATA]
 
-    def receipt(self, doc_type: str, document: dict[str, Any], status: int, time: str) -> bool:
+    def receipt(self, doc_type: str, document: dict[str, Any], status: int, time: str,
+                node: dict[str, str] | None = None) -> bool:
         dt = BY_CODE[doc_type]
         key = list(dt.business_key(document))
         r = ReceiptReceived(f"r-{doc_type}-{status}-{time}-{next(_ids)}", dt.receipt_code, doc_type, key, status,
-                            time, "info", {})
+                            time, "info", node or {})
         return bool(self.app_for(doc_type).record_receipt(r))
 
     def clearance(self, n: int, *, trade_mode: str = "9610", amount: Decimal | None = None) -> Clearance:
@@ -119,7 +121,8 @@ def set_order_amount(order: dict[str, Any], amount: Decimal) -> None:
     head.update(goodsValue=text, freight="0.00", taxTotal="0.00", discount="0", acturalPaid=text)
 
 
-def build_world(quota: QuotaSettings | None = None, settings: Settings | None = None) -> World:
+def build_world(quota: QuotaSettings | None = None, settings: Settings | None = None,
+                tenants: TenantRegistry | None = None) -> World:
     """The four declaration services on in-memory stores, configured as their bootstraps configure them."""
     settings = settings or Settings.from_environ({})
     world = World()
@@ -128,7 +131,7 @@ def build_world(quota: QuotaSettings | None = None, settings: Settings | None = 
         "payment": payment_service.application.build,
         "logistics": logistics_service.application.build,
     }
-    tenants = demo_registry()
+    tenants = tenants or demo_registry()
     configured = {"redeclare_app_type": settings.declaration.redeclare_app_type, "gate": settings.saga.gate}
     for name, build in builders.items():
         world.stores[name] = InMemoryDeclarationStore()

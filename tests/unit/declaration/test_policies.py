@@ -51,6 +51,17 @@ def test_every_document_type_is_owned_by_exactly_one_service_which_states_its_ru
     ("CEB623", {Role.ECOMMERCE, Role.DECLARANT}, ("agentCode",)),
     ("CEB625", {Role.ECOMMERCE, Role.DECLARANT}, ("agentCode",)),
     ("CEB711", {Role.SITE_OPERATOR}, ("operatorCode",)),
+    ("CEB303", {Role.PLATFORM, Role.ECOMMERCE}, ("ebcCode", "ebpCode")),
+    ("CEB403", {Role.ECOMMERCE, Role.PLATFORM}, ("ebcCode", "ebpCode")),
+    ("CEB505", {Role.LOGISTICS}, ("logisticsCode",)),
+    ("CEB507", {Role.SITE_OPERATOR}, ("operatorCode",)),
+    ("CEB509", {Role.LOGISTICS}, ("logisticsCode",)),
+    ("CEB607", {Role.DECLARANT, Role.LOGISTICS}, ("agentCode",)),
+    ("CEB603", {Role.ECOMMERCE, Role.DECLARANT}, ("agentCode",)),
+    ("CEB605", {Role.ECOMMERCE, Role.DECLARANT}, ("agentCode",)),
+    ("CEB213", {Role.ECOMMERCE, Role.DECLARANT}, ("agentCode",)),
+    ("CEB215", {Role.SITE_OPERATOR}, ("operatorCode",)),
+    ("CEB701", {Role.ECOMMERCE, Role.DECLARANT}, ("agentCode",)),
 ])
 def test_who_may_send_each_type(code: str, roles: set[Role], fields: tuple[str, ...]) -> None:
     assert (set(POLICIES[code].sender_roles), POLICIES[code].sender_code_fields) == (roles, fields)
@@ -65,14 +76,28 @@ def test_who_may_send_each_type(code: str, roles: set[Role], fields: tuple[str, 
     ("CEB623", "CBEC-2001", None, ("CBEC-2003", "-621012"), False, True),
     ("CEB625", "CBEC-2001", None, None, True, True),
     ("CEB711", "CBEC-2001", None, None, False, True),
+    # Export: customs' export ranges (ceb-formats §4.1) hold the import order/payment/waybill codes; for the
+    # rest they name no code, so cbec's own apply. Only the order and the collection go at once.
+    ("CEB303", "-301010", "-301011", None, True, False),
+    ("CEB403", "-401007", "-401008", None, True, False),
+    ("CEB505", "-504012", "-504016", None, True, True),
+    ("CEB507", "CBEC-2001", None, None, False, True),
+    ("CEB509", "CBEC-2001", None, None, False, True),
+    ("CEB607", "CBEC-2001", None, None, False, True),
+    ("CEB603", "CBEC-2001", None, ("CBEC-2003", "CBEC-2003"), False, True),
+    ("CEB605", "CBEC-2001", None, ("CBEC-2003", "CBEC-2003"), False, True),
+    ("CEB213", "CBEC-2001", None, None, True, True),
+    ("CEB215", "CBEC-2001", None, None, False, True),
+    ("CEB701", "CBEC-2001", None, ("CBEC-2003", "CBEC-2003"), False, True),
 ])
 def test_how_each_type_may_change_and_whether_the_saga_releases_it(
     code: str, in_flight: str, locked: str | None, no_change: tuple[str, str] | None, deletable: bool, held: bool
 ) -> None:
     p = POLICIES[code]
     assert (p.in_flight_code, p.locked_code, p.deletable, p.held_at_intake) == (in_flight, locked, deletable, held)
-    assert (None if p.no_change_code is None else (p.no_change_code, p.no_change_released_code)) == no_change
-    assert p.new_only == (code == "CEB623")  # a cancel is only ever declared new
+    released = p.no_change_released_code or p.no_change_code
+    assert (None if p.no_change_code is None else (p.no_change_code, released)) == no_change
+    assert p.new_only == (code in ("CEB623", "CEB605"))  # a cancel is only ever declared new
 
 
 def _string_literals(path: Path) -> list[str]:

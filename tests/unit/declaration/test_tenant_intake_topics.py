@@ -64,7 +64,10 @@ def test_every_platform_has_its_own_order_topic_and_only_platforms_do() -> None:
     app = OrderService.__new__(OrderService)
     app.app = order_service.application.build(None, REGISTRY)  # type: ignore[arg-type]  # topics only
     assert intake_topics(app.app, shared=False) == {
-        "cbec.in.order.3105960001": ("CEB311", PLATFORM), "cbec.in.order.3105960009": ("CEB311", OTHER_PLATFORM)}
+        "cbec.in.order.3105960001": ("CEB311", PLATFORM), "cbec.in.order.3105960009": ("CEB311", OTHER_PLATFORM),
+        # the export orders the same platforms (also e-commerce enterprises) declare
+        "cbec.in.export-order.3105960001": ("CEB303", PLATFORM),
+        "cbec.in.export-order.3105960009": ("CEB303", OTHER_PLATFORM)}
     assert "cbec.in.order" in intake_topics(app.app)
 
 

@@ -119,13 +119,14 @@ def test_duplicated_and_out_of_order_receipt_files_are_each_kept_once(tmp_path: 
 
 def test_every_receipt_type_of_the_spec_is_parsed(tmp_path: Path) -> None:
     from cbec.ceb.model import CebMessage
-    from cbec.ceb.tables import IMPORT
-    from cbec.declaration.doctypes import ALL
+    from cbec.ceb.tables import EXPORT, IMPORT
+    from cbec.declaration.doctypes import ALL, EXPORT_BY_CODE
 
     store = InMemoryDeclarationStore()
     app = CustomsLinkApp(store, FileDropLink(tmp_path / "o", tmp_path / "i"), demo_registry())
     for doc_type in ALL:
-        node = {i.name: "1" * (i.min_len or 1) for i in IMPORT.nodes[doc_type.return_node].items}
+        schema = EXPORT if doc_type.code in EXPORT_BY_CODE else IMPORT
+        node = {i.name: "1" * (i.min_len or 1) for i in schema.nodes[doc_type.return_node].items}
         node.update(returnStatus="120", returnTime="20261124100000000", returnInfo="ok",
                     guid="AAAAAAAA-0000-0000-0000-000000000000")
         raw = codec.build(CebMessage(type=doc_type.receipt_code, docs=[node], guid=node["guid"]))
