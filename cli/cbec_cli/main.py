@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cbec_cli import ceb_commands, demo, dlq, kafka_acls, notifications, run, sign_commands, stack
+from cbec_cli import ceb_commands, console_commands, demo, dlq, kafka_acls, notifications, run, sign_commands, stack
 
 app = typer.Typer(help="cbec: cross-border e-commerce declarations to China Customs.", no_args_is_help=True)
 
@@ -23,6 +23,7 @@ sign_commands.register(app)
 kafka_acls.register(app)
 dlq.register(app)
 notifications.register(app)
+console_commands.register(app)
 
 if __name__ == "__main__":
     app()

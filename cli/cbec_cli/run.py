@@ -23,6 +23,7 @@ BOOTSTRAPS: dict[str, str] = {
     "signer": "signer_service.bootstrap",
     "receipts": "receipts_service.bootstrap",
     "saga": "saga_service.bootstrap",
+    "console": "console_service.bootstrap",  # the web console (HTTP on CBEC_HTTP_PORT)
 }
 SERVICES = list(BOOTSTRAPS)
 

@@ -93,9 +93,9 @@ def create_app(config: ConsoleConfig) -> FastAPI:
     running: set[asyncio.Task[None]] = set()
     accounts = config.accounts
 
-    def render(ctx: Context, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    def render(ctx: Context, page: str, status: int = 200, **values: Any) -> HTMLResponse:
         tenant_names = {t.customs_code: t.name for t in config.tenants.all()}
-        return templates.TemplateResponse(ctx.request, name, {"ctx": ctx, "t": ctx.t, "names": tenant_names,
+        return templates.TemplateResponse(ctx.request, page, {"ctx": ctx, "t": ctx.t, "names": tenant_names,
                                                               **values}, status_code=status)
 
     def platform_of(ctx: Context) -> Platform:
@@ -197,7 +197,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         if cursor:
             params["cursor"] = cursor[:200]
         params["limit"] = str(PAGE)
-        reply = await platform_of(ctx).list(ctx.enterprise, doc_type, params) if doc_type and not problems else \
+        reply = await platform_of(ctx).listing(ctx.enterprise, doc_type, params) if doc_type and not problems else \
             Reply(200, {"items": [], "nextCursor": None})
         query = {"docType": doc_type, **filters, "dateFrom": dateFrom, "dateTo": dateTo}
         next_link = None
@@ -216,7 +216,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         for code in BY_CODE:
             if BY_CODE[code].service not in getattr(platform, "clients", {BY_CODE[code].service: None}):
                 continue
-            listing = await platform.list(ctx.enterprise, code, {"clearanceKey": clearance_key[:200],
+            listing = await platform.listing(ctx.enterprise, code, {"clearanceKey": clearance_key[:200],
                                                                   "limit": "50"})
             for row in listing.body.get("items", []) if listing.ok else []:
                 detail = await platform.document(ctx.enterprise, code, row["businessKey"])

@@ -31,15 +31,15 @@ class RecordingLink(FileDropLink):
 
     def __init__(self, outbox: Path, inbox: Path) -> None:
         super().__init__(outbox, inbox)
-        self.sent: dict[str, bytes] = {}
+        self.copies: dict[str, bytes] = {}
 
     def stage(self, files: Sequence[Staged]) -> None:
         super().stage(files)
         for staged in files:
-            self.sent[staged.name] = staged.data
+            self.copies[staged.name] = staged.data
 
     def signed(self, file_name: str) -> bytes | None:
-        return self.sent.get(file_name)
+        return self.copies.get(file_name)
 
 
 class EmbeddedPlatform:
@@ -82,7 +82,7 @@ class EmbeddedPlatform:
 
     def step(self) -> int:
         with self.lock:
-            return self.stack.step()
+            return int(self.stack.step())
 
     def _run(self) -> None:
         while not self._stop.is_set():

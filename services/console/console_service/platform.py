@@ -43,7 +43,7 @@ class Platform(Protocol):
     environment: str  # sandbox | production
 
     async def declare(self, tenant: str, command: dict[str, Any]) -> Reply: ...
-    async def list(self, tenant: str, doc_type: str, params: dict[str, str]) -> Reply: ...
+    async def listing(self, tenant: str, doc_type: str, params: dict[str, str]) -> Reply: ...
     async def document(self, tenant: str, doc_type: str, key: list[str]) -> Reply: ...
     def signed_xml(self, file_name: str) -> bytes | None: ...
 
@@ -96,7 +96,7 @@ class HttpPlatform:
     async def declare(self, tenant: str, command: dict[str, Any]) -> Reply:
         return await self._call(str(command.get("docType")), "POST", "/v1/documents", tenant, json=command)
 
-    async def list(self, tenant: str, doc_type: str, params: dict[str, str]) -> Reply:
+    async def listing(self, tenant: str, doc_type: str, params: dict[str, str]) -> Reply:
         return await self._call(doc_type, "GET", "/v1/documents", tenant, params={**params, "docType": doc_type})
 
     async def document(self, tenant: str, doc_type: str, key: list[str]) -> Reply:
