@@ -30,6 +30,7 @@ class Tenant:
     callback_url: str = ""
     delegated_codes: frozenset[str] = field(default_factory=frozenset)
     data_open: bool = False  # a platform that answers customs' 179 payment-data requests
+    sandbox: bool = False  # in the sandbox: never on a production customs link (cbec.sandbox)
 
     def may_act_for(self, code: str) -> bool:
         return code == self.customs_code or code in self.delegated_codes
@@ -70,6 +71,7 @@ class TenantRegistry:
                     callback_url=d.get("callbackUrl", ""),
                     delegated_codes=frozenset(d.get("delegatedCodes", [])),
                     data_open=d.get("dataOpen", False) is True,
+                    sandbox=d.get("sandbox", False) is True,
                 )
                 for d in data
             ]

@@ -8,6 +8,7 @@ reaches a store, a topic or a validator the public API would not.
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
+from lxml import etree
 from cbec.declaration.doctypes import BY_CODE
 
 
@@ -104,11 +106,27 @@ class HttpPlatform:
         return await self._call(doc_type, "GET", f"/v1/documents/{doc_type}/{path}", tenant)
 
     def signed_xml(self, file_name: str) -> bytes | None:
-        return self.archive.signed(file_name) if self.archive is not None else None
+        envelope = self.archive.signed(file_name) if self.archive is not None else None
+        return unwrap(envelope) if envelope is not None else None
 
     async def aclose(self) -> None:
         for client in self.clients.values():
             await client.aclose()
+
+
+def unwrap(envelope: bytes) -> bytes:
+    """The signed CEB message inside a DxpMsg envelope (its base64 ``Data``); the envelope when it has none."""
+    try:
+        root = etree.fromstring(envelope, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return envelope
+    data = next((e for e in root.iter() if isinstance(e.tag, str) and etree.QName(e).localname == "Data"), None)
+    if data is None or not data.text:
+        return envelope
+    try:
+        return base64.b64decode(data.text, validate=False)
+    except ValueError:
+        return envelope
 
 
 def remote(environment: str, urls: dict[str, str], keys: dict[str, str],
