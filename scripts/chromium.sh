@@ -1,22 +1,15 @@
 #!/usr/bin/env bash
-# Debian's chromium for the console's browser tests (tests/browser): installs it when missing and fails
-# loudly when it cannot, so CI fails instead of skipping. Prints the binary's path on its last line.
+# Debian's chromium for the console's browser tests (tests/browser, driven by Playwright): installs it
+# (and CJK fonts, for the Chinese pages' screenshots) when missing, checks that it starts, and prints its
+# path as the last line. Fails loudly when it cannot, so CI fails instead of skipping the browser tests.
 set -euo pipefail
+# shellcheck source=scripts/_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
+
 bin="${CBEC_CHROMIUM:-/usr/bin/chromium}"
-if ! [ -x "$bin" ]; then
-  if ! command -v apt-get >/dev/null; then
-    echo "scripts/chromium.sh: $bin is missing and apt-get is not available to install Debian's chromium" >&2
-    exit 1
-  fi
-  sudo_cmd=""
-  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
-  echo "scripts/chromium.sh: installing Debian's chromium" >&2
-  $sudo_cmd apt-get update -qq >&2 || { echo "scripts/chromium.sh: apt-get update failed" >&2; exit 1; }
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >&2 \
-    || { echo "scripts/chromium.sh: apt-get install chromium failed" >&2; exit 1; }
+if [ ! -x "$bin" ] || ! dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q "install ok installed"; then
+    apt_ensure chromium fonts-noto-cjk || die "Debian's chromium could not be installed (apt-get install chromium)"
 fi
-if ! "$bin" --headless=new --no-sandbox --disable-gpu --version >/dev/null 2>&1; then
-  echo "scripts/chromium.sh: $bin is installed but does not start" >&2
-  exit 1
-fi
+[ -x "$bin" ] || die "$bin is missing after installing Debian's chromium"
+"$bin" --headless=new --no-sandbox --disable-gpu --version >/dev/null 2>&1 || die "$bin is installed but does not start"
 echo "$bin"
