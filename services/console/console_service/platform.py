@@ -17,8 +17,8 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
-from lxml import etree
 from cbec.declaration.doctypes import BY_CODE
+from lxml import etree
 
 
 @dataclass(frozen=True)
