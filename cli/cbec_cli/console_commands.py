@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from cbec.settings import Settings
+from cbec.tenants import TenantRegistry
+
+if TYPE_CHECKING:
+    from console_service.platform import Platform
 
 console_app = typer.Typer(help="The web console's users (served by `cbec run console`).", no_args_is_help=True)
 
@@ -65,6 +70,20 @@ def _add(username: str, password_stdin: bool, *, platform_operator: bool, member
         typer.echo("a user of that name exists already", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"created {'platform operator' if platform_operator else 'user'} {username}")
+
+
+def run_console(settings: Settings, tenants: TenantRegistry) -> None:
+    """`cbec run console`: in development with the test kit's embedded sandbox platform (the simulator)."""
+    from console_service.bootstrap import process
+
+    def embedded_sandbox(registry: TenantRegistry) -> tuple[Platform, Callable[[], None]]:
+        from cbec_testkit.console_platform import EmbeddedPlatform  # the test kit: development only
+
+        sandbox = EmbeddedPlatform(Path(tempfile.mkdtemp(prefix="cbec-console-sandbox-")), "sandbox",
+                                   tenants=registry).start()
+        return sandbox.platform, sandbox.close
+
+    process(settings, tenants, None if settings.production else embedded_sandbox).run()
 
 
 def console_values(stack_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:

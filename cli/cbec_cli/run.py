@@ -53,6 +53,11 @@ def run_service(service: str, settings: Settings) -> None:
 
         run_process(settings)
         return
+    if service == "console":
+        from cbec_cli.console_commands import run_console
+
+        run_console(settings, tenants_for(settings))
+        return
     bootstrap = importlib.import_module(BOOTSTRAPS[service])
     if service == "signer":  # in development it signs for whichever tenants it has keys for
         bootstrap.run(settings, tenants_for(settings) if settings.tenants.file or settings.production else None)

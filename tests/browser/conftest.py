@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from cbec_testkit.console_platform import EmbeddedPlatform
 from cbec_testkit.customs.simulator import SimulatorConfig
 from cbec_testkit.samples import DECLARANT, LOGISTICS_COMPANY, PAYMENT_COMPANY, PLATFORM, SITE_OPERATOR
 from cbec_testkit.tenants import demo_registry
 from console_service.accounts import ConsoleRole, Environment, MemoryAccounts, Passwords, User
 from console_service.app import ConsoleConfig, create_app
-from console_service.embedded import EmbeddedPlatform
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".stack" / "artifacts" / "browser"

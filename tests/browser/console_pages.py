@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cbec.contracts.commands import DeclareDocument
-from console_service.embedded import EmbeddedPlatform
+from cbec_testkit.console_platform import EmbeddedPlatform
 from console_service.importing import TEMPLATES
 from openpyxl import Workbook
 from playwright.sync_api import Browser, Page, expect

@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,8 +86,12 @@ class ConsoleProcess:
         uvicorn.run(self.app(), host=self.host, port=self.port, log_level="warning")
 
 
-def process(settings: Settings, tenants: TenantRegistry) -> ConsoleProcess:
-    """The console process from ``settings`` (production: a session secret and the services' URLs)."""
+SandboxFactory = Callable[[TenantRegistry], tuple[Platform, Callable[[], None]]]
+
+
+def process(settings: Settings, tenants: TenantRegistry, sandbox: SandboxFactory | None = None) -> ConsoleProcess:
+    """The console process from ``settings`` (production: a session secret and the services' URLs);
+    ``sandbox`` makes the sandbox platform and its closer (development: the CLI passes the test kit's)."""
     own = settings.console
     if settings.production and own.session_secret is None:
         raise ConsoleMisconfigured("CBEC_CONSOLE_SESSION_SECRET is required in production")
@@ -99,13 +102,9 @@ def process(settings: Settings, tenants: TenantRegistry) -> ConsoleProcess:
     closers: list[Any] = []
     if urls:
         platforms[Environment.PRODUCTION] = remote("production", urls, keys)
-    if not settings.production and own.sandbox == "embedded":
-        from console_service.embedded import EmbeddedPlatform  # the test kit: development only
-
-        workdir = Path(tempfile.mkdtemp(prefix="cbec-console-sandbox-"))
-        sandbox = EmbeddedPlatform(workdir, "sandbox", tenants=tenants).start()
-        platforms[Environment.SANDBOX] = sandbox.platform
-        closers.append(sandbox.close)
+    if sandbox is not None and not settings.production and own.sandbox == "embedded":
+        platforms[Environment.SANDBOX], close = sandbox(tenants)
+        closers.append(close)
     accounts = open_accounts(settings)
     passwords = Passwords()
     if own.demo_users and not settings.production:

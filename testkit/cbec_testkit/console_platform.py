@@ -1,7 +1,7 @@
-"""A whole platform in this process for the console's development run, its sandbox and the browser tests:
-the test kit's embedded stack (simulator included) with a read model and the HTTP API per declaration
-service, an API key per tenant, and a thread that keeps it moving. Needs the test kit (development only).
-"""
+"""A whole platform in this process for the web console (``console_service``): the sandbox of its
+development run and the backend of the browser tests. The test kit's embedded stack (simulator included)
+with a read model and the HTTP API per declaration service, an API key per tenant, and a thread that keeps
+it moving."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from cbec.declaration.http import make_http_app
 from cbec.readmodel import Projection, ReadModel, StoreSource
 from cbec.settings import Settings
 from cbec.tenants import TenantRegistry
+from console_service.platform import HttpPlatform
+
 from cbec_testkit.customs.simulator import SimulatorConfig
 from cbec_testkit.embedded import DECLARATION_SERVICES, EmbeddedStack, embedded_settings
 from cbec_testkit.tenants import demo_registry
-
-from console_service.platform import HttpPlatform
 
 log = logging.getLogger(__name__)
 
