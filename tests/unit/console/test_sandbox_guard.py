@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cbec.sandbox import SandboxTenantBlocked, guard_link, may_reach
+from cbec.sandbox import SandboxTenantBlocked, guard_link, link_tenants, may_reach
 from cbec.tenants import TenantRegistry
 
 TENANTS = TenantRegistry.from_json([
@@ -35,3 +35,9 @@ def test_only_a_literal_true_puts_a_tenant_in_the_sandbox() -> None:
     loose = TenantRegistry.from_json([{"customsCode": "3105960003", "name": "x", "roles": ["platform"],
                                        "dxpId": "DXPENT0000000003", "sandbox": "yes"}])
     assert not loose.get("3105960003").sandbox
+
+
+def test_a_production_link_does_not_know_sandbox_tenants_and_the_simulator_knows_all() -> None:
+    production = link_tenants(TENANTS, production_link=True)
+    assert "3105960001" not in production and "3105960002" in production
+    assert link_tenants(TENANTS, production_link=False) is TENANTS
