@@ -83,6 +83,12 @@ def run_console(settings: Settings, tenants: TenantRegistry) -> None:
                                    tenants=registry).start()
         return sandbox.platform, sandbox.close
 
+    try:
+        import cbec_testkit  # noqa: F401 - the embedded sandbox needs it (not in the production image)
+    except ImportError:
+        typer.echo("cbec console: the test kit is not installed here: no embedded sandbox", err=True)
+        process(settings, tenants).run()
+        return
     process(settings, tenants, None if settings.production else embedded_sandbox).run()
 
 

@@ -94,6 +94,10 @@ def test_a_sandbox_tenant_cannot_reach_production_until_the_operator_promotes_it
         is None
 
     operator = log_in(browser, console.url, "ops")
+    operator.get_by_role("link", name="运营视图").click()
+    expect(operator.locator("table.list tbody")).to_contain_text(f"({PAYMENT_COMPANY})")
+    expect(operator.locator("table.list tbody tr").filter(has_text=PAYMENT_COMPANY)).to_contain_text("sent: ")
+    shot(operator, "operator-view")
     operator.goto(f"{console.url}/onboarding")
     shot(operator, "onboarding-operator")
     operator.get_by_role("button", name=f"转为生产环境 ({SITE_OPERATOR})").click()

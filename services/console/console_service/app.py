@@ -26,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from console_service import batches as batch_store
-from console_service import importing
+from console_service import importing, operator_view
 from console_service.accounts import Accounts, Environment, Passwords
 from console_service.checks import core_findings
 from console_service.onboarding import Onboarding
@@ -403,6 +403,17 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         batch = batch_of(ctx, batch_id)
         return Response(batch.results_csv(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="batch-{batch.id[:8]}.csv"'})
+
+    # -- operator view ---------------------------------------------------------------------------
+    @api.get("/operator", response_class=HTMLResponse)
+    async def operator_page(request: Request, environment: str = "sandbox") -> Response:
+        ctx = ctx_of(request)
+        ctx.require_operator()
+        chosen = Environment.PRODUCTION if environment == "production" else Environment.SANDBOX
+        platform = config.platforms.get(chosen)
+        kinds = {t.customs_code: doc_types_for(config.tenants, t.customs_code) for t in config.tenants.all()}
+        rows = await operator_view.figures(platform, config.tenants, kinds) if platform is not None else []
+        return render(ctx, "operator.html", rows=rows, environment=chosen)
 
     # -- onboarding and sandbox ------------------------------------------------------------------
     @api.get("/onboarding", response_class=HTMLResponse)

@@ -142,3 +142,14 @@ def test_form_fields_and_finding_paths_map_both_ways() -> None:
     assert field_of("Order[1].OrderList[2].qty") == "OrderList.1.qty"
     assert field_of("Order[1].OrderHead.orderNo") == "OrderHead.orderNo"
     assert field_of("$") == ""
+
+
+def test_the_operator_view_is_for_the_platform_operator_only(setup: Any) -> None:
+    client, sandbox, _, _ = setup
+    log_in(client, "pay")
+    assert client.get("/operator").status_code == 403
+    operator = TestClient(client.app)
+    log_in(operator, "ops")
+    page = operator.get("/operator")
+    assert page.status_code == 200 and f"({PAYMENT})" in page.text
+    assert {call[1] for call in sandbox.calls} >= {PLATFORM, PAYMENT}  # read per tenant, with its own key
