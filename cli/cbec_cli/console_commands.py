@@ -80,7 +80,7 @@ def run_console(settings: Settings, tenants: TenantRegistry) -> None:
         from cbec_testkit.console_platform import EmbeddedPlatform  # the test kit: development only
 
         sandbox = EmbeddedPlatform(Path(tempfile.mkdtemp(prefix="cbec-console-sandbox-")), "sandbox",
-                                   tenants=registry).start()
+                                   tenants=registry, settings=settings).start()
         return sandbox.platform, sandbox.close
 
     try:

@@ -214,10 +214,11 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         platform = platform_of(ctx)
         found = []
         for code in BY_CODE:
-            if BY_CODE[code].service not in getattr(platform, "clients", {BY_CODE[code].service: None}):
+            try:
+                listing = await platform.listing(ctx.enterprise, code, {"clearanceKey": clearance_key[:200],
+                                                                      "limit": "50"})
+            except LookupError:  # no service of this platform declares the type
                 continue
-            listing = await platform.listing(ctx.enterprise, code, {"clearanceKey": clearance_key[:200],
-                                                                  "limit": "50"})
             for row in listing.body.get("items", []) if listing.ok else []:
                 detail = await platform.document(ctx.enterprise, code, row["businessKey"])
                 if not detail.ok:

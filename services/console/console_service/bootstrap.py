@@ -95,6 +95,8 @@ def process(settings: Settings, tenants: TenantRegistry, sandbox: SandboxFactory
     own = settings.console
     if settings.production and own.session_secret is None:
         raise ConsoleMisconfigured("CBEC_CONSOLE_SESSION_SECRET is required in production")
+    if settings.production and not (own.service_urls and own.api_keys):
+        raise ConsoleMisconfigured("production needs CBEC_CONSOLE_SERVICE_URLS and CBEC_CONSOLE_API_KEYS")
     secret = own.session_secret.get_secret_value() if own.session_secret else secrets.token_urlsafe(32)
     keys = _json_object(own.api_keys.get_secret_value() if own.api_keys else "", "CBEC_CONSOLE_API_KEYS")
     urls = _json_object(own.service_urls, "CBEC_CONSOLE_SERVICE_URLS")
