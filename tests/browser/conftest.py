@@ -37,6 +37,7 @@ USERS = {
     "payment-op": {PAYMENT_COMPANY: ConsoleRole.OPERATOR},
     "logistics-op": {LOGISTICS_COMPANY: ConsoleRole.OPERATOR},
     "declarant-viewer": {DECLARANT: ConsoleRole.VIEWER},
+    "warehouse-op": {DECLARANT: ConsoleRole.OPERATOR},
     "site-admin": {SITE_OPERATOR: ConsoleRole.ADMIN},
 }
 

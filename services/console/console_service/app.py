@@ -26,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from console_service import batches as batch_store
-from console_service import importing, operator_view
+from console_service import handoff, importing, operator_view
 from console_service.accounts import Accounts, Environment, Passwords
 from console_service.checks import core_findings
 from console_service.onboarding import Onboarding
@@ -90,13 +90,16 @@ def create_app(config: ConsoleConfig) -> FastAPI:
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
     bench = batch_store.Workbench()
+    handoffs = handoff.HandOffs()
     running: set[asyncio.Task[None]] = set()
     accounts = config.accounts
 
     def render(ctx: Context, page: str, status: int = 200, **values: Any) -> HTMLResponse:
         tenant_names = {t.customs_code: t.name for t in config.tenants.all()}
-        return templates.TemplateResponse(ctx.request, page, {"ctx": ctx, "t": ctx.t, "names": tenant_names,
-                                                              **values}, status_code=status)
+        roles = config.tenants.get(ctx.enterprise).roles if ctx.enterprise in config.tenants else frozenset()
+        return templates.TemplateResponse(ctx.request, page, {
+            "ctx": ctx, "t": ctx.t, "names": tenant_names,
+            "show_handoff": bool(roles & {Role.DECLARANT, Role.LOGISTICS}), **values}, status_code=status)
 
     def platform_of(ctx: Context) -> Platform:
         """The platform of the enterprise's environment: a sandbox enterprise only ever gets the sandbox."""
@@ -404,6 +407,51 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         batch = batch_of(ctx, batch_id)
         return Response(batch.results_csv(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="batch-{batch.id[:8]}.csv"'})
+
+    # -- the bonded 运单准备 hand-off ---------------------------------------------------------------
+    def roles_of(code: str) -> frozenset[Role]:
+        return config.tenants.get(code).roles if code in config.tenants else frozenset()
+
+    @api.get("/handoffs", response_class=HTMLResponse)
+    def handoffs_page(request: Request) -> Response:
+        ctx = ctx_of(request)
+        roles = roles_of(ctx.enterprise)
+        warehouse, courier = Role.DECLARANT in roles, Role.LOGISTICS in roles
+        if not (warehouse or courier):
+            raise Forbidden()
+        couriers = [t for t in config.tenants.all() if Role.LOGISTICS in t.roles]
+        return render(ctx, "handoffs.html", warehouse=warehouse, courier=courier, couriers=couriers,
+                      fields=handoff.PARCEL_FIELDS, posted=handoffs.posted_by(ctx.enterprise),
+                      incoming=handoffs.addressed_to(ctx.enterprise))
+
+    @api.post("/handoffs")
+    async def post_parcel(request: Request) -> Response:
+        ctx = ctx_of(request)
+        ctx.require_writer()
+        form = await check_form_csrf(request)
+        courier = str(form.get("courier", ""))
+        if Role.DECLARANT not in roles_of(ctx.enterprise) or Role.LOGISTICS not in roles_of(courier):
+            raise Forbidden()
+        handoffs.post(ctx.enterprise, courier, {k: str(v) for k, v in form.items()})
+        return RedirectResponse("/handoffs", 303)
+
+    @api.post("/handoffs/{parcel_id}/declare")
+    async def declare_parcel(request: Request, parcel_id: str) -> Response:
+        ctx = ctx_of(request)
+        ctx.require_writer()
+        await check_form_csrf(request)
+        parcel = handoffs.for_courier(parcel_id, ctx.enterprise)
+        if parcel is None:
+            raise NotFound()
+        if not parcel.result:
+            command = {"commandId": f"console-handoff-{parcel.id}", "sender": ctx.enterprise, "docType": "CEB511",
+                       "document": parcel.waybill(config.tenants.get(ctx.enterprise)),
+                       "ebpCode": parcel.data.get("ebpCode", "")}
+            reply = await platform_of(ctx).declare(ctx.enterprise, command)
+            parcel.result = str(reply.body.get("result", "failed"))
+            parcel.errors = [f"{e.get('code')} {e.get('path')}: {e.get('message')}"
+                             for e in reply.body.get("errors", [])]
+        return RedirectResponse("/handoffs", 303)
 
     # -- operator view ---------------------------------------------------------------------------
     @api.get("/operator", response_class=HTMLResponse)

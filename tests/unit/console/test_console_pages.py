@@ -153,3 +153,35 @@ def test_the_operator_view_is_for_the_platform_operator_only(setup: Any) -> None
     page = operator.get("/operator")
     assert page.status_code == 200 and f"({PAYMENT})" in page.text
     assert {call[1] for call in sandbox.calls} >= {PLATFORM, PAYMENT}  # read per tenant, with its own key
+
+
+def test_a_warehouse_hands_a_parcel_to_a_courier_who_declares_its_waybill_in_one_step() -> None:
+    passwords, accounts = Passwords(), MemoryAccounts()
+    accounts.add_user(User("wh", passwords.hash(PASSWORD), {parties.DECLARANT: ConsoleRole.OPERATOR}))
+    accounts.add_user(User("courier", passwords.hash(PASSWORD), {parties.LOGISTICS_COMPANY: ConsoleRole.OPERATOR}))
+    accounts.add_user(User("pay", passwords.hash(PASSWORD), {PAYMENT: ConsoleRole.OPERATOR}))
+    sandbox = FakePlatform("sandbox")
+    app = create_app(ConsoleConfig("unit-test-secret", demo_registry(), accounts, {Environment.SANDBOX: sandbox},
+                                   passwords=passwords, https_only=False))
+    warehouse, courier, payer = TestClient(app), TestClient(app), TestClient(app)
+    for client, name in ((warehouse, "wh"), (courier, "courier"), (payer, "pay")):
+        log_in(client, name)
+    assert payer.get("/handoffs").status_code == 403
+    parcel = {"orderNo": "DEMO1", "ebpCode": PLATFORM, "logisticsNo": "LN1", "weight": "1.2", "packNo": "1",
+              "freight": "0", "consignee": "收件人", "consigneeTelephone": "13900000000", "consigneeAddress": "上海"}
+    posted = warehouse.post("/handoffs", follow_redirects=False,
+                            data={**parcel, "courier": parties.LOGISTICS_COMPANY,
+                                  "csrf_token": csrf(warehouse, "/handoffs")})
+    assert posted.status_code == 303 and sandbox.calls == []
+    page = courier.get("/handoffs")
+    [parcel_id] = re.findall(r'action="/handoffs/([0-9a-f]+)/declare"', page.text)
+    assert payer.post(f"/handoffs/{parcel_id}/declare", data={"csrf_token": csrf(payer, "/documents")}).status_code \
+        == 404  # not addressed to the payment company
+    courier.post(f"/handoffs/{parcel_id}/declare", data={"csrf_token": csrf(courier, "/handoffs")})
+    courier.post(f"/handoffs/{parcel_id}/declare", data={"csrf_token": csrf(courier, "/handoffs")})  # once only
+    [(kind, tenant, command)] = [call for call in sandbox.calls if call[0] == "declare"]
+    assert (kind, tenant, command["docType"], command["ebpCode"]) == ("declare", parties.LOGISTICS_COMPANY, "CEB511",
+                                                                        PLATFORM)
+    head = command["document"]["LogisticsHead"]
+    assert head["logisticsCode"] == parties.LOGISTICS_COMPANY and head["logisticsNo"] == "LN1"
+    assert "accepted" in warehouse.get("/handoffs").text
