@@ -57,6 +57,7 @@ def test_an_xlsx_with_a_bad_row_is_fixed_in_the_preview_and_its_clearance_is_rel
     commit(platform, "首批订单")
     expect(platform.locator("#items .result")).to_have_text(["accepted", "accepted"], timeout=30_000)
     expect(platform.locator("#items .code").first).to_have_text("120", timeout=30_000)
+    expect(platform.locator("#items .push").first).to_have_text("成功")
     shot(platform, "import-batch-progress")
 
     payer = log_in(browser, console.url, "payment-op")
@@ -71,7 +72,7 @@ def test_an_xlsx_with_a_bad_row_is_fixed_in_the_preview_and_its_clearance_is_rel
            write_xlsx(tmp_path / "waybills.xlsx", "CEB511", head_rows("CEB511", waybills, PLATFORM)))
     commit(carrier, "运单")
     expect(carrier.locator("#items .result")).to_have_text(["accepted", "accepted"], timeout=30_000)
-    carrier.goto(f"{console.url}/documents?docType=CEB511")
+    carrier.goto(f"{console.url}/documents?docType=CEB511&number=LNDEMO0000900")  # this batch's two
     expect(carrier.locator("table.list tbody tr")).to_have_count(2)
 
     for n, order in enumerate(orders):

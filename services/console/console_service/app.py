@@ -399,7 +399,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         await refresh(platform_of(ctx), batch)
         if batch_id.endswith(".json"):
             return JSONResponse(batch.to_json())
-        return render(ctx, "batch.html", batch=batch)
+        return render(ctx, "batch.html", batch=batch, push=batch_store.push_status)
 
     @api.get("/import/batches/{batch_id}/results.csv")
     def batch_results(request: Request, batch_id: str) -> Response:

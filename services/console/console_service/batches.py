@@ -49,6 +49,15 @@ class Item:
     errors: list[str] = field(default_factory=list)
 
 
+def push_status(item: Item) -> str:
+    """The seeds' push statuses (seed 003): 待推送 (pending), 申报中 (declared, no verdict), 成功, 失败."""
+    if item.result == "pending":
+        return "待推送"
+    if item.result not in ("accepted", "duplicate") or item.status_code in (100, -1, -301010):
+        return "失败"
+    return "成功" if item.status_code is not None and item.status_code >= 120 else "申报中"
+
+
 @dataclass
 class Batch:
     id: str
@@ -69,17 +78,19 @@ class Batch:
     def results_csv(self) -> bytes:
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["rows", "docType", "businessKey", "result", "status", "statusCode", "clearanceKey",
-                         "errors"])
+        writer.writerow(["rows", "docType", "businessKey", "push", "result", "status", "statusCode",
+                         "clearanceKey", "errors"])
         for item in self.items:
             writer.writerow([" ".join(map(str, item.rows)), item.doc_type, "/".join(item.business_key),
-                             item.result, item.status, "" if item.status_code is None else item.status_code,
-                             item.clearance_key, " | ".join(item.errors)])
+                             push_status(item), item.result, item.status,
+                             "" if item.status_code is None else item.status_code, item.clearance_key,
+                             " | ".join(item.errors)])
         return ("\ufeff" + out.getvalue()).encode("utf-8")
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "done": self.done, "counts": self.counts(),
-                "items": [{"rows": i.rows, "businessKey": i.business_key, "result": i.result, "status": i.status,
+                "items": [{"rows": i.rows, "businessKey": i.business_key, "push": push_status(i),
+                           "result": i.result, "status": i.status,
                            "statusCode": i.status_code, "clearanceKey": i.clearance_key, "errors": i.errors}
                           for i in self.items]}
 

@@ -100,3 +100,17 @@ def test_xlsx_and_csv_read_alike_and_numbers_stay_text() -> None:
 def test_a_sheet_it_cannot_read_is_refused_with_a_reason(name: str, data: bytes, problem: str) -> None:
     with pytest.raises(BadSheet, match=problem):
         read_sheet(ORDERS, name, data)
+
+
+def test_batch_items_speak_the_seed_push_statuses() -> None:
+    from console_service.batches import Item, push_status
+
+    item = Item([2], "CEB311", ["A-1"], {})
+    assert push_status(item) == "待推送"
+    item.result = "accepted"
+    assert push_status(item) == "申报中"
+    item.status_code = 120
+    assert push_status(item) == "成功"
+    item.status_code = 100
+    assert push_status(item) == "失败"
+    assert push_status(Item([3], "CEB311", ["A-2"], {}, result="refused")) == "失败"

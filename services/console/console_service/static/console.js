@@ -56,6 +56,7 @@
             var tr = document.createElement("tr");
             tr.appendChild(cell(i.rows.join(", ")));
             tr.appendChild(cell(i.businessKey.join(" / ")));
+            var push = cell(i.push); push.className = "push"; tr.appendChild(push);
             var result = cell(i.result); result.className = "result"; tr.appendChild(result);
             var status = cell(i.status); status.className = "status"; tr.appendChild(status);
             var code = cell(i.statusCode === null ? "" : String(i.statusCode)); code.className = "code"; tr.appendChild(code);
