@@ -8,6 +8,7 @@
 # identity tests (CBEC_SECURE_KAFKA_BOOTSTRAP and its super user's credentials), unless
 # CBEC_SECURE_KAFKA_BOOTSTRAP is given. A throw-away RabbitMQ node (scripts/rabbitmq.sh) serves the AMQP
 # transport's tests (CBEC_TEST_AMQP_URL), unless CBEC_TEST_AMQP_URL is given.
+# Debian's chromium (scripts/chromium.sh) is installed for the console's browser tests (CBEC_CHROMIUM).
 # CI=true (or CBEC_REQUIRE_INTEGRATION=1): a server that cannot start is a hard failure, and so is
 # pytest collecting no test. CBEC_LINT=1 also runs ruff and mypy on shared/ cli/ services/ testkit/.
 set -euo pipefail
@@ -76,6 +77,13 @@ server_failed() {  # server_failed NAME LOGFILE
 
 OUT="$CBEC_STACK_DIR/env"
 mkdir -p "$OUT"
+# Debian's chromium for the console's browser tests (tests/browser): installed when missing, before the
+# servers start (apt-get runs one at a time); under CI a chromium that cannot start fails the run.
+if CBEC_CHROMIUM="$(bash scripts/chromium.sh 2> "$OUT/chromium.log" | tail -n 1)" && [ -n "$CBEC_CHROMIUM" ]; then
+    export CBEC_CHROMIUM
+else
+    server_failed chromium "$OUT/chromium.log"
+fi
 step_start=$SECONDS
 pids=()
 names=()

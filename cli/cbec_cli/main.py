@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from cbec_cli import ceb_commands, demo, dlq, kafka_acls, migrate, notifications, run, sign_commands, stack, summary
+from cbec_cli import (
+    ceb_commands,
+    console_commands,
+    demo,
+    dlq,
+    kafka_acls,
+    migrate,
+    notifications,
+    run,
+    sign_commands,
+    stack,
+    summary,
+)
 
 app = typer.Typer(help="cbec: cross-border e-commerce declarations to China Customs.", no_args_is_help=True)
 
@@ -25,6 +37,7 @@ dlq.register(app)
 notifications.register(app)
 migrate.register(app)
 summary.register(app)
+console_commands.register(app)
 
 if __name__ == "__main__":
     app()

@@ -23,6 +23,7 @@ BOOTSTRAPS: dict[str, str] = {
     "signer": "signer_service.bootstrap",
     "receipts": "receipts_service.bootstrap",
     "saga": "saga_service.bootstrap",
+    "console": "console_service.bootstrap",  # the web console (HTTP on CBEC_HTTP_PORT)
 }
 SERVICES = list(BOOTSTRAPS)
 
@@ -51,6 +52,11 @@ def run_service(service: str, settings: Settings) -> None:
         from cbec_testkit.customs.simulator import run_process  # the test kit: development only
 
         run_process(settings)
+        return
+    if service == "console":
+        from cbec_cli.console_commands import run_console
+
+        run_console(settings, tenants_for(settings))
         return
     bootstrap = importlib.import_module(BOOTSTRAPS[service])
     if service == "signer":  # in development it signs for whichever tenants it has keys for

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cbec_cli.console_commands import console_values
 from cbec_cli.stack_identities import (
     provision_identities,
     signer_settings,
@@ -165,9 +166,13 @@ def up(
         raise typer.Exit(1) from error
 
     names = _service_names(services)
+    if "console" in names:
+        values = {**console_values(stack_dir, os.environ), **values}
     started = []
     for name in names:
         env = service_environment(os.environ, values, stack_dir, name)
+        if name == "console":
+            env["CBEC_HTTP_PORT"] = values["CBEC_CONSOLE_PORT"]
         started.append(start_service(name, cbec_command(name), env, stack_dir))
     with console.status(f"waiting for {len(started)} services…"):
         outcomes = wait_until_up(started, wait) if started else []
@@ -181,6 +186,8 @@ def up(
     }
     env_file = write_stack_env(stack_dir, stack_values)
     console.print(f"stack env written to {env_file}")
+    if "console" in names:
+        console.print(f"console: http://127.0.0.1:{values['CBEC_CONSOLE_PORT']}/ (users: docs/console.md)")
     failed = [outcome.name for outcome in outcomes if outcome.state == "failed"]
     if failed:
         console.print(f"[red]failed to start: {', '.join(failed)}[/] (the rest runs on; `cbec down` stops it)")

@@ -33,6 +33,7 @@ DEFAULT_SERVICES: tuple[str, ...] = (
     "receipts",
     "saga",
     "simulator",
+    "console",  # the web console (`cbec up` gives it a port and prints its URL)
 )
 SERVERS: tuple[str, ...] = ("kafka", "postgres", "softhsm")  # start order; stopped in reverse
 

@@ -357,6 +357,18 @@ class DataOpenSettings(Section):
     poll_every: float = env("CBEC_DATA_OPEN_POLL_EVERY", default=1.0)  # seconds an idle uploader waits
 
 
+class ConsoleSettings(Section):
+    """``cbec run console``, the web console (docs/console.md); it serves on ``CBEC_HTTP_PORT``."""
+
+    session_secret: SecretStr | None = env("CBEC_CONSOLE_SESSION_SECRET")  # signs sessions; production needs it
+    # JSON {customs code: API key}: the console calls the declaration APIs as each enterprise
+    api_keys: SecretStr | None = env("CBEC_CONSOLE_API_KEYS")
+    service_urls: str = env("CBEC_CONSOLE_SERVICE_URLS", default="")  # JSON {service: base URL}, production
+    sandbox: Literal["embedded", "off"] = env("CBEC_CONSOLE_SANDBOX", default="embedded")  # development only
+    database_url: SecretStr | None = env("CBEC_CONSOLE_DATABASE_URL")  # users; default CBEC_DATABASE_URL
+    demo_users: bool = env("CBEC_CONSOLE_DEMO_USERS", default=False)  # development: a user per demo tenant
+
+
 class SimulatorSettings(Section):
     """``CBEC_SIMULATOR_*`` for ``cbec run simulator`` (delays in seconds, rates 0..1)."""
 
@@ -499,6 +511,7 @@ class Settings(BaseSettings):
     link: LinkSettings = Field(default_factory=LinkSettings)
     data_open: DataOpenSettings = Field(default_factory=DataOpenSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @classmethod

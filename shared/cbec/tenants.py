@@ -32,6 +32,7 @@ class Tenant:
     data_open: bool = False  # a platform that answers customs' 179 payment-data requests
     strategy: str = ""  # the export strategy its documents take when a command names none (``9710清单`` …)
     overseas_warehouse_filing: str = ""  # its 海外仓备案 (overseas-warehouse filing): 9810 export needs one
+    sandbox: bool = False  # in the sandbox: never on a production customs link (cbec.sandbox)
 
     def may_act_for(self, code: str) -> bool:
         return code == self.customs_code or code in self.delegated_codes
@@ -81,6 +82,7 @@ class TenantRegistry:
                     data_open=d.get("dataOpen", False) is True,
                     strategy=_text(d, "strategy"),
                     overseas_warehouse_filing=_text(d, "overseasWarehouseFiling"),
+                    sandbox=d.get("sandbox", False) is True,
                 )
                 for d in data
             ]

@@ -9,6 +9,7 @@ a returned document is masked for the parties that need not see it.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -212,18 +213,29 @@ def make_router(
         docType: Annotated[str | None, Query(pattern=PRINTABLE)] = None,  # noqa: N803 - the public name
         cursor: Annotated[str | None, Query(pattern=PRINTABLE)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+        number: Annotated[str | None, Query(pattern=PRINTABLE, max_length=100)] = None,
+        clearanceKey: Annotated[str | None, Query(pattern=PRINTABLE, max_length=200)] = None,  # noqa: N803
+        updatedFrom: Annotated[datetime | None, Query()] = None,  # noqa: N803
+        updatedBefore: Annotated[datetime | None, Query()] = None,  # noqa: N803
     ) -> JSONResponse:
         if readmodel is None:
             return problem(503, "CBEC-0503", "listing is not configured on this service")
         if projection is not None:
             projection.catch_up()  # read your own writes
         try:
-            page = readmodel.list(tenant, status=status, doc_type=docType, cursor=cursor, limit=limit)
+            page = readmodel.list(tenant, status=status, doc_type=docType, cursor=cursor, limit=limit, number=number,
+                                  clearance_key=clearanceKey, updated_from=_aware(updatedFrom),
+                                  updated_before=_aware(updatedBefore))
         except BadCursor as bad:
             return problem(400, "CBEC-0400", str(bad), "cursor", "paging")
         return JSONResponse({"items": [row.to_json() for row in page.items], "nextCursor": page.next_cursor})
 
     return router
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    """A time without a zone is UTC (the read model stores aware times)."""
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
 def refused(errors: list[CebError], max_findings: int | None = None) -> JSONResponse:

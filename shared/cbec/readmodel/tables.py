@@ -236,10 +236,16 @@ class ReadModel:
         doc_type: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        number: str | None = None,
+        clearance_key: str | None = None,
+        updated_from: datetime | None = None,
+        updated_before: datetime | None = None,
     ) -> Page:
         """Documents ``party`` is a party to, newest first; ``cursor`` continues a previous page.
 
-        ``status`` matches the customs status code when numeric, else the phase or the status label.
+        ``status`` matches the customs status code when numeric, else the phase or the status label;
+        ``number`` is a part of the business key (order, payment, waybill or list number, literally);
+        ``clearance_key`` one clearance; ``updated_from``/``updated_before`` the last change's time.
         Ordering is by first appearance, which never changes, so pages neither skip nor repeat rows.
         """
         limit = max(1, min(limit, MAX_LIMIT))
@@ -253,6 +259,14 @@ class ReadModel:
                 if status.lstrip("-").isdigit()
                 else query.where(or_(d.phase == status, d.status == status))
             )
+        if number:
+            query = query.where(d.business_key.contains(number, autoescape=True))
+        if clearance_key:
+            query = query.where(d.clearance_key == clearance_key)
+        if updated_from is not None:
+            query = query.where(d.updated_at >= updated_from)
+        if updated_before is not None:
+            query = query.where(d.updated_at < updated_before)
         if cursor:
             query = query.where(d.created_seq < cursors.decode(cursor))
         query = query.order_by(d.created_seq.desc()).limit(limit + 1)

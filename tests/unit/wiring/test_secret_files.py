@@ -28,6 +28,9 @@ SECRETS: dict[str, Any] = {
     "CBEC_SIGNER_TOKEN": lambda s: s.signer.token,
     "CBEC_SIGNER_KEY_PASSWORD": lambda s: s.signer.key_password,
     "CBEC_DATA_OPEN_KEY_PASSWORD": lambda s: s.data_open.key_password,
+    "CBEC_CONSOLE_SESSION_SECRET": lambda s: s.console.session_secret,
+    "CBEC_CONSOLE_API_KEYS": lambda s: s.console.api_keys,
+    "CBEC_CONSOLE_DATABASE_URL": lambda s: s.console.database_url,
 }
 
 

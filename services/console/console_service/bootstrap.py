@@ -1,0 +1,127 @@
+"""`cbec run console` builds the console here from the settings tree: its users' store, the platform it
+calls (the production services' HTTP APIs; in development a sandbox platform embedded in the process),
+and the HTTP server on ``CBEC_HTTP_PORT`` (8080 when unset)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from cbec.readmodel.tables import open_engine
+from cbec.settings import Settings
+from cbec.tenants import TenantRegistry
+from fastapi import FastAPI
+
+from console_service.accounts import Accounts, ConsoleRole, Environment, MemoryAccounts, Passwords, SqlAccounts, User
+from console_service.app import ConsoleConfig, create_app
+from console_service.platform import Platform, remote
+
+log = logging.getLogger(__name__)
+DEFAULT_PORT = 8080
+
+
+class ConsoleMisconfigured(SystemExit):
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"cbec console: {problem}")
+
+
+def open_accounts(settings: Settings) -> Accounts:
+    """The users' store: ``CBEC_CONSOLE_DATABASE_URL`` with SQLAlchemy (production: else ``CBEC_DATABASE_URL``);
+    in development without it, this process's memory."""
+    own = settings.console.database_url
+    if own is None and not settings.production:
+        return MemoryAccounts()
+    url = own.get_secret_value() if own else settings.database.url
+    engine = open_engine(url, pool_size=2, max_overflow=2)
+    accounts = SqlAccounts(engine, schema=settings.database.schema_for("console"))
+    accounts.create()
+    return accounts
+
+
+def _json_object(text: str, name: str) -> dict[str, str]:
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        raise ConsoleMisconfigured(f"{name} is not JSON") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise ConsoleMisconfigured(f"{name} must be a JSON object of strings")
+    return {str(k): v for k, v in data.items()}
+
+
+@dataclass
+class ConsoleProcess:
+    """The console's HTTP server and what it must close."""
+
+    config: ConsoleConfig
+    port: int
+    host: str
+    ready_file: Path | None
+    closers: list[Any] = field(default_factory=list)
+
+    def app(self) -> FastAPI:
+        api = create_app(self.config)
+        ready = self.ready_file
+
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            if ready is not None:
+                ready.parent.mkdir(parents=True, exist_ok=True)
+                ready.write_text("console", encoding="utf-8")
+            print(f"cbec console: ready at http://127.0.0.1:{self.port}/", flush=True)
+            yield
+            for close in self.closers:
+                close()
+
+        api.router.lifespan_context = lifespan
+        return api
+
+    def run(self) -> None:
+        uvicorn.run(self.app(), host=self.host, port=self.port, log_level="warning")
+
+
+SandboxFactory = Callable[[TenantRegistry], tuple[Platform, Callable[[], None]]]
+
+
+def process(settings: Settings, tenants: TenantRegistry, sandbox: SandboxFactory | None = None) -> ConsoleProcess:
+    """The console process from ``settings`` (production: a session secret and the services' URLs);
+    ``sandbox`` makes the sandbox platform and its closer (development: the CLI passes the test kit's)."""
+    own = settings.console
+    if settings.production and own.session_secret is None:
+        raise ConsoleMisconfigured("CBEC_CONSOLE_SESSION_SECRET is required in production")
+    if settings.production and not (own.service_urls and own.api_keys):
+        raise ConsoleMisconfigured("production needs CBEC_CONSOLE_SERVICE_URLS and CBEC_CONSOLE_API_KEYS")
+    secret = own.session_secret.get_secret_value() if own.session_secret else secrets.token_urlsafe(32)
+    keys = _json_object(own.api_keys.get_secret_value() if own.api_keys else "", "CBEC_CONSOLE_API_KEYS")
+    urls = _json_object(own.service_urls, "CBEC_CONSOLE_SERVICE_URLS")
+    platforms: dict[Environment, Platform | None] = {Environment.PRODUCTION: None, Environment.SANDBOX: None}
+    closers: list[Any] = []
+    if urls:
+        platforms[Environment.PRODUCTION] = remote("production", urls, keys)
+    if sandbox is not None and not settings.production and own.sandbox == "embedded":
+        platforms[Environment.SANDBOX], close = sandbox(tenants)
+        closers.append(close)
+    accounts = open_accounts(settings)
+    passwords = Passwords()
+    if own.demo_users and not settings.production:
+        seed_demo_users(accounts, passwords, tenants)
+    config = ConsoleConfig(secret, tenants, accounts, platforms, passwords=passwords, https_only=settings.production)
+    return ConsoleProcess(config, settings.process.http_port or DEFAULT_PORT, settings.process.http_host,
+                          settings.process.ready_file, closers)
+
+
+def seed_demo_users(accounts: Accounts, passwords: Passwords, tenants: TenantRegistry) -> None:
+    """Development: an operator user per tenant (``<code>-operator``), passwords printed once here."""
+    for tenant in tenants.all():
+        name = f"{tenant.customs_code}-operator"
+        if accounts.user(name) is not None:
+            continue
+        password = secrets.token_urlsafe(12)
+        accounts.add_user(User(name, passwords.hash(password), {tenant.customs_code: ConsoleRole.OPERATOR}))
+        print(f"cbec console: demo user {name} password {password} ({tenant.name})", flush=True)

@@ -1,0 +1,322 @@
+"""Batch import: templates per document type, reading ``.xlsx``/CSV sheets, building documents from rows
+(presets fill the defaults) and validating every row with the CEB core, each finding placed on its cell.
+
+A template is a flat sheet: one row per line of goods for orders (rows with the same order number make
+one order), one row per document otherwise. Every cell is text (the template's cells are formatted as
+text, so ``00123`` stays ``00123``); numbers keep at most the decimals the CEB XSD allows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from cbec.tenants import Tenant
+from openpyxl import Workbook, load_workbook
+
+from console_service.checks import core_findings
+
+MAX_ROWS = 2000
+MAX_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str  # Chinese, as in the seeds' templates
+    english: str
+    field: str  # "Head.field" or "List.field" of the CEB document
+    decimals: int | None = None  # a number with at most this many decimals
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Template:
+    doc_type: str
+    columns: tuple[Column, ...]
+    head: str  # the document's head element
+    lines: str | None = None  # its list element, for templates with lines
+    group_by: str = ""  # the head field rows are grouped by (orders: orderNo)
+    preset: Callable[[Tenant], dict[str, str]] = field(default=lambda _t: {})
+    derive: Callable[[dict[str, Any]], None] = field(default=lambda _d: None)  # sums, numbering
+
+    def headers(self) -> list[str]:
+        return [c.header for c in self.columns]
+
+
+def _order_preset(tenant: Tenant) -> dict[str, str]:
+    return {"orderType": "I", "ebpCode": tenant.customs_code, "ebpName": tenant.name,
+            "ebcCode": tenant.customs_code, "ebcName": tenant.name, "discount": "0", "taxTotal": "0",
+            "currency": "142", "buyerIdType": "1"}
+
+
+def _order_derive(document: dict[str, Any]) -> None:
+    head, lines = document["OrderHead"], document["OrderList"]
+    goods = Decimal(0)
+    for n, line in enumerate(lines, start=1):
+        line["gnum"] = str(n)
+        line.setdefault("currency", "142")
+        try:
+            goods += Decimal(line.get("totalPrice", "0"))
+        except InvalidOperation:
+            pass
+    try:
+        paid = goods + Decimal(head.get("freight") or "0") + Decimal(head.get("taxTotal") or "0") \
+            - Decimal(head.get("discount") or "0")
+    except InvalidOperation:
+        paid = goods
+    head["goodsValue"], head["acturalPaid"] = f"{goods:.2f}", f"{paid:.2f}"
+    head.setdefault("buyerRegNo", head.get("buyerTelephone", ""))
+
+
+TEMPLATES: dict[str, Template] = {
+    "CEB311": Template(
+        "CEB311",
+        (
+            Column("订单号", "Order number", "Head.orderNo"),
+            Column("商品货号", "Item number", "List.itemNo"),
+            Column("商品名称", "Item name", "List.itemName"),
+            Column("规格型号", "Model / specification", "List.gmodel"),
+            Column("数量", "Quantity", "List.qty", decimals=5),
+            Column("总额", "Total", "List.totalPrice", decimals=2),
+            Column("单价", "Unit price", "List.price", decimals=5),
+            Column("计量单位", "Unit of measure", "List.unit"),
+            Column("原产国", "Country of origin", "List.country"),
+            Column("运费", "Freight", "Head.freight", decimals=5),
+            Column("订购人姓名", "Buyer name", "Head.buyerName"),
+            Column("订购人证件号码", "Buyer ID number", "Head.buyerIdNumber"),
+            Column("订购人电话", "Buyer telephone", "Head.buyerTelephone"),
+            Column("支付企业代码", "Payment enterprise code", "Head.payCode"),
+            Column("支付企业名称", "Payment enterprise name", "Head.payName"),
+            Column("支付交易编号", "Payment transaction number", "Head.payTransactionId"),
+            Column("收货人", "Consignee", "Head.consignee"),
+            Column("收货人电话", "Consignee telephone", "Head.consigneeTelephone"),
+            Column("收货地址", "Consignee address", "Head.consigneeAddress"),
+        ),
+        head="OrderHead", lines="OrderList", group_by="orderNo", preset=_order_preset, derive=_order_derive,
+    ),
+    "CEB411": Template(
+        "CEB411",
+        (
+            Column("订单号", "Order number", "Head.orderNo"),
+            Column("支付交易编号", "Payment transaction number", "Head.payTransactionId"),
+            Column("电商平台代码", "Platform code", "Head.ebpCode"),
+            Column("电商平台名称", "Platform name", "Head.ebpName"),
+            Column("支付金额", "Amount paid", "Head.amountPaid", decimals=5),
+            Column("支付人姓名", "Payer name", "Head.payerName"),
+            Column("支付人证件号码", "Payer ID number", "Head.payerIdNumber"),
+            Column("支付时间", "Payment time (yyyyMMddHHmmss)", "Head.payTime"),
+        ),
+        head="PaymentHead",
+        preset=lambda t: {"payCode": t.customs_code, "payName": t.name, "payerIdType": "1", "currency": "142"},
+    ),
+    "CEB511": Template(
+        "CEB511",
+        (
+            Column("物流运单编号", "Waybill number", "Head.logisticsNo"),
+            Column("订单号", "Order number", "Head.orderNo"),
+            Column("电商平台代码", "Platform code", "Command.ebpCode"),
+            Column("提运单号", "Bill of lading", "Head.billNo", required=False),
+            Column("运费", "Freight", "Head.freight", decimals=5),
+            Column("毛重", "Gross weight (kg)", "Head.weight", decimals=5),
+            Column("件数", "Packages", "Head.packNo", decimals=0),
+            Column("收货人", "Consignee", "Head.consignee"),
+            Column("收货人电话", "Consignee telephone", "Head.consigneeTelephone"),
+            Column("收货地址", "Consignee address", "Head.consigneeAddress"),
+        ),
+        head="LogisticsHead",
+        preset=lambda t: {"logisticsCode": t.customs_code, "logisticsName": t.name, "insuredFee": "0",
+                          "currency": "142"},
+    ),
+}
+
+
+@dataclass
+class Row:
+    number: int  # the sheet's row number (the header is row 1)
+    cells: dict[str, str]  # header -> text
+    errors: dict[str, list[str]] = field(default_factory=dict)  # header ("" for the row) -> messages
+    dropped: bool = False
+
+    def error_count(self) -> int:
+        return sum(len(m) for m in self.errors.values())
+
+
+class BadSheet(ValueError):
+    """The upload is not a sheet this template can read."""
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def read_sheet(template: Template, filename: str, data: bytes) -> list[Row]:
+    """The rows of an ``.xlsx`` or CSV upload, by the template's headers (other columns are ignored)."""
+    if len(data) > MAX_BYTES:
+        raise BadSheet(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    if filename.lower().endswith(".xlsx"):
+        try:
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
+            raise BadSheet("not an .xlsx workbook") from error
+        sheet = book.worksheets[0]
+        table = [[_text(v) for v in row] for row in sheet.iter_rows(values_only=True, max_row=MAX_ROWS + 2)]
+        book.close()
+    elif filename.lower().endswith(".csv"):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise BadSheet("a CSV file must be UTF-8") from None
+        table = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))][: MAX_ROWS + 2]
+    else:
+        raise BadSheet("upload an .xlsx or .csv file")
+    if not table:
+        raise BadSheet("the file is empty")
+    header = table[0]
+    missing = [c.header for c in template.columns if c.required and c.header not in header]
+    if missing:
+        raise BadSheet("missing columns: " + ", ".join(missing))
+    index = {name: i for i, name in enumerate(header) if name}
+    rows = []
+    for number, values in enumerate(table[1:], start=2):
+        if not any(values):
+            continue
+        cells = {c.header: (values[index[c.header]] if c.header in index and index[c.header] < len(values) else "")
+                 for c in template.columns}
+        rows.append(Row(number, cells))
+    if len(rows) > MAX_ROWS:
+        raise BadSheet(f"at most {MAX_ROWS} rows per batch")
+    return rows
+
+
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def check_cells(template: Template, row: Row) -> None:
+    """What the sheet itself must get right: required cells and the number of decimals."""
+    for column in template.columns:
+        value = row.cells.get(column.header, "")
+        if not value:
+            if column.required:
+                row.errors.setdefault(column.header, []).append("required / 必填")
+            continue
+        if column.decimals is not None:
+            if not _NUMBER.match(value):
+                row.errors.setdefault(column.header, []).append("must be a number / 须为数字")
+            elif "." in value and len(value.split(".")[1]) > column.decimals:
+                row.errors.setdefault(column.header, []).append(
+                    f"at most {column.decimals} decimals / 最多 {column.decimals} 位小数")
+
+
+@dataclass
+class Built:
+    """One document assembled from rows, with the command fields beside it."""
+
+    document: dict[str, Any]
+    rows: list[Row]
+    ebp_code: str = ""
+
+
+def build(template: Template, rows: list[Row], tenant: Tenant) -> list[Built]:
+    """The documents of the kept rows: presets first, then the cells, then derived fields."""
+    built: dict[str, Built] = {}
+    order: list[str] = []
+    for row in rows:
+        if row.dropped:
+            continue
+        group = row.cells.get(_header_of(template, f"Head.{template.group_by}"), "") if template.group_by else ""
+        key = group or f"row-{row.number}"
+        if key not in built:
+            head: dict[str, Any] = dict(template.preset(tenant))
+            document: dict[str, Any] = {template.head: head}
+            if template.lines:
+                document[template.lines] = []
+            built[key] = Built(document, [])
+            order.append(key)
+        target = built[key]
+        target.rows.append(row)
+        line: dict[str, str] = {}
+        for column in template.columns:
+            value = row.cells.get(column.header, "")
+            part, _, name = column.field.partition(".")
+            if part == "Command":
+                target.ebp_code = value
+            elif part == "Head" and (value or name not in target.document[template.head]):
+                if value:
+                    target.document[template.head][name] = value
+            elif part == "List" and value:
+                line[name] = value
+        if template.lines:
+            target.document[template.lines].append(line)
+    out = [built[k] for k in order]
+    for item in out:
+        template.derive(item.document)
+    return out
+
+
+def _header_of(template: Template, field_path: str) -> str:
+    return next((c.header for c in template.columns if c.field == field_path), "")
+
+
+_PATH = re.compile(r"^[A-Za-z]+\[\d+\]\.(?P<part>[A-Za-z]+)(\[(?P<line>\d+)\])?\.(?P<name>\w+)")
+
+
+def place(template: Template, item: Built, path: str) -> tuple[Row, str]:
+    """The row and column a finding of the CEB core belongs to (the first row and '' when no column)."""
+    match = _PATH.match(path)
+    if match:
+        part = "List" if template.lines and match["part"] == template.lines else "Head"
+        header = _header_of(template, f"{part}.{match['name']}")
+        if part == "List" and match["line"]:
+            n = int(match["line"]) - 1
+            if 0 <= n < len(item.rows):
+                return item.rows[n], header
+        return item.rows[0], header
+    return item.rows[0], ""
+
+
+def validate_rows(template: Template, rows: list[Row], tenant: Tenant) -> list[Built]:
+    """Check every kept row's cells, then each document with the CEB core; findings go on their cells."""
+    for row in rows:
+        row.errors = {}
+        if not row.dropped:
+            check_cells(template, row)
+    built = build(template, rows, tenant)
+    for item in built:
+        if any(r.errors for r in item.rows):
+            continue  # the sheet's own findings first: the core would only repeat them
+        for error in core_findings(template.doc_type, item.document):
+            row, header = place(template, item, error.path)
+            row.errors.setdefault(header, []).append(f"{error.code} {error.path}: {error.message}")
+    return built
+
+
+def template_workbook(template: Template) -> bytes:
+    """The template as ``.xlsx``: the header row, every column formatted as text."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = template.doc_type
+    sheet.append(template.headers())
+    for n in range(1, len(template.columns) + 1):
+        letter = sheet.cell(row=1, column=n).column_letter
+        sheet.column_dimensions[letter].width = 16
+        for r in range(2, 502):
+            sheet.cell(row=r, column=n).number_format = "@"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def template_csv(template: Template) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerow(template.headers())
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
