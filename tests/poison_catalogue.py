@@ -14,6 +14,7 @@ from typing import Any
 from cbec.bus.ports import HandlerFailed
 from cbec.contracts import topics
 from cbec.contracts.dead_letter import DeadLetter
+from cbec.declaration.owners import owner_of
 from cbec.store.outbox import NOTIFICATION_HEADER, SOURCE_HEADER
 from cbec_testkit.embedded import EmbeddedStack
 from cbec_testkit.samples import declare_clearance
@@ -67,9 +68,8 @@ RECEIPTS_DLQ = topics.dead_letters("receipts")
 def dead_letter_topics(topic: str, poison: Poison) -> set[str]:
     """Where the consumers of ``topic`` put ``poison``: one dead-letter topic per consuming service."""
     if topic in topics.INTAKE_TOPICS:
-        code = topics.INTAKE_TOPICS[topic]
-        owner = {"CEB311": "order", "CEB411": "payment", "CEB511": "logistics", "CEB513": "logistics",
-                 "CEB711": "logistics"}.get(code, "inventory")
+        owner = owner_of(topics.INTAKE_TOPICS[topic])  # the doc-type table's owning service
+        assert owner is not None, topic
         return {topics.dead_letters(owner)}
     feedback = topics.feedback_kind(topic)
     if feedback is not None:
