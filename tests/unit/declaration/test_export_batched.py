@@ -37,10 +37,10 @@ class Inventory:
                                                        QuotaSettings(pii_hmac_key="test-key"))
         self.offsets: dict[str, int] = {}
 
-    def consume(self, topic: str, *values: bytes, offset: int | None = None) -> None:
-        start = self.offsets.get(topic, 0) if offset is None else offset
+    def consume(self, topic: str, *values: bytes) -> None:
+        start = self.offsets.get(topic, 0)
         messages = [Message(topic, 0, start + i, None, v, {}) for i, v in enumerate(values)]
-        self.offsets[topic] = max(self.offsets.get(topic, 0), start + len(values))
+        self.offsets[topic] = start + len(values)
         deliver(messages, handler=None, batch_handler=batch_handler("inventory", self.app, self.store),
                 dead_letter=None, commit=lambda m: None)
 
