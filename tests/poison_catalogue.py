@@ -14,7 +14,7 @@ from typing import Any
 from cbec.bus.ports import HandlerFailed
 from cbec.contracts import topics
 from cbec.contracts.dead_letter import DeadLetter
-from cbec.declaration.owners import owner_of
+from cbec.declaration.doctypes import BY_CODE
 from cbec.store.outbox import NOTIFICATION_HEADER, SOURCE_HEADER
 from cbec_testkit.embedded import EmbeddedStack
 from cbec_testkit.samples import declare_clearance
@@ -68,9 +68,7 @@ RECEIPTS_DLQ = topics.dead_letters("receipts")
 def dead_letter_topics(topic: str, poison: Poison) -> set[str]:
     """Where the consumers of ``topic`` put ``poison``: one dead-letter topic per consuming service."""
     if topic in topics.INTAKE_TOPICS:
-        owner = owner_of(topics.INTAKE_TOPICS[topic])  # the doc-type table's owning service
-        assert owner is not None, topic
-        return {topics.dead_letters(owner)}
+        return {topics.dead_letters(BY_CODE[topics.INTAKE_TOPICS[topic]].service)}
     feedback = topics.feedback_kind(topic)
     if feedback is not None:
         return {topics.dead_letters(feedback[0])}  # only its owner reads it
