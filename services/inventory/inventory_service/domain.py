@@ -119,6 +119,11 @@ class ExportCancelPolicy(DocumentPolicy):
         links = Links(business_key=list(key))
         if found is None:
             return Identity(":".join(key), links, [_unknown_list(f"{self.where}.{INVT_NO}", invt_no, self.doc_type)])
+        numbered = found.numbers.get(INVT_NO, "")
+        if numbered and invt_no != numbered:
+            mismatch = CebError(NOT_DECLARED_HERE, f"{self.where}.{INVT_NO}", f"{self.doc_type.kind}: its list",
+                                f"the list of this agentCode and copNo is {numbered} at customs, not {invt_no}")
+            return Identity(found.clearance_key, links, [mismatch])
         return Identity(found.clearance_key, links)
 
 

@@ -85,6 +85,13 @@ def test_a_cancel_joins_the_clearance_of_its_list(world: World) -> None:
     assert (error.code, error.path) == ("CBEC-2004", "InvtCancel.appType")  # a cancel is only ever new
 
 
+def test_a_cancel_naming_another_number_than_customs_gave_its_list_is_refused(world: World) -> None:
+    c = ExportClearance(13)
+    numbered_list(world, c, "INV13")
+    [error] = world.declare("CEB605", DECLARANT, c.cancel("INV99")).errors
+    assert (error.code, error.path) == ("CBEC-2010", "InvtCancel.invtNo")
+
+
 def test_a_return_and_its_tally_join_the_list_customs_numbered(world: World) -> None:
     c = ExportClearance(6)
     numbered_list(world, c, "INV6")
