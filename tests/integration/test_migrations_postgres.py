@@ -29,6 +29,7 @@ from cbec.store.event_store import EventStore
 from cbec_cli.run import BOOTSTRAPS
 from cbec_testkit.tenants import DEMO_TENANTS, demo_registry
 from conftest import SecureKafka
+from console_service.accounts import SqlAccounts
 from receipts_service.bootstrap import transport
 from service_processes import ServiceProcesses, process_env
 from sqlalchemy import inspect, text
@@ -81,6 +82,9 @@ def services_make_their_own_tables(url: str, prefix: str, tmp_path: Path) -> Non
     receipts = importlib.import_module(BOOTSTRAPS["receipts"]).build(settings, tenants, store("receipts"),
                                                                       transport(settings, tenants))
     opened += [*saga.on_close, *receipts.on_close]
+    console = open_engine(url, pool_size=1, max_overflow=0)
+    SqlAccounts(console, schema=prefix + "console").create()  # the web console's users
+    console.dispose()
     for item in reversed(opened):
         if isinstance(item, EventStore | ReadModel):
             item.close()
@@ -155,7 +159,8 @@ def test_an_empty_database_migrates_to_exactly_the_tables_the_services_make(data
     for table in ("order.order_events", "order.order_tracking", "order.order_documents",
                   "order.order_data_open_requests", "inventory.inventory_readmodel_tracking",
                   "receipts.receipts_events", "saga.saga_deadlines", "saga.saga_webhooks",
-                  "saga.saga_notifications", "saga.saga_notification_tenants", "saga.saga_documents"):
+                  "saga.saga_notifications", "saga.saga_notification_tenants", "saga.saga_documents",
+                  "console.console_users", "console.console_enterprises"):
         assert table in made  # (the comparison above is not between two empty schemas)
 
 

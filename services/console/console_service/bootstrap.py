@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from cbec.migrations.startup import prepare_database
 from cbec.readmodel.tables import open_engine
 from cbec.settings import Settings
 from cbec.tenants import TenantRegistry
@@ -41,7 +42,12 @@ def open_accounts(settings: Settings) -> Accounts:
     url = own.get_secret_value() if own else settings.database.url
     engine = open_engine(url, pool_size=2, max_overflow=2)
     accounts = SqlAccounts(engine, schema=settings.database.schema_for("console"))
-    accounts.create()
+    if url == settings.database.url:
+        makes_tables = prepare_database(settings)  # the platform's database: the migrations make them
+    else:  # a database of its own: `cbec migrate` with CBEC_DATABASE_URL naming it makes them in production
+        makes_tables = not settings.production
+    if makes_tables:
+        accounts.create()
     return accounts
 
 

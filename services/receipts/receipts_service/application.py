@@ -112,13 +112,20 @@ class CustomsLinkApp:
         ``ContractError``, which the consumer dead-letters on ``cbec.dlq.receipts``."""
         self.transmit(self.sign_result(raw, position), position)
 
-    @staticmethod
-    def sign_result(raw: bytes, position: Position) -> SignResult:
+    def sign_result(self, raw: bytes, position: Position) -> SignResult:
+        """The sign result in ``raw``; a signed document of a tenant this link may not send for (unknown
+        here, or a sandbox tenant on a production link: :mod:`cbec.sandbox`) breaks the contract too."""
         try:
-            return SignResult.from_json(raw)
+            result = SignResult.from_json(raw)
         except ContractError as bad:
             log.warning("unreadable sign result at %s@%d: %s", position.source, position.offset, bad)
             raise
+        if result.ok and result.tenant not in self.tenants:
+            log.warning("sign result at %s@%d: tenant %s may not send on this customs link", position.source,
+                        position.offset, result.tenant)
+            raise ContractError(f"tenant: {result.tenant} may not send on this customs link (not registered"
+                                " here, or a sandbox tenant on a production link)")
+        return result
 
     def transmit(self, result: SignResult, position: Position | None = None) -> str | None:
         """Wrap a signed document in a DxpMsg and drop it for customs; once per request id.

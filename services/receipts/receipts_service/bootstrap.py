@@ -23,6 +23,7 @@ from cbec.declaration.routing import dead_letter_message
 from cbec.migrations.startup import prepare_database
 from cbec.privacy.cipher import AesGcmCipher
 from cbec.runtime import Paced, ServiceProcess, leased
+from cbec.sandbox import link_tenants
 from cbec.service import Consumes, Outbox, Service, as_process
 from cbec.settings import Settings, TransportKind
 from cbec.store.event_store import EventStore
@@ -103,7 +104,8 @@ def sign_results_handler(app: CustomsLinkApp) -> BatchHandler:
 
 def build(settings: Settings, tenants: TenantRegistry, store: EventStore, link: Transport) -> Service:
     """The customs link on ``store``, sending and receiving through ``link``."""
-    app = CustomsLinkApp(BatchingDeclarations(store), link, tenants)
+    # a production link sends for no sandbox tenant (cbec.sandbox): its documents are dead-lettered here
+    app = CustomsLinkApp(BatchingDeclarations(store), link, link_tenants(tenants, production_link=settings.production))
     cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
 
     def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
