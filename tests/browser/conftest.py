@@ -77,7 +77,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console() -> Iterator[Console]:
     workdir = Path(tempfile.mkdtemp(prefix="cbec-console-browser-"))
     sandbox = EmbeddedPlatform(workdir / "sandbox", "sandbox",
@@ -106,7 +106,9 @@ def console() -> Iterator[Console]:
     production.close()
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in this thread while it is open, so
+# it must be closed before any other test (asyncio.run() refuses to start inside a running loop).
+@pytest.fixture(scope="package")
 def browser(chromium: str) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 

@@ -8,9 +8,10 @@ import re
 
 from cbec.contracts.commands import DeclareDocument
 from cbec_testkit.samples import PAYMENT_COMPANY, PLATFORM, SITE_OPERATOR, order_document, payment_document
-from conftest import Console, shot
-from console_pages import PASSWORD, declare, log_in, wait_for_text
 from playwright.sync_api import Browser, Page, expect
+
+from browser.conftest import Console, shot
+from browser.console_pages import PASSWORD, declare, log_in, wait_for_text
 
 UNLABELLED = """() => Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
   .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map(el => el.name || el.id)"""

@@ -7,9 +7,10 @@ import random
 
 from cbec.contracts.commands import DeclareDocument
 from cbec_testkit.samples import PLATFORM, order_document
-from conftest import REJECTED_ORDER, Console, shot
-from console_pages import declare, log_in, wait_for_text
 from playwright.sync_api import Browser, expect
+
+from browser.conftest import REJECTED_ORDER, Console, shot
+from browser.console_pages import declare, log_in, wait_for_text
 
 
 def test_a_rejection_is_corrected_as_typed_and_resubmitted(browser: Browser, console: Console) -> None:

@@ -7,9 +7,10 @@ import random
 
 from cbec.contracts.commands import DeclareDocument
 from cbec_testkit.samples import LOGISTICS_COMPANY, PAYMENT_COMPANY, PLATFORM, order_document, payment_document
-from conftest import Console, shot
-from console_pages import declare, log_in, wait_for_text
 from playwright.sync_api import Browser, expect
+
+from browser.conftest import Console, shot
+from browser.console_pages import declare, log_in, wait_for_text
 
 
 def test_a_warehouse_parcel_becomes_the_couriers_waybill_in_one_step(browser: Browser, console: Console) -> None:

@@ -15,8 +15,10 @@ from cbec_testkit.samples import (
     payment_document,
     waybill_document,
 )
-from conftest import Console, shot
-from console_pages import (
+from playwright.sync_api import Browser, expect
+
+from browser.conftest import Console, shot
+from browser.console_pages import (
     commit,
     declare,
     head_rows,
@@ -28,7 +30,6 @@ from console_pages import (
     write_csv,
     write_xlsx,
 )
-from playwright.sync_api import Browser, expect
 
 QTY_COLUMN = 4  # 订单号, 商品货号, 商品名称, 规格型号, 数量 …
 
