@@ -216,8 +216,8 @@ class Clearance:
     groups: dict[str, list[str]] = field(default_factory=dict)  # export member: group kind -> group instances
     ready: list[str] = field(default_factory=list)  # export group: "<kind>|<member clearance>" where it needs them
     milestones: dict[str, str] = field(default_factory=dict)  # export member: arrived/departed/… -> when
-    lost: dict[str, str] = field(default_factory=dict)  # export group: "<kind>|<member clearance>" -> why it
-    # can no longer qualify
+    lost: dict[str, str] = field(default_factory=dict)  # export group: "<kind>|<member>|<generation>" -> why
+    # the member can no longer qualify for that declaration of the group
     export_policy: ExportPolicy = field(default=ExportPolicy(), compare=False)  # configuration, not state
 
     # -- folding -----------------------------------------------------------------------------
@@ -265,7 +265,7 @@ class Clearance:
         elif event_type == MILESTONE:
             self.milestones.setdefault(str(data["milestone"]), str(data["at"]))
         elif event_type == MEMBER_LOST:
-            self.lost.setdefault(f"{data['kind']}|{data['memberKey']}", str(data["reason"]))
+            self.lost.setdefault(f"{data['kind']}|{data['memberKey']}|{data.get('generation', 0)}", str(data["reason"]))
 
     def _observe(self, data: dict[str, Any]) -> None:
         # Dispatched on the payload class, read from the slimmed envelope's plain fields (see _slim):
@@ -383,12 +383,18 @@ class Clearance:
         return f"{kind}|{member}" in self.ready
 
     def is_lost(self, kind: str, member: str) -> bool:
-        return f"{kind}|{member}" in self.lost
+        return f"{kind}|{member}|{self._generation(kind)}" in self.lost
 
     def lost_members(self, kind: str) -> dict[str, str]:
-        """Export group: the member clearances that can no longer qualify for ``kind``, and why."""
-        prefix = f"{kind}|"
-        return {k.removeprefix(prefix): why for k, why in self.lost.items() if k.startswith(prefix)}
+        """Export group: the member clearances that can no longer qualify for the current ``kind`` document
+        (a new declaration of the group, e.g. without that member, starts afresh), and why."""
+        doc = self.docs.get(kind)
+        members = doc.members if doc is not None else []
+        return {m: self.lost[f"{kind}|{m}|{self._generation(kind)}"] for m in members if self.is_lost(kind, m)}
+
+    def _generation(self, kind: str) -> int:
+        doc = self.docs.get(kind)
+        return doc.generation if doc is not None else 0
 
     def _at_gate(self, kind: str, gate: int) -> bool:
         doc = self.docs.get(kind)

@@ -86,7 +86,9 @@ def _note_lost(group: Clearance, events: list[Decision], kind: str, member_key: 
     """Record on the group that a member not ready can no longer get there (once)."""
     why = export_rules.member_lost(member, kind)
     if why and not group.is_lost(kind, member_key) and not group.is_ready(kind, member_key):
-        events += _decide(group, MEMBER_LOST, {"kind": kind, "memberKey": member_key, "reason": why}, now, policy)
+        doc = group.docs.get(kind)
+        data = {"kind": kind, "memberKey": member_key, "reason": why, "generation": str(doc.generation if doc else 0)}
+        events += _decide(group, MEMBER_LOST, data, now, policy)
 
 
 def _result(group: Clearance, kind: str) -> dict[str, str]:

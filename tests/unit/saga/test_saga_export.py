@@ -365,6 +365,19 @@ def test_a_member_list_customs_rejects_refuses_the_arrival_naming_the_member_wit
     assert SECOND in alert and "refused" in alert
 
 
+def test_an_arrival_declared_again_without_the_rejected_member_goes(story: ExportStory) -> None:
+    _released_list(story, FIRST)
+    story.declare("order", key=SECOND)
+    story.declare("waybill", key=SECOND)
+    story.declare("list", key=SECOND)
+    story.customs_accepts("order", "waybill", key=SECOND)
+    story.declare("arrival", key=ARRIVAL, clearance_keys=[FIRST, SECOND])
+    story.customs("list", 2, 100, key=SECOND, info="商品编码不符")
+    assert story.refusal("arrival", key=ARRIVAL)["code"] == "CBEC-EXPORT-MEMBER"
+    story.declare("arrival", key=ARRIVAL, clearance_keys=[FIRST])
+    assert story.released("arrival", key=ARRIVAL)
+
+
 def test_a_group_declared_after_its_member_was_rejected_is_refused_at_once(story: ExportStory) -> None:
     story.declare("order")
     story.declare("waybill")
