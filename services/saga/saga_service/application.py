@@ -95,7 +95,7 @@ class _Observed:
 
     @property
     def key(self) -> str:
-        return self.event.clearance_key if self.event is not None else self.goods_left
+        return domain.instance_key(self.event) if self.event is not None else self.goods_left
 
 
 class SagaApp:
@@ -185,14 +185,15 @@ class SagaApp:
 
     def observe(self, event: DeclarationEvent, tracking: Tracking | None = None) -> list[Decision]:
         """Fold one declaration event into its clearance and act on it."""
-        return self._run(lambda uow, now: self._observe_step(uow, event, now), tracking).get(event.clearance_key, [])
+        return self._run(lambda uow, now: self._observe_step(uow, event, now),
+                         tracking).get(domain.instance_key(event), [])
 
     def goods_left(self, key: str, tracking: Tracking | None = None) -> list[Decision]:
         """The goods of ``key`` left the zone or site: cancels are refused, returns allowed from now on."""
         return self._run(lambda uow, now: self._goods_left_step(uow, key, now), tracking).get(key, [])
 
     def _observe_step(self, uow: _UnitOfWork, event: DeclarationEvent, now: datetime) -> None:
-        key = event.clearance_key
+        key = domain.instance_key(event)
         if not key or domain.kind_of(event.doc_type) is None:
             return
         touched = uow.get(key)

@@ -58,6 +58,7 @@ WAYBILL_INDEXED = "WaybillIndexed"
 GROUP_REGISTERED = "GroupRegistered"  # export member: a group document (运抵单 …) names this clearance
 MEMBER_READY = "MemberReady"  # export group: a member clearance is where the group needs it
 MILESTONE = "MilestoneRecorded"  # export member: a group reached a milestone (arrived, departed …)
+MEMBER_LOST = "MemberLost"  # export group: a member clearance can no longer be where the group needs it
 
 FOLLOWED = {**EXPORT_BY_CODE, **BY_CODE}
 
@@ -66,6 +67,11 @@ def kind_of(doc_type: str) -> str | None:
     """The kind (``order``, ``waybill`` …) of a message code the saga follows; None for any other."""
     found = FOLLOWED.get(doc_type)
     return found.kind if found is not None else None
+
+
+def instance_key(event: DeclarationEvent) -> str:
+    """The saga instance an upstream event folds into: its clearance, or an export group's own instance."""
+    return export_rules.instance_key(kind_of(event.doc_type), event.clearance_key)
 
 
 # What each kind waits for before the saga releases it (an entry list: the lists of its waybills).
@@ -148,6 +154,9 @@ class Doc:
     listed: list[str] = field(default_factory=list)  # export groups: the waybill numbers they list
     original_unanswered: bool = False  # accepted earlier, yet no receipt of the original ever arrived
     trade_mode: str = ""  # export: the list's tradeMode (or the order's, from its orderType)
+    order_type: str = ""  # export order: its orderType (E, B, W), paired with the list's tradeMode
+    refused_why: str = ""  # the saga's own refusal of it (its errors' messages)
+    held_at: str = ""  # ISO time the document was last held at intake (an export group's deadline counts from it)
     strategy: str = ""  # export: the B2B strategy the sender applied (``9710报关单`` …)
     result: dict[str, str] = field(default_factory=dict)  # export summary: the CEB792 (sumNo, entryId, decState)
 
@@ -207,6 +216,8 @@ class Clearance:
     groups: dict[str, list[str]] = field(default_factory=dict)  # export member: group kind -> group instances
     ready: list[str] = field(default_factory=list)  # export group: "<kind>|<member clearance>" where it needs them
     milestones: dict[str, str] = field(default_factory=dict)  # export member: arrived/departed/… -> when
+    lost: dict[str, str] = field(default_factory=dict)  # export group: "<kind>|<member>|<generation>" -> why
+    # the member can no longer qualify for that declaration of the group
     export_policy: ExportPolicy = field(default=ExportPolicy(), compare=False)  # configuration, not state
 
     # -- folding -----------------------------------------------------------------------------
@@ -217,7 +228,9 @@ class Clearance:
         elif event_type == RELEASE_ISSUED:
             self.docs[data["kind"]].released_generation = int(data["generation"])
         elif event_type == REFUSAL_ISSUED:
-            self.docs[data["kind"]].refused_generation = int(data["generation"])
+            refused = self.docs[data["kind"]]
+            refused.refused_generation = int(data["generation"])
+            refused.refused_why = "; ".join(str(e.get("message", "")) for e in data.get("errors") or [])
         elif event_type == RESEND_ISSUED:
             doc = self.docs[data["kind"]]
             doc.resends = int(data["attempt"])
@@ -251,6 +264,8 @@ class Clearance:
                 self.ready.append(ready)
         elif event_type == MILESTONE:
             self.milestones.setdefault(str(data["milestone"]), str(data["at"]))
+        elif event_type == MEMBER_LOST:
+            self.lost.setdefault(f"{data['kind']}|{data['memberKey']}|{data.get('generation', 0)}", str(data["reason"]))
 
     def _observe(self, data: dict[str, Any]) -> None:
         # Dispatched on the payload class, read from the slimmed envelope's plain fields (see _slim):
@@ -286,6 +301,8 @@ class Clearance:
             doc.listed = [str(k) for k in logistics_nos]
         if fields.get("tradeMode") or fields.get("orderType"):
             doc.trade_mode = str(fields.get("tradeMode") or export_rules.ORDER_TYPES.get(str(fields["orderType"]), ""))
+        if fields.get("orderType"):
+            doc.order_type = str(fields["orderType"])
         if fields.get("strategy"):
             doc.strategy = str(fields["strategy"])
         if event.get("type") == export_rules.SUMMARY_RESULT:
@@ -309,6 +326,7 @@ class Clearance:
             doc.intake_errors = list(fields.get("errors") or [])
         elif issubclass(payload, DocumentHeld):
             doc.phase = "held"
+            doc.held_at = str(data.get("at") or doc.held_at)
         elif issubclass(payload, DocumentWithdrawn):
             # Deleted (appType 3) before customs saw this version: nothing to release or resend, and
             # no receipt of its own, so it is never at the gate for the documents that wait for it.
@@ -363,6 +381,20 @@ class Clearance:
     def is_ready(self, kind: str, member: str) -> bool:
         """Export group: member clearance ``member`` is where the ``kind`` document needs it."""
         return f"{kind}|{member}" in self.ready
+
+    def is_lost(self, kind: str, member: str) -> bool:
+        return f"{kind}|{member}|{self._generation(kind)}" in self.lost
+
+    def lost_members(self, kind: str) -> dict[str, str]:
+        """Export group: the member clearances that can no longer qualify for the current ``kind`` document
+        (a new declaration of the group, e.g. without that member, starts afresh), and why."""
+        doc = self.docs.get(kind)
+        members = doc.members if doc is not None else []
+        return {m: self.lost[f"{kind}|{m}|{self._generation(kind)}"] for m in members if self.is_lost(kind, m)}
+
+    def _generation(self, kind: str) -> int:
+        doc = self.docs.get(kind)
+        return doc.generation if doc is not None else 0
 
     def _at_gate(self, kind: str, gate: int) -> bool:
         doc = self.docs.get(kind)
@@ -499,7 +531,15 @@ def next_deadline(state: Clearance, policy: Policy) -> datetime | None:
     """When :func:`tick` may next have something to do (None: nothing is awaited)."""
     due = [datetime.fromisoformat(d.progress_at) + policy.receipt_timeout
            for d in state.docs.values() if _awaiting_receipt(d, policy) and not d.alerted]
+    due += [datetime.fromisoformat(d.held_at) + policy.receipt_timeout
+            for d in state.docs.values() if _group_waiting(d)]
     return min(due) if due else None
+
+
+def _group_waiting(doc: Doc) -> bool:
+    """An export group held at intake, neither released nor refused, not yet alerted about."""
+    return doc.kind in export_rules.GROUPS and doc.phase == "held" and bool(doc.held_at) and not doc.alerted \
+        and doc.released_generation != doc.generation and doc.refused_generation != doc.generation
 
 
 def _awaiting_receipt(doc: Doc, policy: Policy) -> bool:
@@ -529,6 +569,16 @@ def decide(state: Clearance, at: datetime, policy: Policy) -> list[Decision]:
                 emit(RELEASE_ISSUED, _command(state, doc, "release"))
             elif isinstance(verdict, dict):
                 emit(REFUSAL_ISSUED, {**_command(state, doc, "refuse"), "errors": [verdict]})
+                if verdict["code"] == export_rules.MEMBER_CODE:
+                    emit(ALERT_RAISED, _alert(state, doc, at, f"{doc.doc_type} {state.key} refused: "
+                                              f"{verdict['message']}"))
+        if _group_waiting(doc) and at >= datetime.fromisoformat(doc.held_at) + policy.receipt_timeout:
+            waiting = "; ".join(state.waiting_for(kind, policy.gate)) or "nothing"
+            emit(ALERT_RAISED, _alert(state, doc, at, f"{doc.doc_type} {state.key} is still held after "
+                                      f"{policy.receipt_timeout}: waiting for {waiting}"))
+        if kind == export_rules.SUMMARY and (failed := export_rules.summary_failed(doc)) \
+                and failed not in state.alerts:
+            emit(ALERT_RAISED, _alert(state, doc, at, failed))
         if doc.phase == "signing-failed" and not doc.alerted:
             emit(ALERT_RAISED, {"clearanceKey": state.key, "kind": kind, "docType": doc.doc_type,
                                 "tenant": doc.sender, "businessKey": doc.business_key, "at": at.isoformat(),
@@ -592,6 +642,10 @@ def _gate(state: Clearance, kind: str, policy: Policy, at: datetime) -> bool | d
                 "message": f"退货申请单申报失败: {why}"}
     if kind == "waybill-status":
         return True if state._at_gate("waybill", policy.gate) else None
+    if kind == export_rules.LIST and (mismatch := export_rules.pairing_verdict(state)):
+        return mismatch
+    if kind in export_rules.GROUPS and (lost := state.lost_members(kind)):
+        return export_rules.member_refusal(kind, lost)
     if state.waiting_for(kind, policy.gate):
         return None
     if kind == "waybill" and (clash := _waybill_sender_clash(state)):

@@ -6,6 +6,10 @@ span many clearances are saga instances of their own (*groups*, keyed by their o
 naming their member clearances (``clearanceKeys``): the 运抵单 CEB507, the 离境单 CEB509, the 清单总分单
 CEB607, the 汇总申请单 CEB701 and the 退运理货单 CEB215 (the join is :mod:`saga_service.export_join`).
 
+A group's saga instance is keyed by its kind as well (:func:`instance_key`, ``G:<kind>:<code>:<copNo>``):
+the owning services key a group by its business key (``agentCode:copNo`` …), which a 总分单 and a summary
+of the same agent may share, and which may read like an import clearance key.
+
 The order (ceb-formats §3, §4, §8; 公告2020年第44号):
 
 - the waybill after the order; the list after the order, the waybill and, where the region requires
@@ -14,7 +18,14 @@ The order (ceb-formats §3, §4, §8; 公告2020年第44号):
   离境单 for the member arrived (its 运抵单 accepted); the summary for the member's list released;
   the tally for the member's return accepted;
 - a cancel only while the list is released and its goods have not departed (refused after departure);
-- a return only after departure, within one year of the list's release.
+- a return only after departure, within one year of the list's release;
+- the list's trade mode pairs with its order's orderType (:data:`TRADE_MODES_OF`), else it is refused.
+
+A group never waits silently: held past the receipt deadline it raises an alert naming each member and
+what it waits for; a member that can no longer qualify (its list cancelled, its list/waybill/return
+rejected or refused; :func:`member_lost`) refuses the group, naming the member and why, with an alert.
+Only a successful CEB792 ``decState`` (:data:`DEC_STATES_DONE`) closes the summary's lists; another
+raises an alert and leaves them open for a new summary.
 
 报关单模式 (strategies ``9710报关单`` / ``9810报关单``): no list is declared; the 运抵单 waits for the
 member's waybill instead, and the clearance is finished once its waybill and its departure are accepted.
@@ -33,7 +44,7 @@ from cbec.declaration.receipt_clock import parse_return_time
 from cbec.declaration.strategies import DECLARATION_MODE  # the strategy suffix of 报关单模式 (seed 003)
 
 if TYPE_CHECKING:
-    from saga_service.domain import Clearance
+    from saga_service.domain import Clearance, Doc
 
 ORDER, COLLECTION, WAYBILL, LIST = "export-order", "collection", "export-waybill", "export-inventory"
 CANCEL, RETURN = "export-cancel", "export-return"
@@ -54,6 +65,18 @@ SUMMARY_RESULT = SUMMARY_RESULT_RECORDED
 
 CANCEL_CODE = "CBEC-EXPORT-CANCEL"
 RETURN_CODE = "CBEC-EXPORT-RETURN"
+PAIRING_CODE = "CBEC-EXPORT-PAIRING"
+MEMBER_CODE = "CBEC-EXPORT-MEMBER"
+
+GROUP_PREFIX = "G"
+# orderType → the list trade modes it pairs with (REV22; the XSD: E 出口商品订单 covers 一般出口 9610 and
+# 特殊区域出口 1210, B the B2B direct export 9710, W the overseas-warehouse booking 9810).
+TRADE_MODES_OF = {"E": frozenset({"9610", "1210"}), "B": frozenset({"9710"}), "W": frozenset({"9810"})}
+# The CEB792's decState that closes the summarised lists. The XSD leaves the values to customs
+# ("具体返回值由海关确定") and no published table was found: the 2022 official sample's ``A`` is the one
+# success state known; any other state raises an alert and leaves the lists open (never closes them).
+DEC_STATES_DONE = frozenset({"A"})
+CANCELLED = frozenset({399, 800})  # an export cancel (CEB605) accepted: the list is cancelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +88,27 @@ class ExportPolicy:
 
 def is_export(key: str) -> bool:
     return key.startswith("E:")
+
+
+def instance_key(kind: str | None, clearance_key: str) -> str:
+    """The saga instance a document of ``kind`` keyed ``clearance_key`` folds into: a group's own, by kind."""
+    if kind in GROUPS and clearance_key:
+        return f"{GROUP_PREFIX}:{kind}:{clearance_key}"
+    return clearance_key
+
+
+def pairing_verdict(state: Clearance) -> dict[str, str] | None:
+    """The list's tradeMode against its order's orderType: a refusal when they do not pair, else None."""
+    order, listed = state.docs.get(ORDER), state.docs.get(LIST)
+    if order is None or listed is None or not order.order_type or not listed.trade_mode:
+        return None
+    allowed = TRADE_MODES_OF.get(order.order_type)
+    if allowed is None or listed.trade_mode in allowed:
+        return None
+    return {"code": PAIRING_CODE, "path": "InventoryHead.tradeMode",
+            "rule": "REV22 tradeMode pairs with orderType (9610/1210 E, 9710 B, 9810 W)",
+            "message": f"the list's tradeMode {listed.trade_mode} does not pair with its order's orderType "
+                       f"{order.order_type} (which pairs with {'/'.join(sorted(allowed))})"}
 
 
 def trade_mode(state: Clearance) -> str:
@@ -113,6 +157,57 @@ def member_ready(member: Clearance, group_kind: str, gate: int) -> bool:
     return False
 
 
+def member_lost(member: Clearance, group_kind: str) -> str:
+    """Why member clearance ``member`` can no longer be where a ``group_kind`` document needs it ('' if it can)."""
+    cancel = member.docs.get(CANCEL)
+    if cancel is not None and cancel.status_code in CANCELLED:
+        return "its list was cancelled (CEB605 accepted)"
+    if group_kind == TALLY:
+        return _lost(member.docs.get(RETURN), "return")
+    if group_kind == DEPARTURE and ARRIVED in member.milestones:
+        return ""
+    if group_kind in (ARRIVAL, DEPARTURE) and customs_declaration_mode(member):
+        return _lost(member.docs.get(WAYBILL), "waybill")
+    return _lost(member.docs.get(LIST), "list")
+
+
+def _lost(doc: Doc | None, what: str) -> str:
+    if doc is None:
+        return ""
+    if doc.rejected and doc.current is not None:
+        return f"its {what} {doc.doc_type} was rejected by customs ({doc.current.status}: {doc.current.info})"
+    if doc.phase == "refused" or doc.refused_generation == doc.generation:
+        why = "; ".join(e.get("message", "") for e in doc.intake_errors) or doc.refused_why or "refused"
+        return f"its {what} {doc.doc_type} was refused ({why})"
+    return ""
+
+
+def member_refusal(group_kind: str, lost: dict[str, str]) -> dict[str, str]:
+    """The refusal of a group whose members ``lost`` (member clearance → why) can no longer qualify."""
+    what = ", ".join(f"{member}: {why}" for member, why in sorted(lost.items()))
+    return {"code": MEMBER_CODE, "path": "clearanceKeys",
+            "rule": "export group: every member clearance can still qualify",
+            "message": f"the {group_kind} can no longer go: a member cannot be {_NEEDS[group_kind]} ({what})"}
+
+
+_NEEDS = {MASTER_BILL: "released", SUMMARY: "released", ARRIVAL: "released (报关单模式: its waybill accepted)",
+          DEPARTURE: "arrived (运抵)", TALLY: "returned (its return accepted)"}
+
+
+def summary_closed(doc: Doc) -> bool:
+    """The summary's CEB792 arrived with a successful declaration state (:data:`DEC_STATES_DONE`)."""
+    return bool(doc.result) and doc.result.get("decState", "") in DEC_STATES_DONE
+
+
+def summary_failed(doc: Doc) -> str:
+    """Why the summary's CEB792 closes nothing ('' while there is none, or it closed its lists)."""
+    if not doc.result or summary_closed(doc):
+        return ""
+    return (f"the summary result {doc.result.get('sumNo', '')} of {doc.doc_type} came with decState "
+            f"{doc.result.get('decState', '')!r}, not a successful declaration state "
+            f"({'/'.join(sorted(DEC_STATES_DONE))}): its lists stay open for a new summary")
+
+
 def member_waits_for(group_kind: str, member: str) -> str:
     """How a group's view names what it waits for from one member."""
     what = {MASTER_BILL: "the list released", SUMMARY: "the list released",
@@ -127,7 +222,7 @@ def milestone_reached(group: Clearance, kind: str, gate: int) -> str:
     if doc is None:
         return ""
     if kind == SUMMARY:
-        return SUMMARISED if doc.result else ""
+        return SUMMARISED if summary_closed(doc) else ""
     return MILESTONE_OF[kind] if doc.at_gate(gate) else ""
 
 

@@ -1,9 +1,10 @@
 """The customs code tables export fields take their codes from, as package data (``official/``, provenance
-in its README): units and transport modes complete, currencies and countries partial.
+in its README): units, transport modes and countries complete; currencies partial; customs districts
+(portCode, customsCode) and wrapType by form only (no complete public list was found, see the README).
 
 :func:`check` answers for one field value: None when it is acceptable, else why not. A complete table
-refuses a code it does not hold; a partial one checks the code's form only (three digits), so a valid
-code the shipped file lacks is never refused.
+refuses a well-formed code it does not hold; a partial one checks the code's form only, so a valid code
+the shipped file lacks is never refused.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class CodeTable:
 UNIT = CodeTable("JGS-20 计量单位代码", "jgs20-unit.csv", complete=True, form=r"[0-9]{3}")
 TRANSPORT = CodeTable("JGS-20 运输方式代码", "jgs20-transport.csv", complete=True, form=r"[0-9A-Z]")
 CURRENCY = CodeTable("JGS-20 货币代码 (CEB numeric)", "ceb-currency.csv", complete=False, form=r"[0-9]{3}")
-COUNTRY = CodeTable("JGS-20 国别（地区）代码 (CEB numeric)", "ceb-country.csv", complete=False, form=r"[0-9]{3}")
+COUNTRY = CodeTable("JGS-20 国别（地区）代码 (CEB numeric)", "ceb-country.csv", complete=True, form=r"[0-9]{3}")
 CUSTOMS_DISTRICT = CodeTable("JGS/T 18 海关关区代码", "", complete=False, form=r"[0-9]{4}")
 WRAP_TYPE = CodeTable("包装种类代码 (one digit)", "", complete=False, form=r"[0-9]")
 
@@ -58,7 +59,7 @@ def check(table: CodeTable, value: str) -> str | None:
     if not _form(table.form).fullmatch(value):
         return f"{value!r} is not a {table.name} code (the form is {table.form})"
     if table.complete and value not in table.codes:
-        return f"{value!r} is not in the {table.name} table"
+        return f"{value!r} is not a code of the {table.name} table ({table.file})"
     return None
 
 

@@ -26,11 +26,15 @@ PERIOD = "CBEC-PERIOD"
 FIELD_TABLES: dict[str, CodeTable] = {
     "currency": tables.CURRENCY, "fCurrency": tables.CURRENCY, "iCurrency": tables.CURRENCY,
     "unit": tables.UNIT, "unit1": tables.UNIT, "unit2": tables.UNIT,
-    "country": tables.COUNTRY,
+    "country": tables.COUNTRY, "tradeCountry": tables.COUNTRY,
     "trafMode": tables.TRANSPORT,
     "customsCode": tables.CUSTOMS_DISTRICT, "portCode": tables.CUSTOMS_DISTRICT,
     "wrapType": tables.WRAP_TYPE,
 }  # fmt: skip
+
+# Import documents share the country fields (CEB621 lines, CEB625 head); their currency is fixed at 142 by
+# rules._rule_currency, and their other coded fields keep the checks rules.py gives them.
+IMPORT_FIELD_TABLES: dict[str, CodeTable] = {"country": tables.COUNTRY, "tradeCountry": tables.COUNTRY}
 
 EXPORT_TRADE_MODES = frozenset({"9610", "9710", "9810", "1210"})  # REV22: the export list's trade modes
 RETURN_TRADE_MODES = EXPORT_TRADE_MODES | {"1239"}  # XSD-E22 on CEB213: "1210/1239"
@@ -71,8 +75,15 @@ def check(msg_type: str, doc: dict[str, Any], head: dict[str, Any], hp: str, lin
         _summary_head(head, hp, add)
 
 
-def _codes(node: dict[str, Any], path: str, add: Add) -> None:
-    for name, table in FIELD_TABLES.items():
+def check_import_codes(head: dict[str, Any], hp: str, lines: list[dict[str, Any]], ln: str, add: Add) -> None:
+    """The code tables an import document's fields share with export (:data:`IMPORT_FIELD_TABLES`)."""
+    _codes(head, hp, add, IMPORT_FIELD_TABLES)
+    for i, line in enumerate(lines, 1):
+        _codes(line, f"{ln}[{i}]", add, IMPORT_FIELD_TABLES)
+
+
+def _codes(node: dict[str, Any], path: str, add: Add, field_tables: dict[str, CodeTable] = FIELD_TABLES) -> None:
+    for name, table in field_tables.items():
         value = node.get(name)
         if not isinstance(value, str) or not value:  # an optional field left empty (unit2)
             continue

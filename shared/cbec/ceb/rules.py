@@ -645,6 +645,7 @@ def validate_business(
         if is_import:
             _rule_currency(c, doc, fp)
             _rule_id_type(c, head, fp)
+            export_rules.check_import_codes(head, fp, c.lines(doc), c.ln(doc), c.add)
         t = msg.type
         if t in ("CEB311", "CEB621"):
             _rule_gnum(c, doc, "-301002" if t == "CEB311" else "-621027")

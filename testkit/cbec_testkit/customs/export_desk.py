@@ -4,8 +4,10 @@ which receipts it plans (XSD-E22, ceb-formats §3/§4; receipt codes per ``retur
 - CEB303/403 → 2, 120; CEB505/507/509/215 → 2, 399 (their receipts have no 120); CEB607 → 2, 120;
   CEB603 → 2, 120, 399, 800 (→ 899), with the invtNo customs assigns in every CEB604; CEB605 → 2, 399
   (the list is cancelled); CEB213 → 2, 120, 800; CEB701 → 2, 399 (the CEB702 names the sumNo), then a
-  CEB792 汇总结果单 (sumNo, entryId, decState, one line per list).
-- Out of order (customs rejects it, 100 with the reason): a list before its order and waybill; a 总分单
+  CEB792 汇总结果单 (sumNo, entryId, decState, one line per list). decState is the 2022 official sample's
+  ``A`` (the summary's declaration stands), or what a story sets (:attr:`ExportDesk.summary_dec_state`).
+- Out of order (customs rejects it, 100 with the reason): a list before its order and waybill, or whose
+  tradeMode does not pair with its order's orderType (9610/1210 E, 9710 B, 9810 W); a 总分单
   or a 运抵单 naming a list customs has not released (a 运抵单 for a waybill without any list passes:
   报关单模式); a 离境单 before the 运抵 of each waybill; a cancel of a list not released or already
   departed; a return before departure; a tally before its return; a summary naming a list not released
@@ -31,6 +33,8 @@ CUSTOMS_EXPORT_DXP_ID = "DXPEDCCEB0000003"  # customs' DXP id for export message
 DUPLICATE_CODE = {"CEB303": "-301010", "CEB403": "-401007", "CEB505": "-504015"}
 RELEASED = (800, 899)
 REJECTED = 100
+SUMMARY_DONE = "A"  # the CEB792 decState of the 2022 official sample
+TRADE_MODES_OF = {"E": ("9610", "1210"), "B": ("9710",), "W": ("9810",)}  # orderType → list tradeModes (REV22)
 LIST_LINES = {"CEB507": "ArrivalList", "CEB509": "DepartureList", "CEB607": "WayBillList"}
 
 
@@ -70,6 +74,7 @@ class ExportDesk:
         self.sim = simulator
         self._sum_seq = 0
         self.sum_nos: dict[tuple[str, ...], str] = {}  # a summary's key → the sumNo customs gave it
+        self.summary_dec_state = SUMMARY_DONE  # the decState of the summary results customs sends from now on
 
     # -- lookups ---------------------------------------------------------------------------------
     def _status(self, record: _Record | None) -> int | None:
@@ -111,7 +116,14 @@ class ExportDesk:
                 missing.append("订单")
             if self.sim.find("CEB505", logisticsNo=str(head.get("logisticsNo", ""))) is None:
                 missing.append("运单")
-            return f"海关退单: 未找到已入库的{'、'.join(missing)}" if missing else ""
+            if missing:
+                return f"海关退单: 未找到已入库的{'、'.join(missing)}"
+            assert order is not None
+            order_type = str(order.doc.get("OrderHead", {}).get("orderType", ""))
+            trade_mode = str(head.get("tradeMode", ""))
+            if order_type in TRADE_MODES_OF and trade_mode not in TRADE_MODES_OF[order_type]:
+                return f"海关退单: 清单贸易方式 {trade_mode} 与订单类型 {order_type} 不符"
+            return ""
         if code in ("CEB507", "CEB607"):
             for line in _lines(doc, LIST_LINES[code]):
                 number = str(line.get("logisticsNo", ""))
@@ -198,7 +210,8 @@ class ExportDesk:
             "guid": head.get("guid", ""), "customsCode": head.get("customsCode", ""), "sumNo": sum_no,
             "opDate": "", "declSeqNo": f"D{seq:0>17}"[:18],
             "entryId": f"{head.get('customsCode', '0000')}2026{seq:0>10}"[:18],
-            "decState": "10", "agentCode": head.get("agentCode", ""), "agentName": head.get("agentName", ""),
+            "decState": self.summary_dec_state,
+            "agentCode": head.get("agentCode", ""), "agentName": head.get("agentName", ""),
             "ebcCode": head.get("ebcCode", ""), "ebcName": head.get("ebcName", ""),
             "declAgentCode": head.get("declAgentCode", ""), "declAgentName": head.get("declAgentName", ""),
             "grossWeight": f"{gross:.2f}", "netWeight": f"{net:.2f}", "msgCount": "1", "msgSeqNo": "1",

@@ -53,10 +53,51 @@ def test_an_order_line_with_no_customs_code_is_refused_naming_the_field_rule_and
 
 def test_a_code_the_partial_tables_lack_is_not_refused_but_its_form_is_checked() -> None:
     order = good_order()
-    order["OrderHead"]["currency"] = "601"  # 澳大利亚元: not in the shipped (partial) currency file
+    order["OrderHead"]["currency"] = "113"  # not in the shipped (partial) currency file
     assert findings("CEB303", order) == set()
     order["OrderHead"]["currency"] = "AUD"
     assert findings("CEB303", order) == {("CBEC-CODE", "Order[1].OrderHead.currency")}
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    (("InventoryHead", "country"), "998"),
+    (("InventoryList", "country"), "140"),
+])
+def test_a_well_formed_country_the_complete_table_lacks_is_refused_naming_field_table_and_code(
+        path: tuple[str, str], value: str) -> None:
+    inventory = good_list()
+    node = inventory[path[0]] if path[0] == "InventoryHead" else inventory[path[0]][0]
+    node[path[1]] = value
+    [error] = validate_business(CebMessage(type="CEB603", docs=[inventory], guid="G"), before_signing=True)
+    where = "InventoryHead" if path[0] == "InventoryHead" else "InventoryList[1]"
+    assert (error.code, error.path) == ("CBEC-CODE", f"Inventory[1].{where}.{path[1]}")
+    assert code_lists.COUNTRY.name in error.rule and repr(value) in error.message
+    assert code_lists.COUNTRY.file in error.message
+
+
+def test_the_country_table_is_complete_and_names_every_code_the_demo_and_samples_use() -> None:
+    assert code_lists.COUNTRY.complete and len(code_lists.COUNTRY.codes) > 200
+    for code, name in [("142", "中国"), ("116", "日本"), ("502", "美国"), ("304", "德国"), ("701", "国(地)别不详的")]:
+        assert code_lists.name_of(code_lists.COUNTRY, code) == name
+
+
+def test_an_import_list_line_from_an_unknown_country_is_refused_too() -> None:
+    inventory = copy.deepcopy(parse((samples_dir() / "import" / "CEB621Message.xml").read_bytes(),
+                                    strict=False).docs[0])
+    before = {(e.code, e.path) for e in validate_business(
+        CebMessage(type="CEB621", docs=[inventory], guid="G"), before_signing=True)}
+    inventory["InventoryList"][0]["country"] = "998"
+    after = {(e.code, e.path) for e in validate_business(
+        CebMessage(type="CEB621", docs=[inventory], guid="G"), before_signing=True)}
+    assert after - before == {("CBEC-CODE", "Inventory[1].InventoryList[1].country")}
+
+
+@pytest.mark.parametrize(("field", "value"), [("portCode", "9999"), ("customsCode", "0001"), ("wrapType", "8")])
+def test_customs_districts_and_wrap_types_have_no_complete_public_table_so_only_their_form_is_checked(
+        field: str, value: str) -> None:
+    inventory = good_list()
+    inventory["InventoryHead"][field] = value
+    assert findings("CEB603", inventory) == set()
 
 
 @pytest.mark.parametrize(("field", "value", "code"), [

@@ -197,6 +197,25 @@ def test_a_summary_gets_its_sum_no_then_the_summary_result(customs: ExportCustom
     assert [line["invtNo"] for line in lines] == [first, second]
 
 
+def test_the_summary_result_says_the_declaration_stands_as_the_official_sample_does(customs: ExportCustoms) -> None:
+    first = customs.released_list(FIRST)
+    customs.send("CEB701", samples.summary_document([first], "SUM1"))
+    assert customs.answers()[-1][1]["SummaryResultHead"]["decState"] == "A"
+    customs.sim.export.summary_dec_state = "E"  # a story makes customs fail the next summary
+    customs.send("CEB701", samples.summary_document([first], "SUM2"))
+    assert customs.answers()[-1][1]["SummaryResultHead"]["decState"] == "E"
+
+
+def test_a_list_whose_trade_mode_does_not_pair_with_its_order_type_is_rejected(customs: ExportCustoms) -> None:
+    customs.send("CEB303", samples.order_document(FIRST))  # orderType E
+    customs.send("CEB505", samples.waybill_document(FIRST))
+    customs.answers()
+    wrong = samples.inventory_document(FIRST)
+    wrong["InventoryHead"]["tradeMode"] = "9710"
+    customs.send("CEB603", wrong)
+    assert customs.refusal() == "海关退单: 清单贸易方式 9710 与订单类型 E 不符"
+
+
 def test_a_summary_naming_a_list_not_released_is_rejected(customs: ExportCustoms) -> None:
     first = customs.released_list(FIRST)
     customs.send("CEB701", samples.summary_document([first, "51652026E000000099"], "SUM1"))

@@ -3,7 +3,8 @@
 Export documents are named by what they are (``order`` is the CEB303, ``list`` the CEB603 …). As the
 export contract says, the order and the 收款单 go to customs at once; every other export document is held
 at intake until the saga releases it. Documents spanning many clearances (arrival, departure,
-master-bill, summary, tally) are declared under their own key, naming their member clearances.
+master-bill, summary, tally) are declared under their own key (the owning service's ``code:copNo``),
+naming their member clearances; the saga folds each into an instance of its own kind (:meth:`group`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from cbec.contracts.saga import SagaCommand
 from cbec.declaration.doctypes import EXPORT_BY_CODE
 from saga_service.application import stream_of
 from saga_service.domain import Policy
-from saga_service.export_rules import ExportPolicy
+from saga_service.export_rules import ExportPolicy, instance_key
 from saga_story import CONTENT_HASH, Story
 
 EBC = "3305960011"
@@ -114,7 +115,7 @@ class ExportStory(Story):
     def customs_releases(self, key: str | None = None) -> None:
         self.customs("list", 2, 120, 800, key=key)
 
-    def summary_result(self, key: str, sum_no: str = "SUM0001", dec_state: str = "10") -> None:
+    def summary_result(self, key: str, sum_no: str = "SUM0001", dec_state: str = "A") -> None:
         """Customs' CEB792, as the summary owner records it on the CEB701's stream."""
         self.emit(SummaryResultRecorded(**stream_fields("CEB701", key, Links()), result_id=f"result-{sum_no}",
                                         sum_no=sum_no, dec_state=dec_state, op_date="20251231120000000",
@@ -129,12 +130,19 @@ class ExportStory(Story):
         self.clock.advance(timedelta(days=days))
 
     # -- what we look at -------------------------------------------------------------------------
+    def group(self, what: str, key: str) -> str:
+        """The saga instance of the ``what`` document declared under ``key`` (a group's own, by kind)."""
+        return instance_key(KIND[what], key)
+
+    def _instance(self, what: str, key: str | None) -> str:
+        return self.group(what, key or self.key)
+
     def status_of(self, what: str, key: str | None = None) -> str:
-        view = self.saga.view(key or self.key)
+        view = self.saga.view(self._instance(what, key))
         return str(view["documents"].get(KIND[what], {}).get("status", "not declared"))
 
     def held_for(self, what: str, key: str | None = None) -> str:
-        view = self.saga.view(key or self.key)["documents"].get(KIND[what], {})
+        view = self.saga.view(self._instance(what, key))["documents"].get(KIND[what], {})
         status = str(view.get("status", "not declared"))
         return str(view["reason"]) if status == "held" else f"not held: {status}"
 
@@ -149,10 +157,10 @@ class ExportStory(Story):
                 and (what is None or c.doc_type == EXPORT_TYPES[what])]
 
     def released(self, what: str, key: str | None = None) -> bool:
-        return any(c.clearance_key == (key or self.key) for c in self.commands("ReleaseDocument", what))
+        return any(c.clearance_key == self._instance(what, key) for c in self.commands("ReleaseDocument", what))
 
     def refusal(self, what: str, key: str | None = None) -> dict[str, str]:
-        found = [c for c in self.commands("RefuseDocument", what) if c.clearance_key == (key or self.key)]
+        found = [c for c in self.commands("RefuseDocument", what) if c.clearance_key == self._instance(what, key)]
         assert len(found) == 1, found
         return found[0].errors[0].to_dict()
 

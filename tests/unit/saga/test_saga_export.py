@@ -233,7 +233,7 @@ def test_a_summary_waits_for_its_lists_released_and_its_result_closes_them(story
     for key in (FIRST, SECOND):
         view = story.export_view(key)
         assert view["finished"] and view["milestones"]["summarised"]
-    assert story.export_view(SUMMARY)["summaryResult"]["sumNo"] == "SUM0001"
+    assert story.export_view(story.group("summary", SUMMARY))["summaryResult"]["sumNo"] == "SUM0001"
 
 
 def test_a_summary_result_told_twice_closes_the_lists_once(story: ExportStory) -> None:
@@ -299,12 +299,153 @@ def test_a_departure_listing_a_waybill_no_clearance_declares_stays_held(story: E
         "waiting for the clearance of 1 waybill(s) it lists (not declared when it was)"
 
 
-def test_a_master_bill_and_a_summary_sharing_a_key_wait_each_for_its_own_condition(story: ExportStory) -> None:
+def test_a_master_bill_and_a_departure_sharing_a_key_wait_each_for_its_own_condition(story: ExportStory) -> None:
     _released_list(story, FIRST)
     story.declare("departure", key=MASTER, clearance_keys=[FIRST])  # the same agent:copNo as the master bill
     story.declare("master-bill", key=MASTER, clearance_keys=[FIRST])
     assert story.released("master-bill", key=MASTER)
     assert not story.released("departure", key=MASTER)
+
+
+# -- one saga instance per group document, keyed by its kind -----------------------------------------------
+def test_a_master_bill_and_a_summary_of_one_agent_and_copno_are_instances_of_their_own(story: ExportStory) -> None:
+    shared = "3305960014:COP0001"  # the owning services key both by agentCode:copNo
+    _released_list(story, FIRST)
+    story.declare("master-bill", key=shared, clearance_keys=[FIRST])
+    story.declare("summary", key=shared, clearance_keys=[FIRST])
+    bill, summary = story.group("master-bill", shared), story.group("summary", shared)
+    assert bill != summary and shared not in (bill, summary)
+    assert set(story.saga.view(bill)["documents"]) == {"master-bill"}
+    assert set(story.saga.view(summary)["documents"]) == {"summary"}
+    assert story.released("master-bill", key=shared) and story.released("summary", key=shared)
+    assert story.export_view(FIRST)["groups"] == {"master-bill": [bill], "summary": [summary]}
+    story.summary_result(shared)
+    assert "summarised" in story.export_view(FIRST)["milestones"]
+    assert "bound" not in story.export_view(FIRST)["milestones"]  # the master bill is not accepted yet
+
+
+def test_a_group_keyed_like_an_import_clearance_never_folds_into_it(story: ExportStory) -> None:
+    clash = "3305960014:EX0001"  # reads like an import clearance ebpCode:orderNo
+    story.declare("arrival", key=clash, clearance_keys=[FIRST])
+    assert story.saga.view(clash)["documents"] == {}
+    assert set(story.saga.view(story.group("arrival", clash))["documents"]) == {"arrival"}
+
+
+# -- a group never waits silently ----------------------------------------------------------------------------
+def test_a_group_held_past_the_receipt_deadline_raises_one_alert_naming_the_member_and_what_it_waits_for(
+        story: ExportStory) -> None:
+    _released_list(story, FIRST)
+    story.declare("order", key=SECOND)
+    story.declare("master-bill", key=MASTER, clearance_keys=[FIRST, SECOND])
+    story.later(story.policy.receipt_timeout.total_seconds() - 1)
+    assert story.saga.view(story.group("master-bill", MASTER))["alerts"] == []
+    story.later(2)
+    story.later(story.policy.receipt_timeout.total_seconds() * 3)
+    [alert] = story.saga.view(story.group("master-bill", MASTER))["alerts"]
+    assert "CEB607" in alert and "still held" in alert and f"the list released of {SECOND}" in alert
+    assert FIRST not in alert
+    assert story.status_of("master-bill", key=MASTER) == "held"  # it may still go once the list is released
+
+
+def test_a_member_list_customs_rejects_refuses_the_arrival_naming_the_member_with_an_alert(
+        story: ExportStory) -> None:
+    _released_list(story, FIRST)
+    story.declare("order", key=SECOND)
+    story.declare("waybill", key=SECOND)
+    story.declare("list", key=SECOND)
+    story.customs_accepts("order", "waybill", key=SECOND)
+    story.declare("arrival", key=ARRIVAL, clearance_keys=[FIRST, SECOND])
+    story.customs("list", 2, 100, key=SECOND, info="商品编码不符")
+    refusal = story.refusal("arrival", key=ARRIVAL)
+    assert refusal["code"] == "CBEC-EXPORT-MEMBER" and refusal["path"] == "clearanceKeys"
+    assert SECOND in refusal["message"] and "rejected by customs (100: 商品编码不符)" in refusal["message"]
+    assert FIRST not in refusal["message"]
+    assert not story.released("arrival", key=ARRIVAL)
+    [alert] = story.saga.view(story.group("arrival", ARRIVAL))["alerts"]
+    assert SECOND in alert and "refused" in alert
+
+
+def test_an_arrival_declared_again_without_the_rejected_member_goes(story: ExportStory) -> None:
+    _released_list(story, FIRST)
+    story.declare("order", key=SECOND)
+    story.declare("waybill", key=SECOND)
+    story.declare("list", key=SECOND)
+    story.customs_accepts("order", "waybill", key=SECOND)
+    story.declare("arrival", key=ARRIVAL, clearance_keys=[FIRST, SECOND])
+    story.customs("list", 2, 100, key=SECOND, info="商品编码不符")
+    assert story.refusal("arrival", key=ARRIVAL)["code"] == "CBEC-EXPORT-MEMBER"
+    story.declare("arrival", key=ARRIVAL, clearance_keys=[FIRST])
+    assert story.released("arrival", key=ARRIVAL)
+
+
+def test_a_group_declared_after_its_member_was_rejected_is_refused_at_once(story: ExportStory) -> None:
+    story.declare("order")
+    story.declare("waybill")
+    story.declare("list")
+    story.customs_accepts("order", "waybill")
+    story.customs("list", 2, 100, info="退单")
+    story.declare("summary", key=SUMMARY, clearance_keys=[FIRST])
+    assert story.refusal("summary", key=SUMMARY)["code"] == "CBEC-EXPORT-MEMBER"
+
+
+def test_a_cancelled_list_refuses_the_departure_waiting_for_its_goods(story: ExportStory) -> None:
+    _released_list(story, FIRST)
+    story.declare("departure", key=DEPARTURE, clearance_keys=[FIRST])
+    story.declare("cancel")
+    story.customs("cancel", 2, 399)
+    refusal = story.refusal("departure", key=DEPARTURE)
+    assert "cannot be arrived (运抵)" in refusal["message"] and "its list was cancelled" in refusal["message"]
+
+
+def test_a_tally_whose_return_is_refused_is_refused_too(story: ExportStory) -> None:
+    _released_list(story, FIRST)  # released, not departed: the return is refused
+    story.declare("tally", key=TALLY, clearance_keys=[FIRST])
+    story.declare("return")
+    assert story.refusal("return")["code"] == "CBEC-EXPORT-RETURN"
+    refusal = story.refusal("tally", key=TALLY)
+    assert "its return CEB213 was refused" in refusal["message"] and "have not departed" in refusal["message"]
+
+
+# -- the CEB792's decState decides -------------------------------------------------------------------------
+def test_a_summary_result_with_a_failed_declaration_state_leaves_the_lists_open_for_a_new_summary(
+        story: ExportStory) -> None:
+    _released_list(story, FIRST)
+    story.declare("summary", key=SUMMARY, clearance_keys=[FIRST])
+    story.customs("summary", 2, 399, key=SUMMARY)
+    story.summary_result(SUMMARY, dec_state="E")
+    view = story.export_view(FIRST)
+    assert "summarised" not in view["milestones"] and not view["finished"]
+    [alert] = story.saga.view(story.group("summary", SUMMARY))["alerts"]
+    assert "decState 'E'" in alert and "stay open for a new summary" in alert
+    story.summary_result(SUMMARY, dec_state="E")  # told again: alerted once
+    assert len(story.saga.view(story.group("summary", SUMMARY))["alerts"]) == 1
+    again = "3305960014:SUM0002"
+    story.declare("summary", key=again, clearance_keys=[FIRST])
+    assert story.released("summary", key=again)
+    story.summary_result(again, sum_no="SUM0002")
+    assert story.export_view(FIRST)["finished"]
+
+
+# -- the list's trade mode pairs with its order's type --------------------------------------------------------
+@pytest.mark.parametrize(("order_mode", "list_mode"), [("9610", "9710"), ("9810", "9610"), ("9710", "9810")])
+def test_a_list_whose_trade_mode_does_not_pair_with_its_order_type_is_refused(
+        story: ExportStory, order_mode: str, list_mode: str) -> None:
+    story.declare("order", trade_mode=order_mode)
+    story.declare("list", trade_mode=list_mode)
+    refusal = story.refusal("list")
+    assert refusal["code"] == "CBEC-EXPORT-PAIRING" and refusal["path"] == "InventoryHead.tradeMode"
+    assert f"tradeMode {list_mode}" in refusal["message"]
+    assert story.status_of("list") == "refused"
+
+
+@pytest.mark.parametrize(("order_mode", "list_mode"), [("9610", "9610"), ("9610", "1210"), ("9710", "9710"),
+                                                       ("9810", "9810")])
+def test_a_list_paired_with_its_order_type_goes(story: ExportStory, order_mode: str, list_mode: str) -> None:
+    story.declare("order", trade_mode=order_mode)
+    story.declare("waybill")
+    story.declare("list", trade_mode=list_mode)
+    story.customs_accepts("order", "waybill")
+    assert story.released("list")
 
 
 def test_the_story_holds_what_the_owning_services_hold_at_intake() -> None:
