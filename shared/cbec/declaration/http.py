@@ -215,17 +215,24 @@ def make_router(
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
         number: Annotated[str | None, Query(pattern=PRINTABLE, max_length=100)] = None,
         clearanceKey: Annotated[str | None, Query(pattern=PRINTABLE, max_length=200)] = None,  # noqa: N803
-        updatedFrom: Annotated[datetime | None, Query()] = None,  # noqa: N803
-        updatedBefore: Annotated[datetime | None, Query()] = None,  # noqa: N803
+        updatedFrom: Annotated[str | None, ISO_TIME] = None,  # noqa: N803
+        updatedBefore: Annotated[str | None, ISO_TIME] = None,  # noqa: N803
     ) -> JSONResponse:
         if readmodel is None:
             return problem(503, "CBEC-0503", "listing is not configured on this service")
+        times: dict[str, datetime | None] = {}
+        for name, text in (("updatedFrom", updatedFrom), ("updatedBefore", updatedBefore)):
+            try:
+                times[name] = _iso_time(text)
+            except ValueError as bad:
+                return problem(400, "CBEC-0400", f"{name} is not an ISO 8601 date-time: {bad}", name, "date-time")
+        since, before = times["updatedFrom"], times["updatedBefore"]
         if projection is not None:
             projection.catch_up()  # read your own writes
         try:
             page = readmodel.list(tenant, status=status, doc_type=docType, cursor=cursor, limit=limit, number=number,
-                                  clearance_key=clearanceKey, updated_from=_aware(updatedFrom),
-                                  updated_before=_aware(updatedBefore))
+                                  clearance_key=clearanceKey, updated_from=since,
+                                  updated_before=before)
         except BadCursor as bad:
             return problem(400, "CBEC-0400", str(bad), "cursor", "paging")
         return JSONResponse({"items": [row.to_json() for row in page.items], "nextCursor": page.next_cursor})
@@ -233,9 +240,17 @@ def make_router(
     return router
 
 
-def _aware(when: datetime | None) -> datetime | None:
-    """A time without a zone is UTC (the read model stores aware times)."""
-    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
+# An ISO 8601 date-time as the OpenAPI document says (pydantic's datetime would also take a number).
+ISO_TIME = Query(pattern=r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?$",
+                 json_schema_extra={"format": "date-time"})
+
+
+def _iso_time(text: str | None) -> datetime | None:
+    """The time in ``text``; one without a zone is UTC (the read model stores aware times)."""
+    if text is None:
+        return None
+    when = datetime.fromisoformat(text)
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 def refused(errors: list[CebError], max_findings: int | None = None) -> JSONResponse:

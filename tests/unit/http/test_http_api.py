@@ -171,6 +171,19 @@ def test_a_listing_filters_by_status_and_doc_type_and_shows_only_the_callers_doc
     assert service.client.get("/v1/documents", headers=service.as_(LOGISTICS)).json()["items"] == []
 
 
+def test_a_listing_filters_by_the_time_of_the_last_change_given_as_an_iso_date_time(service: Service) -> None:
+    declare(service, order_body(1))
+    ask = {"headers": service.as_(PLATFORM)}
+    since_2000 = service.client.get("/v1/documents", params={"updatedFrom": "2000-01-01T00:00:00Z"}, **ask)
+    assert len(since_2000.json()["items"]) == 1
+    before_2000 = service.client.get("/v1/documents", params={"updatedBefore": "2000-01-01T00:00:00"}, **ask)
+    assert before_2000.json()["items"] == []
+    for bad in ("-5691", "1700000000", "2026-13-01T00:00:00"):  # a number is no date-time, nor month 13
+        answer = service.client.get("/v1/documents", params={"updatedFrom": bad}, **ask)
+        assert answer.status_code in (400, 422), (bad, answer.status_code)
+        assert "updatedFrom" in answer.text
+
+
 def test_a_forged_cursor_is_400(service: Service) -> None:
     answer = service.client.get("/v1/documents", params={"cursor": "bm9wZQ"}, headers=service.as_(PLATFORM))
     assert answer.status_code == 400
