@@ -11,13 +11,14 @@ import asyncio
 import json
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 from cbec.declaration.doctypes import BY_CODE, DocType
+from cbec.declaration.strategies import PRESETS
 from cbec.tenants import Role, TenantRegistry, UnknownTenant
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -392,6 +393,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         ctx = ctx_of(request)
         kinds = [k for k in doc_types_for(config.tenants, ctx.enterprise) if k in importing.TEMPLATES]
         return render(ctx, "import.html", kinds=kinds, templates=importing.TEMPLATES, error=error[:300],
+                      strategies=list(PRESETS) if any(importing.TEMPLATES[k].strategies for k in kinds) else [],
                       batches=bench.of(ctx.enterprise))
 
     @api.get("/import/templates/{name}")
@@ -423,6 +425,9 @@ def create_app(config: ConsoleConfig) -> FastAPI:
             rows = importing.read_sheet(template, upload.filename or "", data)
         except importing.BadSheet as bad:
             return RedirectResponse("/import?" + urlencode({"error": f"{ctx.t('import.badFile')}: {bad}"}), 303)
+        strategy = str(form.get("strategy", ""))
+        if template.strategies and strategy in PRESETS:
+            template = replace(template, strategy=strategy)  # this draft's own copy
         assert ctx.user is not None
         draft = bench.add_draft(ctx.user.username, ctx.enterprise, template, upload.filename or "", rows)
         importing.validate_rows(template, rows, config.tenants.get(ctx.enterprise))
@@ -459,6 +464,9 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         name = str(form.get("name", "")).strip()[:100] or draft.filename
         spec = BY_CODE[draft.template.doc_type]
         batch = bench.commit(draft, name, built, spec.business_key)
+        if draft.template.strategy:
+            for item in batch.items:  # the service applies the preset named by the command
+                item.command["strategy"] = draft.template.strategy
         task = asyncio.create_task(submit_batch(platform_of(ctx), batch))
         running.add(task)  # a reference until it ends (the loop keeps only weak ones)
         task.add_done_callback(running.discard)

@@ -139,6 +139,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "export.notYet": "尚未发生",
         "export.summary": "所属汇总申请单",
         "import.strategy": "策略（预设）",
+        "import.strategyHint": "出口订单：策略填入订单类型（9610→E，9710→B，9810→W）并随每张单证申报",
         "doc.CEB311": "进口订单",
         "doc.CEB411": "支付单",
         "doc.CEB511": "进口运单",
@@ -290,6 +291,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "export.notYet": "not yet",
         "export.summary": "Summary",
         "import.strategy": "Strategy (preset)",
+        "import.strategyHint": "Export orders: the strategy fills the order type (9610→E, 9710→B, 9810→W) "
+                               "and rides on each document",
         "doc.CEB311": "Import order",
         "doc.CEB411": "Payment",
         "doc.CEB511": "Import waybill",
