@@ -5,10 +5,11 @@ refused, as its service would refuse the document), and the forms are labelled a
 from __future__ import annotations
 
 from cbec.contracts.commands import DeclareDocument
-from cbec_testkit.samples import DECLARANT, LOGISTICS_COMPANY, PLATFORM, declare_clearance
+from cbec_testkit.samples import DECLARANT, LOGISTICS_COMPANY, PLATFORM, SITE_OPERATOR, declare_clearance
 from cbec_testkit.samples import export as export_samples
 from conftest import Console, shot
 from console_pages import declare, log_in, wait_for_text
+from console_service.accounts import Environment
 from playwright.sync_api import Browser, Page, expect
 
 
@@ -70,7 +71,10 @@ def test_the_site_files_the_arrival_of_an_export_waybill_the_carrier_may_not(bro
     carrier.goto(f"{console.url}/clearances/{c.clearance_key}")
     wait_for_text(carrier, '[data-testid="status-CEB505"]', "399")
 
+    # The export documents are in the sandbox; the access story may have promoted the site to production.
+    console.accounts.set_environment(SITE_OPERATOR, Environment.SANDBOX, "test")
     site = log_in(browser, console.url, "site-admin")
+    expect(site.get_by_test_id("environment")).to_have_text("沙箱（测试环境）")
     site.get_by_role("link", name="单证申报").click()
     site.get_by_test_id("declare-menu").get_by_role("link", name="CEB507 · 运抵单").click()
     arrival = export_samples.arrival_document([c], "ARRB0901")

@@ -54,7 +54,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "clearance.noXml": "尚未发送（无已签名报文）",
         "clearance.correct": "更正并重新申报",
         "clearance.taxBills": "税单（CEB816/CEB818）",
-        "clearance.noTaxBills": "本平台尚未接收税单回执（CEB816/CEB818），暂无税单。",
+        "clearance.noTaxBills": "海关的电子税单（CEB816）和税单状态（CEB818）由海关通道接收，但尚未记入清单，"
+                                 "因此这里还不能显示税单和按 30 天汇总缴税的视图。",
         "receipt.time": "时间",
         "receipt.type": "回执类型",
         "receipt.status": "状态",
@@ -206,7 +207,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "clearance.noXml": "Not sent yet (no signed XML)",
         "clearance.correct": "Correct and resubmit",
         "clearance.taxBills": "Tax bills (CEB816/CEB818)",
-        "clearance.noTaxBills": "The platform does not receive tax bill receipts (CEB816/CEB818) yet: no tax bills.",
+        "clearance.noTaxBills": "Customs' tax bills (CEB816) and tax statuses (CEB818) reach the customs link but are "
+                                 "not recorded on the list yet, so neither tax bills nor the 30-day settlement view "
+                                 "can be shown here.",
         "receipt.time": "Time",
         "receipt.type": "Receipt type",
         "receipt.status": "Status",
