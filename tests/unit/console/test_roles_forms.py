@@ -143,7 +143,17 @@ def test_a_form_has_every_xsd_field_labelled_with_its_hint_and_the_enterprises_o
         assert f'aria-describedby="h-InvtCancel.{field} e-InvtCancel.{field}"' in page
     assert 'name="InvtCancel.guid"' not in page  # the platform fills it
     assert re.search(rf'name="InvtCancel.agentCode" value="{parties.DECLARANT}"', page)
-    assert re.search(r'name="InvtCancel.note" value=""\s+(?!.*required)', page)
+    inputs = dict(re.findall(r'<input id="f-(InvtCancel\.\w+)"([^>]*)>', page))
+    assert "required" in inputs["InvtCancel.reason"] and "required" not in inputs["InvtCancel.note"]
+    assert 'maxlength="' in inputs["InvtCancel.reason"]
+
+
+def test_the_menu_and_forms_speak_english_by_the_switch(setup: Any) -> None:
+    client = signed_in(setup, "warehouse")
+    client.cookies.set("lang", "en")
+    page = client.get("/declare").text
+    assert "Documents this enterprise declares" in page and "CEB623 · List cancel" in page
+    assert "<h1>CEB605 · Export list cancel</h1>" in client.get("/declare/CEB605").text
 
 
 def test_a_cancel_starts_from_its_list_and_is_sent_as_the_declarant(setup: Any) -> None:
