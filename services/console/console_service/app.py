@@ -11,13 +11,14 @@ import asyncio
 import json
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
-from cbec.declaration.doctypes import BY_CODE
+from cbec.declaration.doctypes import BY_CODE, DocType
+from cbec.declaration.strategies import PRESETS
 from cbec.tenants import Role, TenantRegistry, UnknownTenant
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -26,7 +27,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from console_service import batches as batch_store
-from console_service import handoff, importing, operator_view
+from console_service import handoff, importing, milestones, operator_view, roles
 from console_service.accounts import Accounts, Environment, Passwords
 from console_service.checks import core_findings
 from console_service.onboarding import Onboarding
@@ -49,14 +50,7 @@ HERE = Path(__file__).parent
 PAGE = 20
 PLATFORM_OWNED = ("guid", "appType", "appTime", "appStatus")
 
-ROLE_DOCS: dict[Role, tuple[str, ...]] = {
-    Role.PLATFORM: ("CEB311", "CEB621"),
-    Role.ECOMMERCE: ("CEB311",),
-    Role.PAYMENT: ("CEB411",),
-    Role.LOGISTICS: ("CEB511", "CEB513", "CEB711"),
-    Role.DECLARANT: ("CEB621", "CEB623", "CEB625"),
-    Role.SITE_OPERATOR: ("CEB711",),
-}
+ROLE_DOCS = roles.QUERIES  # what each role searches (roles.DECLARES: what it declares through forms)
 
 
 @dataclass
@@ -72,15 +66,19 @@ class ConsoleConfig:
 
 
 def doc_types_for(tenants: TenantRegistry, enterprise: str) -> list[str]:
+    """The types the enterprise searches: those its roles declare or are a party to."""
     try:
-        roles = tenants.get(enterprise).roles
+        return roles.queryable(tenants.get(enterprise).roles)
     except UnknownTenant:
         return []
-    out: list[str] = []
-    for role in Role:
-        if role in roles:
-            out += [code for code in ROLE_DOCS[role] if code in BY_CODE and code not in out]
-    return out
+
+
+def declarable_for(tenants: TenantRegistry, enterprise: str) -> list[str]:
+    """The types the enterprise declares through the console's forms (its roles' menu)."""
+    try:
+        return roles.declarable(tenants.get(enterprise).roles)
+    except UnknownTenant:
+        return []
 
 
 def create_app(config: ConsoleConfig) -> FastAPI:
@@ -96,10 +94,10 @@ def create_app(config: ConsoleConfig) -> FastAPI:
 
     def render(ctx: Context, page: str, status: int = 200, **values: Any) -> HTMLResponse:
         tenant_names = {t.customs_code: t.name for t in config.tenants.all()}
-        roles = config.tenants.get(ctx.enterprise).roles if ctx.enterprise in config.tenants else frozenset()
+        held = config.tenants.get(ctx.enterprise).roles if ctx.enterprise in config.tenants else frozenset()
         return templates.TemplateResponse(ctx.request, page, {
-            "ctx": ctx, "t": ctx.t, "names": tenant_names,
-            "show_handoff": bool(roles & {Role.DECLARANT, Role.LOGISTICS}), **values}, status_code=status)
+            "ctx": ctx, "t": ctx.t, "names": tenant_names, "menu": roles.declarable(held),
+            "show_handoff": bool(held & {Role.DECLARANT, Role.LOGISTICS}), **values}, status_code=status)
 
     def platform_of(ctx: Context) -> Platform:
         """The platform of the enterprise's environment: a sandbox enterprise only ever gets the sandbox."""
@@ -234,7 +232,13 @@ def create_app(config: ConsoleConfig) -> FastAPI:
                               or view.get("phase") in ("rejected", "refused")})
         if not found:
             raise NotFound()
-        return render(ctx, "clearance.html", clearance_key=clearance_key, documents=found)
+        readable = doc_types_for(config.tenants, ctx.enterprise)
+        steps = await milestones.milestones(platform, ctx.enterprise, readable, found) \
+            if milestones.is_export(clearance_key) else []
+        menu = declarable_for(config.tenants, ctx.enterprise)
+        return render(ctx, "clearance.html", clearance_key=clearance_key, documents=found, milestones=steps,
+                      follow_ups={d["row"]["docType"]: [t for t in roles.FOLLOW_UPS.get(d["row"]["docType"], ())
+                                                         if t in menu] for d in found})
 
     def _document_form(document: dict[str, Any], doc_type: str) -> tuple[list[tuple[str, str]], list[Any]]:
         spec = BY_CODE[doc_type]
@@ -291,7 +295,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
 
     @api.post("/api/validate/{doc_type}")
     async def validate_api(request: Request, doc_type: str) -> Response:
-        ctx_of(request)
+        ctx = ctx_of(request)
         check_csrf(request, request.headers.get(CSRF_HEADER))
         try:
             body = json.loads((await request.body())[:1_000_000] or b"{}")
@@ -299,8 +303,83 @@ def create_app(config: ConsoleConfig) -> FastAPI:
             return JSONResponse({"errors": [{"code": "CBEC-0001", "path": "$", "message": "not JSON"}]}, 400)
         if not isinstance(body, dict):
             return JSONResponse({"errors": [{"code": "CBEC-0001", "path": "$", "message": "not an object"}]}, 400)
-        findings = core_findings(doc_type, document_from_form(doc_type, body) if doc_type in BY_CODE else body)
-        return JSONResponse({"errors": [{**e.to_dict(), "field": field_of(e.path)} for e in findings]})
+        spec = BY_CODE.get(doc_type)
+        if spec is None:
+            return JSONResponse({"errors": [e.to_dict() for e in core_findings(doc_type, body)]})
+        entry = any(str(k).startswith("cmd.") for k in body)  # an entry form (a correction has no command fields)
+        return JSONResponse({"errors": entry_findings(ctx, spec, roles.document_of(spec, body),
+                                                      roles.envelope_of(spec, body), entry)})
+
+    def entry_findings(ctx: Context, spec: DocType, document: dict[str, Any], envelope: dict[str, str],
+                       entry: bool = True) -> list[dict[str, Any]]:
+        """The command's own gaps, then the CEB core's findings on the document as the intake completes it
+        (its strategy applied), each with the form field it belongs to."""
+        checked, refused = roles.with_strategy(spec, document, envelope, config.tenants, ctx.enterprise) \
+            if entry else (document, [])
+        found = [*refused, *core_findings(spec.code, checked)]
+        return (roles.envelope_findings(spec, envelope) if entry else []) + [
+            {**e.to_dict(), "field": roles.field_of(spec, e.path)} for e in found]
+
+    # -- entry forms per role ----------------------------------------------------------------------
+    def form_type(ctx: Context, doc_type: str) -> DocType:
+        """A type of the enterprise's menu; another role's form is forbidden, whether it exists or not."""
+        spec = BY_CODE.get(doc_type)
+        if spec is None or doc_type not in declarable_for(config.tenants, ctx.enterprise):
+            raise Forbidden()
+        return spec
+
+    @api.get("/declare", response_class=HTMLResponse)
+    def declare_menu(request: Request) -> Response:
+        ctx = ctx_of(request)
+        return render(ctx, "declare_menu.html", kinds=declarable_for(config.tenants, ctx.enterprise),
+                      queries=doc_types_for(config.tenants, ctx.enterprise))
+
+    @api.get("/declare/{doc_type}", response_class=HTMLResponse)
+    async def declare_page(request: Request, doc_type: str, lines: int = 1, source: str = "") -> Response:
+        ctx = ctx_of(request)
+        spec = form_type(ctx, doc_type)
+        ctx.require_writer()
+        document: dict[str, Any] = {spec.head: {}} if spec.head else {}
+        head = document[spec.head] if spec.head else document
+        head.update(roles.defaults(spec, config.tenants.get(ctx.enterprise)))
+        source_type, _, source_key = source.partition("/")
+        if source_type in doc_types_for(config.tenants, ctx.enterprise) and source_key:
+            found = await platform_of(ctx).document(ctx.enterprise, source_type,
+                                                    [unquote(p) for p in source_key[:300].split("/")])
+            if found.ok and isinstance(found.body.get("document"), dict):
+                head.update({k: v for k, v in roles.copied(BY_CODE[source_type], found.body["document"]).items()
+                             if k not in head})
+        form = roles.build_form(spec, document, {}, min(max(lines, 1), roles.MAX_LINES))
+        return render(ctx, "declare.html", form=form, findings=[], source=source[:300])
+
+    @api.post("/declare/{doc_type}")
+    async def declare_document(request: Request, doc_type: str) -> Response:
+        ctx = ctx_of(request)
+        spec = form_type(ctx, doc_type)
+        ctx.require_writer()
+        form = await check_form_csrf(request)
+        document, envelope = roles.document_of(spec, form), roles.envelope_of(spec, form)
+        findings = entry_findings(ctx, spec, document, envelope)
+        count = len(document.get(spec.lines) or []) if spec.lines else 1
+        if form.get("action") == "addline":
+            return render(ctx, "declare.html", form=roles.build_form(spec, document, envelope, count + 1),
+                          findings=[], source="")
+        if not findings:
+            command: dict[str, Any] = {"commandId": f"console-{uuid.uuid4().hex}", "sender": ctx.enterprise,
+                                       "docType": doc_type, "document": document, **envelope}
+            reply = await platform_of(ctx).declare(ctx.enterprise, command)
+            if reply.status in (200, 202) and reply.body.get("result") in ("accepted", "duplicate"):
+                key = [quote(part, safe="") for part in spec.business_key(document)]
+                declared = await platform_of(ctx).document(ctx.enterprise, doc_type, list(spec.business_key(document)))
+                clearance_key = str(declared.body.get("clearanceKey", "")) if declared.ok else ""
+                if clearance_key:
+                    return RedirectResponse(f"/clearances/{quote(clearance_key, safe=':')}?declared={doc_type}", 303)
+                return RedirectResponse(f"/documents?docType={doc_type}&number={key[-1]}", 303)
+            findings = [{**e, "field": roles.field_of(spec, str(e.get("path", "")))}
+                        for e in reply.body.get("errors", [])] or [
+                {"code": "CBEC-0502", "path": "$", "message": str(reply.body.get("result", reply.status)), "field": ""}]
+        return render(ctx, "declare.html", 422, form=roles.build_form(spec, document, envelope, count),
+                      findings=findings, source="")
 
     # -- batch import ----------------------------------------------------------------------------
     def template_for(ctx: Context, doc_type: str) -> importing.Template:
@@ -314,6 +393,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         ctx = ctx_of(request)
         kinds = [k for k in doc_types_for(config.tenants, ctx.enterprise) if k in importing.TEMPLATES]
         return render(ctx, "import.html", kinds=kinds, templates=importing.TEMPLATES, error=error[:300],
+                      strategies=list(PRESETS) if any(importing.TEMPLATES[k].strategies for k in kinds) else [],
                       batches=bench.of(ctx.enterprise))
 
     @api.get("/import/templates/{name}")
@@ -345,6 +425,9 @@ def create_app(config: ConsoleConfig) -> FastAPI:
             rows = importing.read_sheet(template, upload.filename or "", data)
         except importing.BadSheet as bad:
             return RedirectResponse("/import?" + urlencode({"error": f"{ctx.t('import.badFile')}: {bad}"}), 303)
+        strategy = str(form.get("strategy", ""))
+        if template.strategies and strategy in PRESETS:
+            template = replace(template, strategy=strategy)  # this draft's own copy
         assert ctx.user is not None
         draft = bench.add_draft(ctx.user.username, ctx.enterprise, template, upload.filename or "", rows)
         importing.validate_rows(template, rows, config.tenants.get(ctx.enterprise))
@@ -381,6 +464,9 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         name = str(form.get("name", "")).strip()[:100] or draft.filename
         spec = BY_CODE[draft.template.doc_type]
         batch = bench.commit(draft, name, built, spec.business_key)
+        if draft.template.strategy:
+            for item in batch.items:  # the service applies the preset named by the command
+                item.command["strategy"] = draft.template.strategy
         task = asyncio.create_task(submit_batch(platform_of(ctx), batch))
         running.add(task)  # a reference until it ends (the loop keeps only weak ones)
         task.add_done_callback(running.discard)
@@ -415,8 +501,8 @@ def create_app(config: ConsoleConfig) -> FastAPI:
     @api.get("/handoffs", response_class=HTMLResponse)
     def handoffs_page(request: Request) -> Response:
         ctx = ctx_of(request)
-        roles = roles_of(ctx.enterprise)
-        warehouse, courier = Role.DECLARANT in roles, Role.LOGISTICS in roles
+        held = roles_of(ctx.enterprise)
+        warehouse, courier = Role.DECLARANT in held, Role.LOGISTICS in held
         if not (warehouse or courier):
             raise Forbidden()
         couriers = [t for t in config.tenants.all() if Role.LOGISTICS in t.roles]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from cbec.declaration.strategies import PRESETS
 from cbec.tenants import Tenant
 from openpyxl import Workbook, load_workbook
 
@@ -43,6 +44,8 @@ class Template:
     group_by: str = ""  # the head field rows are grouped by (orders: orderNo)
     preset: Callable[[Tenant], dict[str, str]] = field(default=lambda _t: {})
     derive: Callable[[dict[str, Any]], None] = field(default=lambda _d: None)  # sums, numbering
+    strategies: bool = False  # an export strategy (seed 003) may be chosen for the batch
+    strategy: str = ""  # the one chosen (its command field; its defaults fill the documents)
 
     def headers(self) -> list[str]:
         return [c.header for c in self.columns]
@@ -73,6 +76,33 @@ def _order_derive(document: dict[str, Any]) -> None:
     head.setdefault("buyerRegNo", head.get("buyerTelephone", ""))
 
 
+def _export_order_preset(tenant: Tenant) -> dict[str, str]:
+    return {"ebpCode": tenant.customs_code, "ebpName": tenant.name, "ebcCode": tenant.customs_code,
+            "ebcName": tenant.name, "freight": "0", "currency": "142"}
+
+
+def _export_order_derive(document: dict[str, Any]) -> None:
+    head, lines = document["OrderHead"], document["OrderList"]
+    goods = Decimal(0)
+    for n, line in enumerate(lines, start=1):
+        line["gnum"] = str(n)
+        line.setdefault("currency", head.get("currency", "142"))
+        try:
+            goods += Decimal(line.get("totalPrice", "0"))
+        except InvalidOperation:
+            pass
+    head["goodsValue"] = f"{goods:.2f}"
+
+
+def strategy_defaults(template: Template, tenant: Tenant) -> dict[str, str]:
+    """What the batch's strategy (else the enterprise's default strategy, else 9610 B2C) fills: the
+    export order's type (E, B, W), as the order service applies the same preset."""
+    if template.doc_type != "CEB303":
+        return {}
+    name = template.strategy or tenant.strategy
+    return {"orderType": PRESETS[name].order_type if name in PRESETS else "E"}
+
+
 TEMPLATES: dict[str, Template] = {
     "CEB311": Template(
         "CEB311",
@@ -98,6 +128,20 @@ TEMPLATES: dict[str, Template] = {
             Column("收货地址", "Consignee address", "Head.consigneeAddress"),
         ),
         head="OrderHead", lines="OrderList", group_by="orderNo", preset=_order_preset, derive=_order_derive,
+    ),
+    "CEB303": Template(  # seed 003's export-order template, column for column
+        "CEB303",
+        (
+            Column("订单号", "Order number", "Head.orderNo"),
+            Column("商品货号", "Item number", "List.itemNo"),
+            Column("商品名称", "Item name", "List.itemName"),
+            Column("数量", "Quantity", "List.qty", decimals=5),
+            Column("总额", "Total", "List.totalPrice", decimals=2),
+            Column("单价", "Unit price", "List.price", decimals=5),
+            Column("计量单位", "Unit of measure", "List.unit"),
+        ),
+        head="OrderHead", lines="OrderList", group_by="orderNo", preset=_export_order_preset,
+        derive=_export_order_derive, strategies=True,
     ),
     "CEB411": Template(
         "CEB411",
@@ -235,7 +279,7 @@ def build(template: Template, rows: list[Row], tenant: Tenant) -> list[Built]:
         group = row.cells.get(_header_of(template, f"Head.{template.group_by}"), "") if template.group_by else ""
         key = group or f"row-{row.number}"
         if key not in built:
-            head: dict[str, Any] = dict(template.preset(tenant))
+            head: dict[str, Any] = {**template.preset(tenant), **strategy_defaults(template, tenant)}
             document: dict[str, Any] = {template.head: head}
             if template.lines:
                 document[template.lines] = []

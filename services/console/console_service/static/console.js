@@ -1,4 +1,4 @@
-// The console's only script: validate a correction as it is typed, and follow a batch's progress.
+// The console's only script: validate a correction or an entry form as it is typed, and follow a batch's progress.
 // Pages work without it (forms post, the server validates again).
 (function () {
   "use strict";
@@ -76,7 +76,7 @@
     setTimeout(poll, 500);
   }
 
-  var form = document.getElementById("correction");
+  var form = document.getElementById("correction") || document.getElementById("entry");
   if (form) { validateAsYouType(form); }
   var progress = document.getElementById("progress");
   if (progress) { followBatch(progress); }
