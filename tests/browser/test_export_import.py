@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from cbec_testkit.samples import PLATFORM
-from conftest import Console, shot
-from console_pages import commit, log_in, wait_for_text, write_xlsx
 from playwright.sync_api import Browser, expect
+
+from browser.conftest import Console, shot
+from browser.console_pages import commit, log_in, wait_for_text, write_xlsx
 
 QTY_COLUMN = 3  # 订单号, 商品货号, 商品名称, 数量 …
 

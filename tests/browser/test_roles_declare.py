@@ -7,10 +7,11 @@ from __future__ import annotations
 from cbec.contracts.commands import DeclareDocument
 from cbec_testkit.samples import DECLARANT, LOGISTICS_COMPANY, PLATFORM, SITE_OPERATOR, declare_clearance
 from cbec_testkit.samples import export as export_samples
-from conftest import Console, shot
-from console_pages import declare, log_in, wait_for_text
 from console_service.accounts import Environment
 from playwright.sync_api import Browser, Page, expect
+
+from browser.conftest import Console, shot
+from browser.console_pages import declare, log_in, wait_for_text
 
 
 def field(page: Page, name: str) -> object:
