@@ -30,6 +30,7 @@ from console_service import handoff, importing, operator_view
 from console_service.accounts import Accounts, Environment, Passwords
 from console_service.checks import core_findings
 from console_service.onboarding import Onboarding
+from console_service.operator_stats import StatsSource
 from console_service.platform import NoKey, Platform, Reply
 from console_service.web import (
     CSRF_HEADER,
@@ -69,6 +70,7 @@ class ConsoleConfig:
     https_only: bool = True
     session_hours: int = 8
     onboarding: Onboarding = field(default_factory=Onboarding)
+    operator_stats: dict[Environment, StatsSource] = field(default_factory=dict)  # the operator view's tables
 
 
 def doc_types_for(tenants: TenantRegistry, enterprise: str) -> list[str]:
@@ -462,7 +464,8 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         platform = config.platforms.get(chosen)
         kinds = {t.customs_code: doc_types_for(config.tenants, t.customs_code) for t in config.tenants.all()}
         rows = await operator_view.figures(platform, config.tenants, kinds) if platform is not None else []
-        return render(ctx, "operator.html", rows=rows, environment=chosen)
+        stream = operator_view.stream_view(config.operator_stats.get(chosen), ctx.t)
+        return render(ctx, "operator.html", rows=rows, environment=chosen, stream=stream)
 
     # -- onboarding and sandbox ------------------------------------------------------------------
     @api.get("/onboarding", response_class=HTMLResponse)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from fastapi import FastAPI
 
 from console_service.accounts import Accounts, ConsoleRole, Environment, MemoryAccounts, Passwords, SqlAccounts, User
 from console_service.app import ConsoleConfig, create_app
+from console_service.operator_agent import OperatorAgent, operator_agent
+from console_service.operator_stats import StatsSource
 from console_service.platform import Platform, remote
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,7 @@ class ConsoleProcess:
     host: str
     ready_file: Path | None
     closers: list[Any] = field(default_factory=list)
+    agents: list[OperatorAgent] = field(default_factory=list)  # started and stopped with the server
 
     def app(self) -> FastAPI:
         api = create_app(self.config)
@@ -80,8 +84,12 @@ class ConsoleProcess:
             if ready is not None:
                 ready.parent.mkdir(parents=True, exist_ok=True)
                 ready.write_text("console", encoding="utf-8")
+            for agent in self.agents:
+                await agent.start()
             print(f"cbec console: ready at http://127.0.0.1:{self.port}/", flush=True)
             yield
+            for agent in self.agents:
+                await agent.stop()
             for close in self.closers:
                 close()
 
@@ -108,18 +116,29 @@ def process(settings: Settings, tenants: TenantRegistry, sandbox: SandboxFactory
     urls = _json_object(own.service_urls, "CBEC_CONSOLE_SERVICE_URLS")
     platforms: dict[Environment, Platform | None] = {Environment.PRODUCTION: None, Environment.SANDBOX: None}
     closers: list[Any] = []
+    stats: dict[Environment, StatsSource] = {}
+    agents: list[OperatorAgent] = []
     if urls:
         platforms[Environment.PRODUCTION] = remote("production", urls, keys)
     if sandbox is not None and not settings.production and own.sandbox == "embedded":
         platforms[Environment.SANDBOX], close = sandbox(tenants)
         closers.append(close)
+        embedded = getattr(platforms[Environment.SANDBOX], "operator_stats", None)
+        if embedded is not None:
+            stats[Environment.SANDBOX] = embedded
+    if own.operator_stats == "kafka":
+        agent = operator_agent(settings.kafka.bootstrap_servers, partitions=settings.kafka.topic_partitions,
+                               datadir=tempfile.mkdtemp(prefix="cbec-operator-"), kafka=settings.kafka)
+        agents.append(agent)
+        stats[Environment.PRODUCTION] = agent
     accounts = open_accounts(settings)
     passwords = Passwords()
     if own.demo_users and not settings.production:
         seed_demo_users(accounts, passwords, tenants)
-    config = ConsoleConfig(secret, tenants, accounts, platforms, passwords=passwords, https_only=settings.production)
+    config = ConsoleConfig(secret, tenants, accounts, platforms, passwords=passwords, https_only=settings.production,
+                           operator_stats=stats)
     return ConsoleProcess(config, settings.process.http_port or DEFAULT_PORT, settings.process.http_host,
-                          settings.process.ready_file, closers)
+                          settings.process.ready_file, closers, agents)
 
 
 def seed_demo_users(accounts: Accounts, passwords: Passwords, tenants: TenantRegistry) -> None:
