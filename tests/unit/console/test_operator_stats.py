@@ -170,3 +170,17 @@ def test_the_operator_page_draws_the_windows_as_charts_with_tables_and_refuses_e
     codes_table = page.text.split('id="table-codes"')[1].split("</table>")[0]
     assert "<td>1001</td><td>1</td>" in codes_table
     assert f"({PAYMENT})" in page.text.split('id="table-tenants"')[1]
+
+
+def test_the_console_runs_the_faust_agent_for_production_when_asked_and_the_sandbox_reads_its_bus() -> None:
+    from cbec.settings import Settings
+    from console_service.bootstrap import process
+    from console_service.operator_agent import OperatorAgent
+
+    plain = process(Settings.from_environ({}), demo_registry())
+    assert plain.agents == [] and Environment.PRODUCTION not in plain.config.operator_stats
+    asked = process(Settings.from_environ({"CBEC_CONSOLE_OPERATOR_STATS": "kafka",
+                                           "CBEC_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}), demo_registry())
+    [agent] = asked.agents
+    assert isinstance(agent, OperatorAgent) and asked.config.operator_stats[Environment.PRODUCTION] is agent
+    assert set(agent.source_topics) >= {topics.STATUS, topics.WEBHOOK_DEAD_LETTERS, RECEIPTS, TRANSMISSIONS}
