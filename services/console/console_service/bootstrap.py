@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from cbec.metrics import exposition
 from cbec.migrations.startup import prepare_database
 from cbec.readmodel.tables import open_engine
 from cbec.settings import Settings
 from cbec.tenants import TenantRegistry
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from console_service.accounts import Accounts, ConsoleRole, Environment, MemoryAccounts, Passwords, SqlAccounts, User
 from console_service.app import ConsoleConfig, create_app
@@ -78,6 +79,20 @@ class ConsoleProcess:
     def app(self) -> FastAPI:
         api = create_app(self.config)
         ready = self.ready_file
+        started: list[bool] = []
+
+        # the probes and the scrape every cbec process serves on its port (cbec.runtime's names)
+        @api.get("/livez")
+        def livez() -> dict[str, str]:
+            return {"status": "ok"}
+
+        @api.get("/readyz")
+        def readyz() -> Response:
+            return Response("ready" if started else "starting", status_code=200 if started else 503)
+
+        @api.get("/metrics")
+        def metrics() -> Response:
+            return Response(exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -86,8 +101,10 @@ class ConsoleProcess:
                 ready.write_text("console", encoding="utf-8")
             for agent in self.agents:
                 await agent.start()
+            started.append(True)
             print(f"cbec console: ready at http://127.0.0.1:{self.port}/", flush=True)
             yield
+            started.clear()
             for agent in self.agents:
                 await agent.stop()
             for close in self.closers:

@@ -184,3 +184,15 @@ def test_the_console_runs_the_faust_agent_for_production_when_asked_and_the_sand
     [agent] = asked.agents
     assert isinstance(agent, OperatorAgent) and asked.config.operator_stats[Environment.PRODUCTION] is agent
     assert set(agent.source_topics) >= {topics.STATUS, topics.WEBHOOK_DEAD_LETTERS, RECEIPTS, TRANSMISSIONS}
+
+
+def test_the_console_process_serves_the_probes_and_metrics_every_cbec_process_serves() -> None:
+    from cbec.settings import Settings
+    from console_service.bootstrap import process
+
+    app = process(Settings.from_environ({}), demo_registry()).app()
+    with TestClient(app) as client:
+        assert client.get("/livez").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        assert client.get("/metrics").headers["content-type"].startswith("text/plain")
+    assert TestClient(app).get("/readyz").status_code == 503  # not started (no lifespan): not ready
