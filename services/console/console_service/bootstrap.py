@@ -17,6 +17,7 @@ from typing import Any
 import uvicorn
 from cbec.metrics import exposition
 from cbec.migrations.startup import prepare_database
+from cbec.privacy.cipher import AesGcmCipher
 from cbec.readmodel.tables import open_engine
 from cbec.settings import Settings
 from cbec.tenants import TenantRegistry
@@ -24,9 +25,12 @@ from fastapi import FastAPI, Response
 
 from console_service.accounts import Accounts, ConsoleRole, Environment, MemoryAccounts, Passwords, SqlAccounts, User
 from console_service.app import ConsoleConfig, create_app
+from console_service.batches import Workbench
+from console_service.handoff import HandOffs
 from console_service.operator_agent import OperatorAgent, operator_agent
 from console_service.operator_stats import StatsSource
 from console_service.platform import Platform, remote
+from console_service.stores import ConsoleTables, SqlHandOffs, SqlWorkbench
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 8080
@@ -38,21 +42,38 @@ class ConsoleMisconfigured(SystemExit):
 
 
 def open_accounts(settings: Settings) -> Accounts:
-    """The users' store: ``CBEC_CONSOLE_DATABASE_URL`` with SQLAlchemy (production: else ``CBEC_DATABASE_URL``);
-    in development without it, this process's memory."""
+    """The users' store (see :func:`open_stores`)."""
+    return open_stores(settings)[0]
+
+
+def open_stores(settings: Settings) -> tuple[Accounts, Workbench, HandOffs]:
+    """The users, import drafts and batches, and hand-off parcels: ``CBEC_CONSOLE_DATABASE_URL`` with
+    SQLAlchemy (production: else ``CBEC_DATABASE_URL``), the drafts', batches' and parcels' personal data
+    encrypted with ``CBEC_PII_KEYS``; in development without a URL, this process's memory (and without PII
+    keys the drafts, batches and parcels stay in memory rather than in clear text)."""
     own = settings.console.database_url
     if own is None and not settings.production:
-        return MemoryAccounts()
+        return MemoryAccounts(), Workbench(), HandOffs()
+    cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
+    if cipher is None and settings.production:
+        raise ConsoleMisconfigured("CBEC_PII_KEYS is required in production (stored drafts hold personal data)")
     url = own.get_secret_value() if own else settings.database.url
     engine = open_engine(url, pool_size=2, max_overflow=2)
-    accounts = SqlAccounts(engine, schema=settings.database.schema_for("console"))
+    schema = settings.database.schema_for("console")
+    accounts = SqlAccounts(engine, schema=schema)
+    tables = ConsoleTables(engine, cipher, schema) if cipher is not None else None
     if url == settings.database.url:
         makes_tables = prepare_database(settings)  # the platform's database: the migrations make them
     else:  # a database of its own: `cbec migrate` with CBEC_DATABASE_URL naming it makes them in production
         makes_tables = not settings.production
     if makes_tables:
         accounts.create()
-    return accounts
+        if tables is not None:
+            tables.create()
+    if tables is None:
+        log.warning("cbec console: no CBEC_PII_KEYS: import drafts, batches and hand-offs stay in memory")
+        return accounts, Workbench(), HandOffs()
+    return accounts, SqlWorkbench(tables), SqlHandOffs(tables)
 
 
 def _json_object(text: str, name: str) -> dict[str, str]:
@@ -148,12 +169,12 @@ def process(settings: Settings, tenants: TenantRegistry, sandbox: SandboxFactory
                                datadir=tempfile.mkdtemp(prefix="cbec-operator-"), kafka=settings.kafka)
         agents.append(agent)
         stats[Environment.PRODUCTION] = agent
-    accounts = open_accounts(settings)
+    accounts, workbench, handoffs = open_stores(settings)
     passwords = Passwords()
     if own.demo_users and not settings.production:
         seed_demo_users(accounts, passwords, tenants)
     config = ConsoleConfig(secret, tenants, accounts, platforms, passwords=passwords, https_only=settings.production,
-                           operator_stats=stats)
+                           operator_stats=stats, workbench=workbench, handoffs=handoffs)
     return ConsoleProcess(config, settings.process.http_port or DEFAULT_PORT, settings.process.http_host,
                           settings.process.ready_file, closers, agents)
 
