@@ -16,7 +16,7 @@ from test_console_stores import (  # noqa: E402 - the contract, from its own fol
     sql_stores,
     test_a_draft_is_seen_only_by_its_user_in_its_enterprise_and_keeps_its_edits,
     test_a_parcel_is_seen_by_its_warehouse_and_courier_and_its_declaration_is_kept,
-    test_batches_are_listed_newest_first,
+    test_batches_are_listed_newest_first_and_the_unfinished_ones_oldest_first,
     test_committing_turns_the_draft_into_a_batch_of_its_enterprise_whose_progress_is_kept,
     test_the_database_holds_no_buyer_name_phone_or_id_number_in_clear_text,
 )
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 __all__ = [
     "test_a_draft_is_seen_only_by_its_user_in_its_enterprise_and_keeps_its_edits",
     "test_a_parcel_is_seen_by_its_warehouse_and_courier_and_its_declaration_is_kept",
-    "test_batches_are_listed_newest_first",
+    "test_batches_are_listed_newest_first_and_the_unfinished_ones_oldest_first",
     "test_committing_turns_the_draft_into_a_batch_of_its_enterprise_whose_progress_is_kept",
     "test_the_database_holds_no_buyer_name_phone_or_id_number_in_clear_text",
 ]

@@ -176,6 +176,10 @@ class Workbench:
         return sorted((b for b in self.batches.values() if b.enterprise == enterprise), key=lambda b: b.created,
                       reverse=True)
 
+    def unfinished(self) -> list[Batch]:
+        """Batches whose submission has not ended (a restart interrupted it), oldest first."""
+        return sorted((b for b in self.batches.values() if not b.done), key=lambda b: b.created)
+
     # -- hooks of a store that keeps them -------------------------------------------------------------
     def _stored_draft(self, draft: Draft) -> None:
         """A new draft."""

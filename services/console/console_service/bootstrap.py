@@ -4,6 +4,7 @@ and the HTTP server on ``CBEC_HTTP_PORT`` (8080 when unset)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -24,7 +25,7 @@ from cbec.tenants import TenantRegistry
 from fastapi import FastAPI, Response
 
 from console_service.accounts import Accounts, ConsoleRole, Environment, MemoryAccounts, Passwords, SqlAccounts, User
-from console_service.app import ConsoleConfig, create_app
+from console_service.app import ConsoleConfig, create_app, submit_batch
 from console_service.batches import Workbench
 from console_service.handoff import HandOffs
 from console_service.operator_agent import OperatorAgent, operator_agent
@@ -122,10 +123,13 @@ class ConsoleProcess:
                 ready.write_text("console", encoding="utf-8")
             for agent in self.agents:
                 await agent.start()
+            resumed = self.resume_batches()
             started.append(True)
             print(f"cbec console: ready at http://127.0.0.1:{self.port}/", flush=True)
             yield
             started.clear()
+            for task in resumed:
+                task.cancel()
             for agent in self.agents:
                 await agent.stop()
             for close in self.closers:
@@ -133,6 +137,18 @@ class ConsoleProcess:
 
         api.router.lifespan_context = lifespan
         return api
+
+    def resume_batches(self) -> list[asyncio.Task[None]]:
+        """Declare the pending items of batches a restart interrupted (each item's stored ``commandId``
+        makes a second declaration of one already taken a duplicate, never a second document)."""
+        config, tasks = self.config, []
+        for batch in config.workbench.unfinished():
+            environment = config.accounts.environment(batch.enterprise)
+            platform = config.platforms.get(environment)
+            if platform is None or platform.environment != environment:
+                continue
+            tasks.append(asyncio.create_task(submit_batch(platform, batch, config.workbench.save_batch)))
+        return tasks
 
     def run(self) -> None:
         uvicorn.run(self.app(), host=self.host, port=self.port, log_level="warning")

@@ -150,6 +150,14 @@ class SqlWorkbench(Workbench):
             return [self.batches.get(row.id) or self.batches.setdefault(row.id, self._batch_of(row)) for row in rows]
 
 
+    def unfinished(self) -> list[Batch]:
+        with self.t.engine.connect() as conn:
+            rows = conn.execute(select(self.t.batches).where(self.t.batches.c.done.is_(False))
+                                .order_by(self.t.batches.c.created_at)).all()
+        with self._lock:
+            return [self.batches.get(row.id) or self.batches.setdefault(row.id, self._batch_of(row)) for row in rows]
+
+
 class SqlHandOffs(HandOffs):
     """:class:`HandOffs` in the database."""
 

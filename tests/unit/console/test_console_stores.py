@@ -5,17 +5,23 @@ never stored in clear text."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from cbec.privacy.cipher import AesGcmCipher, new_key
+from cbec.settings import Settings
 from cbec_testkit.samples import parties
+from cbec_testkit.tenants import demo_registry
 from console_service.batches import Workbench
+from console_service.bootstrap import process
 from console_service.handoff import HandOffs
 from console_service.importing import TEMPLATES, Built, Row
+from console_service.platform import Reply
 from console_service.stores import ConsoleTables, SqlHandOffs, SqlWorkbench, StoreNeedsCipher
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, select
 
 PLATFORM, COURIER, WAREHOUSE = parties.PLATFORM, parties.LOGISTICS_COMPANY, parties.DECLARANT
@@ -104,10 +110,15 @@ def test_committing_turns_the_draft_into_a_batch_of_its_enterprise_whose_progres
     assert [b.id for b in bench.of(PLATFORM)] == [batch.id] and bench.of(COURIER) == []
 
 
-def test_batches_are_listed_newest_first(stores: Stores) -> None:
+def test_batches_are_listed_newest_first_and_the_unfinished_ones_oldest_first(stores: Stores) -> None:
     first = commit(stores.workbench)[1]
     second = commit(stores.workbench, owner="bob")[1]
-    assert [b.id for b in stores.workbench.of(PLATFORM)] == [second.id, first.id]
+    third = commit(stores.workbench, owner="carol")[1]
+    assert [b.id for b in stores.workbench.of(PLATFORM)] == [third.id, second.id, first.id]
+    second.done = True
+    stores.workbench.save_batch(second)
+    bench = stores.reopen()[0] if stores.reopen is not None else stores.workbench
+    assert [b.id for b in bench.unfinished()] == [first.id, third.id]
 
 
 def test_a_parcel_is_seen_by_its_warehouse_and_courier_and_its_declaration_is_kept(stores: Stores) -> None:
@@ -155,3 +166,38 @@ def test_the_database_holds_no_buyer_name_phone_or_id_number_in_clear_text(sql: 
 def test_the_sql_stores_refuse_to_open_without_the_pii_cipher() -> None:
     with pytest.raises(StoreNeedsCipher, match="CBEC_PII_KEYS"):
         ConsoleTables(create_engine("sqlite://"), None)
+
+
+class AnsweringPlatform:
+    """A sandbox platform that accepts every declaration and counts them by command id."""
+
+    environment = "sandbox"
+
+    def __init__(self) -> None:
+        self.declared: list[str] = []
+
+    async def declare(self, tenant: str, command: dict[str, Any]) -> Reply:
+        self.declared.append(str(command["commandId"]))
+        return Reply(202, {"result": "accepted", "status": "received", "errors": []})
+
+
+def test_the_console_stores_in_its_database_and_resumes_a_batch_a_restart_interrupted(tmp_path: Any) -> None:
+    environ = {"CBEC_CONSOLE_DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}", "CBEC_PII_KEYS": f"k1:{new_key()}"}
+    first = process(Settings.from_environ(environ), demo_registry()).config
+    assert isinstance(first.workbench, SqlWorkbench) and isinstance(first.handoffs, SqlHandOffs)
+    interrupted = commit(first.workbench)[1]  # committed, then the process stopped before declaring it
+
+    platform = AnsweringPlatform()
+    console = process(Settings.from_environ(environ), demo_registry(), sandbox=lambda _t: (platform, lambda: None))
+    with TestClient(console.app()):
+        for _ in range(100):
+            if console.config.workbench.unfinished() == []:
+                break
+            time.sleep(0.05)
+    assert platform.declared == [interrupted.items[0].command["commandId"]]
+    done = process(Settings.from_environ(environ), demo_registry()).config.workbench.batch(interrupted.id, PLATFORM)
+    assert done is not None and done.done and done.items[0].result == "accepted"
+
+    keyless = {k: v for k, v in environ.items() if k != "CBEC_PII_KEYS"}
+    memory = process(Settings.from_environ(keyless), demo_registry()).config
+    assert type(memory.workbench) is Workbench and type(memory.handoffs) is HandOffs  # never clear text
