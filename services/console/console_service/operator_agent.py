@@ -21,6 +21,7 @@ from cbec.bus.faust_app import make_app
 from console_service.operator_stats import (
     HORIZON,
     LAG,
+    SEP,
     SOURCE_TOPICS,
     WINDOW,
     WINDOWED,
@@ -52,11 +53,14 @@ class OperatorAgent:
         async for event in stream.events():
             name = self.source_topics.get(event.message.topic, event.message.topic)
             change = fold(name, event.value or b"", datetime.now(UTC))
+            # A windowed key is written only by the messages of one source partition (its changelog
+            # partition), so a restart restores every key from one ordered log; reads add the sources up.
+            source = f"{SEP}{event.message.topic}/{event.message.partition}"
             for table, key in change.counts:
-                self.windowed[table][key] += 1
+                self.windowed[table][key + source] += 1
             if change.lag is not None:
                 lag = self.windowed[LAG]
-                lag[LAG] = max(float(lag[LAG].current()), change.lag)
+                lag[LAG + source] = max(float(lag[LAG + source].current()), change.lag)
             if change.sent is not None:
                 self.pending[change.sent[0]] = change.sent[1]
             if change.answered is not None and change.answered in self.pending:
@@ -68,7 +72,7 @@ class OperatorAgent:
         out = []
         for name, wrapper in self.windowed.items():
             for (key, (start, _end)), value in list(wrapper.table.data.items()):
-                out.append((name, str(key), float(start), float(value)))
+                out.append((name, str(key).rsplit(SEP, 1)[0], float(start), float(value)))
         return out
 
     def figures(self, now: datetime | None = None) -> OperatorFigures:
