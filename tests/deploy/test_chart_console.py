@@ -62,8 +62,8 @@ def test_the_operator_agent_has_a_kafka_user_reading_only_what_it_folds() -> Non
     [user] = [u for u in of_kind(render("prod"), "KafkaUser") if u["metadata"]["name"] == "cbec-console"]
     acls = {(a["resource"]["type"], a["resource"]["name"]): a["operations"]
             for a in user["spec"]["authorization"]["acls"]}
-    assert acls[("topic", "cbec.out.status")] == ["Read", "Describe"]
-    assert acls[("topic", "cbec.feedback.order.receipts")] == ["Read", "Describe"]
+    assert acls[("topic", "cbec.out.status")] == ["Read"]
+    assert acls[("topic", "cbec.feedback.order.receipts")] == ["Read"]
     assert not any("Write" in ops for (kind, name), ops in acls.items() if name.startswith("cbec."))
     assert ("group", "cbec-console-operator") in acls
 
