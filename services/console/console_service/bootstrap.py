@@ -43,11 +43,11 @@ class ConsoleMisconfigured(SystemExit):
 
 
 def open_accounts(settings: Settings) -> Accounts:
-    """The users' store (see :func:`open_stores`)."""
-    return open_stores(settings)[0]
+    """The users' store alone (``cbec console create-operator``; see :func:`open_stores`)."""
+    return open_stores(settings, accounts_only=True)[0]
 
 
-def open_stores(settings: Settings) -> tuple[Accounts, Workbench, HandOffs]:
+def open_stores(settings: Settings, *, accounts_only: bool = False) -> tuple[Accounts, Workbench, HandOffs]:
     """The users, import drafts and batches, and hand-off parcels: ``CBEC_CONSOLE_DATABASE_URL`` with
     SQLAlchemy (production: else ``CBEC_DATABASE_URL``), the drafts', batches' and parcels' personal data
     encrypted with ``CBEC_PII_KEYS``; in development without a URL, this process's memory (and without PII
@@ -55,8 +55,8 @@ def open_stores(settings: Settings) -> tuple[Accounts, Workbench, HandOffs]:
     own = settings.console.database_url
     if own is None and not settings.production:
         return MemoryAccounts(), Workbench(), HandOffs()
-    cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
-    if cipher is None and settings.production:
+    cipher = None if accounts_only else AesGcmCipher.from_spec(settings.pii.key_spec())
+    if cipher is None and settings.production and not accounts_only:
         raise ConsoleMisconfigured("CBEC_PII_KEYS is required in production (stored drafts hold personal data)")
     url = own.get_secret_value() if own else settings.database.url
     engine = open_engine(url, pool_size=2, max_overflow=2)
@@ -72,7 +72,8 @@ def open_stores(settings: Settings) -> tuple[Accounts, Workbench, HandOffs]:
         if tables is not None:
             tables.create()
     if tables is None:
-        log.warning("cbec console: no CBEC_PII_KEYS: import drafts, batches and hand-offs stay in memory")
+        if not accounts_only:
+            log.warning("cbec console: no CBEC_PII_KEYS: import drafts, batches and hand-offs stay in memory")
         return accounts, Workbench(), HandOffs()
     return accounts, SqlWorkbench(tables), SqlHandOffs(tables)
 

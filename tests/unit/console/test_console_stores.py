@@ -201,3 +201,14 @@ def test_the_console_stores_in_its_database_and_resumes_a_batch_a_restart_interr
     keyless = {k: v for k, v in environ.items() if k != "CBEC_PII_KEYS"}
     memory = process(Settings.from_environ(keyless), demo_registry()).config
     assert type(memory.workbench) is Workbench and type(memory.handoffs) is HandOffs  # never clear text
+
+
+def test_creating_the_first_operator_needs_only_the_users_store_not_the_pii_keys(tmp_path: Any) -> None:
+    from console_service.accounts import SqlAccounts
+    from console_service.bootstrap import ConsoleMisconfigured, open_accounts, open_stores
+
+    settings = Settings.from_environ({"CBEC_ENV": "production",
+                                      "CBEC_CONSOLE_DATABASE_URL": f"sqlite:///{tmp_path / 'users.db'}"})
+    assert isinstance(open_accounts(settings), SqlAccounts)
+    with pytest.raises(ConsoleMisconfigured, match="CBEC_PII_KEYS"):
+        open_stores(settings)  # the console itself would store drafts: it needs the keys
