@@ -35,6 +35,13 @@ SERVICES = (*topics.DECLARATION_SERVICES, SIGNER, RECEIPTS, SAGA)
 GROUPS: dict[str, tuple[str, ...]] = {s: (f"cbec-{s}",) for s in SERVICES} | {SAGA: ("cbec-saga", "cbec-webhooks")}
 
 
+CONSOLE = "cbec-console"  # the web console's operator view (a faust agent: its group and changelog topics)
+CONSOLE_GROUP = "cbec-console-operator"
+CONSOLE_READS: tuple[str, ...] = (topics.STATUS, topics.WEBHOOK_DEAD_LETTERS,
+                                  *topics.feedback_of_kind(topics.FEEDBACK_SENT),
+                                  *topics.feedback_of_kind(topics.FEEDBACK_RECEIPTS))
+
+
 def service_user(service: str) -> str:
     return f"cbec-{service}"
 
@@ -120,11 +127,19 @@ def grants(tenants: TenantRegistry) -> list[Grant]:
     found |= {Grant(service_user(s), "READ", "GROUP", g) for s, groups in GROUPS.items() for g in groups}
     found |= {Grant(tenant_user(t.customs_code), "READ", "GROUP", tenant_user(t.customs_code), "PREFIXED")
               for t in tenants.all()}
+    found |= console_grants()
     return sorted(found)
 
 
+def console_grants() -> set[Grant]:
+    """The console's operator view reads the topics it folds and owns its faust group's topics and group."""
+    owned = {Grant(CONSOLE, op, "TOPIC", CONSOLE_GROUP, "PREFIXED") for op in ("READ", "WRITE", "CREATE")}
+    return ({Grant(CONSOLE, "READ", "TOPIC", name) for name in CONSOLE_READS} | owned
+            | {Grant(CONSOLE, "READ", "GROUP", CONSOLE_GROUP, "PREFIXED")})
+
+
 def principals(tenants: TenantRegistry) -> list[str]:
-    return [*(service_user(s) for s in SERVICES), *(tenant_user(t.customs_code) for t in tenants.all())]
+    return [*(service_user(s) for s in SERVICES), CONSOLE, *(tenant_user(t.customs_code) for t in tenants.all())]
 
 
 def read_passwords(path: Path) -> dict[str, str]:

@@ -367,6 +367,8 @@ class ConsoleSettings(Section):
     sandbox: Literal["embedded", "off"] = env("CBEC_CONSOLE_SANDBOX", default="embedded")  # development only
     database_url: SecretStr | None = env("CBEC_CONSOLE_DATABASE_URL")  # users; default CBEC_DATABASE_URL
     demo_users: bool = env("CBEC_CONSOLE_DEMO_USERS", default=False)  # development: a user per demo tenant
+    # kafka: the operator view's faust agent reads the production platform's topics (docs/console.md)
+    operator_stats: Literal["kafka", "off"] = env("CBEC_CONSOLE_OPERATOR_STATS", default="off")
 
 
 class SimulatorSettings(Section):

@@ -17,6 +17,7 @@ from cbec.declaration.http import make_http_app
 from cbec.readmodel import Projection, ReadModel, StoreSource
 from cbec.settings import Settings
 from cbec.tenants import TenantRegistry
+from console_service.operator_stats import BusFeed
 from console_service.platform import HttpPlatform
 
 from cbec_testkit.customs.simulator import SimulatorConfig
@@ -71,7 +72,8 @@ class EmbeddedPlatform:
             api = make_http_app(self.stack.apps[name], name, auth=registry, readmodel=readmodel,
                                 projection=projection)
             clients[name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url=f"http://{name}")
-        self.platform = HttpPlatform(environment, clients, self.keys, archive=self.link, lock=self.lock)
+        self.platform = HttpPlatform(environment, clients, self.keys, archive=self.link, lock=self.lock,
+                                     operator_stats=BusFeed(self.stack.bus))
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"embedded-{environment}", daemon=True)

@@ -26,6 +26,7 @@ from cbec_testkit.samples import DECLARANT, LOGISTICS_COMPANY, PAYMENT_COMPANY, 
 from cbec_testkit.tenants import demo_registry
 from console_service.accounts import ConsoleRole, Environment, MemoryAccounts, Passwords, User
 from console_service.app import ConsoleConfig, create_app
+from console_service.operator_stats import BusFeed
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".stack" / "artifacts" / "browser"
@@ -90,7 +91,8 @@ def console() -> Iterator[Console]:
     accounts.add_user(User("ops", passwords.hash(PASSWORD), {}, platform_operator=True))
     config = ConsoleConfig("browser-test-session-secret-0123456789", demo_registry(), accounts,
                            {Environment.SANDBOX: sandbox.platform, Environment.PRODUCTION: production.platform},
-                           passwords=passwords, https_only=False)
+                           passwords=passwords, https_only=False,
+                           operator_stats={Environment.SANDBOX: BusFeed(sandbox.stack.bus)})
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

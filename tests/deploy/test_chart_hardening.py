@@ -200,7 +200,8 @@ def test_network_policies_deny_by_default_and_open_each_service_only_what_it_nee
     deny = policies["cbec-default-deny"]
     assert deny["podSelector"] == {"matchLabels": {"app.kubernetes.io/part-of": "cbec"}}
     assert set(deny["policyTypes"]) == {"Ingress", "Egress"} and "ingress" not in deny and "egress" not in deny
-    assert set(policies) == {"cbec-default-deny", *SERVICES, "cbec-migrate"}  # the migration Job's: Postgres
+    assert set(policies) == {"cbec-default-deny", *SERVICES, "cbec-migrate",  # the migration Job's: Postgres
+                             "console", "console-clients"}  # the console's (tests/deploy/test_chart_console.py)
     assert ports(egress_of(docs, "order")) == {53, 9093, 5432, 4317, 4318, 443}  # data-open upload: 443
     assert ports(egress_of(docs, "payment")) == {53, 9093, 5432, 4317, 4318}  # no internet
     assert ports(egress_of(docs, "signer")) == {53, 9093, 4317, 4318, 1792}  # the HSM, no database
@@ -230,7 +231,7 @@ def test_prometheus_scrapes_every_service_on_the_port_its_network_policy_opens_t
     assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
     selected = monitor["spec"]["selector"]["matchLabels"].items()
     services = [s for s in of_kind(docs, "Service") if selected <= s["metadata"]["labels"].items()]
-    assert {s["metadata"]["name"] for s in services} == set(SERVICES)
+    assert {s["metadata"]["name"] for s in services} == {*SERVICES, "console"}
     policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(docs, "NetworkPolicy")}
     for service in services:
         [port] = [p for p in service["spec"]["ports"] if p["name"] == "http"]

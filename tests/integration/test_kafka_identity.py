@@ -110,7 +110,7 @@ def broker(secure_kafka: SecureKafka, tmp_path_factory: pytest.TempPathFactory) 
            "CBEC_TENANTS_FILE": str(folder / "tenants.json")}
     done = subprocess.run([sys.executable, "-m", "cbec_cli.main", "kafka-acls", "--passwords",
                            str(folder / "passwords")], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "ACLs for 13 principals" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 0 and "ACLs for 14 principals" in done.stdout, done.stdout + done.stderr
     admin = secure_kafka.admin()
     ensure_topics(admin.bootstrap_servers, [row.topic for row in trust_table(REGISTRY)], 1, **client_options(admin))
     return Broker(secure_kafka, passwords)

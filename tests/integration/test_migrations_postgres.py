@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from cbec import migrations
 from cbec.migrations.startup import SchemaNotAtHead, prepare_database
-from cbec.privacy.cipher import new_key
+from cbec.privacy.cipher import AesGcmCipher, new_key
 from cbec.readmodel import ReadModel
 from cbec.readmodel.tables import open_engine
 from cbec.settings import Settings
@@ -30,6 +30,7 @@ from cbec_cli.run import BOOTSTRAPS
 from cbec_testkit.tenants import DEMO_TENANTS, demo_registry
 from conftest import SecureKafka
 from console_service.accounts import SqlAccounts
+from console_service.stores import ConsoleTables
 from receipts_service.bootstrap import transport
 from service_processes import ServiceProcesses, process_env
 from sqlalchemy import inspect, text
@@ -84,6 +85,7 @@ def services_make_their_own_tables(url: str, prefix: str, tmp_path: Path) -> Non
     opened += [*saga.on_close, *receipts.on_close]
     console = open_engine(url, pool_size=1, max_overflow=0)
     SqlAccounts(console, schema=prefix + "console").create()  # the web console's users
+    ConsoleTables(console, AesGcmCipher.from_spec(f"k1:{new_key()}"), prefix + "console").create()  # its drafts
     console.dispose()
     for item in reversed(opened):
         if isinstance(item, EventStore | ReadModel):

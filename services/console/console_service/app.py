@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from console_service import handoff, importing, milestones, operator_view, roles
 from console_service.accounts import Accounts, Environment, Passwords
 from console_service.checks import core_findings
 from console_service.onboarding import Onboarding
+from console_service.operator_stats import StatsSource
 from console_service.platform import NoKey, Platform, Reply
 from console_service.web import (
     CSRF_HEADER,
@@ -63,6 +65,9 @@ class ConsoleConfig:
     https_only: bool = True
     session_hours: int = 8
     onboarding: Onboarding = field(default_factory=Onboarding)
+    operator_stats: dict[Environment, StatsSource] = field(default_factory=dict)  # the operator view's tables
+    workbench: batch_store.Workbench = field(default_factory=batch_store.Workbench)  # drafts and batches
+    handoffs: handoff.HandOffs = field(default_factory=handoff.HandOffs)  # 运单准备 parcels
 
 
 def doc_types_for(tenants: TenantRegistry, enterprise: str) -> list[str]:
@@ -87,8 +92,8 @@ def create_app(config: ConsoleConfig) -> FastAPI:
                        max_age=config.session_hours * 3600, same_site="strict", https_only=config.https_only)
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
-    bench = batch_store.Workbench()
-    handoffs = handoff.HandOffs()
+    bench = config.workbench
+    handoffs = config.handoffs
     running: set[asyncio.Task[None]] = set()
     accounts = config.accounts
 
@@ -460,14 +465,12 @@ def create_app(config: ConsoleConfig) -> FastAPI:
                     row.cells[header] = str(form[name]).strip()[:500]
         built = importing.validate_rows(draft.template, draft.rows, config.tenants.get(ctx.enterprise))
         if form.get("action") != "commit" or draft.error_count() or not built:
+            bench.save_draft(draft)
             return render(ctx, "draft.html", draft=draft, name=str(form.get("name", ""))[:100])
         name = str(form.get("name", "")).strip()[:100] or draft.filename
         spec = BY_CODE[draft.template.doc_type]
         batch = bench.commit(draft, name, built, spec.business_key)
-        if draft.template.strategy:
-            for item in batch.items:  # the service applies the preset named by the command
-                item.command["strategy"] = draft.template.strategy
-        task = asyncio.create_task(submit_batch(platform_of(ctx), batch))
+        task = asyncio.create_task(submit_batch(platform_of(ctx), batch, bench.save_batch))
         running.add(task)  # a reference until it ends (the loop keeps only weak ones)
         task.add_done_callback(running.discard)
         return RedirectResponse(f"/import/batches/{batch.id}", 303)
@@ -483,6 +486,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         ctx = ctx_of(request)
         batch = batch_of(ctx, batch_id)
         await refresh(platform_of(ctx), batch)
+        bench.save_batch(batch)
         if batch_id.endswith(".json"):
             return JSONResponse(batch.to_json())
         return render(ctx, "batch.html", batch=batch, push=batch_store.push_status)
@@ -537,6 +541,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
             parcel.result = str(reply.body.get("result", "failed"))
             parcel.errors = [f"{e.get('code')} {e.get('path')}: {e.get('message')}"
                              for e in reply.body.get("errors", [])]
+            handoffs.save(parcel)
         return RedirectResponse("/handoffs", 303)
 
     # -- operator view ---------------------------------------------------------------------------
@@ -548,7 +553,8 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         platform = config.platforms.get(chosen)
         kinds = {t.customs_code: doc_types_for(config.tenants, t.customs_code) for t in config.tenants.all()}
         rows = await operator_view.figures(platform, config.tenants, kinds) if platform is not None else []
-        return render(ctx, "operator.html", rows=rows, environment=chosen)
+        stream = operator_view.stream_view(config.operator_stats.get(chosen), ctx.t)
+        return render(ctx, "operator.html", rows=rows, environment=chosen, stream=stream)
 
     # -- onboarding and sandbox ------------------------------------------------------------------
     @api.get("/onboarding", response_class=HTMLResponse)
@@ -576,8 +582,9 @@ def create_app(config: ConsoleConfig) -> FastAPI:
     return api
 
 
-async def submit_batch(platform: Platform, batch: batch_store.Batch) -> None:
-    """Declare the batch's documents one by one; each answer is kept on its item."""
+async def submit_batch(platform: Platform, batch: batch_store.Batch,
+                       save: Callable[[batch_store.Batch], None] = lambda _b: None) -> None:
+    """Declare the batch's documents one by one; each answer is kept on its item (and ``save``d)."""
     for item in batch.items:
         if item.result != "pending":
             continue
@@ -585,7 +592,9 @@ async def submit_batch(platform: Platform, batch: batch_store.Batch) -> None:
         item.result = str(reply.body.get("result", "failed")) if reply.status in (200, 202, 422) else "failed"
         item.status = str(reply.body.get("status", ""))
         item.errors = [f"{e.get('code')} {e.get('path')}: {e.get('message')}" for e in reply.body.get("errors", [])]
+        save(batch)
     batch.done = True
+    save(batch)
 
 
 async def refresh(platform: Platform, batch: batch_store.Batch) -> None:

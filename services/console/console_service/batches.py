@@ -1,8 +1,9 @@
 """Import drafts (a sheet being previewed and fixed) and committed batches (their documents declared one
 by one through the platform, with live progress and downloadable results).
 
-Kept in this process's memory: a draft lives as long as its preview, and a batch's documents are in the
-platform anyway (the results file is a convenience); a restart loses the progress view, not a document.
+:class:`Workbench` keeps them in this process's memory (the embedded development run);
+:class:`console_service.stores.SqlWorkbench` writes them through to the console's database, personal
+data encrypted, so a restart loses neither a draft nor a batch's progress.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import csv
 import io
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from console_service.importing import Built, Row, Template
+from console_service.importing import TEMPLATES, Built, Row, Template
 
 
 @dataclass
@@ -32,6 +33,19 @@ class Draft:
 
     def kept(self) -> list[Row]:
         return [r for r in self.rows if not r.dropped]
+
+    def body(self) -> dict[str, Any]:
+        """What a store keeps of the draft besides its id, owner and enterprise (holds personal data)."""
+        return {"docType": self.template.doc_type, "filename": self.filename,
+                "rows": [{"number": r.number, "cells": r.cells, "errors": r.errors, "dropped": r.dropped}
+                         for r in self.rows]}
+
+    @classmethod
+    def from_body(cls, draft_id: str, owner: str, enterprise: str, body: dict[str, Any]) -> Draft:
+        rows = [Row(int(r["number"]), {str(k): str(v) for k, v in r["cells"].items()},
+                    {str(k): [str(m) for m in v] for k, v in r.get("errors", {}).items()}, bool(r.get("dropped")))
+                for r in body["rows"]]
+        return cls(draft_id, owner, enterprise, TEMPLATES[str(body["docType"])], str(body["filename"]), rows)
 
 
 @dataclass
@@ -87,6 +101,14 @@ class Batch:
                              " | ".join(item.errors)])
         return ("\ufeff" + out.getvalue()).encode("utf-8")
 
+    def items_body(self) -> list[dict[str, Any]]:
+        """The items as a store keeps them (their commands hold personal data)."""
+        return [asdict(item) for item in self.items]
+
+    @staticmethod
+    def items_from(body: list[dict[str, Any]]) -> list[Item]:
+        return [Item(**item) for item in body]
+
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "done": self.done, "counts": self.counts(),
                 "items": [{"rows": i.rows, "businessKey": i.business_key, "push": push_status(i),
@@ -96,7 +118,10 @@ class Batch:
 
 
 class Workbench:
-    """Drafts and batches by id, each visible only to the user and enterprise that made it."""
+    """Drafts and batches by id, each visible only to the user and enterprise that made it.
+
+    In memory; a subclass that stores them overrides the ``_stored_*``, ``_load_*`` and ``save_*`` hooks and
+    :meth:`of` (objects read once stay cached here, so the submitting task and the progress page share one)."""
 
     def __init__(self) -> None:
         self.drafts: dict[str, Draft] = {}
@@ -105,35 +130,67 @@ class Workbench:
 
     def add_draft(self, owner: str, enterprise: str, template: Template, filename: str, rows: list[Row]) -> Draft:
         draft = Draft(uuid.uuid4().hex, owner, enterprise, template, filename, rows)
+        self._stored_draft(draft)
         with self._lock:
             self.drafts[draft.id] = draft
         return draft
 
     def draft(self, draft_id: str, owner: str, enterprise: str) -> Draft | None:
-        draft = self.drafts.get(draft_id)
-        return draft if draft and draft.owner == owner and draft.enterprise == enterprise else None
+        draft = self.drafts.get(draft_id) or self._load_draft(draft_id)
+        if draft is None or draft.owner != owner or draft.enterprise != enterprise:
+            return None
+        with self._lock:
+            return self.drafts.setdefault(draft.id, draft)
+
+    def save_draft(self, draft: Draft) -> None:
+        """Keep the draft's edits (its rows' cells, drops and findings)."""
 
     def commit(self, draft: Draft, name: str, built: list[Built], key_of: Any) -> Batch:
         items = []
-        for n, document in enumerate(built, start=1):
+        for document in built:
             command: dict[str, Any] = {"commandId": f"console-{uuid.uuid4().hex}", "sender": draft.enterprise,
                                        "docType": draft.template.doc_type, "document": document.document}
             if document.ebp_code:
                 command["ebpCode"] = document.ebp_code
+            if draft.template.strategy:  # the service applies the preset the command names
+                command["strategy"] = draft.template.strategy
             items.append(Item([r.number for r in document.rows], draft.template.doc_type,
                               list(key_of(document.document)), command))
-            del n
         batch = Batch(uuid.uuid4().hex, name, draft.owner, draft.enterprise, draft.template.doc_type,
                       datetime.now(UTC), items)
+        self._stored_commit(draft, batch)
         with self._lock:
             self.batches[batch.id] = batch
             self.drafts.pop(draft.id, None)
         return batch
 
     def batch(self, batch_id: str, enterprise: str) -> Batch | None:
-        batch = self.batches.get(batch_id)
-        return batch if batch and batch.enterprise == enterprise else None
+        batch = self.batches.get(batch_id) or self._load_batch(batch_id)
+        if batch is None or batch.enterprise != enterprise:
+            return None
+        with self._lock:
+            return self.batches.setdefault(batch.id, batch)
+
+    def save_batch(self, batch: Batch) -> None:
+        """Keep the batch's progress (each item's answer and status, done)."""
 
     def of(self, enterprise: str) -> list[Batch]:
         return sorted((b for b in self.batches.values() if b.enterprise == enterprise), key=lambda b: b.created,
                       reverse=True)
+
+    def unfinished(self) -> list[Batch]:
+        """Batches whose submission has not ended (a restart interrupted it), oldest first."""
+        return sorted((b for b in self.batches.values() if not b.done), key=lambda b: b.created)
+
+    # -- hooks of a store that keeps them -------------------------------------------------------------
+    def _stored_draft(self, draft: Draft) -> None:
+        """A new draft."""
+
+    def _stored_commit(self, draft: Draft, batch: Batch) -> None:
+        """The batch made of the draft, and the draft gone (at once)."""
+
+    def _load_draft(self, draft_id: str) -> Draft | None:
+        return None
+
+    def _load_batch(self, batch_id: str) -> Batch | None:
+        return None

@@ -4,9 +4,11 @@ and the HTTP server on ``CBEC_HTTP_PORT`` (8080 when unset)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -14,15 +16,22 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from cbec.metrics import exposition
 from cbec.migrations.startup import prepare_database
+from cbec.privacy.cipher import AesGcmCipher
 from cbec.readmodel.tables import open_engine
 from cbec.settings import Settings
 from cbec.tenants import TenantRegistry
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from console_service.accounts import Accounts, ConsoleRole, Environment, MemoryAccounts, Passwords, SqlAccounts, User
-from console_service.app import ConsoleConfig, create_app
+from console_service.app import ConsoleConfig, create_app, submit_batch
+from console_service.batches import Workbench
+from console_service.handoff import HandOffs
+from console_service.operator_agent import OperatorAgent, operator_agent
+from console_service.operator_stats import StatsSource
 from console_service.platform import Platform, remote
+from console_service.stores import ConsoleTables, SqlHandOffs, SqlWorkbench
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 8080
@@ -34,21 +43,39 @@ class ConsoleMisconfigured(SystemExit):
 
 
 def open_accounts(settings: Settings) -> Accounts:
-    """The users' store: ``CBEC_CONSOLE_DATABASE_URL`` with SQLAlchemy (production: else ``CBEC_DATABASE_URL``);
-    in development without it, this process's memory."""
+    """The users' store alone (``cbec console create-operator``; see :func:`open_stores`)."""
+    return open_stores(settings, accounts_only=True)[0]
+
+
+def open_stores(settings: Settings, *, accounts_only: bool = False) -> tuple[Accounts, Workbench, HandOffs]:
+    """The users, import drafts and batches, and hand-off parcels: ``CBEC_CONSOLE_DATABASE_URL`` with
+    SQLAlchemy (production: else ``CBEC_DATABASE_URL``), the drafts', batches' and parcels' personal data
+    encrypted with ``CBEC_PII_KEYS``; in development without a URL, this process's memory (and without PII
+    keys the drafts, batches and parcels stay in memory rather than in clear text)."""
     own = settings.console.database_url
     if own is None and not settings.production:
-        return MemoryAccounts()
+        return MemoryAccounts(), Workbench(), HandOffs()
+    cipher = None if accounts_only else AesGcmCipher.from_spec(settings.pii.key_spec())
+    if cipher is None and settings.production and not accounts_only:
+        raise ConsoleMisconfigured("CBEC_PII_KEYS is required in production (stored drafts hold personal data)")
     url = own.get_secret_value() if own else settings.database.url
     engine = open_engine(url, pool_size=2, max_overflow=2)
-    accounts = SqlAccounts(engine, schema=settings.database.schema_for("console"))
+    schema = settings.database.schema_for("console")
+    accounts = SqlAccounts(engine, schema=schema)
+    tables = ConsoleTables(engine, cipher, schema) if cipher is not None else None
     if url == settings.database.url:
         makes_tables = prepare_database(settings)  # the platform's database: the migrations make them
     else:  # a database of its own: `cbec migrate` with CBEC_DATABASE_URL naming it makes them in production
         makes_tables = not settings.production
     if makes_tables:
         accounts.create()
-    return accounts
+        if tables is not None:
+            tables.create()
+    if tables is None:
+        if not accounts_only:
+            log.warning("cbec console: no CBEC_PII_KEYS: import drafts, batches and hand-offs stay in memory")
+        return accounts, Workbench(), HandOffs()
+    return accounts, SqlWorkbench(tables), SqlHandOffs(tables)
 
 
 def _json_object(text: str, name: str) -> dict[str, str]:
@@ -70,23 +97,59 @@ class ConsoleProcess:
     host: str
     ready_file: Path | None
     closers: list[Any] = field(default_factory=list)
+    agents: list[OperatorAgent] = field(default_factory=list)  # started and stopped with the server
 
     def app(self) -> FastAPI:
         api = create_app(self.config)
         ready = self.ready_file
+        started: list[bool] = []
+
+        # the probes and the scrape every cbec process serves on its port (cbec.runtime's names)
+        @api.get("/livez")
+        def livez() -> dict[str, str]:
+            return {"status": "ok"}
+
+        @api.get("/readyz")
+        def readyz() -> Response:
+            return Response("ready" if started else "starting", status_code=200 if started else 503)
+
+        @api.get("/metrics")
+        def metrics() -> Response:
+            return Response(exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
             if ready is not None:
                 ready.parent.mkdir(parents=True, exist_ok=True)
                 ready.write_text("console", encoding="utf-8")
+            for agent in self.agents:
+                await agent.start()
+            resumed = self.resume_batches()
+            started.append(True)
             print(f"cbec console: ready at http://127.0.0.1:{self.port}/", flush=True)
             yield
+            started.clear()
+            for task in resumed:
+                task.cancel()
+            for agent in self.agents:
+                await agent.stop()
             for close in self.closers:
                 close()
 
         api.router.lifespan_context = lifespan
         return api
+
+    def resume_batches(self) -> list[asyncio.Task[None]]:
+        """Declare the pending items of batches a restart interrupted (each item's stored ``commandId``
+        makes a second declaration of one already taken a duplicate, never a second document)."""
+        config, tasks = self.config, []
+        for batch in config.workbench.unfinished():
+            environment = config.accounts.environment(batch.enterprise)
+            platform = config.platforms.get(environment)
+            if platform is None or platform.environment != environment:
+                continue
+            tasks.append(asyncio.create_task(submit_batch(platform, batch, config.workbench.save_batch)))
+        return tasks
 
     def run(self) -> None:
         uvicorn.run(self.app(), host=self.host, port=self.port, log_level="warning")
@@ -108,18 +171,29 @@ def process(settings: Settings, tenants: TenantRegistry, sandbox: SandboxFactory
     urls = _json_object(own.service_urls, "CBEC_CONSOLE_SERVICE_URLS")
     platforms: dict[Environment, Platform | None] = {Environment.PRODUCTION: None, Environment.SANDBOX: None}
     closers: list[Any] = []
+    stats: dict[Environment, StatsSource] = {}
+    agents: list[OperatorAgent] = []
     if urls:
         platforms[Environment.PRODUCTION] = remote("production", urls, keys)
     if sandbox is not None and not settings.production and own.sandbox == "embedded":
         platforms[Environment.SANDBOX], close = sandbox(tenants)
         closers.append(close)
-    accounts = open_accounts(settings)
+        embedded = getattr(platforms[Environment.SANDBOX], "operator_stats", None)
+        if embedded is not None:
+            stats[Environment.SANDBOX] = embedded
+    if own.operator_stats == "kafka":
+        agent = operator_agent(settings.kafka.bootstrap_servers, partitions=settings.kafka.topic_partitions,
+                               datadir=tempfile.mkdtemp(prefix="cbec-operator-"), kafka=settings.kafka)
+        agents.append(agent)
+        stats[Environment.PRODUCTION] = agent
+    accounts, workbench, handoffs = open_stores(settings)
     passwords = Passwords()
     if own.demo_users and not settings.production:
         seed_demo_users(accounts, passwords, tenants)
-    config = ConsoleConfig(secret, tenants, accounts, platforms, passwords=passwords, https_only=settings.production)
+    config = ConsoleConfig(secret, tenants, accounts, platforms, passwords=passwords, https_only=settings.production,
+                           operator_stats=stats, workbench=workbench, handoffs=handoffs)
     return ConsoleProcess(config, settings.process.http_port or DEFAULT_PORT, settings.process.http_host,
-                          settings.process.ready_file, closers)
+                          settings.process.ready_file, closers, agents)
 
 
 def seed_demo_users(accounts: Accounts, passwords: Passwords, tenants: TenantRegistry) -> None:

@@ -1,8 +1,9 @@
 """The bonded 运单准备 hand-off (seed 004 §4.9): a warehouse posts a packed parcel's data for a courier;
 the courier declares its waybill (CEB511) from it in one step.
 
-Parcels wait in this process's memory until the courier declares them (they hold a consignee's contact,
-so they are never written to disk or logged); the declared waybill is the platform's record.
+:class:`HandOffs` keeps parcels in this process's memory (the embedded development run);
+:class:`console_service.stores.SqlHandOffs` keeps them in the console's database with the parcel's data
+(a consignee's contact) encrypted. They are never logged; the declared waybill is the platform's record.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class Parcel:
 
 
 class HandOffs:
+    """Parcels by warehouse and courier, in memory; a store that keeps them overrides :meth:`_stored`,
+    :meth:`save` and :meth:`_matching`."""
+
     def __init__(self) -> None:
         self._parcels: dict[str, Parcel] = {}
         self._lock = threading.Lock()
@@ -44,16 +48,28 @@ class HandOffs:
     def post(self, warehouse: str, courier: str, data: dict[str, str]) -> Parcel:
         parcel = Parcel(uuid.uuid4().hex, warehouse, courier,
                         {k: str(data.get(k, "")).strip()[:200] for k in PARCEL_FIELDS})
+        self._stored(parcel)
         with self._lock:
             self._parcels[parcel.id] = parcel
         return parcel
 
+    def save(self, parcel: Parcel) -> None:
+        """Keep the courier's declaration (result, errors)."""
+
     def posted_by(self, warehouse: str) -> list[Parcel]:
-        return sorted((p for p in self._parcels.values() if p.warehouse == warehouse), key=lambda p: p.created)
+        return sorted(self._matching("warehouse", warehouse), key=lambda p: p.created)
 
     def addressed_to(self, courier: str) -> list[Parcel]:
-        return sorted((p for p in self._parcels.values() if p.courier == courier), key=lambda p: p.created)
+        return sorted(self._matching("courier", courier), key=lambda p: p.created)
 
     def for_courier(self, parcel_id: str, courier: str) -> Parcel | None:
-        parcel = self._parcels.get(parcel_id)
+        parcel = next(iter(self._matching("id", parcel_id)), None)
         return parcel if parcel is not None and parcel.courier == courier else None
+
+    def _stored(self, parcel: Parcel) -> None:
+        """A new parcel."""
+
+    def _matching(self, attribute: str, value: str) -> list[Parcel]:
+        """The parcels whose ``attribute`` (id, warehouse or courier) is ``value``."""
+        with self._lock:
+            return [p for p in self._parcels.values() if getattr(p, attribute) == value]

@@ -1,15 +1,20 @@
-"""The operator view's figures, read through the platform's listing API per tenant: documents per phase,
-rejections by status code, documents waiting for customs past a deadline. (The windowed stream agent the
-issue asks for is not built; see docs/console.md.)"""
+"""The operator view: per tenant through the platform's listing API (documents per phase, rejections by
+document type, documents waiting for customs past a deadline), and the stream figures of the last hour
+from the windowed tables of :mod:`console_service.operator_stats` (status changes per tenant and phase,
+rejections by code, receipts missing past their deadline, webhook dead letters, lag), drawn as SVG bar
+charts with the same numbers in tables."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from cbec.tenants import TenantRegistry
+from markupsafe import Markup, escape
 
+from console_service.operator_stats import OperatorFigures, StatsSource
 from console_service.platform import Platform
 
 WAITING_PHASES = frozenset({"sent", "signing", "held", "received"})
@@ -42,3 +47,62 @@ async def figures(platform: Platform, tenants: TenantRegistry, doc_types: dict[s
                     row.overdue += 1
         out.append(row)
     return out
+
+
+# -- the stream figures (operator_stats) and their charts --------------------------------------------
+
+BAR_HEIGHT, LABEL_WIDTH, CHART_WIDTH = 22, 190, 560
+
+
+def bar_chart(chart_id: str, title: str, bars: list[tuple[str, float]], unit: str = "") -> Markup:
+    """A horizontal bar chart as inline SVG: ``role="img"`` named by its ``<title>``, each bar with its own
+    ``<title>`` and its value written next to it; the page puts the same numbers in a table beside it."""
+    top = max((value for _, value in bars), default=0) or 1
+    height = BAR_HEIGHT * max(len(bars), 1) + 8
+    span = CHART_WIDTH - LABEL_WIDTH - 60
+    parts = [f'<svg class="chart" id="{escape(chart_id)}" role="img" aria-labelledby="{escape(chart_id)}-t" '
+             f'viewBox="0 0 {CHART_WIDTH} {height}" width="{CHART_WIDTH}" height="{height}" '
+             f'xmlns="http://www.w3.org/2000/svg"><title id="{escape(chart_id)}-t">{escape(title)}</title>']
+    for n, (label, value) in enumerate(bars):
+        y = 4 + n * BAR_HEIGHT
+        width = max(1.0, span * value / top) if value else 0.0
+        shown = f"{value:g}{unit}"
+        parts.append(f'<g class="bar"><title>{escape(label)}: {escape(shown)}</title>'
+                     f'<text x="{LABEL_WIDTH - 6}" y="{y + 15}" text-anchor="end">{escape(label)}</text>'
+                     f'<rect x="{LABEL_WIDTH}" y="{y + 3}" width="{width:.1f}" height="{BAR_HEIGHT - 6}"></rect>'
+                     f'<text x="{LABEL_WIDTH + width + 6:.1f}" y="{y + 15}">{escape(shown)}</text></g>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+@dataclass
+class StreamView:
+    """What the operator page shows of the stream figures: the figures, charts and their table rows."""
+
+    figures: OperatorFigures
+    charts: dict[str, Markup]
+    per_phase: list[tuple[str, float]]
+    per_code: list[tuple[str, float]]
+    per_window: list[tuple[str, float]]
+
+
+def stream_view(source: StatsSource | None, t: Callable[[str], str],
+                now: datetime | None = None) -> StreamView | None:
+    """The stream figures of ``source`` (None: no agent for this environment) with their charts."""
+    if source is None:
+        return None
+    found = source.figures(now)
+    phases: Counter[str] = Counter()
+    for counts in found.phases.values():
+        phases.update(counts)
+    codes: Counter[str] = Counter()
+    for counts in found.rejections.values():
+        codes.update(counts)
+    per_phase = [(phase, float(n)) for phase, n in sorted(phases.items())]
+    per_code = [(code, float(n)) for code, n in codes.most_common(12)]
+    per_window = [(datetime.fromtimestamp(start, UTC).strftime("%H:%M"), float(n))
+                  for start, n in sorted(found.per_window.items())]
+    charts = {"phases": bar_chart("chart-phases", t("operator.chart.phases"), per_phase),
+              "codes": bar_chart("chart-codes", t("operator.chart.codes"), per_code),
+              "windows": bar_chart("chart-windows", t("operator.chart.windows"), per_window)}
+    return StreamView(found, charts, per_phase, per_code, per_window)

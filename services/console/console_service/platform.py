@@ -20,6 +20,8 @@ import httpx
 from cbec.declaration.doctypes import BY_CODE
 from lxml import etree
 
+from console_service.operator_stats import StatsSource
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -54,8 +56,10 @@ class HttpPlatform:
     """The platform behind one base URL per declaration service (order, payment, logistics, inventory)."""
 
     def __init__(self, environment: str, clients: dict[str, httpx.AsyncClient], keys: dict[str, str], *,
-                 archive: Archive | None = None, lock: threading.Lock | None = None) -> None:
+                 archive: Archive | None = None, lock: threading.Lock | None = None,
+                 operator_stats: StatsSource | None = None) -> None:
         self.environment = environment
+        self.operator_stats = operator_stats  # the operator view's tables of this platform, when it has them
         self.clients = clients
         self.keys = keys
         self.archive = archive

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cbec.privacy.cipher import new_key
 from cbec.settings import Settings
 from cbec_testkit.tenants import demo_registry
 from console_service.accounts import Environment, MemoryAccounts, SqlAccounts
@@ -13,11 +14,12 @@ from console_service.bootstrap import ConsoleMisconfigured, process
 TENANTS = demo_registry()
 PRODUCTION = {"CBEC_ENV": "production", "CBEC_CONSOLE_SESSION_SECRET": "s" * 40,
               "CBEC_CONSOLE_SERVICE_URLS": '{"order": "http://order:8080"}',
-              "CBEC_CONSOLE_API_KEYS": '{"3105960001": "cbec_k_s"}', "CBEC_CONSOLE_DATABASE_URL": "sqlite://"}
+              "CBEC_CONSOLE_API_KEYS": '{"3105960001": "cbec_k_s"}', "CBEC_CONSOLE_DATABASE_URL": "sqlite://",
+              "CBEC_PII_KEYS": f"k1:{new_key()}"}
 
 
 @pytest.mark.parametrize("missing", ["CBEC_CONSOLE_SESSION_SECRET", "CBEC_CONSOLE_SERVICE_URLS",
-                                     "CBEC_CONSOLE_API_KEYS"])
+                                     "CBEC_CONSOLE_API_KEYS", "CBEC_PII_KEYS"])
 def test_production_refuses_to_start_without_each_of_its_settings(missing: str) -> None:
     environ = {k: v for k, v in PRODUCTION.items() if k != missing}
     with pytest.raises(ConsoleMisconfigured, match=missing):
