@@ -29,6 +29,25 @@ from cbec.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
 
+# Idle pacing (issue #12). An idle kafka-python 3 consumer costs per wake-up of its thread (each poll
+# round hands three calls to the client's IO thread), and the thread wakes when a poll times out,
+# when an empty fetch returns and at every heartbeat (the client caps a poll's wait by the next one).
+FETCH_MAX_WAIT_MS = 10_000
+"""How long the broker holds a fetch that finds nothing new (``fetch.max.wait.ms``; the client's
+default is 500). A fetch is answered as soon as one byte arrives, so a longer hold adds no latency
+under load; it spares an idle consumer a round trip every half second. The cost: a metadata request
+the client sends on the same connection waits behind the held fetch (``CBEC_KAFKA_FETCH_MAX_WAIT_MS``)."""
+
+HEARTBEAT_INTERVAL_MS = 10_000
+"""``heartbeat.interval.ms`` (the client's default is 3,000), still under a third of the session
+timeout (45 s), so a live member is never taken for dead. A member learns that its group rebalances
+at its next heartbeat: a replica hands partitions over to a new member up to this much later (a
+member that dies is noticed by the session timeout, whatever the interval) (``CBEC_KAFKA_HEARTBEAT_INTERVAL_MS``)."""
+
+POLL_TIMEOUT = 2.0
+"""Seconds one ``poll`` of ``run_forever`` may block: how soon an idle consumer sees ``stop`` (the
+client has no wake-up call), well inside the runtime's shutdown time (``CBEC_KAFKA_POLL_TIMEOUT``)."""
+
 
 class KafkaPublisher:
     """Publishes with ``acks=all`` and the idempotent producer, so a retried send neither
@@ -100,7 +119,9 @@ class KafkaConsumerLoop:
     error is retried, and ends ``run_forever`` after ``max_infrastructure_failures`` in a row.
 
     ``consumer_factory`` builds the kafka-python client from its keyword config (default
-    ``KafkaConsumer``; tests pass a fake).
+    ``KafkaConsumer``; tests pass a fake). Idle, the loop wakes once per ``POLL_TIMEOUT`` and the
+    client fetches once per ``fetch_max_wait_ms`` and beats once per ``heartbeat_interval_ms`` (the
+defaults and their trade-offs: :data:`POLL_TIMEOUT`, :data:`FETCH_MAX_WAIT_MS`, :data:`HEARTBEAT_INTERVAL_MS`).
     """
 
     def __init__(
@@ -115,6 +136,9 @@ class KafkaConsumerLoop:
         max_infrastructure_failures: int = 20,
         client_id: str | None = None,
         max_poll_records: int = 500,
+        fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
+        heartbeat_interval_ms: int = HEARTBEAT_INTERVAL_MS,
+        poll_timeout: float = POLL_TIMEOUT,
         consumer_factory: Callable[..., Any] = KafkaConsumer,
         **overrides: Any,
     ) -> None:
@@ -126,9 +150,12 @@ class KafkaConsumerLoop:
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "max_poll_records": max_poll_records,
+            "fetch_max_wait_ms": fetch_max_wait_ms,
+            "heartbeat_interval_ms": heartbeat_interval_ms,
         }
         config.update(overrides)
         self.subscription = subscription
+        self._poll_timeout = poll_timeout
         self._handler = handler
         self._batch_handler = batch_handler
         self._dead_letter = dead_letter
@@ -192,7 +219,7 @@ class KafkaConsumerLoop:
         while not stop.is_set():
             failed: Exception
             try:
-                self.run_once(timeout=2.0)
+                self.run_once(timeout=self._poll_timeout)
                 self._sample_lag()
             except KafkaError as error:
                 if isinstance(error, CommitFailedError) or not getattr(error, "retriable", False):
