@@ -164,6 +164,8 @@ defaults and their trade-offs: :data:`POLL_TIMEOUT`, :data:`FETCH_MAX_WAIT_MS`, 
         self._joined = threading.Event()
         self._lag_sampled = -float("inf")
         self._lagging: set[tuple[str, str, str]] = set()
+        self._lag_stale = True  # records were polled, or a partition was left out, since the last sample
+        self._lag_assignment: set[TopicPartition] = set()
         self._consumer = consumer_factory(**config)
         self._consumer.subscribe(topics=list(subscription.topics), listener=_JoinListener(self._joined))
 
@@ -180,6 +182,8 @@ defaults and their trade-offs: :data:`POLL_TIMEOUT`, :data:`FETCH_MAX_WAIT_MS`, 
 
     def run_once(self, timeout: float = 1.0) -> int:
         batches = self._consumer.poll(timeout_ms=int(timeout * 1000))
+        if batches:
+            self._lag_stale = True
         handled = 0
         done: dict[TopicPartition, OffsetAndMetadata] = {}
         pending = list(batches.items())
@@ -257,18 +261,29 @@ defaults and their trade-offs: :data:`POLL_TIMEOUT`, :data:`FETCH_MAX_WAIT_MS`, 
 
     def _sample_lag(self, every: float = 10.0) -> None:
         """``cbec_consumer_lag`` every ``every`` seconds, in the consumer's own thread (the client is not
-        thread-safe); partitions no longer assigned lose their series."""
+        thread-safe); partitions no longer assigned lose their series.
+
+        Only when it may have changed: records were polled since the last sample (positions moved; new
+        ends come with records), the assignment changed, or the last sample left a partition out (not
+        fetched yet). An idle consumer skips it: asking the client for 50 positions costs more than the
+        rest of its idle polling."""
         now = time.monotonic()
         if now - self._lag_sampled < every:
             return
+        assignment = set(self._consumer.assignment())
+        if not self._lag_stale and assignment == self._lag_assignment:
+            return
         self._lag_sampled = now
         group = self.subscription.group
-        current = {(group, tp.topic, str(tp.partition)): behind for tp, behind in self.lag().items()}
+        behind = self.lag()
+        current = {(group, tp.topic, str(tp.partition)): lag for tp, lag in behind.items()}
         for labels in self._lagging - current.keys():
             CONSUMER_LAG.remove(*labels)
-        for labels, behind in current.items():
-            CONSUMER_LAG.labels(*labels).set(behind)
+        for labels, lag in current.items():
+            CONSUMER_LAG.labels(*labels).set(lag)
         self._lagging = set(current)
+        self._lag_assignment = assignment
+        self._lag_stale = len(behind) < len(assignment)
 
     def _rewind(
         self, failed: TopicPartition, offset: int, untouched: Iterable[tuple[TopicPartition, Any]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import namedtuple
 from typing import Any
 
 from cbec.bus.kafka import FETCH_MAX_WAIT_MS, HEARTBEAT_INTERVAL_MS, KafkaConsumerLoop
@@ -70,3 +71,57 @@ def test_the_pacing_comes_from_the_settings() -> None:
     assert client.polls and set(client.polls) == {500}
     defaults = Settings.from_environ({}).kafka
     assert (defaults.fetch_max_wait_ms, defaults.heartbeat_interval_ms, defaults.poll_timeout) == (10_000, 10_000, 2.0)
+
+
+Record = namedtuple("Record", "topic partition offset key value headers")
+
+
+class MeasuredConsumer(IdleConsumer):
+    """One partition, fetched up to offset 12; counts how often its position is asked (the costly part
+    of sampling the lag: kafka-python resolves and validates the position on every call)."""
+
+    def __init__(self, **config: Any) -> None:
+        super().__init__(**config)
+        self.asked = 0
+        self.serve: list[Any] = []
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition("t", 0)}
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return 12
+
+    def position(self, tp: TopicPartition, timeout_ms: int | None = None) -> int:
+        self.asked += 1
+        return 12 - len(self.serve)
+
+    def poll(self, timeout_ms: int) -> dict[TopicPartition, list[Any]]:
+        self.polls.append(timeout_ms)
+        served, self.serve = self.serve, []
+        return {TopicPartition("t", 0): served} if served else {}
+
+    def commit(self, offsets: Any) -> None:
+        pass
+
+
+def test_an_idle_consumer_does_not_sample_its_lag_again_until_records_come() -> None:
+    made: list[MeasuredConsumer] = []
+
+    def factory(**config: Any) -> MeasuredConsumer:
+        made.append(MeasuredConsumer(**config))
+        return made[0]
+
+    loop = KafkaConsumerLoop("fake:9092", Subscription(("t",), "cbec-idle-lag"), lambda m: None,
+                             consumer_factory=factory)
+    client = made[0]
+    loop.run_once(timeout=0)
+    loop._sample_lag(every=0)
+    assert client.asked == 1  # the first sample
+    for _ in range(5):
+        loop.run_once(timeout=0)
+        loop._sample_lag(every=0)
+    assert client.asked == 1  # idle: nothing moved, the gauge stands
+    client.serve = [Record("t", 0, 11, b"k", b"{}", [])]
+    loop.run_once(timeout=0)
+    loop._sample_lag(every=0)
+    assert client.asked == 2  # records came: sampled again
