@@ -46,9 +46,10 @@ def stack_pids(stack_dir: Path) -> dict[str, int]:
 
 def ticks_of(name: str, pid: int) -> int | None:
     if name in TREES:
-        return tree_ticks(pid)
+        ticks = tree_ticks(pid)
+        return None if ticks is None else int(ticks)
     stat = read_stat(pid)
-    return stat.own if stat is not None else None
+    return None if stat is None else int(stat.own)
 
 
 def thread_ticks(pid: int) -> dict[int, int]:
