@@ -56,7 +56,7 @@ class WorkerConfig:
     outcomes_prefix: str = ""  # before each owner's outcome topic (tests sharing a broker)
     max_poll_records: int = 500
     poll_timeout_ms: int = 2_000  # an idle worker sees ``stop`` within this (CBEC_KAFKA_POLL_TIMEOUT)
-    fetch_max_wait_ms: int = 10_000  # the broker holds an empty fetch this long (CBEC_KAFKA_FETCH_MAX_WAIT_MS)
+    fetch_max_wait_ms: int = 5_000  # the broker holds an empty fetch this long (CBEC_KAFKA_FETCH_MAX_WAIT_MS)
     client_id: str = "cbec-signer"
     warm_cache_per_partition: int = 2_000  # recent results read back into the idempotency cache
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES  # CBEC_KAFKA_MAX_MESSAGE_BYTES

@@ -50,7 +50,7 @@ def idle_loop(**options: Any) -> tuple[KafkaConsumerLoop, IdleConsumer]:
 
 def test_the_broker_holds_an_idle_consumers_fetch_and_it_heartbeats_seldom() -> None:
     _, client = idle_loop()
-    assert client.config["fetch_max_wait_ms"] == FETCH_MAX_WAIT_MS == 10_000  # the client's default: 500
+    assert client.config["fetch_max_wait_ms"] == FETCH_MAX_WAIT_MS == 5_000  # the client's default: 500
     assert client.config["heartbeat_interval_ms"] == HEARTBEAT_INTERVAL_MS == 10_000  # the client's: 3,000
     assert client.config["heartbeat_interval_ms"] * 3 < 45_000  # under a third of the session timeout
 
@@ -70,7 +70,7 @@ def test_the_pacing_comes_from_the_settings() -> None:
     assert not runner.is_alive()  # stopped at the end of the poll it was in
     assert client.polls and set(client.polls) == {500}
     defaults = Settings.from_environ({}).kafka
-    assert (defaults.fetch_max_wait_ms, defaults.heartbeat_interval_ms, defaults.poll_timeout) == (10_000, 10_000, 2.0)
+    assert (defaults.fetch_max_wait_ms, defaults.heartbeat_interval_ms, defaults.poll_timeout) == (5_000, 10_000, 2.0)
 
 
 Record = namedtuple("Record", "topic partition offset key value headers")
