@@ -5,7 +5,8 @@ which also carries the client's ``process_*`` and ``python_*`` series).
   ``cbec_handler_errors_total{service,topic,kind}`` (each failed attempt; ``kind`` is the error's type),
   ``cbec_messages_dead_lettered_total{service,topic}``; the customs link's new receipts:
   ``cbec_receipt_delay_seconds{receipt_type}`` (from customs' ``returnTime`` to recorded here).
-* Every 10 s, by each consumer from what its fetches reported: ``cbec_consumer_lag{group,topic,partition}``.
+* At most every 10 s, by each consumer from what its fetches reported, and only when records came or
+  the assignment changed since (an idle consumer leaves it standing): ``cbec_consumer_lag{group,topic,partition}``.
 * Sampled when scraped, at most every ``every`` seconds (a query, never per message):
   ``cbec_outbox_backlog{outbox}`` (events not yet relayed) and whatever a service adds with
   :class:`Sampled` (e.g. the saga's notification circuits).

@@ -93,6 +93,9 @@ def as_process(service: Service, settings: Settings) -> ServiceProcess:
                                    batch_handler=n.batch_handler(c.batch_handler),
                                    dead_letter=n.dead_letter(c.dead_letter),
                                    max_attempts=settings.kafka.poison_attempts,
+                                   fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
+                                   heartbeat_interval_ms=settings.kafka.heartbeat_interval_ms,
+                                   poll_timeout=settings.kafka.poll_timeout,
                                    max_partition_fetch_bytes=dead_letter_limit(limit), **client)
                  for c, n in zip(service.consumes, counted, strict=True)]
     relays = [OutboxRelay(o.store, AioKafkaPublisher(bootstrap, client_id=f"cbec-{service.name}",

@@ -55,6 +55,12 @@ class KafkaSettings(Section):
     topic_partitions: int = env("CBEC_TOPIC_PARTITIONS", default=4)
     max_message_bytes: int = env("CBEC_KAFKA_MAX_MESSAGE_BYTES", default=4 * 1024 * 1024)
     poison_attempts: int = env("CBEC_KAFKA_POISON_ATTEMPTS", default=3)
+    # How an idle consumer paces itself (cbec.bus.kafka, issue #12): the broker holds an empty fetch this
+    # long (answered at once when data arrives), the group heartbeat, and the longest poll (how soon SIGTERM
+    # is seen by an idle consumer).
+    fetch_max_wait_ms: int = env("CBEC_KAFKA_FETCH_MAX_WAIT_MS", default=5_000)
+    heartbeat_interval_ms: int = env("CBEC_KAFKA_HEARTBEAT_INTERVAL_MS", default=10_000)
+    poll_timeout: float = env("CBEC_KAFKA_POLL_TIMEOUT", default=2.0)
     # 0: the services never create topics (a platform team's operator, e.g. Strimzi, owns them)
     create_topics: bool = env("CBEC_KAFKA_CREATE_TOPICS", default=True)
     security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = env(

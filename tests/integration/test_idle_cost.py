@@ -1,47 +1,68 @@
-"""An idle service process costs next to nothing: it waits on its consumers' polls, on its store's
-commits and on Postgres notifications, not in busy loops (issue #12: an idle stack ≤ 2 % of one core)."""
+"""An idle stack costs next to nothing: every service process waits on its consumers' polls (the broker
+holds their empty fetches), on its store's commits and on Postgres notifications, not in busy loops
+(issue #12: an idle stack ≤ 2 % of one core). CPU seconds from /proc, so other jobs on the box do not
+count; benchmarks/idle.py measures the same with the console and per thread (benchmarks/README.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
 
 import pytest
+from cbec_testkit.load.identities import provision_signer_keys
 from service_processes import ServiceProcesses, fast_forward, process_env
 
 pytestmark = pytest.mark.integration
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-SETTLE = 3.0  # after readiness: first group rebalance, first relay and projection rounds
-WINDOW = 15.0
-BUDGET = 0.01  # of one core per process: catches any busy loop (50 ms polling cost 4–6 %); measured 0.2–0.6 %,
-# the issue aims at 0.3 % (seven services ≤ 2 %), not reached: see benchmarks/README.md
+SERVICES = ("order", "payment", "logistics", "inventory", "signer", "receipts", "saga")
+GROUPS = ("cbec-order", "cbec-payment", "cbec-logistics", "cbec-inventory", "cbec-signer", "cbec-receipts",
+          "cbec-saga", "cbec-webhooks")
+SETTLE = 20.0  # after readiness: group joins, first relay and projection rounds, first lag samples
+WINDOW = 30.0
+# Measured 2026-12-08 (benchmarks/README.md, idle stack, by run time on a quiet box): the seven services
+# 1.44 % of one core in total, each 0.16–0.30 %; before the idle work 5.4–5.6 % (each 0.47–1.20 %);
+# this test 1.51 % at load 1.4 (1.74 % with 10 s of settling). 50 ms polling cost 4–6 % per process. The per-process
+# budget leaves 2× room for CI noise; the total is the issue's target (about 1.4× room).
+TOTAL_BUDGET = 0.02  # of one core, the seven together: the issue's target
+PROCESS_BUDGET = 0.006  # of one core, any one of them: catches a busy loop in a single service
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process so far (fields 14 and 15 of /proc/<pid>/stat)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    """Run time of a process's live threads so far (``/proc/<pid>/task/*/schedstat``, nanoseconds on the
+    CPU). Not utime + stime: those are timer-tick samples, which charge a thread that wakes on a timer
+    3-4 times too much on a quiet box (benchmarks/README.md, idle stack)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that just ended
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
 
 
-def test_an_idle_declaration_service_uses_almost_no_cpu(
+def test_an_idle_stack_of_every_service_uses_almost_no_cpu(
     kafka_bootstrap: str, database_url: str, tmp_path: Path
 ) -> None:
-    fast_forward(kafka_bootstrap, ("cbec-order",))
-    services = ServiceProcesses(process_env(kafka_bootstrap, database_url, tmp_path), tmp_path / "logs")
+    fast_forward(kafka_bootstrap, GROUPS)
+    env = process_env(kafka_bootstrap, database_url, tmp_path, **provision_signer_keys(tmp_path / "keys"))
+    services = ServiceProcesses(env, tmp_path / "logs")
     try:
-        services.start("order")
-        pid = services.procs["order"].pid
+        services.start(*SERVICES)
+        pids = {name: services.procs[name].pid for name in SERVICES}
         time.sleep(SETTLE)
-        before, started = cpu_seconds(pid), time.monotonic()
+        before, started = {name: cpu_seconds(pid) for name, pid in pids.items()}, time.monotonic()
         time.sleep(WINDOW)
-        used, elapsed = cpu_seconds(pid) - before, time.monotonic() - started
-        share = used / elapsed
-        print(f"idle order process: {used:.3f} CPU-s in {elapsed:.1f} s = {share:.2%} of one core")
-        assert services.procs["order"].poll() is None, services.tails()
-        assert share <= BUDGET, f"idle order process used {share:.2%} of a core (budget {BUDGET:.1%})"
+        used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+        elapsed = time.monotonic() - started
+        share = {name: seconds / elapsed for name, seconds in used.items()}
+        total = sum(share.values())
+        print(f"idle stack over {elapsed:.1f} s (load average {os.getloadavg()[0]:.2f}): {total:.2%} of one core; "
+              + ", ".join(f"{name} {value:.2%}" for name, value in share.items()))
+        assert all(services.procs[name].poll() is None for name in SERVICES), services.tails()
+        busy = {name: f"{value:.2%}" for name, value in share.items() if value > PROCESS_BUDGET}
+        assert not busy, f"idle processes above {PROCESS_BUDGET:.1%} of a core: {busy}"
+        assert total <= TOTAL_BUDGET, f"the idle stack used {total:.2%} of a core (budget {TOTAL_BUDGET:.0%})"
     finally:
         codes = services.stop()
-    assert codes == {"order": 0}, services.tails()
+        fast_forward(kafka_bootstrap, GROUPS)  # nothing of this test reaches a later one
+    assert codes == dict.fromkeys(SERVICES, 0), services.tails()

@@ -88,6 +88,8 @@ def worker_config(settings: Settings) -> WorkerConfig:
         results_topic=own.results_topic,
         dlq_topic=own.dlq_topic,
         max_poll_records=own.batch_size,
+        poll_timeout_ms=int(settings.kafka.poll_timeout * 1000),
+        fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
         warm_cache_per_partition=own.warm_cache_per_partition,
         client_options=client_options(settings.kafka, "aiokafka"),
         max_message_bytes=settings.kafka.max_message_bytes,

@@ -55,7 +55,8 @@ class WorkerConfig:
     dlq_topic: str = topics.SIGNER_DEAD_LETTERS  # unreadable requests, as dead letters (lossless, sealed)
     outcomes_prefix: str = ""  # before each owner's outcome topic (tests sharing a broker)
     max_poll_records: int = 500
-    poll_timeout_ms: int = 200
+    poll_timeout_ms: int = 2_000  # an idle worker sees ``stop`` within this (CBEC_KAFKA_POLL_TIMEOUT)
+    fetch_max_wait_ms: int = 5_000  # the broker holds an empty fetch this long (CBEC_KAFKA_FETCH_MAX_WAIT_MS)
     client_id: str = "cbec-signer"
     warm_cache_per_partition: int = 2_000  # recent results read back into the idempotency cache
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES  # CBEC_KAFKA_MAX_MESSAGE_BYTES
@@ -108,6 +109,7 @@ class SignerWorker:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=c.max_poll_records,
+            fetch_max_wait_ms=c.fetch_max_wait_ms,
             max_partition_fetch_bytes=max(8 * 1024 * 1024, dead_letter_limit(c.max_message_bytes)),
             fetch_max_bytes=64 * 1024 * 1024,
         )

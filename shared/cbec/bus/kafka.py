@@ -29,6 +29,27 @@ from cbec.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
 
+# Idle pacing (issue #12). An idle kafka-python 3 consumer costs per wake-up of its thread (each poll
+# round hands three calls to the client's IO thread), and the thread wakes when a poll times out,
+# when an empty fetch returns and at every heartbeat (the client caps a poll's wait by the next one).
+FETCH_MAX_WAIT_MS = 5_000
+"""How long the broker holds a fetch that finds nothing new (``fetch.max.wait.ms``; the client's
+default is 500). A fetch is answered as soon as one byte arrives, so a longer hold adds no latency
+under load; it spares an idle consumer a round trip every half second. The costs: a metadata request
+the client sends on the same connection waits behind the held fetch, and so does the fetch after a
+rewind (a failed message is redelivered up to this much later when nothing else arrives). Measured
+idle, five services: 1.17 % of a core at 2 s, 0.79 % at 5 s, 0.75 % at 10 s (``CBEC_KAFKA_FETCH_MAX_WAIT_MS``)."""
+
+HEARTBEAT_INTERVAL_MS = 10_000
+"""``heartbeat.interval.ms`` (the client's default is 3,000), still under a third of the session
+timeout (45 s), so a live member is never taken for dead. A member learns that its group rebalances
+at its next heartbeat: a replica hands partitions over to a new member up to this much later (a
+member that dies is noticed by the session timeout, whatever the interval) (``CBEC_KAFKA_HEARTBEAT_INTERVAL_MS``)."""
+
+POLL_TIMEOUT = 2.0
+"""Seconds one ``poll`` of ``run_forever`` may block: how soon an idle consumer sees ``stop`` (the
+client has no wake-up call), well inside the runtime's shutdown time (``CBEC_KAFKA_POLL_TIMEOUT``)."""
+
 
 class KafkaPublisher:
     """Publishes with ``acks=all`` and the idempotent producer, so a retried send neither
@@ -100,7 +121,9 @@ class KafkaConsumerLoop:
     error is retried, and ends ``run_forever`` after ``max_infrastructure_failures`` in a row.
 
     ``consumer_factory`` builds the kafka-python client from its keyword config (default
-    ``KafkaConsumer``; tests pass a fake).
+    ``KafkaConsumer``; tests pass a fake). Idle, the loop wakes once per ``POLL_TIMEOUT`` and the
+    client fetches once per ``fetch_max_wait_ms`` and beats once per ``heartbeat_interval_ms`` (the
+defaults and their trade-offs: :data:`POLL_TIMEOUT`, :data:`FETCH_MAX_WAIT_MS`, :data:`HEARTBEAT_INTERVAL_MS`).
     """
 
     def __init__(
@@ -115,6 +138,9 @@ class KafkaConsumerLoop:
         max_infrastructure_failures: int = 20,
         client_id: str | None = None,
         max_poll_records: int = 500,
+        fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
+        heartbeat_interval_ms: int = HEARTBEAT_INTERVAL_MS,
+        poll_timeout: float = POLL_TIMEOUT,
         consumer_factory: Callable[..., Any] = KafkaConsumer,
         **overrides: Any,
     ) -> None:
@@ -126,9 +152,12 @@ class KafkaConsumerLoop:
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "max_poll_records": max_poll_records,
+            "fetch_max_wait_ms": fetch_max_wait_ms,
+            "heartbeat_interval_ms": heartbeat_interval_ms,
         }
         config.update(overrides)
         self.subscription = subscription
+        self._poll_timeout = poll_timeout
         self._handler = handler
         self._batch_handler = batch_handler
         self._dead_letter = dead_letter
@@ -137,6 +166,8 @@ class KafkaConsumerLoop:
         self._joined = threading.Event()
         self._lag_sampled = -float("inf")
         self._lagging: set[tuple[str, str, str]] = set()
+        self._lag_stale = True  # records were polled, or a partition was left out, since the last sample
+        self._lag_assignment: set[TopicPartition] = set()
         self._consumer = consumer_factory(**config)
         self._consumer.subscribe(topics=list(subscription.topics), listener=_JoinListener(self._joined))
 
@@ -153,6 +184,8 @@ class KafkaConsumerLoop:
 
     def run_once(self, timeout: float = 1.0) -> int:
         batches = self._consumer.poll(timeout_ms=int(timeout * 1000))
+        if batches:
+            self._lag_stale = True
         handled = 0
         done: dict[TopicPartition, OffsetAndMetadata] = {}
         pending = list(batches.items())
@@ -192,7 +225,7 @@ class KafkaConsumerLoop:
         while not stop.is_set():
             failed: Exception
             try:
-                self.run_once(timeout=2.0)
+                self.run_once(timeout=self._poll_timeout)
                 self._sample_lag()
             except KafkaError as error:
                 if isinstance(error, CommitFailedError) or not getattr(error, "retriable", False):
@@ -230,18 +263,29 @@ class KafkaConsumerLoop:
 
     def _sample_lag(self, every: float = 10.0) -> None:
         """``cbec_consumer_lag`` every ``every`` seconds, in the consumer's own thread (the client is not
-        thread-safe); partitions no longer assigned lose their series."""
+        thread-safe); partitions no longer assigned lose their series.
+
+        Only when it may have changed: records were polled since the last sample (positions moved; new
+        ends come with records), the assignment changed, or the last sample left a partition out (not
+        fetched yet). An idle consumer skips it: asking the client for 50 positions costs more than the
+        rest of its idle polling."""
         now = time.monotonic()
         if now - self._lag_sampled < every:
             return
+        assignment = set(self._consumer.assignment())
+        if not self._lag_stale and assignment == self._lag_assignment:
+            return
         self._lag_sampled = now
         group = self.subscription.group
-        current = {(group, tp.topic, str(tp.partition)): behind for tp, behind in self.lag().items()}
+        behind = self.lag()
+        current = {(group, tp.topic, str(tp.partition)): lag for tp, lag in behind.items()}
         for labels in self._lagging - current.keys():
             CONSUMER_LAG.remove(*labels)
-        for labels, behind in current.items():
-            CONSUMER_LAG.labels(*labels).set(behind)
+        for labels, lag in current.items():
+            CONSUMER_LAG.labels(*labels).set(lag)
         self._lagging = set(current)
+        self._lag_assignment = assignment
+        self._lag_stale = len(behind) < len(assignment)
 
     def _rewind(
         self, failed: TopicPartition, offset: int, untouched: Iterable[tuple[TopicPartition, Any]]
