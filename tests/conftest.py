@@ -28,14 +28,16 @@ def integration_required() -> bool:
     )
 
 
-def _unavailable(what: str) -> NoReturn:
-    message = (
-        f"{what} is not available: set it in the environment (scripts/test.sh starts one) "
-        "or run a Docker engine for testcontainers"
-    )
+def fail_or_skip(why: str) -> NoReturn:
+    """A test that cannot prove anything here: it fails under CI (integration required), else skips."""
     if integration_required():
-        pytest.fail(message + " [integration required: CI=true or CBEC_REQUIRE_INTEGRATION=1]", pytrace=False)
-    pytest.skip(message)
+        pytest.fail(why + " [integration required: CI=true or CBEC_REQUIRE_INTEGRATION=1]", pytrace=False)
+    pytest.skip(why)
+
+
+def _unavailable(what: str) -> NoReturn:
+    fail_or_skip(f"{what} is not available: set it in the environment (scripts/test.sh starts one) "
+                 "or run a Docker engine for testcontainers")
 
 
 def docker_engine_answers() -> bool:

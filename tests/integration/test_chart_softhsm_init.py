@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import integration_required
+from conftest import fail_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "charts" / "cbec" / "files" / "softhsm-init.py"
@@ -35,9 +35,7 @@ for code, pool in sorted(pools.items()):
 def _tool_or_skip() -> None:
     if shutil.which("softhsm2-util") and Path(MODULE).exists():
         return
-    if integration_required():
-        pytest.fail("SoftHSM2 (softhsm2-util, libsofthsm2.so) is required", pytrace=False)
-    pytest.skip("SoftHSM2 is not installed")
+    fail_or_skip("SoftHSM2 (softhsm2-util, libsofthsm2.so) is not installed")
 
 
 WANTED = ("CBEC_SIGNER_BACKEND", "CBEC_PKCS11_MODULE", "CBEC_PKCS11_TOKEN_LABEL", "CBEC_PKCS11_KEY_LABEL",
