@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-import psycopg
 from cbec.clock import Clock, SystemClock
 from cbec.metrics import Sample, Sampled, cached
 from cbec.store.event_store import EventStore
@@ -33,7 +32,7 @@ from prometheus_client import Counter
 
 from saga_service import domain
 from saga_service.domain import Clearance, Decision, Doc, Policy
-from saga_service.schedule import to_micros
+from saga_service.schedule import ensure_table, to_micros
 
 log = logging.getLogger(__name__)
 
@@ -146,26 +145,9 @@ class DocumentGauges:
             f"CREATE TABLE IF NOT EXISTS {qualified} (clearance TEXT NOT NULL, kind TEXT NOT NULL,"
             " doc_type TEXT NOT NULL, held_for TEXT, receipt_due BIGINT, PRIMARY KEY (clearance, kind))",
         ]
-        self.created = self._ensure_table() if store.creates_tables else False  # else: cbec.migrations
+        self.created = ensure_table(self.datastore, self.table, self._create, postgres=self.postgres) \
+            if store.creates_tables else False  # else: cbec.migrations
         self.counts = cached(self._count, every=every)
-
-    def _ensure_table(self) -> bool:
-        try:
-            return self._create_table()
-        except psycopg.errors.UniqueViolation:  # a replica starting at the same moment created it
-            return self._create_table()
-
-    def _create_table(self) -> bool:
-        with self.datastore.transaction(commit=True) as cursor:
-            if self.postgres:
-                cursor.execute("SELECT to_regclass(%s) AS found", (f'"{self.datastore.schema}"."{self.table}"',))
-                exists = cursor.fetchone()["found"] is not None
-            else:
-                cursor.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (self.table,))
-                exists = int(cursor.fetchone()[0]) > 0
-            for statement in self._create:
-                cursor.execute(statement)
-        return not exists
 
     # -- the saga's commit hooks ---------------------------------------------------------------
     def attach(self, app: Any) -> DocumentGauges:

@@ -83,27 +83,8 @@ class Schedule:
             f"CREATE INDEX IF NOT EXISTS {self.table}_due ON {qualified} (due)",
         ]
         self.rows_read = 0  # start-up and tick cost, for tests and benchmarks
-        self.created = self._ensure_table() if store.creates_tables else False  # else: cbec.migrations
-
-    def _ensure_table(self) -> bool:
-        """Create the table if needed; True when this call created it (the caller backfills it once)."""
-        try:
-            return self._create_table()
-        except psycopg.errors.UniqueViolation:  # a replica starting at the same moment created it
-            return self._create_table()
-
-    def _create_table(self) -> bool:
-        with self.datastore.transaction(commit=True) as cursor:
-            if self.postgres:
-                cursor.execute("SELECT to_regclass(%s) AS found",
-                               (f'"{self.datastore.schema}"."{self.table}"',))
-                exists = cursor.fetchone()["found"] is not None
-            else:
-                cursor.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (self.table,))
-                exists = int(cursor.fetchone()[0]) > 0
-            for statement in self._create:
-                cursor.execute(statement)
-        return not exists
+        self.created = ensure_table(self.datastore, self.table, self._create, postgres=self.postgres) \
+            if store.creates_tables else False  # else: cbec.migrations
 
     # -- writing with the events ---------------------------------------------------------------
     def writes(self, changes: Mapping[str, Entry | None]) -> InTransaction:
@@ -153,3 +134,25 @@ class Schedule:
             cursor.execute(statement, params)
             raw = getattr(cursor, "sqlite_cursor", cursor)  # the library wraps sqlite3's cursor
             return int(raw.rowcount) == 1
+
+
+def ensure_table(datastore: Any, table: str, statements: list[str], *, postgres: bool) -> bool:
+    """Run the table's ``CREATE … IF NOT EXISTS`` statements in the store's datastore; True when this call
+    created it (the caller then fills it once from the log)."""
+
+    def create() -> bool:
+        with datastore.transaction(commit=True) as cursor:
+            if postgres:
+                cursor.execute("SELECT to_regclass(%s) AS found", (f'"{datastore.schema}"."{table}"',))
+                exists = cursor.fetchone()["found"] is not None
+            else:
+                cursor.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+                exists = int(cursor.fetchone()[0]) > 0
+            for statement in statements:
+                cursor.execute(statement)
+        return not exists
+
+    try:
+        return create()
+    except psycopg.errors.UniqueViolation:  # a replica starting at the same moment created it
+        return create()
