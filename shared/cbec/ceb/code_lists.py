@@ -1,6 +1,6 @@
 """The customs code tables export fields take their codes from, as package data (``official/``, provenance
-in its README): units, transport modes and countries complete; currencies partial; customs districts
-(portCode, customsCode) and wrapType by form only (no complete public list was found, see the README).
+in its README): units, transport modes, countries and the one-digit wrap types complete; currencies partial;
+customs districts (portCode, customsCode) by form only (no complete public list was found, see the README).
 
 :func:`check` answers for one field value: None when it is acceptable, else why not. A complete table
 refuses a well-formed code it does not hold; a partial one checks the code's form only, so a valid code
@@ -36,7 +36,7 @@ TRANSPORT = CodeTable("JGS-20 运输方式代码", "jgs20-transport.csv", comple
 CURRENCY = CodeTable("JGS-20 货币代码 (CEB numeric)", "ceb-currency.csv", complete=False, form=r"[0-9]{3}")
 COUNTRY = CodeTable("JGS-20 国别（地区）代码 (CEB numeric)", "ceb-country.csv", complete=True, form=r"[0-9]{3}")
 CUSTOMS_DISTRICT = CodeTable("JGS/T 18 海关关区代码", "", complete=False, form=r"[0-9]{4}")
-WRAP_TYPE = CodeTable("包装种类代码 (one digit)", "", complete=False, form=r"[0-9]")
+WRAP_TYPE = CodeTable("包装种类代码 (CEB one digit)", "ceb-wrap-type.csv", complete=True, form=r"[0-9]")
 
 TABLES: tuple[CodeTable, ...] = (UNIT, TRANSPORT, CURRENCY, COUNTRY, CUSTOMS_DISTRICT, WRAP_TYPE)
 

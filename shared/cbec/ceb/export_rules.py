@@ -32,9 +32,12 @@ FIELD_TABLES: dict[str, CodeTable] = {
     "wrapType": tables.WRAP_TYPE,
 }  # fmt: skip
 
-# Import documents share the country fields (CEB621 lines, CEB625 head); their currency is fixed at 142 by
-# rules._rule_currency, and their other coded fields keep the checks rules.py gives them.
-IMPORT_FIELD_TABLES: dict[str, CodeTable] = {"country": tables.COUNTRY, "tradeCountry": tables.COUNTRY}
+# Import documents share the country fields (CEB621 lines, CEB625 head) and the CEB621 head's optional
+# wrapType; their currency is fixed at 142 by rules._rule_currency, and their other coded fields keep the
+# checks rules.py gives them.
+IMPORT_FIELD_TABLES: dict[str, CodeTable] = {
+    "country": tables.COUNTRY, "tradeCountry": tables.COUNTRY, "wrapType": tables.WRAP_TYPE,
+}
 
 EXPORT_TRADE_MODES = frozenset({"9610", "9710", "9810", "1210"})  # REV22: the export list's trade modes
 RETURN_TRADE_MODES = EXPORT_TRADE_MODES | {"1239"}  # XSD-E22 on CEB213: "1210/1239"

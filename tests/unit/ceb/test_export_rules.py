@@ -92,8 +92,8 @@ def test_an_import_list_line_from_an_unknown_country_is_refused_too() -> None:
     assert after - before == {("CBEC-CODE", "Inventory[1].InventoryList[1].country")}
 
 
-@pytest.mark.parametrize(("field", "value"), [("portCode", "9999"), ("customsCode", "0001"), ("wrapType", "8")])
-def test_customs_districts_and_wrap_types_have_no_complete_public_table_so_only_their_form_is_checked(
+@pytest.mark.parametrize(("field", "value"), [("portCode", "9999"), ("customsCode", "0001")])
+def test_customs_districts_have_no_complete_public_table_so_only_their_form_is_checked(
         field: str, value: str) -> None:
     inventory = good_list()
     inventory["InventoryHead"][field] = value
