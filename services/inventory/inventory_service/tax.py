@@ -66,13 +66,15 @@ def tax_event(result: ReceiptReceived, stream: StreamFields) -> EventData:
     found = problems(result.receipt_type, node)
     if found:
         raise ContractError(found)
-    common = dict(result_id=result.receipt_id, invt_no=node["invtNo"], tax_no=node["taxNo"], status=node["status"],
-                  return_time=node["returnTime"], ent_duty_no=node.get("entDutyNo") or None,
-                  assure_code=node.get("assureCode") or None)
+    ent_duty_no, assure_code = node.get("entDutyNo") or None, node.get("assureCode") or None
     if result.receipt_type == TAX_BILL:
-        return TaxBillRecorded(**stream, **common, customs_tax=node["customsTax"],
-                               value_added_tax=node["valueAddedTax"], consumption_tax=node["consumptionTax"])
-    return TaxStatusRecorded(**stream, **common)
+        return TaxBillRecorded(**stream, result_id=result.receipt_id, invt_no=node["invtNo"], tax_no=node["taxNo"],
+                               status=node["status"], return_time=node["returnTime"], customs_tax=node["customsTax"],
+                               value_added_tax=node["valueAddedTax"], consumption_tax=node["consumptionTax"],
+                               ent_duty_no=ent_duty_no, assure_code=assure_code)
+    return TaxStatusRecorded(**stream, result_id=result.receipt_id, invt_no=node["invtNo"], tax_no=node["taxNo"],
+                             status=node["status"], return_time=node["returnTime"], ent_duty_no=ent_duty_no,
+                             assure_code=assure_code)
 
 
 def unknown_list(result: ReceiptReceived) -> CebError:
