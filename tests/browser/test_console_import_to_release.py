@@ -1,5 +1,6 @@
 """A platform imports two orders from an .xlsx with one bad row, fixes the row in the preview and commits the
-batch; the payment company and the logistics company import their documents; the clearance is released."""
+batch; the payment company and the logistics company import their documents; the clearance is released and
+customs' tax bill for its list shows on the list's tax page and in the 30-day settlement view."""
 
 from __future__ import annotations
 
@@ -88,3 +89,12 @@ def test_an_xlsx_with_a_bad_row_is_fixed_in_the_preview_and_its_clearance_is_rel
     expect(platform.locator("pre.xml").first).to_contain_text("ds:SignatureValue")
     expect(platform.locator("pre.xml").first).to_contain_text(orders[0]["OrderHead"]["orderNo"])
     shot(platform, "clearance-released")
+
+    # Customs' electronic tax bill (CEB816) follows the release: the list's tax page, then the 30-day view.
+    platform.locator('[data-testid="tax-link"]').first.click()
+    wait_for_text(platform, '[data-testid="tax-bills"]', "已生成")
+    expect(platform.locator('[data-testid="tax-bill"]')).to_have_count(1)
+    shot(platform, "tax-bills-of-a-list")
+    platform.get_by_role("link", name="税款汇总（30 天）").click()
+    expect(platform.locator('[data-testid="period"]').first).to_contain_text("已生成")
+    expect(platform.locator('[data-testid="days-left"]').first).to_be_visible()

@@ -65,3 +65,38 @@ def test_the_platform_hears_every_status_of_its_order_at_its_callback_url(tmp_pa
     assert all(verify(b"platform-secret", body, headers[SIGNATURE_HEADER]) for body, headers in calls)
     assert {m.tenant for m in messages} == {"3105960001"} and {m.doc_type for m in messages} == {"CEB311"}
     assert messages[-1].status == "customs accepted (120)"
+
+
+def test_a_released_lists_tax_bill_and_its_settlement_reach_the_list_and_the_clearance_view(tmp_path: Path) -> None:
+    from cbec_testkit.customs.simulator import SimulatorConfig
+
+    stack = EmbeddedStack(workdir=tmp_path / "state", dxp_dir=tmp_path / "dxp", settings=embedded_settings(),
+                          simulator_config=SimulatorConfig(tax_delay=0.0))
+    commands = declare_clearance(7)
+    [listed] = [c for c in commands if c.doc_type == "CEB621"]
+    key = ("3105960004", listed.document["InventoryHead"]["copNo"])
+
+    def bills() -> list[dict[str, str]]:
+        state = stack.declaration("CEB621", key)
+        return [b.to_json() for b in state.tax_bills.values()] if state is not None else []
+
+    try:
+        for command in commands:
+            stack.submit(command)
+        for _ in range(200):
+            stack.step()
+            if bills():
+                break
+        [bill] = bills()
+        state = stack.declaration("CEB621", key)
+        assert state is not None and bill["invtNo"] == state.numbers["invtNo"] and bill["status"] == "1"
+        assert stack.simulator.settle_taxes() == 1
+        for _ in range(50):
+            if not stack.step() and bills()[0]["status"] == "2":
+                break
+        [bill] = bills()
+        assert bill["status"] == "2" and bill["entDutyNo"]
+        view = stack.saga.view("3105960001:DEMO00000007")["documents"]["inventory"]
+        assert view["taxBills"] == {bill["taxNo"]: {"status": "2", "statusTime": bill["statusTime"]}}
+    finally:
+        stack.close()

@@ -28,7 +28,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from console_service import batches as batch_store
-from console_service import handoff, importing, milestones, operator_view, roles
+from console_service import handoff, importing, milestones, operator_view, roles, tax
 from console_service.accounts import Accounts, Environment, Passwords
 from console_service.checks import core_findings
 from console_service.onboarding import Onboarding
@@ -579,6 +579,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         log.info("console: enterprise %s moved to %s", enterprise, target)
         return RedirectResponse("/onboarding", 303)
 
+    tax.register(api, render, ctx_of, platform_of)  # /tax (the 30-day settlement view), /tax/list/<list>
     return api
 
 

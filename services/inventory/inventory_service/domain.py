@@ -4,6 +4,9 @@ Each is held at intake until the saga releases it: a list once its order, paymen
 declared; a cancel or a return once the list's state allows it (the saga refuses them otherwise).
 A list never changes once customs accepted it, nor does a cancel; a cancel is only ever new
 (appType 1). The buyer's quota is this service's intake guard (see ``application.build``).
+Customs numbers a list (invtNo) in its CEB622, which this service indexes: customs' tax bill (CEB816
+电子税单) and its status (CEB818) name the list by it and are recorded on its stream (:mod:`.tax`); one
+naming no list here is dead-lettered (CBEC-2010).
 
 Export (each held at intake for the saga):
 - an export list (CEB603; tradeMode 9610, 9710, 9810, 1210) belongs to its order's clearance
@@ -43,6 +46,8 @@ from cbec.declaration.tenancy import differs
 from cbec.errors import CebError
 from cbec.tenants import Role
 
+from inventory_service import tax
+
 SERVICE = "inventory"
 
 _LIST_SENDERS = frozenset({Role.ECOMMERCE, Role.DECLARANT})
@@ -57,6 +62,13 @@ class ListPolicy(DocumentPolicy):
             return differs(self.where, head, "agentCode", "ebcCode", "ebpCode", "logisticsCode")
         return differs(self.where, head, "logisticsCode", "ebpCode", "ebcCode")
 
+    def result_event(self, result: ReceiptReceived, stream: StreamFields) -> EventData | None:
+        """Customs' tax bill (CEB816) or its status (CEB818) for the list (:mod:`.tax`)."""
+        return tax.tax_event(result, stream) if result.receipt_type in tax.HEADS else None
+
+    def unknown_result(self, result: ReceiptReceived) -> CebError | None:
+        return tax.unknown_list(result)
+
 
 LIST_POLICY = ListPolicy(
     INVENTORY,
@@ -67,6 +79,9 @@ LIST_POLICY = ListPolicy(
     no_change_released_code="-621012",
     held_at_intake=True,
     too_many_lines_code="-621030",  # list data exceeds the limit
+    numbered_by=("invtNo",),  # customs' list number, in its CEB622 (the tax messages name the list by it)
+    results=(tax.TAX_BILL, tax.TAX_STATUS),
+    result_number="invtNo",
 )
 CANCEL_POLICY = DocumentPolicy(
     CANCEL,

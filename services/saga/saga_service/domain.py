@@ -34,6 +34,8 @@ from cbec.contracts.events import (
     DocumentWithdrawn,
     EventData,
     ReceiptRecorded,
+    TaxBillRecorded,
+    TaxStatusRecorded,
 )
 from cbec.declaration import statuses
 from cbec.declaration.doctypes import BY_CODE, EXPORT_BY_CODE
@@ -159,6 +161,7 @@ class Doc:
     held_at: str = ""  # ISO time the document was last held at intake (an export group's deadline counts from it)
     strategy: str = ""  # export: the B2B strategy the sender applied (``9710报关单`` …)
     result: dict[str, str] = field(default_factory=dict)  # export summary: the CEB792 (sumNo, entryId, decState)
+    tax: dict[str, dict[str, str]] = field(default_factory=dict)  # import list: taxNo -> its latest CEB816/818 status
 
     latest: Receipt | None = None  # statuses.current(receipts), kept as receipts change (read very often)
 
@@ -308,6 +311,11 @@ class Clearance:
         if event.get("type") == export_rules.SUMMARY_RESULT:
             doc.result = {k: str(fields[k]) for k in ("sumNo", "entryId", "decState") if fields.get(k) is not None}
             return
+        if issubclass(payload, (TaxBillRecorded, TaxStatusRecorded)):  # customs' tax bill of a list: shown only
+            tax_no, time = str(fields["taxNo"]), str(fields["returnTime"])
+            if time >= doc.tax.get(tax_no, {}).get("statusTime", ""):
+                doc.tax[tax_no] = {"status": str(fields["status"]), "statusTime": time}
+            return
         if issubclass(payload, DocumentReceived):
             if doc.phase not in ("new", "refused"):
                 # A change (e.g. a correction after a rejection): a new version to carry through;
@@ -456,6 +464,7 @@ class Clearance:
                     "reason": self.reason_of(kind, gate),
                     "receipts": [{"returnStatus": r.status, "returnTime": r.time, "returnInfo": r.info}
                                  for r in sorted(doc.history + doc.receipts, key=lambda r: r.time)],
+                    **({"taxBills": {n: dict(t) for n, t in doc.tax.items()}} if doc.tax else {}),
                 }
                 for kind, doc in self.docs.items()
             },
@@ -683,7 +692,7 @@ def _command(state: Clearance, doc: Doc, what: str) -> dict[str, Any]:
 # What the saga keeps of an upstream event's payload (the envelope never carries personal data).
 _KEPT = ("sender", "waitingFor", "receiptType", "returnStatus", "returnTime", "returnInfo", "businessKey",
          "clearanceKeys", "logisticsNos", "errors", "requestId", "refusesDocument",
-         "tradeMode", "orderType", "strategy", "sumNo", "entryId", "decState")
+         "tradeMode", "orderType", "strategy", "sumNo", "entryId", "decState", "taxNo", "status")
 
 
 def _slim(event: DeclarationEvent) -> dict[str, Any]:

@@ -29,8 +29,12 @@ SENT = "DocumentSent"
 RECEIPT_RECORDED = "ReceiptRecorded"
 WITHDRAWN = "DocumentWithdrawn"  # deleted (appType 3) before customs ever saw it: nothing is sent
 SUMMARY_RESULT_RECORDED = "SummaryResultRecorded"  # customs' CEB792 汇总结果单, on its summary's (CEB701) stream
+TAX_BILL_RECORDED = "TaxBillRecorded"  # customs' CEB816 电子税单, on its import list's (CEB621) stream
+TAX_STATUS_RECORDED = "TaxStatusRecorded"  # customs' CEB818 电子税单状态, on the same list's stream
 EVENT_TYPES = (RECEIVED, REFUSED, HELD, RELEASED, SIGNED, SIGNING_FAILED, SENT, RECEIPT_RECORDED, WITHDRAWN,
-               SUMMARY_RESULT_RECORDED)
+               SUMMARY_RESULT_RECORDED, TAX_BILL_RECORDED, TAX_STATUS_RECORDED)
+TAX_STATUSES = {"1": "generated", "2": "summarised", "3": "void"}
+"""A tax bill's ``status`` (TaxHeadRd/TaxHeadStatus): 1 已生成, 2 已汇总 (into a payment notice, 缴款书), 3 作废."""
 
 PRIVATE_FIELDS = frozenset({"document", "xml", "links"})
 """Payload fields that never leave the service: the document (personal data) and the rendered XML."""
@@ -231,10 +235,43 @@ class SummaryResultRecorded(EventData):
     entry_id: str | None = None  # the customs declaration number (entryId) once assigned
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaxBillRecorded(EventData):
+    """Customs' electronic tax bill (CEB816 电子税单, customs → enterprise) for a released import list,
+    recorded once on the list's stream. Amounts are customs' decimal text (N19,5), never rounded here."""
+
+    TYPE: ClassVar[str] = TAX_BILL_RECORDED
+    result_id: str  # the customs link's id of the message (repeats carry the same id)
+    invt_no: str  # the list customs numbered (its CEB622 gave the number)
+    tax_no: str  # 电子税单编号
+    status: str  # 1 generated, 2 summarised, 3 void (TAX_STATUSES)
+    return_time: str  # when customs issued it (17 digits, China time)
+    customs_tax: str  # 应征关税
+    value_added_tax: str  # 应征增值税
+    consumption_tax: str  # 应征消费税
+    ent_duty_no: str | None = None  # 缴款书编号, once summarised into a payment notice
+    assure_code: str | None = None  # 担保企业代码: whose guarantee answers for it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaxStatusRecorded(EventData):
+    """Customs' tax bill status (CEB818 电子税单状态) for a list's tax bill, recorded once on the list's stream."""
+
+    TYPE: ClassVar[str] = TAX_STATUS_RECORDED
+    result_id: str
+    invt_no: str
+    tax_no: str
+    status: str  # 1 generated, 2 summarised, 3 void (TAX_STATUSES)
+    return_time: str
+    ent_duty_no: str | None = None
+    assure_code: str | None = None
+
+
 EVENT_DATA: dict[str, type[EventData]] = {
     c.TYPE: c
     for c in (DocumentReceived, DocumentRefused, DocumentHeld, DocumentReleased, DocumentSigned,
-              DocumentSigningFailed, DocumentSent, ReceiptRecorded, DocumentWithdrawn, SummaryResultRecorded)
+              DocumentSigningFailed, DocumentSent, ReceiptRecorded, DocumentWithdrawn, SummaryResultRecorded,
+              TaxBillRecorded, TaxStatusRecorded)
 }
 """Event type → its payload class."""
 
@@ -326,6 +363,9 @@ __all__ = [
     "SIGNED",
     "SIGNING_FAILED",
     "SUMMARY_RESULT_RECORDED",
+    "TAX_BILL_RECORDED",
+    "TAX_STATUSES",
+    "TAX_STATUS_RECORDED",
     "WITHDRAWN",
     "stream_fields",
     "DeclarationEvent",
@@ -342,4 +382,6 @@ __all__ = [
     "StreamFields",
     "ReceiptRecorded",
     "SummaryResultRecorded",
+    "TaxBillRecorded",
+    "TaxStatusRecorded",
 ]

@@ -115,7 +115,8 @@ class Feedback(DeclarationCore):
     def record_result(self, result: ReceiptReceived, position: Position | None = None) -> bool:
         """Keep customs' ``result`` (a message customs issues, not a receipt: a policy's ``results``) once on
         the stream of the document it is about: by its business key, else by the number customs gave
-        that document (the policy's ``result_number``). A result for no document here is marked handled."""
+        that document (the policy's ``result_number``). A result for no document here is marked handled, or
+        refused (``ContractError``: dead-lettered) when the policy says why (:meth:`DocumentPolicy.unknown_result`)."""
         policy = self.by_result.get(result.receipt_type)
         if policy is None:
             self._mark(position)
@@ -128,6 +129,9 @@ class Feedback(DeclarationCore):
         if not key:
             log.warning("result %s of type %s names no %s declared here", result.receipt_id, result.receipt_type,
                         doc_type.code)
+            why = policy.unknown_result(result)
+            if why is not None:
+                raise ContractError([why])
             self._mark(position)
             return False
         stream_id = doc_type.stream_id(key)

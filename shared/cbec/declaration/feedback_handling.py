@@ -91,13 +91,13 @@ def _receipt(app: DeclarationApp, receipt: ReceiptReceived, position: Position) 
     if receipt.receipt_type in app.by_receipt or receipt.receipt_type == FORMAT_ERROR and receipt.node.get("requestId"):
         app.record_receipt(receipt, position)
         return
-    if receipt.receipt_type in app.by_result:  # customs' own message about a document (a summary result)
+    if receipt.receipt_type in app.by_result:  # customs' own message about a document (CEB792, CEB816, CEB818)
         app.record_result(receipt, position)
         return
     if receipt.receipt_type == FORMAT_ERROR:
         log.warning("format error %s answers no transmission the customs link knows (%s %s)",
                     receipt.receipt_id, receipt.doc_type, receipt.business_key)
-    else:  # e.g. a CEB816 tax bill about a list: nothing in the lifecycle follows it
+    else:  # a customs message about a type whose policy records no such result
         log.info("receipt %s of type %s: nothing to record", receipt.receipt_id, receipt.receipt_type)
     mark_handled(app.store.record_position, position)
 

@@ -16,6 +16,8 @@ from cbec.contracts.events import SENT as SENT
 from cbec.contracts.events import SIGNED as SIGNED
 from cbec.contracts.events import SIGNING_FAILED as SIGNING_FAILED
 from cbec.contracts.events import SUMMARY_RESULT_RECORDED as SUMMARY_RESULT_RECORDED
+from cbec.contracts.events import TAX_BILL_RECORDED as TAX_BILL_RECORDED
+from cbec.contracts.events import TAX_STATUS_RECORDED as TAX_STATUS_RECORDED
 from cbec.contracts.events import WITHDRAWN as WITHDRAWN
 from cbec.contracts.events import EventData, Links
 from cbec.declaration import statuses
@@ -35,6 +37,43 @@ class Receipt:
     def format_error(self) -> bool:
         """A CEB900: customs could not read the transmission (its status is a DXP code, not progress)."""
         return self.receipt_type == statuses.FORMAT_ERROR
+
+
+@dataclass(frozen=True, slots=True)
+class TaxBill:
+    """Customs' electronic tax bill of a list (CEB816) with its latest status (CEB816 or CEB818, by returnTime).
+
+    A status (CEB818) may come before its bill: the amounts are then empty until the bill is recorded."""
+
+    tax_no: str
+    invt_no: str
+    status: str = ""  # 1 generated, 2 summarised, 3 void
+    status_time: str = ""  # returnTime of the message that set ``status``
+    issued: str = ""  # returnTime of the bill (CEB816); '' until it is recorded
+    customs_tax: str = ""
+    value_added_tax: str = ""
+    consumption_tax: str = ""
+    ent_duty_no: str = ""
+    assure_code: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"taxNo": self.tax_no, "invtNo": self.invt_no, "status": self.status, "statusTime": self.status_time,
+                "issued": self.issued, "customsTax": self.customs_tax, "valueAddedTax": self.value_added_tax,
+                "consumptionTax": self.consumption_tax, "entDutyNo": self.ent_duty_no,
+                "assureCode": self.assure_code}
+
+
+def _tax_bill(bill: TaxBill | None, event_type: str, data: dict[str, Any]) -> TaxBill:
+    """``bill`` (None: not seen yet) with a CEB816 or CEB818 applied; the later returnTime sets the status."""
+    out = bill or TaxBill(str(data["taxNo"]), str(data["invtNo"]))
+    time = str(data["returnTime"])
+    if event_type == TAX_BILL_RECORDED:
+        out = replace(out, issued=time, customs_tax=str(data["customsTax"]),
+                      value_added_tax=str(data["valueAddedTax"]), consumption_tax=str(data["consumptionTax"]))
+    if time >= out.status_time:
+        out = replace(out, status=str(data["status"]), status_time=time)
+    return replace(out, ent_duty_no=str(data.get("entDutyNo") or out.ent_duty_no),
+                   assure_code=str(data.get("assureCode") or out.assure_code))
 
 
 @dataclass(slots=True)
@@ -63,7 +102,8 @@ class Declaration:
     file_name: str = ""
     receipts: list[Receipt] = field(default_factory=list)
     numbers: dict[str, str] = field(default_factory=dict)  # customs' numbers for it (invtNo, sumNo …)
-    results: list[str] = field(default_factory=list)  # ids of customs' results recorded (a summary's CEB792)
+    results: list[str] = field(default_factory=list)  # ids of customs' results recorded (CEB792, CEB816, CEB818)
+    tax_bills: dict[str, TaxBill] = field(default_factory=dict)  # an import list's tax bills by taxNo
 
     def copy(self) -> Declaration:
         """A copy to apply events to, leaving this one as it is. ``apply`` replaces what it changes
@@ -76,6 +116,7 @@ class Declaration:
             receipts=list(self.receipts),
             numbers=dict(self.numbers),
             results=list(self.results),
+            tax_bills=dict(self.tax_bills),
         )
 
     def record(self, event: EventData) -> None:
@@ -133,6 +174,10 @@ class Declaration:
             self.numbers = {**self.numbers, **(data.get("numbers") or {})}
         elif event_type == SUMMARY_RESULT_RECORDED:
             self.results = [*self.results, data["resultId"]]
+        elif event_type in (TAX_BILL_RECORDED, TAX_STATUS_RECORDED):
+            self.results = [*self.results, data["resultId"]]
+            tax_no = str(data["taxNo"])
+            self.tax_bills = {**self.tax_bills, tax_no: _tax_bill(self.tax_bills.get(tax_no), event_type, data)}
 
     @property
     def current_receipt(self) -> Receipt | None:

@@ -77,7 +77,8 @@ class DocumentPolicy:
     - ``numbered_by``: receipt fields holding a number customs assigns to the document (an export list's
       invtNo); the service indexes it, so later documents naming the number find it (:mod:`.numbers`).
     - ``results``: customs-issued messages (not receipts) recorded on this type's streams, each
-      found by business key or by ``result_number`` and turned into an event by :meth:`result_event`.
+      found by business key or by ``result_number`` and turned into an event by :meth:`result_event`;
+      one naming no document here is dropped, or dead-lettered when :meth:`unknown_result` says why.
     """
 
     doc_type: DocType
@@ -132,7 +133,11 @@ class DocumentPolicy:
 
     def result_event(self, result: ReceiptReceived, stream: StreamFields) -> EventData | None:
         """The event recording customs' ``result`` (one of ``results``) on the document's stream (None: it
-        is not for this type)."""
+        is not for this type). A ``ContractError`` refuses it (dead-lettered)."""
+        return None
+
+    def unknown_result(self, result: ReceiptReceived) -> CebError | None:
+        """Why customs' ``result`` naming no document here is dead-lettered (None: it is logged and dropped)."""
         return None
 
 

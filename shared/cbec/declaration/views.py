@@ -8,7 +8,8 @@ from cbec.declaration.lifecycle import Declaration
 
 
 def status_view(state: Declaration) -> dict[str, Any]:
-    """Status, phase, receipt history and intake errors of one document."""
+    """Status, phase, receipt history and intake errors of one document (and an import list's tax bills, once
+    customs issued one: ``taxBills``)."""
     current = state.current_receipt
     return {
         "docType": state.doc_type,
@@ -28,4 +29,6 @@ def status_view(state: Declaration) -> dict[str, Any]:
             }
             for r in sorted(state.receipts, key=lambda r: r.time)
         ],
+        **({"taxBills": [b.to_json() for b in sorted(state.tax_bills.values(), key=lambda b: (b.issued, b.tax_no))]}
+           if state.tax_bills else {}),
     }

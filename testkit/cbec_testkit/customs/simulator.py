@@ -13,7 +13,10 @@ annual total) and answers like customs does:
   lists → ``100`` (customs rejects it);
 - otherwise receipts after configurable delays: 2 → 120 (311/411/511/513/711), 2 → 120 → 399 → 800
   (→ 899) for lists, 2 → 120 → 399 for cancels and returns, with seeded rates of inspection (500),
-  rejection (100), lost and duplicated receipts.
+  rejection (100), lost and duplicated receipts;
+- a released list's electronic tax bill (CEB816) ``tax_delay`` after its 800, and the bills' status
+  (CEB818): summarised into a payment notice when a test calls :meth:`CustomsSimulator.settle_taxes`,
+  void once the list's cancel or return is concluded (``tax_desk``).
 
 Like a DXP client, it takes each file it answered out of the outbox, to ``<outbox>/taken/<yyyy-mm-dd>/``,
 so a poll lists only what arrived since the last one. It runs in process (the embedded demo and tests
@@ -54,6 +57,7 @@ from cbec.customs.filedrop import seed_file_name, waiting_files, write_all_atomi
 from cbec.declaration.doctypes import BY_CODE, EXPORT_BY_CODE, DocType
 from cbec.settings import Settings, SimulatorSettings
 
+from cbec_testkit.customs import tax_desk
 from cbec_testkit.customs.export_desk import CUSTOMS_EXPORT_DXP_ID, ExportDesk, is_export
 
 log = logging.getLogger(__name__)
@@ -116,6 +120,9 @@ class SimulatorConfig:
     release_delay: float = 0.0  # 399 → 800 (lists)
     inspection_delay: float = 0.0  # extra time a list spends in 500 (inspection)
     close_delay: float | None = None  # 800 → 899 (lists); None: no 899
+    # 800 → the list's tax bill (CEB816); None: none. Later than the 800, so the platform has read the
+    # list's number (invtNo, in its CEB622) before the bill naming it arrives.
+    tax_delay: float | None = 1.0
     inspection_rate: float = 0.0
     rejection_rate: float = 0.0
     lost_rate: float = 0.0  # first receipts lost on the way; the answer to a resend always arrives
@@ -195,6 +202,10 @@ class CustomsSimulator:
         self._stuck: set[str] = set()  # answered but could not be moved: not read again
         self._sync_pool: ThreadPoolExecutor | None = None
         self.export = ExportDesk(self)
+        self.tax_bills: dict[str, tax_desk.TaxBill] = {}  # invtNo → the tax bill customs issued for the list
+        self._tax_reply: dict[str, tuple[str, str]] = {}  # invtNo → (DXP id, copCode) its messages go to
+        self._tax_due: dict[str, float] = {}  # invtNo → when its bill is (was) written (``clock``)
+        self._settlements = 0
         if journal is not None and journal.exists():
             self._rebuild(journal.read_text(encoding="utf-8").split())
 
@@ -369,6 +380,53 @@ class CustomsSimulator:
                     plan.append((t + c.close_delay, 899, "结关"))
                 self._count_annual(doc)
         self._plan(doc_type, doc, plan, reply_to, cop_code, lose_all=fault == "lose")
+        if code == "CEB621" and plan[-1][1] in (800, 899) and c.tax_delay is not None and fault != "lose":
+            released = max(due for due, status, _ in plan if status == 800)
+            self._issue_tax_bill(doc_type, doc, released + c.tax_delay, reply_to, cop_code)
+        if code in ("CEB623", "CEB625") and plan[-1][1] == 399:  # a cancelled or returned list owes no tax
+            self._void_tax_bill(str(head.get("invtNo", "")), plan[-1][0])
+
+    def _issue_tax_bill(self, doc_type: DocType, doc: dict[str, Any], due: float, reply_to: str,
+                        cop_code: str) -> None:
+        """The released list's electronic tax bill (CEB816), due ``due`` seconds from now."""
+        record = self.records.get((doc_type.code, doc_type.business_key(doc)))
+        if record is None or not record.invt_no:
+            return
+        bill = tax_desk.tax_bill(doc, record.invt_no, len(self.tax_bills) + 1)
+        self.tax_bills[record.invt_no] = bill
+        self._tax_reply[record.invt_no] = (reply_to, cop_code)
+        self._tax_due[record.invt_no] = self.clock() + due
+        if not self._silent:
+            self._schedule(due, "CEB816", tax_desk.bill_node(bill), reply_to, cop_code)
+
+    def _void_tax_bill(self, invt_no: str, due: float) -> None:
+        """The list's tax bill voided (CEB818 status 3) once its cancel or return is concluded."""
+        bill = self.tax_bills.get(invt_no)
+        if bill is None or bill.status == tax_desk.VOID:
+            return
+        bill = tax_desk.with_status(bill, tax_desk.VOID)
+        self.tax_bills[invt_no] = bill
+        if not self._silent:  # never before the bill itself (a cancel concluded within tax_delay)
+            reply_to, cop_code = self._tax_reply[invt_no]
+            due = max(due, self._tax_due.get(invt_no, 0.0) - self.clock())
+            self._schedule(due, "CEB818", tax_desk.status_node(bill), reply_to, cop_code)
+
+    def settle_taxes(self, invt_nos: list[str] | None = None, status: str = tax_desk.SUMMARISED) -> int:
+        """A test hook for the end of a settlement period: the generated tax bills (of ``invt_nos``, else
+        all) are summarised into one payment notice (status 2, one entDutyNo), or voided (status 3), and a
+        CEB818 reports each; returns how many."""
+        self._settlements += 1
+        ent_duty_no = f"{self.now().astimezone(CST):%Y%m%d}D{self._settlements:06d}"
+        changed = 0
+        for invt_no, bill in list(self.tax_bills.items()):
+            if bill.status != tax_desk.GENERATED or (invt_nos is not None and invt_no not in invt_nos):
+                continue
+            bill = tax_desk.with_status(bill, status, ent_duty_no if status == tax_desk.SUMMARISED else "")
+            self.tax_bills[invt_no] = bill
+            reply_to, cop_code = self._tax_reply[invt_no]
+            self._schedule(0.0, "CEB818", tax_desk.status_node(bill), reply_to, cop_code)
+            changed += 1
+        return changed
 
     def _summary_result(self, doc_type: DocType, doc: dict[str, Any], reply_to: str, cop_code: str) -> None:
         """After a summary is concluded, customs issues its CEB792 汇总结果单 (not a receipt)."""
@@ -636,6 +694,8 @@ class CustomsSimulator:
             node = item.node
             if "SummaryResultHead" in node:  # a CEB792: issued now
                 node["SummaryResultHead"]["opDate"] = self._return_time()
+            elif "TaxHeadRd" in node or "TaxHeadStatus" in node:  # a CEB816 / CEB818
+                node["TaxHeadRd" if "TaxHeadRd" in node else "TaxHeadStatus"]["returnTime"] = self._return_time()
             else:
                 node["returnTime"] = self._return_time()
             msg = CebMessage(type=item.receipt_type, docs=[node], guid=str(uuid.uuid4()).upper())

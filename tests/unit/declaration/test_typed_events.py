@@ -3,7 +3,7 @@ stores reads back through that class as stored, for every event type a clearance
 
 from __future__ import annotations
 
-from cbec.contracts.customs import DocumentTransmitted
+from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
 from cbec.contracts.events import (
     EVENT_DATA,
     EVENT_TYPES,
@@ -40,6 +40,16 @@ def test_every_event_of_a_clearance_reads_back_through_its_payload_class(world: 
     world.declare("CEB511", LOGISTICS_COMPANY, other.waybill, ebp=other.ebp)
     other.waybill["LogisticsHead"]["appType"] = "3"
     assert world.declare("CEB511", LOGISTICS_COMPANY, other.waybill, ebp=other.ebp).status == "withdrawn"
+    released = world.clearance(44)  # a released list: customs' tax bill and its status
+    world.declare_all(released)
+    list_key = ("3105960004", released.inventory["InventoryHead"]["copNo"])
+    assert world.apps["inventory"].release("CEB621", list_key)
+    world.receipt("CEB621", released.inventory, 800, "20261124100000000", {"invtNo": "31052026I000000044"})
+    tax = {"returnTime": "20261124120000000", "invtNo": "31052026I000000044", "taxNo": "T44", "status": "1",
+           "customsTax": "0", "valueAddedTax": "1.5", "consumptionTax": "0"}
+    for code, node in (("CEB816", tax), ("CEB818", {**tax, "status": "2", "returnTime": "20261224120000000"})):
+        bill = ReceiptReceived(f"{code}-44", code, "CEB621", [tax["invtNo"]], 0, node["returnTime"], "", node)
+        assert world.apps["inventory"].record_result(bill)
     orders.limits = IntakeLimits(max_findings=1)
     bad = world.clearance(43)
     for name in ("goodsValue", "freight", "currency"):
