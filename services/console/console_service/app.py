@@ -238,7 +238,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         if not found:
             raise NotFound()
         readable = doc_types_for(config.tenants, ctx.enterprise)
-        steps = await milestones.milestones(platform, ctx.enterprise, readable, found) \
+        steps = await milestones.milestones(platform, ctx.enterprise, readable, clearance_key) \
             if milestones.is_export(clearance_key) else []
         menu = declarable_for(config.tenants, ctx.enterprise)
         return render(ctx, "clearance.html", clearance_key=clearance_key, documents=found, milestones=steps,
