@@ -1,8 +1,11 @@
 """Per-role entry forms in a real browser: a warehouse cancels a released list from its clearance page,
 the supervision site files the 运抵单 of an export waybill (a logistics company reaching that form is
-refused, as its service would refuse the document), and the forms are labelled and keyboard-navigable."""
+refused, as its service would refuse the document) and the carrier imports the 离境单 from its template,
+each reaching the clearance's milestones; the forms are labelled and keyboard-navigable."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from cbec.contracts.commands import DeclareDocument
 from cbec_testkit.samples import DECLARANT, LOGISTICS_COMPANY, PLATFORM, SITE_OPERATOR, declare_clearance
@@ -11,7 +14,7 @@ from console_service.accounts import Environment
 from playwright.sync_api import Browser, Page, expect
 
 from browser.conftest import Console, shot
-from browser.console_pages import declare, log_in, wait_for_text
+from browser.console_pages import commit, declare, log_in, wait_for_text, write_xlsx
 
 
 def field(page: Page, name: str) -> object:
@@ -52,8 +55,8 @@ def test_a_warehouse_user_files_a_cancel_for_a_released_list(browser: Browser, c
     shot(warehouse, "roles-warehouse-cancel-accepted")
 
 
-def test_the_site_files_the_arrival_of_an_export_waybill_the_carrier_may_not(browser: Browser,
-                                                                             console: Console) -> None:
+def test_the_site_files_the_arrival_of_an_export_waybill_the_carrier_may_not(browser: Browser, console: Console,
+                                                                             tmp_path: Path) -> None:
     c = export_samples.ExportClearance(901, "9710")
     strategy = "9710报关单"  # customs-declaration mode: no list, the waybill goes straight on the 运抵单
     declare(console.sandbox, DeclareDocument("browser-arrival-order", PLATFORM, "CEB303",
@@ -93,6 +96,21 @@ def test_the_site_files_the_arrival_of_an_export_waybill_the_carrier_may_not(bro
     carrier.goto(f"{console.url}/clearances/{c.clearance_key}")
     wait_for_text(carrier, '[data-testid="milestone-arrived"]', "ARRB0901")  # the carrier is on the 运抵单
     shot(carrier, "roles-export-milestones")
+
+    head = export_samples.departure_document([c], "DEPB0901")["DepartureHead"]
+    sheet = write_xlsx(tmp_path / "departures.xlsx", "CEB509", [{
+        "企业唯一编号": head["copNo"], "申报海关代码": head["customsCode"], "运输方式": head["trafMode"],
+        "运输工具名称": head["trafName"], "航班航次号": head["voyageNo"], "提运单号": head["billNo"],
+        "离境时间": head["leaveTime"], "物流运单编号": c.logistics_no}])
+    carrier.goto(f"{console.url}/import")
+    carrier.get_by_label("单证类型").select_option("CEB509")
+    carrier.get_by_label("文件（.xlsx 或 .csv）").set_input_files(str(sheet))
+    carrier.get_by_role("button", name="上传并预览").click()
+    commit(carrier, "离境单")
+    expect(carrier.locator("#items .result")).to_have_text(["accepted"], timeout=30_000)
+    carrier.goto(f"{console.url}/clearances/{c.clearance_key}")
+    wait_for_text(carrier, '[data-testid="milestone-departed"]', "DEPB0901")  # imported, found by the index
+    shot(carrier, "roles-export-departure-imported")
 
 
 def test_an_entry_form_is_labelled_and_walked_with_the_keyboard(browser: Browser, console: Console) -> None:

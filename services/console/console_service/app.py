@@ -238,7 +238,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         if not found:
             raise NotFound()
         readable = doc_types_for(config.tenants, ctx.enterprise)
-        steps = await milestones.milestones(platform, ctx.enterprise, readable, found) \
+        steps = await milestones.milestones(platform, ctx.enterprise, readable, clearance_key) \
             if milestones.is_export(clearance_key) else []
         menu = declarable_for(config.tenants, ctx.enterprise)
         return render(ctx, "clearance.html", clearance_key=clearance_key, documents=found, milestones=steps,
@@ -388,30 +388,34 @@ def create_app(config: ConsoleConfig) -> FastAPI:
 
     # -- batch import ----------------------------------------------------------------------------
     def template_for(ctx: Context, doc_type: str) -> importing.Template:
+        """A template of a type the enterprise declares (its entry-form menu); another role's: 403."""
         template = importing.TEMPLATES.get(doc_type)
-        if template is None or doc_type not in doc_types_for(config.tenants, ctx.enterprise):
+        if template is None:
             raise NotFound()
+        if doc_type not in declarable_for(config.tenants, ctx.enterprise):
+            raise Forbidden()
         return template
 
     @api.get("/import", response_class=HTMLResponse)
     def import_page(request: Request, error: str = "") -> Response:
         ctx = ctx_of(request)
-        kinds = [k for k in doc_types_for(config.tenants, ctx.enterprise) if k in importing.TEMPLATES]
+        kinds = [k for k in declarable_for(config.tenants, ctx.enterprise) if k in importing.TEMPLATES]
         return render(ctx, "import.html", kinds=kinds, templates=importing.TEMPLATES, error=error[:300],
                       strategies=list(PRESETS) if any(importing.TEMPLATES[k].strategies for k in kinds) else [],
                       batches=bench.of(ctx.enterprise))
 
     @api.get("/import/templates/{name}")
-    def download_template(request: Request, name: str) -> Response:
+    def download_template(request: Request, name: str, headers: str = "") -> Response:
         ctx = ctx_of(request)
         doc_type, _, ext = name.partition(".")
         template = template_for(ctx, doc_type)
+        english = headers == "en"  # the English header row (an upload may carry either)
         if ext == "xlsx":
-            return Response(importing.template_workbook(template),
+            return Response(importing.template_workbook(template, english),
                             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                             headers={"Content-Disposition": f'attachment; filename="{doc_type}-template.xlsx"'})
         if ext == "csv":
-            return Response(importing.template_csv(template), media_type="text/csv; charset=utf-8",
+            return Response(importing.template_csv(template, english), media_type="text/csv; charset=utf-8",
                             headers={"Content-Disposition": f'attachment; filename="{doc_type}-template.csv"'})
         raise NotFound()
 

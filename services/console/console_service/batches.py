@@ -12,7 +12,7 @@ import csv
 import io
 import threading
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +36,7 @@ class Draft:
 
     def body(self) -> dict[str, Any]:
         """What a store keeps of the draft besides its id, owner and enterprise (holds personal data)."""
-        return {"docType": self.template.doc_type, "filename": self.filename,
+        return {"docType": self.template.doc_type, "strategy": self.template.strategy, "filename": self.filename,
                 "rows": [{"number": r.number, "cells": r.cells, "errors": r.errors, "dropped": r.dropped}
                          for r in self.rows]}
 
@@ -45,7 +45,8 @@ class Draft:
         rows = [Row(int(r["number"]), {str(k): str(v) for k, v in r["cells"].items()},
                     {str(k): [str(m) for m in v] for k, v in r.get("errors", {}).items()}, bool(r.get("dropped")))
                 for r in body["rows"]]
-        return cls(draft_id, owner, enterprise, TEMPLATES[str(body["docType"])], str(body["filename"]), rows)
+        template = replace(TEMPLATES[str(body["docType"])], strategy=str(body.get("strategy", "")))
+        return cls(draft_id, owner, enterprise, template, str(body["filename"]), rows)
 
 
 @dataclass
@@ -150,8 +151,7 @@ class Workbench:
         for document in built:
             command: dict[str, Any] = {"commandId": f"console-{uuid.uuid4().hex}", "sender": draft.enterprise,
                                        "docType": draft.template.doc_type, "document": document.document}
-            if document.ebp_code:
-                command["ebpCode"] = document.ebp_code
+            command.update(document.command_fields())  # ebpCode (CEB511), orderNo (CEB505) …
             if draft.template.strategy:  # the service applies the preset the command names
                 command["strategy"] = draft.template.strategy
             items.append(Item([r.number for r in document.rows], draft.template.doc_type,

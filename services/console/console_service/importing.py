@@ -2,8 +2,13 @@
 (presets fill the defaults) and validating every row with the CEB core, each finding placed on its cell.
 
 A template is a flat sheet: one row per line of goods for orders (rows with the same order number make
-one order), one row per document otherwise. Every cell is text (the template's cells are formatted as
-text, so ``00123`` stays ``00123``); numbers keep at most the decimals the CEB XSD allows.
+one order) and export lists (the same copNo), one row per waybill for the 运抵单 and 离境单 (the same copNo),
+one row per document otherwise. Every cell is text (the template's cells are formatted as text, so
+``00123`` stays ``00123``); numbers keep at most the decimals the CEB XSD allows. A sheet may carry the
+Chinese headers or the English ones (the template downloaded with ``?headers=en``).
+
+Each document is checked as its entry form checks it (:func:`findings`): the command's own fields, the
+strategy applied as the services apply it, then the CEB core's rules.
 """
 
 from __future__ import annotations
@@ -11,44 +16,24 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from cbec.declaration.doctypes import BY_CODE
 from cbec.declaration.strategies import PRESETS
-from cbec.tenants import Tenant
+from cbec.tenants import Tenant, TenantRegistry
 from openpyxl import Workbook, load_workbook
 
+from console_service import export_templates, roles
 from console_service.checks import core_findings
+from console_service.sheet_templates import Column, Template
+
+__all__ = ["TEMPLATES", "BadSheet", "Built", "Column", "Row", "Template", "read_sheet", "template_csv",
+           "template_workbook", "validate_rows"]
 
 MAX_ROWS = 2000
 MAX_BYTES = 5 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Column:
-    header: str  # Chinese, as in the seeds' templates
-    english: str
-    field: str  # "Head.field" or "List.field" of the CEB document
-    decimals: int | None = None  # a number with at most this many decimals
-    required: bool = True
-
-
-@dataclass(frozen=True)
-class Template:
-    doc_type: str
-    columns: tuple[Column, ...]
-    head: str  # the document's head element
-    lines: str | None = None  # its list element, for templates with lines
-    group_by: str = ""  # the head field rows are grouped by (orders: orderNo)
-    preset: Callable[[Tenant], dict[str, str]] = field(default=lambda _t: {})
-    derive: Callable[[dict[str, Any]], None] = field(default=lambda _d: None)  # sums, numbering
-    strategies: bool = False  # an export strategy (seed 003) may be chosen for the batch
-    strategy: str = ""  # the one chosen (its command field; its defaults fill the documents)
-
-    def headers(self) -> list[str]:
-        return [c.header for c in self.columns]
 
 
 def _order_preset(tenant: Tenant) -> dict[str, str]:
@@ -176,6 +161,7 @@ TEMPLATES: dict[str, Template] = {
         preset=lambda t: {"logisticsCode": t.customs_code, "logisticsName": t.name, "insuredFee": "0",
                           "currency": "142"},
     ),
+    **export_templates.TEMPLATES,  # 收款单, export waybill, export list, 运抵单, 离境单
 }
 
 
@@ -225,6 +211,9 @@ def read_sheet(template: Template, filename: str, data: bytes) -> list[Row]:
     if not table:
         raise BadSheet("the file is empty")
     header = table[0]
+    if not any(c.header in header for c in template.columns):  # the template downloaded with English headers
+        english = {c.english: c.header for c in template.columns}
+        header = [english.get(name, name) for name in header]
     missing = [c.header for c in template.columns if c.required and c.header not in header]
     if missing:
         raise BadSheet("missing columns: " + ", ".join(missing))
@@ -266,11 +255,16 @@ class Built:
 
     document: dict[str, Any]
     rows: list[Row]
-    ebp_code: str = ""
+    ebp_code: str = ""  # the clearance's platform (a CEB511's command)
+    envelope: dict[str, str] = field(default_factory=dict)  # the other command fields (a CEB505's orderNo …)
+
+    def command_fields(self) -> dict[str, str]:
+        return {**self.envelope, **({"ebpCode": self.ebp_code} if self.ebp_code else {})}
 
 
 def build(template: Template, rows: list[Row], tenant: Tenant) -> list[Built]:
-    """The documents of the kept rows: presets first, then the cells, then derived fields."""
+    """The documents of the kept rows: presets first, then the cells (an optional column's default for
+    an empty one), then derived fields."""
     built: dict[str, Built] = {}
     order: list[str] = []
     for row in rows:
@@ -280,22 +274,30 @@ def build(template: Template, rows: list[Row], tenant: Tenant) -> list[Built]:
         key = group or f"row-{row.number}"
         if key not in built:
             head: dict[str, Any] = {**template.preset(tenant), **strategy_defaults(template, tenant)}
-            document: dict[str, Any] = {template.head: head}
+            document: dict[str, Any] = {template.head: head} if template.head else head
             if template.lines:
                 document[template.lines] = []
             built[key] = Built(document, [])
             order.append(key)
         target = built[key]
         target.rows.append(row)
+        first = target.rows[0]
         line: dict[str, str] = {}
         for column in template.columns:
-            value = row.cells.get(column.header, "")
+            given = row.cells.get(column.header, "")
+            value = given or column.default
             part, _, name = column.field.partition(".")
-            if part == "Command":
+            if part == "Command" and name == "ebpCode":
                 target.ebp_code = value
-            elif part == "Head" and (value or name not in target.document[template.head]):
+            elif part == "Command":
                 if value:
-                    target.document[template.head][name] = value
+                    target.envelope[name] = value
+            elif part == "Head" and given and first is not row and first.cells.get(column.header) \
+                    and first.cells[column.header] != given:  # one document, one head: its rows agree
+                row.errors.setdefault(column.header, []).append(
+                    f"differs from row {first.number} / 与第 {first.number} 行不同")
+            elif part == "Head" and value and (given or name not in template.head_of(target.document)):
+                template.head_of(target.document)[name] = value  # a cell wins over a preset, a default not
             elif part == "List" and value:
                 line[name] = value
         if template.lines:
@@ -314,21 +316,36 @@ _PATH = re.compile(r"^[A-Za-z]+\[\d+\]\.(?P<part>[A-Za-z]+)(\[(?P<line>\d+)\])?\
 
 
 def place(template: Template, item: Built, path: str) -> tuple[Row, str]:
-    """The row and column a finding of the CEB core belongs to (the first row and '' when no column)."""
-    match = _PATH.match(path)
-    if match:
-        part = "List" if template.lines and match["part"] == template.lines else "Head"
-        header = _header_of(template, f"{part}.{match['name']}")
-        if part == "List" and match["line"]:
-            n = int(match["line"]) - 1
-            if 0 <= n < len(item.rows):
-                return item.rows[n], header
-        return item.rows[0], header
-    return item.rows[0], ""
+    """The row and column a finding belongs to (the first row, and '' when no column holds its field).
+
+    ``Order[1].OrderList[2].qty`` is the second line's; ``Order[1].OrderHead.orderNo`` and a flat node's
+    ``Receipts[1].orderNo`` the head's; a bare ``orderNo`` (the command's) the column of that command field."""
+    steps = [(name, index.rstrip("]")) for name, _, index in (s.partition("[") for s in path.split("."))]
+    name = steps[-1][0]
+    if len(steps) == 1:
+        return item.rows[0], _header_of(template, f"Command.{name}")
+    parent, line = steps[-2]
+    if template.lines and parent == template.lines:
+        header = _header_of(template, f"List.{name}")
+        n = int(line) - 1 if line.isdigit() else -1
+        return (item.rows[n] if 0 <= n < len(item.rows) else item.rows[0]), header
+    return item.rows[0], _header_of(template, f"Head.{name}")
+
+
+def findings(template: Template, item: Built, tenant: Tenant) -> list[Any]:
+    """What the entry form of the type would say of the document: the command's missing fields, the
+    strategy's refusals, then the CEB core on the document with the strategy applied (the same rule
+    functions, ``roles`` and ``checks``)."""
+    spec = BY_CODE[template.doc_type]
+    envelope = {**item.command_fields(), **({"strategy": template.strategy} if template.strategy else {})}
+    checked, refused = roles.with_strategy(spec, item.document, envelope, TenantRegistry([tenant]),
+                                           tenant.customs_code)
+    return [*roles.envelope_findings(spec, envelope),
+            *[e.to_dict() for e in [*refused, *core_findings(spec.code, checked)]]]
 
 
 def validate_rows(template: Template, rows: list[Row], tenant: Tenant) -> list[Built]:
-    """Check every kept row's cells, then each document with the CEB core; findings go on their cells."""
+    """Check every kept row's cells, then each document as its entry form does; findings go on their cells."""
     for row in rows:
         row.errors = {}
         if not row.dropped:
@@ -337,19 +354,20 @@ def validate_rows(template: Template, rows: list[Row], tenant: Tenant) -> list[B
     for item in built:
         if any(r.errors for r in item.rows):
             continue  # the sheet's own findings first: the core would only repeat them
-        for error in core_findings(template.doc_type, item.document):
-            row, header = place(template, item, error.path)
-            row.errors.setdefault(header, []).append(f"{error.code} {error.path}: {error.message}")
+        for error in findings(template, item, tenant):
+            row, header = place(template, item, str(error.get("path", "")))
+            row.errors.setdefault(header, []).append(
+                f"{error.get('code')} {error.get('path')} [{error.get('rule', '')}]: {error.get('message')}")
     return built
 
 
-def template_workbook(template: Template) -> bytes:
-    """The template as ``.xlsx``: the header row, every column formatted as text."""
+def template_workbook(template: Template, english: bool = False) -> bytes:
+    """The template as ``.xlsx``: the header row (Chinese, or English), every column formatted as text."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = template.doc_type
-    sheet.append(template.headers())
+    sheet.append(template.headers(english))
     for n in range(1, len(template.columns) + 1):
         letter = sheet.cell(row=1, column=n).column_letter
         sheet.column_dimensions[letter].width = 16
@@ -360,7 +378,7 @@ def template_workbook(template: Template) -> bytes:
     return out.getvalue()
 
 
-def template_csv(template: Template) -> bytes:
+def template_csv(template: Template, english: bool = False) -> bytes:
     out = io.StringIO()
-    csv.writer(out).writerow(template.headers())
+    csv.writer(out).writerow(template.headers(english))
     return ("\ufeff" + out.getvalue()).encode("utf-8")

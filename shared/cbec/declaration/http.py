@@ -215,6 +215,9 @@ def make_router(
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
         number: Annotated[str | None, Query(pattern=PRINTABLE, max_length=100)] = None,
         clearanceKey: Annotated[str | None, Query(pattern=PRINTABLE, max_length=200)] = None,  # noqa: N803
+        spansClearance: Annotated[str | None, Query(  # noqa: N803
+            pattern=PRINTABLE, max_length=200,
+            description="documents spanning several clearances (clearanceKeys) that name this one")] = None,
         updatedFrom: Annotated[str | None, ISO_TIME] = None,  # noqa: N803
         updatedBefore: Annotated[str | None, ISO_TIME] = None,  # noqa: N803
     ) -> JSONResponse:
@@ -231,7 +234,7 @@ def make_router(
             projection.catch_up()  # read your own writes
         try:
             page = readmodel.list(tenant, status=status, doc_type=docType, cursor=cursor, limit=limit, number=number,
-                                  clearance_key=clearanceKey, updated_from=since,
+                                  clearance_key=clearanceKey, spans_clearance=spansClearance, updated_from=since,
                                   updated_before=before)
         except BadCursor as bad:
             return problem(400, "CBEC-0400", str(bad), "cursor", "paging")

@@ -89,6 +89,7 @@ def document_row(
         created_seq=created_seq,
         sequence=sequence,
         updated_at=updated_at,
+        clearance_keys=tuple(str(k) for k in state.links.clearance_keys or ()),
     )
 
 

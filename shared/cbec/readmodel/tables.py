@@ -56,6 +56,7 @@ class DocumentRow:
     created_seq: int
     sequence: int
     updated_at: datetime
+    clearance_keys: tuple[str, ...] = ()  # the clearances a document spanning several names (its links)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,7 +106,9 @@ def postgres_engine(params: Mapping[str, str], *, pool_size: int, max_overflow: 
 
 
 class ReadModel:
-    """Tables ``<service>_documents``, ``<service>_document_parties`` and ``<service>_readmodel_tracking``."""
+    """Tables ``<service>_documents``, ``<service>_document_parties``, ``<service>_document_clearances``
+    (the clearances each document spanning several names: 运抵单, 离境单, 总分单, 汇总申请单 …) and
+    ``<service>_readmodel_tracking``."""
 
     def __init__(self, engine: Engine, service: str, *, schema: str | None = None, url: str | None = None) -> None:
         self.engine = engine
@@ -134,6 +137,13 @@ class ReadModel:
             Column("stream_id", String(36), primary_key=True),
             Column("code", String(40), primary_key=True),
             Index(f"ix_{service}_document_parties_code", "code", "stream_id"),
+        )
+        self.spans = Table(
+            f"{service}_document_clearances",
+            self.metadata,
+            Column("stream_id", String(36), primary_key=True),
+            Column("clearance_key", String(200), primary_key=True),
+            Index(f"ix_{service}_document_clearances_key", "clearance_key", "stream_id"),
         )
         self.tracking = Table(
             f"{service}_readmodel_tracking",
@@ -207,16 +217,29 @@ class ReadModel:
         if changed.rowcount == 0:
             exists = conn.execute(select(c.sequence).where(c.stream_id == row.stream_id)).first()
             if exists is not None:
-                return  # already at (or past) this event: a replay
+                # Already at (or past) this event: a replay. The row was folded from the whole stream as
+                # stored now, so its clearances are current: a rebuild of the index (0005) relies on this.
+                self._spans(conn, row, fresh=False)
+                return
             conn.execute(
                 insert(self.documents).values(stream_id=row.stream_id, created_seq=row.created_seq, **values)
             )
+        self._spans(conn, row, fresh=changed.rowcount == 0)
         p = self.parties.c
         conn.execute(delete(self.parties).where(p.stream_id == row.stream_id))
         if row.parties:
             conn.execute(
                 insert(self.parties), [{"stream_id": row.stream_id, "code": code} for code in row.parties]
             )
+
+    def _spans(self, conn: Connection, row: DocumentRow, *, fresh: bool) -> None:
+        """The clearances ``row`` spans, replacing those stored (none for a document just inserted)."""
+        k = self.spans.c
+        if not fresh:
+            conn.execute(delete(self.spans).where(k.stream_id == row.stream_id))
+        keys = sorted({key[:200] for key in row.clearance_keys if key})
+        if keys:
+            conn.execute(insert(self.spans), [{"stream_id": row.stream_id, "clearance_key": key} for key in keys])
 
     # -- reading ----------------------------------------------------------------------------------
     def get(self, stream_id: str) -> DocumentRow | None:
@@ -238,6 +261,7 @@ class ReadModel:
         limit: int = 50,
         number: str | None = None,
         clearance_key: str | None = None,
+        spans_clearance: str | None = None,
         updated_from: datetime | None = None,
         updated_before: datetime | None = None,
     ) -> Page:
@@ -245,7 +269,9 @@ class ReadModel:
 
         ``status`` matches the customs status code when numeric, else the phase or the status label;
         ``number`` is a part of the business key (order, payment, waybill or list number, literally);
-        ``clearance_key`` one clearance; ``updated_from``/``updated_before`` the last change's time.
+        ``clearance_key`` one clearance; ``spans_clearance`` the documents spanning several clearances that
+        name this one (an export clearance's 运抵单, 离境单, 总分单, 汇总申请单);
+        ``updated_from``/``updated_before`` the last change's time.
         Ordering is by first appearance, which never changes, so pages neither skip nor repeat rows.
         """
         limit = max(1, min(limit, MAX_LIMIT))
@@ -263,6 +289,9 @@ class ReadModel:
             query = query.where(d.business_key.contains(number, autoescape=True))
         if clearance_key:
             query = query.where(d.clearance_key == clearance_key)
+        if spans_clearance:
+            k = self.spans.c
+            query = query.where(d.stream_id.in_(select(k.stream_id).where(k.clearance_key == spans_clearance)))
         if updated_from is not None:
             query = query.where(d.updated_at >= updated_from)
         if updated_before is not None:
@@ -305,7 +334,7 @@ class ReadModel:
             created_seq=int(r["created_seq"]),
             sequence=int(r["sequence"]),
             updated_at=updated if updated.tzinfo else updated.replace(tzinfo=UTC),
-        )
+        )  # clearance_keys are not read back: the listing filters by them (``spans_clearance``)
 
 
 def create_tables(engine: Engine, metadata: MetaData, schema: str | None, lock_key: str) -> None:

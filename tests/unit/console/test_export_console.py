@@ -81,11 +81,14 @@ class Recording:
         self.key = c.clearance_key
         self.docs: dict[tuple[str, str], dict[str, Any]] = {
             ("CEB505", "W"): {"document": samples.waybill_document(c), "clearanceKey": c.clearance_key},
-            ("CEB509", "D"): {"document": samples.departure_document([c], "DEP1"), "clearanceKey": "S:DEP1"},
+            ("CEB509", "D"): {"document": samples.departure_document([c], "DEP1"), "clearanceKey": "S:DEP1",
+                              "spans": [c.clearance_key]},
             ("CEB509", "D2"): {"document": samples.departure_document([samples.ExportClearance(2)], "DEP2"),
-                               "clearanceKey": "S:DEP2"},
-            ("CEB607", "B"): {"document": samples.master_bill_document([(c, "I-1")], "MB1"), "clearanceKey": "M:1"},
-            ("CEB701", "S"): {"document": samples.summary_document(["I-1"], "SUM1"), "clearanceKey": "Y:1"},
+                               "clearanceKey": "S:DEP2", "spans": [samples.ExportClearance(2).clearance_key]},
+            ("CEB607", "B"): {"document": samples.master_bill_document([(c, "I-1")], "MB1"), "clearanceKey": "M:1",
+                              "spans": [c.clearance_key]},
+            ("CEB701", "S"): {"document": samples.summary_document(["I-1"], "SUM1"), "clearanceKey": "Y:1",
+                              "spans": [c.clearance_key]},
         }
 
     async def declare(self, tenant: str, command: dict[str, Any]) -> Reply:
@@ -96,9 +99,13 @@ class Recording:
         if "clearanceKey" in params:
             keys = [k for (t, k), d in self.docs.items()
                     if t == doc_type and d["clearanceKey"] == params["clearanceKey"]]
+        elif "spansClearance" in params:  # the read model's index of the clearances a group names
+            keys = [k for (t, k), d in self.docs.items()
+                    if t == doc_type and params["spansClearance"] in d.get("spans", [])]
         else:
             keys = [k for (t, k) in self.docs if t == doc_type]
-        return Reply(200, {"items": [{"docType": doc_type, "businessKey": [k], "status": "ok"} for k in keys]})
+        return Reply(200, {"items": [{"docType": doc_type, "businessKey": [k], "status": "ok",
+                                      "clearanceKey": self.docs[(doc_type, k)]["clearanceKey"]} for k in keys]})
 
     async def document(self, tenant: str, doc_type: str, key: list[str]) -> Reply:
         found = self.docs.get((doc_type, key[0]))
@@ -140,7 +147,7 @@ def test_a_logistics_company_sees_every_milestone_and_the_summary_its_clearance_
     assert "本企业不是该单证的当事方" in steps["summarised"]  # a carrier reads no summary
 
 
-def test_the_declarant_sees_the_summary_through_the_list_number_of_the_master_bill() -> None:
+def test_the_declarant_sees_the_summary_spanning_its_clearance() -> None:
     platform = Recording()
     platform.docs[("CEB603", "L")] = {"document": samples.inventory_document(samples.ExportClearance(1)),
                                       "clearanceKey": platform.key}
