@@ -14,6 +14,7 @@ from cbec.settings import Settings
 from cbec.tenants import TenantRegistry
 
 if TYPE_CHECKING:
+    from cbec.privacy.cipher import AesGcmCipher
     from console_service.platform import Platform
 
 console_app = typer.Typer(help="The web console's users (served by `cbec run console`).", no_args_is_help=True)
@@ -114,3 +115,32 @@ def _free_port(preferred: int) -> int:
 
 def register(app: typer.Typer) -> None:
     app.add_typer(console_app, name="console")
+
+
+def reencrypt_console(settings: Settings, cipher: AesGcmCipher, database_url: str | None) -> int:
+    """`cbec reencrypt-pii console`: the console's drafts, batches and parcels under the newest key, with a
+    progress line per batch; returns the exit code (1 when a row opens with no key of the ring: it is named
+    by table and id, never shown)."""
+    from cbec.readmodel.tables import open_engine
+    from console_service.reencrypt import reencrypt_console as run
+    from console_service.stores import ConsoleTables
+
+    own = settings.console.database_url
+    url = own.get_secret_value() if own else database_url or settings.database.url
+    engine = open_engine(url, pool_size=1, max_overflow=0)
+    try:
+        done = run(ConsoleTables(engine, cipher, settings.database.schema_for("console")),
+                   progress=lambda line: typer.echo(f"console: {line}"))
+    finally:
+        engine.dispose()
+    for table in done.missing:
+        typer.echo(f"console: no table {table} in this database (nothing to do)")
+    typer.echo(f"console: {done.total} rows re-encrypted under key {cipher.ring.current}")
+    for row in done.unreadable:
+        typer.echo(f"console: {row.table} id {row.id} opens with no key of the ring, left as it is: {row.reason}",
+                   err=True)
+    if done.unreadable:
+        typer.echo(f"console: {len(done.unreadable)} rows unreadable: keep the old keys until they are dealt with",
+                   err=True)
+        return 1
+    return 0

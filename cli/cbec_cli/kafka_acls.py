@@ -37,7 +37,7 @@ GROUPS: dict[str, tuple[str, ...]] = {s: (f"cbec-{s}",) for s in SERVICES} | {SA
 
 CONSOLE = "cbec-console"  # the web console's operator view (a faust agent: its group and changelog topics)
 CONSOLE_GROUP = "cbec-console-operator"
-CONSOLE_READS: tuple[str, ...] = (topics.STATUS, topics.WEBHOOK_DEAD_LETTERS,
+CONSOLE_READS: tuple[str, ...] = (topics.STATUS, topics.WEBHOOK_DEAD_LETTERS, topics.NOTIFICATION_CIRCUITS,
                                   *topics.feedback_of_kind(topics.FEEDBACK_SENT),
                                   *topics.feedback_of_kind(topics.FEEDBACK_RECEIPTS))
 
@@ -107,6 +107,7 @@ def trust_table(tenants: TenantRegistry) -> list[TopicAccess]:
         TopicAccess(topics.SIGNER_DEAD_LETTERS, (service_user(SIGNER),), ()),
         TopicAccess(topics.STATUS, (service_user(SAGA),), (service_user(SAGA),)),  # the saga's webhook sender
         TopicAccess(topics.WEBHOOK_DEAD_LETTERS, (service_user(SAGA),), ()),
+        TopicAccess(topics.NOTIFICATION_CIRCUITS, (service_user(SAGA),), ()),  # read by the console (below)
     ]
     rows += [TopicAccess(topics.tenant_goods_left(code), (tenant_user(code),), (service_user(SAGA),))
              for code in site_operators]
@@ -132,9 +133,12 @@ def grants(tenants: TenantRegistry) -> list[Grant]:
 
 
 def console_grants() -> set[Grant]:
-    """The console's operator view reads the topics it folds and owns its faust group's topics and group."""
+    """The console's operator view reads the topics it folds and owns its faust group's topics and group;
+    for the consumer groups' lag it describes the platform's groups and topics (committed and end offsets)."""
     owned = {Grant(CONSOLE, op, "TOPIC", CONSOLE_GROUP, "PREFIXED") for op in ("READ", "WRITE", "CREATE")}
-    return ({Grant(CONSOLE, "READ", "TOPIC", name) for name in CONSOLE_READS} | owned
+    lag = {Grant(CONSOLE, "DESCRIBE", "GROUP", "cbec-", "PREFIXED"),
+           Grant(CONSOLE, "DESCRIBE", "TOPIC", "cbec.", "PREFIXED")}
+    return ({Grant(CONSOLE, "READ", "TOPIC", name) for name in CONSOLE_READS} | owned | lag
             | {Grant(CONSOLE, "READ", "GROUP", CONSOLE_GROUP, "PREFIXED")})
 
 

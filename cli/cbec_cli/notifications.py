@@ -17,12 +17,20 @@ import typer
 from cbec.settings import Settings
 
 if TYPE_CHECKING:  # the saga's modules load when a command runs, not for `cbec --help`
+    from cbec.store.event_store import EventStore
     from saga_service.notification_store import NotificationStore
 
 
 @contextmanager
 def opened(settings: Settings) -> Iterator[NotificationStore]:
     """The saga's notification tables (on Postgres migrated or checked first, as a service does)."""
+    with opened_with_events(settings) as (notes, _):
+        yield notes
+
+
+@contextmanager
+def opened_with_events(settings: Settings) -> Iterator[tuple[NotificationStore, EventStore]]:
+    """:func:`opened` and the saga's event store beside it (where an unblock is recorded for operators)."""
     from cbec.migrations.startup import prepare_database
     from cbec.store.event_store import EventStore
     from saga_service.application import NAME
@@ -33,7 +41,7 @@ def opened(settings: Settings) -> Iterator[NotificationStore]:
     try:
         notes = NotificationStore.beside(store)
         try:
-            yield notes
+            yield notes, store
         finally:
             notes.close()
     finally:
@@ -45,11 +53,16 @@ def count_lines(notes: NotificationStore, tenant: str | None) -> list[str]:
     return [json.dumps(state.to_json(), ensure_ascii=False) for state in notes.states(tenant)]
 
 
-def unblock_line(notes: NotificationStore, tenant: str) -> tuple[int, str]:
-    """Unblock ``tenant``: (exit code, the line to print)."""
+def unblock_line(notes: NotificationStore, tenant: str, events: EventStore | None = None) -> tuple[int, str]:
+    """Unblock ``tenant``: (exit code, the line to print); the circuit's closing is stored in ``events`` (the
+    saga's store, whose relay publishes it on ``cbec.ops.notification-circuits``)."""
     if not notes.states(tenant):
         return 1, f"{tenant}: no notifications for this tenant"
     if notes.unblock(tenant):
+        from cbec.clock import SystemClock
+        from saga_service import circuits
+
+        circuits.record(events, circuits.closed(tenant, SystemClock().now()))
         return 0, f"{tenant}: unblocked; its queue drains in order"
     return 0, f"{tenant}: was not blocked"
 
@@ -68,8 +81,8 @@ def register(app: typer.Typer) -> None:
     @group.command("unblock")
     def unblock(tenant: Annotated[str, typer.Option(help="the tenant (customs code) to unblock")]) -> None:
         """Let a blocked tenant's notifications go to its callback again, oldest first."""
-        with opened(Settings()) as notes:
-            code, line = unblock_line(notes, tenant)
+        with opened_with_events(Settings()) as (notes, events):
+            code, line = unblock_line(notes, tenant, events)
         typer.echo(line, err=code != 0)
         raise typer.Exit(code)
 

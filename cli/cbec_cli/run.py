@@ -93,10 +93,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("reencrypt-pii")
     def reencrypt_pii(
-        service: Annotated[str, typer.Argument(help="order, payment, logistics or inventory")],
+        service: Annotated[str, typer.Argument(help="order, payment, logistics, inventory or console")],
         database_url: Annotated[str | None, typer.Option(envvar=["CBEC_DATABASE_URL", "DATABASE_URL"])] = None,
     ) -> None:
-        """After a key rotation (CBEC_PII_KEYS=new,old): re-encrypt the service's events under the new key."""
+        """After a key rotation (CBEC_PII_KEYS=new,old): re-encrypt the service's events under the new key
+        (console: its stored import drafts, batches and hand-off parcels, in CBEC_CONSOLE_DATABASE_URL when
+        set)."""
         from cbec.privacy.cipher import AesGcmCipher
         from cbec.privacy.reencrypt import reencrypt
 
@@ -104,6 +106,10 @@ def register(app: typer.Typer) -> None:
         cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
         if cipher is None:
             raise typer.BadParameter("CBEC_PII_KEYS is not set")
+        if service == "console":
+            from cbec_cli.console_commands import reencrypt_console
+
+            raise typer.Exit(reencrypt_console(settings, cipher, database_url))
         changed = reencrypt(database_url or settings.database.url, schema=settings.database.schema_for(service),
                             name=service, cipher=cipher)
         typer.echo(f"{service}: {changed} events re-encrypted under key {cipher.ring.current}")

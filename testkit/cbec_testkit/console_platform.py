@@ -1,7 +1,9 @@
 """A whole platform in this process for the web console (``console_service``): the sandbox of its
 development run and the backend of the browser tests. The test kit's embedded stack (simulator included)
 with a read model and the HTTP API per declaration service, an API key per tenant, and a thread that keeps
-it moving."""
+it moving: it steps while there is work and sleeps otherwise, until a call of the platform writes
+something (every store commit and bus publish wakes it) or timed work is due (``EmbeddedStack.idle``),
+so an idle sandbox costs no CPU."""
 
 from __future__ import annotations
 
@@ -30,8 +32,8 @@ log = logging.getLogger(__name__)
 class RecordingLink(FileDropLink):
     """The DXP file drop, keeping a copy of every message it sends (the console shows the signed XML)."""
 
-    def __init__(self, outbox: Path, inbox: Path) -> None:
-        super().__init__(outbox, inbox)
+    def __init__(self, outbox: Path, inbox: Path, idle_wait: float) -> None:
+        super().__init__(outbox, inbox, idle_wait=idle_wait)
         self.copies: dict[str, bytes] = {}
 
     def stage(self, files: Sequence[Staged]) -> None:
@@ -44,16 +46,19 @@ class RecordingLink(FileDropLink):
 
 
 class EmbeddedPlatform:
-    """The embedded stack plus what a client needs of it: HTTP apps, keys, and a stepping thread."""
+    """The embedded stack plus what a client needs of it: HTTP apps, keys, and a stepping thread
+    (``steps`` counts its steps; ``retry`` is its pause after a failed step)."""
 
     def __init__(self, workdir: Path, environment: str = "sandbox", *, tenants: TenantRegistry | None = None,
                  simulator: SimulatorConfig | None = None, settings: Settings | None = None,
-                 interval: float = 0.1) -> None:
+                 safety_net: float = 30.0, retry: float = 1.0) -> None:
         self.tenants = tenants or demo_registry()
-        self.link = RecordingLink(workdir / "dxp" / "outbox", workdir / "dxp" / "inbox")
+        # the in-process simulator is the only writer of the inbox: the stack's steps read it
+        self.link = RecordingLink(workdir / "dxp" / "outbox", workdir / "dxp" / "inbox", idle_wait=safety_net)
         self.stack = EmbeddedStack(workdir / "stores", workdir / "dxp", tenants=self.tenants,
                                    simulator_config=simulator or SimulatorConfig(),
-                                   settings=embedded_settings(settings), transport=self.link)
+                                   settings=embedded_settings(settings), transport=self.link,
+                                   safety_net=safety_net)
         self.lock = threading.Lock()
         self.keys: dict[str, str] = {}
         records = []
@@ -74,7 +79,8 @@ class EmbeddedPlatform:
             clients[name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url=f"http://{name}")
         self.platform = HttpPlatform(environment, clients, self.keys, archive=self.link, lock=self.lock,
                                      operator_stats=BusFeed(self.stack.bus))
-        self.interval = interval
+        self.retry = retry
+        self.steps = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"embedded-{environment}", daemon=True)
 
@@ -84,20 +90,27 @@ class EmbeddedPlatform:
 
     def step(self) -> int:
         with self.lock:
+            self.steps += 1
             return int(self.stack.step())
 
     def _run(self) -> None:
+        wakeup = self.stack.wakeup
         while not self._stop.is_set():
+            wakeup.clear()  # before the step: a write during it leads to one more
             try:
                 busy = self.step()
             except Exception:  # keep the sandbox moving; the failure is in the log
                 log.exception("embedded platform step failed")
-                busy = 0
+                self._stop.wait(self.retry)
+                continue
             if not busy:
-                self._stop.wait(self.interval)
+                with self.lock:
+                    pause = self.stack.idle()
+                wakeup.wait(pause)
 
     def close(self) -> None:
         self._stop.set()
+        self.stack.wakeup.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
         for readmodel in self.readmodels:

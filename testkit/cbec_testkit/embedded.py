@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from cbec.customs.transport import Transport
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.doctypes import BY_CODE
 from cbec.declaration.lifecycle import Declaration
+from cbec.runtime import Paced
 from cbec.service import Service, attach
 from cbec.settings import Settings
 from cbec.signing.certs import generate_sm2_identity
@@ -68,9 +70,32 @@ def embedded_settings(settings: Settings | None = None) -> Settings:
     return settings
 
 
+class WakingBus(InProcessBus):
+    """The in-process bus, setting ``wakeup`` on every publish (a stepping thread waits on it)."""
+
+    def __init__(self, wakeup: threading.Event) -> None:
+        super().__init__()
+        self.wakeup = wakeup
+
+    def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
+        super().publish(topic, key, value, headers)
+        self.wakeup.set()
+
+    def publish_record(self, topic: str, key: bytes | None, value: bytes | None,
+                       headers: list[tuple[str, bytes]] | None = None, *, partition: int = 0) -> None:
+        super().publish_record(topic, key, value, headers, partition=partition)
+        self.wakeup.set()
+
+
 @dataclass
 class EmbeddedStack:
-    """All of cbec wired in one process; ``step()`` moves every component forward once."""
+    """All of cbec wired in one process; ``step()`` moves every component forward once.
+
+    A thread that drives it steps on demand: after a step that did nothing it waits on ``wakeup``
+    for at most :meth:`idle` seconds. In one process every write is seen: a commit to any store or a
+    publish on the bus sets ``wakeup``; what keeps time (the saga's deadlines, webhook retries and
+    notification pushes, the simulator's planned receipts) says when it is due next.
+    """
 
     workdir: Path
     dxp_dir: Path
@@ -82,10 +107,12 @@ class EmbeddedStack:
     signing_keys: dict[str, SigningKey] | None = None  # default: a fresh software key per tenant
     transport: Transport | None = None  # default: the DXP file drop in dxp_dir
     customs_node: Callable[[], int] | None = None  # moves messages between ``transport`` and the simulator
+    safety_net: float = 30.0  # the longest wait of an idle stack (for a source of work missed below)
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.bus = InProcessBus()
+        self.wakeup = threading.Event()
+        self.bus = WakingBus(self.wakeup)
         self.stores: list[EventStore] = []
         self.relays: list[OutboxRelay] = []
         self.services: dict[str, Service] = {}
@@ -97,6 +124,9 @@ class EmbeddedStack:
                                             post=self.webhook_post))
         self.saga: SagaApp = saga_service.app
         self.webhooks: webhooks.WebhookNotifier = saga_service.extras["webhooks"]
+        # Their rounds cap a wait at ``max_idle`` for rows another process wrote; here there is none.
+        self.saga.max_idle = self.webhooks.max_idle = self.safety_net
+        saga_service.extras["notifications"].max_idle = self.safety_net
 
         keys = self.signing_keys if self.signing_keys is not None else software_keys(self.tenants)
         self.signer: SignerApp = signer.build_app(self.settings, keys)
@@ -104,13 +134,15 @@ class EmbeddedStack:
 
         # The simulator works on the DXP folders; another transport needs a customs_node that carries its
         # messages to and from them (e.g. cbec_testkit.customs.amqp_node.AmqpCustomsNode.pump).
-        self.link = FileDropLink(self.dxp_dir / "outbox", self.dxp_dir / "inbox")
+        # The simulator, stepped here, is the only writer of the inbox: the link need not look on its own.
+        self.link = FileDropLink(self.dxp_dir / "outbox", self.dxp_dir / "inbox", idle_wait=self.safety_net)
         self.customs_link: CustomsLinkApp = self._add(
             receipts.build(self.settings, self.tenants, self._store("receipts"), self.transport or self.link)).app
         self.simulator = CustomsSimulator(self.link.outbox, self.link.inbox, config=self.simulator_config)
 
     def _store(self, name: str) -> EventStore:
         store = EventStore.open(f"sqlite:///{self.workdir / (name + '.db')}", schema=name, name=name)
+        store.on_commit(lambda _committed: self.wakeup.set())
         self.stores.append(store)
         return store
 
@@ -141,6 +173,21 @@ class EmbeddedStack:
         if self.customs_node is not None:
             work += self.customs_node()
         return work
+
+    def idle(self) -> float:
+        """How long the stack may wait after a step that did nothing: until the first timed work is due
+        (a poller's own wait, the simulator's next receipt), at most ``safety_net``. The relays are not
+        asked: every commit of this process wakes the stack (their own wait is for other processes')."""
+        waits = [self.safety_net]
+        for service in self.services.values():
+            for poller in service.pollers:
+                waits.append(poller.idle() if isinstance(poller, Paced) else self.settings.process.poll_interval)
+        if self.customs_node is not None:  # messages from outside the process: look as often as a poller
+            waits.append(self.settings.process.poll_interval)
+        due = self.simulator.due_in()
+        if due is not None:
+            waits.append(due)
+        return max(0.0, min(waits))
 
     def declaration(self, doc_type_code: str, key: tuple[str, ...]) -> Declaration | None:
         doc_type = BY_CODE[doc_type_code]

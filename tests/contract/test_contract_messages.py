@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from cbec.contracts import topics
 from cbec.contracts.base import ContractError
+from cbec.contracts.circuits import CircuitChanged
 from cbec.contracts.commands import DeclareDocument, GoodsLeft
 from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
 from cbec.contracts.dead_letter import DeadLetter, WebhookDeadLetter
@@ -434,6 +435,10 @@ MODELS: list[tuple[str, Any]] = [
     ("events/webhook-dead-letter.json", WebhookDeadLetter("s:3", "s:3", "3105960001", "https://p.example/cb",
                                                           '{"schema":"cbec.status/1"}', "2026-01-01T00:00:00+00:00",
                                                           6, "HTTP 503")),
+    ("operations/notification-circuit.json", CircuitChanged("3105960001", "open", "2026-01-01T00:00:05+00:00",
+                                                            "2026-01-01T00:00:00+00:00", "2026-01-01T00:00:09+00:00",
+                                                            2, "HTTP 503")),
+    ("operations/notification-circuit.json", CircuitChanged("3105960001", "closed", "2026-01-01T00:01:00+00:00")),
 ]
 
 
@@ -456,7 +461,7 @@ def test_a_declare_command_round_trips_through_its_schema() -> None:
 
 
 DECODERS = [GoodsLeft, SignRequest, SignResult, DocumentTransmitted, ReceiptReceived, SagaCommand, StatusMessage,
-            DeclarationEvent, DeadLetter, WebhookDeadLetter, DeclareDocument]
+            DeclarationEvent, DeadLetter, WebhookDeadLetter, DeclareDocument, CircuitChanged]
 
 
 @pytest.mark.parametrize("model", DECODERS, ids=lambda m: m.__name__)

@@ -115,7 +115,8 @@ def test_asyncapi_names_the_topics_the_code_uses() -> None:
     patterns = [re.compile("^" + re.sub(r"\\\{[a-zA-Z]+\\\}", r"[^.]+", re.escape(c["address"])) + "$")
                 for c in spec["channels"].values()]
     used = [*topics.INTAKE_TOPICS, topics.GOODS_LEFT, topics.SIGN_REQUESTS, topics.SIGN_RESULTS, topics.STATUS,
-            topics.SIGNER_DEAD_LETTERS, topics.WEBHOOK_DEAD_LETTERS, *topics.SERVICE_EVENTS, *topics.FEEDBACK_TOPICS,
+            topics.SIGNER_DEAD_LETTERS, topics.WEBHOOK_DEAD_LETTERS, topics.NOTIFICATION_CIRCUITS,
+            *topics.SERVICE_EVENTS, *topics.FEEDBACK_TOPICS,
             *(topics.dead_letters(s) for s in topics.DECLARATION_SERVICES),
             topics.tenant_intake(topics.IN_ORDER, "3105960001"), topics.tenant_goods_left("3105960001"),
             topics.tenant_status("3105960001")]

@@ -103,6 +103,7 @@ rows:
   - {topic: cbec.dlq.signer, kind: deadLetters, writers: [cbec-signer], readers: []}
   - {topic: cbec.out.status, kind: status, writers: [cbec-saga], readers: [cbec-saga]}
   - {topic: cbec.dlq.webhooks, kind: deadLetters, writers: [cbec-saga], readers: []}
+  - {topic: cbec.ops.notification-circuits, kind: operations, writers: [cbec-saga], readers: []}
 {{- range $tenant := $tenants }}
 {{- if has "site_operator" $tenant.roles }}
   - {topic: cbec.in.goods-left.{{ $tenant.customsCode }}, kind: intake, writers: [tenant-{{ $tenant.customsCode }}], readers: [cbec-saga]}

@@ -31,6 +31,7 @@ from console_service import batches as batch_store
 from console_service import handoff, importing, milestones, operator_view, roles, tax
 from console_service.accounts import Accounts, Environment, Passwords
 from console_service.checks import core_findings
+from console_service.consumer_lag import LagSampler
 from console_service.onboarding import Onboarding
 from console_service.operator_stats import StatsSource
 from console_service.platform import NoKey, Platform, Reply
@@ -66,6 +67,7 @@ class ConsoleConfig:
     session_hours: int = 8
     onboarding: Onboarding = field(default_factory=Onboarding)
     operator_stats: dict[Environment, StatsSource] = field(default_factory=dict)  # the operator view's tables
+    consumer_lag: dict[Environment, LagSampler] = field(default_factory=dict)  # the operator view's group lag
     workbench: batch_store.Workbench = field(default_factory=batch_store.Workbench)  # drafts and batches
     handoffs: handoff.HandOffs = field(default_factory=handoff.HandOffs)  # 运单准备 parcels
 
@@ -558,7 +560,11 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         kinds = {t.customs_code: doc_types_for(config.tenants, t.customs_code) for t in config.tenants.all()}
         rows = await operator_view.figures(platform, config.tenants, kinds) if platform is not None else []
         stream = operator_view.stream_view(config.operator_stats.get(chosen), ctx.t)
-        return render(ctx, "operator.html", rows=rows, environment=chosen, stream=stream)
+        sampler = config.consumer_lag.get(chosen)
+        if sampler is not None:
+            await sampler.refresh()
+        lag = operator_view.lag_view(sampler.samples if sampler else [], ctx.t)
+        return render(ctx, "operator.html", rows=rows, environment=chosen, stream=stream, lag=lag)
 
     # -- onboarding and sandbox ------------------------------------------------------------------
     @api.get("/onboarding", response_class=HTMLResponse)

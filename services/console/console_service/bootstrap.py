@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from cbec.bus.security import client_options
 from cbec.metrics import exposition
 from cbec.migrations.startup import prepare_database
 from cbec.privacy.cipher import AesGcmCipher
@@ -27,6 +28,7 @@ from fastapi import FastAPI, Response
 from console_service.accounts import Accounts, ConsoleRole, Environment, MemoryAccounts, Passwords, SqlAccounts, User
 from console_service.app import ConsoleConfig, create_app, submit_batch
 from console_service.batches import Workbench
+from console_service.consumer_lag import KafkaLagSource, LagSampler
 from console_service.handoff import HandOffs
 from console_service.operator_agent import OperatorAgent, operator_agent
 from console_service.operator_stats import StatsSource
@@ -98,6 +100,7 @@ class ConsoleProcess:
     ready_file: Path | None
     closers: list[Any] = field(default_factory=list)
     agents: list[OperatorAgent] = field(default_factory=list)  # started and stopped with the server
+    samplers: list[LagSampler] = field(default_factory=list)  # their slow timers run with the server
 
     def app(self) -> FastAPI:
         api = create_app(self.config)
@@ -124,12 +127,13 @@ class ConsoleProcess:
                 ready.write_text("console", encoding="utf-8")
             for agent in self.agents:
                 await agent.start()
+            timers = [asyncio.create_task(sampler.run()) for sampler in self.samplers]
             resumed = self.resume_batches()
             started.append(True)
             print(f"cbec console: ready at http://127.0.0.1:{self.port}/", flush=True)
             yield
             started.clear()
-            for task in resumed:
+            for task in [*resumed, *timers]:
                 task.cancel()
             for agent in self.agents:
                 await agent.stop()
@@ -181,19 +185,23 @@ def process(settings: Settings, tenants: TenantRegistry, sandbox: SandboxFactory
         embedded = getattr(platforms[Environment.SANDBOX], "operator_stats", None)
         if embedded is not None:
             stats[Environment.SANDBOX] = embedded
+    lag: dict[Environment, LagSampler] = {}
     if own.operator_stats == "kafka":
         agent = operator_agent(settings.kafka.bootstrap_servers, partitions=settings.kafka.topic_partitions,
                                datadir=tempfile.mkdtemp(prefix="cbec-operator-"), kafka=settings.kafka)
         agents.append(agent)
         stats[Environment.PRODUCTION] = agent
+        source = KafkaLagSource(client_options(settings.kafka))
+        lag[Environment.PRODUCTION] = LagSampler(source)
+        closers.append(source.close)
     accounts, workbench, handoffs = open_stores(settings)
     passwords = Passwords()
     if own.demo_users and not settings.production:
         seed_demo_users(accounts, passwords, tenants)
     config = ConsoleConfig(secret, tenants, accounts, platforms, passwords=passwords, https_only=settings.production,
-                           operator_stats=stats, workbench=workbench, handoffs=handoffs)
+                           operator_stats=stats, workbench=workbench, handoffs=handoffs, consumer_lag=lag)
     return ConsoleProcess(config, settings.process.http_port or DEFAULT_PORT, settings.process.http_host,
-                          settings.process.ready_file, closers, agents)
+                          settings.process.ready_file, closers, agents, list(lag.values()))
 
 
 def seed_demo_users(accounts: Accounts, passwords: Passwords, tenants: TenantRegistry) -> None:

@@ -1,6 +1,7 @@
-"""The faust-streaming agent of the operator view: one agent over the status, webhook dead-letter and
-transmission/receipt feedback topics (:data:`operator_stats.SOURCE_TOPICS`) keeping tumbling windowed
-tables (``WINDOW`` wide, expiring after ``HORIZON``) and a table of documents waiting for a receipt.
+"""The faust-streaming agent of the operator view: one agent over the status, webhook dead-letter,
+notification-circuit and transmission/receipt feedback topics (:data:`operator_stats.SOURCE_TOPICS`)
+keeping tumbling windowed tables (``WINDOW`` wide, expiring after ``HORIZON``), a table of documents
+waiting for a receipt and a table of each tenant's latest circuit change.
 
 It runs in the console process (:mod:`console_service.bootstrap`, ``CBEC_CONSOLE_OPERATOR_STATS=kafka``),
 whose operator page reads the tables directly: they are that page's read model, nothing else uses them,
@@ -27,6 +28,7 @@ from console_service.operator_stats import (
     WINDOWED,
     OperatorFigures,
     fold,
+    keep_latest,
     summarize,
 )
 
@@ -45,6 +47,7 @@ class OperatorAgent:
             name: app.Table(f"operator-{name}", default=float).tumbling(WINDOW, expires=HORIZON + WINDOW)
             for name in WINDOWED}
         self.pending = app.Table("operator-pending", default=str)
+        self.circuits = app.Table("operator-circuits", default=str)  # tenant -> its latest CircuitChanged
         topic = app.topic(*self.source_topics, key_serializer="raw", value_serializer="raw")
         self.seen = 0
         app.agent(topic, name="operator-stats", concurrency=1)(self._consume)
@@ -65,6 +68,8 @@ class OperatorAgent:
                 self.pending[change.sent[0]] = change.sent[1]
             if change.answered is not None and change.answered in self.pending:
                 del self.pending[change.answered]
+            if change.circuit is not None:
+                keep_latest(self.circuits, *change.circuit)
             self.seen += 1
 
     def rows(self) -> list[tuple[str, str, float, float]]:
@@ -76,7 +81,8 @@ class OperatorAgent:
         return out
 
     def figures(self, now: datetime | None = None) -> OperatorFigures:
-        return summarize(self.rows(), list(self.pending.items()), now or datetime.now(UTC))
+        return summarize(self.rows(), list(self.pending.items()), now or datetime.now(UTC),
+                         circuits=list(self.circuits.items()))
 
     async def start(self) -> None:
         await self.app.start()

@@ -11,6 +11,10 @@ What each message adds (:func:`fold`, pure, shared by both runners):
   than the receipt deadline are the "receipts missing past their deadline".
 * ``cbec.dlq.webhooks``: a notification the tenant's callback never took (its circuit gave up), per
   tenant (``webhooks``).
+* ``cbec.ops.notification-circuits``: a tenant's notification circuit opened, failed a probe or closed;
+  not windowed: the latest change per tenant (``circuits``, the newer ``changedAt`` wins, so a
+  redelivered older change never overwrites a newer one). The page shows the open ones, *half-open*
+  once their probe is due (the next push is the probe).
 
 Two runners keep the tables: :class:`operator_agent.OperatorAgent` (faust-streaming, tumbling windowed
 tables on Kafka) and :class:`MemoryStats` (the embedded development platform's in-process bus, which has
@@ -21,12 +25,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from cbec.contracts import topics
+from cbec.contracts.base import ContractError
+from cbec.contracts.circuits import OPEN, CircuitChanged
 
 WINDOW = timedelta(minutes=5)  # a tumbling window
 HORIZON = timedelta(hours=1)  # windows shown (and kept: older ones expire)
@@ -46,6 +52,7 @@ class Folded:
     lag: float | None = None
     sent: tuple[str, str] | None = None  # (pending key, "tenant<TAB>sent at")
     answered: str | None = None  # pending key
+    circuit: tuple[str, str] | None = None  # (tenant, the CircuitChanged JSON)
 
 
 def pending_key(clearance_key: str, doc_type: str) -> str:
@@ -73,6 +80,12 @@ def fold(topic: str, value: bytes, arrived: datetime) -> Folded:
     if topic == topics.WEBHOOK_DEAD_LETTERS:
         tenant = str(data.get("tenant", ""))
         return Folded(counts=((WEBHOOKS, tenant),)) if tenant else Folded()
+    if topic == topics.NOTIFICATION_CIRCUITS:
+        try:
+            change = CircuitChanged.from_dict(data)
+        except ContractError:
+            return Folded()
+        return Folded(circuit=(change.tenant, change.to_json().decode()))
     kind = (topics.feedback_kind(topic) or ("", ""))[1]
     clearance, doc_type = str(data.get("clearance_key", "")), str(data.get("doc_type", ""))
     if kind == topics.FEEDBACK_SENT and clearance and doc_type:
@@ -109,6 +122,46 @@ def window_start(at: datetime, size: timedelta = WINDOW) -> float:
     return (at.timestamp() // step) * step
 
 
+def keep_latest(circuits: MutableMapping[str, str], tenant: str, change: str) -> None:
+    """Keep ``change`` (CircuitChanged JSON) as ``tenant``'s circuit unless the one kept changed later."""
+    kept = circuits.get(tenant)
+    if kept:
+        before = _parse_time(str(json.loads(kept).get("changedAt", "")))
+        after = _parse_time(str(json.loads(change).get("changedAt", "")))
+        if before is not None and after is not None and after < before:
+            return
+    circuits[tenant] = change
+
+
+@dataclass(frozen=True)
+class Circuit:
+    """A tenant's notification circuit that is not closed: ``open`` until its probe is due, then
+    ``half-open`` (the next push is the probe)."""
+
+    tenant: str
+    state: str
+    since: datetime | None
+    probe_due: datetime | None
+    probes: int
+    error: str
+
+
+def open_circuits(circuits: Iterable[tuple[str, str]], now: datetime) -> dict[str, Circuit]:
+    """The circuits of ``(tenant, CircuitChanged JSON)`` that are open or half-open at ``now``."""
+    out = {}
+    for tenant, text in circuits:
+        try:
+            change = CircuitChanged.from_json(text)
+        except ContractError:
+            continue
+        if change.state != OPEN:
+            continue
+        due = _parse_time(change.probe_due)
+        state = "half-open" if due is not None and due <= now else "open"
+        out[tenant] = Circuit(tenant, state, _parse_time(change.blocked_since), due, change.probes, change.error)
+    return out
+
+
 @dataclass
 class OperatorFigures:
     """The figures of the last ``HORIZON``, per tenant (customs code)."""
@@ -120,18 +173,21 @@ class OperatorFigures:
     overdue: Counter[str] = field(default_factory=Counter)
     lag: float = 0.0
     per_window: dict[float, int] = field(default_factory=dict)  # window start -> status changes
+    circuits: dict[str, Circuit] = field(default_factory=dict)  # tenant -> its open or half-open circuit
 
     def tenants(self) -> list[str]:
-        return sorted(set(self.phases) | set(self.rejections) | set(self.webhooks) | set(self.overdue))
+        return sorted(set(self.phases) | set(self.rejections) | set(self.webhooks) | set(self.overdue)
+                      | set(self.circuits))
 
 
 def summarize(windowed: Iterable[tuple[str, str, float, float]], pending: Iterable[tuple[str, str]],
-              now: datetime, *, horizon: timedelta = HORIZON,
-              deadline: timedelta = RECEIPT_DEADLINE) -> OperatorFigures:
+              now: datetime, *, horizon: timedelta = HORIZON, deadline: timedelta = RECEIPT_DEADLINE,
+              circuits: Iterable[tuple[str, str]] = ()) -> OperatorFigures:
     """The figures from windowed rows ``(table, key, window start, value)`` of the windows that start within
-    ``horizon`` of ``now``, and pending documents ``(key, "tenant<TAB>sent at")``."""
+    ``horizon`` of ``now``, pending documents ``(key, "tenant<TAB>sent at")`` and the latest circuit change
+    per tenant ``(tenant, CircuitChanged JSON)``."""
     since = now - horizon
-    out = OperatorFigures(since)
+    out = OperatorFigures(since, circuits=open_circuits(circuits, now))
     for table, key, start, value in windowed:
         if start < since.timestamp() - WINDOW.total_seconds() or not value:
             continue
@@ -168,6 +224,7 @@ class MemoryStats:
         self.window, self.horizon = window, horizon
         self.windowed: dict[tuple[str, str, float], float] = {}
         self.pending: dict[str, str] = {}
+        self.circuits: dict[str, str] = {}
 
     def feed(self, topic: str, value: bytes, at: datetime) -> None:
         change = fold(topic, value, at)
@@ -180,13 +237,16 @@ class MemoryStats:
             self.pending[change.sent[0]] = change.sent[1]
         if change.answered is not None:
             self.pending.pop(change.answered, None)
+        if change.circuit is not None:
+            keep_latest(self.circuits, *change.circuit)
         expired = start - (self.horizon + self.window).total_seconds()
         for old in [k for k in self.windowed if k[2] < expired]:
             del self.windowed[old]
 
     def figures(self, now: datetime | None = None) -> OperatorFigures:
         rows = [(table, key, start, value) for (table, key, start), value in self.windowed.items()]
-        return summarize(rows, self.pending.items(), now or datetime.now(UTC), horizon=self.horizon)
+        return summarize(rows, self.pending.items(), now or datetime.now(UTC), horizon=self.horizon,
+                         circuits=self.circuits.items())
 
 
 class InProcessTopics(Protocol):
@@ -195,14 +255,14 @@ class InProcessTopics(Protocol):
     def topics(self) -> list[str]: ...
 
 
-SOURCE_TOPICS: tuple[str, ...] = (topics.STATUS, topics.WEBHOOK_DEAD_LETTERS,
+SOURCE_TOPICS: tuple[str, ...] = (topics.STATUS, topics.WEBHOOK_DEAD_LETTERS, topics.NOTIFICATION_CIRCUITS,
                                   *topics.feedback_of_kind(topics.FEEDBACK_SENT),
                                   *topics.feedback_of_kind(topics.FEEDBACK_RECEIPTS))
 
 
 def read_topic(topic: str) -> bool:
     """Whether the operator tables read ``topic`` (one of :data:`SOURCE_TOPICS`)."""
-    if topic in (topics.STATUS, topics.WEBHOOK_DEAD_LETTERS):
+    if topic in (topics.STATUS, topics.WEBHOOK_DEAD_LETTERS, topics.NOTIFICATION_CIRCUITS):
         return True
     return (topics.feedback_kind(topic) or ("", ""))[1] in (topics.FEEDBACK_SENT, topics.FEEDBACK_RECEIPTS)
 

@@ -1,8 +1,9 @@
 """The operator view: per tenant through the platform's listing API (documents per phase, rejections by
-document type, documents waiting for customs past a deadline), and the stream figures of the last hour
+document type, documents waiting for customs past a deadline), the stream figures of the last hour
 from the windowed tables of :mod:`console_service.operator_stats` (status changes per tenant and phase,
-rejections by code, receipts missing past their deadline, webhook dead letters, lag), drawn as SVG bar
-charts with the same numbers in tables."""
+rejections by code, receipts missing past their deadline, webhook dead letters, open and half-open
+notification circuits, the status pipeline's delay), and the consumer groups' lag
+(:mod:`console_service.consumer_lag`), drawn as SVG bar charts with the same numbers in tables."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from cbec.tenants import TenantRegistry
 from markupsafe import Markup, escape
 
+from console_service.consumer_lag import LagSample
 from console_service.operator_stats import OperatorFigures, StatsSource
 from console_service.platform import Platform
 
@@ -106,3 +108,27 @@ def stream_view(source: StatsSource | None, t: Callable[[str], str],
               "codes": bar_chart("chart-codes", t("operator.chart.codes"), per_code),
               "windows": bar_chart("chart-windows", t("operator.chart.windows"), per_window)}
     return StreamView(found, charts, per_phase, per_code, per_window)
+
+
+@dataclass
+class LagView:
+    """The consumer groups' lag: the latest sample per group and topic, and the totals of the last hour."""
+
+    sample: LagSample
+    charts: dict[str, Markup]
+    per_group: list[tuple[str, float]]
+    rows: list[tuple[str, str, int]]  # (group, topic, messages behind)
+    history: list[tuple[str, float]]
+
+
+def lag_view(samples: list[LagSample], t: Callable[[str], str]) -> LagView | None:
+    """The view of ``samples`` (oldest first; None when there is none yet)."""
+    if not samples:
+        return None
+    latest = samples[-1]
+    per_group = [(group, float(n)) for group, n in sorted(latest.per_group().items())]
+    rows = [(group, topic, n) for (group, topic), n in sorted(latest.lag.items())]
+    history = [(s.at.strftime("%H:%M:%S"), float(s.total)) for s in samples]
+    charts = {"lag": bar_chart("chart-lag", t("operator.chart.lag"), per_group),
+              "lag-history": bar_chart("chart-lag-history", t("operator.chart.lag-history"), history)}
+    return LagView(latest, charts, per_group, rows, history)

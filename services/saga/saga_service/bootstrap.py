@@ -26,7 +26,7 @@ from cbec.store.events import RecordedEvent
 from cbec.store.leases import lease_for
 from cbec.tenants import TenantRegistry
 
-from saga_service import notifications, webhooks
+from saga_service import circuits, notifications, webhooks
 from saga_service.api import make_http_app
 from saga_service.application import NAME, SagaApp, input_topics, policy_from, route
 from saga_service.metrics import DocumentGauges
@@ -92,7 +92,7 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
     def relay_route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
         if event.type == DEAD_LETTERED:
             return [dead_letter_message(NAME, event.data, cipher)]
-        return route(event) + webhooks.route(event)
+        return route(event) + webhooks.route(event) + circuits.route(event)
 
     inputs = input_topics(tenants, shared_goods_left=not settings.production)  # production: own topics only
     # One replica runs the deadlines, the webhook retries and the pruning (their rows are claimed, so a
@@ -107,6 +107,7 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
         pollers=[leased(singleton, app.ticker), leased(singleton, hooks.pacer), notes.pacer,
                  leased(singleton, notes.pruner)],
         topics=[*topics.feedback_of_kind(topics.FEEDBACK_COMMANDS), topics.STATUS, topics.WEBHOOK_DEAD_LETTERS,
+                topics.NOTIFICATION_CIRCUITS,
                 topics.dead_letters(NAME),
                 *(topics.tenant_status(t.customs_code) for t in tenants.all())],
         http_app=make_http_app(app, auth if auth is not None else api_keys(settings), notifier=notes,

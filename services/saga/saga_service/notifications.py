@@ -16,6 +16,10 @@ Push, per tenant, oldest first:
   counted, and dead-lettered to ``cbec.dlq.webhooks``) and the next one goes on; a blocked tenant
   is unblocked, since its endpoint is up.
 
+Each block (a circuit opened, or a probe failed) and each unblock (closed) is stored as a
+:class:`cbec.contracts.circuits.CircuitChanged` for ``cbec.ops.notification-circuits``
+(:mod:`saga_service.circuits`), which the console's operator view reads.
+
 Pull is always available, for every tenant (push or not): notifications are numbered per tenant and
 paged by cursor; acknowledging one that push has not delivered yet takes it off the push queue.
 Notifications are kept ``retention`` (30 days by default), then pruned by :attr:`Notifier.pruner`.
@@ -54,7 +58,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from tenacity import RetryCallState, Retrying, wait_exponential
 
-from saga_service import webhooks
+from saga_service import circuits, webhooks
 from saga_service.notification_store import (
     DELIVERED,
     FAILED,
@@ -231,6 +235,7 @@ class Notifier:
         attempted = 0
         state = self.store.tenant(tenant)
         blocked, probes = (state.blocked, state.probes) if state is not None else (False, 0)
+        since = state.blocked_since if state is not None and blocked else None
         # Stop well inside the claim, so a slow callback never outlives it and meets a second pusher.
         stop_at = now + self.claim_for / 2
         while attempted < self.drain_batch and (attempted == 0 or self.clock.now() < stop_at):
@@ -247,7 +252,8 @@ class Notifier:
                 probes += 1
                 due = now + timedelta(seconds=self._backoff(probes))
                 self.store.settle(item, QUEUED, now, error)
-                self.store.block(tenant, now, due, error)
+                probes = self.store.block(tenant, now, due, error)
+                circuits.record(self.events, circuits.opened(tenant, now, since, due, probes, error))
                 self.metrics.blocks.add(1, {"tenant": tenant})
                 log.warning("notifications: tenant %s blocked (%s); probe %d due %s", tenant, error, probes,
                             due.isoformat())
@@ -262,6 +268,7 @@ class Notifier:
                 log.warning("notifications: %s of tenant %s parked: %s", item.notification_id, tenant, error)
             if blocked and self.store.unblock(tenant):  # the endpoint answered: it is up again
                 blocked, probes = False, 0
+                circuits.record(self.events, circuits.closed(tenant, self.clock.now()))
                 log.info("notifications: tenant %s unblocked by its probe's answer", tenant)
         return attempted
 
@@ -311,6 +318,7 @@ class Notifier:
         done = self.store.unblock(tenant)
         if done:
             log.info("notifications: tenant %s unblocked by an operator", tenant)
+            circuits.record(self.events, circuits.closed(tenant, self.clock.now()))
             self._expect(self.clock.now())
         return done
 

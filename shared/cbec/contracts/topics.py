@@ -118,6 +118,7 @@ DECLARATION_SERVICES = ("order", "payment", "logistics", "inventory")
 
 SIGNER_DEAD_LETTERS = "cbec.dlq.signer"  # unreadable sign requests, as they came
 WEBHOOK_DEAD_LETTERS = "cbec.dlq.webhooks"  # status deliveries that failed every attempt
+NOTIFICATION_CIRCUITS = "cbec.ops.notification-circuits"  # a tenant's callback circuit opened or closed (operators)
 
 
 def events(service: str) -> str:

@@ -239,6 +239,12 @@ class CustomsSimulator:
             return self.config.poll_every
         return max(0.0, min(self.config.poll_every, self._queue[0].due - self.clock()))
 
+    def due_in(self) -> float | None:
+        """Seconds until the next planned receipt is due (0 when overdue); None when none is planned."""
+        if not self._queue:
+            return None
+        return max(0.0, self._queue[0].due - self.clock())
+
     def run_forever(self, interval: float = 0.2, stop: Callable[[], bool] = lambda: False) -> None:
         while not stop():
             if not self.poll():
