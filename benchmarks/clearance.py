@@ -4,6 +4,7 @@ on real Kafka and Postgres, N clearances published in reverse prerequisite order
 
     .venv/bin/python benchmarks/clearance.py --clearances 300 [--rate 50] [--replicas 2] [--partitions 4]
     .venv/bin/python benchmarks/clearance.py --minutes 10 --rate 100        # soak: releases per minute
+    .venv/bin/python benchmarks/clearance.py --minutes 17 --rate 100 --restart-check   # the 100,000 soak
     .venv/bin/python benchmarks/clearance.py --faults kill --clearances 200  # the fault tests, full size
 
 Starts its own Kafka and Postgres with ``scripts/kafka.sh`` / ``scripts/postgres.sh`` in a folder of
@@ -14,6 +15,13 @@ release, CPU per clearance of each service (the simulator, Kafka, Postgres and t
 the load average and the machine, and ends with the simulator's check that every document arrived
 exactly once (appType 1) in prerequisite order. Exits 1 when that check fails, a clearance is not
 released in the bounded wait, or an alert was raised.
+
+A soak (``--minutes``) also prints, per window of ``--checkpoint-every`` seconds (a minute), the
+releases per minute, the services' CPU per clearance and the load average, and a verdict: the first
+full window against the last, each figure within ±``--tolerance`` (10 %). ``--restart-check`` first
+offers ``--restart-after`` clearances (100), waits for them, kill -9's the customs link (``cbec run
+receipts``) and times its start until ready on the quiet platform; after the load, the same again;
+it prints both and their ratio, judged on the start's CPU. Exits 1 too when a verdict fails.
 """
 
 from __future__ import annotations
@@ -55,11 +63,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs, DXP files)")
     parser.add_argument("--env", action="append", default=[], metavar="CBEC_X=V",
                         help="a setting for every process (e.g. CBEC_SIMULATOR_DELAY=0.2)")
+    parser.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+                        help="soak: the window of the per-minute figures (default 60 s)")
+    parser.add_argument("--tolerance", type=float, default=10.0, metavar="PERCENT",
+                        help="soak and restart verdicts: the bound for flat (default 10 %%)")
+    parser.add_argument("--restart-check", action="store_true",
+                        help="time a kill -9 and start of the customs link after --restart-after clearances "
+                             "and again at the end, on the quiet platform")
+    parser.add_argument("--restart-after", type=int, default=100, metavar="N",
+                        help="clearances before the first restart check (default 100)")
     args = parser.parse_args(argv)
     folder = (args.dir or ROOT / ".stack" / f"bench-{os.getpid()}").resolve()
     extra = dict(item.split("=", 1) for item in args.env)
     config = RunConfig(clearances=args.clearances, rate=args.rate, minutes=args.minutes, replicas=args.replicas,
-                       partitions=args.partitions, durable=args.durable, stall_seconds=args.stall, env=extra)
+                       partitions=args.partitions, durable=args.durable, stall_seconds=args.stall, env=extra,
+                       checkpoint_every=args.checkpoint_every, tolerance=args.tolerance / 100,
+                       restart_check=args.restart_check, restart_after=args.restart_after)
     during = None
     if args.faults:
         config, during = scenario_config(args.faults, config)
@@ -78,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(folder, ignore_errors=True)
         else:
             print(f"run folder kept: {folder}")
-    return 0 if report.ok else 1
+    return 0 if report.ok and report.verdicts_ok else 1
 
 
 if __name__ == "__main__":

@@ -9,26 +9,16 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COMPOSE_VERSION="${CBEC_COMPOSE_VERSION:-v2.40.3}"
 MODULE="github.com/docker/compose/v2"
-BIN_DIR="$ROOT/.stack/bin"
-COMPOSE="$BIN_DIR/docker-compose"
-STAMP="$BIN_DIR/docker-compose.version"
+# shellcheck source=scripts/lib/gobuild.sh
+source "$ROOT/scripts/lib/gobuild.sh"
+COMPOSE="$GOBUILD_BIN_DIR/docker-compose"
 
-built() { [[ -x "$COMPOSE" && -f "$STAMP" && "$(cat "$STAMP")" == "$COMPOSE_VERSION" ]]; }
-
-build() {
-    built && return 0
-    mkdir -p "$BIN_DIR"
-    # One build at a time (.ci/run starts one early in the background; a test may ask meanwhile).
-    exec 9>"$BIN_DIR/docker-compose.lock"
-    flock 9
-    built && return 0
-    command -v go >/dev/null || { echo "compose.sh: the Go toolchain is needed to build compose $COMPOSE_VERSION" >&2; exit 3; }
-    echo "compose.sh: building docker compose $COMPOSE_VERSION from the Go module proxy (once)" >&2
+build_compose() {  # build_compose OUT
     # `go install <module>/cmd@<version>` refuses: compose's go.mod has `exclude` directives, which only a
     # main module may have. So the module's source (checked against go.sum by `go mod download`) is
     # copied to a scratch folder and built there as the main module, with its own go.sum.
     local scratch dir
-    scratch="$(mktemp -d "$BIN_DIR/.compose-build.XXXXXX")"
+    scratch="$(mktemp -d "$GOBUILD_BIN_DIR/.compose-build.XXXXXX")"
     trap 'chmod -R u+w "$scratch" 2>/dev/null; rm -rf "$scratch"' EXIT
     dir="$(cd "$scratch" && GOFLAGS=-mod=mod go mod download -json "$MODULE@$COMPOSE_VERSION" \
         | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
@@ -37,11 +27,13 @@ build() {
     chmod -R u+w "$scratch/src"
     (cd "$scratch/src" && GOFLAGS="-trimpath -mod=readonly" CGO_ENABLED=0 \
         go build -ldflags "-s -w -X $MODULE/internal.Version=$COMPOSE_VERSION" -o "$scratch/docker-compose" ./cmd)
-    mv "$scratch/docker-compose" "$COMPOSE"
-    echo "$COMPOSE_VERSION" > "$STAMP"
+    mv "$scratch/docker-compose" "$1"
+    # the EXIT trap does not run when the script ends in `exec`: clean up here too
+    chmod -R u+w "$scratch" 2>/dev/null; rm -rf "$scratch"
+    trap - EXIT
 }
 
-build
+gobuild_once compose.sh docker-compose "$COMPOSE_VERSION" "docker compose" build_compose
 case "${1:-}" in
     path) echo "$COMPOSE" ;;
     *) exec "$COMPOSE" "$@" ;;

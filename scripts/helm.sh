@@ -6,24 +6,12 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 HELM_VERSION="${CBEC_HELM_VERSION:-v4.3.2}"
-BIN_DIR="$ROOT/.stack/bin"
-HELM="$BIN_DIR/helm"
-STAMP="$BIN_DIR/helm.version"
+# shellcheck source=scripts/lib/gobuild.sh
+source "$ROOT/scripts/lib/gobuild.sh"
+HELM="$GOBUILD_BIN_DIR/helm"
 
-built() { [[ -x "$HELM" && -f "$STAMP" && "$(cat "$STAMP")" == "$HELM_VERSION" ]]; }
-
-build() {
-    built && return 0
-    mkdir -p "$BIN_DIR"
-    # One build at a time (.ci/run starts one early in the background; a test may ask meanwhile).
-    exec 9>"$BIN_DIR/helm.lock"
-    flock 9
-    built && return 0
-    command -v go >/dev/null || { echo "helm.sh: the Go toolchain is needed to build helm $HELM_VERSION" >&2; exit 3; }
-    mkdir -p "$BIN_DIR"
-    echo "helm.sh: building helm $HELM_VERSION from the Go module proxy (once)" >&2
-    GOBIN="$BIN_DIR" GOFLAGS="-trimpath" CGO_ENABLED=0 go install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
-    echo "$HELM_VERSION" > "$STAMP"
+install_helm() {  # install_helm OUT: `go install` names the binary after its package, cmd/helm
+    GOBIN="$(dirname "$1")" GOFLAGS="-trimpath" CGO_ENABLED=0 go install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
 }
 
 render() {
@@ -36,7 +24,7 @@ render() {
     done
 }
 
-build
+gobuild_once helm.sh helm "$HELM_VERSION" helm install_helm
 case "${1:-}" in
     path) echo "$HELM" ;;
     render) render ;;

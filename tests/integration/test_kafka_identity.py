@@ -74,11 +74,16 @@ class Broker:
             producer.close(timeout=5)
 
     def read(self, user: str, *names: str, timeout: float = 10.0, want: bytes = b"") -> list[bytes]:
-        """Read partition 0 of each topic from the start as ``user`` (no consumer group): what the
-        broker hands out within ``timeout``, stopping once a message contains ``want``."""
+        """Read every partition of each topic from the start as ``user`` (no consumer group): what the
+        broker hands out within ``timeout``, stopping once a message contains ``want``.
+
+        Every partition: the broker serves the whole session, and a topic an earlier test made (the
+        production stack's, as the chart's KafkaTopics make them) has several. A topic ``user`` may not
+        describe shows it none; then partition 0 is asked for, and the broker hands out nothing."""
         consumer = KafkaConsumer(**self.options(user), enable_auto_commit=False, bootstrap_timeout_ms=15_000)
         try:
-            consumer.assign([TopicPartition(topic, 0) for topic in names])
+            consumer.assign([TopicPartition(topic, partition) for topic in names
+                             for partition in sorted(consumer.partitions_for_topic(topic) or {0})])
             consumer.seek_to_beginning()
             values: list[bytes] = []
             deadline = time.monotonic() + timeout
