@@ -82,6 +82,21 @@ class Notification:
 
 
 @dataclass(frozen=True, slots=True)
+class NewNotification:
+    """One notification to store (:meth:`NotificationStore.add_many`)."""
+
+    tenant: str
+    notification_id: str
+    correlation_id: str
+    clearance_key: str
+    event_id: str
+    business_key: tuple[str, ...]
+    body: str
+    created: datetime
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class TenantState:
     """A tenant's push state and backlog, as operators see it."""
 
@@ -174,20 +189,57 @@ class NotificationStore:
     def add(self, *, tenant: str, notification_id: str, correlation_id: str, clearance_key: str, event_id: str,
             business_key: Sequence[str], body: str, created: datetime, state: str) -> int | None:
         """Store one notification; its number, or None when this id is stored already."""
+        return self.add_many([NewNotification(tenant, notification_id, correlation_id, clearance_key, event_id,
+                                              tuple(business_key), body, created, state)])[0]
+
+    def add_many(self, items: Sequence[NewNotification]) -> list[int | None]:
+        """Store several notifications in one transaction (a consumer poll's); for each its number, or
+        None when its id is stored already (or came earlier in ``items``). A tenant's counter is
+        raised once for all of its new ones, which are numbered in the order given; tenant rows are
+        locked in name order, so two writers never wait on each other in a cycle."""
         n, t = self.notifications, self.tenants
+        numbers: list[int | None] = [None] * len(items)
         with self._begin() as db:
-            if db.execute(select(n.c.seq).where(n.c.notification_id == notification_id)).first() is not None:
-                return None
-            db.execute(self._insert(t).values(tenant=tenant, last_seq=0, blocked=0, probes=0, last_error="",
-                                              claimed_until=0).on_conflict_do_nothing(index_elements=["tenant"]))
-            db.execute(update(t).where(t.c.tenant == tenant).values(last_seq=t.c.last_seq + 1))
-            seq = int(db.execute(select(t.c.last_seq).where(t.c.tenant == tenant)).scalar_one())
-            inserted = db.execute(self._insert(n).values(
-                tenant=tenant, seq=seq, notification_id=notification_id, correlation_id=correlation_id,
-                clearance_key=clearance_key, event_id=event_id, business_key=json.dumps(list(business_key)),
-                body=body, created=to_micros(created), state=state, attempts=0, last_error="",
-            ).on_conflict_do_nothing(index_elements=["notification_id"]))
-            return seq if inserted.rowcount == 1 else None
+            wanted = list(dict.fromkeys(item.notification_id for item in items))
+            stored = set(db.execute(select(n.c.notification_id).where(n.c.notification_id.in_(wanted))).scalars())
+            fresh: dict[str, int] = {}
+            for index, item in enumerate(items):
+                if item.notification_id not in stored and item.notification_id not in fresh:
+                    fresh[item.notification_id] = index
+            by_tenant: dict[str, list[int]] = {}
+            for index in fresh.values():
+                by_tenant.setdefault(items[index].tenant, []).append(index)
+            if not by_tenant:
+                return numbers
+            tenants = sorted(by_tenant)
+            db.execute(self._insert(t).on_conflict_do_nothing(index_elements=["tenant"]),
+                       [{"tenant": tenant, "last_seq": 0, "blocked": 0, "probes": 0, "last_error": "",
+                         "claimed_until": 0} for tenant in tenants])
+            rows: list[dict[str, Any]] = []
+            for tenant in tenants:
+                indexes = by_tenant[tenant]
+                last = int(db.execute(update(t).where(t.c.tenant == tenant)
+                                      .values(last_seq=t.c.last_seq + len(indexes))
+                                      .returning(t.c.last_seq)).scalar_one())
+                for offset, index in enumerate(indexes):
+                    item, seq = items[index], last - len(indexes) + 1 + offset
+                    numbers[index] = seq
+                    rows.append({"tenant": tenant, "seq": seq, "notification_id": item.notification_id,
+                                 "correlation_id": item.correlation_id, "clearance_key": item.clearance_key,
+                                 "event_id": item.event_id, "business_key": json.dumps(list(item.business_key)),
+                                 "body": item.body, "created": to_micros(item.created), "state": item.state,
+                                 "attempts": 0, "last_error": ""})
+            # Without RETURNING the rows go as one prepared executemany. All of them are new unless a
+            # replica stored one of these ids meanwhile: only then ask which rows are ours.
+            written = db.execute(self._insert(n).on_conflict_do_nothing(index_elements=["notification_id"])
+                                 .execution_options(preserve_rowcount=True), rows)
+            if written.rowcount != len(rows):
+                ours = {(r["tenant"], r["seq"]) for r in rows}
+                found = db.execute(select(n.c.tenant, n.c.seq, n.c.notification_id)
+                                   .where(n.c.notification_id.in_([r["notification_id"] for r in rows])))
+                kept = {nid for tenant, seq, nid in found if (tenant, seq) in ours}
+                numbers = [seq if items[i].notification_id in kept else None for i, seq in enumerate(numbers)]
+        return numbers
 
     # -- pushing -----------------------------------------------------------------------------------
     def due_tenants(self, now: datetime, limit: int) -> list[str]:

@@ -64,6 +64,7 @@ from saga_service.notification_store import (
     FAILED,
     PULL_ONLY,
     QUEUED,
+    NewNotification,
     Notification,
     NotificationStore,
     TenantState,
@@ -167,37 +168,57 @@ class Notifier:
     # -- intake ----------------------------------------------------------------------------------
     def handle(self, message: Message) -> None:
         """Bus entry point (``cbec.out.status``); a redelivered message changes nothing."""
-        try:
-            status = StatusMessage.from_json(message.value)
-        except ContractError as bad:  # nothing to notify: the saga publishes only valid messages
-            log.warning("notifications: unreadable status message at %s@%d: %s", message.topic, message.offset, bad)
-            return
-        self.add(status)
+        self.handle_batch([message])
+
+    def handle_batch(self, messages: Sequence[Message]) -> None:
+        """Bus entry point for a consumer poll's messages: stored in one transaction."""
+        statuses: list[StatusMessage] = []
+        for message in messages:
+            try:
+                statuses.append(StatusMessage.from_json(message.value))
+            except ContractError as bad:  # nothing to notify: the saga publishes only valid messages
+                log.warning("notifications: unreadable status message at %s@%d: %s", message.topic,
+                            message.offset, bad)
+        self._add(statuses)
 
     def add(self, status: StatusMessage, *, replay: str = "") -> bool:
         """Store one notification (queued for push when the tenant has a callback URL); False when the
         tenant is unknown or the notification is stored already."""
-        if status.tenant not in self.tenants:
-            log.warning("notifications: status message %s for an unregistered tenant", status.message_id)
-            return False
-        push = bool(self.tenants.get(status.tenant).callback_url)
-        delivery = status.message_id + (f"#{replay}" if replay else "")
-        seq = self.store.add(
-            tenant=status.tenant, notification_id=notification_id(status.tenant, delivery),
-            correlation_id=correlation_id(status), clearance_key=status.clearance_key,
-            event_id=status.message_id, business_key=status.business_key, body=status.to_json().decode(),
-            created=self.clock.now(), state=QUEUED if push else PULL_ONLY)
-        if seq is None:
-            return False
-        self.metrics.queued.add(1, {"tenant": status.tenant})
-        if push:
+        return self._add([status], replay=replay) == 1
+
+    def _add(self, statuses: Sequence[StatusMessage], *, replay: str = "") -> int:
+        """Store the notifications of ``statuses`` in one transaction; how many were new."""
+        items: list[NewNotification] = []
+        now = self.clock.now()
+        for status in statuses:
+            if status.tenant not in self.tenants:
+                log.warning("notifications: status message %s for an unregistered tenant", status.message_id)
+                continue
+            push = bool(self.tenants.get(status.tenant).callback_url)
+            delivery = status.message_id + (f"#{replay}" if replay else "")
+            items.append(NewNotification(
+                tenant=status.tenant, notification_id=notification_id(status.tenant, delivery),
+                correlation_id=correlation_id(status), clearance_key=status.clearance_key,
+                event_id=status.message_id, business_key=tuple(status.business_key),
+                body=status.to_json().decode(), created=now, state=QUEUED if push else PULL_ONLY))
+        if not items:
+            return 0
+        added = 0
+        pushed = False
+        for item, seq in zip(items, self.store.add_many(items), strict=True):
+            if seq is None:
+                continue
+            added += 1
+            self.metrics.queued.add(1, {"tenant": item.tenant})
+            pushed = pushed or item.state == QUEUED
+        if pushed:
             self._expect(self.clock.now())
-        return True
+        return added
 
     def replay(self, statuses: Sequence[StatusMessage], *, tag: str | None = None) -> int:
         """Notify these (already published) status messages again, as new notifications."""
         tag = tag or f"replay-{uuid.uuid4().hex[:8]}"
-        return sum(self.add(s, replay=tag) for s in statuses)
+        return self._add(statuses, replay=tag)
 
     # -- push ----------------------------------------------------------------------------------------
     def poll(self) -> int:

@@ -1,7 +1,8 @@
 """Follow a service's notification log into its read model, idempotently.
 
-Each round reads the notifications after the recorded position, folds every touched declaration
-stream to its current state and writes the rows and the new position in ONE transaction: a crash
+Each round reads the notifications after the recorded position, reads every touched declaration
+stream (one query), folds each to its current state and writes the rows (one upsert for the round)
+and the new position in ONE transaction: a crash
 repeats a round, never half of one, and a replayed event changes nothing.
 """
 
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from cbec.declaration import lifecycle as lc
 from cbec.declaration.doctypes import BY_CODE
@@ -53,6 +54,10 @@ class StoreSource:
 
     def stream(self, stream_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
         return [(e.type, e.data) for e in self.store.read(stream_id)]
+
+    def streams(self, stream_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[tuple[str, dict[str, Any]]]]:
+        """Several streams in one query (a round's touched streams)."""
+        return {s: [(e.type, e.data) for e in events] for s, events in self.store.read_many(stream_ids).items()}
 
 
 StatusHook = Callable[[list[tuple[DocumentRow, str]]], None]
@@ -126,16 +131,15 @@ class Projection:
             first_seen.setdefault(n.stream_id, n.notification_id)
             touched[n.stream_id] = n
         changed: list[tuple[DocumentRow, str]] = []
+        streams = self._streams(list(touched))
+        for stream_id, last in touched.items():
+            events = streams.get(stream_id, [])
+            row = document_row(stream_id, events, first_seen[stream_id], last.notification_id, last.recorded_at)
+            if row is not None:
+                changed.append((row, f"{stream_id}:{len(events)}"))
         try:
             with self.readmodel.engine.begin() as conn:
-                for stream_id, last in touched.items():
-                    events = self.source.stream(stream_id)
-                    row = document_row(
-                        stream_id, events, first_seen[stream_id], last.notification_id, last.recorded_at
-                    )
-                    if row is not None:
-                        self.readmodel.upsert(conn, row)
-                        changed.append((row, f"{stream_id}:{len(events)}"))
+                self.readmodel.upsert_many(conn, [row for row, _ in changed])
                 self.readmodel.set_position(conn, self.name, batch[-1].notification_id, position)
         except PositionMoved:  # a replica's projector did this round first; ours rolled back whole
             log.info("read model %s: another projector moved on; following it", self.name)
@@ -143,6 +147,13 @@ class Projection:
         if self.on_change is not None and changed:
             self.on_change(changed)
         return len(batch)
+
+    def _streams(self, stream_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[tuple[str, dict[str, Any]]]]:
+        """The touched streams: in one read where the source offers it (``streams``), else one by one."""
+        many = getattr(self.source, "streams", None)
+        if many is not None:
+            return cast(dict[uuid.UUID, list[tuple[str, dict[str, Any]]]], many(stream_ids))
+        return {stream_id: self.source.stream(stream_id) for stream_id in stream_ids}
 
     def woken_by(self, store: EventStore, safety_net: float = 5.0) -> Paced:
         """The projection as a poller of the process runtime: a round whenever ``store`` commits, and

@@ -93,7 +93,7 @@ def test_a_projector_that_another_replica_overtook_rolls_its_round_back_and_foll
     model.position = lambda name, conn=None: 0  # type: ignore[method-assign]  # ours read 0 ...
     theirs_done = []
 
-    def upsert_after_theirs(*args: object, real: object = model.upsert) -> None:
+    def upsert_after_theirs(*args: object, real: object = model.upsert_many) -> None:
         if not theirs_done:  # ... and theirs finishes the same round before ours commits
             theirs_done.append(True)
             model.position = real_position  # type: ignore[method-assign]
@@ -101,7 +101,7 @@ def test_a_projector_that_another_replica_overtook_rolls_its_round_back_and_foll
             model.position = lambda name, conn=None: 0  # type: ignore[method-assign]
         real(*args)  # type: ignore[operator]
 
-    model.upsert = upsert_after_theirs  # type: ignore[method-assign]
+    model.upsert_many = upsert_after_theirs  # type: ignore[method-assign]
     assert ours.run_once() == 0, "the overtaken round is not an error"
     model.position = real_position  # type: ignore[method-assign]
     assert ours.run_once() == 0 and len(model.list(PLATFORM).items) == 2

@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cbec.bus.ports import Message
 from cbec.clock import FakeClock
 from cbec.contracts.status import STATUS_CHANGED, StatusMessage
-from cbec.contracts.topics import WEBHOOK_DEAD_LETTERS
+from cbec.contracts.topics import STATUS, WEBHOOK_DEAD_LETTERS
 from cbec.store.event_store import EventStore
 from cbec.tenants import TenantRegistry
 from cbec_testkit.tenants import DEMO_TENANTS
@@ -192,6 +193,23 @@ def test_a_redelivered_status_message_is_one_notification_and_unknown_tenants_ge
     assert notes.replay([status(1)], tag="r1") == 1, "a replay is a new notification"
     notes.poll()
     assert endpoint.calls == ["m1", "m1"] and len(notes.page(PUSHED, 0, 10)) == 2
+
+
+def test_a_polls_status_messages_are_stored_together_numbered_per_tenant_in_order(tmp_path: Path) -> None:
+    clock, endpoint = FakeClock(START), Endpoint()
+    notes, _ = notifier(database(tmp_path), endpoint, clock)
+    notes.add(status(1))
+    poll = [status(2), status(3, PULLING), status(1), status(4), status(3, PULLING), status(5, "9999999999"),
+            status(6, PULLING)]
+    messages = [Message(STATUS, 0, offset, s.clearance_key, s.to_json(), {}) for offset, s in enumerate(poll)]
+    messages.insert(2, Message(STATUS, 0, 99, "k", b"{not json", {}))
+    notes.handle_batch(messages)
+    assert [(n.seq, n.event_id) for n in notes.page(PUSHED, 0, 10)] == [(1, "m1"), (2, "m2"), (3, "m4")]
+    assert [(n.seq, n.event_id) for n in notes.page(PULLING, 0, 10)] == [(1, "m3"), (2, "m6")]
+    notes.handle_batch(messages)  # the poll redelivered: nothing new
+    assert len(notes.page(PUSHED, 0, 10)) == 3 and len(notes.page(PULLING, 0, 10)) == 2
+    notes.poll()
+    assert endpoint.calls == ["m1", "m2", "m4"]
 
 
 def test_blocked_queues_and_their_backoff_survive_a_restart(tmp_path: Path) -> None:

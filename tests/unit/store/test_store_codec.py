@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID
@@ -60,3 +61,15 @@ def test_equal_data_gives_equal_bytes_whatever_the_key_order(data: dict[str, obj
     reordered = dict(reversed(list(data.items())))
     assert canonical_json(reordered) == canonical_json(data)
     assert canonical_json(load_json(canonical_json(data))) == canonical_json(data)
+
+
+@given(st.dictionaries(st.text(), json_values | st.floats(allow_nan=False, allow_infinity=False), max_size=6))
+def test_reading_gives_what_the_standard_json_reader_gives(data: dict[str, object]) -> None:
+    stored = canonical_json(data)
+    assert load_json(stored) == json.loads(stored)
+
+
+@pytest.mark.parametrize("value", [2**63 - 1, 2**63, 2**64, -(2**63), -(2**63) - 1, -(2**70), [1, -(10**30)],
+                                   "12345678901234567890", 1.5e300])
+def test_integers_beyond_64_bits_are_read_exactly(value: object) -> None:
+    assert load_json(canonical_json({"v": value})) == {"v": value}
