@@ -85,6 +85,7 @@ def build(settings: Settings, tenants: TenantRegistry, store: EventStore, *, clo
     documents = DocumentGauges(store, policy, clock=clock).attach(app)  # held / past-deadline gauges, alerts
     hooks = notifier(settings, tenants, store, clock=clock, post=post)
     notes = notifier_for(settings, tenants, store, clock=clock, post=post)
+    notes.announce_circuits()  # the operator view's circuits as they are, whatever a crash lost
 
     cipher = AesGcmCipher.from_spec(settings.pii.key_spec())
     poison = poison_sink(EventStoreDeclarations(store))

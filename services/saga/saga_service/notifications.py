@@ -343,6 +343,23 @@ class Notifier:
             self._expect(self.clock.now())
         return done
 
+    def announce_circuits(self) -> int:
+        """Store every known tenant's circuit as it is now (at start: a change stored just after its block
+        or unblock is lost by a crash between the two; this one repairs the operator view). Returns how
+        many were stored."""
+        if self.events is None:
+            return 0
+        now = self.clock.now()
+        states = self.store.states()
+        for state in states:
+            if state.blocked:
+                due = state.probe_due or now
+                circuits.record(self.events, circuits.opened(state.tenant, now, state.blocked_since, due,
+                                                             state.probes, state.last_error))
+            else:
+                circuits.record(self.events, circuits.closed(state.tenant, now))
+        return len(states)
+
     # -- pull ----------------------------------------------------------------------------------------
     def page(self, tenant: str, after: int, limit: int, *, pending: bool = False) -> list[Notification]:
         return self.store.page(tenant, after, limit, pending=pending)

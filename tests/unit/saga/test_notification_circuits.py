@@ -68,3 +68,27 @@ def test_an_operators_unblock_closes_the_circuit_over_http_and_with_the_cli(tmp_
     assert [c.state for c in published(events)] == ["open", "closed", "open", "closed"]
     assert unblock_line(notes.store, PUSHED, events) == (0, f"{PUSHED}: was not blocked")
     assert len(published(events)) == 4
+
+
+def test_a_restart_announces_each_circuit_as_it_is_so_a_change_lost_in_a_crash_is_repaired(
+    tmp_path: Path
+) -> None:
+    clock, endpoint = FakeClock(START), Endpoint(down=503)
+    db = database(tmp_path)
+    notes, events = notifier(db, endpoint, clock)
+    notes.add(status(1))
+    notes.poll()
+    # The crash: the breaker's row says blocked, but its change never reached the store.
+    notes.store.unblock(PUSHED)
+    notes.store.block(PUSHED, clock.now(), clock.now() + timedelta(seconds=4), "HTTP 502")
+    assert [c.state for c in published(events)] == ["open"]
+
+    clock.advance(seconds=1)
+    assert notes.announce_circuits() == 1
+    latest = published(events)[-1]
+    assert (latest.state, latest.error, latest.changed_at) == ("open", "HTTP 502", clock.now().isoformat())
+
+    notes.store.unblock(PUSHED)  # unblocked, and that change lost too
+    clock.advance(seconds=1)
+    notes.announce_circuits()
+    assert published(events)[-1].state == "closed"
