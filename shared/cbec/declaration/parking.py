@@ -11,7 +11,10 @@ stream and ``ResultUnparked`` on the index stream, in one transaction (``Feedbac
 The per-type register stream (``parked:<kind>``) lists what is parked and unparked, so a sweep at start-up
 and every few minutes finds what a crash between numbering and applying left behind, and reports how many
 results wait and for how long (``cbec_results_parked``). Both are bookkeeping that never leaves the service
-(``routing.INTERNAL_EVENTS``).
+(``routing.INTERNAL_EVENTS``). Events rather than a table: they commit with the consumer's position through
+every store the engine has (in-memory, SQLite, Postgres, a consumer batch) with no migration. The register
+grows by two events per parked result and is read whole when one parks or is applied, which is cheap
+while parking is the exception (a result overtaking its receipt), as it is.
 """
 
 from __future__ import annotations

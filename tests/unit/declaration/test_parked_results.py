@@ -171,3 +171,8 @@ def test_a_summary_result_whose_sum_no_is_missing_or_ill_formed_is_refused_namin
         deliver(world, summary_result(sum_no, "INV5"))
     assert [(e.code, e.path) for e in refused.value.errors] == [("CBEC-2010", "SummaryResultHead.sumNo")]
     assert parked_results(world) == []
+
+
+def test_the_sweep_runs_where_results_are_found_by_a_number(world: World) -> None:
+    assert parking_sweep.sweeps(inventory(world))  # CEB792 by sumNo, CEB816/CEB818 by invtNo
+    assert not any(parking_sweep.sweeps(world.apps[name]) for name in ("order", "payment", "logistics"))
