@@ -5,6 +5,8 @@ which also carries the client's ``process_*`` and ``python_*`` series).
   ``cbec_handler_errors_total{service,topic,kind}`` (each failed attempt; ``kind`` is the error's type),
   ``cbec_messages_dead_lettered_total{service,topic}``; the customs link's new receipts:
   ``cbec_receipt_delay_seconds{receipt_type}`` (from customs' ``returnTime`` to recorded here).
+* Set by a declaration service's sweep of parked customs results (start-up, then every 5 min):
+  ``cbec_results_parked{doc_type}`` and ``cbec_results_parked_overdue{doc_type}``.
 * At most every 10 s, by each consumer from what its fetches reported, and only when records came or
   the assignment changed since (an idle consumer leaves it standing): ``cbec_consumer_lag{group,topic,partition}``.
 * Sampled when scraped, at most every ``every`` seconds (a query, never per message):
@@ -51,6 +53,10 @@ CONSUMER_LAG = Gauge("cbec_consumer_lag", "Messages behind the partition's end (
                      ["group", "topic", "partition"])
 RECEIPT_DELAY = Histogram("cbec_receipt_delay_seconds", "From customs' returnTime to the receipt recorded here",
                           ["receipt_type"], buckets=(1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600, 14400, 86400))
+RESULTS_PARKED = Gauge("cbec_results_parked", "Customs results waiting for the receipt numbering their document "
+                       "(set by each sweep)", ["doc_type"])
+RESULTS_PARKED_OVERDUE = Gauge("cbec_results_parked_overdue", "Parked customs results older than "
+                               "CBEC_RESULTS_PARKED_MAX_DAYS", ["doc_type"])
 DEAD_LETTERED = Counter("cbec_messages_dead_lettered", "Messages sent to a dead-letter topic",
                         ["service", "topic"])
 

@@ -177,9 +177,11 @@ class QuotaLimits(Section):
 
 class DeclarationSettings(Section):
     """``CBEC_REDECLARE_APP_TYPE``: declare a corrected document after a rejection as a change (``2``)
-    or afresh (``1``)."""
+    or afresh (``1``). ``CBEC_RESULTS_PARKED_MAX_DAYS`` (30): a customs result parked longer than this,
+    waiting for the receipt numbering its document, counts as overdue (``cbec_results_parked_overdue``)."""
 
     redeclare_app_type: Literal["1", "2"] = env("CBEC_REDECLARE_APP_TYPE", default="2")
+    results_parked_max_days: float = env("CBEC_RESULTS_PARKED_MAX_DAYS", default=30.0)
 
 
 class IntakeLimitSettings(Section):

@@ -6,7 +6,8 @@ A list never changes once customs accepted it, nor does a cancel; a cancel is on
 (appType 1). The buyer's quota is this service's intake guard (see ``application.build``).
 Customs numbers a list (invtNo) in its CEB622, which this service indexes: customs' tax bill (CEB816
 电子税单) and its status (CEB818) name the list by it and are recorded on its stream (:mod:`.tax`); one
-naming no list here is dead-lettered (CBEC-2010).
+naming a list not yet numbered here waits (parked) for the CEB622, one whose invtNo is missing or ill-formed
+is dead-lettered (CBEC-2010).
 
 Export (each held at intake for the saga):
 - an export list (CEB603; tradeMode 9610, 9710, 9810, 1210) belongs to its order's clearance
@@ -15,7 +16,8 @@ Export (each held at intake for the saga):
   one customs numbered with its invtNo; a return (CEB213 退货申请单) the list its invtNo names;
 - a return tally (CEB215) and a summary (CEB701 汇总申请单) span the clearances of the lists they name
   (``clearanceKeys``); customs numbers a summary (sumNo) in its CEB702 and closes it with a summary
-  result (CEB792 汇总结果单), recorded on the summary's stream as ``SummaryResultRecorded``.
+  result (CEB792 汇总结果单), recorded on the summary's stream as ``SummaryResultRecorded`` (one arriving
+  before the CEB702 waits, parked, for it: :mod:`cbec.declaration.parking`).
 A document naming a list not declared here is refused (CBEC-2010) naming the field. Customs' export
 list and cancel ranges (-601001…-605000, -605001…-609000) name no code for a second version in flight
 or a change after acceptance, so cbec's own CBEC-2001 / CBEC-2003 do.
@@ -23,6 +25,7 @@ or a change after acceptance, so cbec's own CBEC-2001 / CBEC-2003 do.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +109,7 @@ MAX_LISTED = 1000  # the most lines a document listing waybills or lists holds h
 STALE = "CBEC-2006"  # an export version older (appTime) than the stored one: no customs code in these ranges
 INVT_NO = "invtNo"  # the number customs gives an export list (CEB604)
 SUM_NO = "sumNo"  # the number customs gives a summary (CEB702)
+_CUSTOMS_NUMBER = re.compile(r"^[0-9A-Za-z]{1,18}$")  # an invtNo or sumNo as customs gives them (C..18)
 
 
 def export_list(documents: DocumentReader, agent_code: str = "", cop_no: str = "",
@@ -198,6 +202,16 @@ class SummaryPolicy(DocumentPolicy):
             op_date=node.get("opDate", "") or result.return_time, invt_nos=invt_nos,
             decl_seq_no=node.get("declSeqNo") or None, entry_id=node.get("entryId") or None,
         )
+
+    def unknown_result(self, result: ReceiptReceived) -> CebError | None:
+        """A summary result whose sumNo is missing or ill-formed names no summary (dead-lettered); one with a
+        well-formed sumNo not yet known waits for the summary's CEB702 (parked)."""
+        sum_no = result.node.get(SUM_NO, "")
+        if _CUSTOMS_NUMBER.match(sum_no):
+            return None
+        return CebError(NOT_DECLARED_HERE, f"SummaryResultHead.{SUM_NO}", "summary result: its summary",
+                        f"sumNo {sum_no[:18]!r} names no summary: customs' summary numbers are 1 to 18 letters "
+                        "or digits (from the summary's CEB702 receipt)")
 
 
 EXPORT_LIST_POLICY = ExportOrderPolicy(

@@ -27,10 +27,11 @@ TAX_BILL = "CEB816"
 TAX_STATUS = "CEB818"
 HEADS = {TAX_BILL: "TaxHeadRd", TAX_STATUS: "TaxHeadStatus"}
 BAD_TAX_FIELD = "CBEC-2020"  # a tax message's field breaks its XSD facet (customs' own range names none)
-UNKNOWN_LIST = "CBEC-2010"  # the list it names was not declared here (or not yet numbered)
+UNKNOWN_LIST = "CBEC-2010"  # its invtNo can name no list (missing or ill-formed)
 
 _AMOUNT = re.compile(r"^[0-9]{1,14}(\.[0-9]{1,5})?$")  # N19,5, never negative
 _TIME = re.compile(r"^[0-9]{17}$")  # yyyyMMddHHmmssSSS
+_INVT_NO = re.compile(r"^[0-9A-Za-z]{1,18}$")  # customs' list number (an18 in its CEB622)
 _AMOUNTS = ("customsTax", "valueAddedTax", "consumptionTax")
 _TEXTS = (("invtNo", 18, True), ("taxNo", 50, True), ("entDutyNo", 50, False), ("assureCode", 64, False))
 
@@ -77,9 +78,14 @@ def tax_event(result: ReceiptReceived, stream: StreamFields) -> EventData:
                              assure_code=assure_code)
 
 
-def unknown_list(result: ReceiptReceived) -> CebError:
-    """Why a tax message naming no list declared here is dead-lettered."""
+def unknown_list(result: ReceiptReceived) -> CebError | None:
+    """Why a tax message naming no list numbered here cannot wait for one: its invtNo is missing or
+    ill-formed (dead-lettered). A well-formed invtNo not yet known is parked until the list's CEB622
+    assigns it (:mod:`cbec.declaration.parking`)."""
+    invt_no = result.node.get("invtNo", "")
+    if _INVT_NO.match(invt_no):
+        return None
     head = HEADS.get(result.receipt_type, "Tax")
     return CebError(UNKNOWN_LIST, f"{head}.invtNo", "tax: its list",
-                    f"no import list numbered {result.node.get('invtNo', '')[:18]!r} was declared here "
-                    "(its invtNo comes from the list's CEB622 receipt)")
+                    f"invtNo {invt_no[:18]!r} names no import list: customs' list numbers are 1 to 18 letters "
+                    "or digits (from the list's CEB622 receipt)")

@@ -12,7 +12,7 @@ from cbec import production
 from cbec.auth.keys import ApiKeyRegistry
 from cbec.bus.ports import Subscription
 from cbec.contracts import topics
-from cbec.declaration import routing
+from cbec.declaration import parking_sweep, routing
 from cbec.declaration.application import DeclarationApp
 from cbec.declaration.batch_intake import batch_handler
 from cbec.declaration.batching import BatchingDeclarations
@@ -138,6 +138,8 @@ def service(
         outboxes=[Outbox(store, settings.database.schema_for(name), route, routing.too_large(name))],
         topics=[*table, topics.events(name), topics.SIGN_REQUESTS, topics.dead_letters(name)],
     )
+    if parking_sweep.sweeps(app):
+        parts.pollers.append(parking_sweep.sweeper(app, settings.declaration.results_parked_max_days))
     if readmodel is not None:
         projection = Projection(StoreSource(store), readmodel)
         parts.pollers.append(projection.woken_by(store))

@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta
+from typing import Any
 
 from cbec.contracts.base import ContractError
 from cbec.contracts.customs import DocumentTransmitted, ReceiptReceived
-from cbec.contracts.events import DocumentSent, DocumentSigned, DocumentSigningFailed, EventData, ReceiptRecorded
-from cbec.declaration import numbers, statuses
+from cbec.contracts.events import (
+    DocumentSent,
+    DocumentSigned,
+    DocumentSigningFailed,
+    EventData,
+    Links,
+    ReceiptRecorded,
+    stream_fields,
+)
+from cbec.declaration import numbers, parking, statuses
 from cbec.declaration.core import DeclarationCore, stored
 from cbec.declaration.doctypes import DocType
 from cbec.declaration.lifecycle import Declaration, Receipt
-from cbec.declaration.ports import AlreadyProcessed, Position
+from cbec.declaration.policy import DocumentPolicy
+from cbec.declaration.ports import AlreadyProcessed, Position, StreamAppend
 from cbec.declaration.receipt_clock import return_time_problem
 
 log = logging.getLogger(__name__)
@@ -110,45 +121,143 @@ class Feedback(DeclarationCore):
             except AlreadyProcessed:
                 return False
 
-        return self._retry(attempt, stream_id)
+        done = self._retry(attempt, stream_id)
+        if done and policy is not None and policy.results and assigned.get(policy.result_number):
+            self._unpark(policy, assigned[policy.result_number])
+        return done
+
+    def _unpark(self, policy: DocumentPolicy, number: str) -> None:
+        """Right after a receipt assigned ``number``: the results parked for it (a crash before this is
+        made good by :meth:`sweep_parked`)."""
+        self.apply_parked(policy, number)
 
     def record_result(self, result: ReceiptReceived, position: Position | None = None) -> bool:
         """Keep customs' ``result`` (a message customs issues, not a receipt: a policy's ``results``) once on
         the stream of the document it is about: by its business key, else by the number customs gave
-        that document (the policy's ``result_number``). A result for no document here is marked handled, or
-        refused (``ContractError``: dead-lettered) when the policy says why (:meth:`DocumentPolicy.unknown_result`)."""
+        that document (the policy's ``result_number``). A result naming a number not (yet) assigned here is
+        parked until a receipt assigns it (:mod:`.parking`); one wrong in itself is refused (``ContractError``:
+        dead-lettered) when the policy says why (:meth:`DocumentPolicy.unknown_result`), else dropped.
+        True when the result was recorded on its document now."""
         policy = self.by_result.get(result.receipt_type)
         if policy is None:
             self._mark(position)
             return False
         doc_type = policy.doc_type
         key = tuple(result.business_key)
-        if len(key) != len(doc_type.key_fields) or not all(key):
-            found = self.numbered(doc_type, policy.result_number, result.node.get(policy.result_number, ""))
-            key = tuple(found.links.business_key or ()) if found is not None else ()
-        if not key:
-            log.warning("result %s of type %s names no %s declared here", result.receipt_id, result.receipt_type,
-                        doc_type.code)
-            why = policy.unknown_result(result)
-            if why is not None:
-                raise ContractError([why])
-            self._mark(position)
-            return False
-        stream_id = doc_type.stream_id(key)
+        by_key = len(key) == len(doc_type.key_fields) and all(key)
+        number = "" if by_key or not policy.result_number else str(result.node.get(policy.result_number, ""))
+        index_id = numbers.stream_id(doc_type, policy.result_number, number)
 
         def attempt() -> bool:
-            state = self.load(doc_type, stream_id)
+            index = [] if by_key or not number else self.store.read(index_id)
+            found = key if by_key else numbers.assigned(index)
+            if not found:
+                return self._park(policy, number, index, result, position)
+            state = self.load(doc_type, doc_type.stream_id(found))
             event = policy.result_event(result, self._stream(doc_type, state)) if state.version else None
             if event is None or result.receipt_id in state.results:
                 self._mark(position)
                 return False
             try:
-                self._commit(doc_type, stream_id, state, [event], position)
+                self._commit(doc_type, doc_type.stream_id(found), state, [event], position)
                 return True
             except AlreadyProcessed:
                 return False
 
-        return self._retry(attempt, stream_id)
+        return self._retry(attempt, index_id if number else doc_type.stream_id(key))
+
+    def _park(self, policy: DocumentPolicy, number: str, index: list[tuple[str, dict[str, Any]]],
+              result: ReceiptReceived, position: Position | None) -> bool:
+        """Park ``result`` on the index stream of ``number`` (read as ``index``), with the consumer's position."""
+        doc_type = policy.doc_type
+        why = policy.unknown_result(result)
+        if why is not None:
+            log.warning("result %s of type %s refused: %s", result.receipt_id, result.receipt_type, why.message)
+            raise ContractError([why])
+        if not number:
+            log.warning("result %s of type %s names no %s declared here", result.receipt_id, result.receipt_type,
+                        doc_type.code)
+            self._mark(position)
+            return False
+        # Checked now as it will be recorded: a result refused then is dead-lettered now, never parked.
+        unplaced = stream_fields(doc_type.code, "", Links())
+        if parking.ever_parked(index, result.receipt_id) or policy.result_event(result, unplaced) is None:
+            self._mark(position)
+            return False
+        register = parking.register_id(doc_type)
+        at, name = self.now(), policy.result_number
+        appends = [
+            StreamAppend(numbers.stream_id(doc_type, name, number), len(index),
+                         [parking.parked_event(doc_type, name, number, result, at, with_result=True)]),
+            StreamAppend(register, len(self.store.read(register)),
+                         [parking.parked_event(doc_type, name, number, result, at, with_result=False)]),
+        ]
+        try:
+            self.store.append_batch(appends, position)
+        except AlreadyProcessed:
+            return False
+        log.info("result %s of type %s parked until a receipt assigns %s %s", result.receipt_id,
+                 result.receipt_type, name, number)
+        return False  # kept, not yet recorded on a document
+
+    def apply_parked(self, policy: DocumentPolicy, number: str) -> int:
+        """Record the results parked for ``number`` (of the policy's ``result_number``) on the document it
+        names now, each once, and unpark them, in one transaction; how many were recorded (0 while the
+        number is not assigned)."""
+        doc_type = policy.doc_type
+        index_id = numbers.stream_id(doc_type, policy.result_number, number)
+        register = parking.register_id(doc_type)
+
+        def attempt() -> int:
+            index = self.store.read(index_id)
+            key, pending = numbers.assigned(index), parking.waiting(index)
+            if key is None or not pending:
+                return 0
+            stream_id = doc_type.stream_id(key)
+            state = self.load(doc_type, stream_id)
+            if not state.version:
+                return 0
+            recorded: list[EventData] = []
+            done: list[parking.Parked] = []
+            seen = set(state.results)
+            for parked in pending:
+                try:
+                    event = (policy.result_event(parked.result, self._stream(doc_type, state))
+                             if parked.result is not None and parked.receipt_id not in seen else None)
+                except ContractError as error:  # checked when parked: only a changed rule gets here
+                    log.error("parked result %s refused when applied, it stays parked: %s", parked.receipt_id,
+                              "; ".join(e.message for e in error.errors))
+                    continue
+                if event is not None:
+                    recorded.append(event)
+                    seen.add(parked.receipt_id)
+                done.append(parked)
+            if not done:
+                return 0
+            unparked = [parking.unparked_event(doc_type, parked) for parked in done]
+            extra = [StreamAppend(index_id, len(index), unparked),
+                     StreamAppend(register, len(self.store.read(register)), unparked)]
+            self._commit(doc_type, stream_id, state, recorded, None, extra)
+            log.info("%d parked result(s) for %s %s recorded", len(recorded), policy.result_number, number)
+            return len(recorded)
+
+        return self._retry(attempt, index_id)
+
+    def sweep_parked(self, max_age: timedelta) -> list[parking.Waiting]:
+        """Apply every parked result whose number is assigned by now (what a crash between numbering and
+        applying left), and say what still waits per type: how many, how many longer than ``max_age``."""
+        out: list[parking.Waiting] = []
+        now = self.now()
+        for policy in {p.code: p for p in self.by_result.values() if p.result_number}.values():
+            register = parking.register_id(policy.doc_type)
+            for number in dict.fromkeys(p.value for p in parking.waiting(self.store.read(register))):
+                self.apply_parked(policy, number)
+            left = parking.waiting(self.store.read(register))
+            ages = [now - datetime.fromisoformat(p.parked_at) for p in left if p.parked_at]
+            oldest = max(ages, default=timedelta(0))
+            out.append(parking.Waiting(policy.code, len(left), sum(1 for a in ages if a > max_age),
+                                       oldest.total_seconds() / 86400))
+        return out
 
     def _current_release(
         self, request_id: str, phases: tuple[str, ...], position: Position | None

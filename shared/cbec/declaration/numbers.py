@@ -5,7 +5,8 @@ the number customs gave it: an export list by its invtNo (CEB604), a summary by 
 When a receipt carries such a number (the policy's ``numbered_by``), the owning service records
 ``NumberAssigned`` in a stream of its own store named by the type, the field and the number, in the
 same transaction as the receipt. A later document finds the one it names there (``DeclarationCore.
-numbered``). The index is bookkeeping: it never leaves the service (``routing.INTERNAL_EVENTS``).
+numbered``). A result arriving before the number is known waits on the same stream (:mod:`.parking`).
+The index is bookkeeping: it never leaves the service (``routing.INTERNAL_EVENTS``).
 """
 
 from __future__ import annotations

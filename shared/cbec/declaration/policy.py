@@ -78,7 +78,9 @@ class DocumentPolicy:
       invtNo); the service indexes it, so later documents naming the number find it (:mod:`.numbers`).
     - ``results``: customs-issued messages (not receipts) recorded on this type's streams, each
       found by business key or by ``result_number`` and turned into an event by :meth:`result_event`;
-      one naming no document here is dropped, or dead-lettered when :meth:`unknown_result` says why.
+      one naming a number not (yet) assigned here is parked until a receipt assigns it (:mod:`.parking`);
+      one wrong in itself (no or an ill-formed number) is dead-lettered when :meth:`unknown_result` says
+      why, else dropped.
     """
 
     doc_type: DocType
@@ -137,7 +139,9 @@ class DocumentPolicy:
         return None
 
     def unknown_result(self, result: ReceiptReceived) -> CebError | None:
-        """Why customs' ``result`` naming no document here is dead-lettered (None: it is logged and dropped)."""
+        """Why customs' ``result``, naming no document here, is wrong in itself and dead-lettered (e.g. its
+        ``result_number`` missing or ill-formed). None: one naming a number is parked for it, one naming none
+        is logged and dropped."""
         return None
 
 

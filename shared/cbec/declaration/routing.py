@@ -11,12 +11,15 @@ from cbec.contracts import topics
 from cbec.contracts.dead_letter import DEAD_LETTERED, DeadLetter, Sealer
 from cbec.contracts.events import RELEASED, DeclarationEvent
 from cbec.contracts.signing import SignRequest, SignResult
+from cbec.declaration import parking
 from cbec.declaration.numbers import NUMBER_ASSIGNED
 from cbec.errors import CebError
 from cbec.store.events import RecordedEvent
 
-# Bookkeeping events that never leave the service (clearance locks, buyer quota ledgers, the number index).
-INTERNAL_EVENTS = frozenset({"ClearanceLocked", "QuotaReserved", "QuotaConsumed", "QuotaReleased", NUMBER_ASSIGNED})
+# Bookkeeping events that never leave the service (clearance locks, buyer quota ledgers, the number index,
+# customs' results parked until their number is assigned).
+INTERNAL_EVENTS = frozenset({"ClearanceLocked", "QuotaReserved", "QuotaConsumed", "QuotaReleased", NUMBER_ASSIGNED,
+                             *parking.EVENTS})
 
 
 def sign_request(data: dict[str, Any]) -> SignRequest:

@@ -5,6 +5,7 @@ is recorded once on the summary's stream, a redelivered batch changing nothing."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from cbec.bus.ports import Message
 from cbec.contracts import topics
 from cbec.contracts.commands import DeclareDocument
 from cbec.contracts.customs import ReceiptReceived, summary_result_node
+from cbec.declaration import parking
 from cbec.declaration.batch_intake import batch_handler
 from cbec.declaration.batching import BatchingDeclarations
 from cbec.declaration.doctypes import EXPORT_LIST, EXPORT_RETURN, SUMMARY
@@ -88,3 +90,31 @@ def test_numbers_customs_gives_link_the_documents_naming_them_through_batches(in
     inventory.consume(RECEIPTS, result)  # published again (the link read the file twice)
     assert inventory.types(SUMMARY, summary_key).count("SummaryResultRecorded") == 1
     assert inventory.types(EXPORT_LIST, list_key).count("ReceiptRecorded") == 2
+
+
+def test_a_summary_result_overtaking_its_ceb702_waits_in_the_store_and_is_recorded_in_the_ceb702s_batch(
+    inventory: Inventory,
+) -> None:
+    declare = topics.tenant_intake(topics.IN_EXPORT_INVENTORY, DECLARANT)
+    inventory.consume(declare, DeclareDocument("l-1", DECLARANT, "CEB603", C.inventory()).to_json())
+    list_key = (DECLARANT, C.cop_no)
+    assert inventory.app.release("CEB603", list_key)
+    inventory.consume(RECEIPTS, receipt(EXPORT_LIST, list(list_key), 800, {"invtNo": INVT_NO}))
+    summaries = topics.tenant_intake(topics.IN_SUMMARY, DECLARANT)
+    inventory.consume(summaries, DeclareDocument("s-1", DECLARANT, "CEB701", summary("SUM1", INVT_NO)).to_json())
+    summary_key = (DECLARANT, "SUM1")
+    assert inventory.app.release("CEB701", summary_key)
+    result = ReceiptReceived(
+        "sr-1", "CEB792", "CEB701", [], 0, "20261202100000000", "A",
+        summary_result_node({"sumNo": SUM_NO, "decState": "A", "opDate": "20261202100000000"},
+                            [{"invtNo": INVT_NO}]),
+    ).to_json()
+
+    inventory.consume(RECEIPTS, result)  # before the CEB702: parked in the store
+    assert inventory.types(SUMMARY, summary_key).count("SummaryResultRecorded") == 0
+    # one poll: the result again, the CEB702 numbering the summary, the result once more
+    inventory.consume(RECEIPTS, result, receipt(SUMMARY, list(summary_key), 120, {"sumNo": SUM_NO}), result)
+    assert inventory.types(SUMMARY, summary_key).count("SummaryResultRecorded") == 1
+    assert [e.type for e in inventory.events.read(parking.register_id(SUMMARY))] == [parking.RESULT_PARKED,
+                                                                                      parking.RESULT_UNPARKED]
+    assert [w.count for w in inventory.app.sweep_parked(timedelta(days=30))] == [0, 0]

@@ -150,14 +150,14 @@ def test_customs_summary_result_is_recorded_once_on_the_summarys_stream_found_by
     assert typed.clearance_key == f"{DECLARANT}:SUM10" and typed.business_key == [DECLARANT, "SUM10"]
 
 
-def test_a_summary_result_naming_the_summarys_key_needs_no_sum_no_and_one_for_no_summary_is_dropped(
+def test_a_summary_result_naming_the_summarys_key_needs_no_sum_no_and_one_for_no_summary_yet_waits(
     world: World,
 ) -> None:
     app = world.apps["inventory"]
     numbered_list(world, ExportClearance(11), "INV11")
     world.declare("CEB701", DECLARANT, summary("SUM11", "INV11"))
     assert app.record_result(summary_result("S-UNSEEN", "INV11", key=[DECLARANT, "SUM11"]))
-    assert not app.record_result(summary_result("S-NOBODY", "INV11"))
+    assert not app.record_result(summary_result("SNOBODY", "INV11"))  # parked for its CEB702 (test_parked_results)
     assert len(world.events("CEB701", "SummaryResultRecorded")) == 1
 
 

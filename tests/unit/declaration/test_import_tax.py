@@ -2,7 +2,8 @@
 status (CEB818), recorded once on the list's stream, found by the invtNo customs gave the list in its CEB622.
 
 A repeat changes nothing; a later status replaces an earlier one whatever order they arrive in; a message
-breaking a field's facet, or naming a list not declared here, is refused (dead-lettered) naming the field.
+overtaking its list's CEB622 waits (parked) and is recorded once the CEB622 numbers the list; a message
+breaking a field's facet, or whose invtNo can name no list, is refused (dead-lettered) naming the field.
 """
 
 from __future__ import annotations
@@ -118,14 +119,39 @@ def test_a_tax_bill_breaking_a_fields_facet_is_refused_naming_the_field(
     assert world.events(LIST, "TaxBillRecorded") == []
 
 
-def test_a_tax_message_for_a_list_not_declared_here_is_dead_lettered_naming_its_invt_no(world: World) -> None:
+def test_a_tax_message_whose_invt_no_is_missing_or_ill_formed_is_dead_lettered_naming_it(world: World) -> None:
     released_list(world, 5, "31052026I000000005")
     app = world.apps["inventory"]
     handle = dispatch.handlers(app)["cbec.feedback.inventory.receipts"]
-    for message in (tax_bill("31052026I999999999"), tax_status("31052026I999999999", "T9", "2", "20261231090000000")):
+    for message in (tax_bill(""), tax_status("3105-2026-I-9", "T9", "2", "20261231090000000")):
         handle(message.to_json(), Position(FEEDBACK, next(_offsets)))
     letters = [d for _, _, t, d in world.stores["inventory"].log if t == "CommandDeadLettered"]
     assert [[e["path"] for e in letter["errors"]] for letter in letters] == [["TaxHeadRd.invtNo"],
                                                                              ["TaxHeadStatus.invtNo"]]
     assert {e["code"] for letter in letters for e in letter["errors"]} == {"CBEC-2010"}
     assert world.events(LIST, "TaxBillRecorded") == []
+
+
+def test_a_tax_bill_before_its_lists_ceb622_is_recorded_once_the_ceb622_numbers_the_list(world: World) -> None:
+    c = world.clearance(6)
+    assert [o.result for o in world.declare_all(c)] == ["accepted"] * 4
+    assert world.apps["inventory"].release(LIST, (DECLARANT, c.inventory["InventoryHead"]["copNo"]))
+    bill = tax_bill("31052026I000000006")
+    deliver(world, bill)  # customs' tax bill overtakes the list's CEB622
+    deliver(world, bill)  # and is delivered again
+    assert world.events(LIST, "TaxBillRecorded") == []
+    assert [d["receiptId"] for _, _, t, d in world.stores["inventory"].log if t == "ResultParked" and "result" in d] \
+        == [bill.receipt_id]
+
+    assert world.receipt(LIST, c.inventory, 800, "20261201100000000", {"invtNo": "31052026I000000006"})
+    [recorded] = world.events(LIST, "TaxBillRecorded")
+    assert (recorded["invtNo"], recorded["taxNo"], recorded["resultId"]) == (
+        "31052026I000000006", "T1", bill.receipt_id)
+    assert [b["valueAddedTax"] for b in bills(world, c)] == ["9.10000"]
+
+
+def test_a_tax_bill_breaking_a_facet_is_refused_even_before_its_list_is_numbered(world: World) -> None:
+    with pytest.raises(ContractError) as refused:
+        deliver(world, tax_bill("31052026I000000007", valueAddedTax="-1"))
+    assert [e.path for e in refused.value.errors] == ["TaxHeadRd.valueAddedTax"]
+    assert [t for _, _, t, _ in world.stores["inventory"].log if t == "ResultParked"] == []
