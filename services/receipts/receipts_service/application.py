@@ -58,6 +58,9 @@ def _file_stream(message: Received) -> uuid.UUID:
     return uuid.uuid5(STREAM_NAMESPACE, f"receipt-file:{message.name}:{digest}")
 
 
+_NUMBERS = ("invtNo", "sumNo")  # numbers customs gives a document, which later results name it by
+
+
 @dataclass(frozen=True, slots=True)
 class _Transmission:
     """A sign result about to be transmitted: its transmission stream and its new CopMsgId."""
@@ -370,18 +373,25 @@ class CustomsLinkApp:
                 RECEIPT_DELAY.labels(receipt.receipt_type).observe(max(0.0, (now - issued).total_seconds()))
 
     def _trace_of(self, receipts: Sequence[ReceiptReceived]) -> dict[str, str]:
-        """The trace of the transmission the file's first known receipt answers (empty: none known)."""
+        """The trace of the transmission the file's first known receipt answers (empty: none known). A
+        receipt naming a number customs gave (invtNo, sumNo) hands the trace on to the results that name
+        the document only by it (a CEB816 tax bill, a CEB792 summary result)."""
         for receipt in receipts:
             request_id = receipt.node.get("requestId", "")
             doc_type = BY_CODE.get(receipt.doc_type)
             if request_id:
-                key = request_id.rsplit(":", 1)[0]
-            elif doc_type is not None:
-                key = f"{doc_type.code}:{doc_type.stream_id(tuple(receipt.business_key))}"
+                keys = [request_id.rsplit(":", 1)[0]]
+            elif doc_type is not None and all(receipt.business_key):
+                keys = [f"{doc_type.code}:{doc_type.stream_id(tuple(receipt.business_key))}"]
             else:
-                continue
-            if found := self.traces.get(key):
-                return found
+                keys = []
+            keys += [f"{field}:{number}" for field in _NUMBERS if (number := str(receipt.node.get(field) or ""))]
+            for key in keys:
+                if found := self.traces.get(key):
+                    for field in _NUMBERS:
+                        if number := str(receipt.node.get(field) or ""):
+                            self.traces.remember(f"{field}:{number}", found)
+                    return found
         return {}
 
     def transmission_of(self, cop_msg_id: str) -> dict[str, Any] | None:
