@@ -30,6 +30,22 @@ log = logging.getLogger(__name__)
 TRACE_HEADERS = ("traceparent", "tracestate")
 _propagator = TraceContextTextMapPropagator()
 _tracer = trace.get_tracer("cbec")
+_resolved: list[tuple[object, trace.Tracer]] = []  # (the provider, its tracer), once a provider is set
+
+
+def _span_tracer() -> trace.Tracer:
+    """The installed provider's own tracer, resolved once per provider: ``_tracer`` is a proxy (a
+    provider may be installed after import) that wraps every span in one more context manager."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, trace.ProxyTracerProvider):
+        return _tracer
+    if not _resolved or _resolved[0][0] is not provider:
+        _resolved[:] = [(provider, provider.get_tracer("cbec"))]
+    return _resolved[0][1]
+
+
+def _parent(headers: Mapping[str, str]) -> context.Context:
+    return _propagator.extract({k: v for k, v in headers.items() if k in TRACE_HEADERS})
 
 
 _installed: list[TracerProvider] = []
@@ -99,30 +115,24 @@ def current_headers() -> dict[str, str]:
 
 @contextmanager
 def consuming(topic: str, partition: int, offset: int, headers: Mapping[str, str]) -> Iterator[trace.Span]:
-    """A consumer span for one message, child of the trace its producer carried in the headers."""
-    parent = _propagator.extract({k: v for k, v in headers.items() if k in TRACE_HEADERS})
-    token = context.attach(parent)
-    try:
-        with _tracer.start_as_current_span(f"{topic} process", kind=trace.SpanKind.CONSUMER, attributes={
-            "messaging.system": "kafka", "messaging.destination.name": topic,
-            "messaging.kafka.destination.partition": partition, "messaging.kafka.message.offset": offset,
-        }) as span:
-            yield span
-    finally:
-        context.detach(token)
+    """A consumer span for one message, child of the trace its producer carried in the headers.
+
+    Started on the provider's tracer with the parent given, not attached first: one context switch and
+    two context managers less per message than ``start_as_current_span`` on the proxy."""
+    span = _span_tracer().start_span(f"{topic} process", context=_parent(headers), kind=trace.SpanKind.CONSUMER,
+                                     attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
+                                                 "messaging.kafka.destination.partition": partition,
+                                                 "messaging.kafka.message.offset": offset})
+    with trace.use_span(span, end_on_exit=True):
+        yield span
 
 
 @contextmanager
 def continuing(headers: Mapping[str, str], name: str) -> Iterator[trace.Span]:
     """A span ``name`` continuing the trace in ``headers`` (W3C ``traceparent``; a new trace without one):
     for work that picks up a document's trace from a store rather than from the message it handles."""
-    parent = _propagator.extract({k: v for k, v in headers.items() if k in TRACE_HEADERS})
-    token = context.attach(parent)
-    try:
-        with _tracer.start_as_current_span(name) as span:
-            yield span
-    finally:
-        context.detach(token)
+    with trace.use_span(_span_tracer().start_span(name, context=_parent(headers)), end_on_exit=True) as span:
+        yield span
 
 
 class RecentTraces:

@@ -402,9 +402,10 @@ def route(event: RecordedEvent) -> list[tuple[str, str, bytes]]:
         return [(topics.feedback(service, topics.FEEDBACK_COMMANDS), key, message.to_json()) for service in to]
     if event.type in (domain.STATUS_PUBLISHED, domain.ALERT_RAISED):
         status = status_message(event)
-        out = [(topics.STATUS, key, status.to_json())]
+        body = status.to_json()
+        out = [(topics.STATUS, key, body)]
         if topics.is_customs_code(status.tenant):  # the tenant's own copy, the only one it may read
-            out.append((topics.tenant_status(status.tenant), key, status.to_json()))
+            out.append((topics.tenant_status(status.tenant), key, body))
         return out
     return []
 
