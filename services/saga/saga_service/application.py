@@ -83,6 +83,7 @@ class _Touched:
     indexed: datetime | None  # the deadline index row of the state as loaded (the committed one)
     claimed: bool = False  # a tick holds the row: write it whatever the outcome
     trace: dict[str, str] = field(default_factory=dict)  # the span of the message that decided its events
+    snapshots: list[Any] = field(default_factory=list)  # each commit observer's, of the state as loaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,7 +351,8 @@ class _UnitOfWork:
         if key not in self.touched:
             state = self.app._state(key, fresh=fresh)
             self.touched[key] = _Touched(state, state.version, [],
-                                         domain.next_deadline(state, self.app.policy))
+                                         domain.next_deadline(state, self.app.policy),
+                                         snapshots=[o.snapshot(state) for o in self.app.observers])
         return self.touched[key]
 
     def commit(self, tracking: Tracking | None) -> dict[str, datetime | None]:
@@ -371,7 +373,8 @@ class _UnitOfWork:
         also = self.app.index.writes({k: Entry(k, d) if d is not None else None for k, d in changes.items()}) \
             if changes else None
         changed = {k: t.state for k, t in self.touched.items() if t.events}
-        also = in_turn(also, *(o.writes(changed) for o in self.app.observers))
+        also = in_turn(also, *(o.writes(changed, {k: self.touched[k].snapshots[i] for k in changed})
+                                for i, o in enumerate(self.app.observers)))
         self.app.store.append_batch(appends, tracking=tracking, also=also)
         return changes
 

@@ -50,10 +50,14 @@ OTHER = "other"
 
 
 class CommitObserver(Protocol):
-    """What ``SagaApp`` tells of each commit: ``writes`` for the rows that commit with the events of the
-    instances that changed, ``committed`` with the decisions once committed."""
+    """What ``SagaApp`` tells of each commit: ``snapshot`` of each instance as loaded (before the batch
+    decides on it: its rows as committed), ``writes`` for the rows that commit with the events of the
+    instances that changed (``before``: their snapshots), ``committed`` with the decisions once committed."""
 
-    def writes(self, changed: Mapping[str, Clearance]) -> InTransaction | None: ...
+    def snapshot(self, state: Clearance) -> Any: ...
+
+    def writes(self, changed: Mapping[str, Clearance], before: Mapping[str, Any] | None = None) \
+            -> InTransaction | None: ...
 
     def committed(self, decisions: Sequence[Decision]) -> None: ...
 
@@ -133,6 +137,11 @@ class DocumentGauges:
             "delete": f"DELETE FROM {qualified} WHERE clearance = {mark}",
             "insert": f"INSERT INTO {qualified} (clearance, kind, doc_type, held_for, receipt_due)"
                       f" VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
+            "upsert": f"INSERT INTO {qualified} (clearance, kind, doc_type, held_for, receipt_due)"
+                      f" VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) ON CONFLICT (clearance, kind) DO UPDATE"
+                      " SET doc_type = excluded.doc_type, held_for = excluded.held_for,"
+                      " receipt_due = excluded.receipt_due",
+            "drop": f"DELETE FROM {qualified} WHERE clearance = {mark} AND kind = {mark}",
             # one grouped query for both gauges
             "count": f"SELECT doc_type, held_for, count(held_for) AS held,"
                      f" sum(CASE WHEN receipt_due <= {mark} THEN 1 ELSE 0 END) AS past"
@@ -164,11 +173,21 @@ class DocumentGauges:
             row = cursor.fetchone()
         return int(row["n"] if self.postgres else row[0]) > 0
 
-    def writes(self, changed: Mapping[str, Clearance]) -> InTransaction | None:
+    def snapshot(self, state: Clearance) -> dict[str, Row]:
+        """The instance's rows, by document kind (taken as it is loaded: the rows its commit wrote)."""
+        return {row.kind: row for row in rows_of(state, self.policy)}
+
+    def writes(self, changed: Mapping[str, Clearance], before: Mapping[str, Any] | None = None) \
+            -> InTransaction | None:
         """The rows of the ``changed`` instances, written with their events (instance order, so concurrent
-        writers lock alike)."""
+        writers lock alike). With ``before`` (each instance's :meth:`snapshot` as loaded, so the rows the
+        table holds: a stale one fails the events' append, and the rows roll back with it), only the rows
+        that differ are written; most messages change no document's gauge row (a receipt of an order
+        that is neither held nor awaited), so most commits write none."""
         if not changed:
             return None
+        if before is not None:
+            return self._changes(changed, before)
         keys = sorted(changed)
         rows = [r for k in keys for r in rows_of(changed[k], self.policy)]
         inserts = [(r.clearance, r.kind, r.doc_type, r.held_for,
@@ -178,6 +197,27 @@ class DocumentGauges:
             cursor.executemany(self._sql["delete"], [(k,) for k in keys])
             if inserts:
                 cursor.executemany(self._sql["insert"], inserts)
+
+        return write
+
+    def _changes(self, changed: Mapping[str, Clearance], before: Mapping[str, Any]) -> InTransaction | None:
+        upserts: list[tuple[Any, ...]] = []
+        drops: list[tuple[str, str]] = []
+        for key in sorted(changed):
+            old: dict[str, Row] = before.get(key) or {}
+            new = self.snapshot(changed[key])
+            drops += [(key, kind) for kind in sorted(old.keys() - new.keys())]
+            upserts += [(r.clearance, r.kind, r.doc_type, r.held_for,
+                         to_micros(r.receipt_due) if r.receipt_due is not None else None)
+                        for kind, r in sorted(new.items()) if old.get(kind) != r]
+        if not upserts and not drops:
+            return None
+
+        def write(cursor: Any) -> None:
+            if drops:
+                cursor.executemany(self._sql["drop"], drops)
+            if upserts:
+                cursor.executemany(self._sql["upsert"], upserts)
 
         return write
 

@@ -48,8 +48,43 @@ _ENCODER = json.JSONEncoder(
 
 def canonical_json(obj: Any) -> bytes:
     """UTF-8 JSON with sorted keys and no spaces; Decimals as plain strings ("12.50"),
-    datetimes as ISO 8601, UUIDs as strings. Equal data gives equal bytes."""
+    datetimes as ISO 8601, UUIDs as strings. Equal data gives equal bytes.
+
+    Written by orjson (several times faster; every stored event is encoded once) when ``obj`` holds
+    only types on which it writes the same bytes as ``json`` (see :func:`_orjson_safe`), else by
+    ``json``; what orjson refuses (an integer beyond 64 bits, a lone surrogate, a non-finite Decimal)
+    goes to ``json`` too, so the errors are json's as before."""
+    if _orjson_safe(obj):
+        try:
+            return orjson.dumps(obj, default=_default, option=_ORJSON_OPTIONS)
+        except TypeError:  # orjson.JSONEncodeError: json's answer, below
+            pass
     return _ENCODER.encode(obj).encode("utf-8")
+
+
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME  # datetimes through _default
+# Written alike by both: natively (str, int, bool, None, UUID) or through _default (the others).
+# Exact types only: subclasses (str enums, IntEnum, bool is its own type) and floats go to json.
+_LEAVES = frozenset({str, int, bool, type(None), Decimal, datetime, date, UUID})
+
+
+def _orjson_safe(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind in _LEAVES:
+            continue
+        if kind is dict:
+            for key in item:
+                if type(key) is not str:
+                    return False
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        else:
+            return False
+    return True
 
 
 def load_json(data: bytes) -> Any:

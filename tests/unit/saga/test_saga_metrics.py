@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from cbec.contracts.events import DocumentReceived, DocumentReleased, DocumentSigningFailed
 from prometheus_client import REGISTRY, CollectorRegistry
-from saga_service.metrics import ALERT_KINDS, OTHER, DocumentGauges, alert_kind
+from saga_service.metrics import ALERT_KINDS, OTHER, DocumentGauges, alert_kind, rows_of
+from saga_service.schedule import to_micros
 from saga_story import CONTENT_HASH, DOC_TYPES, Story
 
 WAYBILL, LIST = DOC_TYPES["waybill"], DOC_TYPES["list"]
@@ -114,3 +115,40 @@ def test_a_saga_log_older_than_the_table_is_counted_once_the_table_is_made() -> 
     assert gauges.created and held(gauges) == {(WAYBILL, "order,payment"): 1}
     again = watched(story)  # a restart finds the table: no second fill
     assert not again.created and held(again) == {(WAYBILL, "order,payment"): 1}
+
+
+def table_rows(gauges: DocumentGauges) -> set[tuple[object, ...]]:
+    with gauges.datastore.transaction(commit=False) as cursor:
+        cursor.execute(f"SELECT clearance, kind, doc_type, held_for, receipt_due FROM {gauges.table}"
+                       " WHERE clearance <> ''")
+        return {tuple(row) for row in cursor.fetchall()}
+
+
+def rows_as_folded(story: Story, gauges: DocumentGauges, *keys: str) -> set[tuple[object, ...]]:
+    return {(r.clearance, r.kind, r.doc_type, r.held_for, to_micros(r.receipt_due) if r.receipt_due else None)
+            for key in keys for r in rows_of(story.saga.load(key), story.policy)}
+
+
+def test_rows_written_only_where_they_change_are_the_rows_of_the_clearance_folded_afresh() -> None:
+    story = Story()
+    gauges = watched(story)
+    other = f"{story.key}-2"
+    steps = [lambda: story.declare("order"), lambda: story.declare("waybill"),
+             lambda: story.declare("order", other), lambda: story.customs_accepts("order"),
+             lambda: story.declare("list"), lambda: story.later(120), lambda: story.declare("payment"),
+             lambda: story.customs_accepts("payment"), lambda: story.customs_accepts("order", key=other),
+             lambda: story.customs_accepts("waybill"), lambda: story.customs_accepts("list")]
+    for number, step in enumerate(steps):
+        step()
+        if number == 5:
+            story.saga._cache.clear()  # the rest of the story from folds read afresh
+        assert table_rows(gauges) == rows_as_folded(story, gauges, story.key, other)
+
+
+def test_a_commit_that_changes_no_document_row_writes_none() -> None:
+    story = Story()
+    gauges = watched(story)
+    story.declare("order")
+    state = story.saga.load(story.key)
+    assert gauges.writes({story.key: state}, {story.key: gauges.snapshot(state)}) is None
+    assert gauges.writes({story.key: state}, {}) is not None  # rows it did not have are written

@@ -8,7 +8,7 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
-from cbec.store import canonical_json, load_json
+from cbec.store import canonical_json, codec, load_json
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -73,3 +73,40 @@ def test_reading_gives_what_the_standard_json_reader_gives(data: dict[str, objec
                                    "12345678901234567890", 1.5e300])
 def test_integers_beyond_64_bits_are_read_exactly(value: object) -> None:
     assert load_json(canonical_json({"v": value})) == {"v": value}
+
+
+# What events hold: every leaf type canonical_json writes, floats and 64+-bit integers included (json writes
+# those), text over the whole of Unicode (surrogates apart: neither writes them), keys unsorted.
+any_event_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**63 - 2, max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(blacklist_categories=["Cs"]))
+    | st.decimals(allow_nan=False, allow_infinity=False)
+    | st.datetimes(timezones=st.just(UTC))
+    | st.dates()
+    | st.uuids(),
+    lambda children: st.lists(children, max_size=4) | st.tuples(children, children)
+    | st.dictionaries(st.text(st.characters(blacklist_categories=["Cs"])), children, max_size=4),
+    max_leaves=25,
+)
+
+_JSON_WRITER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                                default=lambda o: codec._default(o))
+
+
+@given(st.dictionaries(st.text(), any_event_values, max_size=6))
+def test_the_fast_writer_gives_the_bytes_json_gave_so_stored_events_read_back_alike(data: dict[str, object]) -> None:
+    written = canonical_json({"data": data, "metadata": {"traceparent": "00-1"}, "recorded_at": datetime.now(UTC)})
+    assert written == _JSON_WRITER.encode(json.loads(written)).encode()  # idempotent through a read
+    assert canonical_json(data) == _JSON_WRITER.encode(data).encode()
+
+
+def test_what_the_fast_writer_refuses_is_refused_as_json_refused_it() -> None:
+    with pytest.raises(ValueError, match="non-finite Decimal"):
+        canonical_json({"data": {"v": Decimal("sNaN")}})
+    with pytest.raises(UnicodeEncodeError):
+        canonical_json({"name": "\ud800"})
+    assert canonical_json({"n": 2**64, "f": 1e-05}) == b'{"f":1e-05,"n":18446744073709551616}'
