@@ -178,10 +178,13 @@ class QuotaLimits(Section):
 class DeclarationSettings(Section):
     """``CBEC_REDECLARE_APP_TYPE``: declare a corrected document after a rejection as a change (``2``)
     or afresh (``1``). ``CBEC_RESULTS_PARKED_MAX_DAYS`` (30): a customs result parked longer than this,
-    waiting for the receipt numbering its document, counts as overdue (``cbec_results_parked_overdue``)."""
+    waiting for the receipt numbering its document, counts as overdue (``cbec_results_parked_overdue``).
+    ``CBEC_RESULTS_PARKED_MAX`` (10000): at most this many customs results of a type wait parked; one more is
+    dead-lettered (CBEC-2021), so a broken or hostile customs side cannot grow the store without bound."""
 
     redeclare_app_type: Literal["1", "2"] = env("CBEC_REDECLARE_APP_TYPE", default="2")
     results_parked_max_days: float = env("CBEC_RESULTS_PARKED_MAX_DAYS", default=30.0)
+    results_parked_max: int = Field(10_000, ge=1, validation_alias=AliasChoices("CBEC_RESULTS_PARKED_MAX"))
 
 
 class IntakeLimitSettings(Section):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import threading
 import uuid
 from dataclasses import asdict, dataclass, field, replace
@@ -64,6 +65,17 @@ class Item:
     errors: list[str] = field(default_factory=list)
 
 
+_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+
+
+def inert(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it but never runs it: one starting with = + - @ (or a tab or carriage
+    return before one) gets a leading apostrophe, unless it is a plain number (a status code like -621012)."""
+    if cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.match(cell):
+        return "'" + cell
+    return cell
+
+
 def push_status(item: Item) -> str:
     """The seeds' push statuses (seed 003): 待推送 (pending), 申报中 (declared, no verdict), 成功, 失败."""
     if item.result == "pending":
@@ -96,10 +108,10 @@ class Batch:
         writer.writerow(["rows", "docType", "businessKey", "push", "result", "status", "statusCode",
                          "clearanceKey", "errors"])
         for item in self.items:
-            writer.writerow([" ".join(map(str, item.rows)), item.doc_type, "/".join(item.business_key),
-                             push_status(item), item.result, item.status,
-                             "" if item.status_code is None else item.status_code, item.clearance_key,
-                             " | ".join(item.errors)])
+            writer.writerow([inert(str(cell)) for cell in (
+                " ".join(map(str, item.rows)), item.doc_type, "/".join(item.business_key), push_status(item),
+                item.result, item.status, "" if item.status_code is None else item.status_code,
+                item.clearance_key, " | ".join(item.errors))])
         return ("\ufeff" + out.getvalue()).encode("utf-8")
 
     def items_body(self) -> list[dict[str, Any]]:

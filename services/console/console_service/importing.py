@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
+import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -34,6 +36,9 @@ __all__ = ["TEMPLATES", "BadSheet", "Built", "Column", "Row", "Template", "read_
 
 MAX_ROWS = 2000
 MAX_BYTES = 5 * 1024 * 1024
+MAX_UNPACKED = 50 * 1024 * 1024  # what an .xlsx (a zip) may unpack to: a zip bomb is refused before it is read
+MAX_COLUMNS = 200  # columns read per row (every template has fewer): a sheet 16,384 wide is read this wide
+MAX_CELL = 10_000  # characters a CSV cell may hold (csv's own limit is 131,072, beyond it an error)
 
 
 def _order_preset(tenant: Tenant) -> dict[str, str]:
@@ -188,24 +193,44 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
+def _unpacked_size(data: bytes) -> None:
+    """Refuse an .xlsx whose parts unpack to more than MAX_UNPACKED (the zip's own sizes; a part lying about
+    its size fails its CRC when openpyxl reads it)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            unpacked = sum(info.file_size for info in book.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise BadSheet("not an .xlsx workbook") from None
+    if unpacked > MAX_UNPACKED:
+        raise BadSheet(f"the workbook unpacks to more than {MAX_UNPACKED // (1024 * 1024)} MiB")
+
+
 def read_sheet(template: Template, filename: str, data: bytes) -> list[Row]:
     """The rows of an ``.xlsx`` or CSV upload, by the template's headers (other columns are ignored)."""
     if len(data) > MAX_BYTES:
         raise BadSheet(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     if filename.lower().endswith(".xlsx"):
+        _unpacked_size(data)
         try:
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            sheet = book.worksheets[0]
+            table = [[_text(v) for v in row]
+                     for row in sheet.iter_rows(values_only=True, max_row=MAX_ROWS + 2, max_col=MAX_COLUMNS)]
+            book.close()
         except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
             raise BadSheet("not an .xlsx workbook") from error
-        sheet = book.worksheets[0]
-        table = [[_text(v) for v in row] for row in sheet.iter_rows(values_only=True, max_row=MAX_ROWS + 2)]
-        book.close()
     elif filename.lower().endswith(".csv"):
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise BadSheet("a CSV file must be UTF-8") from None
-        table = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))][: MAX_ROWS + 2]
+        try:
+            table = [[cell.strip() for cell in row[:MAX_COLUMNS]]
+                     for row in itertools.islice(csv.reader(io.StringIO(text)), MAX_ROWS + 2)]
+        except csv.Error as error:
+            raise BadSheet(f"not a CSV file this console reads: {error}") from None
+        if any(len(cell) > MAX_CELL for row in table for cell in row):
+            raise BadSheet(f"a CSV cell holds more than {MAX_CELL} characters")
     else:
         raise BadSheet("upload an .xlsx or .csv file")
     if not table:

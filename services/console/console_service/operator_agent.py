@@ -12,6 +12,7 @@ their changelog topics on a restart.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,7 @@ from console_service.operator_stats import (
 )
 
 APP_ID = "cbec-console-operator"
+log = logging.getLogger(__name__)
 
 
 class OperatorAgent:
@@ -55,7 +57,11 @@ class OperatorAgent:
     async def _consume(self, stream: Any) -> None:
         async for event in stream.events():
             name = self.source_topics.get(event.message.topic, event.message.topic)
-            change = fold(name, event.value or b"", datetime.now(UTC))
+            try:
+                change = fold(name, event.value or b"", datetime.now(UTC))
+            except Exception:  # fold skips what it can read as wrong; anything else must not stop the agent
+                log.exception("%s: a message that could not be read skipped", name)
+                continue
             # A windowed key is written only by the messages of one source partition (its changelog
             # partition), so a restart restores every key from one ordered log; reads add the sources up.
             source = f"{SEP}{event.message.topic}/{event.message.partition}"

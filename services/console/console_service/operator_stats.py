@@ -24,6 +24,7 @@ no broker). Counts are of messages: a message delivered twice (at-least-once) is
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from typing import Any, Protocol
 from cbec.contracts import topics
 from cbec.contracts.base import ContractError
 from cbec.contracts.circuits import OPEN, CircuitChanged
+
+log = logging.getLogger(__name__)
 
 WINDOW = timedelta(minutes=5)  # a tumbling window
 HORIZON = timedelta(hours=1)  # windows shown (and kept: older ones expire)
@@ -55,6 +58,9 @@ class Folded:
     circuit: tuple[str, str] | None = None  # (tenant, the CircuitChanged JSON)
 
 
+MAX_AHEAD = timedelta(minutes=5)  # how far a circuit change may be dated past its arrival (clock skew)
+
+
 def pending_key(clearance_key: str, doc_type: str) -> str:
     return f"{clearance_key}{SEP}{doc_type}"
 
@@ -68,12 +74,15 @@ def _parse_time(text: str) -> datetime | None:
 
 
 def fold(topic: str, value: bytes, arrived: datetime) -> Folded:
-    """The table changes of one message of ``topic``; an unreadable message changes nothing."""
+    """The table changes of one message of ``topic``; an unreadable message changes nothing (skipped with a
+    log naming the rule: the agent's one consumer must never stop on a message)."""
     try:
         data = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than the parser goes
+        log.warning("%s: a message that is not JSON (or nested too deep) skipped", topic)
         return Folded()
     if not isinstance(data, dict):
+        log.warning("%s: a message that is not a JSON object skipped", topic)
         return Folded()
     if topic == topics.STATUS:
         return _status(data, arrived)
@@ -83,7 +92,14 @@ def fold(topic: str, value: bytes, arrived: datetime) -> Folded:
     if topic == topics.NOTIFICATION_CIRCUITS:
         try:
             change = CircuitChanged.from_dict(data)
-        except ContractError:
+        except ContractError as error:
+            log.warning("%s: a change breaking cbec.circuit/1 skipped: %s", topic,
+                        "; ".join(f"{e.path}: {e.message}" for e in error.errors)[:300])
+            return Folded()
+        changed = _parse_time(change.changed_at)
+        if changed is None or changed > arrived + MAX_AHEAD:  # kept, it would hide every later change
+            log.warning("%s: a change of tenant %s skipped: changedAt %s is in the future", topic,
+                        change.tenant, change.changed_at[:40])
             return Folded()
         return Folded(circuit=(change.tenant, change.to_json().decode()))
     kind = (topics.feedback_kind(topic) or ("", ""))[1]

@@ -58,7 +58,8 @@ def _amount(text: object) -> Decimal:
         value = Decimal(str(text))
     except InvalidOperation:
         return Decimal(0)
-    return value if value.is_finite() else Decimal(0)
+    # A bill's amounts are N19,5: anything far outside (a broken view) counts as 0, never overflows a sum.
+    return value if value.is_finite() and -10 <= value.adjusted() <= 20 else Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,11 @@ class Bill:
         return "/tax/list/" + "/".join(quote(p, safe="") for p in self.list_key)
 
 
+def _key(raw: object) -> tuple[str, ...]:
+    """A business key as the view gives it (a list of texts); anything else names nothing."""
+    return tuple(str(k) for k in raw) if isinstance(raw, list) else ()
+
+
 def bills_of(view: dict[str, Any]) -> list[Bill]:
     """The tax bills of one list's document view (``taxBills``), each with the list's release day."""
     receipts = view.get("receipts") or []
@@ -102,7 +108,7 @@ def bills_of(view: dict[str, Any]) -> list[Bill]:
             consumption_tax=_amount(raw.get("consumptionTax")),
             released=released or _day(str(raw.get("issued") or raw.get("statusTime") or "")),
             ent_duty_no=str(raw.get("entDutyNo", "")), assure_code=str(raw.get("assureCode", "")),
-            list_key=tuple(str(k) for k in view.get("businessKey") or ()),
+            list_key=_key(view.get("businessKey")),
             clearance_key=str(view.get("clearanceKey", ""))))
     return out
 
@@ -192,7 +198,7 @@ async def enterprise_bills(platform: Platform, enterprise: str, today: date) -> 
             read += 1
             if row.get("statusCode") not in (RELEASED, 899):
                 continue
-            detail = await platform.document(enterprise, LIST, list(row.get("businessKey") or []))
+            detail = await platform.document(enterprise, LIST, list(_key(row.get("businessKey"))))
             if detail.ok:
                 bills += bills_of(detail.body)
         cursor = page.body.get("nextCursor")

@@ -139,6 +139,7 @@ def service(
         topics=[*table, topics.events(name), topics.SIGN_REQUESTS, topics.dead_letters(name)],
     )
     if parking_sweep.sweeps(app):
+        app.results_parked_max = settings.declaration.results_parked_max
         parts.pollers.append(parking_sweep.sweeper(app, settings.declaration.results_parked_max_days))
     if readmodel is not None:
         projection = Projection(StoreSource(store), readmodel)

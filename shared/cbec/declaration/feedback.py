@@ -29,12 +29,23 @@ from cbec.declaration.lifecycle import Declaration, Receipt
 from cbec.declaration.policy import DocumentPolicy
 from cbec.declaration.ports import AlreadyProcessed, Position, StreamAppend
 from cbec.declaration.receipt_clock import return_time_problem
+from cbec.errors import CebError
 
 log = logging.getLogger(__name__)
 
 
 class Feedback(DeclarationCore):
     """``record_signed``, ``record_sent`` and ``record_receipt``."""
+
+    results_parked_max = 10_000  # results of a type that may wait parked (CBEC_RESULTS_PARKED_MAX)
+
+    @property
+    def parking_register(self) -> parking.Register:
+        """The register's last pages found so far and the sweep's place, per process."""
+        found = self.__dict__.get("_parking_register")
+        if found is None:
+            found = self.__dict__["_parking_register"] = parking.Register()
+        return found
 
     def record_signed(
         self, request_id: str, ok: bool, error: dict[str, str] | None, position: Position | None = None
@@ -184,13 +195,22 @@ class Feedback(DeclarationCore):
         if parking.ever_parked(index, result.receipt_id) or policy.result_event(result, unplaced) is None:
             self._mark(position)
             return False
-        register = parking.register_id(doc_type)
-        at, name = self.now(), policy.result_number
+        name = policy.result_number
+        last = self.parking_register.last(doc_type, self.store.read)
+        too_many = (f"{last.count} results of type {result.receipt_type} already wait for the receipts numbering "
+                    f"their documents (at most {self.results_parked_max}, CBEC_RESULTS_PARKED_MAX)"
+                    if last.count >= self.results_parked_max else
+                    f"{parking.MAX_PER_NUMBER} results already wait for {name} {number[:18]!r}"
+                    if parking.parked_here(index) >= parking.MAX_PER_NUMBER else None)
+        if too_many is not None:
+            log.error("result %s refused, not parked: %s", result.receipt_id, too_many)
+            raise ContractError([CebError(parking.TOO_MANY, f"{result.receipt_type}.{name}", "parked results",
+                                          f"{too_many}: no receipt here numbers the document it names")])
+        at = self.now()
         appends = [
             StreamAppend(numbers.stream_id(doc_type, name, number), len(index),
                          [parking.parked_event(doc_type, name, number, result, at, with_result=True)]),
-            StreamAppend(register, len(self.store.read(register)),
-                         [parking.parked_event(doc_type, name, number, result, at, with_result=False)]),
+            last.append(doc_type, [parking.parked_event(doc_type, name, number, result, at, with_result=False)]),
         ]
         try:
             self.store.append_batch(appends, position)
@@ -206,7 +226,6 @@ class Feedback(DeclarationCore):
         number is not assigned)."""
         doc_type = policy.doc_type
         index_id = numbers.stream_id(doc_type, policy.result_number, number)
-        register = parking.register_id(doc_type)
 
         def attempt() -> int:
             index = self.store.read(index_id)
@@ -236,27 +255,44 @@ class Feedback(DeclarationCore):
                 return 0
             unparked = [parking.unparked_event(doc_type, parked) for parked in done]
             extra = [StreamAppend(index_id, len(index), unparked),
-                     StreamAppend(register, len(self.store.read(register)), unparked)]
+                     self.parking_register.last(doc_type, self.store.read).append(doc_type, unparked)]
             self._commit(doc_type, stream_id, state, recorded, None, extra)
             log.info("%d parked result(s) for %s %s recorded", len(recorded), policy.result_number, number)
             return len(recorded)
 
         return self._retry(attempt, index_id)
 
-    def sweep_parked(self, max_age: timedelta) -> list[parking.Waiting]:
-        """Apply every parked result whose number is assigned by now (what a crash between numbering and
-        applying left), and say what still waits per type: how many, how many longer than ``max_age``."""
+    def sweep_parked(self, max_age: timedelta, pages: int = parking.SWEEP_PAGES) -> list[parking.Waiting]:
+        """Apply the parked results whose number is assigned by now (what a crash between numbering and
+        applying left), reading at most ``pages`` register pages per type and resuming there next time; and
+        say what still waits per type: how many (exact), how many longer than ``max_age`` and the oldest's
+        age (from the last full pass over the register, or this one's pages while there is none)."""
         out: list[parking.Waiting] = []
         now = self.now()
+        register = self.parking_register
         for policy in {p.code: p for p in self.by_result.values() if p.result_number}.values():
-            register = parking.register_id(policy.doc_type)
-            for number in dict.fromkeys(p.value for p in parking.waiting(self.store.read(register))):
-                self.apply_parked(policy, number)
-            left = parking.waiting(self.store.read(register))
-            ages = [now - datetime.fromisoformat(p.parked_at) for p in left if p.parked_at]
-            oldest = max(ages, default=timedelta(0))
-            out.append(parking.Waiting(policy.code, len(left), sum(1 for a in ages if a > max_age),
-                                       oldest.total_seconds() / 86400))
+            doc_type = policy.doc_type
+            last = register.last(doc_type, self.store.read)
+            swept = register.sweeps.setdefault(doc_type.kind, parking.SweepPass())
+            end = min(last.page, swept.page + pages - 1)
+            for page in range(swept.page, end + 1):
+                left_here = False
+                for name, number in parking.parked_refs(self.store.read(parking.register_id(doc_type, page))):
+                    if name != policy.result_number:
+                        continue
+                    self.apply_parked(policy, number)
+                    index = self.store.read(numbers.stream_id(doc_type, name, number))
+                    for parked in parking.waiting(index):
+                        left_here = True
+                        if parked.parked_at:
+                            swept.ages.append(now - datetime.fromisoformat(parked.parked_at))
+                swept.passed(page, left_here)
+            if end >= last.page:
+                swept.complete()
+            ages = swept.reported
+            out.append(parking.Waiting(policy.code, register.last(doc_type, self.store.read).count,
+                                       sum(1 for a in ages if a > max_age),
+                                       max(ages, default=timedelta(0)).total_seconds() / 86400))
         return out
 
     def _current_release(

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -319,6 +321,17 @@ def make_http_app(
         response = problem(401, "CBEC-0401", "a valid API key is required (Authorization: Bearer <key>)")
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid_parameter(request: Request, error: RequestValidationError) -> JSONResponse:
+        """A query or path parameter breaking its declared limits is 400 naming it, as a control character in
+        one is (:mod:`cbec.http_limits`), not the framework's 422 in another shape."""
+        found = [e for e in error.errors() if e.get("loc", ("",))[0] in ("query", "path")]
+        if not found:
+            return await request_validation_exception_handler(request, error)
+        first = found[0]
+        name = str(first["loc"][-1])
+        return problem(400, "CBEC-0400", f"{name}: {first.get('msg', 'invalid')}", name, str(first.get("type", "")))
 
     api.state.api_keys = registry
 

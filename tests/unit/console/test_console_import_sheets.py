@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
 import pytest
 from cbec_testkit.tenants import demo_registry
@@ -114,3 +115,49 @@ def test_batch_items_speak_the_seed_push_statuses() -> None:
     item.status_code = 100
     assert push_status(item) == "失败"
     assert push_status(Item([3], "CEB311", ["A-2"], {}, result="refused")) == "失败"
+
+
+def zip_bomb() -> bytes:
+    """A real workbook whose shared strings unpack to 200 MiB from well under a MiB."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx([ORDERS.headers()]))) as book, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for info in book.infolist():
+            bomb.writestr(info, book.read(info.filename))
+        bomb.writestr("xl/padding.xml", b" " * (200 * 1024 * 1024))
+    return out.getvalue()
+
+
+def wide_sheet() -> bytes:
+    """Every header, then a row of 16,000 columns."""
+    return xlsx([ORDERS.headers(), ["x"] * 16_000])
+
+
+@pytest.mark.parametrize(("name", "data", "problem"), [
+    ("orders.xlsx", zip_bomb(), "unpacks to more than"),
+    ("orders.csv", (",".join(ORDERS.headers()) + "\n\"" + "x" * 200_000 + "\"\n").encode(), "CSV"),
+    ("orders.csv", "订单号,商品货号\n".encode("gbk"), "UTF-8"),
+    ("../../etc/passwd.csv", b"", "empty"),
+])
+def test_a_hostile_sheet_is_refused_with_a_reason_not_read_whole(name: str, data: bytes, problem: str) -> None:
+    with pytest.raises(BadSheet, match=problem):
+        read_sheet(ORDERS, name, data)
+
+
+def test_a_sheet_wider_than_any_template_is_read_only_as_wide_as_its_template() -> None:
+    assert read_sheet(ORDERS, "orders.xlsx", wide_sheet())[0].cells["订单号"] == "x"
+
+
+def test_batch_results_neutralise_cells_a_spreadsheet_would_run_as_formulas() -> None:
+    import csv
+
+    from console_service.batches import Batch, Item
+
+    hostile = Item([2], "CEB311", ["=HYPERLINK(\"http://evil\")", "+1"], {}, result="refused",
+                   errors=["@SUM(A1)", "-2+3", "\t=cmd", "订单号 '=1' is wrong"], status_code=-621012)
+    batch = Batch("b1", "n", "agent", "3105960001", "CEB311", datetime.now(UTC), [hostile])
+    [_, row] = list(csv.reader(io.StringIO(batch.results_csv().decode("utf-8-sig"))))
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) or cell == "-621012" for cell in row), row
+    assert row[2].startswith("'=HYPERLINK") and row[6] == "-621012"  # a number stays a number

@@ -180,3 +180,31 @@ def test_the_settlement_view_groups_the_bills_by_period_with_totals_and_the_over
     assert "T-OLD" in overdue and 'data-testid="overdue"' in overdue and "12.34567" in overdue
     [(_, _, params)] = [c for c in platform.calls if c[0] == "list"]
     assert params["docType"] == "CEB621" and params["updatedFrom"].endswith("T00:00:00+08:00")
+
+
+@pytest.mark.parametrize("path", [
+    "/tax/list/" + "A" * 300 + "/COP9", f"/tax/list/{DECLARANT}/COP%00", f"/tax/list/{DECLARANT}/COP%1b9",
+    f"/tax/list/{DECLARANT}/..%2F..%2Fetc", f"/tax/list/{DECLARANT}/COP9/extra", "/tax/list/%2F/%2F",
+    f"/tax/list/{DECLARANT}/%E2%80%AE9POC", "/tax/list//", "/tax?lang=" + "x" * 5000,
+])
+def test_a_hostile_tax_address_is_a_4xx_or_the_page_never_a_500(console: Any, path: str) -> None:
+    client, platform = console
+    log_in(client, "agent")
+    answer = client.get(path)
+    assert answer.status_code in (200, 400, 404), answer.text[:300]
+    assert "Traceback" not in answer.text
+    assert {tenant for _, tenant, _ in platform.calls} <= {DECLARANT}
+
+
+@pytest.mark.parametrize("garbage", [
+    {"businessKey": 5}, {"businessKey": {"a": 1}}, {"taxBills": "T"}, {"taxBills": [None, 1, "x"]},
+    {"receipts": "800"}, {"receipts": [1, None]}, {"taxBills": [{"customsTax": "1E+999999999", "status": []}]},
+    {"clearanceKey": None}, {"taxBills": [{"issued": 20261201, "taxNo": ["T"]}]},
+])
+def test_a_list_view_of_the_wrong_shape_shows_what_it_can_never_a_500(console: Any, garbage: dict[str, Any]) -> None:
+    client, platform = console
+    platform.view = {**platform.view, **garbage}
+    log_in(client, "agent")
+    for path in (f"/tax/list/{DECLARANT}/COP9", "/tax"):
+        answer = client.get(path)
+        assert answer.status_code in (200, 404), (path, answer.text[:300])

@@ -224,3 +224,34 @@ def test_a_departure_sheet_with_english_headers_commits_one_departure_per_copno(
     assert command["docType"] == "CEB509" and document["DepartureHead"]["logisticsCode"] == parties.LOGISTICS_COMPANY
     assert [(x["gnum"], x["logisticsNo"]) for x in document["DepartureList"]] == [
         ("1", C1.logistics_no), ("2", C2.logistics_no)]
+
+
+@pytest.mark.parametrize("path", [
+    "/import/templates/CEB403.xlsx?headers=" + "en" * 3000, "/import/templates/CEB403.xlsx?headers=en%00",
+    "/import/templates/CEB403", "/import/templates/CEB403.exe", "/import/templates/..%2F..%2Fetc%2Fpasswd.csv",
+    "/import/templates/" + "C" * 5000 + ".csv", "/import/templates/CEB403%0d%0aSet-Cookie:x.csv",
+    "/import/batches/" + "b" * 3000 + "/results.csv", "/import/batches/%00/results.csv", "/import/drafts/..%2F1",
+    "/operator?window=" + "9" * 400, "/tax/list/%0d%0a/x",
+])
+def test_hostile_import_template_and_operator_addresses_are_4xx_never_a_500(path: str) -> None:
+    answer = client_for(parties.PLATFORM).get(path, follow_redirects=False)
+    assert 200 <= answer.status_code < 500, (path, answer.status_code, answer.text[:200])
+    assert "\r" not in answer.headers.get("content-disposition", "") and "Traceback" not in answer.text
+
+
+def test_another_enterprise_s_draft_and_batch_are_not_found_as_an_unknown_one_is() -> None:
+    passwords, accounts = Passwords(), MemoryAccounts()
+    accounts.add_user(User("owner", passwords.hash(PASSWORD), {parties.PLATFORM: ConsoleRole.OPERATOR}))
+    accounts.add_user(User("other", passwords.hash(PASSWORD), {parties.DECLARANT: ConsoleRole.OPERATOR}))
+    app = create_app(ConsoleConfig("unit-test-secret", TENANTS, accounts, {Environment.SANDBOX: Accepting()},
+                                   passwords=passwords, https_only=False))
+    owner, other = TestClient(app), TestClient(app)  # one console, two sessions
+    for client, user in ((owner, "owner"), (other, "other")):
+        client.post("/login", data={"username": user, "password": PASSWORD, "csrf_token": csrf(client, "/login")})
+    upload = owner.post("/import", data={"docType": "CEB403", "csrf_token": csrf(owner, "/import")},
+                        files={"file": ("x.csv", importing.template_csv(importing.TEMPLATES["CEB403"]))},
+                        follow_redirects=False)
+    draft = upload.headers["location"].rsplit("/", 1)[-1]
+    assert owner.get(f"/import/drafts/{draft}").status_code == 200
+    for path in (f"/import/drafts/{draft}", f"/import/batches/{draft}/results.csv", f"/import/batches/{draft}"):
+        assert other.get(path).status_code == other.get(path.replace(draft, "no-such-id")).status_code == 404

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from cbec.contracts import topics
 from cbec.contracts.circuits import CircuitChanged
 from cbec_testkit.samples import parties
@@ -91,12 +92,14 @@ def test_the_agent_keeps_each_tenants_latest_circuit_in_its_table() -> None:
     agent = operator_agent("127.0.0.1:1", partitions=1, datadir="/tmp/cbec-test-operator")
     assert topics.NOTIFICATION_CIRCUITS in agent.source_topics
     agent.circuits = {}  # the faust table's stand-in: a table is written only inside a running app's stream
-    stream = Stream([(topics.NOTIFICATION_CIRCUITS, opened(PLATFORM, NOON, 30)),
-                     (topics.NOTIFICATION_CIRCUITS, opened(PAYMENT, NOON, 30)),
-                     (topics.NOTIFICATION_CIRCUITS, closed(PAYMENT, NOON + timedelta(seconds=40)))])
+    at = datetime.now(UTC) - timedelta(minutes=1)  # the agent dates arrivals by its clock
+    stream = Stream([(topics.NOTIFICATION_CIRCUITS, opened(PLATFORM, at, 30)),
+                     (topics.NOTIFICATION_CIRCUITS, b"[" * 200_000),  # poison: skipped, the agent goes on
+                     (topics.NOTIFICATION_CIRCUITS, opened(PAYMENT, at, 30)),
+                     (topics.NOTIFICATION_CIRCUITS, closed(PAYMENT, at + timedelta(seconds=40)))])
     asyncio.run(agent._consume(stream))
-    assert agent.seen == 3 and set(agent.circuits) == {PLATFORM, PAYMENT}
-    shown = agent.figures(NOON + timedelta(seconds=45)).circuits
+    assert agent.seen == 4 and set(agent.circuits) == {PLATFORM, PAYMENT}
+    shown = agent.figures(at + timedelta(seconds=45)).circuits
     assert list(shown) == [PLATFORM] and shown[PLATFORM].state == "half-open"
 
 
@@ -201,3 +204,35 @@ def test_without_a_sampler_or_an_open_circuit_the_page_says_so() -> None:
     assert 'id="table-lag"' not in page
     circuits = page.split('id="table-circuits"')[1].split("</table>")[0]
     assert "全部闭合" in circuits
+
+
+# -- poison on the agent's topics -----------------------------------------------------------------------
+
+POISON = [b"[" * 200_000, b"{\"tenant\": " * 50_000, b"\xff\xfe not json", b"[1, 2]", b"{}",
+          b"{\"tenant\": 1, \"state\": [\"open\"], \"changedAt\": {}, \"probes\": \"many\"}",
+          b"{\"tenant\": \"" + b"A" * 200_000 + b"\"}"]
+
+
+def test_a_poison_message_on_any_source_topic_changes_nothing_and_never_stops_the_agent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stats = MemoryStats()
+    for topic in (topics.NOTIFICATION_CIRCUITS, topics.STATUS, topics.WEBHOOK_DEAD_LETTERS):
+        for value in POISON:
+            assert fold(topic, value, NOON).circuit is None  # never raises
+            stats.feed(topic, value, NOON)
+    assert stats.figures(NOON).circuits == {}
+    stats.feed(topics.NOTIFICATION_CIRCUITS, opened(PLATFORM, NOON, probe_in=60), NOON)  # and the next one counts
+    assert PLATFORM in stats.figures(NOON).circuits
+    assert "cbec.circuit/1" in caplog.text or "notification-circuit" in caplog.text
+
+
+def test_a_circuit_change_dated_in_the_future_is_skipped_so_it_cannot_pin_a_tenant_s_circuit(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stats = MemoryStats()
+    stats.feed(topics.NOTIFICATION_CIRCUITS, opened(PLATFORM, NOON + timedelta(days=3650), probe_in=60), NOON)
+    stats.feed(topics.NOTIFICATION_CIRCUITS, closed(PLATFORM, NOON), NOON)
+    stats.feed(topics.NOTIFICATION_CIRCUITS, opened(PAYMENT, NOON, probe_in=60), NOON)
+    assert list(stats.figures(NOON).circuits) == [PAYMENT]
+    assert "changedAt" in caplog.text and "future" in caplog.text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -176,3 +177,93 @@ def test_a_summary_result_whose_sum_no_is_missing_or_ill_formed_is_refused_namin
 def test_the_sweep_runs_where_results_are_found_by_a_number(world: World) -> None:
     assert parking_sweep.sweeps(inventory(world))  # CEB792 by sumNo, CEB816/CEB818 by invtNo
     assert not any(parking_sweep.sweeps(world.apps[name]) for name in ("order", "payment", "logistics"))
+
+
+class ReadCounter:
+    """Counts the events the inventory's store hands out, as a broken customs side's flood makes it read."""
+
+    def __init__(self, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+        store = world.stores["inventory"]
+        read = store.read
+        self.events = 0
+
+        def counted(stream_id: Any) -> list[tuple[str, dict[str, Any]]]:
+            events = read(stream_id)
+            self.events += len(events)
+            return events
+
+        monkeypatch.setattr(store, "read", counted)
+
+
+def flood(world: World, count: int, start: int = 0) -> None:
+    """Well-formed summary results naming sumNos no CEB702 here ever assigned."""
+    for n in range(start, start + count):
+        deliver(world, summary_result(f"F{n:014d}", "INV0"))
+
+
+def test_a_flood_of_results_naming_unknown_numbers_is_capped_and_the_rest_dead_lettered_naming_the_rule(
+    world: World,
+) -> None:
+    app = inventory(world)
+    app.results_parked_max = 5
+    document = summary_released(world, 6)
+    flood(world, 4)
+    deliver(world, summary_result("S51652026000006", "INV6"))  # a legitimate one, overtaking its CEB702
+    with pytest.raises(ContractError) as refused:
+        flood(world, 1, start=4)
+    [error] = refused.value.errors
+    assert (error.code, error.path) == (parking.TOO_MANY, "CEB792.sumNo")
+    assert "CBEC_RESULTS_PARKED_MAX" in error.message
+    assert len(parked_results(world)) == 5 and of_summaries(app.sweep_parked(timedelta(days=30))).count == 5
+
+    assert summary_numbered(world, document, "S51652026000006")  # the legitimate one is applied: room for one
+    assert len(recorded_results(world)) == 1
+    assert of_summaries(app.sweep_parked(timedelta(days=30))).count == 4
+    flood(world, 1, start=4)
+    assert len(parked_results(world)) == 6
+
+
+def test_results_flooding_one_number_are_capped_per_number(world: World) -> None:
+    for n in range(parking.MAX_PER_NUMBER):
+        deliver(world, ReceiptReceived(f"sr-{n}", *astuple(summary_result("S1"))[1:]))
+    with pytest.raises(ContractError) as refused:
+        deliver(world, ReceiptReceived("sr-one-more", *astuple(summary_result("S1"))[1:]))
+    assert [e.code for e in refused.value.errors] == [parking.TOO_MANY]
+
+
+def test_parking_and_applying_read_a_bounded_part_of_the_register_however_many_wait(
+    world: World, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    document = summary_released(world, 7)
+    flood(world, 4 * parking.PAGE)
+    reads = ReadCounter(world, monkeypatch)
+    flood(world, 1, start=4 * parking.PAGE)
+    assert reads.events <= 3 * parking.PAGE  # the last page or two, never the 1000-odd events before them
+
+    reads.events = 0
+    deliver(world, summary_result("S51652026000007", "INV7"))
+    assert summary_numbered(world, document, "S51652026000007")
+    assert len(recorded_results(world)) == 1
+    assert reads.events <= 4 * parking.PAGE
+
+
+def test_a_sweep_reads_a_bounded_number_of_pages_per_run_and_resumes_where_it_stopped(
+    world: World, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = inventory(world)
+    document = summary_released(world, 8)
+    flood(world, 3 * parking.PAGE)
+    deliver(world, summary_result("S51652026000008", "INV8"))  # on the register's fourth page
+    with monkeypatch.context() as crashed:
+        crashed.setattr(app, "_unpark", lambda policy, number: None)
+        assert summary_numbered(world, document, "S51652026000008")
+
+    with monkeypatch.context() as counted:
+        reads = ReadCounter(world, counted)
+        app.sweep_parked(timedelta(days=30), pages=1)
+        assert reads.events <= 4 * parking.PAGE + 8 * parking.PAGE  # a page, its numbers' index streams
+    assert recorded_results(world) == []  # not reached yet
+    for _ in range(3):
+        waiting = of_summaries(app.sweep_parked(timedelta(days=30), pages=1))
+    assert len(recorded_results(world)) == 1
+    assert waiting.count == 3 * parking.PAGE

@@ -166,3 +166,26 @@ def test_an_accepted_document_answers_the_same_to_a_retry(api: Api) -> None:
     assert first.status_code == 202 and again.status_code == 200
     assert first.headers["Location"] == again.headers["Location"]
     assert again.json()["streamId"] == first.json()["streamId"] and again.json()["result"] == "duplicate"
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("spansClearance", "C" * 201), ("spansClearance", "CLR\x01"), ("spansClearance", "CLR\u2028\x7f"),
+    ("clearanceKey", "C" * 201), ("number", "N" * 101),
+])
+def test_an_overlong_or_odd_listing_filter_is_400_naming_it_like_every_filter(api: Api, name: str, value: str) -> None:
+    answer = api.client.get("/v1/documents", params={name: value}, headers=api.headers)
+    assert finding(answer, 400)["path"] == name
+
+
+def test_the_listing_by_a_spanned_clearance_is_documented_with_its_limits(api: Api) -> None:
+    parameters = api.client.get("/openapi.json").json()["paths"]["/v1/documents"]["get"]["parameters"]
+    [spans] = [p for p in parameters if p["name"] == "spansClearance"]
+    schema = spans["schema"].get("anyOf", [spans["schema"]])[0]
+    assert schema["maxLength"] == 200 and "pattern" in schema
+
+
+def test_another_enterprise_s_clearance_lists_nothing_as_an_unknown_one_does(api: Api) -> None:
+    assert api.post(command(1)).status_code == 202
+    for clearance in (f"{PLATFORM}|DEMO0001", "someone-else|X", "%", "*"):
+        answer = api.client.get("/v1/documents", params={"spansClearance": clearance}, headers=api.headers)
+        assert answer.status_code == 200 and answer.json()["items"] == []
