@@ -103,6 +103,17 @@ class Demo:
         code = {"cancel refused": "CEB623", "return refused": "CEB625"}[clearance.expect]
         return self.phase(clearance, code) == "refused"
 
+    def taxed(self) -> bool:
+        """Whether every list customs released has its tax bill (CEB816, a moment after the 800)."""
+        for clearance in self.clearances:
+            if "CEB621" not in clearance.documents or self.status(clearance, "CEB621") != RELEASED:
+                continue
+            document = clearance.documents["CEB621"].document
+            state = self.stack.declaration("CEB621", BY_CODE["CEB621"].business_key(document))
+            if state is None or not state.tax_bills:
+                return False
+        return True
+
     def entry_done(self) -> bool:
         if self.entry is None:
             return True
@@ -210,7 +221,8 @@ def run_demo(orders: int, out: Path | None, timeout: float, console: Console,
                 demo.react()
                 finished = sum(1 for c in demo.clearances if demo.finished(c))
                 progress.update(task, completed=finished)
-                if (finished == len(demo.clearances) and demo.entry_done()) or time.monotonic() > deadline:
+                done = finished == len(demo.clearances) and demo.entry_done() and demo.taxed()
+                if done or time.monotonic() > deadline:
                     break
                 if not work:
                     time.sleep(0.02)
